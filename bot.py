@@ -1,0 +1,326 @@
+"""Buzzwatch: social-listening alerts for Slack, DingTalk and the console.
+
+The composition root: reads the config, builds every part, and runs what the command line
+asks for. `python bot.py --help` lists the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TextIO
+
+from core.alerts import AlertService
+from core.clock import Clock, SystemClock
+from core.commands import Actor, CommandService, Reply
+from core.config import Config, ConfigError, load_config
+from core.models import Mention
+from core.notify import Notifier
+from core.outbox import Deliverer
+from core.pipeline import Pipeline
+from core.polling import Poller, PollOutcome
+from core.routing import Router
+from rules.analyze import Analyzer
+
+log = logging.getLogger("buzzwatch")
+
+POLL_WORKERS = 8
+DELIVER_EVERY_SECONDS = 3
+
+
+class Buzzwatch:
+    """Everything built from one config, wired together."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        dry_run: bool = False,
+        clock: Clock | None = None,
+        stdout: TextIO | None = None,
+        extra_context: dict[str, Any] | None = None,
+    ) -> None:
+        import httpx  # noqa: F401  (imported here so `check-config` stays light)
+
+        import sources.rss  # noqa: F401  (registers the source kinds)
+        from listeners import build_notifier
+        from listeners.console import DryRunNotifier
+        from sources.base import REGISTRY
+        from sources.http import make_client
+        from storage.tinydb_repo import TinyDBRepository
+
+        self.config = config
+        self.dry_run = dry_run
+        self.clock = clock or SystemClock()
+        self.stdout = stdout
+        self.repo = TinyDBRepository(config.data_dir, clock=self.clock, read_only=dry_run)
+        self.analyzer = Analyzer(config)
+        self.router = Router(config.routes)
+        self.pipeline = Pipeline(self.repo, self.analyzer, self.router, self.clock)
+        self.poller = Poller(self.repo, self.pipeline, self.clock)
+        self.alerts = AlertService(self.repo, self.clock)
+        self.commands = CommandService(config, self.repo, self.alerts, self.clock)
+        self.http = make_client(config.fetch)
+        context = {"stdout": stdout, "clock": self.clock, "config": config, "dry_run": dry_run}
+        context.update(extra_context or {})
+        self.notifiers: dict[str, Notifier] = {}
+        for name, dest in config.destinations.items():
+            notifier = build_notifier(name, dest, context)
+            self.notifiers[name] = DryRunNotifier(notifier, name, stdout) if dry_run else notifier
+        self.deliverer = Deliverer(self.repo, self.notifiers, self.clock)
+        self.sources = []
+        for cfg in config.sources:
+            if cfg.enabled:
+                self.sources.append(REGISTRY[cfg.type](cfg, config.fetch, self.http, self.clock))
+
+    def poll_all(self) -> list[PollOutcome]:
+        """One poll cycle over every source, a few at a time; one slow source delays no other."""
+        if not self.sources:
+            return []
+        with ThreadPoolExecutor(max_workers=min(POLL_WORKERS, len(self.sources))) as pool:
+            return list(pool.map(self.poller.poll, self.sources))
+
+    def run_command(self, text: str, actor: Actor | None = None) -> Reply:
+        return self.commands.run(
+            text, actor or Actor(id="local", name="console", platform="console")
+        )
+
+    def close(self) -> None:
+        self.http.close()
+        self.repo.close()
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def _print_reply(reply: Reply, out: TextIO) -> None:
+    print(reply.text, file=out)
+    for doc in reply.mentions:
+        m = Mention.from_dict(doc)
+        flags = ",".join(m.flags) or "-"
+        print(f"  {m.when:%Y-%m-%d %H:%M} [{m.source}] {m.title or m.text[:80]}", file=out)
+        print(
+            f"      {m.author or '?'} · {flags} · sentiment {m.sentiment:+.2f} · {m.url}", file=out
+        )
+
+
+def cmd_run(app: Buzzwatch, args: argparse.Namespace) -> int:
+    if args.once:
+        outcomes = app.poll_all()
+        report = app.deliverer.deliver_due()
+        failed = [o for o in outcomes if not o.ok]
+        alerts = sum(len(o.result.alerts) for o in outcomes if o.result)
+        log.info(
+            "cycle done: %d source(s), %d failed, %d alert(s); sent %d, retrying %d, dead %d",
+            len(outcomes),
+            len(failed),
+            alerts,
+            report.sent,
+            report.retrying,
+            report.dead,
+        )
+        return 0
+    return run_forever(app)
+
+
+def run_forever(app: Buzzwatch) -> int:
+    from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(
+        executors={"default": JobPool(POLL_WORKERS)},
+        job_defaults={"coalesce": True, "max_instances": 1},
+        timezone=app.config.tz,
+    )
+
+    def poll_and_deliver(source: Any) -> None:
+        app.poller.poll(source)
+        app.deliverer.deliver_due()
+
+    for source in app.sources:
+        seconds = int(source.every.total_seconds())
+        scheduler.add_job(
+            poll_and_deliver,
+            "interval",
+            args=[source],
+            seconds=seconds,
+            id=f"poll:{source.name}",
+            next_run_time=app.clock.now(),
+            # A late poll is still worth doing, up to half an interval late.
+            misfire_grace_time=max(30, seconds // 2),
+        )
+    scheduler.add_job(
+        app.deliverer.deliver_due,
+        "interval",
+        seconds=DELIVER_EVERY_SECONDS,
+        id="deliver",
+        misfire_grace_time=60,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    scheduler.start()
+    log.info(
+        "running: %d source(s), %d destination(s); Ctrl-C to stop",
+        len(app.sources),
+        len(app.notifiers),
+    )
+    stop.wait()
+    scheduler.shutdown(wait=True)  # running polls finish and their results are stored
+    app.deliverer.deliver_due()
+    log.info("stopped cleanly")
+    return 0
+
+
+def cmd_check_config(config: Config, path: Path, out: TextIO) -> int:
+    print(f"{path}: OK", file=out)
+    print(f"  data_dir: {config.data_dir}   timezone: {config.timezone}", file=out)
+    for b in config.brands:
+        aspects = ", ".join(f"{n}{'!' if a.critical else ''}" for n, a in b.aspects.items()) or "-"
+        print(f"  brand {b.name}: keywords {', '.join(b.keywords)}; aspects {aspects}", file=out)
+    print(
+        f"  KOLs listed: {len(config.kols)}; follower threshold {config.rules.kol_followers:,}",
+        file=out,
+    )
+    for s in config.sources:
+        where = getattr(s, "url", None) or getattr(s, "path", None) or ""
+        state = "" if s.enabled else " (disabled)"
+        print(
+            f"  source {s.name} [{s.type}] every {int(s.every.total_seconds())}s {where}{state}",
+            file=out,
+        )
+    for name, d in config.destinations.items():
+        print(f"  destination {name} [{d.type}]", file=out)
+    for i, r in enumerate(config.routes):
+        m = r.match.model_dump(exclude_defaults=True, by_alias=True, mode="json")
+        cont = " (continue)" if r.continue_ else ""
+        print(
+            f"  route {r.name or i + 1}: {json.dumps(m, ensure_ascii=False) or 'everything'} -> {', '.join(r.to)}{cont}",
+            file=out,
+        )
+    return 0
+
+
+def cmd_console(app: Buzzwatch, out: TextIO) -> int:
+    print("Buzzwatch console. Type `help`, or `quit` to leave.", file=out)
+    while True:
+        try:
+            line = input("buzzwatch> ")
+        except (EOFError, KeyboardInterrupt):
+            print(file=out)
+            return 0
+        if line.strip().lower() in {"quit", "exit", "q"}:
+            return 0
+        if line.strip():
+            _print_reply(app.run_command(line), out)
+            app.deliverer.deliver_due()
+
+
+def cmd_classify(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    from rules.classify import classify_lines
+
+    analyzer = Analyzer(config)
+    if args.brand and config.brand(args.brand) is None:
+        known = ", ".join(b.name for b in config.brands)
+        print(f"unknown brand {args.brand!r}; brands in the config: {known}", file=sys.stderr)
+        return 2
+    brand = config.brand(args.brand).name if args.brand else None
+    stream = open(args.file, encoding="utf-8") if args.file else sys.stdin  # noqa: SIM115
+    try:
+        for line in classify_lines(stream, analyzer, brand):
+            print(line, file=out, flush=True)
+    finally:
+        if args.file:
+            stream.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bot.py",
+        description="Buzzwatch: social-listening alerts. With no command, polls and alerts until Ctrl-C.",
+    )
+    parser.add_argument(
+        "--config",
+        help="config file (default: $BUZZWATCH_CONFIG, ./buzzwatch.yaml, examples/config.yaml)",
+    )
+    parser.add_argument("--once", action="store_true", help="run one poll cycle, deliver, exit")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="send nothing and change no stored state; print each message as a JSON line",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="poll and alert until Ctrl-C (the default)")
+    sub.add_parser("check-config", help="validate the config and print a summary")
+    sub.add_parser("console", help="an interactive prompt for chat commands")
+    p = sub.add_parser("mentions", help="query stored mentions, e.g. mentions 退款 since:24h")
+    p.add_argument("query", nargs=argparse.REMAINDER)
+    p = sub.add_parser("command", help="run one chat command, e.g. command ack A3")
+    p.add_argument("words", nargs=argparse.REMAINDER)
+    p = sub.add_parser(
+        "classify", help="analyse text lines or JSON lines; one JSON result per line"
+    )
+    p.add_argument("--brand", help="apply this brand's domain words and aspects")
+    p.add_argument("file", nargs="?", help="input file (default: stdin)")
+    return parser
+
+
+def setup_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    for noisy in ("httpx", "httpcore", "apscheduler.executors", "apscheduler.scheduler"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = out or sys.stdout
+    setup_logging(args.verbose, args.quiet or args.command == "classify")
+    try:
+        config, path = load_config(args.config)
+        if args.command == "check-config":
+            return cmd_check_config(config, path, out)
+        if args.command == "classify":
+            return cmd_classify(config, args, out)
+        log.info("config: %s", path)
+        app = Buzzwatch(config, dry_run=args.dry_run, stdout=out)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "console":
+            return cmd_console(app, out)
+        if args.command in ("mentions", "command"):
+            words = args.query if args.command == "mentions" else args.words
+            text = (
+                shlex.join(words) if args.command == "command" else "mentions " + shlex.join(words)
+            )
+            reply = app.run_command(text)
+            _print_reply(reply, out)
+            app.deliverer.deliver_due()
+            return 0 if reply.ok else 1
+        return cmd_run(app, args)
+    finally:
+        app.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Alerts: made from routed mentions, then moved through their lifecycle by people.
+
+Every change is a compare-and-set under the repository's lock, records who, when and from
+where, and queues the message updates (and a thread note) for every destination the alert
+was posted to, in the same write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.clock import Clock
+from core.models import Alert, Mention, OutboxItem, Status, from_iso, mention_summary, to_iso
+from core.repository import Repository
+from rules.text import normalize
+
+ACTIVE = {Status.OPEN, Status.ACKED, Status.ASSIGNED, Status.SNOOZED}
+
+
+def dedup_key(mention: Mention) -> str:
+    """The same story for the same brand: syndicated copies share a title."""
+    basis = normalize(mention.title or mention.text[:200])
+    brand = mention.brands[0] if mention.brands else ""
+    return hashlib.sha1(f"{brand}|{basis}".encode()).hexdigest()[:16]
+
+
+def new_alert(
+    alert_id: str, mention: Mention, route: str, destinations: list[str], now: datetime
+) -> Alert:
+    alert = Alert(
+        id=alert_id,
+        mention_id=mention.id,
+        brand=mention.brands[0] if mention.brands else "",
+        severity=mention.severity,
+        flags=list(mention.flags),
+        destinations=list(destinations),
+        created_at=to_iso(now) or "",
+        dedup_key=dedup_key(mention),
+        route=route,
+        summary=mention_summary(mention),
+    )
+    alert.record(now, "opened", by="buzzwatch", via="pipeline", detail=route)
+    return alert
+
+
+def outbox_items(alert: Alert, action: str, now: datetime, note: str = "") -> list[OutboxItem]:
+    """The sends an alert needs at each of its destinations."""
+    stamp = to_iso(now) or ""
+    items = []
+    for dest in alert.destinations:
+        if action == "post":
+            items.append(
+                OutboxItem(
+                    "", dest, "post", {"kind": "alert", "alert_id": alert.id}, stamp, alert.id
+                )
+            )
+        else:
+            items.append(
+                OutboxItem(
+                    "", dest, "update", {"kind": "alert", "alert_id": alert.id}, stamp, alert.id
+                )
+            )
+            if note:
+                items.append(
+                    OutboxItem("", dest, "reply", {"kind": "note", "text": note}, stamp, alert.id)
+                )
+    return items
+
+
+@dataclass
+class ActionResult:
+    ok: bool
+    text: str
+    alert: Alert | None = None
+    changed: bool = False
+
+
+class Refused(Exception):
+    """A lifecycle change that does not apply (already acked, resolved...)."""
+
+
+def _who(name: str) -> str:
+    return name or "someone"
+
+
+class AlertService:
+    def __init__(self, repo: Repository, clock: Clock) -> None:
+        self.repo = repo
+        self.clock = clock
+
+    def _apply(self, alert_id: str, change, note) -> ActionResult:
+        now = self.clock.now()
+        try:
+            result = self.repo.change_alert(
+                alert_id,
+                lambda a: change(a, now),
+                outbox=lambda a, _: outbox_items(a, "update", now, note(a)),
+            )
+        except Refused as why:
+            return ActionResult(False, str(why), self.repo.get_alert(alert_id))
+        if result is None:
+            return ActionResult(
+                False, f"No alert {alert_id}. Alert ids look like A12; `status` lists open ones."
+            )
+        return ActionResult(True, note(result), result, changed=True)
+
+    def ack(self, alert_id: str, by: str, via: str) -> ActionResult:
+        def change(a: Alert, now: datetime) -> Alert:
+            if a.status == Status.RESOLVED:
+                raise Refused(f"{a.id} is already resolved by {_who(a.resolved_by)}.")
+            if a.acked_by:
+                raise Refused(
+                    f"{a.id} was already acked by {a.acked_by} at {a.acked_at[11:16]} UTC."
+                )
+            a.status = Status.ACKED.value
+            a.acked_by, a.acked_at = by, to_iso(now) or ""
+            a.snoozed_until = ""
+            a.record(now, "acked", by, via)
+            return a
+
+        return self._apply(alert_id, change, lambda a: f"{a.id} acked by {by}.")
+
+    def assign(self, alert_id: str, person: str, by: str, via: str) -> ActionResult:
+        def change(a: Alert, now: datetime) -> Alert:
+            if a.status == Status.RESOLVED:
+                raise Refused(f"{a.id} is already resolved by {_who(a.resolved_by)}.")
+            if a.assignee == person:
+                raise Refused(f"{a.id} is already assigned to {person}.")
+            a.status = Status.ASSIGNED.value
+            a.assignee = person
+            if not a.acked_by:  # taking it on counts as the response
+                a.acked_by, a.acked_at = by, to_iso(now) or ""
+            a.snoozed_until = ""
+            a.record(now, "assigned", by, via, detail=person)
+            return a
+
+        return self._apply(alert_id, change, lambda a: f"{a.id} assigned to {person} by {by}.")
+
+    def resolve(self, alert_id: str, by: str, via: str) -> ActionResult:
+        def change(a: Alert, now: datetime) -> Alert:
+            if a.status == Status.RESOLVED:
+                raise Refused(f"{a.id} was already resolved by {_who(a.resolved_by)}.")
+            a.status = Status.RESOLVED.value
+            a.resolved_by, a.resolved_at = by, to_iso(now) or ""
+            if not a.acked_by:
+                a.acked_by, a.acked_at = by, to_iso(now) or ""
+            a.snoozed_until = ""
+            a.record(now, "resolved", by, via)
+            return a
+
+        return self._apply(alert_id, change, lambda a: f"{a.id} resolved by {by}.")
+
+    def snooze(self, alert_id: str, duration: timedelta, by: str, via: str) -> ActionResult:
+        def change(a: Alert, now: datetime) -> Alert:
+            if a.status == Status.RESOLVED:
+                raise Refused(f"{a.id} is already resolved by {_who(a.resolved_by)}.")
+            a.status = Status.SNOOZED.value
+            a.snoozed_until = to_iso(now + duration) or ""
+            a.record(now, "snoozed", by, via, detail=a.snoozed_until)
+            return a
+
+        def note(a: Alert) -> str:
+            until = from_iso(a.snoozed_until)
+            return (
+                f"{a.id} snoozed by {by} until {until:%Y-%m-%d %H:%M} UTC."
+                if until
+                else f"{a.id} snoozed."
+            )
+
+        return self._apply(alert_id, change, note)

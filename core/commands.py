@@ -1,0 +1,300 @@
+"""The chat-neutral command layer: Slack, DingTalk and the console all call this.
+
+`CommandService.run(text, actor)` parses one command line and returns a Reply whose text
+is plain (no markup): each adapter escapes and formats it for its platform.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from core.alerts import ACTIVE, ActionResult, AlertService
+from core.clock import Clock
+from core.config import Config
+from core.durations import format_duration, parse_duration
+from core.models import Alert, Flag, Status, from_iso
+from core.query import MAX_LIMIT, SENTIMENTS, MentionQuery, matcher
+from core.repository import Repository
+
+MAX_COMMAND_CHARS = 500
+MAX_SNOOZE = timedelta(days=7)
+
+# Chinese command words, for DingTalk users (and anyone else).
+ALIASES = {
+    "确认": "ack",
+    "指派": "assign",
+    "分配": "assign",
+    "解决": "resolve",
+    "查询": "mentions",
+    "搜索": "mentions",
+    "帮助": "help",
+    "状态": "status",
+    "暂停": "snooze",
+    "search": "mentions",
+    "find": "mentions",
+    "?": "help",
+}
+
+HELP = """Buzzwatch commands:
+  mentions <words> [since:24h] [sentiment:neg|pos|neu] [flag:question|kol|negative|critical] [brand:NAME] [source:NAME] [limit:N]
+      search stored mentions, newest first (since defaults to 7d, limit to 10)
+  ack <id>                 take an alert: you are on it
+  assign <id> <person>     hand an alert to someone
+  resolve <id>             close an alert
+  snooze <id> <duration>   silence an alert for e.g. 1h, 4h, 24h
+  status                   open alerts and the delivery queue
+  help                     this text
+Alert ids look like A12. 中文: 查询 确认 指派 解决 暂停 状态 帮助"""
+
+
+@dataclass
+class Actor:
+    """Who typed the command, and from where."""
+
+    id: str
+    name: str
+    platform: str  # console | slack | dingtalk
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+@dataclass
+class Reply:
+    text: str
+    ok: bool = True
+    mentions: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0
+    query: MentionQuery | None = None
+    next_offset: int | None = None
+    alert: Alert | None = None
+    changed: bool = False
+
+
+class UsageError(ValueError):
+    pass
+
+
+# Who may change an alert: (actor, alert) -> None to allow, or a refusal to show.
+Permission = Callable[[Actor, Alert], str | None]
+
+
+def allow_everyone(actor: Actor, alert: Alert) -> str | None:
+    return None
+
+
+def tokenize(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:  # an unbalanced quote: fall back to plain words
+        return text.split()
+
+
+def parse_query(args: list[str]) -> MentionQuery:
+    q = MentionQuery()
+    for arg in args:
+        key, sep, value = arg.partition(":")
+        key = key.lower()
+        if not sep or key not in {
+            "since",
+            "sentiment",
+            "flag",
+            "brand",
+            "source",
+            "limit",
+            "page",
+            "offset",
+        }:
+            q.words.append(arg)
+            continue
+        if not value:
+            raise UsageError(f"`{key}:` needs a value")
+        if key == "since":
+            try:
+                q.since = parse_duration(value)
+            except ValueError:
+                raise UsageError(
+                    f"since:{value} is not a duration; try since:24h or since:7d"
+                ) from None
+        elif key == "sentiment":
+            if value.lower() not in SENTIMENTS:
+                raise UsageError("sentiment: takes neg, pos or neu")
+            q.sentiment = SENTIMENTS[value.lower()]
+        elif key == "flag":
+            try:
+                q.flags.append(Flag(value.lower()).value)
+            except ValueError:
+                raise UsageError(
+                    f"unknown flag {value!r}; flags: {', '.join(f.value for f in Flag)}"
+                ) from None
+        elif key in ("brand", "source"):
+            setattr(q, key, value)
+        else:
+            if not value.isdigit():
+                raise UsageError(f"{key}: takes a whole number")
+            n = int(value)
+            if key == "limit":
+                q.limit = max(1, min(MAX_LIMIT, n))
+            else:
+                q.offset = n
+    return q
+
+
+def search_mentions(
+    repo: Repository, config: Config, query: MentionQuery, now
+) -> tuple[list[dict[str, Any]], int]:
+    """Matching mention records, newest first: the requested page and the total count."""
+    accept = matcher(query, now, config.rules.negative_threshold, config.rules.positive_threshold)
+    found = [d for d in repo.iter_mentions(now - query.since) if accept(d)]
+    found.sort(key=lambda d: d.get("published") or d.get("fetched_at") or "", reverse=True)
+    page = found[query.offset : query.offset + query.limit]
+    return page, len(found)
+
+
+class CommandService:
+    def __init__(
+        self,
+        config: Config,
+        repo: Repository,
+        alerts: AlertService,
+        clock: Clock,
+        permission: Permission = allow_everyone,
+        status_extra: Callable[[], list[str]] | None = None,
+    ) -> None:
+        self.config = config
+        self.repo = repo
+        self.alerts = alerts
+        self.clock = clock
+        self.permission = permission
+        self.status_extra = status_extra
+
+    def run(self, text: str, actor: Actor) -> Reply:
+        text = (text or "").strip()
+        if len(text) > MAX_COMMAND_CHARS:
+            return Reply(
+                f"That command is too long ({len(text)} characters, at most {MAX_COMMAND_CHARS}).",
+                ok=False,
+            )
+        words = tokenize(text)
+        if not words:
+            return Reply(HELP)
+        name = words[0].lstrip("/").lower()
+        name = ALIASES.get(name, name)
+        args = words[1:]
+        handler = getattr(self, f"_cmd_{name}", None) if name.isidentifier() else None
+        if handler is None:
+            return Reply(f"Unknown command {words[0][:40]!r}. Type `help` for the list.", ok=False)
+        try:
+            return handler(args, actor)
+        except UsageError as err:
+            return Reply(f"{err}. Type `help` for usage.", ok=False)
+
+    # --- commands ---------------------------------------------------------------------------
+
+    def _cmd_help(self, args: list[str], actor: Actor) -> Reply:
+        return Reply(HELP)
+
+    def _cmd_mentions(self, args: list[str], actor: Actor) -> Reply:
+        query = parse_query(args)
+        if query.brand and self.config.brand(query.brand) is None:
+            known = ", ".join(b.name for b in self.config.brands)
+            return Reply(f"Unknown brand {query.brand!r}; brands: {known}.", ok=False)
+        page, total = search_mentions(self.repo, self.config, query, self.clock.now())
+        shown_to = query.offset + len(page)
+        what = " ".join(query.words) or "anything"
+        if not page:
+            text = f"No mentions of {what} in the last {format_duration(query.since)}."
+        else:
+            text = f"{total} mention(s) of {what} in the last {format_duration(query.since)}; showing {query.offset + 1}-{shown_to}."
+        return Reply(
+            text,
+            mentions=page,
+            total=total,
+            query=query,
+            next_offset=shown_to if shown_to < total else None,
+        )
+
+    def _alert_id(self, args: list[str], usage: str) -> str:
+        if not args:
+            raise UsageError(f"usage: {usage}")
+        alert_id = args[0].strip().upper()
+        if not alert_id.startswith("A") or not alert_id[1:].isdigit() or len(alert_id) > 10:
+            raise UsageError(f"{args[0][:20]!r} is not an alert id (they look like A12)")
+        return alert_id
+
+    def _guarded(self, alert_id: str, actor: Actor, action: Callable[[], ActionResult]) -> Reply:
+        alert = self.repo.get_alert(alert_id)
+        if alert is None:
+            return Reply(f"No alert {alert_id}. `status` lists the open ones.", ok=False)
+        refusal = self.permission(actor, alert)
+        if refusal:
+            return Reply(refusal, ok=False, alert=alert)
+        result = action()
+        return Reply(result.text, ok=result.ok, alert=result.alert, changed=result.changed)
+
+    def _cmd_ack(self, args: list[str], actor: Actor) -> Reply:
+        alert_id = self._alert_id(args, "ack <id>")
+        return self._guarded(
+            alert_id, actor, lambda: self.alerts.ack(alert_id, actor.label, actor.platform)
+        )
+
+    def _cmd_resolve(self, args: list[str], actor: Actor) -> Reply:
+        alert_id = self._alert_id(args, "resolve <id>")
+        return self._guarded(
+            alert_id, actor, lambda: self.alerts.resolve(alert_id, actor.label, actor.platform)
+        )
+
+    def _cmd_assign(self, args: list[str], actor: Actor) -> Reply:
+        alert_id = self._alert_id(args, "assign <id> <person>")
+        if len(args) < 2:
+            raise UsageError("usage: assign <id> <person>")
+        person = " ".join(args[1:]).strip()[:80]
+        return self._guarded(
+            alert_id,
+            actor,
+            lambda: self.alerts.assign(alert_id, person, actor.label, actor.platform),
+        )
+
+    def _cmd_snooze(self, args: list[str], actor: Actor) -> Reply:
+        alert_id = self._alert_id(args, "snooze <id> <duration>")
+        if len(args) < 2:
+            raise UsageError("usage: snooze <id> <duration>, e.g. snooze A12 4h")
+        try:
+            duration = parse_duration(args[1])
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        if not timedelta(minutes=1) <= duration <= MAX_SNOOZE:
+            raise UsageError("snooze for between 1m and 7d")
+        return self._guarded(
+            alert_id,
+            actor,
+            lambda: self.alerts.snooze(alert_id, duration, actor.label, actor.platform),
+        )
+
+    def _cmd_status(self, args: list[str], actor: Actor) -> Reply:
+        now = self.clock.now()
+        active = self.repo.find_alerts(lambda a: a.status in ACTIVE)
+        lines = [f"{len(active)} alert(s) not resolved."]
+        for status in (Status.OPEN, Status.ACKED, Status.ASSIGNED, Status.SNOOZED):
+            group = sorted((a for a in active if a.status == status), key=lambda a: a.created_at)
+            if group:
+                ages = ", ".join(
+                    f"{a.id} ({format_duration(now - (from_iso(a.created_at) or now))})" for a in group[:10]
+                )
+                more = f" +{len(group) - 10} more" if len(group) > 10 else ""
+                lines.append(f"{status.value}: {ages}{more}")
+        pending = self.repo.pending_outbox()
+        dead = self.repo.dead_letters()
+        lines.append(f"delivery queue: {len(pending)} pending, {len(dead)} dead letter(s)")
+        for item in dead[-5:]:
+            lines.append(
+                f"  dead: {item.destination} {item.alert_id or item.message.get('kind')}: {item.last_error[:120]}"
+            )
+        if self.status_extra:
+            lines += self.status_extra()
+        return Reply("\n".join(lines))

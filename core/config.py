@@ -1,0 +1,302 @@
+"""The configuration schema, its loading and its error messages.
+
+One YAML file, validated with pydantic. Secrets never live in the file: the file names
+the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from core.durations import format_duration, parse_duration
+from core.models import Flag, Severity
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_CONFIG = REPO_ROOT / "examples" / "config.yaml"
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+]
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person who wrote the file."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- brands and rules -----------------------------------------------------------------------
+
+
+class AspectConfig(Strict):
+    keywords: list[str] = Field(min_length=1)
+    critical: bool = False
+
+
+class BrandConfig(Strict):
+    name: str = Field(min_length=1)
+    keywords: list[str] = Field(min_length=1)
+    exclude: list[str] = []
+    aspects: dict[str, AspectConfig] = {}
+    # word -> sentiment in [-1, 1]; overrides the model where the word appears.
+    domain_words: dict[str, float] = {}
+
+    @field_validator("domain_words")
+    @classmethod
+    def _scores_in_range(cls, words: dict[str, float]) -> dict[str, float]:
+        for word, score in words.items():
+            if not -1.0 <= score <= 1.0:
+                raise ValueError(f"score for {word!r} must be between -1 and 1, got {score}")
+        return words
+
+
+class KolConfig(Strict):
+    name: str = Field(min_length=1)
+    followers: int = Field(default=0, ge=0)
+    platform: str = ""
+
+
+class KolTier(Strict):
+    name: str
+    min_followers: int = Field(ge=0)
+
+
+class RulesConfig(Strict):
+    # Sentiment is a score in [-1, 1] for every language; below this a mention is negative.
+    negative_threshold: float = Field(default=-0.2, ge=-1.0, le=1.0)
+    positive_threshold: float = Field(default=0.5, ge=-1.0, le=1.0)
+    # Authors with at least this many followers count as KOLs even when not listed.
+    kol_followers: int = Field(default=100_000, ge=0)
+    kol_tiers: list[KolTier] = [
+        KolTier(name="mega", min_followers=1_000_000),
+        KolTier(name="macro", min_followers=100_000),
+        KolTier(name="micro", min_followers=10_000),
+    ]
+
+
+# --- sources --------------------------------------------------------------------------------
+
+
+class SourceBase(Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    every: Duration = timedelta(minutes=5)
+    enabled: bool = True
+
+    @field_validator("every")
+    @classmethod
+    def _not_too_often(cls, every: timedelta) -> timedelta:
+        if every < timedelta(seconds=10):
+            raise ValueError("poll at most every 10s")
+        return every
+
+
+class RssSourceConfig(SourceBase):
+    type: Literal["rss"]
+    url: str | None = None
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _url_or_path(self) -> RssSourceConfig:
+        if (self.url is None) == (self.path is None):
+            raise ValueError("give exactly one of 'url' or 'path'")
+        if self.url is not None and not self.url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        return self
+
+
+SourceConfig = Annotated[RssSourceConfig, Field(discriminator="type")]
+
+
+class FetchConfig(Strict):
+    connect_timeout: Duration = timedelta(seconds=5)
+    read_timeout: Duration = timedelta(seconds=10)
+    deadline: Duration = timedelta(seconds=20)
+    max_bytes: int = Field(default=5_000_000, ge=1024)
+    user_agent: str = "Buzzwatch/0.1 (+https://github.com/buzzwatch/buzzwatch)"
+
+
+# --- destinations and routes ----------------------------------------------------------------
+
+
+class ConsoleDestination(Strict):
+    type: Literal["console"]
+
+
+DestinationConfig = Annotated[ConsoleDestination, Field(discriminator="type")]
+
+
+class RouteMatch(Strict):
+    flags: list[Flag] = []
+    brands: list[str] = Field(default=[], alias="brand")
+    min_severity: Severity | None = Field(default=None, alias="severity")
+    sources: list[str] = Field(default=[], alias="source")
+    langs: list[str] = Field(default=[], alias="lang")
+    aspects: list[str] = Field(default=[], alias="aspect")
+
+    @field_validator("brands", "sources", "langs", "aspects", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class RouteConfig(Strict):
+    name: str = ""
+    match: RouteMatch = RouteMatch()
+    to: list[str] = Field(min_length=1)
+    continue_: bool = Field(default=False, alias="continue")
+
+
+# --- the whole file -------------------------------------------------------------------------
+
+
+class Config(Strict):
+    data_dir: Path = Path("./data")
+    timezone: str = "UTC"
+    brands: list[BrandConfig] = Field(min_length=1)
+    kols: list[KolConfig] = []
+    rules: RulesConfig = RulesConfig()
+    fetch: FetchConfig = FetchConfig()
+    sources: list[SourceConfig] = []
+    destinations: dict[str, DestinationConfig] = {}
+    routes: list[RouteConfig] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {name!r} (use an IANA name like Asia/Shanghai)"
+            ) from None
+        return name
+
+    @model_validator(mode="after")
+    def _names_resolve(self) -> Config:
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique, repeated: {', '.join(dupes)}")
+        brands = {b.name for b in self.brands}
+        for i, route in enumerate(self.routes):
+            label = route.name or f"routes[{i}]"
+            for dest in route.to:
+                if dest not in self.destinations:
+                    known = ", ".join(sorted(self.destinations)) or "none defined"
+                    raise ValueError(f"{label}: unknown destination {dest!r} (known: {known})")
+            for brand in route.match.brands:
+                if brand not in brands:
+                    raise ValueError(f"{label}: unknown brand {brand!r}")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def brand(self, name: str) -> BrandConfig | None:
+        wanted = name.casefold()
+        return next((b for b in self.brands if b.name.casefold() == wanted), None)
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def find_config_path(cli_path: str | os.PathLike[str] | None = None) -> Path:
+    """--config, then $BUZZWATCH_CONFIG, then ./buzzwatch.yaml, then the bundled example."""
+    if cli_path:
+        return Path(cli_path)
+    env = os.environ.get("BUZZWATCH_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("buzzwatch.yaml")
+    if local.exists():
+        return local
+    return BUNDLED_CONFIG
+
+
+def _union_tags(annotated: Any) -> set[str]:
+    union = get_args(annotated)[0]
+    members = get_args(union) or (union,)
+    return {get_args(m.model_fields["type"].annotation)[0] for m in members}
+
+
+# pydantic puts the discriminator's value into an error's location; people never typed it.
+_TAGS = _union_tags(SourceConfig) | _union_tags(DestinationConfig)
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for i, item in enumerate(loc):
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in _TAGS and i >= 2 and loc[i - 2] in ("sources", "destinations"):
+            continue
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(top level)"
+
+
+def format_validation_error(path: Path, err: ValidationError) -> str:
+    lines = [f"{path}: invalid configuration"]
+    for e in err.errors():
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"  {_key_path(tuple(e['loc']))}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, path: Path) -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: the top level must be a mapping of keys, got {type(data).__name__}"
+        )
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(path, err)) from None
+
+
+def load_config(cli_path: str | os.PathLike[str] | None = None) -> tuple[Config, Path]:
+    path = find_config_path(cli_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read config: {err.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(
+            f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}"
+        ) from None
+    return parse_config(data, path), path
+
+
+def secret_from_env(var: str, what: str) -> str:
+    """Read a secret from the environment variable the config names."""
+    value = os.environ.get(var, "").strip()
+    if not value:
+        raise ConfigError(f"{what}: environment variable {var} is not set")
+    return value

@@ -1,0 +1,210 @@
+"""The records Buzzwatch passes around: mentions, their analysis, alerts.
+
+Plain dataclasses with to_dict/from_dict so storage can keep them as JSON and
+every layer above storage stays free of any database type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(UTC).isoformat() if dt else None
+
+
+def from_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    dt = datetime.fromisoformat(value)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+class Flag(StrEnum):
+    NEGATIVE = "negative"
+    QUESTION = "question"
+    KOL = "kol"
+    CRITICAL = "critical"
+    POSITIVE = "positive"
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    ACKED = "acked"
+    ASSIGNED = "assigned"
+    RESOLVED = "resolved"
+    SNOOZED = "snoozed"
+
+
+_DATETIME_FIELDS = {"published", "fetched_at"}
+
+
+@dataclass
+class Mention:
+    """One public post, comment or article that may speak of a brand."""
+
+    id: str
+    source: str
+    url: str
+    title: str
+    text: str
+    author: str = ""
+    published: datetime | None = None
+    fetched_at: datetime = field(default_factory=utcnow)
+    lang: str = ""
+    metrics: dict[str, int] = field(default_factory=dict)
+    # Filled in by the rules layer.
+    brands: list[str] = field(default_factory=list)
+    sentiment: float = 0.0
+    flags: list[str] = field(default_factory=list)
+    aspects: list[str] = field(default_factory=list)
+    severity: str = Severity.LOW.value
+    reach: int = 0
+    kol_tier: str = ""
+
+    @property
+    def when(self) -> datetime:
+        """The time a person would say this was said."""
+        return self.published or self.fetched_at
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in _DATETIME_FIELDS:
+            data[key] = to_iso(data[key])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Mention:
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        for key in _DATETIME_FIELDS:
+            if key in kwargs:
+                kwargs[key] = from_iso(kwargs[key])
+        if kwargs.get("fetched_at") is None:
+            kwargs.pop("fetched_at", None)
+        return cls(**kwargs)
+
+
+@dataclass
+class HistoryEntry:
+    at: str
+    action: str
+    by: str
+    via: str
+    detail: str = ""
+
+
+@dataclass
+class Alert:
+    """What a person must look at: a mention (or a group of them) that matched a route."""
+
+    id: str
+    mention_id: str
+    brand: str
+    severity: str
+    flags: list[str]
+    destinations: list[str]
+    created_at: str
+    status: str = Status.OPEN.value
+    dedup_key: str = ""
+    route: str = ""
+    assignee: str = ""
+    acked_by: str = ""
+    acked_at: str = ""
+    resolved_by: str = ""
+    resolved_at: str = ""
+    snoozed_until: str = ""
+    similar: list[str] = field(default_factory=list)
+    count: int = 1
+    history: list[dict[str, str]] = field(default_factory=list)
+    # destination name -> platform message reference (e.g. Slack channel + ts)
+    messages: dict[str, dict[str, str]] = field(default_factory=dict)
+    # A copy of the mention fields a message needs, so rendering never needs the bulk store.
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, at: datetime, action: str, by: str, via: str, detail: str = "") -> None:
+        entry = HistoryEntry(at=to_iso(at) or "", action=action, by=by, via=via, detail=detail)
+        self.history.append(asdict(entry))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Alert:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def mention_summary(m: Mention) -> dict[str, Any]:
+    return {
+        "title": m.title,
+        "text": m.text,
+        "url": m.url,
+        "author": m.author,
+        "source": m.source,
+        "when": to_iso(m.when),
+        "lang": m.lang,
+        "sentiment": round(m.sentiment, 3),
+        "aspects": list(m.aspects),
+        "reach": m.reach,
+        "kol_tier": m.kol_tier,
+        "flags": list(m.flags),
+        "brands": list(m.brands),
+        "metrics": dict(m.metrics),
+    }
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+@dataclass
+class OutboxItem:
+    """One message to deliver, stored before any network call is made.
+
+    `action` is "post" (a new message), "update" (edit the message already posted for the
+    alert at that destination) or "reply" (a thread reply under it). `message` says what to
+    render: {"kind": "alert", "alert_id": ...} renders the alert as it is at send time, so
+    a late send never shows a stale status.
+    """
+
+    id: str
+    destination: str
+    action: str
+    message: dict[str, Any]
+    created_at: str
+    alert_id: str = ""
+    status: str = OutboxStatus.PENDING.value
+    attempts: int = 0
+    next_attempt_at: str = ""
+    last_error: str = ""
+    sent_at: str = ""
+    ref: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OutboxItem:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,45 @@
+"""The contract between the outbox and each chat platform.
+
+A notifier renders a message into the exact payload its platform receives, and sends it.
+The outcome says whether a failure is worth retrying, as in Alertmanager's notifiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from core.models import Alert
+
+# Message kinds the outbox stores (OutboxItem.message["kind"]):
+#   alert: the alert as it is at send time ("post" or "update")
+#   note:  a short line about an alert, posted as a thread reply ("reply"); {"text": ...}
+#   text:  a stand-alone message (digest, health, storm): {"title": ..., "text": ...}
+
+
+@dataclass
+class Delivery:
+    ok: bool
+    ref: dict[str, str] = field(default_factory=dict)
+    retryable: bool = True
+    retry_after: float | None = None
+    error: str = ""
+
+
+@dataclass
+class Outgoing:
+    """What to render: the action and the message, with the alert already looked up."""
+
+    action: str  # post | update | reply
+    message: dict[str, Any]
+    alert: Alert | None = None
+    ref: dict[str, str] | None = None  # where the alert's message lives on this platform
+
+
+class Notifier(Protocol):
+    platform: str
+
+    def render(self, out: Outgoing) -> dict[str, Any]:
+        """The exact body the platform would receive."""
+
+    def send(self, out: Outgoing, payload: dict[str, Any]) -> Delivery: ...

@@ -1,0 +1,78 @@
+"""Polling one source: fetch, hand to the pipeline, remember fetch state and health.
+
+A broken, huge or slow source is logged with its name and skipped; the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from core.clock import Clock
+from core.models import to_iso
+from core.pipeline import CycleResult, Pipeline
+from core.repository import Repository
+from rules.text import cap, one_line
+
+log = logging.getLogger("buzzwatch.poll")
+
+
+@dataclass
+class PollOutcome:
+    source: str
+    ok: bool
+    result: CycleResult | None = None
+    error: str = ""
+    not_modified: bool = False
+
+
+def state_key(source_name: str) -> str:
+    return f"source:{source_name}"
+
+
+class Poller:
+    def __init__(self, repo: Repository, pipeline: Pipeline, clock: Clock) -> None:
+        self.repo = repo
+        self.pipeline = pipeline
+        self.clock = clock
+
+    def poll(self, source: Any) -> PollOutcome:
+        key = state_key(source.name)
+        state: dict[str, Any] = dict(self.repo.get_state(key) or {})
+        fetch_state = dict(state.get("fetch") or {})
+        try:
+            polled = source.poll(fetch_state)
+            result = self.pipeline.process(source.name, polled.mentions)
+        except Exception as err:
+            reason = cap(one_line(str(err)) or type(err).__name__, 300)
+            expected = type(err).__name__ in {"FetchError", "SourceError", "StorageError"}
+            if expected:
+                log.warning("source=%s failed: %s", source.name, reason)
+            else:
+                log.exception("source=%s failed unexpectedly: %s", source.name, reason)
+            state.update(
+                last_error=reason,
+                last_error_at=to_iso(self.clock.now()),
+                error_streak=int(state.get("error_streak", 0)) + 1,
+            )
+            self._save(key, state)
+            return PollOutcome(source.name, ok=False, error=reason)
+        # Fetch state (ETag...) is saved only after the mentions are stored: if storing fails,
+        # the next poll fetches the same entries again instead of skipping them.
+        state.update(
+            fetch=polled.state,
+            last_success_at=to_iso(self.clock.now()),
+            error_streak=0,
+            last_items=len(polled.mentions),
+        )
+        self._save(key, state)
+        if polled.not_modified:
+            log.info("source=%s not modified", source.name)
+        return PollOutcome(source.name, ok=True, result=result, not_modified=polled.not_modified)
+
+    def _save(self, key: str, state: dict[str, Any]) -> None:
+        try:
+            self.repo.set_state(key, state)
+        except Exception as err:
+            log.error("could not save state for %s: %s", key, err)

@@ -1,0 +1,86 @@
+"""Mention queries: what `mentions <words> [since:24h] [sentiment:neg] ...` asks for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rules.text import normalize
+
+DEFAULT_SINCE = timedelta(days=7)
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 50
+SENTIMENTS = {
+    "neg": "negative",
+    "negative": "negative",
+    "pos": "positive",
+    "positive": "positive",
+    "neu": "neutral",
+    "neutral": "neutral",
+}
+
+
+@dataclass
+class MentionQuery:
+    words: list[str] = field(default_factory=list)
+    since: timedelta = DEFAULT_SINCE
+    sentiment: str = ""  # negative | positive | neutral
+    flags: list[str] = field(default_factory=list)
+    brand: str = ""
+    source: str = ""
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+
+    def normalized_words(self) -> list[str]:
+        return [w for w in (normalize(w) for w in self.words) if w]
+
+
+def search_text(doc: dict[str, Any]) -> str:
+    """The normalised text a query's words are looked for in, cached on the record."""
+    cached = doc.get("_search")
+    if cached is None:
+        cached = normalize(
+            f"{doc.get('title', '')}\n{doc.get('text', '')}\n{doc.get('author', '')}"
+        )
+        doc["_search"] = cached
+    return cached
+
+
+def matcher(
+    query: MentionQuery, now: datetime, negative_threshold: float, positive_threshold: float
+):
+    """A predicate over stored mention records for this query."""
+    words = query.normalized_words()
+    cutoff = (now - query.since).astimezone(UTC).isoformat()
+    brand = query.brand.casefold()
+    source = query.source.casefold()
+    flags = set(query.flags)
+
+    def accept(doc: dict[str, Any]) -> bool:
+        when = doc.get("published") or doc.get("fetched_at") or ""
+        if when < cutoff:
+            return False
+        if brand and brand not in (b.casefold() for b in doc.get("brands", ())):
+            return False
+        if source and doc.get("source", "").casefold() != source:
+            return False
+        if flags and not flags.issubset(doc.get("flags", ())):
+            return False
+        if query.sentiment:
+            s = doc.get("sentiment", 0.0)
+            kind = (
+                "negative"
+                if s < negative_threshold
+                else "positive"
+                if s >= positive_threshold
+                else "neutral"
+            )
+            if kind != query.sentiment:
+                return False
+        if words:
+            text = search_text(doc)
+            return all(w in text for w in words)
+        return True
+
+    return accept

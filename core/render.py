@@ -1,0 +1,92 @@
+"""What an alert says, before any platform's markup: shared by console, Slack and DingTalk.
+
+Everything here is plain, unescaped text; each platform escapes it for its own format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.models import Alert, Status, from_iso
+from rules.text import cap, one_line
+
+SEVERITY_MARK = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "⚪"}
+FLAG_LABEL = {
+    "negative": "negative",
+    "question": "question",
+    "kol": "KOL",
+    "critical": "critical aspect",
+    "positive": "praise",
+}
+EXCERPT_CHARS = 600
+
+
+def human_number(n: int) -> str:
+    for size, unit in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if n >= size:
+            return f"{n / size:.1f}".rstrip("0").rstrip(".") + unit
+    return str(n)
+
+
+@dataclass
+class AlertView:
+    id: str
+    severity: str
+    mark: str
+    brand: str
+    headline: str
+    excerpt: str
+    url: str
+    source: str
+    author: str
+    when: str
+    flags: list[str]
+    aspects: list[str]
+    sentiment: float
+    reach: str
+    status: str
+    count: int
+
+
+def status_line(alert: Alert) -> str:
+    if alert.status == Status.RESOLVED:
+        return f"resolved by {alert.resolved_by} at {alert.resolved_at[11:16]} UTC"
+    if alert.status == Status.ASSIGNED:
+        return f"assigned to {alert.assignee} (by {alert.acked_by})"
+    if alert.status == Status.ACKED:
+        return f"acked by {alert.acked_by} at {alert.acked_at[11:16]} UTC"
+    if alert.status == Status.SNOOZED:
+        until = from_iso(alert.snoozed_until)
+        return f"snoozed until {until:%m-%d %H:%M} UTC" if until else "snoozed"
+    return "open"
+
+
+def alert_view(alert: Alert) -> AlertView:
+    s = alert.summary
+    title = one_line(s.get("title", ""))
+    text = s.get("text", "")
+    headline = cap(title or one_line(text), 150)
+    excerpt = cap(one_line(text), EXCERPT_CHARS) if text and one_line(text) != title else ""
+    when = from_iso(s.get("when"))
+    reach = int(s.get("reach") or 0)
+    tier = s.get("kol_tier", "")
+    return AlertView(
+        id=alert.id,
+        severity=alert.severity,
+        mark=SEVERITY_MARK.get(alert.severity, "⚪"),
+        brand=alert.brand,
+        headline=headline or "(no title)",
+        excerpt=excerpt,
+        url=s.get("url", ""),
+        source=s.get("source", ""),
+        author=cap(one_line(s.get("author", "")), 60),
+        when=f"{when:%Y-%m-%d %H:%M} UTC" if when else "",
+        flags=[FLAG_LABEL.get(f, f) for f in alert.flags if f != "positive"],
+        aspects=list(s.get("aspects", [])),
+        sentiment=float(s.get("sentiment", 0.0)),
+        reach=(f"{human_number(reach)} followers" + (f" ({tier})" if tier else ""))
+        if reach
+        else "",
+        status=status_line(alert),
+        count=alert.count,
+    )

@@ -1,0 +1,87 @@
+"""The local console: alerts printed on stdout, and the dry-run channel.
+
+Dry run wraps any platform's notifier: it renders the exact payload that platform would
+receive and prints it as one JSON line instead of sending it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+import threading
+from typing import Any, TextIO
+
+from core.notify import Delivery, Notifier, Outgoing
+from core.render import alert_view
+from listeners import notifier_type
+
+
+def render_alert_text(out: Outgoing) -> str:
+    assert out.alert is not None
+    v = alert_view(out.alert)
+    if out.action == "update":
+        return f"[{v.id}] {v.status}" + (f" · {v.count} mentions" if v.count > 1 else "")
+    flags = ", ".join(v.flags) or "mention"
+    lines = [
+        f"{v.mark} [{v.id}] {v.severity.upper()} · {v.brand} · {flags}",
+        f"   {v.headline}",
+    ]
+    if v.excerpt:
+        lines.append(f"   {v.excerpt[:300]}")
+    who = " · ".join(x for x in (v.author, v.reach, v.source, v.when) if x)
+    lines.append(f"   {who} · sentiment {v.sentiment:+.2f}")
+    if v.aspects:
+        lines.append(f"   aspects: {', '.join(v.aspects)}")
+    if v.url:
+        lines.append(f"   {v.url}")
+    lines.append(f"   → ack {v.id} | assign {v.id} <person> | resolve {v.id}")
+    return "\n".join(lines)
+
+
+class ConsoleNotifier:
+    platform = "console"
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def render(self, out: Outgoing) -> dict[str, Any]:
+        kind = out.message.get("kind")
+        if kind == "alert":
+            return {"text": render_alert_text(out)}
+        if kind == "note":
+            return {"text": f"   ↳ {out.message.get('text', '')}"}
+        title = out.message.get("title", "")
+        return {"text": (f"== {title} ==\n" if title else "") + out.message.get("text", "")}
+
+    def send(self, out: Outgoing, payload: dict[str, Any]) -> Delivery:
+        stream = self.stream or sys.stdout
+        with self._lock:
+            print(payload["text"], file=stream, flush=True)
+        return Delivery(ok=True, ref=(out.ref or {"console": str(next(self._ids))}))
+
+
+class DryRunNotifier:
+    """Prints what would be sent: {"platform", "destination", "payload"} as one JSON line."""
+
+    def __init__(self, inner: Notifier, destination: str, stream: TextIO | None = None) -> None:
+        self.inner = inner
+        self.platform = inner.platform
+        self.destination = destination
+        self.stream = stream
+        self._ids = itertools.count(1)
+
+    def render(self, out: Outgoing) -> dict[str, Any]:
+        return self.inner.render(out)
+
+    def send(self, out: Outgoing, payload: dict[str, Any]) -> Delivery:
+        line = {"platform": self.platform, "destination": self.destination, "payload": payload}
+        print(json.dumps(line, ensure_ascii=False), file=self.stream or sys.stdout, flush=True)
+        return Delivery(ok=True, ref=(out.ref or {"dry_run": str(next(self._ids))}))
+
+
+@notifier_type("console")
+def build_console(name: str, cfg: Any, context: dict[str, Any]) -> ConsoleNotifier:
+    return ConsoleNotifier(context.get("stdout"))

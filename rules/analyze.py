@@ -1,0 +1,108 @@
+"""Mention -> findings: which brands, language, sentiment, flags, aspects, severity, reach.
+
+Everything here is a pure function of the mention and the configuration, so the same
+analysis runs in the pipeline, in `bot.py classify` and in the benchmarks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.config import BrandConfig, Config
+from core.models import Flag, Mention
+from rules.kol import KolBook
+from rules.lang import detect_lang
+from rules.matching import KeywordMatcher
+from rules.question import is_question
+from rules.sentiment import sentiment_score
+from rules.severity import severity_of
+from rules.text import cap, normalize
+
+# Sentiment and question cues live in the first part of a post; long articles are capped
+# so one 50 KB page cannot stall a poll cycle.
+ANALYSED_CHARS = 1500
+
+
+@dataclass
+class _Brand:
+    config: BrandConfig
+    keywords: KeywordMatcher
+    exclude: KeywordMatcher
+    aspects: dict[str, KeywordMatcher]
+    critical_aspects: frozenset[str]
+
+
+class Analyzer:
+    def __init__(self, config: Config) -> None:
+        self.rules = config.rules
+        self._brands = [
+            _Brand(
+                config=b,
+                keywords=KeywordMatcher(b.keywords),
+                exclude=KeywordMatcher(b.exclude),
+                aspects={name: KeywordMatcher(a.keywords) for name, a in b.aspects.items()},
+                critical_aspects=frozenset(n for n, a in b.aspects.items() if a.critical),
+            )
+            for b in config.brands
+        ]
+        self._by_name = {b.config.name: b for b in self._brands}
+        self.kols = KolBook(
+            ((k.name, k.followers) for k in config.kols),
+            min_followers=config.rules.kol_followers,
+            tiers=((t.name, t.min_followers) for t in config.rules.kol_tiers),
+        )
+
+    def match_brands(self, normalized: str) -> list[str]:
+        """Brands whose keywords occur and none of whose exclusions do."""
+        return [
+            b.config.name
+            for b in self._brands
+            if b.keywords.matches(normalized) and not b.exclude.matches(normalized)
+        ]
+
+    def analyze(self, mention: Mention, brand: str | None = None) -> Mention:
+        """Fill the mention's analysis fields in place and return it.
+
+        With `brand`, that brand's words and aspects apply even if its keywords are absent
+        (as `bot.py classify --brand` wants); otherwise the matched brands' do.
+        """
+        body = cap(f"{mention.title}\n{mention.text}".strip(), ANALYSED_CHARS)
+        normalized = normalize(body)
+        mention.brands = [brand] if brand else self.match_brands(normalized)
+        mention.lang = mention.lang or detect_lang(body)
+        brands = [self._by_name[name] for name in mention.brands if name in self._by_name]
+
+        domain: dict[str, float] = {}
+        for b in brands:
+            domain.update(b.config.domain_words)
+        mention.sentiment = sentiment_score(body, mention.lang, domain or None)
+
+        flags: list[str] = []
+        if mention.sentiment < self.rules.negative_threshold:
+            flags.append(Flag.NEGATIVE.value)
+        elif mention.sentiment >= self.rules.positive_threshold:
+            flags.append(Flag.POSITIVE.value)
+        if is_question(body, mention.lang):
+            flags.append(Flag.QUESTION.value)
+
+        reach = self.kols.reach(mention.author, mention.metrics)
+        mention.reach = reach.followers
+        mention.kol_tier = reach.tier
+        if self.kols.is_kol(reach):
+            flags.append(Flag.KOL.value)
+
+        aspects: list[str] = []
+        critical = False
+        for b in brands:
+            for name, matcher in b.aspects.items():
+                if name not in aspects and matcher.matches(normalized):
+                    aspects.append(name)
+                    critical = critical or name in b.critical_aspects
+        if critical:
+            flags.append(Flag.CRITICAL.value)
+        mention.aspects = aspects
+        mention.flags = flags
+        mention.severity = severity_of(
+            flags, mention.sentiment, mention.reach, self.rules.positive_threshold
+        ).value
+        return mention

@@ -1,0 +1,68 @@
+"""`bot.py classify`: text or JSON lines in, one JSON analysis per line out, in order."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from core.models import Mention
+from rules.analyze import Analyzer
+from rules.text import strip_markup
+
+MAX_LINE_CHARS = 20_000
+
+
+def _mention_from_line(line: str, n: int) -> Mention:
+    stripped = line.strip()
+    if stripped.startswith("{"):
+        data = json.loads(stripped)
+        if not isinstance(data, dict):
+            raise ValueError("a JSON line must be an object")
+        text = data.get("text")
+        if not isinstance(text, str):
+            raise ValueError("a JSON line needs a string field 'text'")
+        metrics = data.get("metrics") or {}
+        if not isinstance(metrics, dict):
+            raise ValueError("'metrics' must be an object")
+        return Mention(
+            id=f"line{n}",
+            source=str(data.get("source", "classify")),
+            url="",
+            title=strip_markup(str(data.get("title", "") or "")),
+            text=strip_markup(text),
+            author=str(data.get("author", "") or ""),
+            lang=str(data.get("lang", "") or ""),
+            metrics={str(k): int(v) for k, v in metrics.items() if isinstance(v, int | float)},
+        )
+    return Mention(id=f"line{n}", source="classify", url="", title="", text=strip_markup(stripped))
+
+
+def classify_one(line: str, n: int, analyzer: Analyzer, brand: str | None) -> dict[str, Any]:
+    if len(line) > MAX_LINE_CHARS:
+        return {"line": n, "error": f"line is over {MAX_LINE_CHARS} characters"}
+    if not line.strip():
+        return {"line": n, "error": "empty line"}
+    try:
+        mention = _mention_from_line(line, n)
+    except (ValueError, TypeError) as err:
+        return {"line": n, "error": f"bad JSON line: {err}"}
+    m = analyzer.analyze(mention, brand=brand)
+    return {
+        "line": n,
+        "lang": m.lang,
+        "sentiment": round(m.sentiment, 4),
+        "flags": m.flags,
+        "aspects": m.aspects,
+        "severity": m.severity,
+        "brands": m.brands,
+        "reach": m.reach,
+        "kol_tier": m.kol_tier,
+    }
+
+
+def classify_lines(
+    lines: Iterable[str], analyzer: Analyzer, brand: str | None = None
+) -> Iterator[str]:
+    for n, line in enumerate(lines, 1):
+        yield json.dumps(classify_one(line.rstrip("\n"), n, analyzer, brand), ensure_ascii=False)

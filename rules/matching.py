@@ -1,0 +1,42 @@
+"""Keyword matching for brands and aspects.
+
+Chinese keywords match as substrings (there are no spaces to bound them); keywords in
+scripts with spaces match on word boundaries, so "Acme" never matches "Acmeville".
+All comparison is on normalised text (NFKC, case-folded).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from rules.text import has_cjk, normalize
+
+# ASCII-ish word characters only: \\w would also treat Han characters as word characters,
+# and "Acme的汉堡" must match "Acme".
+_WORDCHAR = r"0-9a-z_\u00c0-\u024f"
+
+
+class KeywordMatcher:
+    """Finds which of a set of keywords occur in a text, with one compiled regex."""
+
+    def __init__(self, keywords: Iterable[str]) -> None:
+        self.keywords = [k for k in dict.fromkeys(normalize(k) for k in keywords) if k]
+        parts = []
+        # Longest first so "acme burger" is reported over "acme" where both apply.
+        for kw in sorted(self.keywords, key=len, reverse=True):
+            escaped = re.escape(kw).replace(r"\ ", r"\s+")
+            if has_cjk(kw):
+                parts.append(f"(?:{escaped})")
+            else:
+                parts.append(f"(?<![{_WORDCHAR}])(?:{escaped})(?![{_WORDCHAR}])")
+        self._regex = re.compile("|".join(parts)) if parts else None
+
+    def find(self, normalized_text: str) -> list[str]:
+        """Keywords found, in the order they first occur. Expects normalize()d text."""
+        if self._regex is None:
+            return []
+        return list(dict.fromkeys(m.group(0) for m in self._regex.finditer(normalized_text)))
+
+    def matches(self, normalized_text: str) -> bool:
+        return self._regex is not None and self._regex.search(normalized_text) is not None

@@ -1,0 +1,124 @@
+"""The bulk of mentions, as append-only JSON-lines files: one per UTC day of fetching.
+
+Mentions are written once and read by time range. An append costs what the batch costs,
+however many mentions are stored (a TinyDB file would be rewritten whole on every batch),
+and a query for the last 24 hours reads only the last two days. A crash mid-append leaves
+at most a torn last line, which loading skips and the next append closes off.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from storage.atomic_json import StorageError, fsync_dir
+
+log = logging.getLogger("buzzwatch.storage")
+
+_DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.jsonl$")
+
+
+class MentionLog:
+    def __init__(self, folder: Path, read_only: bool = False) -> None:
+        self.folder = folder
+        self.read_only = read_only
+        self._days: dict[date, dict[str, dict[str, Any]]] = {}
+        if not read_only:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def days_on_disk(self) -> list[date]:
+        if not self.folder.exists():
+            return []
+        found = []
+        for entry in os.scandir(self.folder):
+            m = _DAY_FILE.match(entry.name)
+            if m:
+                found.append(date.fromisoformat(m.group(1)))
+        return sorted(found)
+
+    def _path(self, day: date) -> Path:
+        return self.folder / f"{day.isoformat()}.jsonl"
+
+    def _load_day(self, day: date) -> dict[str, dict[str, Any]]:
+        loaded = self._days.get(day)
+        if loaded is not None:
+            return loaded
+        docs: dict[str, dict[str, Any]] = {}
+        path = self._path(day)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raw = b""
+        lines = raw.split(b"\n")
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+                docs[doc["id"]] = doc  # a repeat after a crash-and-retry: the last one wins
+            except (ValueError, KeyError, TypeError):
+                torn = n == len(lines)
+                log.warning(
+                    "%s line %d: %s, skipped",
+                    path,
+                    n,
+                    "torn write from an interrupted append" if torn else "not a mention record",
+                )
+        self._days[day] = docs
+        return docs
+
+    def append(self, mentions: Iterable[dict[str, Any]]) -> None:
+        """Append mention records (dicts with 'id' and 'fetched_at') durably."""
+        by_day: dict[date, list[dict[str, Any]]] = {}
+        for doc in mentions:
+            by_day.setdefault(datetime.fromisoformat(doc["fetched_at"]).date(), []).append(doc)
+        for day, docs in by_day.items():
+            if not self.read_only:
+                self._append_file(self._path(day), docs)
+            if day in self._days:
+                for doc in docs:
+                    self._days[day][doc["id"]] = doc
+
+    def _append_file(self, path: Path, docs: list[dict[str, Any]]) -> None:
+        payload = "".join(
+            json.dumps(d, ensure_ascii=False, separators=(",", ":")) + "\n" for d in docs
+        )
+        new_file = not path.exists()
+        try:
+            with open(path, "ab") as f:
+                # Close off a torn line left by a crash, or the first record would be glued to it.
+                if f.tell() > 0:
+                    with open(path, "rb") as r:
+                        r.seek(-1, os.SEEK_END)
+                        if r.read(1) != b"\n":
+                            f.write(b"\n")
+                f.write(payload.encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as err:
+            raise StorageError(f"could not append to {path}: {err.strerror or err}") from err
+        if new_file:
+            fsync_dir(path.parent)
+
+    def iter_since(self, since: datetime | None) -> Iterator[dict[str, Any]]:
+        """Mention records fetched on or after the day of `since`, newest day first.
+
+        A mention is fetched after it is published, so the days before `since` cannot hold
+        a mention published after it.
+        """
+        days = self.days_on_disk()
+        for day in self._days:
+            if day not in days:
+                days.append(day)
+        first = since.date() if since else date.min
+        for day in sorted((d for d in days if d >= first), reverse=True):
+            yield from self._load_day(day).values()
+
+    def count(self) -> int:
+        return sum(len(self._load_day(d)) for d in self.days_on_disk())

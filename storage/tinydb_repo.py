@@ -1,0 +1,202 @@
+"""The embedded default repository.
+
+Two kinds of data, kept apart on purpose:
+- small, hot state (alerts, the outbox, counters, per-source fetch state) in one TinyDB file
+  written atomically; an ack rewrites only this file;
+- the bulk of mentions in append-only day files (storage.mention_log), plus the ids of
+  entries already seen (storage.seen_log).
+One re-entrant lock guards every call: TinyDB is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tinydb import TinyDB
+from tinydb.table import Document
+
+from core.clock import Clock, SystemClock
+from core.models import Alert, Mention, OutboxItem, OutboxStatus
+from storage.atomic_json import AtomicJSONStorage
+from storage.mention_log import MentionLog
+from storage.seen_log import SeenLog
+
+T = TypeVar("T")
+
+
+def alert_number(alert_id: str) -> int | None:
+    text = alert_id.strip().upper().removeprefix("A")
+    return int(text) if text.isdigit() and len(text) < 10 else None
+
+
+class TinyDBRepository:
+    def __init__(self, data_dir: Path, clock: Clock | None = None, read_only: bool = False) -> None:
+        self.data_dir = Path(data_dir)
+        self.clock = clock or SystemClock()
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        self._storage: AtomicJSONStorage
+        self._db = TinyDB(self.data_dir / "state.json", storage=self._make_storage)
+        self._alerts = self._db.table("alerts", cache_size=0)
+        self._outbox = self._db.table("outbox", cache_size=0)
+        self._dead = self._db.table("dead_letters", cache_size=0)
+        self._state = self._db.table("state", cache_size=0)
+        self.mentions = MentionLog(self.data_dir / "mentions", read_only=read_only)
+        self.seen = SeenLog(self.data_dir / "seen", self.clock.now().date(), read_only=read_only)
+
+    def _make_storage(self, path: Path) -> AtomicJSONStorage:
+        self._storage = AtomicJSONStorage(path, read_only=self.read_only)
+        return self._storage
+
+    # --- mentions ---------------------------------------------------------------------------
+
+    def unseen(self, ids: Iterable[str]) -> list[str]:
+        with self._lock:
+            return [i for i in dict.fromkeys(ids) if i not in self.seen]
+
+    def save_cycle(
+        self,
+        mentions: list[Mention],
+        seen_ids: list[str],
+        alerts: list[Alert],
+        outbox: list[OutboxItem],
+    ) -> None:
+        with self._lock:
+            if mentions:
+                self.mentions.append(m.to_dict() for m in mentions)
+            if alerts or outbox:
+                with self._storage.transaction():
+                    for alert in alerts:
+                        self._put_alert(alert)
+                    self._insert_outbox(outbox)
+            self.seen.add(seen_ids, self.clock.now().date())
+
+    def iter_mentions(self, since: datetime | None) -> Iterable[dict[str, Any]]:
+        with self._lock:
+            return list(self.mentions.iter_since(since))
+
+    # --- alerts -----------------------------------------------------------------------------
+
+    def next_alert_ids(self, count: int) -> list[str]:
+        """Reserve `count` alert ids (A1, A2, ...) with one write."""
+        with self._lock:
+            first = int(self.get_state("alert_seq", 0)) + 1
+            self.set_state("alert_seq", first + count - 1)
+            return [f"A{n}" for n in range(first, first + count)]
+
+    def _put_alert(self, alert: Alert) -> None:
+        n = alert_number(alert.id)
+        if n is None:
+            raise ValueError(f"bad alert id {alert.id!r}")
+        self._alerts.upsert(Document(alert.to_dict(), doc_id=n))
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        n = alert_number(alert_id)
+        if n is None:
+            return None
+        with self._lock:
+            doc = self._alerts.get(doc_id=n)
+            return Alert.from_dict(doc) if doc else None
+
+    def find_alerts(self, predicate: Callable[[Alert], bool]) -> list[Alert]:
+        with self._lock:
+            alerts = [Alert.from_dict(d) for d in self._alerts.all()]
+        return [a for a in alerts if predicate(a)]
+
+    def change_alert(
+        self,
+        alert_id: str,
+        change: Callable[[Alert], T],
+        outbox: Callable[[Alert, T], list[OutboxItem]] | None = None,
+    ) -> T | None:
+        n = alert_number(alert_id)
+        if n is None:
+            return None
+        with self._lock:
+            doc = self._alerts.get(doc_id=n)
+            if doc is None:
+                return None
+            alert = Alert.from_dict(doc)
+            result = change(alert)
+            with self._storage.transaction():
+                self._put_alert(alert)
+                if outbox:
+                    self._insert_outbox(outbox(alert, result))
+            return result
+
+    def save_alerts(self, alerts: list[Alert]) -> None:
+        with self._lock, self._storage.transaction():
+            for alert in alerts:
+                self._put_alert(alert)
+
+    # --- outbox -----------------------------------------------------------------------------
+
+    def _insert_outbox(self, items: list[OutboxItem]) -> None:
+        for item in items:
+            seq = int(self.get_state("outbox_seq", 0)) + 1
+            self.set_state("outbox_seq", seq)
+            item.id = item.id or f"o{seq}"
+            self._outbox.insert(Document(item.to_dict(), doc_id=seq))
+
+    def add_outbox(self, items: list[OutboxItem]) -> None:
+        with self._lock, self._storage.transaction():
+            self._insert_outbox(items)
+
+    def pending_outbox(self) -> list[OutboxItem]:
+        with self._lock:
+            docs = sorted(self._outbox.all(), key=lambda d: d.doc_id)
+        return [OutboxItem.from_dict(d) for d in docs]
+
+    def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxItem]:
+        stamp = now.isoformat()
+        return [
+            i for i in self.pending_outbox() if not i.next_attempt_at or i.next_attempt_at <= stamp
+        ][:limit]
+
+    def dead_letters(self) -> list[OutboxItem]:
+        with self._lock:
+            return [OutboxItem.from_dict(d) for d in self._dead.all()]
+
+    def save_outbox(
+        self, item: OutboxItem, alert_ref: tuple[str, str, dict[str, str]] | None = None
+    ) -> None:
+        """Record an attempt's outcome: sent items leave the outbox, dead ones move to the
+        dead-letter table, others stay with their new retry time."""
+        seq = int(item.id.removeprefix("o"))
+        with self._lock, self._storage.transaction():
+            if item.status == OutboxStatus.PENDING:
+                self._outbox.upsert(Document(item.to_dict(), doc_id=seq))
+            else:
+                if self._outbox.contains(doc_id=seq):
+                    self._outbox.remove(doc_ids=[seq])
+                if item.status == OutboxStatus.DEAD:
+                    self._dead.upsert(Document(item.to_dict(), doc_id=seq))
+            if alert_ref:
+                alert_id, destination, ref = alert_ref
+                n = alert_number(alert_id)
+                doc = self._alerts.get(doc_id=n) if n is not None else None
+                if doc is not None:
+                    alert = Alert.from_dict(doc)
+                    alert.messages[destination] = ref
+                    self._put_alert(alert)
+
+    # --- small state ------------------------------------------------------------------------
+
+    def get_state(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            doc = self._state.get(doc_id=1)
+            return doc.get(key, default) if doc else default
+
+    def set_state(self, key: str, value: Any) -> None:
+        with self._lock:
+            doc = dict(self._state.get(doc_id=1) or {})
+            doc[key] = value
+            self._state.upsert(Document(doc, doc_id=1))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from core.clock import FakeClock  # noqa: E402
+from core.config import Config, parse_config  # noqa: E402
+
+BASE_CONFIG: dict[str, Any] = {
+    "timezone": "Asia/Shanghai",
+    "brands": [
+        {
+            "name": "Acme",
+            "keywords": ["Acme", "艾克米"],
+            "exclude": ["Acme Corp stock"],
+            "aspects": {
+                "food_safety": {
+                    "keywords": ["食物中毒", "拉肚子", "food poisoning"],
+                    "critical": True,
+                },
+                "price": {"keywords": ["太贵", "expensive", "price"]},
+            },
+            "domain_words": {"食物中毒": -1.0, "退款": -0.6, "food poisoning": -1.0},
+        }
+    ],
+    "kols": [{"name": "美食家小王", "followers": 1200000}],
+    "destinations": {"console": {"type": "console"}},
+    "routes": [
+        {
+            "name": "people",
+            "match": {"flags": ["negative", "question", "kol", "critical"]},
+            "to": ["console"],
+        }
+    ],
+}
+
+
+def make_config(tmp_path: Path, **overrides: Any) -> Config:
+    data = yaml.safe_load(yaml.safe_dump(BASE_CONFIG))  # a deep copy
+    data["data_dir"] = str(tmp_path / "data")
+    data.update(overrides)
+    return parse_config(data, tmp_path / "test.yaml")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 28, 8, 0, tzinfo=UTC))
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tests never pick up a developer's own config or tokens.
+    for var in list(os.environ):
+        if var.startswith(("BUZZWATCH_", "SLACK_", "DINGTALK_")):
+            monkeypatch.delenv(var, raising=False)

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.config import BUNDLED_CONFIG, ConfigError, find_config_path, load_config
+
+SKETCH = """
+data_dir: ./data
+timezone: Asia/Shanghai
+brands:
+  - name: Acme
+    keywords: ["Acme", "艾克米"]
+    exclude: ["Acme Corp stock"]
+    aspects:
+      food_safety: {keywords: ["食物中毒", "拉肚子", "food poisoning"], critical: true}
+      price: {keywords: ["太贵", "expensive", "price"]}
+kols:
+  - {name: "美食家小王", followers: 1200000}
+sources:
+  - {name: sample, type: rss, path: examples/feeds/sample.xml, every: 1m}
+  - {name: news, type: rss, url: "http://127.0.0.1:8765/feed.xml", every: 5m}
+destinations:
+  console: {type: console}
+routes:
+  - match: {flags: [negative, question, kol, critical]}
+    to: [console]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "buzzwatch.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_issue_sketch_loads_as_it_is(tmp_path: Path) -> None:
+    config, path = load_config(write(tmp_path, SKETCH))
+    assert path == tmp_path / "buzzwatch.yaml"
+    assert config.sources[0].every.total_seconds() == 60
+    assert config.sources[1].every.total_seconds() == 300
+    assert config.brands[0].aspects["food_safety"].critical is True
+    assert config.routes[0].to == ["console"]
+
+
+def test_the_bundled_example_loads() -> None:
+    config, _ = load_config(BUNDLED_CONFIG)
+    assert config.sources and config.destinations and config.routes
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        (SKETCH.replace("every: 5m", "every: often"), "sources[1].every: not a duration"),
+        (
+            SKETCH.replace('url: "http://127.0.0.1:8765/feed.xml"', 'url: "file:///etc/passwd"'),
+            "sources[1]: url must start with http",
+        ),
+        (SKETCH.replace("to: [console]", "to: [slack]"), "unknown destination 'slack'"),
+        (SKETCH.replace("Asia/Shanghai", "Mars/Olympus"), "timezone: unknown timezone"),
+        (
+            SKETCH.replace("critical: true", "critical: maybe"),
+            "brands[0].aspects.food_safety.critical",
+        ),
+        (SKETCH.replace("type: rss, path", "type: gopher, path"), "sources[0]"),
+        (SKETCH + "\nsurprise: 1\n", "surprise: Extra inputs are not permitted"),
+        (SKETCH.replace("{name: news,", "{name: sample,"), "source names must be unique"),
+    ],
+)
+def test_errors_name_the_file_the_key_and_the_problem(
+    tmp_path: Path, bad: str, expected: str
+) -> None:
+    path = write(tmp_path, bad)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert str(path) in message
+    assert expected in message
+
+
+def test_broken_yaml_says_where(tmp_path: Path) -> None:
+    path = write(tmp_path, "brands: [\n  - name: x\n")
+    with pytest.raises(ConfigError, match=r"not valid YAML \(line \d+, column \d+\)"):
+        load_config(path)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert find_config_path(None) == BUNDLED_CONFIG
+    (tmp_path / "buzzwatch.yaml").write_text(SKETCH, encoding="utf-8")
+    assert find_config_path(None) == Path("buzzwatch.yaml")
+    monkeypatch.setenv("BUZZWATCH_CONFIG", "/elsewhere.yaml")
+    assert find_config_path(None) == Path("/elsewhere.yaml")
+    assert find_config_path("cli.yaml") == Path("cli.yaml")
