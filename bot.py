@@ -172,6 +172,9 @@ def run_forever(app: Buzzwatch) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    from listeners import start_listeners
+
+    stops = start_listeners(app)
     scheduler.start()
     log.info(
         "running: %d source(s), %d destination(s); Ctrl-C to stop",
@@ -179,6 +182,8 @@ def run_forever(app: Buzzwatch) -> int:
         len(app.notifiers),
     )
     stop.wait()
+    for stop_listener in stops:
+        stop_listener()
     scheduler.shutdown(wait=True)  # running polls finish and their results are stored
     app.deliverer.deliver_due()
     log.info("stopped cleanly")

@@ -284,7 +284,8 @@ class CommandService:
             group = sorted((a for a in active if a.status == status), key=lambda a: a.created_at)
             if group:
                 ages = ", ".join(
-                    f"{a.id} ({format_duration(now - (from_iso(a.created_at) or now))})" for a in group[:10]
+                    f"{a.id} ({format_duration(now - (from_iso(a.created_at) or now))})"
+                    for a in group[:10]
                 )
                 more = f" +{len(group) - 10} more" if len(group) > 10 else ""
                 lines.append(f"{status.value}: {ages}{more}")

@@ -14,7 +14,10 @@ from core.models import Alert
 # Message kinds the outbox stores (OutboxItem.message["kind"]):
 #   alert: the alert as it is at send time ("post" or "update")
 #   note:  a short line about an alert, posted as a thread reply ("reply"); {"text": ...}
-#   text:  a stand-alone message (digest, health, storm): {"title": ..., "text": ...}
+#   text:  a stand-alone message (digest, health, storm): {"title": ..., "text": ...},
+#          optionally "image": a path to a PNG to attach where the platform can
+#   batch: several alerts in one message, when a destination is over its rate limit:
+#          {"alert_ids": [...]}; Outgoing.alerts holds them
 
 
 @dataclass
@@ -34,10 +37,14 @@ class Outgoing:
     message: dict[str, Any]
     alert: Alert | None = None
     ref: dict[str, str] | None = None  # where the alert's message lives on this platform
+    alerts: list[Alert] = field(default_factory=list)  # for "batch"
 
 
 class Notifier(Protocol):
     platform: str
+    # At most this many messages per this many seconds to one destination, or None.
+    # The outbox worker keeps under it; items wait (or merge into a batch), never drop.
+    rate_limit: tuple[int, float] | None
 
     def render(self, out: Outgoing) -> dict[str, Any]:
         """The exact body the platform would receive."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -21,10 +22,37 @@ def notifier_type(kind: str) -> Callable[[NotifierBuilder], NotifierBuilder]:
     return add
 
 
-def build_notifier(name: str, cfg: Any, context: dict[str, Any]) -> Notifier:
-    # Importing the platform modules registers their builders.
-    from listeners import console  # noqa: F401
+# Platform modules; importing one registers its notifier builder and listener starter.
+PLATFORM_MODULES = ["listeners.console"]
 
+# Listener starters: given the running app, start taking commands from a platform if the
+# config and environment ask for it, and return a function that stops it (or None).
+ListenerStarter = Callable[[Any], Callable[[], None] | None]
+LISTENERS: list[ListenerStarter] = []
+
+
+def listener(starter: ListenerStarter) -> ListenerStarter:
+    LISTENERS.append(starter)
+    return starter
+
+
+def load_platforms() -> None:
+    for module in PLATFORM_MODULES:
+        importlib.import_module(module)
+
+
+def start_listeners(app: Any) -> list[Callable[[], None]]:
+    load_platforms()
+    stops = []
+    for starter in LISTENERS:
+        stop = starter(app)
+        if stop is not None:
+            stops.append(stop)
+    return stops
+
+
+def build_notifier(name: str, cfg: Any, context: dict[str, Any]) -> Notifier:
+    load_platforms()
     builder = NOTIFIERS.get(cfg.type)
     if builder is None:
         raise ConfigError(f"destinations.{name}: no notifier for type {cfg.type!r}")

@@ -41,6 +41,7 @@ def render_alert_text(out: Outgoing) -> str:
 
 class ConsoleNotifier:
     platform = "console"
+    rate_limit = None
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
@@ -51,6 +52,12 @@ class ConsoleNotifier:
         kind = out.message.get("kind")
         if kind == "alert":
             return {"text": render_alert_text(out)}
+        if kind == "batch":
+            lines = [f"{len(out.alerts)} more alert(s):"]
+            lines += [
+                f"  {alert_view(a).mark} [{a.id}] {alert_view(a).headline}" for a in out.alerts
+            ]
+            return {"text": "\n".join(lines)}
         if kind == "note":
             return {"text": f"   ↳ {out.message.get('text', '')}"}
         title = out.message.get("title", "")
@@ -69,6 +76,7 @@ class DryRunNotifier:
     def __init__(self, inner: Notifier, destination: str, stream: TextIO | None = None) -> None:
         self.inner = inner
         self.platform = inner.platform
+        self.rate_limit = None  # nothing is sent, so nothing to pace
         self.destination = destination
         self.stream = stream
         self._ids = itertools.count(1)
