@@ -1,0 +1,248 @@
+"""Sentiment of a social post, one function for both languages: ``sentiment_score``.
+
+Chinese: a linear model over character 1-4-grams trained by ``tools/train_zh_sentiment.py``
+(NB-weighted logistic regression on Weibo posts, hotel and food-delivery reviews), shipped
+as ``rules/models/zh_sentiment.json.gz`` and scored here in pure Python -- no numpy, sklearn,
+jieba or snownlp at run time, so importing and scoring stay fast and light.
+English: VADER's compound score on socially cleaned text.
+
+Scores are in [-1, 1]; a text counts as negative when ``score < NEGATIVE_THRESHOLD``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import re
+import threading
+import unicodedata
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+
+from rules.social import clean, has_cjk
+
+__all__ = [
+    "MODEL_PATH",
+    "NEGATIVE_THRESHOLD",
+    "NGRAM_MAX",
+    "ZhModel",
+    "cache_clear",
+    "cache_info",
+    "ngrams",
+    "prepare_zh",
+    "resolve_lang",
+    "sentiment_score",
+]
+
+MODEL_PATH = Path(__file__).resolve().parent / "models" / "zh_sentiment.json.gz"
+NGRAM_MAX = 4
+
+# Calibrated by tools/train_zh_sentiment.py on validation folds of the training data (the
+# value it prints and stores in the model file; a test keeps the two in sync).  Kept as a
+# literal so reading it does not load the model.  Config may override it per brand.
+NEGATIVE_THRESHOLD: float = 0.10
+
+_CACHE_SIZE = 65536
+
+
+def prepare_zh(text: str) -> str:
+    """The exact text the Chinese model sees: social cleanup, then lower case."""
+    return clean(text, "zh").lower()
+
+
+def ngrams(text: str, nmax: int = NGRAM_MAX) -> set[str]:
+    """Distinct character 1..nmax-grams of each space-separated chunk of ``text``.
+
+    Chunks (cleaned text separates emoticon tokens, topics and removed URLs by spaces) are
+    not bridged: an n-gram across a removed URL would be an artefact.
+    """
+    out: set[str] = set()
+    for chunk in text.split():
+        size = len(chunk)
+        for n in range(1, min(nmax, size) + 1):
+            out.update(chunk[i : i + n] for i in range(size - n + 1))
+    return out
+
+
+class ZhModel:
+    """Pure-Python scorer: margin = bias + sum(weights of present n-grams) / sqrt(#n-grams)."""
+
+    __slots__ = ("bias", "negative_threshold", "nmax", "weights")
+
+    def __init__(
+        self,
+        bias: float,
+        weights: dict[str, float],
+        nmax: int = NGRAM_MAX,
+        negative_threshold: float = 0.0,
+    ) -> None:
+        self.bias = bias
+        self.weights = weights
+        self.nmax = nmax
+        self.negative_threshold = negative_threshold
+
+    @classmethod
+    def load(cls, path: str | Path = MODEL_PATH) -> ZhModel:
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            data = json.load(fh)
+        if data.get("format") != "buzzwatch-zh-ngram-lr/1":
+            raise ValueError(f"{path}: unknown model format {data.get('format')!r}")
+        return cls(
+            float(data["bias"]),
+            data["weights"],
+            int(data["ngram_max"]),
+            float(data.get("negative_threshold", 0.0)),
+        )
+
+    def margin_prepared(self, prepared: str) -> float | None:
+        """Log-odds of positive for already-prepared text; None when there is no text."""
+        grams = ngrams(prepared, self.nmax)
+        if not grams:
+            return None
+        w = self.weights
+        # Set intersection runs in C; only the (few hundred) matching weights are summed.
+        total = sum(w[g] for g in grams & w.keys())
+        return self.bias + total / math.sqrt(len(grams))
+
+    def score(self, text: str) -> float:
+        """Score in [-1, 1]: tanh(margin / 2) == 2 * P(positive) - 1.  Empty text: 0.0."""
+        m = self.margin_prepared(prepare_zh(text))
+        return 0.0 if m is None else math.tanh(m / 2.0)
+
+
+_lock = threading.Lock()
+_zh_model: ZhModel | None = None
+_vader = None
+
+
+def _get_zh_model() -> ZhModel:
+    global _zh_model
+    if _zh_model is None:
+        with _lock:
+            if _zh_model is None:
+                _zh_model = ZhModel.load(MODEL_PATH)
+    return _zh_model
+
+
+def _get_vader():
+    global _vader
+    if _vader is None:
+        with _lock:
+            if _vader is None:
+                # Imported lazily: only English scoring pays for it (~0.1 s, a few MB).
+                from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+                _vader = SentimentIntensityAnalyzer()
+    return _vader
+
+
+def resolve_lang(text: str, lang: str | None) -> str:
+    """'zh' or 'en': trust an explicit zh/en (zh-CN, en_US ... too), else look for CJK."""
+    code = (lang or "").lower()[:2]
+    if code in ("zh", "en"):
+        return code
+    return "zh" if has_cjk(text) else "en"
+
+
+_DOUBLE_NEG = re.compile(r"(?:不是|并不是|也不是|并非)不")
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _score_cleaned(cleaned: str, lang: str) -> float:
+    """Model score of cleaned text (second cache level: reposts and copies that differ only
+    in @handles, URLs or emoticon repeats share this entry)."""
+    if not cleaned:
+        return 0.0
+    if lang == "en":
+        return float(_get_vader().polarity_scores(cleaned)["compound"])
+    model = _get_zh_model()
+    lowered = cleaned.lower()
+    m = model.margin_prepared(lowered)
+    if m is None:
+        return 0.0
+    if _DOUBLE_NEG.search(lowered):
+        # 不是不好 / 并非不满意: a character model sees the negative "不好"; a double
+        # negation is at most mildly positive, so keep its strength but not its sign.
+        m = abs(m) * 0.5
+    return math.tanh(m / 2.0)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _clean_and_score(text: str, lang: str) -> tuple[float, str]:
+    """First cache level, keyed by the raw text: an exact repost costs one dict lookup."""
+    cleaned = clean(text, lang)
+    return _score_cleaned(cleaned, lang), cleaned
+
+
+@lru_cache(maxsize=256)
+def _domain_matcher(items: tuple[tuple[str, float], ...]) -> tuple[re.Pattern[str], dict]:
+    """One compiled alternation per brand vocabulary (cached: brands reuse theirs)."""
+    values: dict[str, float] = {}
+    parts = []
+    for word, value in items:
+        key = unicodedata.normalize("NFKC", word).lower().strip()
+        if not key:
+            continue
+        values[key] = max(-1.0, min(1.0, float(value)))
+        # Latin words must start at a word boundary ("refund" matches "refunded" but
+        # "art" does not match "start"); CJK words match anywhere (no spaces in Chinese).
+        prefix = r"(?<![a-z0-9])" if key[0].isascii() and key[0].isalnum() else ""
+        parts.append(prefix + re.escape(key))
+    # Longest first, so 食物中毒 wins over a shorter overlapping word at the same place.
+    parts.sort(key=len, reverse=True)
+    pattern = re.compile("|".join(parts)) if parts else re.compile(r"(?!x)x")
+    return pattern, values
+
+
+def _domain_value(text: str, domain_words: Mapping[str, float]) -> float | None:
+    pattern, values = _domain_matcher(tuple(sorted(domain_words.items())))
+    found = {m.group(0) for m in pattern.finditer(text)}
+    if not found:
+        return None
+    # Strongest word decides; on equal strength the negative one (missing a complaint is
+    # worse than a false alarm).
+    return min((values[f] for f in found), key=lambda v: (-abs(v), v))
+
+
+def sentiment_score(text: str, lang: str, domain_words: Mapping[str, float] | None = None) -> float:
+    """Sentiment of ``text`` in [-1.0, 1.0]: < 0 negative, > 0 positive, 0.0 for empty text.
+
+    ``lang`` is "zh" or "en"; anything else is decided by the presence of CJK characters.
+    Chinese uses the shipped n-gram model, English VADER's compound score; both on
+    ``rules.social.clean`` text (emoticon codes and emoji are kept as sentiment tokens).
+
+    ``domain_words`` (a brand's vocabulary, word -> value in [-1, 1], matched
+    case-insensitively on the cleaned text; Latin words from a word start) dominate the
+    model.  Combination rule, with ``d`` the value of the strongest matched word (largest
+    ``|d|``; ties go to the more negative) and ``m`` the model score::
+
+        score = d + (1 - |d|) * m
+
+    So a word with ``|d| == 1`` (食物中毒: -1.0) fixes the score; with ``|d| >= 0.5`` the
+    sign always follows ``d`` whatever the model says (退款: -0.6 and a glowing model +1.0
+    still give -0.2); weak words (|d| < 0.5) only nudge.  Words are not negation-aware:
+    "没有食物中毒" still matches -- in brand monitoring such a mention deserves a look.
+
+    Results are cached (bounded LRU) by raw text and by cleaned text.
+    """
+    if not text:
+        return 0.0
+    code = resolve_lang(text, lang)
+    model_score, cleaned = _clean_and_score(text, code)
+    if domain_words:
+        d = _domain_value(cleaned.lower(), domain_words)
+        if d is not None:
+            return max(-1.0, min(1.0, d + (1.0 - abs(d)) * model_score))
+    return model_score
+
+
+def cache_info():
+    """(raw-text cache info, cleaned-text cache info) -- for tests and the bench."""
+    return _clean_and_score.cache_info(), _score_cleaned.cache_info()
+
+
+def cache_clear() -> None:
+    _clean_and_score.cache_clear()
+    _score_cleaned.cache_clear()
