@@ -24,7 +24,9 @@ food-delivery sets are split by a hash of the review text (20% held out, identic
 always land in the same fold, so no duplicate leaks).  The shipped model is trained on the
 training parts only, so the held-out figures printed here and by bench/accuracy.py are the
 shipped model's figures.  C and the negative threshold are chosen on a validation split
-carved out of the training part (never on the test parts).
+carved out of the training part (never on the test parts); the chosen threshold is folded
+into the bias so that ``rules.sentiment.NEGATIVE_THRESHOLD`` (-0.05, VADER's convention)
+is the cut-off for both languages.
 """
 
 from __future__ import annotations
@@ -214,18 +216,24 @@ def main(argv: list[str] | None = None) -> int:
     threshold = max(
         grid, key=lambda th: (sum(accuracy_at(s, y, th) for s, y in per.values()), -abs(th))
     )
-    print(f"chosen C={C:g}, NEGATIVE_THRESHOLD={threshold:+.2f}")
+    print(f"chosen C={C:g}, calibrated raw threshold {threshold:+.2f}")
 
     train_rows: Rows = [r for tr, _te in sets.values() for r in tr]
     bias, w = fit([t for t, _ in train_rows], [y for _, y in train_rows], C)
     pruned = prune(w, args.prune)
+    # One NEGATIVE_THRESHOLD serves both languages, and it is VADER's own convention
+    # (compound <= -0.05 is negative; neutral text scores exactly 0).  Fold the calibrated
+    # Chinese cut-off into the bias so that zh score < GLOBAL  <=>  raw score < threshold:
+    # tanh(m'/2) < G  <=>  m' < 2 atanh(G), with m' = m - 2 atanh(threshold) + 2 atanh(G).
+    bias += 2 * math.atanh(rs.NEGATIVE_THRESHOLD) - 2 * math.atanh(threshold)
     print(f"n-grams: {len(w)} fitted, {len(pruned)} kept (|w| >= {args.prune})")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": "buzzwatch-zh-ngram-lr/1",
         "ngram_max": rs.NGRAM_MAX,
         "bias": round(bias, 4),
-        "negative_threshold": threshold,
+        "negative_threshold": rs.NEGATIVE_THRESHOLD,
+        "calibrated_raw_threshold": threshold,
         "trained_on": {n: len(tr) for n, (tr, _te) in sets.items()},
         "C": C,
         "weights": pruned,
@@ -243,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, (_tr, te) in sets.items():
         scores = [model.score(t) for t, _ in te]
         labels = [y for _, y in te]
-        acc = accuracy_at(scores, labels, threshold)
-        p, r = neg_pr(scores, labels, threshold)
+        acc = accuracy_at(scores, labels, rs.NEGATIVE_THRESHOLD)
+        p, r = neg_pr(scores, labels, rs.NEGATIVE_THRESHOLD)
         print(f"{name:<12}{len(te):>6}{acc:>8.4f}{p:>8.4f}{r:>8.4f}")
     return 0
 

@@ -1,0 +1,88 @@
+from pathlib import Path
+
+import pytest
+
+from rules.question import is_question
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "questions.tsv"
+
+
+def load():
+    rows = []
+    with open(DATA, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                label, lang, text = line.rstrip("\n").split("\t", 2)
+                rows.append((int(label), lang, text))
+    return rows
+
+
+def test_labelled_set_is_big_and_balanced():
+    rows = load()
+    assert len(rows) >= 240
+    share = sum(label for label, _, _ in rows) / len(rows)
+    assert 0.4 <= share <= 0.6
+    assert {lang for _, lang, _ in rows} == {"zh", "en"}
+
+
+def test_precision_and_recall_on_labelled_set():
+    rows = load()
+    pred = [is_question(text, lang) for _, lang, text in rows]
+    tp = sum(p and y == 1 for p, (y, _, _) in zip(pred, rows, strict=True))
+    fp = sum(p and y == 0 for p, (y, _, _) in zip(pred, rows, strict=True))
+    fn = sum((not p) and y == 1 for p, (y, _, _) in zip(pred, rows, strict=True))
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    assert precision >= 0.9, precision
+    assert recall >= 0.9, recall
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("请问几点开门？", "zh"),
+        ("你们家能开发票吗", "zh"),
+        ("外卖退款一般多久到账啊", "zh"),
+        ("有没有人知道停车场在哪里", "zh"),
+        ("这个是正品吗？链接 https://item.taobao.com/item.htm?id=1", "zh"),
+        ("这也叫服务？请问怎么投诉", "zh"),  # complaint plus an explicit ask
+        ("Does anyone know if they deliver to Brooklyn", "en"),
+        ("How do I cancel my order?", "en"),
+        ("@Apple is the battery covered under AppleCare+?", "en"),
+        ("anyone know how long refunds take", "en"),
+        ("Is the 海底捞 in London open on Mondays?", "en"),
+    ],
+)
+def test_questions(text, lang):
+    assert is_question(text, lang)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        # a '?' inside a URL is not a question
+        ("分享一下今天的探店 http://t.cn/RmERsf6?share=1", "zh"),
+        ("Check out my review https://youtube.com/watch?v=abc123", "en"),
+        ("Sale link: https://bit.ly/x?utm_source=twitter&a=b", "en"),
+        # rhetorical complaint-questions
+        ("这也叫服务？", "zh"),
+        ("还有比这更差的吗？", "zh"),
+        ("凭什么？", "zh"),
+        ("难道顾客就活该被这样对待吗？", "zh"),
+        ("你们良心不会痛吗？", "zh"),
+        ("说好的半小时送达呢？", "zh"),
+        ("第三次投诉了，有用吗？没用", "zh"),
+        ("Are you kidding me?", "en"),
+        ("Who even designs this?", "en"),
+        ("Why would anyone pay $7 for this??", "en"),
+        ("Who asked for this redesign? Nobody.", "en"),
+        # statements and praise
+        ("今天的麻辣香锅超好吃，下次还来！", "zh"),
+        ("不知道为什么，每次来都很开心", "zh"),
+        ("哪里都买不到，只有你们家有", "zh"),
+        ("Love the new holiday cups!", "en"),
+        ("I asked the cashier how to use the coupon", "en"),
+        ("", "zh"),
+    ],
+)
+def test_not_questions(text, lang):
+    assert not is_question(text, lang)

@@ -1,0 +1,226 @@
+import gzip
+import json
+import time
+
+import pytest
+
+from rules import sentiment as rs
+from rules.sentiment import NEGATIVE_THRESHOLD, sentiment_score
+
+
+def is_negative(text, lang, domain_words=None):
+    return sentiment_score(text, lang, domain_words) < NEGATIVE_THRESHOLD
+
+
+ZH_POSITIVE = [
+    "太好吃了，下次还来",
+    "服务态度很好，上菜也快，强烈推荐！",
+    "包装很用心，味道正宗，分量足",
+    "酒店位置方便，房间干净，前台小姐姐很热情",
+    "喜茶新品真的绝了，超好喝[赞]",
+    "外卖小哥冒雨送餐，辛苦了，五星好评",
+    "@海底捞 生日惊喜太感动了[心][心] #海底捞#",
+    "一点都不贵，性价比很高",
+]
+ZH_NEGATIVE = [
+    "难吃死了，再也不来了",
+    "等了一个半小时才送到，菜全凉了",
+    "客服态度太差了，问什么都说不知道",
+    "吃完拉肚子一整晚，已经投诉",
+    "房间有霉味，隔音很差，一晚上没睡好",
+    "送错了还不给退款，垃圾商家",
+    "等了两个小时[怒][怒]",
+    "又涨价了，分量还越来越少[泪]",
+    "避雷！这家奶茶店的珍珠是硬的",
+    "这也叫服务？服务员一直在玩手机",
+]
+EN_POSITIVE = [
+    "I love this place, the staff are amazing!",
+    "Best burger I've had in years 🍔😍",
+    "Thanks @Chipotle for fixing my order so quickly, great service",
+]
+EN_NEGATIVE = [
+    "Worst customer service ever. Never ordering again 😡",
+    "The food was cold and the delivery took two hours. Terrible.",
+    "@Delta lost my bag AGAIN, this is ridiculous",
+]
+
+
+@pytest.mark.parametrize("text", ZH_POSITIVE)
+def test_zh_positive(text):
+    assert sentiment_score(text, "zh") > 0.2
+
+
+@pytest.mark.parametrize("text", ZH_NEGATIVE)
+def test_zh_negative(text):
+    assert is_negative(text, "zh")
+
+
+@pytest.mark.parametrize("text", EN_POSITIVE)
+def test_en_positive(text):
+    assert sentiment_score(text, "en") > 0.2
+
+
+@pytest.mark.parametrize("text", EN_NEGATIVE)
+def test_en_negative(text):
+    assert is_negative(text, "en")
+
+
+@pytest.mark.parametrize(
+    ("negative", "positive"),
+    [
+        ("不好吃", "好吃"),
+        ("服务不好", "服务很好"),
+        ("不推荐", "推荐"),
+        ("没有想象中好吃", "比想象中好吃"),
+        ("not good at all", "good"),
+    ],
+)
+def test_negation_flips_polarity(negative, positive):
+    lang = "en" if negative.isascii() else "zh"
+    assert is_negative(negative, lang)
+    assert not is_negative(positive, lang)
+
+
+@pytest.mark.parametrize("text", ["不难吃", "一点都不贵", "不是不好吃，就是有点贵"])
+def test_negated_negative_is_not_negative(text):
+    assert not is_negative(text, "zh")
+
+
+@pytest.mark.parametrize(
+    ("with_code", "without"),
+    [("等了半小时[怒]", "等了半小时"), ("收到了[泪]", "收到了"), ("收到了😡", "收到了")],
+)
+def test_negative_emoticons_pull_down(with_code, without):
+    assert sentiment_score(with_code, "zh") < sentiment_score(without, "zh") - 0.3
+
+
+@pytest.mark.parametrize(
+    ("with_code", "without"),
+    [("收到了[哈哈]", "收到了"), ("收到了[赞]", "收到了"), ("收到了👍", "收到了")],
+)
+def test_positive_emoticons_pull_up(with_code, without):
+    assert sentiment_score(with_code, "zh") > sentiment_score(without, "zh") + 0.3
+
+
+BRAND = {"食物中毒": -1.0, "退款": -0.6, "refund": -0.6, "好评返现": 0.3, "宝藏店": 0.8}
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "check"),
+    [
+        # |d| == 1 fixes the score whatever the model says
+        ("太好吃了，环境也好，就是吃完食物中毒了", "zh", lambda s: s == -1.0),
+        # |d| >= 0.5: the sign follows the domain word even against a glowing text
+        ("服务超级好，味道超级棒，但我要退款", "zh", lambda s: s < NEGATIVE_THRESHOLD),
+        ("Amazing staff, great food, but I want a REFUND", "en", lambda s: s < NEGATIVE_THRESHOLD),
+        ("Refunded quickly, great service", "en", lambda s: s < 0),  # word-start match
+        ("这家真的是宝藏店", "zh", lambda s: s >= 0.8),
+    ],
+)
+def test_domain_words_dominate(text, lang, check):
+    assert check(sentiment_score(text, lang, BRAND))
+
+
+def test_domain_word_combination_rule():
+    text = "这家很一般"
+    m = sentiment_score(text, "zh")
+    assert sentiment_score(text + "，好评返现", "zh", {"好评返现": 0.3}) == pytest.approx(
+        0.3 + 0.7 * sentiment_score(text + "，好评返现", "zh"), abs=1e-9
+    )
+    # the strongest word decides, ties go to the negative one
+    assert sentiment_score("退款", "zh", {"退款": -0.6, "好": 0.6}) < 0
+    assert sentiment_score(text, "zh", {"不相关": -1.0}) == m  # no match: model score
+
+
+def test_domain_words_latin_need_word_start():
+    assert sentiment_score("great start", "en", {"art": -1.0}) == sentiment_score(
+        "great start", "en"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "@someone",
+        "http://t.cn/abc",
+        "哈哈哈哈哈哈哈哈" * 50,
+        "[怒]" * 30,
+        "?!?!",
+        "a" * 5000,
+    ],
+)
+@pytest.mark.parametrize("lang", ["zh", "en", "ja", ""])
+def test_range(text, lang):
+    s = sentiment_score(text, lang)
+    assert -1.0 <= s <= 1.0
+
+
+def test_empty_is_neutral():
+    assert sentiment_score("", "zh") == 0.0
+    assert sentiment_score("@somebody http://t.cn/x", "zh") == 0.0
+
+
+def test_unknown_lang_uses_script():
+    assert sentiment_score("难吃死了", "xx") == sentiment_score("难吃死了", "zh")
+    assert sentiment_score("awful food", "und") == sentiment_score("awful food", "en")
+
+
+def test_cache_hit_for_reposts():
+    rs.cache_clear()
+    sentiment_score("这家店的牛肉面真的好吃，汤很浓", "zh")
+    raw, cleaned = rs.cache_info()
+    assert (raw.misses, cleaned.misses) == (1, 1)
+    sentiment_score("这家店的牛肉面真的好吃，汤很浓", "zh")  # exact repost
+    raw, _ = rs.cache_info()
+    assert raw.hits == 1
+    # a copy that differs only in @handle / URL reuses the cleaned-text entry
+    sentiment_score("@小王 这家店的牛肉面真的好吃，汤很浓 http://t.cn/abc", "zh")
+    _, cleaned = rs.cache_info()
+    assert cleaned.hits == 1 and cleaned.misses == 1
+
+
+def test_threshold_matches_model_file():
+    with gzip.open(rs.MODEL_PATH, "rt", encoding="utf-8") as fh:
+        meta = json.load(fh)
+    assert meta["negative_threshold"] == NEGATIVE_THRESHOLD
+    assert meta["ngram_max"] == rs.NGRAM_MAX
+
+
+def test_model_file_is_small_and_loads_fast():
+    assert rs.MODEL_PATH.stat().st_size < 5_000_000
+    t0 = time.perf_counter()
+    rs.ZhModel.load(rs.MODEL_PATH)
+    assert time.perf_counter() - t0 < 1.5  # 0.1 s here; generous for slow CI
+
+
+def test_runtime_imports_no_heavy_dependencies():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from rules.sentiment import sentiment_score; "
+        "sentiment_score('好吃', 'zh'); sentiment_score('good', 'en'); "
+        "heavy = {'numpy', 'sklearn', 'snownlp', 'jieba', 'scipy'} & set(sys.modules); "
+        "print(sorted(heavy))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=rs.MODEL_PATH.parents[2],
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_scoring_speed():
+    texts = [f"第{i}次点这家外卖，味道还是那么好，送餐也快[赞] @朋友{i}" for i in range(3000)]
+    rs.sentiment_score("预热", "zh")
+    t0 = time.perf_counter()
+    for t in texts:
+        sentiment_score(t, "zh")
+    rate = len(texts) / (time.perf_counter() - t0)
+    assert rate > 1000  # ~10,000/s here; the floor is 1,000/s
