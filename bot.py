@@ -25,6 +25,7 @@ from core.config import Config, ConfigError, load_config
 from core.models import Mention
 from core.notify import Notifier
 from core.outbox import Deliverer
+from core.health import HealthMonitor
 from core.pipeline import Pipeline
 from core.polling import Poller, PollOutcome
 from core.routing import Router
@@ -50,11 +51,10 @@ class Buzzwatch:
     ) -> None:
         import httpx  # noqa: F401  (imported here so `check-config` stays light)
 
-        import sources.rss  # noqa: F401  (registers the source kinds)
         from listeners import build_notifier
         from listeners.console import DryRunNotifier
-        from sources.base import REGISTRY
-        from sources.http import make_client
+        from sources.base import build_sources
+        from sources.http import Fetcher
         from storage.tinydb_repo import TinyDBRepository
 
         self.config = config
@@ -65,10 +65,13 @@ class Buzzwatch:
         self.analyzer = Analyzer(config)
         self.router = Router(config.routes)
         self.pipeline = Pipeline(self.repo, self.analyzer, self.router, self.clock)
-        self.poller = Poller(self.repo, self.pipeline, self.clock)
+        self.health = HealthMonitor(self.repo, config.health, self.clock, config.tz)
+        self.poller = Poller(self.repo, self.pipeline, self.clock, self.health)
         self.alerts = AlertService(self.repo, self.clock)
         self.commands = CommandService(config, self.repo, self.alerts, self.clock)
-        self.http = make_client(config.fetch)
+        # One connection pool, the address policy (fetch.allow_hosts) and per-host politeness.
+        self.fetcher = Fetcher(config.fetch)
+        self.http = self.fetcher.client
         context = {"stdout": stdout, "clock": self.clock, "config": config, "dry_run": dry_run}
         context.update(extra_context or {})
         self.notifiers: dict[str, Notifier] = {}
@@ -76,16 +79,14 @@ class Buzzwatch:
             notifier = build_notifier(name, dest, context)
             self.notifiers[name] = DryRunNotifier(notifier, name, stdout) if dry_run else notifier
         self.deliverer = Deliverer(self.repo, self.notifiers, self.clock)
-        self.sources = []
-        for cfg in config.sources:
-            if cfg.enabled:
-                self.sources.append(REGISTRY[cfg.type](cfg, config.fetch, self.http, self.clock))
+        self.sources = build_sources(config, self.fetcher, self.clock)
 
     def poll_all(self) -> list[PollOutcome]:
         """One poll cycle over every source, a few at a time; one slow source delays no other."""
         if not self.sources:
             return []
-        with ThreadPoolExecutor(max_workers=min(POLL_WORKERS, len(self.sources))) as pool:
+        workers = min(self.config.fetch.workers, len(self.sources))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             return list(pool.map(self.poller.poll, self.sources))
 
     def run_command(self, text: str, actor: Actor | None = None) -> Reply:

@@ -1,6 +1,8 @@
 """Polling one source: fetch, hand to the pipeline, remember fetch state and health.
 
 A broken, huge or slow source is logged with its name and skipped; the others go on.
+Its health (last success, last error, error streak, items per poll) is kept in its state
+record, and the health monitor turns a long streak into one alert.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.clock import Clock
+from core.health import HealthMonitor
 from core.models import to_iso
 from core.pipeline import CycleResult, Pipeline
 from core.repository import Repository
@@ -25,6 +28,7 @@ class PollOutcome:
     result: CycleResult | None = None
     error: str = ""
     not_modified: bool = False
+    deferred: bool = False  # not fetched: its host asked us to slow down
 
 
 def state_key(source_name: str) -> str:
@@ -32,10 +36,17 @@ def state_key(source_name: str) -> str:
 
 
 class Poller:
-    def __init__(self, repo: Repository, pipeline: Pipeline, clock: Clock) -> None:
+    def __init__(
+        self,
+        repo: Repository,
+        pipeline: Pipeline,
+        clock: Clock,
+        health: HealthMonitor | None = None,
+    ) -> None:
         self.repo = repo
         self.pipeline = pipeline
         self.clock = clock
+        self.health = health
 
     def poll(self, source: Any) -> PollOutcome:
         key = state_key(source.name)
@@ -46,25 +57,46 @@ class Poller:
             result = self.pipeline.process(source.name, polled.mentions)
         except Exception as err:
             reason = cap(one_line(str(err)) or type(err).__name__, 300)
+            now = to_iso(self.clock.now())
+            if getattr(err, "deferred", False):  # politeness, not a failure of the source
+                log.info("source=%s deferred: %s", source.name, reason)
+                state.update(last_deferred=reason, last_deferred_at=now)
+                self._save(key, state)
+                return PollOutcome(source.name, ok=False, error=reason, deferred=True)
             expected = type(err).__name__ in {"FetchError", "SourceError", "StorageError"}
             if expected:
                 log.warning("source=%s failed: %s", source.name, reason)
             else:
                 log.exception("source=%s failed unexpectedly: %s", source.name, reason)
+            streak = int(state.get("error_streak", 0)) + 1
+            hint = source.hint(err) if hasattr(source, "hint") else ""
             state.update(
                 last_error=reason,
-                last_error_at=to_iso(self.clock.now()),
-                error_streak=int(state.get("error_streak", 0)) + 1,
+                last_error_at=now,
+                last_hint=hint,
+                error_streak=streak,
+                failures=int(state.get("failures", 0)) + 1,
             )
+            if streak == 1 or not state.get("failing_since"):
+                state["failing_since"] = now
+            if self.health is not None:
+                self.health.after_failure(source.name, state, hint)
             self._save(key, state)
             return PollOutcome(source.name, ok=False, error=reason)
         # Fetch state (ETag...) is saved only after the mentions are stored: if storing fails,
         # the next poll fetches the same entries again instead of skipping them.
+        if self.health is not None:
+            self.health.after_success(source.name, state)
+        polls = int(state.get("polls", 0)) + 1
         state.update(
             fetch=polled.state,
             last_success_at=to_iso(self.clock.now()),
             error_streak=0,
+            failing_since=None,
             last_items=len(polled.mentions),
+            last_new=result.new if result is not None else 0,
+            polls=polls,
+            items_total=int(state.get("items_total", 0)) + len(polled.mentions),
         )
         self._save(key, state)
         if polled.not_modified:

@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from core.clock import Clock
 from core.models import Mention
+
+if TYPE_CHECKING:
+    from core.config import Config
+    from sources.http import Fetcher
 
 
 @dataclass
@@ -30,7 +35,17 @@ class SourceError(Exception):
     pass
 
 
-Builder = Callable[..., Source]
+@dataclass
+class SourceContext:
+    """What every source builder gets besides its own config section."""
+
+    config: Config
+    fetcher: Fetcher
+    clock: Clock
+
+
+# builder(source config section, context) -> Source
+Builder = Callable[[Any, SourceContext], Source]
 REGISTRY: dict[str, Builder] = {}
 
 
@@ -40,3 +55,11 @@ def register(kind: str) -> Callable[[Builder], Builder]:
         return builder
 
     return add
+
+
+def build_sources(config: Config, fetcher: Fetcher, clock: Clock) -> list[Source]:
+    """Every enabled source in the config, built by its registered kind."""
+    import sources.presets  # noqa: F401  (registers every kind)
+
+    ctx = SourceContext(config=config, fetcher=fetcher, clock=clock)
+    return [REGISTRY[cfg.type](cfg, ctx) for cfg in config.sources if cfg.enabled]

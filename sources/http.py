@@ -9,20 +9,39 @@ a 304.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from core.config import FetchConfig
+from sources.netguard import AddressPolicy, BlockedAddress, GuardedBackend
 
 MAX_REDIRECTS = 5
+# A host that says 429/503 without Retry-After rests this long, doubling per repeat.
+BACKOFF_FIRST = 30.0
+BACKOFF_MAX = 3600.0
 
 
 class FetchError(Exception):
     """Why a fetch failed, in words for the log and the health report."""
+
+    def __init__(self, message: str, status: int | None = None, host: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.host = host
+
+
+class HostBackoff(FetchError):
+    """The host asked us to slow down (429/503) and its pause is not over: not fetched."""
+
+    deferred = True  # the poller does not count this as the source failing
 
 
 @dataclass
@@ -45,14 +64,23 @@ def check_scheme(url: str) -> None:
         raise FetchError(f"refusing {scheme or 'scheme-less'} URL: only http and https are fetched")
 
 
-def make_client(cfg: FetchConfig) -> httpx.Client:
+def make_client(cfg: FetchConfig, policy: AddressPolicy | None = None) -> httpx.Client:
+    """An httpx client; with a policy, it connects only to addresses the policy allows."""
     timeout = httpx.Timeout(
         connect=cfg.connect_timeout.total_seconds(),
         read=cfg.read_timeout.total_seconds(),
         write=cfg.read_timeout.total_seconds(),
         pool=cfg.connect_timeout.total_seconds(),
     )
+    limits = httpx.Limits(
+        max_connections=max(20, cfg.workers * 2), max_keepalive_connections=max(20, cfg.workers)
+    )
+    transport = httpx.HTTPTransport(limits=limits, trust_env=False)
+    if policy is not None:
+        # httpx has no parameter for httpcore's network backend; the pool it built has one.
+        transport._pool._network_backend = GuardedBackend(policy)  # type: ignore[attr-defined]
     return httpx.Client(
+        transport=transport,
         timeout=timeout,
         follow_redirects=False,  # followed by hand, so each hop is checked
         headers={
@@ -70,8 +98,10 @@ def fetch(
     etag: str | None = None,
     last_modified: str | None = None,
     guard: Callable[[str], None] = check_scheme,
+    gate: HostGate | None = None,
 ) -> FetchResult:
     """GET `url` within the config's limits. Raises FetchError with a readable reason."""
+    gate = gate or HostGate(per_host=1_000_000)  # no politeness asked for
     deadline = time.monotonic() + cfg.deadline.total_seconds()
     headers = {}
     if etag:
@@ -80,8 +110,9 @@ def fetch(
         headers["If-Modified-Since"] = last_modified
     for _ in range(MAX_REDIRECTS + 1):
         guard(url)
+        host = host_key(url)
         try:
-            with client.stream("GET", url, headers=headers) as response:
+            with gate.slot(host, deadline), client.stream("GET", url, headers=headers) as response:
                 if response.status_code == 304:
                     return FetchResult(url, 304, etag=etag, last_modified=last_modified)
                 if response.status_code in (301, 302, 303, 307, 308):
@@ -90,10 +121,21 @@ def fetch(
                         raise FetchError(f"HTTP {response.status_code} redirect without a Location")
                     url = urljoin(url, location)
                     continue
+                if response.status_code in (429, 503):
+                    wait = gate.pause(host, response.headers.get("retry-after"))
+                    raise FetchError(
+                        f"HTTP {response.status_code} {response.reason_phrase}; "
+                        f"{host} rests for {wait:.0f}s".strip(),
+                        response.status_code,
+                        host,
+                    )
                 if response.status_code >= 400:
                     raise FetchError(
-                        f"HTTP {response.status_code} {response.reason_phrase}".strip()
+                        f"HTTP {response.status_code} {response.reason_phrase}".strip(),
+                        response.status_code,
+                        host,
                     )
+                gate.ok(host)
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > cfg.max_bytes:
                     raise FetchError(
@@ -109,9 +151,9 @@ def fetch(
                     last_modified=response.headers.get("last-modified"),
                 )
         except httpx.TimeoutException as err:
-            raise FetchError(f"timed out ({type(err).__name__})") from None
+            raise FetchError(f"timed out ({type(err).__name__})", host=host) from None
         except httpx.HTTPError as err:
-            raise FetchError(f"{type(err).__name__}: {err}") from None
+            raise FetchError(f"{type(err).__name__}: {err}", host=host) from None
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
 
@@ -126,3 +168,107 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> b
             raise FetchError("took longer than the total deadline")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def host_key(url: str) -> str:
+    """host[:port], the unit of politeness."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = (parts.hostname or "").lower()
+    return f"{host}:{port}" if port else host
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date; None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = datetime.now(UTC).timestamp() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+class HostGate:
+    """Politeness per host: at most `per_host` requests at once, and a rest after a 429 or
+    503 (as long as Retry-After says, capped at an hour; else 30 s doubling per repeat).
+    Sources on a resting host are not fetched until the rest is over."""
+
+    def __init__(self, per_host: int, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.per_host = per_host
+        self.monotonic = monotonic
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._rest_until: dict[str, float] = {}
+        self._strikes: dict[str, int] = {}
+
+    def resting(self, host: str) -> float:
+        """Seconds `host` still rests, 0 if it does not."""
+        with self._lock:
+            return max(0.0, self._rest_until.get(host, 0.0) - self.monotonic())
+
+    @contextmanager
+    def slot(self, host: str, deadline: float) -> Iterator[None]:
+        rest = self.resting(host)
+        if rest > 0:
+            raise HostBackoff(f"{host} asked us to slow down; resting {rest:.0f}s more", host=host)
+        with self._lock:
+            sem = self._slots.setdefault(host, threading.BoundedSemaphore(self.per_host))
+        if not sem.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise FetchError(f"no free connection to {host} before the deadline", host=host)
+        try:
+            yield
+        finally:
+            sem.release()
+
+    def pause(self, host: str, retry_after: str | None) -> float:
+        with self._lock:
+            strikes = self._strikes.get(host, 0) + 1
+            self._strikes[host] = strikes
+            wait = retry_after_seconds(retry_after)
+            if wait is None:
+                wait = BACKOFF_FIRST * 2 ** (strikes - 1)
+            wait = min(wait, BACKOFF_MAX)
+            self._rest_until[host] = max(self._rest_until.get(host, 0.0), self.monotonic() + wait)
+            return wait
+
+    def ok(self, host: str) -> None:
+        if host in self._strikes:
+            with self._lock:
+                self._strikes.pop(host, None)
+
+
+class Fetcher:
+    """The one way sources fetch: the config's limits, the address policy on every hop,
+    and politeness per host. Shared by every source (one connection pool)."""
+
+    def __init__(self, cfg: FetchConfig, policy: AddressPolicy | None = None) -> None:
+        self.cfg = cfg
+        self.policy = policy or AddressPolicy(cfg.allow_hosts)
+        self.client = make_client(cfg, self.policy)
+        self.gate = HostGate(cfg.per_host)
+
+    def guard(self, url: str) -> None:
+        try:
+            self.policy.check_url(url)
+        except BlockedAddress as err:
+            raise FetchError(str(err), host=host_key(url)) from None
+
+    def get(
+        self, url: str, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
+        return fetch(
+            self.client, url, self.cfg, etag, last_modified, guard=self.guard, gate=self.gate
+        )
+
+    def close(self) -> None:
+        self.client.close()

@@ -9,20 +9,22 @@ from __future__ import annotations
 import calendar
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import feedparser
-import httpx
 
-from core.clock import Clock
-from core.config import FetchConfig, RssSourceConfig
+from core.config import RssSourceConfig
 from core.models import Mention
 from rules.text import cap, one_line, strip_markup
-from sources.base import PollResult, SourceError, register
-from sources.http import fetch
+from sources.base import PollResult, SourceContext, SourceError, register
+from sources.hints import hint
+
+# content, source name, fetch time, response headers -> mentions
+Parser = Callable[[bytes, str, datetime, "dict[str, str] | None"], list[Mention]]
 
 log = logging.getLogger("buzzwatch.sources")
 
@@ -163,48 +165,81 @@ def parse_feed(
     return mentions
 
 
-class RssSource:
+class FeedSource:
+    """Polls one or more URLs (a search per keyword, say) with conditional GET for each,
+    and turns each answer into mentions with `parse` (RSS/Atom unless told otherwise)."""
+
     def __init__(
-        self, cfg: RssSourceConfig, fetch_cfg: FetchConfig, client: httpx.Client, clock: Clock
+        self,
+        name: str,
+        every: timedelta,
+        urls: list[str],
+        ctx: SourceContext,
+        kind: str = "rss",
+        parse: Parser | None = None,
     ) -> None:
-        self.name = cfg.name
-        self.every: timedelta = cfg.every
-        self.url = cfg.url
-        self.path = Path(cfg.path) if cfg.path else None
-        self.fetch_cfg = fetch_cfg
-        self.client = client
-        self.clock = clock
+        self.name = name
+        self.every = every
+        self.urls = urls
+        self.kind = kind
+        self.fetcher = ctx.fetcher
+        self.clock = ctx.clock
+        self.parse: Parser = parse or parse_feed
+
+    def hint(self, err: Exception) -> str:
+        return hint(self.kind, str(err), getattr(err, "status", None))
 
     def poll(self, state: dict[str, Any]) -> PollResult:
         now = self.clock.now()
-        if self.path is not None:
-            try:
-                size = self.path.stat().st_size
-                if size > self.fetch_cfg.max_bytes:
-                    raise SourceError(
-                        f"{self.path} is {size:,} bytes, over the {self.fetch_cfg.max_bytes:,}-byte cap"
-                    )
-                content = self.path.read_bytes()
-            except OSError as err:
-                raise SourceError(f"cannot read {self.path}: {err.strerror}") from None
-            return PollResult(parse_feed(content, self.name, now), state=dict(state))
-        assert self.url is not None
-        result = fetch(
-            self.client,
-            self.url,
-            self.fetch_cfg,
-            etag=state.get("etag"),
-            last_modified=state.get("last_modified"),
-        )
-        if result.not_modified:
-            return PollResult([], state=dict(state), not_modified=True)
-        mentions = parse_feed(result.content, self.name, now, result.headers)
-        new_state = {"etag": result.etag, "last_modified": result.last_modified}
-        return PollResult(mentions, state={k: v for k, v in new_state.items() if v})
+        known: dict[str, dict[str, str]] = dict(state.get("by_url") or {})
+        mentions: list[Mention] = []
+        new_state: dict[str, dict[str, str]] = {}
+        changed = False
+        for url in self.urls:
+            cached = known.get(url) or {}
+            result = self.fetcher.get(
+                url, etag=cached.get("etag"), last_modified=cached.get("last_modified")
+            )
+            if result.not_modified:
+                new_state[url] = cached
+                continue
+            changed = True
+            mentions += self.parse(result.content, self.name, now, result.headers)
+            fresh = {"etag": result.etag, "last_modified": result.last_modified}
+            new_state[url] = {k: v for k, v in fresh.items() if v}
+        return PollResult(mentions, state={"by_url": new_state}, not_modified=not changed)
+
+
+class FileSource:
+    """A local RSS/Atom file (the bundled examples, or a feed another tool writes)."""
+
+    kind = "rss"
+
+    def __init__(self, cfg: RssSourceConfig, ctx: SourceContext) -> None:
+        assert cfg.path is not None
+        self.name = cfg.name
+        self.every: timedelta = cfg.every
+        self.path = Path(cfg.path)
+        self.max_bytes = ctx.config.fetch.max_bytes
+        self.clock = ctx.clock
+
+    def poll(self, state: dict[str, Any]) -> PollResult:
+        now = self.clock.now()
+        try:
+            size = self.path.stat().st_size
+            if size > self.max_bytes:
+                raise SourceError(
+                    f"{self.path} is {size:,} bytes, over the {self.max_bytes:,}-byte cap"
+                )
+            content = self.path.read_bytes()
+        except OSError as err:
+            raise SourceError(f"cannot read {self.path}: {err.strerror}") from None
+        return PollResult(parse_feed(content, self.name, now), state=dict(state))
 
 
 @register("rss")
-def build_rss(
-    cfg: RssSourceConfig, fetch_cfg: FetchConfig, client: httpx.Client, clock: Clock
-) -> RssSource:
-    return RssSource(cfg, fetch_cfg, client, clock)
+def build_rss(cfg: RssSourceConfig, ctx: SourceContext) -> FeedSource | FileSource:
+    if cfg.path is not None:
+        return FileSource(cfg, ctx)
+    assert cfg.url is not None
+    return FeedSource(cfg.name, cfg.every, [cfg.url], ctx)

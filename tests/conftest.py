@@ -49,6 +49,8 @@ def make_config(tmp_path: Path, **overrides: Any) -> Config:
     data = yaml.safe_load(yaml.safe_dump(BASE_CONFIG))  # a deep copy
     data["data_dir"] = str(tmp_path / "data")
     data.update(overrides)
+    # Test servers listen on 127.0.0.1, which Buzzwatch refuses unless a config allows it.
+    data.setdefault("fetch", {}).setdefault("allow_hosts", ["127.0.0.1"])
     return parse_config(data, tmp_path / "test.yaml")
 
 

@@ -1,0 +1,73 @@
+"""Hacker News through the Algolia search API (JSON): stories and comments, with points.
+
+https://hn.algolia.com/api/v1/search_by_date?query=...&tags=(story,comment) answers
+{"hits": [{"objectID", "title" | "story_title", "url" | "story_url", "story_text" |
+"comment_text", "author", "created_at_i", "points", "num_comments"}, ...]}.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from core.models import Mention
+from rules.text import cap, one_line, strip_markup
+from sources.base import SourceError
+from sources.rss import MAX_AUTHOR, MAX_ENTRIES, MAX_TEXT, MAX_TITLE, mention_id, safe_url
+
+ITEM_URL = "https://news.ycombinator.com/item?id={}"
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and 0 <= value < 10**12 else None
+
+
+def hit_to_mention(hit: dict[str, Any], source: str, now: datetime) -> Mention | None:
+    object_id = str(hit.get("objectID") or "")
+    if not object_id.isdigit():
+        return None
+    title = hit.get("title") or hit.get("story_title") or ""
+    body = hit.get("comment_text") or hit.get("story_text") or ""
+    title = cap(one_line(strip_markup(str(title))), MAX_TITLE)
+    text = cap(strip_markup(str(body)), MAX_TEXT)
+    if not title and not text:
+        return None
+    is_comment = "comment_text" in hit and hit.get("comment_text")
+    if is_comment and title:
+        title = cap(f"Comment on: {title}", MAX_TITLE)
+    link = ITEM_URL.format(object_id)
+    metrics = {}
+    for key, name in (("points", "points"), ("num_comments", "comments")):
+        n = _count(hit.get(key))
+        if n is not None:
+            metrics[name] = n
+    stamp = hit.get("created_at_i")
+    published = None
+    if isinstance(stamp, int) and stamp > 0:
+        published = min(datetime.fromtimestamp(stamp, UTC), now)
+    return Mention(
+        id=mention_id(link, link, title, source),
+        source=source,
+        url=link,
+        title=title,
+        text=text or safe_url(hit.get("url") or hit.get("story_url")),
+        author=cap(one_line(strip_markup(str(hit.get("author") or ""))), MAX_AUTHOR),
+        published=published,
+        fetched_at=now,
+        metrics=metrics,
+    )
+
+
+def parse_hits(
+    content: bytes, source: str, now: datetime, headers: dict[str, str] | None = None
+) -> list[Mention]:
+    try:
+        data = json.loads(content)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise SourceError(f"Hacker News answered something that is not JSON: {err}") from None
+    hits = data.get("hits") if isinstance(data, dict) else None
+    if not isinstance(hits, list):
+        raise SourceError("Hacker News answer has no 'hits' list")
+    found = (hit_to_mention(h, source, now) for h in hits[:MAX_ENTRIES] if isinstance(h, dict))
+    return [m for m in found if m is not None]

@@ -1,0 +1,76 @@
+"""Mastodon hashtag timelines through the public JSON API.
+
+GET https://INSTANCE/api/v1/timelines/tag/TAG?limit=40 answers a list of statuses:
+{"id", "created_at", "url", "content" (HTML), "spoiler_text", "language", "account":
+{"acct", "display_name", "followers_count"}, "replies_count", "reblogs_count",
+"favourites_count"}. The JSON (unlike the RSS) carries the engagement figures.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from core.models import Mention, from_iso
+from rules.text import cap, one_line, strip_markup
+from sources.base import SourceError
+from sources.rss import MAX_AUTHOR, MAX_ENTRIES, MAX_TEXT, MAX_TITLE, mention_id, safe_url
+
+_METRICS = {
+    "replies_count": "comments",
+    "reblogs_count": "reposts",
+    "favourites_count": "likes",
+}
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and 0 <= value < 10**12 else None
+
+
+def status_to_mention(status: dict[str, Any], source: str, now: datetime) -> Mention | None:
+    text = cap(strip_markup(str(status.get("content") or "")), MAX_TEXT)
+    warning = one_line(strip_markup(str(status.get("spoiler_text") or "")))
+    if not text and not warning:
+        return None
+    url = safe_url(status.get("url") or status.get("uri"))
+    account = status.get("account") if isinstance(status.get("account"), dict) else {}
+    author = account.get("acct") or account.get("username") or ""
+    metrics = {
+        name: n for key, name in _METRICS.items() if (n := _count(status.get(key))) is not None
+    }
+    followers = _count(account.get("followers_count"))
+    if followers is not None:
+        metrics["followers"] = followers
+    try:
+        published = from_iso(str(status.get("created_at") or "").replace("Z", "+00:00"))
+    except ValueError:
+        published = None
+    guid = str(status.get("uri") or status.get("id") or "")[:500]
+    title = cap(one_line(warning or text), MAX_TITLE)
+    return Mention(
+        id=mention_id(guid, url, title, source),
+        source=source,
+        url=url,
+        title=title,
+        text=text,
+        author=cap(one_line(strip_markup(str(author))), MAX_AUTHOR),
+        published=min(published, now) if published else None,
+        fetched_at=now,
+        metrics=metrics,
+    )
+
+
+def parse_statuses(
+    content: bytes, source: str, now: datetime, headers: dict[str, str] | None = None
+) -> list[Mention]:
+    try:
+        data = json.loads(content)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise SourceError(f"Mastodon answered something that is not JSON: {err}") from None
+    if isinstance(data, dict) and "error" in data:
+        raise SourceError(f"Mastodon error: {cap(one_line(str(data['error'])), 200)}")
+    if not isinstance(data, list):
+        raise SourceError("Mastodon answer is not a list of statuses")
+    found = (status_to_mention(s, source, now) for s in data[:MAX_ENTRIES] if isinstance(s, dict))
+    return [m for m in found if m is not None]

@@ -1,0 +1,215 @@
+"""Which addresses Buzzwatch may fetch from: no loopback, private or metadata endpoints.
+
+A feed URL comes from a config file, a redirect or a pushed mention, so it could point at
+the machine's own admin ports or a cloud metadata service (server-side request forgery).
+Every host name is resolved, every address it resolves to is checked, and the connection
+is then made to one of those checked addresses (GuardedBackend), so a DNS answer that
+changes between the check and the connect (DNS rebinding) cannot swap in another one.
+The config may allow named hosts, addresses or networks explicitly (fetch.allow_hosts).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpcore
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], list[str]]
+
+# Names that reach a cloud metadata service on every major provider.
+METADATA_NAMES = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "instance-data",
+        "instance-data.ec2.internal",
+    }
+)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+# inet_aton accepts 1 to 4 dot-separated parts in decimal, octal (0...) or hex (0x...).
+_LEGACY_IPV4 = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?$", re.I)
+
+
+class BlockedAddress(Exception):
+    """A URL or address Buzzwatch refuses to fetch, with the reason."""
+
+
+def parse_ip(host: str) -> IPAddress | None:
+    """The address a host string spells, in any spelling a C resolver accepts
+    (127.0.0.1, 2130706433, 0x7f000001, 0177.0.0.1, 127.1, [::ffff:127.0.0.1]), else None."""
+    host = host.strip().strip("[]")
+    if "%" in host:  # an IPv6 zone index (fe80::1%eth0)
+        host = host.split("%", 1)[0]
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if not _LEGACY_IPV4.match(host):
+        return None
+    parts = host.rstrip(".").split(".")
+    try:
+        numbers = [
+            int(p, 0) if not (len(p) > 1 and p[0] == "0" and p[1] not in "xX") else int(p, 8)
+            for p in parts
+        ]
+    except ValueError:
+        raise BlockedAddress(f"{host!r} is a malformed numeric address") from None
+    # The last part fills the remaining bytes: 127.1 is 127.0.0.1, 2130706433 is too.
+    widths = [1] * (len(numbers) - 1) + [4 - (len(numbers) - 1)]
+    value = 0
+    for number, width in zip(numbers, widths, strict=True):
+        if number >= 256**width:
+            raise BlockedAddress(f"{host!r} is a malformed numeric address")
+        value = value * 256**width + number
+    return ipaddress.IPv4Address(value)
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped, compatible, 6to4, Teredo, NAT64)."""
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    if ip.sixtofour:
+        return ip.sixtofour
+    if ip.teredo:
+        return ip.teredo[1]
+    if ip in _NAT64 or ip in _NAT64_LOCAL:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if int(ip) >> 32 == 0 and int(ip) > 1:  # deprecated IPv4-compatible ::a.b.c.d
+        return ipaddress.IPv4Address(int(ip))
+    return None
+
+
+def why_forbidden(ip: IPAddress) -> str | None:
+    """Why an address is not a public one, or None if it is."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = embedded_ipv4(ip)
+        if inner is not None:
+            reason = why_forbidden(inner)
+            return f"{reason} (inside {ip})" if reason else None
+    checks = (
+        ("loopback", ip.is_loopback),
+        ("unspecified", ip.is_unspecified),
+        ("link-local (cloud metadata lives here)", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("private", ip.is_private),
+        ("reserved", ip.is_reserved),
+    )
+    for name, hit in checks:
+        if hit:
+            return f"{ip} is a {name} address"
+    if not ip.is_global:  # shared CGNAT space 100.64/10 (Alibaba Cloud metadata), etc.
+        return f"{ip} is not a public address"
+    return None
+
+
+def _system_resolve(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as err:
+        raise BlockedAddress(f"cannot resolve {host!r}: {err}") from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class AddressPolicy:
+    """Decides whether a host may be fetched, and to which of its addresses to connect."""
+
+    def __init__(self, allow_hosts: Iterable[str] = (), resolver: Resolver | None = None) -> None:
+        self.allowed_names: set[str] = set()
+        self.allowed_nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for entry in allow_hosts:
+            entry = entry.strip().lower().rstrip(".")
+            try:
+                self.allowed_nets.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+            except ValueError:
+                self.allowed_names.add(entry)
+        self.resolver = resolver or _system_resolve
+
+    def _address_allowed(self, ip: IPAddress) -> bool:
+        return any(ip.version == net.version and ip in net for net in self.allowed_nets)
+
+    def check_address(self, ip: IPAddress, host: str) -> None:
+        if self._address_allowed(ip):
+            return
+        reason = why_forbidden(ip)
+        if reason:
+            raise BlockedAddress(
+                f"refusing {host}: {reason}; list it in fetch.allow_hosts to allow it"
+            )
+
+    def addresses(self, host: str, port: int) -> list[str]:
+        """The checked addresses to connect to for host:port. Raises BlockedAddress."""
+        name = host.strip().strip("[]").lower().rstrip(".")
+        if not name:
+            raise BlockedAddress("URL has no host")
+        literal = parse_ip(name)
+        if literal is not None:
+            self.check_address(literal, host)
+            return [str(literal)]
+        if name in self.allowed_names:
+            return self.resolver(name, port)
+        if name in METADATA_NAMES or name == "localhost" or name.endswith(".localhost"):
+            raise BlockedAddress(f"refusing {host}: an internal host name")
+        found = self.resolver(name, port)
+        if not found:
+            raise BlockedAddress(f"cannot resolve {host!r}: no addresses")
+        for address in found:  # every one: a resolver may hand out any of them later
+            ip = parse_ip(address)
+            if ip is None:
+                raise BlockedAddress(f"{host!r} resolved to {address!r}, not an address")
+            self.check_address(ip, f"{host} ({address})")
+        return found
+
+    def check_url(self, url: str) -> None:
+        """The guard for every request and redirect hop: http(s) to a permitted host."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as err:
+            raise BlockedAddress(f"refusing malformed URL: {err}") from None
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise BlockedAddress(
+                f"refusing {scheme or 'scheme-less'} URL: only http and https are fetched"
+            )
+        if parts.username is not None or parts.password is not None:
+            raise BlockedAddress("refusing a URL with credentials in it")
+        self.addresses(parts.hostname or "", port or (443 if scheme == "https" else 80))
+
+
+class GuardedBackend(httpcore.SyncBackend):
+    """httpcore's network backend, connecting only to addresses the policy checked.
+
+    httpcore still uses the URL's host name for TLS (SNI and certificate checks); only the
+    TCP connection goes to the checked IP, so the answer that was checked is the one used.
+    """
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self.policy = policy
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = self.policy.addresses(host, port)
+        except BlockedAddress as err:
+            raise httpcore.ConnectError(str(err)) from None
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as err:
+                last = err
+        raise last or httpcore.ConnectError(f"no address to connect to for {host}")
