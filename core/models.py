@@ -139,6 +139,13 @@ class Alert:
     messages: dict[str, dict[str, str]] = field(default_factory=dict)
     # A copy of the mention fields a message needs, so rendering never needs the bulk store.
     summary: dict[str, Any] = field(default_factory=dict)
+    fingerprint: int = 0  # SimHash of the text, for grouping near-duplicates
+    kind: str = "mention"  # "mention", or "storm": a burst of alerts on one route in one message
+    storm_of: str = ""  # a mention alert folded into a storm: that storm's id
+    members: list[str] = field(default_factory=list)  # a storm's alerts
+    # Response SLA: the clock starts here (creation, or the end of a snooze).
+    sla_from: str = ""
+    escalations: int = 0  # SLA steps taken: the first re-announces, later ones escalate
 
     def record(self, at: datetime, action: str, by: str, via: str, detail: str = "") -> None:
         entry = HistoryEntry(at=to_iso(at) or "", action=action, by=by, via=via, detail=detail)
@@ -197,6 +204,7 @@ class OutboxItem:
     status: str = OutboxStatus.PENDING.value
     attempts: int = 0
     next_attempt_at: str = ""
+    held_until: str = ""  # quiet hours: waits without holding up the items behind it
     last_error: str = ""
     sent_at: str = ""
     ref: dict[str, str] = field(default_factory=dict)

@@ -1,9 +1,14 @@
 """The delivery worker: sends what the outbox holds, in order per destination.
 
 At least once: an item leaves the outbox only after its send succeeded (or failed for
-good, into the dead letters). A failed send blocks later items for the same destination,
-so messages arrive in order; retries back off exponentially with jitter and honour the
-platform's Retry-After.
+good, into the dead letters), and the platform's message reference is recorded in the same
+write. A crash between a send and that write resends once: the only duplicate possible,
+and only where the outcome was truly unknown.
+
+Per destination: a failed send blocks later items (messages arrive in order); retries back
+off exponentially with jitter and honour Retry-After; the notifier's rate limit is kept,
+and when a backlog builds up behind it, waiting alert posts merge into one batch message
+instead of being dropped; quiet hours hold back all but the most severe alerts.
 """
 
 from __future__ import annotations
@@ -11,11 +16,16 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from core.clock import Clock
-from core.models import OutboxItem, OutboxStatus, to_iso
+from core.config import QuietHours
+from core.models import Alert, OutboxItem, OutboxStatus, Severity, to_iso
 from core.notify import Delivery, Notifier, Outgoing
 from core.repository import Repository
 
@@ -24,6 +34,11 @@ log = logging.getLogger("buzzwatch.outbox")
 MAX_ATTEMPTS = 12
 BASE_DELAY = 2.0
 MAX_DELAY = 600.0
+# Alert posts waiting behind a rate limit merge into one message when more are waiting than
+# the destination takes in BATCH_AFTER seconds (and at least BATCH_MIN); a short queue waits.
+BATCH_AFTER = 60.0
+BATCH_MIN = 3
+BATCH_MAX = 20
 
 
 def backoff(attempts: int, retry_after: float | None, rng: random.Random) -> float:
@@ -32,12 +47,56 @@ def backoff(attempts: int, retry_after: float | None, rng: random.Random) -> flo
     return max(delay, retry_after or 0.0)
 
 
+def quiet_until(quiet: QuietHours, now: datetime, tz: ZoneInfo) -> datetime | None:
+    """When the quiet period that `now` falls in ends, or None outside quiet hours."""
+    local = now.astimezone(tz)
+    sh, sm = map(int, quiet.start.split(":"))
+    eh, em = map(int, quiet.end.split(":"))
+    start = local.replace(hour=sh, minute=sm, second=0, microsecond=0)
+    end = local.replace(hour=eh, minute=em, second=0, microsecond=0)
+    if start <= end:  # e.g. 12:00-14:00
+        return end if start <= local < end else None
+    # Over midnight, e.g. 22:00-09:00.
+    if local >= start:
+        return end + timedelta(days=1)
+    if local < end:
+        return end
+    return None
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     dead: int = 0
     skipped: int = 0
+    batched: int = 0
+
+
+class RateWindow:
+    """Send times for one destination, to keep under `limit` messages per `period` seconds."""
+
+    def __init__(self, limit: int, period: float) -> None:
+        self.limit = limit
+        self.period = period
+        self.sent: deque[datetime] = deque()
+
+    def _trim(self, now: datetime) -> None:
+        while self.sent and (now - self.sent[0]).total_seconds() >= self.period:
+            self.sent.popleft()
+
+    def free(self, now: datetime) -> bool:
+        self._trim(now)
+        return len(self.sent) < self.limit
+
+    def next_free(self, now: datetime) -> datetime:
+        self._trim(now)
+        if len(self.sent) < self.limit:
+            return now
+        return self.sent[0] + timedelta(seconds=self.period)
+
+    def record(self, now: datetime) -> None:
+        self.sent.append(now)
 
 
 class Deliverer:
@@ -47,23 +106,79 @@ class Deliverer:
         notifiers: dict[str, Notifier],
         clock: Clock,
         rng: random.Random | None = None,
+        quiet_hours: dict[str, QuietHours] | None = None,
+        tz: ZoneInfo | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.repo = repo
         self.notifiers = notifiers
         self.clock = clock
         self.rng = rng or random.Random()
+        self.quiet_hours = quiet_hours or {}
+        self.tz = tz or ZoneInfo("UTC")
+        self.sleep = sleep
+        self._windows: dict[str, RateWindow] = {}
+        for name, notifier in notifiers.items():
+            limit = getattr(notifier, "rate_limit", None)
+            if limit:
+                self._windows[name] = RateWindow(int(limit[0]), float(limit[1]))
         self._lock = threading.Lock()  # one worker at a time keeps per-destination order
 
     def deliver_due(self) -> DeliveryReport:
         with self._lock:
             return self._deliver_due()
 
+    def drain(self, max_wait: float = 60.0) -> DeliveryReport:
+        """Deliver until nothing is left that can go within `max_wait` seconds (for --once:
+        waits out rate limits and short retries, not long backoffs)."""
+        total = DeliveryReport()
+        deadline = self.clock.now() + timedelta(seconds=max_wait)
+        while True:
+            report = self.deliver_due()
+            for key in vars(total):
+                setattr(total, key, getattr(total, key) + getattr(report, key))
+            wake = self.next_wake()
+            now = self.clock.now()
+            progressed = report.sent or report.dead or report.batched
+            if wake is None or wake > deadline or (wake <= now and not progressed):
+                return total
+            self.sleep(max(0.0, (wake - now).total_seconds()))
+
+    def next_wake(self) -> datetime | None:
+        """When the next pending item could go, or None when the outbox is empty."""
+        pending = self.repo.pending_outbox()
+        if not pending:
+            return None
+        now = self.clock.now()
+        times = []
+        heads: set[str] = set()
+        for item in pending:
+            if item.held_until:
+                times.append(datetime.fromisoformat(item.held_until))
+                continue
+            if item.destination in heads:
+                continue  # waits behind the first item of its destination
+            heads.add(item.destination)
+            at = datetime.fromisoformat(item.next_attempt_at) if item.next_attempt_at else now
+            window = self._windows.get(item.destination)
+            if window is not None:
+                at = max(at, window.next_free(now))
+            times.append(at)
+        return min(times)
+
+    # --- one pass ---------------------------------------------------------------------------
+
     def _deliver_due(self) -> DeliveryReport:
         report = DeliveryReport()
-        now = self.clock.now()
-        stamp = to_iso(now) or ""
+        pending = self.repo.pending_outbox()
         blocked: set[str] = set()
-        for item in self.repo.pending_outbox():
+        posts_waiting = {(o.alert_id, o.destination) for o in pending if o.action == "post"}
+        for item in pending:
+            now = self.clock.now()
+            stamp = to_iso(now) or ""
+            if item.held_until and item.held_until > stamp:
+                report.skipped += 1
+                continue
             if item.destination in blocked:
                 report.skipped += 1
                 continue
@@ -71,9 +186,34 @@ class Deliverer:
                 blocked.add(item.destination)
                 report.skipped += 1
                 continue
-            outcome = self._attempt(item)
+            if item.action != "post" and (item.alert_id, item.destination) in posts_waiting:
+                # Its post was held back (quiet hours) or merged into a batch: the post shows
+                # the latest state, so an update has nothing to add; a note waits its turn.
+                if item.action == "update":
+                    self._finish(item, Delivery(ok=True))
+                    report.sent += 1
+                else:
+                    report.skipped += 1
+                continue
+            alert = self.repo.get_alert(item.alert_id) if item.alert_id else None
+            held = self._quiet_hold(item, alert, now)
+            if held is not None:
+                item.held_until = to_iso(held) or ""
+                self.repo.save_outbox(item)
+                report.skipped += 1
+                continue
+            window = self._windows.get(item.destination)
+            if window is not None and not window.free(now):
+                report.batched += self._merge_backlog(item.destination, window, pending)
+                blocked.add(item.destination)
+                report.skipped += 1
+                continue
+            outcome = self._attempt(item, alert)
+            if window is not None and outcome != OutboxStatus.DEAD:
+                window.record(self.clock.now())
             if outcome == OutboxStatus.SENT:
                 report.sent += 1
+                posts_waiting.discard((item.alert_id, item.destination))
             elif outcome == OutboxStatus.DEAD:
                 report.dead += 1
             else:
@@ -81,7 +221,53 @@ class Deliverer:
                 blocked.add(item.destination)
         return report
 
-    def _attempt(self, item: OutboxItem) -> OutboxStatus:
+    def _quiet_hold(self, item: OutboxItem, alert: Alert | None, now: datetime) -> datetime | None:
+        quiet = self.quiet_hours.get(item.destination)
+        if (
+            quiet is None
+            or item.action != "post"
+            or item.message.get("kind") not in ("alert", "batch")
+        ):
+            return None
+        if alert is not None and Severity(alert.severity).rank >= quiet.allow_severity.rank:
+            return None
+        return quiet_until(quiet, now, self.tz)
+
+    def _merge_backlog(
+        self, destination: str, window: RateWindow, pending: list[OutboxItem]
+    ) -> int:
+        """Fold the alert posts waiting for this destination into one batch message."""
+        stamp = to_iso(self.clock.now()) or ""
+        posts = [
+            o
+            for o in pending
+            if o.destination == destination
+            and o.action == "post"
+            and o.message.get("kind") == "alert"
+            and o.status == OutboxStatus.PENDING
+            and (not o.next_attempt_at or o.next_attempt_at <= stamp)
+        ]
+        if len(posts) <= max(BATCH_MIN, int(window.limit * BATCH_AFTER / window.period)):
+            return 0
+        posts = posts[:BATCH_MAX]
+        batch = OutboxItem(
+            id="",
+            destination=destination,
+            action="post",
+            message={"kind": "batch", "alert_ids": [o.alert_id for o in posts]},
+            created_at=stamp,
+        )
+        self.repo.replace_outbox(posts, batch)
+        for o in posts:
+            o.status = OutboxStatus.SENT.value  # merged: this pass must not send it again
+        log.info(
+            "destination=%s: %d alerts waiting behind the rate limit merged into one message",
+            destination,
+            len(posts),
+        )
+        return len(posts)
+
+    def _attempt(self, item: OutboxItem, alert: Alert | None) -> OutboxStatus:
         notifier = self.notifiers.get(item.destination)
         if notifier is None:
             return self._finish(
@@ -92,39 +278,52 @@ class Deliverer:
                     error=f"no destination named {item.destination!r} in the config",
                 ),
             )
-        alert = self.repo.get_alert(item.alert_id) if item.alert_id else None
-        ref = alert.messages.get(item.destination) if alert else None
-        if item.message.get("kind") == "alert" and alert is None:
+        kind = item.message.get("kind")
+        if kind == "alert" and alert is None:
             return self._finish(
                 item,
                 Delivery(
                     ok=False, retryable=False, error=f"alert {item.alert_id} no longer exists"
                 ),
             )
+        ref = alert.messages.get(item.destination) if alert else None
+        if item.action == "update" and ref and ref.get("batch"):
+            # Sent inside a batch: there is no message of its own to edit; the note says it.
+            return self._finish(item, Delivery(ok=True))
         if item.action == "update" and not ref:
             # An earlier post to this destination always goes first (a pending one blocks
             # this item), so no reference means that post died: post the alert afresh.
             item.action = "post"
-        out = Outgoing(action=item.action, message=item.message, alert=alert, ref=ref)
+        batch_alerts: list[Alert] = []
+        if kind == "batch":
+            found = (self.repo.get_alert(a) for a in item.message.get("alert_ids", []))
+            batch_alerts = [a for a in found if a is not None]
+        out = Outgoing(
+            action=item.action, message=item.message, alert=alert, ref=ref, alerts=batch_alerts
+        )
         try:
             payload = notifier.render(out)
             delivery = notifier.send(out, payload)
         except Exception as err:  # a bug in one notifier must not stop the others
             log.exception("destination=%s item=%s: notifier crashed", item.destination, item.id)
             delivery = Delivery(ok=False, retryable=True, error=f"{type(err).__name__}: {err}")
-        return self._finish(item, delivery)
+        return self._finish(item, delivery, batch_alerts)
 
-    def _finish(self, item: OutboxItem, delivery: Delivery) -> OutboxStatus:
+    def _finish(
+        self, item: OutboxItem, delivery: Delivery, batch_alerts: list[Alert] | None = None
+    ) -> OutboxStatus:
         now = self.clock.now()
         item.attempts += 1
         if delivery.ok:
             item.status = OutboxStatus.SENT.value
             item.sent_at = to_iso(now) or ""
             item.ref = delivery.ref
-            keep_ref = item.action == "post" and item.alert_id and delivery.ref
-            self.repo.save_outbox(
-                item, (item.alert_id, item.destination, delivery.ref) if keep_ref else None
-            )
+            refs: list[tuple[str, str, dict[str, str]]] = []
+            if item.action == "post" and item.alert_id and delivery.ref:
+                refs.append((item.alert_id, item.destination, delivery.ref))
+            for a in batch_alerts or []:
+                refs.append((a.id, item.destination, {**delivery.ref, "batch": "1"}))
+            self.repo.save_outbox(item, refs)
             return OutboxStatus.SENT
         item.last_error = delivery.error[:500]
         if not delivery.retryable or item.attempts >= MAX_ATTEMPTS:

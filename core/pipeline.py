@@ -10,9 +10,10 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from core.alerts import ACTIVE, dedup_key, new_alert, outbox_items
+from core.alerting import AlertMaker, Batch
 from core.clock import Clock
-from core.models import Alert, Mention, OutboxItem, Status, mention_summary
+from core.config import Config
+from core.models import Alert, Mention, Status, to_iso
 from core.repository import Repository
 from core.routing import Router
 from rules.analyze import Analyzer
@@ -31,7 +32,11 @@ class CycleResult:
 
 
 class Pipeline:
-    def __init__(self, repo: Repository, analyzer: Analyzer, router: Router, clock: Clock) -> None:
+    def __init__(
+        self, config: Config, repo: Repository, analyzer: Analyzer, router: Router, clock: Clock
+    ) -> None:
+        self.config = config
+        self.maker = AlertMaker(config, router)
         self.repo = repo
         self.analyzer = analyzer
         self.router = router
@@ -52,56 +57,32 @@ class Pipeline:
         result.matched = len(matched)
 
         now = self.clock.now()
-        routed = [(m, *self.router.destinations_for(m)) for m in matched]
-        routed = [(m, route, dests) for m, route, dests in routed if dests]
-        open_by_key: dict[str, Alert] = {}
-        if routed:
-            open_by_key = {
-                a.dedup_key: a
-                for a in self.repo.find_alerts(
-                    lambda a: a.status in ACTIVE or a.status == Status.RESOLVED
-                )
-            }
-        new_alerts: list[Alert] = []
-        changed: list[Alert] = []
-        outbox: list[OutboxItem] = []
-        fresh = [(m, r, d) for m, r, d in routed if dedup_key(m) not in open_by_key]
-        ids = iter(self.repo.next_alert_ids(len(fresh)) if fresh else [])
-        for mention, route, dests in routed:
-            key = dedup_key(mention)
-            existing = open_by_key.get(key)
-            if existing is None:
-                alert = new_alert(next(ids), mention, route, dests, now)
-                open_by_key[key] = alert
-                new_alerts.append(alert)
-                outbox += outbox_items(alert, "post", now)
-                continue
-            # The same story again: count it on the alert people already have.
-            result.grouped += 1
-            existing.count += 1
-            existing.similar = [*existing.similar, mention_summary(mention)["url"]][-20:]
-            note = f"{existing.id}: +1 similar mention ({mention.source})"
-            if existing.status == Status.RESOLVED:
-                existing.status = Status.OPEN.value
-                existing.resolved_by = existing.resolved_at = ""
-                existing.acked_by = existing.acked_at = ""
-                existing.record(now, "reopened", by="buzzwatch", via="pipeline", detail=mention.id)
-                note = (
-                    f"{existing.id} reopened: a new mention of a resolved story ({mention.source})"
-                )
-            if existing not in changed and existing not in new_alerts:
-                changed.append(existing)
-            if existing not in new_alerts:
-                outbox += outbox_items(existing, "update", now, note)
-        result.alerts = new_alerts
-        self.repo.save_cycle(matched, unseen, new_alerts + changed, outbox)
+        batch = Batch()
+        if matched:
+            horizon = to_iso(now - self.config.grouping.window) or ""
+            candidates = self.repo.find_alerts(
+                lambda a: a.status != Status.RESOLVED or a.created_at >= horizon
+            )
+            batch = self.maker.make(
+                matched,
+                candidates,
+                self.repo.pending_outbox(),
+                self.repo.get_state("silences", []) or [],
+                self.repo.next_alert_ids,
+                now,
+            )
+        result.alerts = [a for a in batch.new if not a.storm_of]
+        result.grouped = batch.grouped
+        self.repo.save_cycle(matched, unseen, batch.new + batch.changed, batch.outbox)
         log.info(
-            "source=%s fetched=%d new=%d matched=%d alerts=%d grouped=%d",
+            "source=%s fetched=%d new=%d matched=%d alerts=%d grouped=%d stormed=%d silenced=%d",
             source,
             result.fetched,
             result.new,
             result.matched,
-            len(new_alerts),
-            result.grouped,
+            len(result.alerts),
+            batch.grouped,
+            batch.stormed,
+            batch.silenced,
         )
         return result

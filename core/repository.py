@@ -60,7 +60,9 @@ class Repository(Protocol):
         """Store an outbox item's new state; with alert_ref (alert id, destination, message
         reference) also record on the alert where its message lives, in the same write."""
 
-    def add_outbox(self, items: list[OutboxItem]) -> None: ...
+    def add_outbox(self, items: list[OutboxItem], state: dict[str, Any] | None = None) -> None:
+        """Queue items; with `state`, also set those state keys, in the same write (so a
+        "sent for date D" mark and the sends it stands for are stored together or not at all)."""
 
     def dead_letters(self) -> list[OutboxItem]: ...
 

@@ -142,8 +142,10 @@ class TinyDBRepository:
             item.id = item.id or f"o{seq}"
             self._outbox.insert(Document(item.to_dict(), doc_id=seq))
 
-    def add_outbox(self, items: list[OutboxItem]) -> None:
+    def add_outbox(self, items: list[OutboxItem], state: dict[str, Any] | None = None) -> None:
         with self._lock, self._storage.transaction():
+            for key, value in (state or {}).items():
+                self.set_state(key, value)
             self._insert_outbox(items)
 
     def pending_outbox(self) -> list[OutboxItem]:
@@ -162,10 +164,12 @@ class TinyDBRepository:
             return [OutboxItem.from_dict(d) for d in self._dead.all()]
 
     def save_outbox(
-        self, item: OutboxItem, alert_ref: tuple[str, str, dict[str, str]] | None = None
+        self, item: OutboxItem, refs: list[tuple[str, str, dict[str, str]]] | None = None
     ) -> None:
         """Record an attempt's outcome: sent items leave the outbox, dead ones move to the
-        dead-letter table, others stay with their new retry time."""
+        dead-letter table, others stay with their new retry time. `refs` (alert id,
+        destination, message reference) record where alerts' messages now live, in the
+        same write."""
         seq = int(item.id.removeprefix("o"))
         with self._lock, self._storage.transaction():
             if item.status == OutboxStatus.PENDING:
@@ -175,14 +179,20 @@ class TinyDBRepository:
                     self._outbox.remove(doc_ids=[seq])
                 if item.status == OutboxStatus.DEAD:
                     self._dead.upsert(Document(item.to_dict(), doc_id=seq))
-            if alert_ref:
-                alert_id, destination, ref = alert_ref
+            for alert_id, destination, ref in refs or []:
                 n = alert_number(alert_id)
                 doc = self._alerts.get(doc_id=n) if n is not None else None
                 if doc is not None:
                     alert = Alert.from_dict(doc)
                     alert.messages[destination] = ref
                     self._put_alert(alert)
+
+    def replace_outbox(self, old: list[OutboxItem], new: OutboxItem) -> None:
+        """Swap several pending items for one (a batch), in one write."""
+        with self._lock, self._storage.transaction():
+            ids = [int(o.id.removeprefix("o")) for o in old]
+            self._outbox.remove(doc_ids=[i for i in ids if self._outbox.contains(doc_id=i)])
+            self._insert_outbox([new])
 
     # --- small state ------------------------------------------------------------------------
 

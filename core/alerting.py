@@ -1,0 +1,268 @@
+"""Routed mentions -> alerts and the sends they need, with Alertmanager-style grouping.
+
+- The same story (same dedup key, or a near-duplicate by SimHash) counts on the alert
+  people already have instead of posting again; a resolved story that comes back reopens.
+- A burst on one route (more than `burst.threshold` new alerts within `burst.window`)
+  folds into one storm message that is updated as it grows.
+- `group_wait` delays a first post so similar mentions can join it; automatic updates are
+  sent at most once per `group_interval` (one pending update renders the latest state).
+- Silenced brands, sources and routes make no alert (the mention is still stored).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.alerts import dedup_key, new_alert, outbox_items
+from core.config import Config, RouteConfig
+from core.models import Alert, Mention, OutboxItem, Severity, Status, from_iso, to_iso
+from core.render import alert_view
+from core.routing import Router, route_label
+from core.similarity import fingerprint, strip_publisher
+
+STORM_LINES = 15
+
+
+def text_fingerprint(mention: Mention) -> int:
+    # Many feeds repeat the title as the text: the publisher suffix must go from both.
+    body = "" if mention.text.strip() == mention.title.strip() else mention.text[:1000]
+    return fingerprint(f"{strip_publisher(mention.title)}\n{body}")
+
+
+@dataclass
+class Batch:
+    """What one cycle changes."""
+
+    new: list[Alert] = field(default_factory=list)
+    changed: list[Alert] = field(default_factory=list)
+    outbox: list[OutboxItem] = field(default_factory=list)
+    grouped: int = 0
+    silenced: int = 0
+    stormed: int = 0
+
+    def touch(self, alert: Alert) -> None:
+        if alert not in self.new and alert not in self.changed:
+            self.changed.append(alert)
+
+
+def active_silence(
+    silences: list[dict[str, Any]], mention: Mention, route: str, now: datetime
+) -> dict[str, Any] | None:
+    stamp = to_iso(now) or ""
+    for s in silences:
+        if s.get("until", "") <= stamp:
+            continue
+        kind, value = s.get("kind"), str(s.get("value", "")).casefold()
+        if (
+            (kind == "brand" and value in (b.casefold() for b in mention.brands))
+            or (kind == "source" and value == mention.source.casefold())
+            or (kind == "route" and value == route.casefold())
+        ):
+            return s
+    return None
+
+
+class AlertMaker:
+    def __init__(self, config: Config, router: Router) -> None:
+        self.config = config
+        self.router = router
+        self.routes = {route_label(r, i): r for i, r in enumerate(config.routes)}
+
+    def make(
+        self,
+        mentions: list[Mention],
+        alerts: list[Alert],
+        pending: list[OutboxItem],
+        silences: list[dict[str, Any]],
+        next_ids,
+        now: datetime,
+    ) -> Batch:
+        """`alerts`: the stored alerts that may still group; `pending`: the outbox as it is;
+        `next_ids(n)`: reserves n alert ids."""
+        batch = Batch()
+        routed = []
+        for m in mentions:
+            route, dests = self.router.destinations_for(m)
+            if not dests:
+                continue
+            if active_silence(silences, m, route, now):
+                batch.silenced += 1
+                continue
+            routed.append((m, route, dests))
+        if not routed:
+            return batch
+
+        grouping = self.config.grouping
+        window_start = to_iso(now - grouping.window) or ""
+        by_key = {a.dedup_key: a for a in alerts if a.kind == "mention"}
+        near = [a for a in alerts if a.kind == "mention" and a.created_at >= window_start]
+        storms = {a.route: a for a in alerts if a.kind == "storm" and a.status != Status.RESOLVED}
+        # An update is redundant while the alert's post is still queued, or another update
+        # is: either one renders the alert as it is when it goes out.
+        pending_updates = {
+            (o.alert_id, o.destination) for o in pending if o.action in ("update", "post")
+        }
+        recent_by_route: dict[str, list[Alert]] = {}
+        for a in alerts:
+            if a.kind == "mention":
+                recent_by_route.setdefault(a.route, []).append(a)
+
+        fresh: list[tuple[Mention, str, list[str], int]] = []
+        for mention, route, dests in routed:
+            fp = text_fingerprint(mention) if grouping.enabled else 0
+            existing = by_key.get(dedup_key(mention))
+            if existing is None and grouping.enabled and fp:
+                existing = next(
+                    (
+                        a
+                        for a in near
+                        if a.fingerprint
+                        and a.brand in mention.brands
+                        and (a.fingerprint ^ fp).bit_count() <= grouping.max_distance
+                    ),
+                    None,
+                )
+            if existing is not None:
+                self._join(existing, mention, now, batch, pending_updates)
+                continue
+            fresh.append((mention, route, dests, fp))
+
+        ids = iter(next_ids(len(fresh)) if fresh else [])
+        for mention, route, dests, fp in fresh:
+            alert = new_alert(next(ids), mention, route, dests, now)
+            alert.fingerprint = fp
+            alert.sla_from = alert.created_at
+            by_key[alert.dedup_key] = alert
+            near.append(alert)
+            batch.new.append(alert)
+            cfg = self.routes.get(route)
+            recent = recent_by_route.setdefault(route, [])
+            recent.append(alert)
+            storm = self._storm_for(
+                route, cfg, recent, storms, now, batch, next_ids, pending_updates
+            )
+            if storm is not None:
+                alert.storm_of = storm.id
+                alert.destinations = []  # delivered inside the storm message
+                storm.members.append(alert.id)
+                self._refresh_storm(storm, alert, cfg)
+                batch.stormed += 1
+                continue
+            wait = cfg.group_wait if cfg else timedelta(0)
+            for item in outbox_items(alert, "post", now):
+                pending_updates.add((item.alert_id, item.destination))
+                if wait:
+                    item.next_attempt_at = to_iso(now + wait) or ""
+                batch.outbox.append(item)
+        return batch
+
+    def _join(
+        self, existing: Alert, mention: Mention, now: datetime, batch: Batch, pending_updates: set
+    ) -> None:
+        batch.grouped += 1
+        existing.count += 1
+        if mention.url and mention.url not in existing.similar:
+            existing.similar = [*existing.similar, mention.url][-20:]
+        note = ""
+        if existing.status == Status.RESOLVED:
+            existing.status = Status.OPEN.value
+            existing.resolved_by = existing.resolved_at = ""
+            existing.acked_by = existing.acked_at = ""
+            existing.escalations = 0
+            existing.sla_from = to_iso(now) or ""
+            existing.record(now, "reopened", by="buzzwatch", via="pipeline", detail=mention.id)
+            note = f"{existing.id} reopened: a new mention of a resolved story ({mention.source})"
+        batch.touch(existing)
+        self._queue_update(existing, now, batch, pending_updates, note)
+
+    def _queue_update(
+        self, alert: Alert, now: datetime, batch: Batch, pending_updates: set, note: str = ""
+    ) -> None:
+        cfg = self.routes.get(alert.route)
+        interval = cfg.group_interval if cfg else timedelta(0)
+        for item in outbox_items(alert, "update", now, note):
+            key = (item.alert_id, item.destination)
+            if item.action == "update":
+                if key in pending_updates:
+                    continue  # the queued update renders the latest state when it goes
+                pending_updates.add(key)
+                item.next_attempt_at = to_iso(now + interval) or ""
+            batch.outbox.append(item)
+
+    def _storm_for(
+        self,
+        route,
+        cfg: RouteConfig | None,
+        recent: list[Alert],
+        storms,
+        now,
+        batch: Batch,
+        next_ids,
+        pending_updates,
+    ) -> Alert | None:
+        """The storm this new alert belongs to, opening one when the route's burst threshold
+        is crossed; None when the route is calm."""
+        if cfg is None or cfg.burst is None:
+            return None
+        since = to_iso(now - cfg.burst.window) or ""
+        storm = storms.get(route)
+        if storm is not None:
+            last = from_iso(storm.summary.get("last_member_at")) or now
+            if now - last <= cfg.burst.window:
+                batch.touch(storm)
+                self._queue_update(storm, now, batch, pending_updates)
+                return storm
+            storms.pop(route)  # that storm has calmed down; a new burst starts a new one
+        in_window = [a for a in recent if a.created_at >= since and not a.storm_of]
+        if len(in_window) <= cfg.burst.threshold:
+            return None
+        storm_id = next_ids(1)[0]
+        storm = Alert(
+            id=storm_id,
+            mention_id="",
+            brand=recent[-1].brand,
+            severity=Severity.HIGH.value,
+            flags=["storm"],
+            destinations=list(recent[-1].destinations),
+            created_at=to_iso(now) or "",
+            kind="storm",
+            route=route,
+            sla_from=to_iso(now) or "",
+        )
+        storm.record(now, "opened", by="buzzwatch", via="pipeline", detail=f"burst on {route}")
+        storms[route] = storm
+        batch.new.append(storm)
+        for item in outbox_items(storm, "post", now):
+            pending_updates.add((item.alert_id, item.destination))
+            batch.outbox.append(item)
+        return storm
+
+    def _refresh_storm(self, storm: Alert, member: Alert, cfg: RouteConfig | None) -> None:
+        """The storm's summary is what every platform renders: keep it current."""
+        lines = storm.summary.get("lines", [])
+        v = alert_view(member)
+        lines = [*lines, f"{member.id} · {member.severity} · {v.headline}"][-STORM_LINES:]
+        worst = max((Severity(storm.severity), Severity(member.severity)), key=lambda s: s.rank)
+        storm.severity = worst.value
+        storm.count = len(storm.members)
+        storm.flags = sorted({*storm.flags, *member.flags})
+        window = int(cfg.burst.window.total_seconds() // 60) if cfg and cfg.burst else 0
+        storm.summary = {
+            "title": f"Storm on route {storm.route}: {storm.count} alerts (more than {cfg.burst.threshold if cfg and cfg.burst else 0} in {window} min)",
+            "text": "\n".join(lines),
+            "lines": lines,
+            "url": "",
+            "author": "",
+            "source": "",
+            "when": member.summary.get("when"),
+            "sentiment": member.summary.get("sentiment", 0.0),
+            "aspects": sorted(
+                {*storm.summary.get("aspects", []), *member.summary.get("aspects", [])}
+            ),
+            "reach": max(
+                int(storm.summary.get("reach", 0) or 0), int(member.summary.get("reach", 0) or 0)
+            ),
+            "last_member_at": member.created_at,
+        }

@@ -1,0 +1,45 @@
+"""Near-duplicate text: the same story syndicated across sites, reposts with small edits.
+
+SimHash fingerprints (the `simhash` package) over shingles of normalised text: Chinese as
+character trigrams, other scripts as word pairs. Two texts whose 64-bit fingerprints differ
+in a few bits are the same story.
+"""
+
+from __future__ import annotations
+
+import re
+
+from simhash import Simhash
+
+from rules.text import normalize
+
+_NOISE = re.compile(r"https?://\S+|@[\w\-\u4e00-\u9fff]+|#|\[[^\]]{1,8}\]|//")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"[0-9a-z\u00c0-\u024f']+")
+
+
+def shingles(text: str) -> list[str]:
+    text = _NOISE.sub(" ", normalize(text))
+    features: list[str] = []
+    for run in _CJK_RUN.findall(text):
+        features += [run[i : i + 3] for i in range(max(1, len(run) - 2))]
+    words = _WORD.findall(text)
+    features += [" ".join(words[i : i + 2]) for i in range(max(1, len(words) - 1))] if words else []
+    return features
+
+
+# " - Daily News" / " | City Times": news searches append the publisher to a syndicated title.
+_PUBLISHER = re.compile(r"\s+[-|–—]\s+[^-|–—]{1,40}$")
+
+
+def strip_publisher(title: str) -> str:
+    return _PUBLISHER.sub("", title.strip())
+
+
+def fingerprint(text: str) -> int:
+    features = shingles(text)
+    return Simhash(features).value if features else 0
+
+
+def distance(a: int, b: int) -> int:
+    return (a ^ b).bit_count()

@@ -1,0 +1,160 @@
+"""Response SLAs and snooze expiry: an unanswered alert comes back.
+
+Per route, `respond_within` is the target. An alert nobody has acked by then is
+re-announced in its thread; one `respond_within` later it is escalated (posted to the
+route's `escalate_to` destinations), and again each period after, at most
+`max_escalations` times. A snoozed alert wakes up when its snooze ends, and its SLA clock
+starts again from then.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from core.alerts import outbox_items
+from core.clock import Clock
+from core.config import Config
+from core.durations import format_duration
+from core.models import Alert, OutboxItem, Status, from_iso, to_iso
+from core.repository import Repository
+from core.routing import route_label
+
+log = logging.getLogger("buzzwatch.sla")
+
+
+@dataclass
+class SlaReport:
+    reminded: int = 0
+    escalated: int = 0
+    woken: int = 0
+
+
+class SlaWatcher:
+    def __init__(self, config: Config, repo: Repository, clock: Clock) -> None:
+        self.repo = repo
+        self.clock = clock
+        self.routes = {route_label(r, i): r for i, r in enumerate(config.routes)}
+
+    def check(self) -> SlaReport:
+        report = SlaReport()
+        now = self.clock.now()
+        stamp = to_iso(now) or ""
+        candidates = self.repo.find_alerts(
+            lambda a: a.status in (Status.OPEN, Status.SNOOZED) and not a.storm_of
+        )
+        for alert in candidates:
+            if alert.status == Status.SNOOZED:
+                if alert.snoozed_until and alert.snoozed_until <= stamp:
+                    self._wake(alert.id, report)
+                continue
+            route = self.routes.get(alert.route)
+            if route is None or route.respond_within is None:
+                continue
+            steps = 1 + route.max_escalations
+            if alert.escalations >= steps:
+                continue
+            start = from_iso(alert.sla_from or alert.created_at) or now
+            due = start + route.respond_within * (alert.escalations + 1)
+            if now >= due:
+                self._step(alert.id, route, report)
+        return report
+
+    def _wake(self, alert_id: str, report: SlaReport) -> None:
+        def change(a: Alert) -> bool:
+            if a.status != Status.SNOOZED:
+                return False
+            now = self.clock.now()
+            a.status = Status.ACKED.value if a.acked_by else Status.OPEN.value
+            a.snoozed_until = ""
+            a.sla_from = to_iso(now) or ""
+            a.escalations = 0
+            a.record(now, "snooze ended", by="buzzwatch", via="sla")
+            return True
+
+        def sends(a: Alert, changed: bool) -> list[OutboxItem]:
+            return (
+                outbox_items(
+                    a, "update", self.clock.now(), f"{a.id}: snooze ended, it needs a person again."
+                )
+                if changed
+                else []
+            )
+
+        if self.repo.change_alert(alert_id, change, sends):
+            report.woken += 1
+
+    def _step(self, alert_id: str, route, report: SlaReport) -> None:
+        now = self.clock.now()
+        target = format_duration(route.respond_within)
+
+        def change(a: Alert) -> str:
+            if a.status != Status.OPEN:
+                return ""
+            a.escalations += 1
+            if a.escalations == 1:
+                a.record(
+                    now,
+                    "reminded",
+                    by="buzzwatch",
+                    via="sla",
+                    detail=f"no response within {target}",
+                )
+                return "remind"
+            new = [d for d in route.escalate_to if d not in a.destinations]
+            a.destinations = [*a.destinations, *new]
+            a.record(
+                now,
+                "escalated",
+                by="buzzwatch",
+                via="sla",
+                detail=", ".join(route.escalate_to) or "-",
+            )
+            return "escalate"
+
+        def sends(a: Alert, step: str) -> list[OutboxItem]:
+            waited = format_duration(now - (from_iso(a.sla_from or a.created_at) or now))
+            if step == "remind":
+                return [
+                    OutboxItem(
+                        "",
+                        d,
+                        "reply",
+                        {
+                            "kind": "note",
+                            "text": f"⏰ {a.id} has had no response for {waited} (target {target}).",
+                        },
+                        to_iso(now) or "",
+                        a.id,
+                    )
+                    for d in a.destinations
+                ]
+            if step == "escalate":
+                note = f"🚨 {a.id} escalated: no response for {waited} (target {target}). Escalation {a.escalations - 1} of {route.max_escalations}."
+                items = []
+                for d in a.destinations:
+                    if d in route.escalate_to and d not in a.messages:
+                        items.append(
+                            OutboxItem(
+                                "",
+                                d,
+                                "post",
+                                {"kind": "alert", "alert_id": a.id},
+                                to_iso(now) or "",
+                                a.id,
+                            )
+                        )
+                    items.append(
+                        OutboxItem(
+                            "", d, "reply", {"kind": "note", "text": note}, to_iso(now) or "", a.id
+                        )
+                    )
+                return items
+            return []
+
+        step = self.repo.change_alert(alert_id, change, sends)
+        if step == "remind":
+            report.reminded += 1
+        elif step == "escalate":
+            report.escalated += 1
+            log.warning("alert %s escalated on route %s", alert_id, route.name or "?")

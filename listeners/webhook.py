@@ -1,0 +1,92 @@
+"""A generic JSON webhook destination: each message POSTed to a URL.
+
+For tools that take alerts over HTTP (an incident tool, a custom dashboard). The body:
+{"action", "kind", "text", "alert": {...} | null, "ref": {...} | null}. A 2xx answer is a
+success (an `id` in a JSON answer becomes the message reference); 429 and 5xx are retried
+(Retry-After honoured); other 4xx are permanent.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import httpx
+
+from core.notify import Delivery, Outgoing
+from listeners import notifier_type
+from listeners.console import render_alert_text
+
+
+class WebhookNotifier:
+    platform = "webhook"
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        rate_limit: tuple[int, float] | None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.rate_limit = rate_limit
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = httpx.Client(
+            timeout=timeout, headers=headers, trust_env=False, follow_redirects=False
+        )
+        self._ids = itertools.count(1)
+
+    def render(self, out: Outgoing) -> dict[str, Any]:
+        kind = out.message.get("kind")
+        if kind == "alert":
+            text = render_alert_text(out)
+        elif kind == "batch":
+            text = "\n".join(f"[{a.id}] {a.summary.get('title', '')}" for a in out.alerts)
+        else:
+            text = str(out.message.get("text", ""))
+        return {
+            "action": out.action,
+            "kind": kind,
+            "text": text,
+            "alert": out.alert.to_dict() if out.alert else None,
+            "alert_ids": [a.id for a in out.alerts],
+            "ref": out.ref,
+        }
+
+    def send(self, out: Outgoing, payload: dict[str, Any]) -> Delivery:
+        try:
+            response = self.client.post(self.url, json=payload)
+        except httpx.HTTPError as err:
+            return Delivery(ok=False, retryable=True, error=f"{type(err).__name__}: {err}")
+        if response.status_code == 429 or response.status_code >= 500:
+            retry_after = response.headers.get("retry-after", "")
+            return Delivery(
+                ok=False,
+                retryable=True,
+                retry_after=float(retry_after)
+                if retry_after.replace(".", "", 1).isdigit()
+                else None,
+                error=f"HTTP {response.status_code}",
+            )
+        if response.status_code >= 400:
+            return Delivery(
+                ok=False,
+                retryable=False,
+                error=f"HTTP {response.status_code}: {response.text[:200]}",
+            )
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        ref_id = (
+            str(answer.get("id"))
+            if isinstance(answer, dict) and answer.get("id")
+            else str(next(self._ids))
+        )
+        return Delivery(ok=True, ref=out.ref or {"id": ref_id})
+
+
+@notifier_type("webhook")
+def build_webhook(name: str, cfg: Any, context: dict[str, Any]) -> WebhookNotifier:
+    token = context.get("secrets", {}).get(cfg.token_env) if cfg.token_env else None
+    return WebhookNotifier(cfg.url, token, tuple(cfg.rate_limit) if cfg.rate_limit else None)

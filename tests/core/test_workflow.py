@@ -1,0 +1,326 @@
+"""Alertmanager-style timeline tests: mentions pushed at given times, messages expected
+within windows (grouping, bursts, group_wait, quiet hours, SLAs, snooze, silences)."""
+
+from __future__ import annotations
+
+import io
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.alerts import AlertService
+from core.clock import FakeClock
+from core.commands import Actor, CommandService
+from core.models import Mention
+from core.outbox import Deliverer
+from core.pipeline import Pipeline
+from core.routing import Router
+from core.sla import SlaWatcher
+from listeners.console import ConsoleNotifier
+from rules.analyze import Analyzer
+from storage.tinydb_repo import TinyDBRepository
+from tests.conftest import make_config
+
+START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
+
+
+class Recorder(ConsoleNotifier):
+    """A console notifier that also keeps what it sent, with the time."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(io.StringIO())
+        self.clock = clock
+        self.sent: list[tuple[datetime, str, dict[str, Any]]] = []
+
+    def send(self, out, payload):
+        self.sent.append((self.clock.now(), out.action, out.message))
+        return super().send(out, payload)
+
+    def posts(self) -> list[dict[str, Any]]:
+        return [m for _, action, m in self.sent if action == "post"]
+
+
+class World:
+    def __init__(
+        self,
+        tmp_path: Path,
+        routes: list[dict[str, Any]],
+        destinations: dict[str, Any] | None = None,
+    ) -> None:
+        self.clock = FakeClock(START)
+        dests = destinations or {"team": {"type": "console"}, "boss": {"type": "console"}}
+        feed = {"name": "feed", "type": "rss", "path": str(tmp_path / "feed.xml")}
+        self.config = make_config(tmp_path, routes=routes, destinations=dests, sources=[feed])
+        self.repo = TinyDBRepository(self.config.data_dir, clock=self.clock)
+        self.pipeline = Pipeline(
+            self.config, self.repo, Analyzer(self.config), Router(self.config.routes), self.clock
+        )
+        self.notifiers = {name: Recorder(self.clock) for name in dests}
+        quiet = {n: d.quiet_hours for n, d in self.config.destinations.items() if d.quiet_hours}
+        self.deliverer = Deliverer(
+            self.repo,
+            self.notifiers,
+            self.clock,
+            rng=random.Random(1),
+            quiet_hours=quiet,
+            tz=self.config.tz,
+        )
+        self.sla = SlaWatcher(self.config, self.repo, self.clock)
+        self.commands = CommandService(
+            self.config, self.repo, AlertService(self.repo, self.clock), self.clock
+        )
+        self.n = 0
+
+    def push(self, *texts: str, author: str = "someone") -> None:
+        mentions = []
+        for text in texts:
+            self.n += 1
+            mentions.append(
+                Mention(
+                    id=f"m{self.n}",
+                    source="feed",
+                    url=f"https://example.com/{self.n}",
+                    title=text,
+                    text=text,
+                    author=author,
+                    fetched_at=self.clock.now(),
+                )
+            )
+        self.pipeline.process("feed", mentions)
+
+    def tick(self, minutes: float) -> None:
+        """Let time pass in small steps, running the workers as the scheduler would."""
+        end = self.clock.now() + timedelta(minutes=minutes)
+        while self.clock.now() < end:
+            self.clock.advance(10)
+            self.sla.check()
+            self.deliverer.deliver_due()
+
+
+STORIES = [
+    "Acme burger gave my whole family food poisoning last night",
+    "Acme delivery arrived two hours late and cold",
+    "Acme app keeps crashing when I try to pay",
+    "Acme staff were rude to my grandmother today",
+    "Acme raised prices again, a small fries now costs five dollars",
+    "Acme drive-through got my order wrong for the third time",
+    "Acme coffee machine was broken all week at the airport branch",
+    "Acme restroom was filthy and out of soap",
+    "Acme charged my card twice for one meal",
+    "Acme loyalty points vanished from my account",
+    "Acme parking lot is always full at lunch",
+    "Acme milkshake tasted sour and off",
+]
+
+
+def test_near_duplicates_join_one_alert_and_the_update_waits_for_group_interval(
+    tmp_path: Path,
+) -> None:
+    w = World(
+        tmp_path,
+        [{"name": "all", "match": {"brand": "Acme"}, "to": ["team"], "group_interval": "1m"}],
+    )
+    w.push("Food blogger reports food poisoning after Acme meal - Daily News")
+    w.tick(0.5)
+    assert len(w.notifiers["team"].posts()) == 1
+    w.push("Food blogger reports food poisoning after Acme meal | City Times")  # syndicated copy
+    w.push("Food blogger reports food poisoning after Acme meal - Metro")
+    alerts = w.repo.find_alerts(lambda a: True)
+    assert len(alerts) == 1 and alerts[0].count == 3 and len(alerts[0].similar) == 2  # "+2 similar"
+    w.tick(0.5)
+    assert not [s for s in w.notifiers["team"].sent if s[1] == "update"]
+    w.tick(1)
+    updates = [s for s in w.notifiers["team"].sent if s[1] == "update"]
+    assert len(updates) == 1  # two joins, one update
+    assert len(w.notifiers["team"].posts()) == 1
+
+
+def test_a_burst_becomes_one_storm_message_that_grows(tmp_path: Path) -> None:
+    w = World(
+        tmp_path,
+        [
+            {
+                "name": "complaints",
+                "match": {"brand": "Acme"},
+                "to": ["team"],
+                "burst": {"threshold": 3, "window": "5m"},
+                "group_interval": "30s",
+            }
+        ],
+    )
+    for story in STORIES:  # twelve different stories within two minutes
+        w.push(story)
+        w.tick(10 / 60)
+    w.tick(2)
+    posts = w.notifiers["team"].posts()
+    assert len(posts) == 4  # three alerts on their own, then one storm message
+    storm = w.repo.find_alerts(lambda a: a.kind == "storm")
+    assert len(storm) == 1 and storm[0].count == 9 and len(storm[0].members) == 9
+    assert "Storm on route complaints: 9 alerts" in storm[0].summary["title"]
+    updates = [s for s in w.notifiers["team"].sent if s[1] == "update"]
+    assert 1 <= len(updates) < 9  # it grew in place, fewer updates than members
+    # Members stay individually ackable, with no message of their own.
+    member = storm[0].members[0]
+    assert w.commands.run(f"ack {member}", Actor("u1", "ann", "console")).ok
+    # After the window passes quietly, a new story is an ordinary alert again.
+    w.tick(6)
+    before = len(w.notifiers["team"].posts())
+    w.push("Acme cashier was lovely and helpful")
+    w.tick(0.5)
+    assert len(w.notifiers["team"].posts()) == before + 1
+
+
+def test_group_wait_holds_the_first_post(tmp_path: Path) -> None:
+    w = World(
+        tmp_path, [{"name": "all", "match": {"brand": "Acme"}, "to": ["team"], "group_wait": "2m"}]
+    )
+    w.push(STORIES[0])
+    w.tick(1.5)
+    assert w.notifiers["team"].posts() == []
+    w.push(STORIES[0] + " - Daily News")  # joins while the post waits
+    w.tick(1)
+    assert len(w.notifiers["team"].posts()) == 1
+    sent_at = w.notifiers["team"].sent[0][0]
+    assert timedelta(minutes=2) <= sent_at - START <= timedelta(minutes=2, seconds=20)
+    assert not [
+        s for s in w.notifiers["team"].sent if s[1] == "update"
+    ]  # the post already showed count 2
+
+
+def test_quiet_hours_hold_all_but_critical(tmp_path: Path) -> None:
+    dests = {
+        "team": {
+            "type": "console",
+            "quiet_hours": {"start": "22:00", "end": "09:00", "allow_severity": "critical"},
+        }
+    }
+    w = World(tmp_path, [{"name": "all", "match": {"brand": "Acme"}, "to": ["team"]}], dests)
+    w.clock.set(datetime(2026, 11, 28, 15, 0, tzinfo=UTC))  # 23:00 in Shanghai
+    w.push("Acme fries were a bit soggy")  # not critical: waits
+    w.push("我吃了艾克米的汉堡后食物中毒了")  # critical aspect: goes now
+    w.tick(1)
+    posts = w.notifiers["team"].posts()
+    assert len(posts) == 1
+    critical = w.repo.get_alert(posts[0]["alert_id"])
+    assert critical is not None and critical.severity == "critical"
+    w.clock.set(datetime(2026, 11, 29, 0, 58, tzinfo=UTC))  # 08:58
+    w.tick(1)
+    assert len(w.notifiers["team"].posts()) == 1
+    w.tick(2)  # 09:00 has passed
+    assert len(w.notifiers["team"].posts()) == 2
+
+
+def test_sla_reminds_then_escalates_a_bounded_number_of_times(tmp_path: Path) -> None:
+    route = {
+        "name": "all",
+        "match": {"brand": "Acme"},
+        "to": ["team"],
+        "respond_within": "15m",
+        "escalate_to": ["boss"],
+        "max_escalations": 2,
+    }
+    w = World(tmp_path, [route])
+    w.push(STORIES[0])
+    w.tick(14)
+    assert [s[1] for s in w.notifiers["team"].sent] == ["post"]
+    w.tick(2)  # 16 min: re-announced in its thread
+    notes = [m["text"] for _, a, m in w.notifiers["team"].sent if a == "reply"]
+    assert len(notes) == 1 and "no response for 15m" in notes[0]
+    assert w.notifiers["boss"].sent == []
+    w.tick(15)  # 31 min: escalated to the boss
+    assert [a for _, a, _ in w.notifiers["boss"].sent] == ["post", "reply"]
+    w.tick(15)  # 46 min: second escalation, a note only (the boss has the alert already)
+    w.tick(60)  # no more after max_escalations
+    boss = [a for _, a, _ in w.notifiers["boss"].sent]
+    assert boss == ["post", "reply", "reply"]
+    alert = w.repo.find_alerts(lambda a: True)[0]
+    assert alert.escalations == 3
+    assert [h["action"] for h in alert.history] == ["opened", "reminded", "escalated", "escalated"]
+
+
+def test_ack_stops_the_sla_and_updates_every_destination(tmp_path: Path) -> None:
+    route = {
+        "name": "all",
+        "match": {"brand": "Acme"},
+        "to": ["team"],
+        "respond_within": "15m",
+        "escalate_to": ["boss"],
+    }
+    w = World(tmp_path, [route])
+    w.push(STORIES[1])
+    w.tick(10)
+    reply = w.commands.run("ack A1", Actor("u1", "ann", "slack"))
+    assert reply.ok and "acked by ann" in reply.text
+    w.tick(60)
+    assert w.notifiers["boss"].sent == []
+    assert [a for _, a, _ in w.notifiers["team"].sent] == ["post", "update", "reply"]
+
+
+def test_snooze_wakes_up_and_the_sla_clock_restarts(tmp_path: Path) -> None:
+    route = {"name": "all", "match": {"brand": "Acme"}, "to": ["team"], "respond_within": "15m"}
+    w = World(tmp_path, [route])
+    w.push(STORIES[2])
+    assert w.commands.run("snooze A1 1h", Actor("u1", "ann", "console")).ok
+    w.tick(59)
+    assert w.repo.get_alert("A1").status == "snoozed"
+    assert not [
+        m
+        for _, a, m in w.notifiers["team"].sent
+        if a == "reply" and "no response" in m.get("text", "")
+    ]
+    w.tick(2)
+    alert = w.repo.get_alert("A1")
+    assert alert.status == "open" and "snooze ended" in [h["action"] for h in alert.history]
+    w.tick(10)
+    assert alert.escalations == 0 and w.repo.get_alert("A1").escalations == 0
+    w.tick(6)  # 15 minutes after the snooze ended
+    assert w.repo.get_alert("A1").escalations == 1
+
+
+def test_silence_stops_new_alerts_until_it_expires(tmp_path: Path) -> None:
+    w = World(tmp_path, [{"name": "all", "match": {"brand": "Acme"}, "to": ["team"]}])
+    actor = Actor("u1", "ann", "console")
+    assert w.commands.run("silence source feed 30m", actor).ok
+    assert "source feed" in w.commands.run("silence", actor).text
+    w.push(STORIES[3])
+    assert w.repo.find_alerts(lambda a: True) == []
+    assert len(list(w.repo.iter_mentions(None))) == 1  # still stored
+    w.clock.advance(timedelta(minutes=31))
+    w.push(STORIES[4])
+    assert len(w.repo.find_alerts(lambda a: True)) == 1
+    assert not w.commands.run("silence planet mars 1h", actor).ok
+
+
+def test_resolved_story_reopens_on_a_new_mention(tmp_path: Path) -> None:
+    w = World(tmp_path, [{"name": "all", "match": {"brand": "Acme"}, "to": ["team"]}])
+    w.push(STORIES[5])
+    w.tick(1)
+    assert w.commands.run("resolve A1", Actor("u1", "ann", "console")).ok
+    w.tick(1)
+    w.push(STORIES[5] + " - Metro")
+    alert = w.repo.get_alert("A1")
+    assert alert.status == "open" and alert.count == 2
+    assert [h["action"] for h in alert.history][-1] == "reopened"
+
+
+@pytest.mark.parametrize("quiet", [("22:00", "09:00"), ("12:00", "14:00")])
+def test_quiet_until(quiet: tuple[str, str]) -> None:
+    from zoneinfo import ZoneInfo
+
+    from core.config import QuietHours
+    from core.outbox import quiet_until
+
+    tz = ZoneInfo("Asia/Shanghai")
+    q = QuietHours(start=quiet[0], end=quiet[1])
+    inside = datetime(2026, 11, 28, int(quiet[0][:2]), 30, tzinfo=tz)
+    outside = (
+        datetime(2026, 11, 28, 10, 0, tzinfo=tz)
+        if quiet[0] == "22:00"
+        else datetime(2026, 11, 28, 15, 0, tzinfo=tz)
+    )
+    assert quiet_until(q, outside, tz) is None
+    end = quiet_until(q, inside, tz)
+    assert end is not None and end > inside and end.astimezone(tz).strftime("%H:%M") == quiet[1]
