@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shlex
 import signal
 import sys
@@ -51,7 +52,7 @@ class Buzzwatch:
     ) -> None:
         import httpx  # noqa: F401  (imported here so `check-config` stays light)
 
-        from listeners import build_notifier
+        from listeners import build_notifier, build_permission
         from listeners.console import DryRunNotifier
         from sources.base import build_sources
         from sources.http import Fetcher
@@ -68,12 +69,17 @@ class Buzzwatch:
         self.health = HealthMonitor(self.repo, config.health, self.clock, config.tz)
         self.poller = Poller(self.repo, self.pipeline, self.clock, self.health)
         self.alerts = AlertService(self.repo, self.clock)
-        self.commands = CommandService(config, self.repo, self.alerts, self.clock)
+        self.commands = CommandService(
+            config, self.repo, self.alerts, self.clock, permission=build_permission(config)
+        )
         # One connection pool, the address policy (fetch.allow_hosts) and per-host politeness.
         self.fetcher = Fetcher(config.fetch)
         self.http = self.fetcher.client
         context = {"stdout": stdout, "clock": self.clock, "config": config, "dry_run": dry_run}
+        # The Slack Web API's base URL (GovSlack, a proxy, or a local stand-in in tests).
+        context["slack_api_url"] = os.environ.get("SLACK_API_URL") or None
         context.update(extra_context or {})
+        self.context = context  # listeners build their clients from it too
         self.notifiers: dict[str, Notifier] = {}
         for name, dest in config.destinations.items():
             notifier = build_notifier(name, dest, context)

@@ -58,6 +58,7 @@ class Actor:
     id: str
     name: str
     platform: str  # console | slack | dingtalk
+    groups: tuple[str, ...] = ()  # groups the platform says this person is in (Slack: S…)
 
     @property
     def label(self) -> str:

@@ -7,6 +7,7 @@ the environment variables that hold them.
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -314,7 +315,27 @@ class ConsoleDestination(Strict):
     type: Literal["console"]
 
 
-DestinationConfig = Annotated[ConsoleDestination, Field(discriminator="type")]
+class SlackDestination(Strict):
+    """A Slack channel, by id (C…): channel details in Slack show it."""
+
+    type: Literal["slack"]
+    channel: str
+    token_env: str = "SLACK_BOT_TOKEN"
+
+    @field_validator("channel")
+    @classmethod
+    def _channel_id(cls, channel: str) -> str:
+        if not re.fullmatch(r"[CGD][A-Z0-9]{6,}", channel):
+            raise ValueError(
+                f"use the channel id (like C0123ABCD, shown at the bottom of the channel's "
+                f"details in Slack), not {channel[:40]!r}"
+            )
+        return channel
+
+
+DestinationConfig = Annotated[
+    ConsoleDestination | SlackDestination, Field(discriminator="type")
+]
 
 
 class RouteMatch(Strict):
@@ -338,6 +359,42 @@ class RouteConfig(Strict):
     continue_: bool = Field(default=False, alias="continue")
 
 
+# --- the Slack app (slash commands and buttons) ---------------------------------------------
+
+
+class SlackRule(Strict):
+    """Who may ack, assign, resolve and snooze: Slack user ids (U…) and user group ids (S…).
+    Both empty: everyone."""
+
+    users: list[str] = []
+    groups: list[str] = []
+
+
+class SlackPermissions(Strict):
+    default: SlackRule = SlackRule()
+    brands: dict[str, SlackRule] = {}  # brand name -> the rule for its alerts
+
+
+class SlackCommandNames(Strict):
+    mentions: str = Field(default="/mentions", pattern=r"^/[a-z0-9_\-]{1,31}$")
+    ack: str = Field(default="/ack", pattern=r"^/[a-z0-9_\-]{1,31}$")
+    assign: str = Field(default="/assign", pattern=r"^/[a-z0-9_\-]{1,31}$")
+    resolve: str = Field(default="/resolve", pattern=r"^/[a-z0-9_\-]{1,31}$")
+    buzz: str = Field(default="/buzz", pattern=r"^/[a-z0-9_\-]{1,31}$")
+
+
+class SlackConfig(Strict):
+    mode: Literal["socket", "http"] = "socket"
+    port: int = Field(default=3000, ge=1, le=65535)
+    host: str = "0.0.0.0"
+    path: str = Field(default="/slack/events", pattern=r"^/")
+    bot_token_env: str = "SLACK_BOT_TOKEN"
+    app_token_env: str = "SLACK_APP_TOKEN"  # socket mode
+    signing_secret_env: str = "SLACK_SIGNING_SECRET"  # http mode
+    commands: SlackCommandNames = SlackCommandNames()
+    permissions: SlackPermissions = SlackPermissions()
+
+
 # --- the whole file -------------------------------------------------------------------------
 
 
@@ -351,6 +408,7 @@ class Config(Strict):
     sources: list[SourceConfig] = []
     destinations: dict[str, DestinationConfig] = {}
     routes: list[RouteConfig] = []
+    slack: SlackConfig | None = None
     rsshub: RsshubConfig = RsshubConfig()
     health: HealthConfig = HealthConfig()
     inbound: InboundConfig | None = None
@@ -395,6 +453,14 @@ class Config(Strict):
             if dest not in self.destinations:
                 known = ", ".join(sorted(self.destinations)) or "none defined"
                 raise ValueError(f"health.to: unknown destination {dest!r} (known: {known})")
+        return self
+
+    @model_validator(mode="after")
+    def _slack_brands_known(self) -> Config:
+        brands = {b.name for b in self.brands}
+        for name in self.slack.permissions.brands if self.slack else {}:
+            if name not in brands:
+                raise ValueError(f"slack.permissions.brands: unknown brand {name!r}")
         return self
 
     @property

@@ -6,7 +6,9 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from core.commands import Actor, Permission
 from core.config import ConfigError
+from core.models import Alert
 from core.notify import Notifier
 
 # destination type -> builder(name, destination config, context) -> Notifier
@@ -23,7 +25,7 @@ def notifier_type(kind: str) -> Callable[[NotifierBuilder], NotifierBuilder]:
 
 
 # Platform modules; importing one registers its notifier builder and listener starter.
-PLATFORM_MODULES = ["listeners.console"]
+PLATFORM_MODULES = ["listeners.console", "listeners.slack"]
 
 # Listener starters: given the running app, start taking commands from a platform if the
 # config and environment ask for it, and return a function that stops it (or None).
@@ -34,6 +36,28 @@ LISTENERS: list[ListenerStarter] = []
 def listener(starter: ListenerStarter) -> ListenerStarter:
     LISTENERS.append(starter)
     return starter
+
+
+# Permission builders: given the config, who may change alerts from that platform (or None).
+# CommandService asks all of them, so every chat path shares one decision.
+PermissionBuilder = Callable[[Any], Permission | None]
+PERMISSIONS: list[PermissionBuilder] = []
+
+
+def permission_builder(builder: PermissionBuilder) -> PermissionBuilder:
+    PERMISSIONS.append(builder)
+    return builder
+
+
+def build_permission(config: Any) -> Permission:
+    """One Permission from every platform's rules: the first refusal wins."""
+    load_platforms()
+    checks = [p for p in (b(config) for b in PERMISSIONS) if p is not None]
+
+    def check(actor: Actor, alert: Alert) -> str | None:
+        return next((why for why in (c(actor, alert) for c in checks) if why), None)
+
+    return check
 
 
 def load_platforms() -> None:

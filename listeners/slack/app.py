@@ -1,0 +1,232 @@
+"""The Bolt app: slash commands and buttons, over Socket Mode (default) or HTTP.
+
+Both modes run in a long-lived process, so Bolt's default `process_before_response=False`
+is right for both: a handler calls `ack()` first, Bolt answers Slack at once, and the rest
+of the handler (the command, `respond()`, the message updates) goes on in Bolt's thread
+pool. (Lazy listeners are for FaaS hosts, where the process may freeze after the answer.)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+
+from core.commands import Actor, CommandService
+from core.config import ConfigError, SlackCommandNames, SlackConfig, secret_from_env
+from listeners import listener
+from listeners.slack.notifier import make_client
+from listeners.slack.permissions import uses_groups
+
+log = logging.getLogger("buzzwatch.slack")
+
+DIRECTORY_TTL = 300.0  # seconds a user's name or group list is trusted
+MAX_BODY_BYTES = 1_000_000  # Slack's requests are a few KB
+
+
+class Directory:
+    """Names and user-group memberships from the Web API, cached for a few minutes."""
+
+    def __init__(self, client: WebClient, with_groups: bool, clock=time.monotonic) -> None:
+        self.client = client
+        self.with_groups = with_groups
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._names: dict[str, tuple[float, str]] = {}
+        self._groups: tuple[float, dict[str, tuple[str, ...]]] | None = None
+
+    def name(self, user_id: str, fallback: str = "") -> str:
+        with self._lock:
+            hit = self._names.get(user_id)
+            if hit and self.clock() - hit[0] < DIRECTORY_TTL:
+                return hit[1]
+        try:
+            user = self.client.users_info(user=user_id)["user"]
+            profile = user.get("profile", {})
+            name = profile.get("display_name") or profile.get("real_name") or user.get("name")
+        except Exception as err:  # a name is nice to have; the id still identifies them
+            log.warning("users.info %s failed: %s", user_id, err)
+            return fallback or user_id
+        name = str(name or fallback or user_id)[:80]
+        with self._lock:
+            self._names[user_id] = (self.clock(), name)
+        return name
+
+    def groups_of(self, user_id: str) -> tuple[str, ...]:
+        if not self.with_groups:
+            return ()
+        with self._lock:
+            cached = self._groups
+        if cached is None or self.clock() - cached[0] >= DIRECTORY_TTL:
+            try:
+                groups = self.client.usergroups_list(include_users=True)["usergroups"]
+            except Exception as err:  # without the list, group rules refuse: fail closed
+                log.warning("usergroups.list failed: %s", err)
+                return ()
+            members: dict[str, list[str]] = {}
+            for g in groups:
+                for u in g.get("users") or []:
+                    members.setdefault(u, []).append(g["id"])
+            cached = (self.clock(), {u: tuple(gs) for u, gs in members.items()})
+            with self._lock:
+                self._groups = cached
+        return cached[1].get(user_id, ())
+
+
+@dataclass
+class SlackServices:
+    """What the handlers need from the rest of Buzzwatch."""
+
+    commands: CommandService
+    deliver: Callable[[], Any]  # send what the outbox holds (message updates, thread notes)
+    names: SlackCommandNames
+    directory: Directory
+
+    def actor(self, user_id: str, user_name: str) -> Actor:
+        return Actor(
+            id=user_id,
+            name=user_name or user_id,
+            platform="slack",
+            groups=self.directory.groups_of(user_id),
+        )
+
+    def deliver_now(self) -> None:
+        try:
+            self.deliver()
+        except Exception:  # the outbox keeps the items; the scheduler tries again
+            log.exception("delivery after a Slack action failed")
+
+
+def build_app(client: WebClient, signing_secret: str, *, verify_token: bool = True) -> App:
+    return App(
+        client=client,
+        signing_secret=signing_secret,
+        request_verification_enabled=bool(signing_secret),
+        token_verification_enabled=verify_token,
+        process_before_response=False,
+        logger=logging.getLogger("buzzwatch.slack.bolt"),
+    )
+
+
+def register(app: App, services: SlackServices) -> None:
+    from listeners.slack import actions, commands
+
+    commands.register(app, services)
+    actions.register(app, services)
+
+
+# --- HTTP mode ------------------------------------------------------------------------------
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http: " + format, *args)
+
+
+def _limit_body(app: Callable) -> Callable:
+    def wsgi(environ: dict[str, Any], start_response: Callable) -> Any:
+        try:
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            size = MAX_BODY_BYTES + 1
+        if size > MAX_BODY_BYTES:
+            start_response("413 Payload Too Large", [("Content-Type", "text/plain")])
+            return [b"too large"]
+        return app(environ, start_response)
+
+    return wsgi
+
+
+class HttpListener:
+    """Slack's HTTP requests on host:port/path, checked against the signing secret."""
+
+    def __init__(self, app: App, host: str, port: int, path: str) -> None:
+        self.server = make_server(
+            host,
+            port,
+            _limit_body(SlackRequestHandler(app, path=path)),
+            server_class=_ThreadingServer,
+            handler_class=_QuietHandler,
+        )
+        self.port = self.server.server_port
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, name="slack-http", daemon=True
+        )
+
+    def start(self) -> HttpListener:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# --- the listener starter -------------------------------------------------------------------
+
+
+def slack_config(bw: Any) -> SlackConfig | None:
+    """The `slack:` section; its defaults when only a Slack destination is configured."""
+    if bw.config.slack is not None:
+        return bw.config.slack
+    if any(d.type == "slack" for d in bw.config.destinations.values()):
+        return SlackConfig()
+    return None
+
+
+def services_for(bw: Any, client: WebClient, cfg: SlackConfig) -> SlackServices:
+    return SlackServices(
+        commands=bw.commands,
+        deliver=bw.deliverer.deliver_due,
+        names=cfg.commands,
+        directory=Directory(client, uses_groups(cfg.permissions)),
+    )
+
+
+@listener
+def start_slack(bw: Any) -> Callable[[], None] | None:
+    cfg = slack_config(bw)
+    if cfg is None or bw.dry_run:
+        return None
+    try:
+        token = secret_from_env(cfg.bot_token_env, "slack")
+        if cfg.mode == "socket":
+            app_token = secret_from_env(cfg.app_token_env, "slack (socket mode)")
+            secret = ""
+        else:
+            secret = secret_from_env(cfg.signing_secret_env, "slack (http mode)")
+        client = make_client(token, bw.context.get("slack_api_url"))
+        app = build_app(client, secret)
+    except ConfigError as err:
+        log.warning("Slack commands and buttons are off: %s (alerts are still posted)", err)
+        return None
+    except Exception as err:  # e.g. auth.test refused the token
+        log.error("Slack commands and buttons are off: %s", err)
+        return None
+    register(app, services_for(bw, client, cfg))
+    if cfg.mode == "socket":
+        handler = SocketModeHandler(app, app_token=app_token)
+        try:
+            handler.connect()
+        except Exception as err:  # a bad app token or no network: alerts still go out
+            log.error("Slack Socket Mode did not connect: %s; commands and buttons are off", err)
+            return None
+        log.info("Slack: connected in Socket Mode")
+        return handler.close
+    http = HttpListener(app, cfg.host, cfg.port, cfg.path).start()
+    log.info("Slack: listening on http://%s:%d%s", cfg.host, http.port, cfg.path)
+    return http.stop

@@ -1,0 +1,104 @@
+"""Slash commands: /mentions, /ack, /assign, /resolve, /buzz (names from the config).
+
+Each handler calls ack() first, so Slack hears back within its 3 seconds whatever the
+command costs; the answer follows through respond() (the command's response_url).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+from slack_bolt import App
+
+from core.commands import MAX_COMMAND_CHARS, Reply
+from listeners.slack import blocks as bk
+from listeners.slack.app import SlackServices
+
+# Slack sends a picked person as <@U123|name> (or <@U123>) when the command escapes them.
+ASSIGN_WORDS = {"assign", "指派", "分配"}
+USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|([^>]*))?>$")
+
+
+def answer(respond: Any, reply: Reply, query_text: str = "", replace: bool = False) -> None:
+    """A command's reply, only to the person who asked."""
+    if reply.query is not None and reply.ok:
+        more = (
+            bk.more_value(query_text, reply.next_offset) if reply.next_offset is not None else None
+        )
+        respond(
+            text=bk.fallback(reply.text),
+            blocks=bk.mentions_blocks(reply.text, reply.mentions, more),
+            response_type="ephemeral",
+            replace_original=replace,
+        )
+        return
+    respond(
+        text=bk.fallback(reply.text),
+        blocks=bk.reply_blocks(reply.text),
+        response_type="ephemeral",
+        replace_original=replace,
+    )
+
+
+def run(services: SlackServices, text: str, body: dict[str, Any], respond: Any) -> Reply:
+    actor = services.actor(str(body.get("user_id", "")), str(body.get("user_name", "")))
+    reply = services.commands.run(text, actor)
+    words = text.split(None, 1)
+    query_text = words[1] if len(words) > 1 and reply.query is not None else ""
+    answer(respond, reply, query_text)
+    if reply.changed:
+        services.deliver_now()
+    return reply
+
+
+def person_from(services: SlackServices, word: str) -> str:
+    """A Slack mention becomes the person's name; anything else is taken as written."""
+    m = USER_MENTION.match(word)
+    if m:
+        return services.directory.name(m.group(1), fallback=m.group(2) or "")
+    return word.lstrip("@")
+
+
+def assign_text(services: SlackServices, args: str) -> str:
+    """`assign <id> <person>` with a Slack mention turned into the person's name."""
+    words = args.split()
+    if len(words) >= 2 and len(args) <= MAX_COMMAND_CHARS:
+        person = " ".join(person_from(services, w) for w in words[1:])
+        return "assign " + shlex.join([words[0], person])
+    return "assign " + args
+
+
+def register(app: App, services: SlackServices) -> None:
+    names = services.names
+
+    def mentions(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        ack()
+        run(services, "mentions " + str(body.get("text", "")), body, respond)
+
+    def ack_cmd(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        ack()
+        run(services, "ack " + str(body.get("text", "")), body, respond)
+
+    def resolve(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        ack()
+        run(services, "resolve " + str(body.get("text", "")), body, respond)
+
+    def assign(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        ack()
+        run(services, assign_text(services, str(body.get("text", ""))), body, respond)
+
+    def buzz(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        ack()
+        text = str(body.get("text", ""))
+        verb, _, rest = text.strip().partition(" ")
+        if verb.lower() in ASSIGN_WORDS:
+            text = assign_text(services, rest)
+        run(services, text, body, respond)
+
+    app.command(names.mentions)(mentions)
+    app.command(names.ack)(ack_cmd)
+    app.command(names.assign)(assign)
+    app.command(names.resolve)(resolve)
+    app.command(names.buzz)(buzz)

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.slack.slack_api import SlackAPI
+
+
+@pytest.fixture
+def slack_api():
+    with SlackAPI() as api:
+        yield api

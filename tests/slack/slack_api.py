@@ -1,0 +1,252 @@
+"""A stand-in for the Slack Web API on 127.0.0.1, for slack_sdk's WebClient(base_url=...).
+
+It checks what Slack checks (the bearer token, channel access, text or blocks present,
+at most 50 blocks, section text at most 3000 characters, the ts of an update), records
+every call with its parsed body, and can be told to fail the next calls with a 429 and
+Retry-After, a 5xx, or an ok:false error. It also takes response_url posts (/respond/...)
+and file uploads (/upload/...).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+from slack_sdk.models.blocks import Block
+
+TOKEN = "xoxb-test-token"
+CHANNEL = "C0TESTCHAN"
+
+
+@dataclass
+class Call:
+    method: str
+    body: dict[str, Any]
+    at: Any = None  # the test's clock reading when the call arrived
+
+
+@dataclass
+class Failure:
+    status: int = 200
+    error: str = ""
+    retry_after: float | None = None
+    body: bytes | None = None
+
+
+def block_problems(blocks: Any) -> list[str]:
+    """What Slack's invalid_blocks would complain about."""
+    if not isinstance(blocks, list):
+        return ["blocks must be a list"]
+    problems = []
+    if len(blocks) > 50:
+        problems.append(f"{len(blocks)} blocks, at most 50")
+    for i, b in enumerate(blocks):
+        if b.get("type") == "section":
+            text = (b.get("text") or {}).get("text", "")
+            if len(text) > 3000:
+                problems.append(f"blocks[{i}] section text is {len(text)} characters")
+        try:
+            parsed = Block.parse(b)
+            if parsed is None:
+                problems.append(f"blocks[{i}] unknown type {b.get('type')!r}")
+            else:
+                parsed.validate_json()
+        except Exception as err:
+            problems.append(f"blocks[{i}]: {err}")
+    return problems
+
+
+@dataclass
+class SlackState:
+    token: str = TOKEN
+    channels: set[str] = field(default_factory=lambda: {CHANNEL})
+    not_in: set[str] = field(default_factory=set)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    usergroups: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    responses: list[Call] = field(default_factory=list)  # response_url posts
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    failures: dict[str, list[Failure]] = field(default_factory=dict)
+    upload_fails: bool = False
+    now: Callable[[], Any] | None = None
+
+
+class SlackAPI:
+    def __init__(self) -> None:
+        self.state = SlackState()
+        self._ts = itertools.count(1)
+        self._lock = threading.Lock()
+        handler = self._handler_class()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_port
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.api_url = f"{self.base}/api/"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> SlackAPI:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- for tests ----------------------------------------------------------------------
+
+    def fail(self, method: str, *failures: Failure) -> None:
+        with self._lock:
+            self.state.failures.setdefault(method, []).extend(failures)
+
+    def calls(self, method: str | None = None) -> list[Call]:
+        with self._lock:
+            return [c for c in self.state.calls if method is None or c.method == method]
+
+    def responses(self) -> list[Call]:
+        with self._lock:
+            return list(self.state.responses)
+
+    def response_url(self, name: str = "r") -> str:
+        return f"{self.base}/respond/{name}"
+
+    # --- the fake service ---------------------------------------------------------------
+
+    def _answer(self, method: str, headers: Any, body: dict[str, Any]) -> tuple[int, dict, dict]:
+        st = self.state
+        with self._lock:
+            queue = st.failures.get(method)
+            failure = queue.pop(0) if queue else None
+            st.calls.append(Call(method, body, st.now() if st.now else None))
+        if failure is not None:
+            extra = {}
+            if failure.retry_after is not None:
+                extra["Retry-After"] = str(int(failure.retry_after))
+            if failure.status != 200:
+                return failure.status, {"ok": False, "error": failure.error or "ratelimited"}, extra
+            return 200, {"ok": False, "error": failure.error}, extra
+        if headers.get("Authorization") != f"Bearer {st.token}":
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        fn = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if fn is None:
+            return 200, {"ok": False, "error": "unknown_method"}, {}
+        return 200, fn(body), {}
+
+    def _check_channel(self, channel: str) -> str | None:
+        if channel not in self.state.channels:
+            return "channel_not_found"
+        if channel in self.state.not_in:
+            return "not_in_channel"
+        return None
+
+    def _check_message(self, body: dict[str, Any]) -> str | None:
+        text, blocks = body.get("text"), body.get("blocks")
+        if not text and not blocks:
+            return "no_text"
+        if isinstance(text, str) and len(text) > 40000:
+            return "msg_too_long"
+        if blocks is not None:
+            if isinstance(blocks, str):
+                blocks = json.loads(blocks)
+            if block_problems(blocks):
+                return "invalid_blocks"
+        return None
+
+    def _m_auth_test(self, body: dict) -> dict:
+        return {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "team": "T"}
+
+    def _m_chat_postMessage(self, body: dict) -> dict:
+        channel = body.get("channel", "")
+        error = self._check_channel(channel) or self._check_message(body)
+        if error:
+            return {"ok": False, "error": error}
+        ts = f"1700000000.{next(self._ts):06d}"
+        with self._lock:
+            self.state.messages[(channel, ts)] = body
+        return {"ok": True, "channel": channel, "ts": ts, "message": {"text": body.get("text")}}
+
+    def _m_chat_update(self, body: dict) -> dict:
+        channel, ts = body.get("channel", ""), body.get("ts", "")
+        error = self._check_channel(channel) or self._check_message(body)
+        if error:
+            return {"ok": False, "error": error}
+        with self._lock:
+            if (channel, ts) not in self.state.messages:
+                return {"ok": False, "error": "message_not_found"}
+            self.state.messages[(channel, ts)] = body
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _m_users_info(self, body: dict) -> dict:
+        user = self.state.users.get(body.get("user", ""))
+        return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _m_usergroups_list(self, body: dict) -> dict:
+        return {"ok": True, "usergroups": self.state.usergroups}
+
+    def _m_files_getUploadURLExternal(self, body: dict) -> dict:
+        return {"ok": True, "upload_url": f"{self.base}/upload/F1", "file_id": "F1"}
+
+    def _m_files_completeUploadExternal(self, body: dict) -> dict:
+        error = self._check_channel(body.get("channel_id", ""))
+        if error:
+            return {"ok": False, "error": error}
+        return {"ok": True, "files": [{"id": "F1", "title": "chart"}]}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                size = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(size)
+                ctype = self.headers.get("Content-Type", "")
+                if self.path.startswith("/upload/"):
+                    with api._lock:
+                        api.state.calls.append(Call("upload", {"bytes": len(raw)}))
+                    self._send(500 if api.state.upload_fails else 200, b"OK", "text/plain")
+                    return
+                body = parse_body(raw, ctype)
+                if self.path.startswith("/respond/"):
+                    with api._lock:
+                        api.state.responses.append(Call(self.path, body))
+                    self._send(200, b"ok", "text/plain")
+                    return
+                if not self.path.startswith("/api/"):
+                    self._send(404, b"not found", "text/plain")
+                    return
+                method = self.path[len("/api/") :].split("?")[0]
+                status, data, extra = api._answer(method, self.headers, body)
+                self._send(status, json.dumps(data).encode(), "application/json", extra)
+
+            def _send(
+                self, status: int, data: bytes, ctype: str, extra: dict | None = None
+            ) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (extra or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+def parse_body(raw: bytes, ctype: str) -> dict[str, Any]:
+    if ctype.startswith("application/json"):
+        return json.loads(raw or b"{}")
+    if ctype.startswith("application/x-www-form-urlencoded"):
+        form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        for key in ("blocks", "files"):
+            if isinstance(form.get(key), str):
+                form[key] = json.loads(form[key])
+        return form
+    return {"raw": raw.decode("utf-8", errors="replace")}
