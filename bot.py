@@ -23,13 +23,15 @@ from core.alerts import AlertService
 from core.clock import Clock, SystemClock
 from core.commands import Actor, CommandService, Reply
 from core.config import Config, ConfigError, load_config
+from core.digest_service import DigestService
 from core.models import Mention
-from core.notify import Notifier
+from core.notify import Notifier, Outgoing
 from core.outbox import Deliverer
 from core.health import HealthMonitor
 from core.pipeline import Pipeline
 from core.polling import Poller, PollOutcome
 from core.routing import Router
+from core.storms import StormWatch
 from rules.analyze import Analyzer
 
 log = logging.getLogger("buzzwatch")
@@ -85,6 +87,8 @@ class Buzzwatch:
             notifier = build_notifier(name, dest, context)
             self.notifiers[name] = DryRunNotifier(notifier, name, stdout) if dry_run else notifier
         self.deliverer = Deliverer(self.repo, self.notifiers, self.clock)
+        self.digests = DigestService(config, self.repo, self.clock)
+        self.storms = StormWatch(config, self.repo, self.clock)
         self.sources = build_sources(config, self.fetcher, self.clock)
 
     def poll_all(self) -> list[PollOutcome]:
@@ -122,6 +126,7 @@ def _print_reply(reply: Reply, out: TextIO) -> None:
 def cmd_run(app: Buzzwatch, args: argparse.Namespace) -> int:
     if args.once:
         outcomes = app.poll_all()
+        app.storms.check()
         report = app.deliverer.deliver_due()
         failed = [o for o in outcomes if not o.ok]
         alerts = sum(len(o.result.alerts) for o in outcomes if o.result)
@@ -150,6 +155,7 @@ def run_forever(app: Buzzwatch) -> int:
 
     def poll_and_deliver(source: Any) -> None:
         app.poller.poll(source)
+        app.storms.check_if_due()
         app.deliverer.deliver_due()
 
     for source in app.sources:
@@ -182,6 +188,7 @@ def run_forever(app: Buzzwatch) -> int:
     from listeners import start_listeners
 
     stops = start_listeners(app)
+    app.digests.schedule(scheduler)  # at the digest time, and now if today's was missed
     scheduler.start()
     log.info(
         "running: %d source(s), %d destination(s); Ctrl-C to stop",
@@ -260,6 +267,86 @@ def cmd_classify(config: Config, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _report_args(config: Config, args: argparse.Namespace) -> tuple[str | None, Any]:
+    """--brand and --since of `digest` and `export`; ValueError with a message if wrong."""
+    from core.durations import parse_duration
+
+    found = config.brand(args.brand) if args.brand else None
+    if args.brand and found is None:
+        known = ", ".join(b.name for b in config.brands)
+        raise ValueError(f"unknown brand {args.brand!r}; brands in the config: {known}")
+    return (found.name if found else None), parse_duration(args.since)
+
+
+def cmd_digest(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        brand, since = _report_args(app.config, args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if not app.dry_run:
+        messages = app.digests.on_demand(since, brand)
+        app.repo.add_outbox(app.digests.items(messages))
+        report = app.deliverer.deliver_due()
+        print(f"digest queued: {len(messages)} message(s), {report.sent} sent", file=out)
+        return 0
+    from listeners.preview import preview_notifiers
+
+    chart = Path(args.chart) if args.chart else Path("out")
+    folder = chart if chart.suffix.lower() != ".png" else chart.parent
+    messages = app.digests.on_demand(since, brand, chart_dir=folder)
+    context = {"stdout": out, "clock": app.clock, "config": app.config, **getattr(app, "context", {})}
+    notifiers, notes = preview_notifiers(app.config, app.digests.destinations(), context, out)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    for m in messages:
+        if m.image and chart.suffix.lower() == ".png" and len(messages) == 1:
+            m.image = m.image.replace(chart)
+        for notifier in notifiers.values():
+            outgoing = Outgoing(action="post", message=m.message())
+            notifier.send(outgoing, notifier.render(outgoing))
+        where = f"chart written to {m.image}" if m.image else "no chart (see the log)"
+        print(f"{m.title}: {where}", file=sys.stderr)
+    return 0
+
+
+def cmd_export(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    from tqdm import tqdm
+
+    from core import export
+    from storage.tinydb_repo import TinyDBRepository
+
+    try:
+        brand, since = _report_args(config, args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    repo = TinyDBRepository(config.data_dir, read_only=True)
+    try:
+        start = SystemClock().now() - since
+        docs = export.select(repo.iter_mentions(start), start, brand)
+    finally:
+        repo.close()
+    stream = open(args.output, "w", encoding="utf-8", newline="") if args.output else out  # noqa: SIM115
+    bar = tqdm(total=len(docs), unit=" mentions", file=sys.stderr, disable=len(docs) < 5000)
+    try:
+        n = export.write(
+            docs,
+            args.format,
+            stream,
+            negative_threshold=config.rules.negative_threshold,
+            positive_threshold=config.rules.positive_threshold,
+            progress=bar.update,
+        )
+    finally:
+        bar.close()
+        if args.output:
+            stream.close()
+    if args.output:
+        print(f"{n} mention(s) written to {args.output}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bot.py",
@@ -290,6 +377,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--brand", help="apply this brand's domain words and aspects")
     p.add_argument("file", nargs="?", help="input file (default: stdin)")
+    p = sub.add_parser("digest", help="send the digest now (--dry-run: print it, write the chart)")
+    p.add_argument("--brand", help="only this brand")
+    p.add_argument("--since", default="24h", help="the period to cover (default 24h)")
+    p.add_argument("--chart", help="where to write the PNG (default: out/ in a dry run)")
+    p.add_argument("--dry-run", action="store_true", default=argparse.SUPPRESS)
+    p = sub.add_parser("export", help="write stored mentions as CSV or JSON lines")
+    p.add_argument("--since", default="7d", help="from this long ago (default 7d)")
+    p.add_argument("--format", choices=["csv", "jsonl"], default="jsonl")
+    p.add_argument("--brand", help="only this brand")
+    p.add_argument("--output", "-o", help="file to write (default: stdout)")
     return parser
 
 
@@ -312,6 +409,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return cmd_check_config(config, path, out)
         if args.command == "classify":
             return cmd_classify(config, args, out)
+        if args.command == "export":
+            return cmd_export(config, args, out)
         log.info("config: %s", path)
         app = Buzzwatch(config, dry_run=args.dry_run, stdout=out)
     except ConfigError as err:
@@ -320,6 +419,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         if args.command == "console":
             return cmd_console(app, out)
+        if args.command == "digest":
+            return cmd_digest(app, args, out)
         if args.command in ("mentions", "command"):
             words = args.query if args.command == "mentions" else args.words
             text = (

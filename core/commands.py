@@ -15,6 +15,8 @@ from typing import Any
 from core.alerts import ACTIVE, ActionResult, AlertService
 from core.clock import Clock
 from core.config import Config
+from core.digest import stats_text
+from core.digest_service import DigestService
 from core.durations import format_duration, parse_duration
 from core.models import Alert, Flag, Status, from_iso
 from core.query import MAX_LIMIT, SENTIMENTS, MentionQuery, matcher
@@ -34,6 +36,9 @@ ALIASES = {
     "帮助": "help",
     "状态": "status",
     "暂停": "snooze",
+    "日报": "digest",
+    "摘要": "digest",
+    "统计": "stats",
     "search": "mentions",
     "find": "mentions",
     "?": "help",
@@ -47,6 +52,8 @@ HELP = """Buzzwatch commands:
   resolve <id>             close an alert
   snooze <id> <duration>   silence an alert for e.g. 1h, 4h, 24h
   status                   open alerts and the delivery queue
+  digest [brand] [since:24h]   the digest: volume, sentiment, top mentions, questions, KOLs
+  stats [brand] [since:7d]     mention counts by day, sentiment, source and aspect
   help                     this text
 Alert ids look like A12. 中文: 查询 确认 指派 解决 暂停 状态 帮助"""
 
@@ -276,6 +283,38 @@ class CommandService:
             actor,
             lambda: self.alerts.snooze(alert_id, duration, actor.label, actor.platform),
         )
+
+    def _digest_args(self, args: list[str], default: timedelta) -> tuple[str | None, timedelta]:
+        brand, since = None, default
+        for arg in args:
+            key, sep, value = arg.partition(":")
+            if sep and key.lower() == "since":
+                try:
+                    since = parse_duration(value)
+                except ValueError:
+                    raise UsageError(f"since:{value[:20]} is not a duration; try since:7d") from None
+                if not timedelta(hours=1) <= since <= timedelta(days=92):
+                    raise UsageError("since: takes between 1h and 92d")
+                continue
+            name = value if sep and key.lower() == "brand" else arg
+            found = self.config.brand(name)
+            if found is None:
+                known = ", ".join(b.name for b in self.config.brands)
+                raise UsageError(f"unknown brand {name[:40]!r}; brands: {known}")
+            brand = found.name
+        return brand, since
+
+    def _cmd_digest(self, args: list[str], actor: Actor) -> Reply:
+        brand, since = self._digest_args(args, timedelta(hours=24))
+        digests = DigestService(self.config, self.repo, self.clock, charts=False)
+        messages = digests.on_demand(since, brand)
+        return Reply("\n\n".join(f"{m.title}\n{m.text}" for m in messages))
+
+    def _cmd_stats(self, args: list[str], actor: Actor) -> Reply:
+        brand, since = self._digest_args(args, timedelta(days=7))
+        digests = DigestService(self.config, self.repo, self.clock, charts=False)
+        messages = digests.on_demand(since, brand)
+        return Reply("\n\n".join(stats_text(m.digest) for m in messages))
 
     def _cmd_status(self, args: list[str], actor: Actor) -> Reply:
         now = self.clock.now()

@@ -1,0 +1,526 @@
+"""The digest: what happened to a brand (or all brands) in a period, from stored records.
+
+Pure computation and plain text: `compute_digest` reads mention records and alerts in one
+pass and returns figures; `digest_text` writes them as plain text that every platform
+escapes and formats for itself (Slack mrkdwn, DingTalk markdown, the console).
+
+Periods are in local time: the daily digest covers the day that ended at the digest time,
+[D-1 09:00, D 09:00) local, which is 23 or 25 hours long on a DST change day.
+"""
+
+from __future__ import annotations
+
+import heapq
+import statistics
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from core.durations import format_duration
+from core.models import Alert, Status, from_iso
+from core.render import human_number
+from rules.text import cap, one_line
+
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+HOURLY_UP_TO = timedelta(days=2)  # longer periods are bucketed by day
+BASELINE_DAYS = 7
+ANSWERED = {Status.ACKED, Status.ASSIGNED, Status.RESOLVED}
+TITLE_CHARS = 90
+
+
+# --- periods --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """[start, end) as aware local datetimes (wall-clock arithmetic happens in `tz`)."""
+
+    start: datetime
+    end: datetime
+    daily: bool = False  # the scheduled digest's day, not a rolling "last N hours"
+
+    @property
+    def tz(self) -> tzinfo:
+        assert self.start.tzinfo is not None
+        return self.start.tzinfo
+
+    @property
+    def span(self) -> timedelta:
+        """The wall-clock length (1 day for a daily digest, even on a DST change day)."""
+        return self.end.replace(tzinfo=None) - self.start.replace(tzinfo=None)
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start).total_seconds() / 3600  # real elapsed time
+
+
+def local_moment(day: date, at: time, tz: tzinfo) -> datetime:
+    """`at` on `day` in `tz` as a real instant: a time skipped by DST counts as the moment
+    the clocks jumped past it, a repeated time as its first occurrence."""
+    naive = datetime.combine(day, at)
+    moment = naive.replace(tzinfo=tz)
+    # zoneinfo maps a skipped wall time with the offset from before the jump; round-tripping
+    # through UTC gives the wall time the clocks actually showed.
+    return moment.astimezone(UTC).astimezone(tz)
+
+
+def daily_period(day: date, at: time, tz: tzinfo) -> Period:
+    """The day that ends at `at` on `day`: what the digest sent then reports."""
+    start, end = local_moment(day - timedelta(days=1), at, tz), local_moment(day, at, tz)
+    return Period(start, end, daily=True)
+
+
+def rolling_period(now: datetime, length: timedelta, tz: tzinfo) -> Period:
+    """The last `length` up to `now` (on demand: `digest since:7d`)."""
+    end = now.astimezone(tz)
+    return Period((now - length).astimezone(tz), end)
+
+
+def parse_hhmm(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+# --- the figures ----------------------------------------------------------------------------
+
+
+@dataclass
+class Bucket:
+    start: datetime  # local
+    negative: int = 0
+    neutral: int = 0
+    positive: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.negative + self.neutral + self.positive
+
+
+@dataclass
+class MentionRef:
+    id: str
+    title: str
+    url: str
+    source: str
+    author: str
+    when: datetime | None
+    sentiment: float
+    reach: int
+    kol_tier: str = ""
+
+
+@dataclass
+class QuestionRef:
+    alert_id: str
+    title: str
+    url: str
+    source: str
+    waiting: timedelta
+
+
+@dataclass
+class KolActivity:
+    author: str
+    tier: str
+    reach: int
+    mentions: int
+    sentiment: float  # mean
+
+
+@dataclass
+class AspectStat:
+    name: str
+    total: int = 0
+    negative: int = 0
+    neutral: int = 0
+    positive: int = 0
+    sentiment_sum: float = 0.0
+
+    @property
+    def sentiment(self) -> float:
+        return self.sentiment_sum / self.total if self.total else 0.0
+
+
+@dataclass
+class Digest:
+    brand: str | None
+    period: Period
+    bucket: timedelta
+    total: int = 0
+    previous: int = 0  # the period of the same length just before
+    baseline_total: int = 0  # the 7 days before the period
+    negative: int = 0
+    neutral: int = 0
+    positive: int = 0
+    buckets: list[Bucket] = field(default_factory=list)
+    top_negative: list[MentionRef] = field(default_factory=list)
+    top_reach: list[MentionRef] = field(default_factory=list)
+    unanswered: list[QuestionRef] = field(default_factory=list)
+    unanswered_total: int = 0
+    kols: list[KolActivity] = field(default_factory=list)
+    kol_mentions: int = 0
+    aspects: list[AspectStat] = field(default_factory=list)
+    sources: list[tuple[str, int]] = field(default_factory=list)
+    by_day: list[tuple[date, int]] = field(default_factory=list)
+    alerts_opened: int = 0
+    alerts_acked: int = 0
+    alerts_resolved: int = 0
+    median_ack: timedelta | None = None
+
+    @property
+    def days(self) -> float:
+        return self.period.span.total_seconds() / 86400
+
+    @property
+    def baseline_per_day(self) -> float:
+        return self.baseline_total / BASELINE_DAYS
+
+    @property
+    def baseline_per_period(self) -> float:
+        """The 7-day average scaled to this period's length."""
+        return self.baseline_per_day * self.days
+
+
+def sentiment_kind(score: float, negative_threshold: float, positive_threshold: float) -> str:
+    if score < negative_threshold:
+        return "negative"
+    if score >= positive_threshold:
+        return "positive"
+    return "neutral"
+
+
+def _when(doc: dict[str, Any]) -> datetime | None:
+    try:
+        return from_iso(doc.get("published") or doc.get("fetched_at"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _ref(doc: dict[str, Any], when: datetime | None) -> MentionRef:
+    title = one_line(doc.get("title") or "") or one_line(doc.get("text") or "")
+    return MentionRef(
+        id=str(doc.get("id", "")),
+        title=cap(title, TITLE_CHARS) or "(no title)",
+        url=str(doc.get("url") or ""),
+        source=str(doc.get("source") or ""),
+        author=cap(one_line(str(doc.get("author") or "")), 40),
+        when=when,
+        sentiment=float(doc.get("sentiment") or 0.0),
+        reach=int(doc.get("reach") or 0),
+        kol_tier=str(doc.get("kol_tier") or ""),
+    )
+
+
+class _Top:
+    """The n largest by key, kept in a bounded heap (one pass, little memory)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.heap: list[tuple[Any, int, Any]] = []
+        self.seq = 0
+
+    def offer(self, key: Any, item: Any) -> None:
+        self.seq += 1
+        entry = (key, -self.seq, item)  # on equal keys, the earlier offer wins
+        if len(self.heap) < self.n:
+            heapq.heappush(self.heap, entry)
+        elif entry > self.heap[0]:
+            heapq.heapreplace(self.heap, entry)
+
+    def items(self) -> list[Any]:
+        return [item for _, _, item in sorted(self.heap, reverse=True)]
+
+
+def compute_digest(
+    mentions: Iterable[dict[str, Any]],
+    alerts: Iterable[Alert],
+    period: Period,
+    now: datetime,
+    *,
+    brand: str | None = None,
+    negative_threshold: float = -0.2,
+    positive_threshold: float = 0.5,
+    top: int = 5,
+) -> Digest:
+    """Every figure of the digest, in one pass over the mention records."""
+    tz = period.tz
+    start, end = period.start.astimezone(UTC), period.end.astimezone(UTC)
+    prev_start = (period.start - period.span).astimezone(UTC)  # wall-clock: a day is a day
+    base_start = (period.start - timedelta(days=BASELINE_DAYS)).astimezone(UTC)
+    earliest = min(prev_start, base_start)
+    hourly = period.span <= HOURLY_UP_TO
+    step = timedelta(hours=1) if hourly else timedelta(days=1)
+    if hourly:
+        n_buckets = max(1, -(-int((end - start).total_seconds()) // 3600))
+        buckets = [Bucket((start + i * step).astimezone(tz)) for i in range(n_buckets)]
+    else:
+        first = period.start.replace(tzinfo=None)
+        n_buckets = max(1, -(-period.span // step))
+        buckets = [Bucket((first + i * step).replace(tzinfo=tz)) for i in range(n_buckets)]
+    d = Digest(brand=brand, period=period, bucket=step, buckets=buckets)
+
+    wanted = brand.casefold() if brand else None
+    worst, widest = _Top(top), _Top(top)
+    sources: Counter[str] = Counter()
+    days: Counter[date] = Counter()
+    aspects: dict[str, AspectStat] = {}
+    kols: dict[str, list[Any]] = {}
+    for doc in mentions:
+        if wanted and wanted not in (str(b).casefold() for b in doc.get("brands") or ()):
+            continue
+        when = _when(doc)
+        if when is None or when < earliest or when >= end:
+            continue
+        if when < start:
+            if when >= prev_start:
+                d.previous += 1
+            if when >= base_start:
+                d.baseline_total += 1
+            continue
+        score = float(doc.get("sentiment") or 0.0)
+        kind = sentiment_kind(score, negative_threshold, positive_threshold)
+        d.total += 1
+        setattr(d, kind, getattr(d, kind) + 1)
+        local = when.astimezone(tz)
+        if hourly:
+            index = int((when - start).total_seconds() // 3600)
+        else:
+            index = (local.replace(tzinfo=None) - period.start.replace(tzinfo=None)) // step
+        bucket = buckets[min(index, n_buckets - 1)]
+        setattr(bucket, kind, getattr(bucket, kind) + 1)
+        days[local.date()] += 1
+        sources[str(doc.get("source") or "?")] += 1
+        for name in doc.get("aspects") or ():
+            stat = aspects.setdefault(name, AspectStat(name))
+            stat.total += 1
+            stat.sentiment_sum += score
+            setattr(stat, kind, getattr(stat, kind) + 1)
+        reach = int(doc.get("reach") or 0)
+        if kind == "negative":
+            worst.offer((-score, reach), (doc, when))
+        if reach > 0:
+            widest.offer((reach, -score), (doc, when))
+        if "kol" in (doc.get("flags") or ()) or doc.get("kol_tier"):
+            d.kol_mentions += 1
+            author = one_line(str(doc.get("author") or "?"))
+            entry = kols.setdefault(author.casefold(), [author, "", 0, 0, 0.0])
+            entry[1] = entry[1] or str(doc.get("kol_tier") or "")
+            entry[2] = max(entry[2], reach)
+            entry[3] += 1
+            entry[4] += score
+
+    d.top_negative = [_ref(doc, when) for doc, when in worst.items()]
+    d.top_reach = [_ref(doc, when) for doc, when in widest.items()]
+    d.sources = sources.most_common(top)
+    d.by_day = sorted(days.items())
+    d.aspects = sorted(aspects.values(), key=lambda a: (-a.total, a.name))
+    d.kols = sorted(
+        (
+            KolActivity(cap(a, 40), tier, reach, n, total / n)
+            for a, tier, reach, n, total in kols.values()
+        ),
+        key=lambda k: (-k.reach, -k.mentions, k.author),
+    )[:top]
+    _alert_figures(d, alerts, start, end, now, wanted, top)
+    return d
+
+
+def _alert_figures(
+    d: Digest,
+    alerts: Iterable[Alert],
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    wanted: str | None,
+    top: int,
+) -> None:
+    def within(stamp: str) -> datetime | None:
+        when = from_iso(stamp) if stamp else None
+        return when if when is not None and start <= when < end else None
+
+    ack_times: list[timedelta] = []
+    waiting: list[tuple[datetime, Alert]] = []
+    for a in alerts:
+        if wanted and a.brand.casefold() != wanted:
+            continue
+        if getattr(a, "kind", "mention") != "mention":  # a burst summary, not a mention
+            continue
+        created = from_iso(a.created_at)
+        if created is None:
+            continue
+        if within(a.created_at):
+            d.alerts_opened += 1
+        acked = within(a.acked_at)
+        if acked:
+            d.alerts_acked += 1
+            ack_times.append(acked - created)
+        if within(a.resolved_at):
+            d.alerts_resolved += 1
+        if "question" in a.flags and created < end and not a.acked_at and a.status not in ANSWERED:
+            waiting.append((created, a))
+    d.median_ack = statistics.median(ack_times) if ack_times else None
+    waiting.sort(key=lambda pair: (pair[0], pair[1].id))
+    d.unanswered_total = len(waiting)
+    for created, a in waiting[:top]:
+        s = a.summary
+        title = one_line(s.get("title") or "") or one_line(s.get("text") or "")
+        d.unanswered.append(
+            QuestionRef(
+                alert_id=a.id,
+                title=cap(title, TITLE_CHARS) or "(no title)",
+                url=str(s.get("url") or ""),
+                source=str(s.get("source") or ""),
+                waiting=max(timedelta(0), now - created),
+            )
+        )
+
+
+# --- text -----------------------------------------------------------------------------------
+
+
+def sparkline(values: list[int]) -> str:
+    """One block per value, scaled to the largest; zero is always the lowest block and any
+    non-zero value at least the second, so "none" and "a few" stay apart."""
+    peak = max(values, default=0)
+    if peak <= 0:
+        return SPARK_BLOCKS[0] * len(values)
+    top = len(SPARK_BLOCKS) - 1
+    return "".join(
+        SPARK_BLOCKS[0] if v <= 0 else SPARK_BLOCKS[max(1, round(v / peak * top))] for v in values
+    )
+
+
+def change(now: float, before: float) -> str:
+    if before <= 0:
+        return "new" if now > 0 else "±0%"
+    pct = (now - before) / before * 100
+    return f"{pct:+.0f}%"
+
+
+def _share(n: int, total: int) -> str:
+    return f"{n} ({n / total:.0%})" if total else str(n)
+
+
+def _stamp(when: datetime | None, tz: tzinfo) -> str:
+    return f"{when.astimezone(tz):%m-%d %H:%M}" if when else ""
+
+
+def _period_label(p: Period) -> str:
+    zone = getattr(p.tz, "key", str(p.tz))
+    return f"{p.start:%a %d %b %H:%M} → {p.end:%a %d %b %H:%M} ({zone})"
+
+
+def span_label(span: timedelta) -> str:
+    return "24h" if span == timedelta(days=1) else format_duration(span)
+
+
+def digest_title(d: Digest) -> str:
+    who = d.brand or "all brands"
+    if d.period.daily:
+        return f"Buzzwatch daily digest · {who} · {d.period.end:%Y-%m-%d}"
+    return f"Buzzwatch digest · {who} · last {span_label(d.period.span)}"
+
+
+def _mention_line(m: MentionRef, lead: str, tz: tzinfo) -> list[str]:
+    meta = " · ".join(x for x in (m.source, m.author, _stamp(m.when, tz)) if x)
+    lines = [f"• {lead} {m.title}", f"   {meta}"]
+    if m.url:
+        lines.append(f"   {m.url}")
+    return lines
+
+
+def volume_lines(d: Digest) -> list[str]:
+    values = [b.total for b in d.buckets]
+    fmt = "%H:%M" if d.bucket < timedelta(days=1) else "%m-%d"
+    unit = "hour" if d.bucket < timedelta(days=1) else "day"
+    lines = [f"Volume by {unit} ({d.buckets[0].start:{fmt}} → {d.buckets[-1].start:{fmt}}):"]
+    lines.append(sparkline(values))
+    if any(values):
+        peak = max(range(len(values)), key=lambda i: values[i])
+        lines.append(f"peak {values[peak]} at {d.buckets[peak].start:{fmt}}")
+    return lines
+
+
+def digest_text(d: Digest) -> str:
+    """The whole digest as plain text (no markup: each platform escapes it)."""
+    tz = d.period.tz
+    daily = d.period.daily
+    prev_label = "the day before" if daily else f"previous {span_label(d.period.span)}"
+    lines = [_period_label(d.period), ""]
+    lines.append(
+        f"Mentions: {d.total} · {prev_label} {d.previous} ({change(d.total, d.previous)})"
+        f" · 7-day average {d.baseline_per_period:.1f} ({change(d.total, d.baseline_per_period)})"
+    )
+    if d.days > 1:
+        lines.append(
+            f"   {d.total / d.days:.1f} a day; 7-day average {d.baseline_per_day:.1f} a day"
+        )
+    lines.append(
+        f"Sentiment: 🔴 negative {_share(d.negative, d.total)} · ⚪ neutral "
+        f"{_share(d.neutral, d.total)} · 🟢 positive {_share(d.positive, d.total)}"
+    )
+    lines += ["", *volume_lines(d)]
+    if d.top_negative:
+        lines += ["", "Most negative:"]
+        for m in d.top_negative:
+            lines += _mention_line(m, f"[{m.sentiment:+.2f}]", tz)
+    if d.top_reach:
+        lines += ["", "Widest reach:"]
+        for m in d.top_reach:
+            tier = f" {m.kol_tier}" if m.kol_tier else ""
+            lines += _mention_line(m, f"[{human_number(m.reach)}{tier}]", tz)
+    lines += ["", f"Questions waiting for an answer: {d.unanswered_total}"]
+    for q in d.unanswered:
+        lines.append(f"• {q.alert_id} · waiting {format_duration(q.waiting)} · {q.title}")
+        if q.url:
+            lines.append(f"   {q.url}")
+    if d.unanswered_total > len(d.unanswered):
+        lines.append(f"   … and {d.unanswered_total - len(d.unanswered)} more (`status`)")
+    if d.kols:
+        lines += ["", f"KOL activity: {d.kol_mentions} mention(s)"]
+        for k in d.kols:
+            tier = f" {k.tier}" if k.tier else ""
+            lines.append(
+                f"• {k.author} ({human_number(k.reach)}{tier}) · {k.mentions} mention(s)"
+                f" · sentiment {k.sentiment:+.2f}"
+            )
+    if d.aspects:
+        lines += ["", "Aspects (negative / neutral / positive · mean sentiment):"]
+        for a in d.aspects:
+            lines.append(
+                f"• {a.name} {a.total}: {a.negative} / {a.neutral} / {a.positive}"
+                f" · {a.sentiment:+.2f}"
+            )
+    ack = f" · median time to ack {format_duration(d.median_ack)}" if d.median_ack else ""
+    lines += [
+        "",
+        f"Alerts: {d.alerts_opened} opened · {d.alerts_acked} acked · "
+        f"{d.alerts_resolved} resolved{ack}",
+    ]
+    if d.sources:
+        lines.append("Busiest sources: " + " · ".join(f"{s} {n}" for s, n in d.sources))
+    return "\n".join(lines)
+
+
+def stats_text(d: Digest) -> str:
+    """Counts by day, sentiment, source and aspect: the `stats` command's reply."""
+    who = d.brand or "all brands"
+    lines = [f"Stats · {who} · {_period_label(d.period)}", f"Mentions: {d.total}"]
+    if d.by_day:
+        lines.append("By day: " + " · ".join(f"{day:%m-%d} {n}" for day, n in d.by_day))
+    lines.append(
+        f"Sentiment: negative {_share(d.negative, d.total)} · neutral "
+        f"{_share(d.neutral, d.total)} · positive {_share(d.positive, d.total)}"
+    )
+    if d.sources:
+        lines.append("Sources: " + " · ".join(f"{s} {n}" for s, n in d.sources))
+    if d.aspects:
+        lines.append(
+            "Aspects: "
+            + " · ".join(
+                f"{a.name} {a.total} ({a.negative} neg, {a.sentiment:+.2f})" for a in d.aspects
+            )
+        )
+    return "\n".join(lines)

@@ -1,0 +1,214 @@
+"""Sending digests: the daily one exactly once per date, and on demand.
+
+The daily digest for local date D covers [D-1 time, D time). The mark "sent for D" is
+stored in the same write as the outbox items it stands for, so a crash leaves either both
+or neither: a restart, a late wake-up or a second scheduler thread sends it once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from core.clock import Clock
+from core.config import Config
+from core.digest import (
+    Digest,
+    Period,
+    compute_digest,
+    daily_period,
+    digest_text,
+    digest_title,
+    local_moment,
+    parse_hhmm,
+    rolling_period,
+)
+from core.models import OutboxItem, to_iso
+from core.repository import Repository
+
+log = logging.getLogger("buzzwatch.digest")
+
+STATE_KEY = "digest"
+
+
+@dataclass
+class DigestMessage:
+    title: str
+    text: str
+    image: Path | None
+    digest: Digest
+
+    def message(self) -> dict[str, str]:
+        """The outbox message ("text" kind): every notifier knows how to render it."""
+        msg = {"kind": "text", "title": self.title, "text": self.text}
+        if self.image is not None:
+            msg["image"] = str(self.image)
+        return msg
+
+
+class DigestService:
+    def __init__(
+        self,
+        config: Config,
+        repo: Repository,
+        clock: Clock,
+        chart_dir: Path | None = None,
+        charts: bool = True,
+    ) -> None:
+        self.config = config
+        self.repo = repo
+        self.clock = clock
+        self.chart_dir = chart_dir or Path(config.data_dir) / "digests"
+        self.charts = charts
+        self.tz = config.digest_tz
+        self.at = parse_hhmm(config.digest.time)
+        self._lock = threading.Lock()
+
+    # --- what a digest says -----------------------------------------------------------------
+
+    def compute(self, period: Period, brand: str | None) -> Digest:
+        wanted = brand.casefold() if brand else None
+        earliest = min(period.start - period.span, period.start - timedelta(days=7))
+        # Records are filed by UTC fetch day: ask from the UTC day of the earliest instant.
+        mentions = self.repo.iter_mentions(earliest.astimezone(UTC))
+        alerts = self.repo.find_alerts(lambda a: not wanted or a.brand.casefold() == wanted)
+        rules = self.config.rules
+        return compute_digest(
+            mentions,
+            alerts,
+            period,
+            self.clock.now(),
+            brand=brand,
+            negative_threshold=rules.negative_threshold,
+            positive_threshold=rules.positive_threshold,
+            top=self.config.digest.top,
+        )
+
+    def brands_for(self, brand: str | None) -> list[str | None]:
+        if brand:
+            return [brand]
+        if self.config.digest.per_brand:
+            return [b.name for b in self.config.brands]
+        return [None]
+
+    def build(
+        self, period: Period, brand: str | None = None, chart_dir: Path | None = None
+    ) -> list[DigestMessage]:
+        out = []
+        for name in self.brands_for(brand):
+            d = self.compute(period, name)
+            image = self._chart(d, chart_dir or self.chart_dir) if self.charts else None
+            out.append(DigestMessage(digest_title(d), digest_text(d), image, d))
+        return out
+
+    def _chart(self, d: Digest, folder: Path) -> Path | None:
+        slug = "".join(c if c.isalnum() else "-" for c in (d.brand or "all"))[:40]
+        path = folder / f"digest-{slug}-{d.period.end:%Y%m%d-%H%M}.png"
+        try:
+            from core.digest_chart import render_chart
+
+            return render_chart(d, path)
+        except Exception as err:  # the text goes out without the picture
+            log.warning("digest chart not drawn: %s: %s", type(err).__name__, err)
+            return None
+
+    def destinations(self) -> list[str]:
+        return list(self.config.digest.destinations or self.config.destinations)
+
+    def items(self, messages: list[DigestMessage]) -> list[OutboxItem]:
+        stamp = to_iso(self.clock.now()) or ""
+        return [
+            OutboxItem("", dest, "post", m.message(), stamp)
+            for m in messages
+            for dest in self.destinations()
+        ]
+
+    # --- the daily schedule -----------------------------------------------------------------
+
+    def moment(self, day: date) -> datetime:
+        return local_moment(day, self.at, self.tz)
+
+    def latest_due(self, now: datetime) -> date:
+        """The local date of the latest digest time at or before `now`."""
+        today = now.astimezone(self.tz).date()
+        return today if self.moment(today) <= now else today - timedelta(days=1)
+
+    def sent_for(self) -> date | None:
+        state = self.repo.get_state(STATE_KEY) or {}
+        value = state.get("sent_for") if isinstance(state, dict) else None
+        return date.fromisoformat(value) if value else None
+
+    def due(self, now: datetime) -> date | None:
+        """The date whose digest should go out now, if any."""
+        if not self.config.digest.enabled:
+            return None
+        day = self.latest_due(now)
+        sent = self.sent_for()
+        if sent is not None and sent >= day:
+            return None
+        late = now - self.moment(day)
+        if late > self.config.digest.grace:
+            log.info(
+                "digest for %s skipped: %s late (grace %s)", day, late, self.config.digest.grace
+            )
+            return None
+        return day
+
+    def run_due(self) -> date | None:
+        """Queue the daily digest if it is due and not yet sent; the date queued, or None.
+
+        Called by the scheduler at the digest time and at start-up (the catch-up)."""
+        with self._lock:
+            now = self.clock.now()
+            day = self.due(now)
+            if day is None:
+                return None
+            messages = self.build(daily_period(day, self.at, self.tz))
+            mark = {"sent_for": day.isoformat(), "queued_at": to_iso(now)}
+            self.repo.add_outbox(self.items(messages), state={STATE_KEY: mark})
+            log.info(
+                "digest for %s queued: %d message(s) to %s",
+                day,
+                len(messages),
+                ", ".join(self.destinations()) or "no destination",
+            )
+            return day
+
+    # --- on demand --------------------------------------------------------------------------
+
+    def on_demand(
+        self, since: timedelta, brand: str | None = None, chart_dir: Path | None = None
+    ) -> list[DigestMessage]:
+        return self.build(rolling_period(self.clock.now(), since, self.tz), brand, chart_dir)
+
+    # --- the scheduler ----------------------------------------------------------------------
+
+    def run_due_logged(self) -> None:
+        try:
+            self.run_due()
+        except Exception:  # logged; the next start-up or day tries again
+            log.exception("daily digest failed")
+
+    def schedule(self, scheduler: Any) -> None:
+        """Add the daily job to an APScheduler 3 scheduler, and a catch-up run right away.
+
+        The grace time is hours, not APScheduler's default of one second, so a late wake-up
+        still sends; the stored mark makes any second run a no-op."""
+        if not self.config.digest.enabled:
+            return
+        from apscheduler.triggers.cron import CronTrigger
+
+        scheduler.add_job(
+            self.run_due_logged,
+            CronTrigger(hour=self.at.hour, minute=self.at.minute, timezone=self.tz),
+            id="digest",
+            misfire_grace_time=int(self.config.digest.grace.total_seconds()),
+            coalesce=True,
+            max_instances=1,
+        )
+        # No trigger: runs once as soon as the scheduler starts (the start-up catch-up).
+        scheduler.add_job(self.run_due_logged, id="digest-catch-up", max_instances=1)

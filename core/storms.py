@@ -1,0 +1,401 @@
+"""Storm detection: a brand's mention volume, or its share of negative mentions, far above
+what is usual for this time of day.
+
+For each brand, the last `window` is compared with the same window at the same time on each
+of the past `baseline_days` days. A storm needs at least `min_volume` mentions, and either
+a volume over max(mean + k * stddev, min_ratio * mean), or a negative share of at least
+`negative_share` (higher than the baseline's). It stays on until the volume falls under
+`clear_ratio` of that level, so a storm hovering at the threshold is raised once and
+cleared once. The active storm per brand is kept in repository state, stored in the same
+write as its message, so a restart neither repeats nor loses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import statistics
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from core.clock import Clock
+from core.config import BrandConfig, Config, StormRule
+from core.durations import format_duration
+from core.models import OutboxItem, from_iso, to_iso
+from core.render import human_number
+from core.repository import Repository
+from rules.text import cap, normalize, one_line
+
+log = logging.getLogger("buzzwatch.storms")
+
+DAY = timedelta(days=1)
+EXAMPLES = 3
+TERMS = 6
+_WORD = re.compile(r"[a-z][a-z0-9'’\-]{2,}")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
+STOPWORDS = set(
+    [
+        "the",
+        "and",
+        "for",
+        "that",
+        "this",
+        "with",
+        "you",
+        "your",
+        "are",
+        "was",
+        "were",
+        "have",
+        "has",
+        "had",
+        "not",
+        "but",
+        "they",
+        "them",
+        "their",
+        "from",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "how",
+        "all",
+        "any",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "just",
+        "about",
+        "into",
+        "out",
+        "our",
+        "over",
+        "than",
+        "then",
+        "there",
+        "these",
+        "those",
+        "been",
+        "being",
+        "its",
+        "it's",
+        "i'm",
+        "i've",
+        "don't",
+        "very",
+        "really",
+        "more",
+        "most",
+        "some",
+        "such",
+        "only",
+        "also",
+        "get",
+        "got",
+        "one",
+        "two",
+        "too",
+        "here",
+        "after",
+        "before",
+        "again",
+        "http",
+        "https",
+        "www",
+        "com",
+    ]
+)
+# Common two-character function words that say nothing about a storm.
+CJK_STOP = set(
+    [
+        "我们",
+        "你们",
+        "他们",
+        "这个",
+        "那个",
+        "就是",
+        "不是",
+        "没有",
+        "一个",
+        "什么",
+        "怎么",
+        "今天",
+        "还是",
+        "真的",
+        "可以",
+        "已经",
+    ]
+)
+
+
+@dataclass
+class Window:
+    total: int = 0
+    negative: int = 0
+
+    @property
+    def share(self) -> float:
+        return self.negative / self.total if self.total else 0.0
+
+
+@dataclass
+class Verdict:
+    storm: bool
+    reason: str  # "volume", "negative share" or ""
+    level: float  # the volume that makes a storm
+    mean: float
+    stddev: float
+    base_share: float
+
+
+def evaluate(current: Window, baseline: list[Window], rule: StormRule, active: bool) -> Verdict:
+    totals = [w.total for w in baseline] or [0]
+    mean = statistics.fmean(totals)
+    stddev = statistics.pstdev(totals)
+    level = max(float(rule.min_volume), mean + rule.k * stddev, rule.min_ratio * mean)
+    base_total = sum(w.total for w in baseline)
+    base_share = sum(w.negative for w in baseline) / base_total if base_total else 0.0
+    # Raising needs the full level; staying on needs only clear_ratio of it (hysteresis).
+    scale = rule.clear_ratio if active else 1.0
+    by_volume = current.total >= level * scale
+    by_share = (
+        current.total >= rule.min_volume * scale
+        and current.share >= rule.negative_share
+        and current.share > base_share
+    )
+    reason = "volume" if by_volume else "negative share" if by_share else ""
+    return Verdict(bool(reason), reason, level, mean, stddev, base_share)
+
+
+def top_terms(
+    texts: Iterable[str], skip: Iterable[str] = (), n: int = TERMS
+) -> list[tuple[str, int]]:
+    """The words (Latin) and character bigrams (CJK) found in the most texts."""
+    skipped = {normalize(s) for s in skip}
+    df: Counter[str] = Counter()
+    for text in texts:
+        norm = normalize(text)
+        terms = {w.strip("'’-") for w in _WORD.findall(norm)}
+        for run in _CJK_RUN.findall(norm):
+            terms.update(run[i : i + 2] for i in range(len(run) - 1))
+        df.update(
+            t
+            for t in terms
+            if t not in STOPWORDS
+            and t not in CJK_STOP
+            and not any(t in s or s in t for s in skipped)
+        )
+    return sorted(df.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+@dataclass
+class BrandWindows:
+    current: Window = field(default_factory=Window)
+    baseline: list[Window] = field(default_factory=list)
+    docs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def count_windows(
+    mentions: Iterable[dict[str, Any]],
+    brands: dict[str, StormRule],
+    now: datetime,
+    negative_threshold: float,
+) -> dict[str, BrandWindows]:
+    """One pass: per brand, the current window, the same window on each past day, and the
+    current window's records."""
+    out = {
+        name: BrandWindows(baseline=[Window() for _ in range(r.baseline_days)])
+        for name, r in brands.items()
+    }
+    folded = {name.casefold(): name for name in brands}
+    for doc in mentions:
+        names = [folded[b.casefold()] for b in doc.get("brands") or () if b.casefold() in folded]
+        if not names:
+            continue
+        try:
+            when = from_iso(doc.get("published") or doc.get("fetched_at"))
+        except (TypeError, ValueError):
+            continue
+        if when is None or when > now:
+            continue
+        ago = now - when
+        days = (ago - timedelta(microseconds=1)) // DAY if ago > timedelta(0) else 0
+        into = ago - days * DAY  # in (0, 1 day]: how far back within that day's window
+        negative = float(doc.get("sentiment") or 0.0) < negative_threshold
+        for name in names:
+            rule, bw = brands[name], out[name]
+            if into > rule.window or days > rule.baseline_days:
+                continue
+            w = bw.current if days == 0 else bw.baseline[days - 1]
+            w.total += 1
+            w.negative += negative
+            if days == 0:
+                bw.docs.append(doc)
+    return out
+
+
+class StormWatch:
+    def __init__(self, config: Config, repo: Repository, clock: Clock) -> None:
+        self.config = config
+        self.repo = repo
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._last_check: datetime | None = None
+
+    def rule_for(self, brand: BrandConfig) -> StormRule:
+        return self.config.storms.brands.get(brand.name) or self.config.storms
+
+    def destinations(self) -> list[str]:
+        return list(self.config.storms.destinations or self.config.destinations)
+
+    def check_if_due(self) -> list[OutboxItem]:
+        """After a poll: check unless the last check was under `check_every` ago. A failure
+        is logged, never raised: it must not stop the poll job that calls it."""
+        now = self.clock.now()
+        last = self._last_check
+        if last is not None and now - last < self.config.storms.check_every:
+            return []
+        try:
+            return self.check()
+        except Exception:
+            log.exception("storm check failed")
+            return []
+
+    def check(self) -> list[OutboxItem]:
+        """Evaluate every brand now; queue and return the raised and cleared messages."""
+        if not self.config.storms.enabled:
+            return []
+        with self._lock:
+            now = self.clock.now()
+            self._last_check = now
+            rules = {b.name: self.rule_for(b) for b in self.config.brands}
+            reach_back = max(r.baseline_days * DAY + r.window for r in rules.values())
+            windows = count_windows(
+                self.repo.iter_mentions((now - reach_back).astimezone(UTC)),
+                rules,
+                now,
+                self.config.rules.negative_threshold,
+            )
+            queued: list[OutboxItem] = []
+            for brand in self.config.brands:
+                queued += self._one(brand, rules[brand.name], windows[brand.name], now)
+            return queued
+
+    def _one(
+        self, brand: BrandConfig, rule: StormRule, bw: BrandWindows, now: datetime
+    ) -> list[OutboxItem]:
+        key = f"storm:{brand.name}"
+        state = self.repo.get_state(key) or {}
+        active = bool(state.get("active"))
+        v = evaluate(bw.current, bw.baseline, rule, active)
+        if v.storm and not active:
+            title, text = self.raised_text(brand, rule, bw, v)
+            new_state = {
+                "active": True,
+                "since": to_iso(now),
+                "peak": bw.current.total,
+                "reason": v.reason,
+            }
+            log.warning(
+                "storm raised for %s: %d mentions in %s",
+                brand.name,
+                bw.current.total,
+                format_duration(rule.window),
+            )
+        elif active and not v.storm:
+            title, text = self.cleared_text(brand, rule, bw, v, state, now)
+            new_state = {
+                "active": False,
+                "cleared_at": to_iso(now),
+                "last_peak": state.get("peak", 0),
+            }
+            log.info("storm cleared for %s", brand.name)
+        else:
+            if active and bw.current.total > int(state.get("peak", 0)):
+                self.repo.set_state(key, {**state, "peak": bw.current.total})
+            return []
+        stamp = to_iso(now) or ""
+        msg = {
+            "kind": "text",
+            "title": title,
+            "text": text,
+            "severity": "critical" if v.storm else "low",
+        }
+        items = [OutboxItem("", dest, "post", dict(msg), stamp) for dest in self.destinations()]
+        self.repo.add_outbox(items, state={key: new_state})
+        return items
+
+    # --- message text (plain: each platform escapes it) -------------------------------------
+
+    def raised_text(
+        self, brand: BrandConfig, rule: StormRule, bw: BrandWindows, v: Verdict
+    ) -> tuple[str, str]:
+        c = bw.current
+        window = format_duration(rule.window)
+        title = f"🔴 CRITICAL · Storm · {brand.name}: {c.total} mentions in the last {window}"
+        lines = [
+            f"Usual for this time: {v.mean:.1f} ± {v.stddev:.1f} (the same {window} on the past "
+            f"{rule.baseline_days} days); a storm from {v.level:.0f}.",
+            f"Negative: {c.negative} of {c.total} ({c.share:.0%}; usually {v.base_share:.0%}).",
+            f"Raised by: {v.reason}.",
+        ]
+        texts = (f"{d.get('title', '')}\n{d.get('text', '')}" for d in bw.docs)
+        terms = top_terms(texts, skip=brand.keywords)
+        if terms:
+            lines.append("Top terms: " + " · ".join(f"{t} ({n})" for t, n in terms))
+        lines.append("Examples:")
+        threshold = self.config.rules.negative_threshold
+        examples = sorted(
+            bw.docs,
+            key=lambda d: (
+                float(d.get("sentiment") or 0.0) >= threshold,  # negative ones first
+                -int(d.get("reach") or 0),
+                float(d.get("sentiment") or 0.0),
+            ),
+        )[:EXAMPLES]
+        for d in examples:
+            title_text = one_line(d.get("title") or "") or one_line(d.get("text") or "")
+            who = " · ".join(
+                x
+                for x in (
+                    str(d.get("source") or ""),
+                    cap(one_line(str(d.get("author") or "")), 40),
+                    f"{human_number(int(d.get('reach') or 0))} followers" if d.get("reach") else "",
+                    f"sentiment {float(d.get('sentiment') or 0.0):+.2f}",
+                )
+                if x
+            )
+            lines.append(f"• {cap(title_text, 90) or '(no title)'}")
+            lines.append(f"   {who}")
+            if d.get("url"):
+                lines.append(f"   {d['url']}")
+        lines.append("A message follows when the volume falls back.")
+        return title, "\n".join(lines)
+
+    def cleared_text(
+        self,
+        brand: BrandConfig,
+        rule: StormRule,
+        bw: BrandWindows,
+        v: Verdict,
+        state: dict[str, Any],
+        now: datetime,
+    ) -> tuple[str, str]:
+        window = format_duration(rule.window)
+        since = from_iso(state.get("since"))
+        lasted = f"; it lasted {format_duration(now - since)}" if since else ""
+        title = f"✅ Storm over · {brand.name}: {bw.current.total} mentions in the last {window}"
+        text = (
+            f"Back under {v.level * rule.clear_ratio:.0f} (usual {v.mean:.1f} ± {v.stddev:.1f})"
+            f"{lasted}, peak {int(state.get('peak', 0))} mentions in {window}."
+        )
+        return title, text
