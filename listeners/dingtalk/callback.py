@@ -1,0 +1,101 @@
+"""@Buzzwatch commands over DingTalk's HTTP callback mode (the alternative to Stream mode).
+
+DingTalk POSTs each @bot message to a public URL with `timestamp` and `sign` headers
+(HMAC-SHA256 with the app secret). A request whose signature does not match, or whose
+timestamp is over an hour off, is refused with 401 before its body is read as a command;
+a msgId already handled (DingTalk retries) is answered but not run again. The reply is the
+HTTP response body, which DingTalk posts into the conversation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from dingtalk_stream import ChatbotMessage
+
+from listeners.dingtalk.chat import SeenIds, answer, deliver_now
+from listeners.dingtalk.signing import verify_callback
+
+log = logging.getLogger("buzzwatch.dingtalk.callback")
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class CallbackEndpoint:
+    """The callback's logic, apart from HTTP: headers and body in, status and body out."""
+
+    def __init__(
+        self,
+        app: Any,
+        app_secret: str,
+        now_ms: Callable[[], int],
+        seen: SeenIds | None = None,
+        deliver: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
+        self.app = app
+        self._secret = app_secret
+        self.now_ms = now_ms
+        self.seen = seen or SeenIds()
+        # How to run the after-change delivery: by default in the background, so the
+        # response is not held up by other platforms.
+        self.deliver = deliver or (lambda job: threading.Thread(target=job, daemon=True).start())
+
+    def handle(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        why = verify_callback(
+            self._secret, headers.get("timestamp"), headers.get("sign"), self.now_ms()
+        )
+        if why:
+            log.warning("refused a DingTalk callback: %s", why)
+            return 401, {"error": "bad signature"}
+        try:
+            data = json.loads(body.decode("utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            msg = ChatbotMessage.from_dict(data)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            return 400, {"error": "not a DingTalk robot message"}
+        if not self.seen.first_time(msg.message_id):
+            log.info("DingTalk message %s seen before; dropped", msg.message_id)
+            return 200, {}
+        reply, changed = answer(self.app, msg)
+        if changed:
+            self.deliver(lambda: deliver_now(self.app))
+        return 200, reply
+
+
+def serve(endpoint: CallbackEndpoint, host: str, port: int, path: str) -> ThreadingHTTPServer:
+    """Start the callback endpoint on host:port in a daemon thread; `shutdown()` stops it."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, fmt: str, *args: object) -> None:
+            log.debug("callback: " + fmt, *args)
+
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            if self.path.split("?", 1)[0] != path:
+                self._answer(404, {"error": "not found"})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                self._answer(413, {"error": "too large"})
+                return
+            body = self.rfile.read(length)
+            self._answer(*endpoint.handle({k.lower(): v for k, v in self.headers.items()}, body))
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="dingtalk-callback", daemon=True).start()
+    log.info("DingTalk callback mode on http://%s:%d%s", host, server.server_address[1], path)
+    return server

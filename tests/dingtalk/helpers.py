@@ -1,0 +1,50 @@
+"""Alerts and apps for the DingTalk tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from core.alerts import new_alert
+from core.models import Alert, Mention
+
+NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+INJECTIONS = [
+    "[点我领券](javascript:alert(1))",
+    "![](http://track.example/pixel.gif)",
+    "@13800000000 @all @所有人 ＠13900000000",
+    "# 大标题\n## 二级",
+    "<font color=red>红字</font><a href='http://evil.example'>x</a><img src=x onerror=alert(1)>",
+    "**粗体** _斜体_ `code` ~~删除~~ > 引用 | 表格 |",
+    "[a](http://ok.example) [b]: http://ref.example &lt;script&gt;",
+]
+
+
+def make_alert(
+    alert_id: str = "A1",
+    title: str = "艾克米吃完拉肚子，怀疑食物中毒",
+    text: str = "昨晚在艾克米吃完就拉肚子了，怀疑食物中毒",
+    url: str = "https://weibo.com/1/a",
+    severity: str = "critical",
+    author: str = "吃货小李",
+    flags: list[str] | None = None,
+    **summary: Any,
+) -> Alert:
+    mention = Mention(
+        id=f"m-{alert_id}",
+        source="sample_weibo",
+        url=url,
+        title=title,
+        text=text,
+        author=author,
+        published=NOW,
+        brands=["Acme"],
+        sentiment=-0.9,
+        flags=flags if flags is not None else ["negative", "critical"],
+        aspects=["food_safety"],
+        severity=severity,
+    )
+    alert = new_alert(alert_id, mention, "people", ["dingtalk"], NOW)
+    alert.summary.update(summary)
+    return alert

@@ -1,0 +1,191 @@
+"""Untrusted text renders as inert DingTalk markdown; bodies stay under 20,000 bytes."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from core.clock import FakeClock
+from core.commands import Reply
+from core.models import Status
+from core.notify import Outgoing
+from listeners.dingtalk import markdown as md
+from listeners.dingtalk.notifier import DingTalkNotifier
+from tests.dingtalk.helpers import INJECTIONS, NOW, make_alert
+
+MARKUP = set("[]<>@#*_`|~&!\\")
+
+
+def _notifier(**kw) -> DingTalkNotifier:
+    return DingTalkNotifier("ops", "http://127.0.0.1:9/robot/send", None, FakeClock(NOW), **kw)
+
+
+def _text(payload: dict) -> str:
+    return (payload.get("markdown") or payload.get("actionCard"))["text"]
+
+
+def assert_inert(text: str) -> None:
+    """No link or image to anything but our own http(s) links, no mention, heading or HTML."""
+    assert "](javascript" not in text and "<javascript" not in text
+    # Bare URLs from feeds are not auto-linked either: only our own "](http" links remain.
+    assert len(re.findall(r"(?i)(https?|javascript):", text)) == len(
+        re.findall(r"\]\(https?:", text)
+    )
+    assert "![" not in text
+    assert not re.search(r"@(\d|all|所有人)", text)
+    assert "<" not in text and ">" not in text.replace("> ", "", 1)
+    for line in text.splitlines():
+        assert not line.startswith("#") or line.startswith("#### "), line
+    for target in re.findall(r"\]\(([^)]*)\)", text):
+        assert target.startswith(("https://", "http://")), target
+        assert "track.example" not in target and "evil.example" not in target
+
+
+@pytest.mark.parametrize("evil", INJECTIONS)
+def test_injection_in_title_text_author_renders_inert(evil: str) -> None:
+    alert = make_alert(title=evil, text=f"正文 {evil} 正文", author=evil)
+    for style in ("markdown", "actioncard"):
+        out = Outgoing("post", {"kind": "alert"}, alert=alert)
+        payload = _notifier(style=style).render(out)
+        assert_inert(_text(payload))
+        assert "at" not in payload  # nothing configured: nobody is ever mentioned
+        title = (payload.get("markdown") or payload.get("actionCard"))["title"]
+        assert not MARKUP & set(title), title
+
+
+def test_escape_keeps_the_words_readable() -> None:
+    assert md.escape("[x](javascript:alert(1))") == "［x］(javascript：alert(1))"
+    assert md.escape("@13800000000") == "＠13800000000"
+    assert md.escape("# 标题") == "＃ 标题"
+    assert md.escape("<b>&amp;</b>") == "＜b＞＆amp;＜/b＞"
+    assert md.escape("a\u202eb\u200bc") == "abc"  # bidi overrides and zero-width gone
+    assert md.escape("see http://t.example/x") == "see http：//t.example/x"
+
+
+def test_feed_phone_numbers_never_reach_the_at_field() -> None:
+    alert = make_alert(title="@13800000000 速来", text="@13900000000 @all")
+    payload = _notifier(at_mobiles=["13700000000"]).render(
+        Outgoing("post", {"kind": "alert"}, alert=alert)
+    )
+    assert payload["at"] == {"atMobiles": ["13700000000"], "atUserIds": [], "isAtAll": False}
+    text = _text(payload)
+    assert re.findall(r"@(\d+)", text) == ["13700000000"]  # only the configured on-call phone
+
+
+def test_at_only_on_critical_alerts() -> None:
+    alert = make_alert(severity="high", flags=["negative"])
+    payload = _notifier(at_mobiles=["13700000000"]).render(
+        Outgoing("post", {"kind": "alert"}, alert=alert)
+    )
+    assert "at" not in payload and "@137" not in _text(payload)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "data:text/html,<b>x</b>",
+        "https://weibo.com@evil.example/x",
+        "http://",
+        "https://a.example/" + "x" * 3000,
+        "https://a.example/a b",
+    ],
+)
+def test_unsafe_links_are_dropped(url: str) -> None:
+    assert md.safe_url(url) == ""
+    payload = _notifier().render(Outgoing("post", {"kind": "alert"}, alert=make_alert(url=url)))
+    assert "打开原文" not in _text(payload)
+
+
+def test_link_characters_that_would_break_markdown_are_encoded() -> None:
+    url = md.safe_url("https://t.example/p?q=(x)[y]<z>'*@1&ok=1#frag")
+    assert url == "https://t.example/p?q=%28x%29%5By%5D%3Cz%3E%27%2A%401&ok=1#frag"
+    assert md.safe_url("https://例子.example/路径").startswith("https://%E4%BE%8B")
+
+
+def test_actioncard_buttons_open_the_post_and_the_ack_pages() -> None:
+    links = lambda alert_id, action: f"https://bw.example/dingtalk/ack/{action}.{alert_id}.sig"  # noqa: E731
+    alert = make_alert()
+    payload = _notifier(style="actioncard", links=links).render(
+        Outgoing("post", {"kind": "alert"}, alert=alert)
+    )
+    card = payload["actionCard"]
+    assert [b["title"] for b in card["btns"]] == ["打开原文 Open", "确认 Ack", "解决 Resolve"]
+    assert card["btns"][1]["actionURL"] == "https://bw.example/dingtalk/ack/ack.A1.sig"
+    alert.status, alert.acked_by = Status.ACKED.value, "张三"
+    card = _notifier(style="actioncard", links=links).render(
+        Outgoing("post", {"kind": "alert"}, alert=alert)
+    )["actionCard"]
+    assert [b["title"] for b in card["btns"]] == ["打开原文 Open", "解决 Resolve"]
+
+
+def test_update_is_a_short_status_message() -> None:
+    alert = make_alert()
+    alert.status, alert.acked_by, alert.acked_at = (
+        Status.ACKED.value,
+        "张三 @all",
+        "2026-11-28T08:05:00+00:00",
+    )
+    payload = _notifier().render(
+        Outgoing("update", {"kind": "alert"}, alert=alert, ref={"robot": "ops"})
+    )
+    text = _text(payload)
+    assert text.startswith("#### 🔴 A1 · acked by 张三 ＠all at 08:05 UTC")
+    assert len(text) < 300
+    assert_inert(text)
+
+
+def test_batch_of_many_alerts_stays_under_the_cap_and_says_how_many_more() -> None:
+    alerts = [
+        make_alert(f"A{i}", title=f"{i} " + "很长的标题[x](javascript:1)" * 30)
+        for i in range(1, 400)
+    ]
+    payload = _notifier().render(Outgoing("post", {"kind": "batch"}, alerts=alerts))
+    size = len(json.dumps(payload, ensure_ascii=False).encode())
+    assert 15_000 < size < 20_000
+    text = _text(payload)
+    assert "A1**" in text and "more" in text
+    shown = len(re.findall(r"\*\*A\d+\*\*", text))
+    assert f"and {399 - shown} more" in text
+    assert_inert(text)
+
+
+def test_long_text_message_is_cut_under_the_cap() -> None:
+    lines = "\n".join(f"第{i}行 " + "字" * 50 for i in range(3000))
+    payload = _notifier().render(
+        Outgoing("post", {"kind": "text", "title": "日报 digest", "text": lines})
+    )
+    assert len(json.dumps(payload, ensure_ascii=False).encode()) < 20_000
+    assert "more lines" in _text(payload)
+
+
+def test_fit_cuts_any_body_under_the_limit() -> None:
+    payload = md.markdown("t", '"引号\n' * 20_000)
+    assert md.body_bytes(payload) <= md.MAX_BODY_BYTES
+    assert md.body_bytes(md.fit(payload, 3000)) <= 3000
+
+
+def test_command_reply_escapes_and_lists_mentions() -> None:
+    reply = Reply(
+        "1 mention(s) of 退款 in the last 1d; showing 1-1.",
+        mentions=[
+            {
+                "id": "m1",
+                "source": "weibo",
+                "url": "javascript:alert(1)",
+                "title": "[退款](http://evil.example) @all",
+                "text": "",
+                "author": "<b>x</b>",
+                "published": "2026-11-28T07:00:00+00:00",
+                "flags": ["negative"],
+                "sentiment": -0.6,
+            }
+        ],
+        total=1,
+    )
+    payload = md.render_reply(reply)
+    text = payload["markdown"]["text"]
+    assert "［退款］" in text and "原文" not in text
+    assert_inert(text)
