@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -62,4 +63,20 @@ def build_sources(config: Config, fetcher: Fetcher, clock: Clock) -> list[Source
     import sources.presets  # noqa: F401  (registers every kind)
 
     ctx = SourceContext(config=config, fetcher=fetcher, clock=clock)
-    return [REGISTRY[cfg.type](cfg, ctx) for cfg in config.sources if cfg.enabled]
+    built = [REGISTRY[cfg.type](cfg, ctx) for cfg in config.sources if cfg.enabled]
+    return interleave_by_host(built)
+
+
+def interleave_by_host(sources: list[Source]) -> list[Source]:
+    """Round-robin over hosts, so a cycle does not queue every source of one (maybe slow)
+    host in a row while the workers could be fetching from the others."""
+    from sources.http import host_key
+
+    queues: dict[str, list[Source]] = {}
+    for source in sources:
+        urls = getattr(source, "urls", None) or [""]
+        queues.setdefault(host_key(urls[0]), []).append(source)
+    ordered: list[Source] = []
+    for round_ in itertools.zip_longest(*queues.values()):
+        ordered += [s for s in round_ if s is not None]
+    return ordered

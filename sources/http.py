@@ -226,6 +226,11 @@ class HostGate:
         if not sem.acquire(timeout=max(0.0, deadline - time.monotonic())):
             raise FetchError(f"no free connection to {host} before the deadline", host=host)
         try:
+            rest = self.resting(host)  # it may have said 429 while we waited for the slot
+            if rest > 0:
+                raise HostBackoff(
+                    f"{host} asked us to slow down; resting {rest:.0f}s more", host=host
+                )
             yield
         finally:
             sem.release()

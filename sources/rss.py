@@ -115,6 +115,9 @@ def _metrics(entry: Any) -> dict[str, int]:
     stats = entry.get("media_statistics")
     if isinstance(stats, dict) and str(stats.get("views", "")).isdigit():
         metrics["views"] = int(stats["views"])
+    rating = entry.get("media_starrating")  # YouTube: the number of likes
+    if isinstance(rating, dict) and str(rating.get("count", "")).isdigit():
+        metrics["likes"] = max(metrics.get("likes", 0), int(rating["count"]))
     return metrics
 
 
