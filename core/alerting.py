@@ -41,9 +41,15 @@ class Batch:
     grouped: int = 0
     silenced: int = 0
     stormed: int = 0
+    _seen: set[str] = field(default_factory=set)
+
+    def add_new(self, alert: Alert) -> None:
+        self.new.append(alert)
+        self._seen.add(alert.id)
 
     def touch(self, alert: Alert) -> None:
-        if alert not in self.new and alert not in self.changed:
+        if alert.id not in self._seen:
+            self._seen.add(alert.id)
             self.changed.append(alert)
 
 
@@ -136,7 +142,7 @@ class AlertMaker:
             alert.sla_from = alert.created_at
             by_key[alert.dedup_key] = alert
             near.append(alert)
-            batch.new.append(alert)
+            batch.add_new(alert)
             cfg = self.routes.get(route)
             recent = recent_by_route.setdefault(route, [])
             recent.append(alert)
@@ -233,7 +239,7 @@ class AlertMaker:
         )
         storm.record(now, "opened", by="buzzwatch", via="pipeline", detail=f"burst on {route}")
         storms[route] = storm
-        batch.new.append(storm)
+        batch.add_new(storm)
         for item in outbox_items(storm, "post", now):
             pending_updates.add((item.alert_id, item.destination))
             batch.outbox.append(item)

@@ -27,6 +27,31 @@ def from_iso(value: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+def _copy(value: Any) -> Any:
+    # Lists and dicts are copied so a record and a stored document never share them; their
+    # items are plain values or history entries, which are never changed in place.
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, dict):
+        return dict(value)
+    return value
+
+
+def _copy_fields(obj: Any) -> dict[str, Any]:
+    """A dataclass as a dict, faster than dataclasses.asdict (which deep-copies)."""
+    return {name: _copy(value) for name, value in obj.__dict__.items()}
+
+
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _copy_known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(f.name for f in fields(cls))
+    return {k: _copy(v) for k, v in data.items() if k in names}
+
+
 class Severity(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
@@ -86,15 +111,14 @@ class Mention:
         return self.published or self.fetched_at
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = _copy_fields(self)
         for key in _DATETIME_FIELDS:
             data[key] = to_iso(data[key])
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Mention:
-        known = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in known}
+        kwargs = _copy_known(cls, data)
         for key in _DATETIME_FIELDS:
             if key in kwargs:
                 kwargs[key] = from_iso(kwargs[key])
@@ -152,12 +176,11 @@ class Alert:
         self.history.append(asdict(entry))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _copy_fields(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Alert:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**_copy_known(cls, data))
 
 
 def mention_summary(m: Mention) -> dict[str, Any]:
@@ -210,9 +233,8 @@ class OutboxItem:
     ref: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _copy_fields(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OutboxItem:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**_copy_known(cls, data))

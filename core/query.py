@@ -84,3 +84,13 @@ def matcher(
         return True
 
     return accept
+
+
+def warm_up(repo: Any, since: datetime) -> int:
+    """Load recent mentions and their search text ahead of the first query (start-up, in
+    the background), so the first person to search does not wait for it."""
+    n = 0
+    for doc in repo.iter_mentions(since):
+        search_text(doc)
+        n += 1
+    return n

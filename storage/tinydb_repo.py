@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tinydb import TinyDB
-from tinydb.table import Document
+from tinydb.table import Document, Table
 
 from core.clock import Clock, SystemClock
 from core.models import Alert, Mention, OutboxItem, OutboxStatus
@@ -26,6 +26,21 @@ from storage.mention_log import MentionLog
 from storage.seen_log import SeenLog
 
 T = TypeVar("T")
+
+
+def _bulk_upsert(table: Table, docs: dict[int, dict[str, Any]]) -> None:
+    """Insert or replace many documents by id in one table update.
+
+    TinyDB's upsert() rebuilds the whole table once per document; a poll cycle can bring
+    hundreds of alerts. Table._update_table is TinyDB's own single-update primitive.
+    """
+    if not docs:
+        return
+
+    def put(table_docs: dict[int, Any]) -> None:
+        table_docs.update(docs)
+
+    table._update_table(put)
 
 
 def alert_number(alert_id: str) -> int | None:
@@ -70,8 +85,7 @@ class TinyDBRepository:
                 self.mentions.append(m.to_dict() for m in mentions)
             if alerts or outbox:
                 with self._storage.transaction():
-                    for alert in alerts:
-                        self._put_alert(alert)
+                    self._put_alerts(alerts)
                     self._insert_outbox(outbox)
             self.seen.add(seen_ids, self.clock.now().date())
 
@@ -89,10 +103,16 @@ class TinyDBRepository:
             return [f"A{n}" for n in range(first, first + count)]
 
     def _put_alert(self, alert: Alert) -> None:
-        n = alert_number(alert.id)
-        if n is None:
-            raise ValueError(f"bad alert id {alert.id!r}")
-        self._alerts.upsert(Document(alert.to_dict(), doc_id=n))
+        self._put_alerts([alert])
+
+    def _put_alerts(self, alerts: list[Alert]) -> None:
+        docs = {}
+        for alert in alerts:
+            n = alert_number(alert.id)
+            if n is None:
+                raise ValueError(f"bad alert id {alert.id!r}")
+            docs[n] = alert.to_dict()
+        _bulk_upsert(self._alerts, docs)
 
     def get_alert(self, alert_id: str) -> Alert | None:
         n = alert_number(alert_id)
@@ -130,17 +150,20 @@ class TinyDBRepository:
 
     def save_alerts(self, alerts: list[Alert]) -> None:
         with self._lock, self._storage.transaction():
-            for alert in alerts:
-                self._put_alert(alert)
+            self._put_alerts(alerts)
 
     # --- outbox -----------------------------------------------------------------------------
 
     def _insert_outbox(self, items: list[OutboxItem]) -> None:
-        for item in items:
-            seq = int(self.get_state("outbox_seq", 0)) + 1
-            self.set_state("outbox_seq", seq)
+        if not items:
+            return
+        first = int(self.get_state("outbox_seq", 0)) + 1
+        self.set_state("outbox_seq", first + len(items) - 1)
+        docs = {}
+        for seq, item in enumerate(items, first):
             item.id = item.id or f"o{seq}"
-            self._outbox.insert(Document(item.to_dict(), doc_id=seq))
+            docs[seq] = item.to_dict()
+        _bulk_upsert(self._outbox, docs)
 
     def add_outbox(self, items: list[OutboxItem], state: dict[str, Any] | None = None) -> None:
         with self._lock, self._storage.transaction():
