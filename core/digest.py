@@ -53,7 +53,8 @@ class Period:
 
     @property
     def hours(self) -> float:
-        return (self.end - self.start).total_seconds() / 3600  # real elapsed time
+        # Real elapsed time: aware datetimes sharing a tzinfo subtract as wall-clock times.
+        return (self.end.astimezone(UTC) - self.start.astimezone(UTC)).total_seconds() / 3600
 
 
 def local_moment(day: date, at: time, tz: tzinfo) -> datetime:
