@@ -1,0 +1,197 @@
+"""The chat-neutral command layer: parsing, queries, lifecycle, bad input."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from core.alerts import AlertService, new_alert, outbox_items
+from core.clock import FakeClock
+from core.commands import Actor, CommandService, UsageError, parse_query
+from core.models import Mention
+from storage.tinydb_repo import TinyDBRepository
+from tests.conftest import make_config
+
+ANN = Actor("U1", "ann", "slack")
+BOB = Actor("d2", "bob", "dingtalk")
+
+
+@pytest.fixture
+def service(tmp_path: Path, clock: FakeClock):
+    config = make_config(tmp_path)
+    repo = TinyDBRepository(config.data_dir, clock=clock)
+    mentions = []
+    for i, (title, flags, sentiment, source) in enumerate(
+        [
+            ("艾克米外卖退款没人理", ["negative"], -0.8, "weibo"),
+            ("请问艾克米几点关门？", ["question"], 0.0, "weibo"),
+            ("Acme fries are great", ["positive"], 0.9, "reddit"),
+            ("Acme refund took three weeks", ["negative"], -0.6, "reddit"),
+        ]
+    ):
+        mentions.append(
+            Mention(
+                id=f"m{i}",
+                source=source,
+                url=f"https://example.com/{i}",
+                title=title,
+                text=title,
+                brands=["Acme"],
+                flags=flags,
+                sentiment=sentiment,
+                published=clock.now() - timedelta(hours=i),
+                fetched_at=clock.now(),
+            )
+        )
+    old = Mention(
+        id="old",
+        source="weibo",
+        url="",
+        title="艾克米退款 old",
+        text="",
+        brands=["Acme"],
+        flags=["negative"],
+        sentiment=-0.9,
+        published=clock.now() - timedelta(days=3),
+        fetched_at=clock.now() - timedelta(days=3),
+    )
+    alerts = [
+        new_alert(aid, m, "r", ["console"], clock.now())
+        for aid, m in zip(repo.next_alert_ids(2), mentions[:2], strict=True)
+    ]
+    repo.save_cycle(
+        [*mentions, old],
+        [],
+        alerts,
+        [o for a in alerts for o in outbox_items(a, "post", clock.now())],
+    )
+    yield CommandService(config, repo, AlertService(repo, clock), clock)
+    repo.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "titles"),
+    [
+        ("mentions 退款", ["艾克米外卖退款没人理"]),
+        ("mentions 退款 since:7d", ["艾克米外卖退款没人理", "艾克米退款 old"]),
+        ("mentions refund", ["Acme refund took three weeks"]),
+        (
+            "mentions sentiment:neg since:24h",
+            ["艾克米外卖退款没人理", "Acme refund took three weeks"],
+        ),
+        ("mentions flag:question", ["请问艾克米几点关门？"]),
+        ("mentions source:reddit", ["Acme fries are great", "Acme refund took three weeks"]),
+        ("mentions brand:acme limit:1", ["艾克米外卖退款没人理"]),
+        ("查询 ＲＥＦＵＮＤ", ["Acme refund took three weeks"]),  # Chinese alias, full-width words
+        ("mentions nothing-like-this", []),
+    ],
+)
+def test_mentions_queries(service: CommandService, query: str, titles: list[str]) -> None:
+    if "since" not in query and "7d" not in query:
+        query += " since:24h"
+    reply = service.run(query, ANN)
+    assert reply.ok
+    assert [d["title"] for d in reply.mentions] == titles
+
+
+def test_mentions_pages(service: CommandService) -> None:
+    first = service.run("mentions Acme since:24h limit:2", ANN)
+    assert first.total == 2 and first.next_offset is None
+    first = service.run("mentions since:24h limit:2", ANN)
+    assert first.total == 4 and first.next_offset == 2
+    second = service.run("mentions since:24h limit:2 offset:2", ANN)
+    assert [d["title"] for d in second.mentions] == [
+        "Acme fries are great",
+        "Acme refund took three weeks",
+    ]
+    assert second.next_offset is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ack", "usage: ack <id>"),
+        ("ack 12", "is not an alert id"),
+        ("ack A999", "No alert A999"),
+        ("assign A1", "usage: assign <id> <person>"),
+        ("snooze A1 forever", "not a duration"),
+        ("snooze A1 30d", "between 1m and 7d"),
+        ("mentions since:soon", "not a duration"),
+        ("mentions flag:angry", "unknown flag"),
+        ("mentions limit:many", "whole number"),
+        ("mentions brand:Nobody", "Unknown brand"),
+        ("dance", "Unknown command"),
+        ("ack " + "x" * 10_000, "too long"),
+        ('ack "A1', "is not an alert id"),  # an unbalanced quote still parses
+    ],
+)
+def test_bad_input_gets_a_short_clear_answer(
+    service: CommandService, text: str, expected: str
+) -> None:
+    reply = service.run(text, ANN)
+    assert not reply.ok
+    assert expected in reply.text
+    assert len(reply.text) < 300
+
+
+def test_lifecycle_and_history(service: CommandService, clock: FakeClock) -> None:
+    assert service.run("ack a1", ANN).ok
+    reply = service.run("ack A1", BOB)
+    assert not reply.ok and "already acked by ann" in reply.text
+    assert service.run("assign A1 carol", BOB).text == "A1 assigned to carol by bob."
+    clock.advance(60)
+    assert service.run("resolve A1", ANN).ok
+    again = service.run("resolve A1", BOB)
+    assert not again.ok and "already resolved by ann" in again.text
+    alert = service.repo.get_alert("A1")
+    assert [(h["action"], h["by"], h["via"]) for h in alert.history] == [
+        ("opened", "buzzwatch", "pipeline"),
+        ("acked", "ann", "slack"),
+        ("assigned", "bob", "dingtalk"),
+        ("resolved", "ann", "slack"),
+    ]
+    assert alert.acked_at and alert.resolved_at > alert.acked_at
+
+
+def test_concurrent_acks_exactly_one_wins(service: CommandService) -> None:
+    barrier = threading.Barrier(8)
+    results = []
+
+    def ack(i: int) -> None:
+        barrier.wait()
+        results.append(service.run("ack A2", Actor(f"U{i}", f"user{i}", "slack")))
+
+    threads = [threading.Thread(target=ack, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [r for r in results if r.ok]
+    assert len(winners) == 1
+    winner = service.repo.get_alert("A2").acked_by
+    assert all(f"already acked by {winner}" in r.text for r in results if not r.ok)
+
+
+def test_permission_refusal_changes_nothing(
+    tmp_path: Path, clock: FakeClock, service: CommandService
+) -> None:
+    service.permission = lambda actor, alert: (
+        None if actor.id == "U1" else "Only the PR team may change Acme alerts."
+    )
+    reply = service.run("ack A1", BOB)
+    assert not reply.ok and "Only the PR team" in reply.text
+    assert service.repo.get_alert("A1").status == "open"
+    assert service.run("ack A1", ANN).ok
+
+
+def test_parse_query_keeps_words_and_options() -> None:
+    q = parse_query(
+        ["food", "poisoning", "since:2d", "flag:critical", "sentiment:neg", "limit:500"]
+    )
+    assert q.words == ["food", "poisoning"] and q.since == timedelta(days=2)
+    assert q.flags == ["critical"] and q.sentiment == "negative" and q.limit == 50
+    with pytest.raises(UsageError):
+        parse_query(["since:"])

@@ -1,0 +1,107 @@
+"""`python bot.py ...` as a new user runs it: from a fresh copy, with no configuration."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SKIP = shutil.ignore_patterns(
+    ".git", "data", "__pycache__", ".pytest_cache", ".ruff_cache", "tests", "bench"
+)
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("clone") / "buzzwatch"
+    shutil.copytree(ROOT, dest, ignore=SKIP)
+    return dest
+
+
+def bot(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BUZZWATCH_", "SLACK_", "DINGTALK_"))
+    }
+    return subprocess.run(
+        [sys.executable, "bot.py", *args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_zero_config_once_alerts_the_samples_and_not_the_noise(checkout: Path) -> None:
+    shutil.rmtree(checkout / "data", ignore_errors=True)
+    run = bot(checkout, "--once")
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    headers = [line for line in out.splitlines() if line[:1] in "🔴🟠🟡⚪"]
+    assert any("negative" in h for h in headers)
+    assert any("question" in h for h in headers)
+    assert any("KOL" in h for h in headers)
+    for noise in ("Acmeville", "Acme Corp stock", "天气真不错", "ten new openings"):
+        assert noise not in out
+    assert "examples/config.yaml" in run.stderr and "cycle done" in run.stderr
+    assert (checkout / "data" / "state.json").exists()
+
+    again = bot(checkout, "--once")
+    assert again.returncode == 0
+    assert not [line for line in again.stdout.splitlines() if line[:1] in "🔴🟠🟡⚪"]
+
+    found = bot(checkout, "mentions", "艾克米", "since:30d")
+    assert found.returncode == 0 and "mention(s) of 艾克米" in found.stdout
+
+
+def test_dry_run_prints_exact_payloads_and_stores_nothing(checkout: Path) -> None:
+    shutil.rmtree(checkout / "data", ignore_errors=True)
+    run = bot(checkout, "--once", "--dry-run")
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    assert lines and all(set(line) == {"platform", "destination", "payload"} for line in lines)
+    assert {line["platform"] for line in lines} == {"console"}
+    assert not (checkout / "data").exists()
+
+
+def test_check_config_and_a_broken_config(checkout: Path, tmp_path: Path) -> None:
+    ok = bot(checkout, "check-config")
+    assert ok.returncode == 0 and "OK" in ok.stdout and "needs-a-person" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("brands: []\n", encoding="utf-8")
+    run = bot(checkout, "--config", str(bad), "--once")
+    assert run.returncode == 2
+    assert f"{bad}: invalid configuration" in run.stderr and "brands" in run.stderr
+
+
+def test_classify_keeps_order_and_reports_bad_lines(checkout: Path) -> None:
+    lines = [
+        "艾克米的汉堡吃完拉肚子，怀疑食物中毒",
+        json.dumps({"text": "Does anyone know when Acme opens?", "author": "美食家小王"}),
+        "",
+        '{"text": 5}',
+        "Acme fries are amazing, love them",
+    ]
+    run = bot(checkout, "classify", "--brand", "acme", stdin="\n".join(lines) + "\n")
+    assert run.returncode == 0, run.stderr
+    results = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [r["line"] for r in results] == [1, 2, 3, 4, 5]
+    first, second, empty, bad, praise = results
+    assert (
+        {"negative", "critical"} <= set(first["flags"])
+        and first["aspects"] == ["food_safety"]
+        and first["lang"] == "zh"
+    )
+    assert {"question", "kol"} <= set(second["flags"]) and second["lang"] == "en"
+    assert "error" in empty and "error" in bad
+    assert praise["sentiment"] > 0 and "negative" not in praise["flags"]
+    assert all(-1 <= r["sentiment"] <= 1 for r in (first, second, praise))
