@@ -28,6 +28,7 @@ from pydantic import (
 
 from core.durations import format_duration, parse_duration
 from core.models import Flag, Severity
+from rules.sentiment import NEGATIVE_THRESHOLD
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CONFIG = REPO_ROOT / "examples" / "config.yaml"
@@ -85,7 +86,8 @@ class KolTier(Strict):
 
 class RulesConfig(Strict):
     # Sentiment is a score in [-1, 1] for every language; below this a mention is negative.
-    negative_threshold: float = Field(default=-0.2, ge=-1.0, le=1.0)
+    # The default is the cut-off the sentiment model was calibrated for.
+    negative_threshold: float = Field(default=NEGATIVE_THRESHOLD, ge=-1.0, le=1.0)
     positive_threshold: float = Field(default=0.5, ge=-1.0, le=1.0)
     # Authors with at least this many followers count as KOLs even when not listed.
     kol_followers: int = Field(default=100_000, ge=0)
@@ -311,11 +313,40 @@ class FetchConfig(Strict):
 # --- destinations and routes ----------------------------------------------------------------
 
 
-class ConsoleDestination(Strict):
+class QuietHours(Strict):
+    """Local times between which only alerts of `allow_severity` or worse go out; the rest
+    wait until `end`."""
+
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    allow_severity: Severity = Severity.CRITICAL
+
+
+class DestinationBase(Strict):
+    quiet_hours: QuietHours | None = None
+
+
+class ConsoleDestination(DestinationBase):
     type: Literal["console"]
 
 
-class SlackDestination(Strict):
+class WebhookDestination(DestinationBase):
+    """POSTs each message as JSON to a URL (for other tools, and for tests)."""
+
+    type: Literal["webhook"]
+    url: str
+    token_env: str | None = None  # sent as `Authorization: Bearer <token>` when set
+    rate_limit: tuple[int, float] | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, url: str) -> str:
+        if not url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {url!r}")
+        return url
+
+
+class SlackDestination(DestinationBase):
     """A Slack channel, by id (C…): channel details in Slack show it."""
 
     type: Literal["slack"]
@@ -333,8 +364,24 @@ class SlackDestination(Strict):
         return channel
 
 
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class DingTalkDestination(DestinationBase):
+    """A DingTalk group's custom robot: its webhook URL and 加签 secret live in env vars."""
+
+    type: Literal["dingtalk"]
+    webhook_env: str = Field(pattern=_ENV_NAME)
+    secret_env: str | None = Field(default=None, pattern=_ENV_NAME)  # None: keyword/IP security
+    style: Literal["markdown", "actioncard"] = "markdown"
+    # On-call people @-mentioned on critical alerts (markdown style). Never from feed data.
+    at_mobiles: list[Annotated[str, Field(pattern=r"^\+?[0-9\-]{5,20}$")]] = []
+    at_user_ids: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]] = []
+
+
 DestinationConfig = Annotated[
-    ConsoleDestination | SlackDestination, Field(discriminator="type")
+    ConsoleDestination | WebhookDestination | SlackDestination | DingTalkDestination,
+    Field(discriminator="type"),
 ]
 
 
@@ -352,11 +399,36 @@ class RouteMatch(Strict):
         return [value] if isinstance(value, str) else value
 
 
+class BurstConfig(Strict):
+    """More than `threshold` new alerts on a route within `window` fold into one storm message."""
+
+    threshold: int = Field(default=10, ge=2)
+    window: Duration = timedelta(minutes=5)
+
+
 class RouteConfig(Strict):
     name: str = ""
     match: RouteMatch = RouteMatch()
     to: list[str] = Field(min_length=1)
     continue_: bool = Field(default=False, alias="continue")
+    # Alertmanager's timers: wait before the first message (to gather similar mentions),
+    # and at least this long between two updates of one message.
+    group_wait: Duration = timedelta(seconds=0)
+    group_interval: Duration = timedelta(seconds=30)
+    burst: BurstConfig | None = BurstConfig()
+    # Response SLA: an alert nobody acked within this is re-announced in its thread, then
+    # escalated to `escalate_to`, at most `max_escalations` times, one `respond_within` apart.
+    respond_within: Duration | None = None
+    escalate_to: list[str] = []
+    max_escalations: int = Field(default=2, ge=0, le=10)
+
+
+class GroupingConfig(Strict):
+    """Near-duplicates (syndicated copies, reposts with small edits) join one alert."""
+
+    enabled: bool = True
+    max_distance: int = Field(default=6, ge=0, le=32)  # SimHash bits that may differ, of 64
+    window: Duration = timedelta(days=3)
 
 
 # --- the Slack app (slash commands and buttons) ---------------------------------------------
@@ -393,6 +465,43 @@ class SlackConfig(Strict):
     signing_secret_env: str = "SLACK_SIGNING_SECRET"  # http mode
     commands: SlackCommandNames = SlackCommandNames()
     permissions: SlackPermissions = SlackPermissions()
+
+
+class DingTalkStreamConfig(Strict):
+    """@Buzzwatch commands through an enterprise-internal app's robot in Stream mode."""
+
+    enabled: bool = False
+    app_key_env: str = Field(default="DINGTALK_APP_KEY", pattern=_ENV_NAME)
+    app_secret_env: str = Field(default="DINGTALK_APP_SECRET", pattern=_ENV_NAME)
+
+
+class DingTalkCallbackConfig(Strict):
+    """@Buzzwatch commands POSTed by DingTalk to a public URL (instead of Stream mode)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"  # put a TLS reverse proxy in front
+    port: int = Field(default=8790, ge=0, le=65535)
+    path: str = Field(default="/dingtalk/callback", pattern=r"^/[A-Za-z0-9_\-/]*$")
+    app_secret_env: str = Field(default="DINGTALK_APP_SECRET", pattern=_ENV_NAME)
+
+
+class DingTalkConfig(Strict):
+    stream: DingTalkStreamConfig = DingTalkStreamConfig()
+    callback: DingTalkCallbackConfig = DingTalkCallbackConfig()
+    # Where people reach Buzzwatch's ack pages (https://buzzwatch.example.com); with it,
+    # alerts carry signed, expiring, single-use ack / resolve links.
+    public_base_url: str | None = None
+    ack_host: str = "127.0.0.1"
+    ack_port: int = Field(default=8791, ge=0, le=65535)
+    ack_secret_env: str = Field(default="DINGTALK_ACK_SECRET", pattern=_ENV_NAME)
+    ack_link_ttl: Duration = timedelta(hours=24)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _http_base(cls, url: str | None) -> str | None:
+        if url is not None and not url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"public_base_url must start with https:// or http://, got {url!r}")
+        return url.rstrip("/") if url else url
 
 
 # --- daily digest and storm detection ------------------------------------------------------
@@ -462,7 +571,9 @@ class Config(Strict):
     routes: list[RouteConfig] = []
     digest: DigestConfig = DigestConfig()
     storms: StormConfig = StormConfig()
+    grouping: GroupingConfig = GroupingConfig()
     slack: SlackConfig | None = None
+    dingtalk: DingTalkConfig | None = None
     rsshub: RsshubConfig = RsshubConfig()
     health: HealthConfig = HealthConfig()
     inbound: InboundConfig | None = None
@@ -487,26 +598,13 @@ class Config(Strict):
         brands = {b.name for b in self.brands}
         for i, route in enumerate(self.routes):
             label = route.name or f"routes[{i}]"
-            for dest in route.to:
+            for dest in [*route.to, *route.escalate_to]:
                 if dest not in self.destinations:
                     known = ", ".join(sorted(self.destinations)) or "none defined"
                     raise ValueError(f"{label}: unknown destination {dest!r} (known: {known})")
             for brand in route.match.brands:
                 if brand not in brands:
                     raise ValueError(f"{label}: unknown brand {brand!r}")
-        return self
-
-    @model_validator(mode="after")
-    def _source_refs_resolve(self) -> Config:
-        brands = {b.name for b in self.brands}
-        for i, source in enumerate(self.sources):
-            brand = getattr(source, "brand", None)
-            if brand is not None and brand not in brands:
-                raise ValueError(f"sources[{i}] ({source.name}): unknown brand {brand!r}")
-        for dest in self.health.to:
-            if dest not in self.destinations:
-                known = ", ".join(sorted(self.destinations)) or "none defined"
-                raise ValueError(f"health.to: unknown destination {dest!r} (known: {known})")
         return self
 
     @model_validator(mode="after")
@@ -528,6 +626,19 @@ class Config(Strict):
         for name in self.storms.brands:
             if name not in brands:
                 raise ValueError(f"storms.brands: unknown brand {name!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _source_refs_resolve(self) -> Config:
+        brands = {b.name for b in self.brands}
+        for i, source in enumerate(self.sources):
+            brand = getattr(source, "brand", None)
+            if brand is not None and brand not in brands:
+                raise ValueError(f"sources[{i}] ({source.name}): unknown brand {brand!r}")
+        for dest in self.health.to:
+            if dest not in self.destinations:
+                known = ", ".join(sorted(self.destinations)) or "none defined"
+                raise ValueError(f"health.to: unknown destination {dest!r} (known: {known})")
         return self
 
     @property
@@ -625,3 +736,27 @@ def secret_from_env(var: str, what: str) -> str:
     if not value:
         raise ConfigError(f"{what}: environment variable {var} is not set")
     return value
+
+
+def env_names(model: Any) -> set[str]:
+    """Every environment variable the config names (fields ending in `_env`)."""
+    names: set[str] = set()
+    if isinstance(model, BaseModel):
+        for key in type(model).model_fields:
+            value = getattr(model, key)
+            if key.endswith("_env") and isinstance(value, str) and value:
+                names.add(value)
+            else:
+                names |= env_names(value)
+    elif isinstance(model, dict):
+        for value in model.values():
+            names |= env_names(value)
+    elif isinstance(model, list | tuple):
+        for value in model:
+            names |= env_names(value)
+    return names
+
+
+def env_secrets(config: Config) -> dict[str, str]:
+    """The values of the environment variables the config names, where set."""
+    return {name: os.environ[name] for name in sorted(env_names(config)) if os.environ.get(name)}

@@ -68,6 +68,11 @@ class CallbackEndpoint:
         return 200, reply
 
 
+def _length(header: str | None) -> int:
+    """The declared body size; a missing or malformed one counts as too large."""
+    return int(header) if header and header.isdigit() else (0 if header is None else 1 << 40)
+
+
 def serve(endpoint: CallbackEndpoint, host: str, port: int, path: str) -> ThreadingHTTPServer:
     """Start the callback endpoint on host:port in a daemon thread; `shutdown()` stops it."""
 
@@ -87,7 +92,7 @@ def serve(endpoint: CallbackEndpoint, host: str, port: int, path: str) -> Thread
             if self.path.split("?", 1)[0] != path:
                 self._answer(404, {"error": "not found"})
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            length = _length(self.headers.get("Content-Length"))
             if length > MAX_BODY_BYTES:
                 self._answer(413, {"error": "too large"})
                 return

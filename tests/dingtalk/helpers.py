@@ -48,3 +48,43 @@ def make_alert(
     alert = new_alert(alert_id, mention, "people", ["dingtalk"], NOW)
     alert.summary.update(summary)
     return alert
+
+
+def build_app(tmp_path, clock, robot, stdout=None, **dingtalk: Any):
+    """A Buzzwatch with a DingTalk robot destination (the stand-in) and a console one."""
+    import io
+
+    from bot import Buzzwatch
+    from tests.conftest import make_config
+
+    config = make_config(
+        tmp_path,
+        destinations={
+            "dingtalk": {
+                "type": "dingtalk",
+                "webhook_env": "DT_WEBHOOK",
+                "secret_env": "DT_SECRET",
+            },
+            "console": {"type": "console"},
+        },
+        routes=[{"name": "people", "match": {}, "to": ["dingtalk", "console"]}],
+        **({"dingtalk": dingtalk} if dingtalk else {}),
+    )
+    secrets = {
+        "DT_WEBHOOK": robot.webhook,
+        "DT_SECRET": robot.secret,
+        "DT_ACK": "ack-key-0123456789",
+    }
+    return Buzzwatch(
+        config, clock=clock, stdout=stdout or io.StringIO(), extra_context={"secrets": secrets}
+    )
+
+
+def add_alert(app, alert_id: str = "A1", **kw: Any) -> Alert:
+    """Store an alert with its posts queued, as a poll cycle would."""
+    from core.alerts import outbox_items
+
+    alert = make_alert(alert_id, **kw)
+    alert.destinations = list(app.config.destinations)
+    app.repo.save_cycle([], [], [alert], outbox_items(alert, "post", app.clock.now()))
+    return alert

@@ -1,0 +1,108 @@
+"""HTTP callback mode: signed headers checked, forgeries refused, repeated msgIds dropped."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from core.clock import FakeClock
+from listeners.dingtalk import callback
+from tests.dingtalk.helpers import add_alert, build_app
+from tests.dingtalk.robotserver import RobotServer, spec_sign
+
+APP_SECRET = "app-secret-for-callbacks"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def served(tmp_path, clock):
+    with RobotServer("SECcb", now_ms=lambda: int(clock.now().timestamp() * 1000)) as robot:
+        app = build_app(tmp_path, clock, robot, stdout=io.StringIO())
+        endpoint = callback.CallbackEndpoint(
+            app, APP_SECRET, lambda: int(clock.now().timestamp() * 1000), deliver=lambda job: job()
+        )
+        server = callback.serve(endpoint, "127.0.0.1", 0, "/dingtalk/callback")
+        url = f"http://127.0.0.1:{server.server_address[1]}/dingtalk/callback"
+        try:
+            yield app, url, robot
+        finally:
+            server.shutdown()
+            server.server_close()
+            app.close()
+
+
+def body(text: str, msg_id: str = "cb-1") -> bytes:
+    return json.dumps(
+        {
+            "msgtype": "text",
+            "text": {"content": text},
+            "msgId": msg_id,
+            "senderNick": "王五",
+            "senderStaffId": "staff-7",
+            "conversationType": "2",
+            "sessionWebhook": "https://oapi.dingtalk.com/robot/sendBySession?session=x",
+        },
+        ensure_ascii=False,
+    ).encode()
+
+
+def headers(clock: FakeClock, secret: str = APP_SECRET, offset_ms: int = 0) -> dict[str, str]:
+    ts = str(int(clock.now().timestamp() * 1000) + offset_ms)
+    return {"timestamp": ts, "sign": spec_sign(secret, ts), "Content-Type": "application/json"}
+
+
+def test_signed_callback_runs_the_command_and_replies_in_the_response(served, clock):
+    app, url, robot = served
+    add_alert(app, "A1")
+    response = httpx.post(url, content=body("@Buzzwatch 确认 A1"), headers=headers(clock))
+    assert response.status_code == 200
+    reply = response.json()
+    assert reply["msgtype"] == "markdown" and reply["markdown"]["text"] == "A1 acked by 王五."
+    assert app.repo.get_alert("A1").acked_by == "王五"
+    assert any(
+        "acked by 王五" in m["markdown"]["text"] for m in robot.accepted
+    )  # delivered at once
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda c: headers(c, secret="not-the-secret"),
+        lambda c: headers(c, offset_ms=-3_600_001),  # replayed after more than an hour
+        lambda c: headers(c, offset_ms=3_600_001),
+        lambda c: {**headers(c), "sign": ""},
+        lambda c: {k: v for k, v in headers(c).items() if k != "timestamp"},
+    ],
+)
+def test_forged_or_stale_callbacks_are_refused(served, clock, forge):
+    app, url, _ = served
+    add_alert(app, "A1")
+    response = httpx.post(url, content=body("ack A1"), headers=forge(clock))
+    assert response.status_code == 401
+    assert app.repo.get_alert("A1").status == "open"
+
+
+def test_repeated_msg_id_is_dropped(served, clock):
+    app, url, _ = served
+    add_alert(app, "A1")
+    first = httpx.post(url, content=body("resolve A1", "same"), headers=headers(clock))
+    again = httpx.post(url, content=body("resolve A1", "same"), headers=headers(clock))
+    assert first.json()["markdown"]["text"] == "A1 resolved by 王五."
+    assert again.status_code == 200 and again.json() == {}
+    assert [h["action"] for h in app.repo.get_alert("A1").history].count("resolved") == 1
+
+
+def test_garbage_and_oversized_bodies(served, clock):
+    _, url, _ = served
+    assert httpx.post(url, content=b"[1,2]", headers=headers(clock)).status_code == 400
+    big = b"x" * (callback.MAX_BODY_BYTES + 1)
+    assert httpx.post(url, content=big, headers=headers(clock)).status_code == 413
+    assert httpx.post(url + "x", content=body("help"), headers=headers(clock)).status_code == 404
