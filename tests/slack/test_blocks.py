@@ -51,9 +51,7 @@ def test_bad_links_are_not_links():
     for url in ("javascript:alert(1)", "https://x.com/a|<!channel>", "ftp://x", ""):
         payload = render("post", {"kind": "alert"}, alert=make_alert(url=url))
         assert live_sequences(payload) == [], url
-        buttons = [
-            e for b in payload["blocks"] if b["type"] == "actions" for e in b["elements"]
-        ]
+        buttons = [e for b in payload["blocks"] if b["type"] == "actions" for e in b["elements"]]
         opens = [e for e in buttons if e.get("action_id") == bk.OPEN]
         if url.startswith("https://x.com"):
             assert "%7C%3C!channel%3E" in payload["blocks"][0]["text"]["text"]
@@ -96,7 +94,10 @@ def test_buttons_follow_the_status():
     def elements(alert) -> list[str]:
         payload = render("post", {"kind": "alert"}, alert=alert)
         return [
-            e["action_id"] for b in payload["blocks"] if b["type"] == "actions" for e in b["elements"]
+            e["action_id"]
+            for b in payload["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
         ]
 
     alert = make_alert()
@@ -111,7 +112,9 @@ def test_buttons_follow_the_status():
 
 
 def test_replies_thread_under_the_alert_or_stand_alone():
-    reply = render("reply", {"kind": "note", "text": "A1 acked by ann."}, ref={"channel": "C1", "ts": "5.5"})
+    reply = render(
+        "reply", {"kind": "note", "text": "A1 acked by ann."}, ref={"channel": "C1", "ts": "5.5"}
+    )
     assert reply["thread_ts"] == "5.5" and reply["channel"] == "C1"
     alone = render("reply", {"kind": "note", "text": "hi"}, ref=None)
     assert "thread_ts" not in alone and alone["channel"] == "C0TESTCHAN"

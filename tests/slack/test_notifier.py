@@ -82,7 +82,11 @@ def test_5xx_retried_once_then_retryable(slack_api, notifier):
         (lambda s: s.state.channels.clear(), "channel_not_found", "destinations.slack"),
         (lambda s: s.state.not_in.add(CHANNEL), "not_in_channel", "/invite"),
         (lambda s: setattr(s.state, "token", "xoxb-other"), "invalid_auth", "SLACK_BOT_TOKEN"),
-        (lambda s: s.fail("chat.postMessage", Failure(200, "invalid_blocks")), "invalid_blocks", "bug"),
+        (
+            lambda s: s.fail("chat.postMessage", Failure(200, "invalid_blocks")),
+            "invalid_blocks",
+            "bug",
+        ),
         (lambda s: s.fail("chat.postMessage", Failure(200, "msg_too_long")), "msg_too_long", "bug"),
     ],
 )
@@ -111,7 +115,9 @@ def test_unreachable_slack_is_retryable():
     assert not d.ok and d.retryable and "chat.postMessage" in d.error
 
 
-def test_text_with_image_uploads_it_and_survives_a_failed_upload(slack_api, notifier, tmp_path, caplog):
+def test_text_with_image_uploads_it_and_survives_a_failed_upload(
+    slack_api, notifier, tmp_path, caplog
+):
     png = tmp_path / "chart.png"
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 100)
     msg = {"kind": "text", "title": "Daily digest", "text": "3 alerts", "image": str(png)}

@@ -1,0 +1,451 @@
+"""The Bolt app end to end: signed slash commands and button clicks through the real App,
+the command layer, the outbox and the Web API stand-in."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from slack_bolt import App, BoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from bot import Buzzwatch
+from core.models import Mention
+from listeners.slack import blocks as bk
+from listeners.slack.app import HttpListener, build_app, register, services_for, start_slack
+from listeners.slack.notifier import make_client
+from tests.conftest import make_config
+from tests.slack.slack_api import CHANNEL, TOKEN, SlackAPI, block_problems
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting")
+
+
+def slack_config(tmp_path: Path, **slack: Any):
+    return make_config(
+        tmp_path,
+        destinations={"slack": {"type": "slack", "channel": CHANNEL}},
+        routes=[{"name": "all", "match": {"brand": "Acme"}, "to": ["slack"], "burst": None}],
+        grouping={"enabled": False},
+        slack={"mode": "http", **slack},
+    )
+
+
+class Rig:
+    """A Buzzwatch with one Slack destination, and its Bolt app, against the stand-in."""
+
+    def __init__(self, tmp_path: Path, api: SlackAPI, clock, monkeypatch, **slack: Any) -> None:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+        self.api, self.clock = api, clock
+        api.state.now = clock.now
+        self.bw = Buzzwatch(
+            slack_config(tmp_path, **slack),
+            clock=clock,
+            extra_context={"slack_api_url": api.api_url},
+        )
+        client = make_client(TOKEN, api.api_url)
+        self.app: App = build_app(client, SECRET)
+        register(self.app, services_for(self.bw, client, self.bw.config.slack))
+
+    def push(self, n: int, start: int = 0, word: str = "complaint", settle: bool = True) -> None:
+        self.bw.pipeline.process(
+            "feed",
+            [
+                Mention(
+                    id=f"m{i}",
+                    source="feed",
+                    url=f"https://example.com/{i}",
+                    title=f"Acme {word} number {i}, food poisoning?",
+                    text=f"story {i} about Acme food poisoning",
+                    author=f"writer{i}",
+                    fetched_at=self.clock.now() - timedelta(minutes=n - i),
+                )
+                for i in range(start, start + n)
+            ],
+        )
+        if settle:
+            self.settle()
+
+    def settle(self, seconds: int = 30) -> None:
+        """Let the outbox send everything, one fake second at a time (1 msg/s per channel)."""
+        for _ in range(seconds):
+            self.bw.deliverer.deliver_due()
+            if not self.bw.repo.pending_outbox():
+                return
+            self.clock.advance(1)
+
+    def dispatch(self, body: str, ts: str | None = None, secret: str = SECRET, sign: bool = True):
+        ts = str(int(time.time())) if ts is None else ts
+        headers = {"content-type": ["application/x-www-form-urlencoded"]}
+        if sign:
+            sig = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+            headers |= {"x-slack-signature": [sig], "x-slack-request-timestamp": [ts]}
+        started = time.monotonic()
+        resp = self.app.dispatch(BoltRequest(body=body, headers=headers))
+        assert time.monotonic() - started < 3  # Slack's deadline for the ack
+        return resp
+
+    def alert(self, alert_id: str = "A1"):
+        return self.bw.repo.get_alert(alert_id)
+
+    def close(self) -> None:
+        self.bw.close()
+
+
+@pytest.fixture
+def rig(tmp_path, slack_api, clock, monkeypatch):
+    r = Rig(tmp_path, slack_api, clock, monkeypatch)
+    yield r
+    r.close()
+
+
+def slash(api: SlackAPI, command: str, text: str, user: str = "U1", name: str = "ann") -> str:
+    return urlencode(
+        {
+            "token": "legacy",
+            "team_id": "T1",
+            "channel_id": CHANNEL,
+            "user_id": user,
+            "user_name": name,
+            "command": command,
+            "text": text,
+            "response_url": api.response_url(f"{user}-{time.monotonic_ns()}"),
+            "trigger_id": "1.2.3",
+        }
+    )
+
+
+def click(api: SlackAPI, action: dict[str, Any], user: str = "U2", name: str = "bob") -> str:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T1", "domain": "t"},
+        "user": {"id": user, "username": name, "name": name, "team_id": "T1"},
+        "api_app_id": "A0APP",
+        "token": "legacy",
+        "trigger_id": "1.2.3",
+        "container": {"type": "message", "channel_id": CHANNEL, "message_ts": "1.1"},
+        "channel": {"id": CHANNEL, "name": "alerts"},
+        "response_url": api.response_url(f"{user}-{time.monotonic_ns()}"),
+        "actions": [action],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def button(action_id: str, alert_id: str = "A1", **extra: Any) -> dict[str, Any]:
+    return {
+        "action_id": action_id,
+        "block_id": f"{bk.ALERT_BLOCK_PREFIX}{alert_id}",
+        "type": "button",
+        "value": alert_id,
+        "action_ts": "1.1",
+        **extra,
+    }
+
+
+def answers(api: SlackAPI, n: int = 1) -> list[dict[str, Any]]:
+    return [c.body for c in wait_for(lambda: len(api.responses()) >= n and api.responses())]
+
+
+def text_of(body: dict[str, Any]) -> str:
+    return body.get("text", "") + json.dumps(body.get("blocks", []), ensure_ascii=False)
+
+
+def test_slash_ack_updates_the_message_and_notes_it_in_the_thread(rig, slack_api):
+    rig.push(1)
+    [post] = slack_api.calls("chat.postMessage")
+    ts = rig.alert().messages["slack"]["ts"]
+    resp = rig.dispatch(slash(slack_api, "/ack", "a1"))
+    assert resp.status == 200
+    [answer] = answers(slack_api)
+    assert answer["response_type"] == "ephemeral" and "A1 acked by ann" in answer["text"]
+    wait_for(lambda: rig.alert().status == "acked")
+    rig.settle()
+    [update] = slack_api.calls("chat.update")
+    assert update.body["ts"] == ts and update.body["channel"] == CHANNEL
+    assert "acked by ann" in text_of(update.body)
+    assert bk.ACK not in json.dumps(update.body["blocks"])  # no Ack button once acked
+    note = slack_api.calls("chat.postMessage")[-1]
+    assert note.body["thread_ts"] == ts and note.body["text"] == "A1 acked by ann."
+    assert post.body["link_names"] is False
+
+
+@pytest.mark.parametrize("kind", ["forged", "missing", "stale"])
+def test_bad_signatures_get_401_and_change_nothing(rig, slack_api, kind):
+    rig.push(1)
+    calls = len(slack_api.calls())
+    for body in (slash(slack_api, "/ack", "A1"), click(slack_api, button(bk.ACK))):
+        if kind == "forged":
+            resp = rig.dispatch(body, secret="not-the-secret")
+        elif kind == "missing":
+            resp = rig.dispatch(body, sign=False)
+        else:
+            resp = rig.dispatch(body, ts=str(int(time.time()) - 301))
+        assert resp.status == 401
+    time.sleep(0.2)
+    assert rig.alert().status == "open" and rig.alert().acked_by == ""
+    assert slack_api.responses() == [] and len(slack_api.calls()) == calls
+    assert rig.bw.repo.pending_outbox() == []
+
+
+def test_buttons_ack_resolve_assign_snooze(rig, slack_api):
+    slack_api.state.users["U777"] = {
+        "id": "U777",
+        "name": "jd",
+        "profile": {"display_name": "Jane D"},
+    }
+    rig.push(3)
+    assert rig.dispatch(click(slack_api, button(bk.ACK))).status == 200
+    wait_for(lambda: rig.alert("A1").acked_by == "bob")
+    rig.settle()
+    # A second Ack on the same alert: told who did it, nothing changes.
+    rig.dispatch(click(slack_api, button(bk.ACK), user="U3", name="cat"))
+    [refusal] = answers(slack_api)
+    assert "already acked by bob" in refusal["text"]
+    assert refusal["response_type"] == "ephemeral" and refusal["replace_original"] is False
+
+    assign = {
+        "action_id": bk.ASSIGN,
+        "block_id": "buzz_alert:A2",
+        "type": "users_select",
+        "selected_user": "U777",
+    }
+    rig.dispatch(click(slack_api, assign))
+    wait_for(lambda: rig.alert("A2").assignee == "Jane D")
+    snooze = {
+        "action_id": bk.SNOOZE,
+        "block_id": "buzz_alert:A3",
+        "type": "overflow",
+        "selected_option": {"value": "A3 4h", "text": {"type": "plain_text", "text": "Snooze 4h"}},
+    }
+    rig.dispatch(click(slack_api, snooze))
+    wait_for(lambda: rig.alert("A3").status == "snoozed")
+    assert rig.alert("A3").snoozed_until.startswith(
+        (rig.clock.now() + timedelta(hours=4)).isoformat()[:16]
+    )
+    rig.dispatch(click(slack_api, button(bk.RESOLVE, "A2")))
+    wait_for(lambda: rig.alert("A2").status == "resolved")
+    rig.settle()
+    ts2 = rig.alert("A2").messages["slack"]["ts"]
+    last = [c for c in slack_api.calls("chat.update") if c.body["ts"] == ts2][-1]
+    assert "resolved by bob" in text_of(last.body)
+    assert not any(b["type"] == "actions" for b in last.body["blocks"])
+    notes = [c.body["text"] for c in slack_api.calls("chat.postMessage") if "thread_ts" in c.body]
+    assert notes[:4] == [
+        "A1 acked by bob.",
+        "A2 assigned to Jane D by bob.",
+        notes[2],
+        "A2 resolved by bob.",
+    ] and notes[2].startswith("A3 snoozed by bob until")
+    assert len(slack_api.responses()) == 1  # successes answer in the channel, not privately
+    assert (
+        rig.dispatch(
+            click(slack_api, {"action_id": bk.OPEN, "type": "button", "url": "https://x"})
+        ).status
+        == 200
+    )
+
+
+def test_two_people_ack_at_once_exactly_one_wins(rig, slack_api):
+    rig.push(1)
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def press(user: str, name: str) -> None:
+        body = click(slack_api, button(bk.ACK), user=user, name=name)
+        barrier.wait()
+        statuses.append(rig.dispatch(body).status)
+
+    threads = [threading.Thread(target=press, args=u) for u in (("U2", "bob"), ("U3", "cat"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200, 200]
+    [loser] = answers(slack_api)
+    winner = wait_for(lambda: rig.alert().acked_by)
+    assert f"already acked by {winner}" in loser["text"]
+    time.sleep(0.2)
+    assert [h["action"] for h in rig.alert().history].count("acked") == 1
+    assert len(slack_api.responses()) == 1
+
+
+def test_ack_unknown_id_and_junk(rig, slack_api):
+    rig.push(1)
+    rig.dispatch(slash(slack_api, "/ack", "A999"))
+    rig.dispatch(slash(slack_api, "/ack", "<!channel> " + "x&<>" * 2500))  # 10 KB of junk
+    rig.dispatch(slash(slack_api, "/ack", "DROP TABLE; <@U1>"))
+    got = answers(slack_api, 3)
+    texts = sorted(b["text"] for b in got)
+    assert any("No alert A999" in t for t in texts)
+    assert any("too long" in t for t in texts)
+    assert any("is not an alert id" in t for t in texts)
+    for body in got:
+        assert block_problems(body["blocks"]) == []
+        assert "<!channel>" not in text_of(body) and "<@U1>" not in text_of(body)
+    assert rig.alert().status == "open" and slack_api.calls("chat.update") == []
+
+
+def test_assign_takes_a_slack_mention(rig, slack_api):
+    slack_api.state.users["U777"] = {
+        "id": "U777",
+        "name": "jd",
+        "profile": {"real_name": "Jane Doe"},
+    }
+    rig.push(1)
+    rig.dispatch(slash(slack_api, "/assign", "A1 <@U777|jd>"))
+    [answer] = answers(slack_api)
+    assert "A1 assigned to Jane Doe by ann" in answer["text"]
+    assert rig.alert().assignee == "Jane Doe"
+    assert slack_api.calls("users.info")[0].body["user"] == "U777"
+    rig.dispatch(slash(slack_api, "/buzz", "assign A1 <@U888|ghost>"))  # unknown: the name given
+    wait_for(lambda: rig.alert().assignee == "ghost")
+
+
+def test_mentions_pages_with_a_more_button(rig, slack_api):
+    rig.push(5, word="<!channel>")
+    rig.dispatch(slash(slack_api, "/mentions", "acme limit:2"))
+    [first] = answers(slack_api)
+    assert first["response_type"] == "ephemeral"
+    assert block_problems(first["blocks"]) == []
+    flat = json.dumps(first["blocks"])
+    assert "<https://example.com/4|" in flat and "<https://example.com/3|" in flat  # newest first
+    assert "<!channel>" not in flat and "&lt;!channel&gt;" in flat
+    more = next(e for b in first["blocks"] if b["type"] == "actions" for e in b["elements"])
+    assert more["action_id"] == bk.MORE
+    rig.dispatch(click(slack_api, {"action_id": bk.MORE, "type": "button", "value": more["value"]}))
+    second = answers(slack_api, 2)[1]
+    assert second["replace_original"] is True
+    assert "<https://example.com/2|" in json.dumps(second["blocks"])
+    assert "showing 3-4" in second["text"]
+    rig.dispatch(slash(slack_api, "/buzz", "help"))
+    assert "Buzzwatch commands" in answers(slack_api, 3)[2]["text"]
+    rig.dispatch(slash(slack_api, "/mentions", "since:forever"))
+    assert "not a duration" in answers(slack_api, 4)[3]["text"]
+
+
+def test_permissions_refuse_quietly(tmp_path, slack_api, clock, monkeypatch):
+    slack_api.state.usergroups = [{"id": "S1", "users": ["U_G"]}]
+    rig = Rig(
+        tmp_path,
+        slack_api,
+        clock,
+        monkeypatch,
+        permissions={
+            "default": {"users": ["U_OK"]},
+            "brands": {"Acme": {"users": ["U_OK"], "groups": ["S1"]}},
+        },
+    )
+    try:
+        rig.push(2)
+        rig.dispatch(slash(slack_api, "/ack", "A1", user="U_NO", name="eve"))
+        rig.dispatch(click(slack_api, button(bk.RESOLVE, "A2"), user="U_NO", name="eve"))
+        got = answers(slack_api, 2)
+        assert all("not on the list" in b["text"] for b in got)
+        assert rig.alert("A1").status == "open" and rig.alert("A2").status == "open"
+        assert rig.bw.repo.pending_outbox() == [] and slack_api.calls("chat.update") == []
+        rig.dispatch(slash(slack_api, "/ack", "A1", user="U_G", name="gina"))
+        wait_for(lambda: rig.alert("A1").acked_by == "gina")
+        rig.dispatch(click(slack_api, button(bk.RESOLVE, "A2"), user="U_OK", name="olga"))
+        wait_for(lambda: rig.alert("A2").status == "resolved")
+        # The console (the local operator) is not bound by Slack's list.
+        assert rig.bw.run_command("snooze A1 1h").ok
+    finally:
+        rig.close()
+
+
+def test_http_mode_over_a_real_socket(rig, slack_api):
+    rig.push(1)
+    server = HttpListener(rig.app, "127.0.0.1", 0, "/slack/events").start()
+    url = f"http://127.0.0.1:{server.port}/slack/events"
+
+    def post(body: str, secret: str = SECRET, ts: str | None = None) -> int:
+        ts = ts or str(int(time.time()))
+        sig = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+        req = urllib.request.Request(
+            url,
+            data=body.encode(),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Signature": sig,
+                "X-Slack-Request-Timestamp": ts,
+            },
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return resp.status
+        except urllib.error.HTTPError as err:
+            return err.code
+
+    try:
+        assert post(slash(slack_api, "/ack", "A1"), secret="forged") == 401
+        assert post(slash(slack_api, "/ack", "A1"), ts=str(int(time.time()) - 600)) == 401
+        time.sleep(0.2)
+        assert rig.alert().status == "open"
+        assert post("x" * 1_100_000) == 413
+        assert post(slash(slack_api, "/ack", "A1")) == 200
+        wait_for(lambda: rig.alert().acked_by == "ann")
+        assert "A1 acked by ann" in answers(slack_api)[0]["text"]
+    finally:
+        server.stop()
+
+
+def test_listener_starter_follows_config_and_env(tmp_path, slack_api, clock, monkeypatch, caplog):
+    rig = Rig(tmp_path, slack_api, clock, monkeypatch)
+    try:
+        assert start_slack(rig.bw) is None  # http mode, no signing secret
+        assert "SLACK_SIGNING_SECRET is not set" in caplog.text
+        monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+        rig.bw.config.slack.port = 0 or _free_port()
+        rig.bw.config.slack.host = "127.0.0.1"
+        stop = start_slack(rig.bw)
+        assert stop is not None
+        assert slack_api.calls("auth.test")  # the token was checked at start
+        stop()
+        rig.bw.config.slack.mode = "socket"
+        assert start_slack(rig.bw) is None
+        assert "SLACK_APP_TOKEN is not set" in caplog.text
+    finally:
+        rig.close()
+
+
+def test_two_hundred_alerts_in_one_cycle_all_arrive_at_one_a_second(rig, slack_api):
+    rig.push(200, settle=False)
+    rig.settle(seconds=400)
+    assert rig.bw.repo.pending_outbox() == [] and rig.bw.repo.dead_letters() == []
+    posts = slack_api.calls("chat.postMessage")
+    seen: list[str] = []
+    for call in posts:
+        assert block_problems(call.body["blocks"]) == []
+        seen += re.findall(r"`(A\d+)`", json.dumps(call.body["blocks"]))
+    assert sorted(seen, key=lambda a: int(a[1:])) == [f"A{i}" for i in range(1, 201)]  # each once
+    times = [c.at for c in posts]
+    assert all(b - a >= timedelta(seconds=1) for a, b in pairwise(times))
+    assert len(posts) < 200  # the backlog behind the rate limit went out in batches
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
