@@ -12,10 +12,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.notify import Outgoing  # noqa: E402
-from listeners.slack.notifier import SlackNotifier, make_client  # noqa: E402
-from tests.slack.helpers import make_alert  # noqa: E402
-from tests.slack.slack_api import CHANNEL, TOKEN, SlackAPI  # noqa: E402
+from core.notify import Outgoing
+from listeners.slack.notifier import SlackNotifier, make_client
+from tests.slack.helpers import make_alert
+from tests.slack.slack_api import CHANNEL, TOKEN, SlackAPI
 
 
 def main(n: int) -> None:
@@ -41,7 +41,9 @@ def main(n: int) -> None:
             out = Outgoing("post", {"kind": "alert"}, alert=a)
             assert notifier.send(out, notifier.render(out)).ok
         took = time.perf_counter() - started
-        print(f"render+send to a 127.0.0.1 stand-in: {sends} in {took:.3f}s = {took / sends * 1000:.2f} ms each")
+        print(
+            f"render+send to a 127.0.0.1 stand-in: {sends} in {took:.3f}s = {took / sends * 1000:.2f} ms each"
+        )
 
 
 if __name__ == "__main__":
