@@ -148,7 +148,7 @@ def run_forever(app: Buzzwatch) -> int:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     scheduler = BackgroundScheduler(
-        executors={"default": JobPool(POLL_WORKERS)},
+        executors={"default": JobPool(app.config.fetch.workers)},
         job_defaults={"coalesce": True, "max_instances": 1},
         timezone=app.config.tz,
     )
@@ -347,6 +347,25 @@ def cmd_export(config: Config, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_import(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
+    from sources.importer import import_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"error: {path}: no such file", file=sys.stderr)
+        return 2
+    try:
+        report = import_file(
+            path, args.source, app.pipeline.process, app.clock, progress=not args.no_progress
+        )
+    except (ValueError, UnicodeDecodeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    app.deliverer.deliver_due()
+    print(report.summary(), file=out)
+    return 0 if report.accepted or not report.rows else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bot.py",
@@ -387,6 +406,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "jsonl"], default="jsonl")
     p.add_argument("--brand", help="only this brand")
     p.add_argument("--output", "-o", help="file to write (default: stdout)")
+    p = sub.add_parser("import", help="backfill mentions from a .jsonl or .csv file")
+    p.add_argument("file", help="JSON Lines or CSV (header row) in the inbound schema")
+    p.add_argument("--source", default="import", help="source name to file them under")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -421,6 +444,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return cmd_console(app, out)
         if args.command == "digest":
             return cmd_digest(app, args, out)
+        if args.command == "import":
+            return cmd_import(app, args, out)
         if args.command in ("mentions", "command"):
             words = args.query if args.command == "mentions" else args.words
             text = (

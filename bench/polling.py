@@ -23,10 +23,32 @@ from bot import Buzzwatch  # noqa: E402
 from tests.conftest import make_config  # noqa: E402
 from tests.feedserver import FeedServer, Route, rss  # noqa: E402
 
-WORDS = (
-    "market launch review service delivery price store city weekend menu customer staff new "
-    "opening people quality order family friends lunch dinner coffee update report"
-).split()
+WORDS = [
+    "market",
+    "launch",
+    "review",
+    "service",
+    "delivery",
+    "price",
+    "store",
+    "city",
+    "weekend",
+    "menu",
+    "customer",
+    "staff",
+    "new",
+    "opening",
+    "people",
+    "quality",
+    "order",
+    "family",
+    "friends",
+    "lunch",
+    "dinner",
+    "coffee",
+    "update",
+    "report",
+]
 
 
 def feed_items(feed: int, entries: int) -> list[dict[str, str]]:

@@ -18,6 +18,7 @@ from core.config import Config
 from core.digest import stats_text
 from core.digest_service import DigestService
 from core.durations import format_duration, parse_duration
+from core.health import sources_report
 from core.models import Alert, Flag, Status, from_iso
 from core.query import MAX_LIMIT, SENTIMENTS, MentionQuery, matcher
 from core.repository import Repository
@@ -52,6 +53,7 @@ HELP = """Buzzwatch commands:
   resolve <id>             close an alert
   snooze <id> <duration>   silence an alert for e.g. 1h, 4h, 24h
   status                   open alerts and the delivery queue
+  sources                  every source with its health (last success, errors)
   digest [brand] [since:24h]   the digest: volume, sentiment, top mentions, questions, KOLs
   stats [brand] [since:7d]     mention counts by day, sentiment, source and aspect
   help                     this text
@@ -315,6 +317,10 @@ class CommandService:
         digests = DigestService(self.config, self.repo, self.clock, charts=False)
         messages = digests.on_demand(since, brand)
         return Reply("\n\n".join(stats_text(m.digest) for m in messages))
+
+    def _cmd_sources(self, args: list[str], actor: Actor) -> Reply:
+        now = self.clock.now()
+        return Reply(sources_report(self.config, self.repo, now, self.config.tz))
 
     def _cmd_status(self, args: list[str], actor: Actor) -> Reply:
         now = self.clock.now()

@@ -14,12 +14,14 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from core.clock import Clock
-from core.config import HealthConfig
+from core.config import Config, HealthConfig
 from core.durations import format_duration
 from core.models import OutboxItem, from_iso, to_iso
 from core.repository import Repository
 
 log = logging.getLogger("buzzwatch.health")
+
+MAX_REPORT_ROWS = 40
 
 
 class HealthMonitor:
@@ -86,3 +88,49 @@ class HealthMonitor:
         log.info("health: %s", text)
         if self._send(f"Source recovered: {name}", text):
             state.pop("health_alerted_at", None)
+
+
+def sources_report(config: Config, repo: Repository, now: datetime, tz: tzinfo | None) -> str:
+    """Every configured source with its health, failing ones first (the `sources` command)."""
+    rows: list[tuple[int, str]] = []
+    counts = {"ok": 0, "failing": 0, "new": 0, "off": 0}
+    for cfg in config.sources:
+        state = repo.get_state(f"source:{cfg.name}") or {}
+        label = f"{cfg.name} [{cfg.type}]"
+        streak = int(state.get("error_streak", 0))
+        if not cfg.enabled:
+            counts["off"] += 1
+            rows.append((3, f"- {label} disabled"))
+        elif streak:
+            counts["failing"] += 1
+            since = from_iso(state.get("failing_since"))
+            when = f" since {since.astimezone(tz):%m-%d %H:%M}" if since else ""
+            hint = f" — {state['last_hint']}" if state.get("last_hint") else ""
+            rows.append(
+                (
+                    0,
+                    f"✗ {label} failing{when} ({streak} in a row): {state.get('last_error', '')}{hint}",
+                )
+            )
+        elif state.get("last_success_at"):
+            counts["ok"] += 1
+            ago = format_duration(now - (from_iso(state["last_success_at"]) or now))
+            rows.append(
+                (
+                    1,
+                    f"✓ {label} ok {ago} ago · {state.get('last_items', 0)} item(s) last poll, "
+                    f"{state.get('items_total', 0)} in {state.get('polls', 0)} poll(s)",
+                )
+            )
+        else:
+            counts["new"] += 1
+            rows.append((2, f"· {label} not polled yet"))
+    rows.sort(key=lambda r: r[0])
+    head = (
+        f"{len(config.sources)} source(s): {counts['ok']} ok, {counts['failing']} failing, "
+        f"{counts['new']} not polled yet, {counts['off']} disabled."
+    )
+    shown = [text for _, text in rows[:MAX_REPORT_ROWS]]
+    if len(rows) > MAX_REPORT_ROWS:
+        shown.append(f"… and {len(rows) - MAX_REPORT_ROWS} more")
+    return "\n".join([head, *shown])

@@ -25,7 +25,12 @@ def notifier_type(kind: str) -> Callable[[NotifierBuilder], NotifierBuilder]:
 
 
 # Platform modules; importing one registers its notifier builder and listener starter.
-PLATFORM_MODULES = ["listeners.console", "listeners.slack", "listeners.dingtalk"]
+PLATFORM_MODULES = [
+    "listeners.console",
+    "listeners.slack",
+    "listeners.dingtalk",
+    "listeners.inbound",
+]
 
 # Listener starters: given the running app, start taking commands from a platform if the
 # config and environment ask for it, and return a function that stops it (or None).

@@ -73,11 +73,18 @@ def test_a_name_resolving_to_any_internal_address_is_refused() -> None:
 
 
 def test_allow_hosts_is_explicit_and_narrow() -> None:
-    policy = AddressPolicy(["127.0.0.1", "rsshub.internal", "10.8.0.0/16"], resolver=lambda h, p: ["10.9.0.1"])
+    policy = AddressPolicy(
+        ["127.0.0.1", "rsshub.internal", "10.8.0.0/16"], resolver=lambda h, p: ["10.9.0.1"]
+    )
     policy.check_url("http://127.0.0.1:1200/feed")
     policy.check_url("http://rsshub.internal/weibo")  # the name is allowed as such
     policy.check_url("http://10.8.3.4/")
-    for url in ("http://127.0.0.2/", "http://0x7f000002/", "http://10.9.0.1/", "http://other.internal/"):
+    for url in (
+        "http://127.0.0.2/",
+        "http://0x7f000002/",
+        "http://10.9.0.1/",
+        "http://other.internal/",
+    ):
         with pytest.raises(BlockedAddress):
             policy.check_url(url)
 

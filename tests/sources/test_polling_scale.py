@@ -35,7 +35,12 @@ def test_three_hundred_sources(tmp_path: Path, clock) -> None:
         sources = []
         for n in range(240):  # ETag feeds: the second cycle is all 304s
             fast.routes[f"/f{n}.xml"] = Route(
-                rss([{"title": f"story {n}-{i}", "guid": f"https://x.example/{n}/{i}"} for i in range(5)]),
+                rss(
+                    [
+                        {"title": f"story {n}-{i}", "guid": f"https://x.example/{n}/{i}"}
+                        for i in range(5)
+                    ]
+                ),
                 etag=f'"e{n}"',
             )
             sources.append({"name": f"fast{n}", "type": "rss", "url": f"{fast.base}/f{n}.xml"})
@@ -106,9 +111,13 @@ def test_three_hundred_sources(tmp_path: Path, clock) -> None:
 def test_a_host_that_says_429_rests_and_its_other_sources_wait(tmp_path: Path, clock) -> None:
     with FeedServer() as limited, FeedServer() as other:
         for n in range(6):
-            limited.routes[f"/l{n}.xml"] = Route(b"slow down", status=429, headers={"Retry-After": "120"})
+            limited.routes[f"/l{n}.xml"] = Route(
+                b"slow down", status=429, headers={"Retry-After": "120"}
+            )
         other.routes["/o.xml"] = Route(rss([{"title": "fine"}]))
-        sources = [{"name": f"l{n}", "type": "rss", "url": f"{limited.base}/l{n}.xml"} for n in range(6)]
+        sources = [
+            {"name": f"l{n}", "type": "rss", "url": f"{limited.base}/l{n}.xml"} for n in range(6)
+        ]
         sources.append({"name": "o", "type": "rss", "url": f"{other.base}/o.xml"})
         config = make_config(
             tmp_path, sources=sources, fetch={"allow_hosts": ["127.0.0.1"], "per_host": 1}

@@ -21,7 +21,9 @@ CASES = [
     (
         "google_news",
         {},
-        ["https://news.google.com/rss/search?q=%22Acme%22+OR+%22%E8%89%BE%E5%85%8B%E7%B1%B3%22&hl=en-US&gl=US&ceid=US%3Aen"],
+        [
+            "https://news.google.com/rss/search?q=%22Acme%22+OR+%22%E8%89%BE%E5%85%8B%E7%B1%B3%22&hl=en-US&gl=US&ceid=US%3Aen"
+        ],
         "google_news.xml",
     ),
     (
@@ -33,13 +35,17 @@ CASES = [
     (
         "reddit_search",
         {},
-        ["https://www.reddit.com/search.rss?q=%22Acme%22+OR+%22%E8%89%BE%E5%85%8B%E7%B1%B3%22&sort=new"],
+        [
+            "https://www.reddit.com/search.rss?q=%22Acme%22+OR+%22%E8%89%BE%E5%85%8B%E7%B1%B3%22&sort=new"
+        ],
         "reddit_search.atom",
     ),
     (
         "hackernews",
         {"query": "Acme"},
-        ["https://hn.algolia.com/api/v1/search_by_date?query=Acme&tags=%28story%2Ccomment%29&hitsPerPage=50"],
+        [
+            "https://hn.algolia.com/api/v1/search_by_date?query=Acme&tags=%28story%2Ccomment%29&hitsPerPage=50"
+        ],
         "hackernews.json",
     ),
     (
@@ -60,8 +66,18 @@ CASES = [
         ["RSSHUB/weibo/keyword/%E8%89%BE%E5%85%8B%E7%B1%B3"],
         "rsshub_weibo_keyword.xml",
     ),
-    ("weibo_user", {"uid": "1700000009"}, ["RSSHUB/weibo/user/1700000009"], "rsshub_weibo_user.xml"),
-    ("zhihu", {"kind": "topic", "id": "19550000"}, ["RSSHUB/zhihu/topic/19550000"], "rsshub_zhihu.xml"),
+    (
+        "weibo_user",
+        {"uid": "1700000009"},
+        ["RSSHUB/weibo/user/1700000009"],
+        "rsshub_weibo_user.xml",
+    ),
+    (
+        "zhihu",
+        {"kind": "topic", "id": "19550000"},
+        ["RSSHUB/zhihu/topic/19550000"],
+        "rsshub_zhihu.xml",
+    ),
     (
         "bilibili_search",
         {"query": "艾克米"},
@@ -74,14 +90,24 @@ CASES = [
         ["RSSHUB/xiaohongshu/user/5f0000000000000000000001/notes"],
         "rsshub_xiaohongshu.xml",
     ),
-    ("douyin_user", {"uid": "MS4wLjABAAAAabc"}, ["RSSHUB/douyin/user/MS4wLjABAAAAabc"], "rsshub_douyin.xml"),
+    (
+        "douyin_user",
+        {"uid": "MS4wLjABAAAAabc"},
+        ["RSSHUB/douyin/user/MS4wLjABAAAAabc"],
+        "rsshub_douyin.xml",
+    ),
     (
         "wechat_mp",
         {"biz": "MzA3MDM3NjE5NQ==", "hid": "16"},
         ["RSSHUB/wechat/mp/homepage/MzA3MDM3NjE5NQ%3D%3D/16"],
         "rsshub_wechat.xml",
     ),
-    ("rsshub", {"route": "/weibo/user/1700000009"}, ["RSSHUB/weibo/user/1700000009"], "rsshub_weibo_user.xml"),
+    (
+        "rsshub",
+        {"route": "/weibo/user/1700000009"},
+        ["RSSHUB/weibo/user/1700000009"],
+        "rsshub_weibo_user.xml",
+    ),
 ]
 
 
@@ -91,7 +117,9 @@ def _local(url: str, base: str) -> str:
 
 
 @pytest.mark.parametrize(("kind", "extra", "expected", "sample"), CASES, ids=[c[0] for c in CASES])
-def test_preset_url_and_sample(tmp_path: Path, clock: FakeClock, kind, extra, expected, sample) -> None:
+def test_preset_url_and_sample(
+    tmp_path: Path, clock: FakeClock, kind, extra, expected, sample
+) -> None:
     with FeedServer() as server:
         rsshub = f"{server.base}/hub"
         config = make_config(

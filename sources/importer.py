@@ -1,0 +1,130 @@
+"""`python bot.py import FILE.jsonl|csv [--source NAME]`: backfill mentions from a file.
+
+Each line (JSON Lines) or row (CSV with a header) is one mention in the inbound schema
+(sources/inbound.py); CSV metrics go in columns named followers, likes, comments,
+reposts, points, views. Rows that do not fit are skipped and reported with their line
+number; the good ones go through the same pipeline as polled mentions, in batches.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+from core.clock import Clock
+from core.models import Mention
+from sources.inbound import METRIC_KEYS, RejectedInput, parse_record
+
+BATCH = 500
+MAX_LINE_CHARS = 1_000_000
+SHOWN_REJECTS = 20
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    accepted: int = 0
+    new: int = 0
+    alerts: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.rows} row(s): {self.accepted} accepted ({self.new} new, "
+            f"{self.alerts} alert(s)), {len(self.rejected)} rejected"
+        ]
+        if self.rejected:
+            reasons = Counter(reason.split(":")[0] for _, reason in self.rejected)
+            lines.append(
+                "rejected by reason: " + "; ".join(f"{r} ×{n}" for r, n in reasons.most_common(5))
+            )
+            for line, reason in self.rejected[:SHOWN_REJECTS]:
+                lines.append(f"  line {line}: {reason}")
+            if len(self.rejected) > SHOWN_REJECTS:
+                lines.append(f"  … and {len(self.rejected) - SHOWN_REJECTS} more")
+        return "\n".join(lines)
+
+
+def _jsonl_rows(stream: TextIO) -> Iterator[tuple[int, Any]]:
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        if len(line) > MAX_LINE_CHARS:
+            yield number, RejectedInput([f"line is over {MAX_LINE_CHARS:,} characters"])
+            continue
+        try:
+            yield number, json.loads(line)
+        except ValueError as err:
+            yield number, RejectedInput([f"not valid JSON: {err}"])
+
+
+def _csv_rows(stream: TextIO) -> Iterator[tuple[int, Any]]:
+    reader = csv.DictReader(stream)
+    for row in reader:
+        number = reader.line_num
+        if None in row:
+            yield number, RejectedInput(["more cells than the header has columns"])
+            continue
+        record: dict[str, Any] = {}
+        metrics: dict[str, Any] = {}
+        for key, value in row.items():
+            if value is None or value == "":
+                continue
+            (metrics if key in METRIC_KEYS else record)[key] = value
+        if metrics:
+            record["metrics"] = metrics
+        yield number, record
+
+
+def import_file(
+    path: Path,
+    source: str,
+    process: Callable[[str, list[Mention]], Any],
+    clock: Clock,
+    progress: bool = True,
+) -> ImportReport:
+    """Read `path`, hand accepted mentions to `process(source, batch)` BATCH at a time."""
+    report = ImportReport()
+    suffix = path.suffix.lower()
+    if suffix not in (".jsonl", ".ndjson", ".csv"):
+        raise ValueError(f"{path}: give a .jsonl or .csv file")
+    size = path.stat().st_size
+    batch: list[Mention] = []
+
+    def flush() -> None:
+        if batch:
+            result = process(source, batch)
+            report.new += getattr(result, "new", 0)
+            report.alerts += len(getattr(result, "alerts", []))
+            batch.clear()
+
+    with (
+        path.open(encoding="utf-8-sig", newline="") as stream,
+        tqdm(total=size, unit="B", unit_scale=True, disable=not progress, desc=path.name) as bar,
+    ):
+        rows = _csv_rows(stream) if suffix == ".csv" else _jsonl_rows(stream)
+        position = 0
+        for number, data in rows:
+            report.rows += 1
+            try:
+                if isinstance(data, RejectedInput):
+                    raise data
+                batch.append(parse_record(data, source, clock.now()))
+                report.accepted += 1
+            except RejectedInput as err:
+                report.rejected.append((number, "; ".join(err.problems)[:300]))
+            if len(batch) >= BATCH:
+                flush()
+            if report.rows % 200 == 0:
+                now_at = stream.buffer.tell() if hasattr(stream, "buffer") else position
+                bar.update(max(0, now_at - bar.n))
+        flush()
+        bar.update(max(0, size - bar.n))
+    return report

@@ -1,0 +1,106 @@
+"""`bot.py import FILE.jsonl|csv`: good rows go through the pipeline, bad ones are listed."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import yaml
+
+from bot import main
+from tests.conftest import BASE_CONFIG
+
+
+def _config(tmp_path: Path) -> Path:
+    data = dict(BASE_CONFIG, data_dir=str(tmp_path / "data"))
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_import_jsonl(tmp_path: Path) -> None:
+    rows = [
+        {
+            "id": "r1",
+            "title": "艾克米的汉堡太贵了",
+            "url": "https://forum.example/1",
+            "author": "a",
+        },
+        {"id": "r2", "text": "Acme staff were rude, want a refund", "metrics": {"followers": 5}},
+        "not an object",
+        {"id": "r4", "title": "x", "url": "javascript:alert(1)"},
+        {"id": "r5", "author": "nobody"},
+    ]
+    lines = [json.dumps(r, ensure_ascii=False) for r in rows]
+    lines.insert(3, "{broken json")
+    lines.insert(1, "")  # blank lines are skipped, not counted
+    src = tmp_path / "backfill.jsonl"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = io.StringIO()
+    code = main(
+        [
+            "--config",
+            str(_config(tmp_path)),
+            "-q",
+            "import",
+            str(src),
+            "--source",
+            "forum",
+            "--no-progress",
+        ],
+        out,
+    )
+    assert code == 0
+    text = out.getvalue()
+    assert "6 row(s): 2 accepted (2 new, 2 alert(s)), 4 rejected" in text
+    assert "line 4: expected a JSON object" in text
+    assert "line 5: not valid JSON" in text
+    assert "line 6: url: url must be an http:// or https:// URL" in text
+    assert "line 7: a mention needs a title or a text" in text
+
+    again = io.StringIO()  # importing the same file again adds nothing new
+    main(
+        [
+            "--config",
+            str(_config(tmp_path)),
+            "-q",
+            "import",
+            str(src),
+            "--source",
+            "forum",
+            "--no-progress",
+        ],
+        again,
+    )
+    assert "2 accepted (0 new, 0 alert(s))" in again.getvalue()
+
+
+def test_import_csv_with_metrics_columns(tmp_path: Path) -> None:
+    src = tmp_path / "sheet.csv"
+    src.write_text(
+        "id,title,text,author,url,followers,likes\n"
+        "c1,艾克米新品,受邀试吃艾克米新品汉堡,美食家小王,https://weibo.com/x/1,1200000,300\n"
+        "c2,,,,,,\n"
+        "c3,Acme,Acme question?,b,https://x.example/3,lots,1\n",
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    assert (
+        main(["--config", str(_config(tmp_path)), "-q", "import", str(src), "--no-progress"], out)
+        == 0
+    )
+    text = out.getvalue()
+    assert "3 row(s): 1 accepted" in text
+    assert "line 3: a mention needs a title or a text" in text
+    assert "line 4: metrics.followers:" in text
+    assert (
+        main(["--config", str(_config(tmp_path)), "-q", "mentions", "艾克米", "since:30d"], out)
+        == 0
+    )
+
+
+def test_import_refuses_other_formats(tmp_path: Path) -> None:
+    src = tmp_path / "x.xml"
+    src.write_text("<x/>")
+    assert main(["--config", str(_config(tmp_path)), "-q", "import", str(src)], io.StringIO()) == 2
