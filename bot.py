@@ -16,21 +16,25 @@ import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from core.alerts import AlertService
 from core.clock import Clock, SystemClock
 from core.commands import Actor, CommandService, Reply
-from core.config import Config, ConfigError, load_config
+from core.config import Config, ConfigError, env_secrets, load_config
 from core.digest_service import DigestService
+from core.durations import format_duration
+from core.health import HealthMonitor
 from core.models import Mention
 from core.notify import Notifier, Outgoing
 from core.outbox import Deliverer
-from core.health import HealthMonitor
 from core.pipeline import Pipeline
 from core.polling import Poller, PollOutcome
-from core.routing import Router
+from core.query import warm_up
+from core.routing import Router, route_label
+from core.sla import SlaWatcher
 from core.storms import StormWatch
 from rules.analyze import Analyzer
 
@@ -38,6 +42,10 @@ log = logging.getLogger("buzzwatch")
 
 POLL_WORKERS = 8
 DELIVER_EVERY_SECONDS = 3
+SLA_EVERY_SECONDS = 30
+WARM_UP_DAYS = timedelta(days=30)  # mentions loaded for search at start-up, in the background
+# --once waits this long at most for rate limits and short retries before it exits.
+ONCE_MAX_WAIT = 120.0
 
 
 class Buzzwatch:
@@ -67,7 +75,7 @@ class Buzzwatch:
         self.repo = TinyDBRepository(config.data_dir, clock=self.clock, read_only=dry_run)
         self.analyzer = Analyzer(config)
         self.router = Router(config.routes)
-        self.pipeline = Pipeline(self.repo, self.analyzer, self.router, self.clock)
+        self.pipeline = Pipeline(config, self.repo, self.analyzer, self.router, self.clock)
         self.health = HealthMonitor(self.repo, config.health, self.clock, config.tz)
         self.poller = Poller(self.repo, self.pipeline, self.clock, self.health)
         self.alerts = AlertService(self.repo, self.clock)
@@ -77,7 +85,14 @@ class Buzzwatch:
         # One connection pool, the address policy (fetch.allow_hosts) and per-host politeness.
         self.fetcher = Fetcher(config.fetch)
         self.http = self.fetcher.client
-        context = {"stdout": stdout, "clock": self.clock, "config": config, "dry_run": dry_run}
+        context = {
+            "stdout": stdout,
+            "clock": self.clock,
+            "config": config,
+            "dry_run": dry_run,
+            # Secrets from the environment variables the config names (webhooks, tokens).
+            "secrets": env_secrets(config),
+        }
         # The Slack Web API's base URL (GovSlack, a proxy, or a local stand-in in tests).
         context["slack_api_url"] = os.environ.get("SLACK_API_URL") or None
         context.update(extra_context or {})
@@ -86,7 +101,11 @@ class Buzzwatch:
         for name, dest in config.destinations.items():
             notifier = build_notifier(name, dest, context)
             self.notifiers[name] = DryRunNotifier(notifier, name, stdout) if dry_run else notifier
-        self.deliverer = Deliverer(self.repo, self.notifiers, self.clock)
+        quiet = {n: d.quiet_hours for n, d in config.destinations.items() if d.quiet_hours}
+        self.deliverer = Deliverer(
+            self.repo, self.notifiers, self.clock, quiet_hours=quiet, tz=config.tz
+        )
+        self.sla = SlaWatcher(config, self.repo, self.clock)
         self.digests = DigestService(config, self.repo, self.clock)
         self.storms = StormWatch(config, self.repo, self.clock)
         self.sources = build_sources(config, self.fetcher, self.clock)
@@ -127,17 +146,20 @@ def cmd_run(app: Buzzwatch, args: argparse.Namespace) -> int:
     if args.once:
         outcomes = app.poll_all()
         app.storms.check()
-        report = app.deliverer.deliver_due()
+        app.sla.check()
+        report = app.deliverer.drain(max_wait=ONCE_MAX_WAIT)
         failed = [o for o in outcomes if not o.ok]
         alerts = sum(len(o.result.alerts) for o in outcomes if o.result)
+        queued = len(app.repo.pending_outbox())
         log.info(
-            "cycle done: %d source(s), %d failed, %d alert(s); sent %d, retrying %d, dead %d",
+            "cycle done: %d source(s), %d failed, %d alert(s); sent %d, dead %d, still queued %d%s",
             len(outcomes),
             len(failed),
             alerts,
             report.sent,
-            report.retrying,
             report.dead,
+            queued,
+            " (they go out on the next run)" if queued else "",
         )
         return 0
     return run_forever(app)
@@ -177,6 +199,9 @@ def run_forever(app: Buzzwatch) -> int:
         id="deliver",
         misfire_grace_time=60,
     )
+    scheduler.add_job(
+        app.sla.check, "interval", seconds=SLA_EVERY_SECONDS, id="sla", misfire_grace_time=300
+    )
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -188,6 +213,9 @@ def run_forever(app: Buzzwatch) -> int:
     from listeners import start_listeners
 
     stops = start_listeners(app)
+    threading.Thread(
+        target=warm_up, args=(app.repo, app.clock.now() - WARM_UP_DAYS), name="warm-up", daemon=True
+    ).start()
     app.digests.schedule(scheduler)  # at the digest time, and now if today's was missed
     scheduler.start()
     log.info(
@@ -204,7 +232,7 @@ def run_forever(app: Buzzwatch) -> int:
     return 0
 
 
-def cmd_check_config(config: Config, path: Path, out: TextIO) -> int:
+def cmd_check_config(config: Config, path: Path, out: TextIO, sample: str | None = None) -> int:
     print(f"{path}: OK", file=out)
     print(f"  data_dir: {config.data_dir}   timezone: {config.timezone}", file=out)
     for b in config.brands:
@@ -223,13 +251,48 @@ def cmd_check_config(config: Config, path: Path, out: TextIO) -> int:
         )
     for name, d in config.destinations.items():
         print(f"  destination {name} [{d.type}]", file=out)
+    print("  routes (tried in order; the first match wins unless it says continue):", file=out)
     for i, r in enumerate(config.routes):
         m = r.match.model_dump(exclude_defaults=True, by_alias=True, mode="json")
         cont = " (continue)" if r.continue_ else ""
-        print(
-            f"  route {r.name or i + 1}: {json.dumps(m, ensure_ascii=False) or 'everything'} -> {', '.join(r.to)}{cont}",
-            file=out,
+        when = json.dumps(m, ensure_ascii=False) if m else "everything"
+        print(f"    {route_label(r, i)}: {when} -> {', '.join(r.to)}{cont}", file=out)
+        timers = f"group_wait {format_duration(r.group_wait)}, group_interval {format_duration(r.group_interval)}"
+        burst = (
+            f"storm above {r.burst.threshold} in {format_duration(r.burst.window)}"
+            if r.burst
+            else "no storms"
         )
+        sla = (
+            f"respond within {format_duration(r.respond_within)}, then escalate to {', '.join(r.escalate_to) or 'the same channel'} (at most {r.max_escalations}x)"
+            if r.respond_within
+            else "no response target"
+        )
+        print(f"      {timers}; {burst}; {sla}", file=out)
+    if sample:
+        print_sample_route(config, sample, out)
+    return 0
+
+
+def print_sample_route(config: Config, text: str, out: TextIO) -> None:
+    """Which route a mention with this text would take: for checking rules before going live."""
+    mention = Analyzer(config).analyze(
+        Mention(id="sample", source="sample", url="", title="", text=text)
+    )
+    print(f"  sample: {text[:80]!r}", file=out)
+    print(
+        f"    brands {mention.brands or '-'}; lang {mention.lang}; sentiment {mention.sentiment:+.2f}; "
+        f"flags {mention.flags or '-'}; aspects {mention.aspects or '-'}; severity {mention.severity}",
+        file=out,
+    )
+    if not mention.brands:
+        print("    -> no brand matched: not stored, no alert", file=out)
+        return
+    taken = Router(config.routes).routes_for(mention)
+    if not taken:
+        print("    -> no route matched: stored, no alert", file=out)
+    for label, route in taken:
+        print(f"    -> route {label} -> {', '.join(route.to)}", file=out)
     return 0
 
 
@@ -295,7 +358,12 @@ def cmd_digest(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
     chart = Path(args.chart) if args.chart else Path("out")
     folder = chart if chart.suffix.lower() != ".png" else chart.parent
     messages = app.digests.on_demand(since, brand, chart_dir=folder)
-    context = {"stdout": out, "clock": app.clock, "config": app.config, **getattr(app, "context", {})}
+    context = {
+        "stdout": out,
+        "clock": app.clock,
+        "config": app.config,
+        **getattr(app, "context", {}),
+    }
     notifiers, notes = preview_notifiers(app.config, app.digests.destinations(), context, out)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
@@ -385,7 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="poll and alert until Ctrl-C (the default)")
-    sub.add_parser("check-config", help="validate the config and print a summary")
+    p = sub.add_parser("check-config", help="validate the config and print a summary")
+    p.add_argument("--sample", help="also show how a mention with this text is analysed and routed")
     sub.add_parser("console", help="an interactive prompt for chat commands")
     p = sub.add_parser("mentions", help="query stored mentions, e.g. mentions 退款 since:24h")
     p.add_argument("query", nargs=argparse.REMAINDER)
@@ -429,7 +498,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         config, path = load_config(args.config)
         if args.command == "check-config":
-            return cmd_check_config(config, path, out)
+            return cmd_check_config(config, path, out, args.sample)
         if args.command == "classify":
             return cmd_classify(config, args, out)
         if args.command == "export":

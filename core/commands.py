@@ -19,9 +19,10 @@ from core.digest import stats_text
 from core.digest_service import DigestService
 from core.durations import format_duration, parse_duration
 from core.health import sources_report
-from core.models import Alert, Flag, Status, from_iso
+from core.models import Alert, Flag, Status, from_iso, to_iso
 from core.query import MAX_LIMIT, SENTIMENTS, MentionQuery, matcher
 from core.repository import Repository
+from core.routing import route_label
 
 MAX_COMMAND_CHARS = 500
 MAX_SNOOZE = timedelta(days=7)
@@ -40,6 +41,7 @@ ALIASES = {
     "日报": "digest",
     "摘要": "digest",
     "统计": "stats",
+    "静默": "silence",
     "search": "mentions",
     "find": "mentions",
     "?": "help",
@@ -56,6 +58,8 @@ HELP = """Buzzwatch commands:
   sources                  every source with its health (last success, errors)
   digest [brand] [since:24h]   the digest: volume, sentiment, top mentions, questions, KOLs
   stats [brand] [since:7d]     mention counts by day, sentiment, source and aspect
+  silence <brand|source|route> <name> <duration>   no new alerts for it until then
+  silence                  list silences; unsilence <n> ends one
   help                     this text
 Alert ids look like A12. 中文: 查询 确认 指派 解决 暂停 状态 帮助"""
 
@@ -286,6 +290,66 @@ class CommandService:
             lambda: self.alerts.snooze(alert_id, duration, actor.label, actor.platform),
         )
 
+    def _cmd_silence(self, args: list[str], actor: Actor) -> Reply:
+        now = self.clock.now()
+        stamp = to_iso(now) or ""
+        silences = [
+            s for s in self.repo.get_state("silences", []) or [] if s.get("until", "") > stamp
+        ]
+        if not args:
+            if not silences:
+                return Reply("No silences.")
+            lines = [f"{len(silences)} silence(s):"]
+            for n, s in enumerate(silences, 1):
+                until = from_iso(s["until"]) or now
+                lines.append(
+                    f"  {n}. {s['kind']} {s['value']} for {format_duration(until - now)} more (by {s.get('by', '?')})"
+                )
+            return Reply("\n".join(lines))
+        if len(args) != 3 or args[0].lower() not in ("brand", "source", "route"):
+            raise UsageError(
+                "usage: silence <brand|source|route> <name> <duration>, e.g. silence source weibo 2h"
+            )
+        kind, value = args[0].lower(), args[1][:80]
+        known = {
+            "brand": [b.name for b in self.config.brands],
+            "source": [s.name for s in self.config.sources],
+            "route": [route_label(r, i) for i, r in enumerate(self.config.routes)],
+        }[kind]
+        match = next((k for k in known if k.casefold() == value.casefold()), None)
+        if match is None:
+            return Reply(
+                f"Unknown {kind} {value!r}; known: {', '.join(known) or 'none'}.", ok=False
+            )
+        try:
+            duration = parse_duration(args[2])
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        if not timedelta(minutes=1) <= duration <= timedelta(days=30):
+            raise UsageError("silence for between 1m and 30d")
+        silences.append(
+            {"kind": kind, "value": match, "until": to_iso(now + duration), "by": actor.label}
+        )
+        self.repo.set_state("silences", silences)
+        return Reply(
+            f"Silenced {kind} {match} for {format_duration(duration)}: no new alerts from it until then."
+        )
+
+    def _cmd_unsilence(self, args: list[str], actor: Actor) -> Reply:
+        stamp = to_iso(self.clock.now()) or ""
+        silences = [
+            s for s in self.repo.get_state("silences", []) or [] if s.get("until", "") > stamp
+        ]
+        if len(args) != 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= len(silences):
+            raise UsageError(
+                f"usage: unsilence <n>, n from the `silence` list (1-{len(silences)})"
+                if silences
+                else "there are no silences"
+            )
+        gone = silences.pop(int(args[0]) - 1)
+        self.repo.set_state("silences", silences)
+        return Reply(f"Silence on {gone['kind']} {gone['value']} ended by {actor.label}.")
+
     def _digest_args(self, args: list[str], default: timedelta) -> tuple[str | None, timedelta]:
         brand, since = None, default
         for arg in args:
@@ -294,7 +358,9 @@ class CommandService:
                 try:
                     since = parse_duration(value)
                 except ValueError:
-                    raise UsageError(f"since:{value[:20]} is not a duration; try since:7d") from None
+                    raise UsageError(
+                        f"since:{value[:20]} is not a duration; try since:7d"
+                    ) from None
                 if not timedelta(hours=1) <= since <= timedelta(days=92):
                     raise UsageError("since: takes between 1h and 92d")
                 continue

@@ -45,6 +45,9 @@ class Notifier(Protocol):
     # At most this many messages per this many seconds to one destination, or None.
     # The outbox worker keeps under it; items wait (or merge into a batch), never drop.
     rate_limit: tuple[int, float] | None
+    # False for platforms that cannot edit a sent message (DingTalk robots): an "update"
+    # that comes with a note is then dropped, so one change makes one message, not two.
+    edits_in_place: bool
 
     def render(self, out: Outgoing) -> dict[str, Any]:
         """The exact body the platform would receive."""

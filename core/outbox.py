@@ -186,6 +186,11 @@ class Deliverer:
                 blocked.add(item.destination)
                 report.skipped += 1
                 continue
+            if item.action == "update" and self._note_follows(item, pending):
+                # A platform that cannot edit messages would show the change twice.
+                self._finish(item, Delivery(ok=True))
+                report.sent += 1
+                continue
             if item.action != "post" and (item.alert_id, item.destination) in posts_waiting:
                 # Its post was held back (quiet hours) or merged into a batch: the post shows
                 # the latest state, so an update has nothing to add; a note waits its turn.
@@ -220,6 +225,19 @@ class Deliverer:
                 report.retrying += 1
                 blocked.add(item.destination)
         return report
+
+    def _note_follows(self, item: OutboxItem, pending: list[OutboxItem]) -> bool:
+        notifier = self.notifiers.get(item.destination)
+        if getattr(notifier, "edits_in_place", True):
+            return False
+        return any(
+            o.action == "reply"
+            and o.alert_id == item.alert_id
+            and o.destination == item.destination
+            and o.status == OutboxStatus.PENDING
+            and o.created_at == item.created_at
+            for o in pending
+        )
 
     def _quiet_hold(self, item: OutboxItem, alert: Alert | None, now: datetime) -> datetime | None:
         quiet = self.quiet_hours.get(item.destination)

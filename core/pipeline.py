@@ -53,7 +53,11 @@ class Pipeline:
         by_id = {m.id: m for m in mentions}
         unseen = self.repo.unseen(by_id)
         result.new = len(unseen)
-        matched = [m for m in (self.analyzer.analyze(by_id[i]) for i in unseen) if m.brands]
+        matched = [
+            m
+            for m in (self.analyzer.analyze(by_id[i], only_brands=True) for i in unseen)
+            if m.brands
+        ]
         result.matched = len(matched)
 
         now = self.clock.now()

@@ -27,6 +27,7 @@ def notifier_type(kind: str) -> Callable[[NotifierBuilder], NotifierBuilder]:
 # Platform modules; importing one registers its notifier builder and listener starter.
 PLATFORM_MODULES = [
     "listeners.console",
+    "listeners.webhook",
     "listeners.slack",
     "listeners.dingtalk",
     "listeners.inbound",

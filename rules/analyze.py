@@ -60,15 +60,21 @@ class Analyzer:
             if b.keywords.matches(normalized) and not b.exclude.matches(normalized)
         ]
 
-    def analyze(self, mention: Mention, brand: str | None = None) -> Mention:
+    def analyze(
+        self, mention: Mention, brand: str | None = None, only_brands: bool = False
+    ) -> Mention:
         """Fill the mention's analysis fields in place and return it.
 
         With `brand`, that brand's words and aspects apply even if its keywords are absent
-        (as `bot.py classify --brand` wants); otherwise the matched brands' do.
+        (as `bot.py classify --brand` wants); otherwise the matched brands' do. With
+        `only_brands`, a mention that names no brand is left at that (the pipeline drops it,
+        so sentiment and the rest would be wasted on it).
         """
         body = cap(f"{mention.title}\n{mention.text}".strip(), ANALYSED_CHARS)
         normalized = normalize(body)
         mention.brands = [brand] if brand else self.match_brands(normalized)
+        if only_brands and not mention.brands:
+            return mention
         mention.lang = mention.lang or detect_lang(body)
         brands = [self._by_name[name] for name in mention.brands if name in self._by_name]
 

@@ -40,6 +40,7 @@ TOO_LONG = 460101
 class DingTalkNotifier:
     platform = "dingtalk"
     rate_limit: tuple[int, float] | None = RATE_LIMIT
+    edits_in_place = False  # a robot posts; it cannot edit what it posted
 
     def __init__(
         self,
