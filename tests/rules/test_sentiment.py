@@ -1,5 +1,6 @@
 import gzip
 import json
+import math
 import time
 
 import pytest
@@ -10,6 +11,11 @@ from rules.sentiment import NEGATIVE_THRESHOLD, sentiment_score
 
 def is_negative(text, lang, domain_words=None):
     return sentiment_score(text, lang, domain_words) < NEGATIVE_THRESHOLD
+
+
+def margin(text):
+    """Log-odds behind a Chinese score: 2 * atanh(score)."""
+    return 2 * math.atanh(sentiment_score(text, "zh"))
 
 
 ZH_POSITIVE = [
@@ -92,7 +98,9 @@ def test_negated_negative_is_not_negative(text):
     [("等了半小时[怒]", "等了半小时"), ("收到了[泪]", "收到了"), ("收到了😡", "收到了")],
 )
 def test_negative_emoticons_pull_down(with_code, without):
-    assert sentiment_score(with_code, "zh") < sentiment_score(without, "zh") - 0.3
+    # Compared in log-odds (score = tanh(margin / 2)): near -1 the score saturates, so a
+    # fixed score gap would test how negative the base text is, not the emoticon.
+    assert margin(with_code) < margin(without) - 0.6
 
 
 @pytest.mark.parametrize(
@@ -100,7 +108,7 @@ def test_negative_emoticons_pull_down(with_code, without):
     [("收到了[哈哈]", "收到了"), ("收到了[赞]", "收到了"), ("收到了👍", "收到了")],
 )
 def test_positive_emoticons_pull_up(with_code, without):
-    assert sentiment_score(with_code, "zh") > sentiment_score(without, "zh") + 0.3
+    assert margin(with_code) > margin(without) + 0.6
 
 
 BRAND = {"食物中毒": -1.0, "退款": -0.6, "refund": -0.6, "好评返现": 0.3, "宝藏店": 0.8}
@@ -224,3 +232,45 @@ def test_scoring_speed():
         sentiment_score(t, "zh")
     rate = len(texts) / (time.perf_counter() - t0)
     assert rate > 1000  # ~10,000/s here; the issue's floor is 1,000/s
+
+
+def test_gated_domain_model_formula():
+    # Tiny hand-made model: the margin must follow the formula in ZhModel's docstring.
+    model = rs.ZhModel(
+        0.5,
+        {"好": 1.0},
+        nmax=2,
+        domains={
+            "a": {"bias": 0.2, "weights": {"好": 2.0}, "gate_bias": 0.0, "gate_weights": {}},
+            "b": {
+                "bias": -1.0,
+                "weights": {"坏": -3.0},
+                "gate_bias": 1.0,
+                "gate_weights": {"好": 2.0},
+            },
+        },
+    )
+    grams = rs.ngrams("好坏")  # 好, 坏, 好坏 -> s = 1/sqrt(3)
+    s = 1 / math.sqrt(len(grams))
+    ga, gb = math.exp(0.0), math.exp(1.0 + 2.0 * s)
+    pa, pb = ga / (ga + gb), gb / (ga + gb)
+    expected = 0.5 + 1.0 * s + pa * (0.2 + 2.0 * s) + pb * (-1.0 - 3.0 * s)
+    assert model.margin_prepared("好坏") == pytest.approx(expected)
+    assert sum(model.gate(grams, s)) == pytest.approx(1.0)
+    # without domains it is one linear model
+    assert rs.ZhModel(0.5, {"好": 1.0}, nmax=2).margin_prepared("好坏") == pytest.approx(0.5 + s)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("房间很干净，前台服务热情，早餐品种也多，下次出差还住这家酒店", "hotel"),
+        ("送餐太慢了，外卖小哥送到的时候饭都凉了，米饭也不够", "waimai"),
+        ("今天和闺蜜去看电影啦，好开心[哈哈] #周末#", "weibo2018"),
+    ],
+)
+def test_shipped_gate_recognises_text_kind(text, kind):
+    model = rs.ZhModel.load(rs.MODEL_PATH)
+    grams = rs.ngrams(rs.prepare_zh(text))
+    gate = model.gate(grams, 1 / math.sqrt(len(grams)))
+    assert model.domains[gate.index(max(gate))] == kind
