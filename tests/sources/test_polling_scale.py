@@ -94,7 +94,7 @@ def test_three_hundred_sources(tmp_path: Path, clock) -> None:
         assert all(outcomes[f"busy{n}"].ok for n in range(20))
         assert counter.peak <= 3  # per-host limit held
         # Slow sources cost their own timeout, not everyone's: the cycle is not 20 x 1 s.
-        assert wall < 8, wall
+        assert wall < 10, wall  # serially it would be over 20 s
         fast_done = sorted(done[f"fast{n}"] for n in range(240))
         assert fast_done[-1] < wall and fast_done[len(fast_done) // 2] < 5
 
