@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import threading
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -266,4 +267,23 @@ def test_two_people_ack_at_once_from_two_platforms(tmp_path: Path, chat: ChatSer
         ("update", "alert"),
         ("reply", "note"),
     ]
+    node.close()
+
+
+def test_a_burst_of_429s_is_waited_out_in_order(tmp_path: Path, chat: ChatServer) -> None:
+    clock = FakeClock(START)
+    attempts: list[datetime] = []
+    answers = iter([(429, {"Retry-After": "20"})] * 5)
+
+    def respond(body: dict[str, Any]):
+        attempts.append(clock.now())
+        return next(answers, (200, {}))
+
+    chat.respond = respond
+    node = Node(tmp_path, chat, clock)
+    node.push(10)
+    node.run(10)
+    assert posted_alert_ids(chat) == [f"A{i}" for i in range(1, 11)]
+    # Never back sooner than Retry-After said.
+    assert all(b - a >= timedelta(seconds=20) for a, b in pairwise(attempts[:6]))
     node.close()
