@@ -101,6 +101,14 @@ class AlertService:
         except Refused as why:
             return ActionResult(False, str(why), self.repo.get_alert(alert_id))
         if result is None:
+            archived = self.repo.get_alert(alert_id)
+            if archived is not None:
+                when = archived.resolved_at[:10]
+                return ActionResult(
+                    False,
+                    f"{archived.id} was resolved by {_who(archived.resolved_by)} on {when} and is archived.",
+                    archived,
+                )
             return ActionResult(
                 False, f"No alert {alert_id}. Alert ids look like A12; `status` lists open ones."
             )

@@ -37,6 +37,9 @@ class Repository(Protocol):
 
     def save_alerts(self, alerts: list[Alert]) -> None: ...
 
+    def archive_alerts(self, resolved_before: datetime) -> int:
+        """Move alerts resolved before then out of the hot state; get_alert still finds them."""
+
     def find_alerts(self, predicate: Callable[[Alert], bool]) -> list[Alert]: ...
 
     def change_alert(

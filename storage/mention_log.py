@@ -24,6 +24,27 @@ log = logging.getLogger("buzzwatch.storage")
 _DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.jsonl$")
 
 
+def append_jsonl(path: Path, docs: list[dict[str, Any]]) -> None:
+    """Append JSON records, one a line, durably (fsync). Raises StorageError."""
+    payload = "".join(json.dumps(d, ensure_ascii=False, separators=(",", ":")) + "\n" for d in docs)
+    new_file = not path.exists()
+    try:
+        with open(path, "ab") as f:
+            # Close off a torn line left by a crash, or the first record would be glued to it.
+            if f.tell() > 0:
+                with open(path, "rb") as r:
+                    r.seek(-1, os.SEEK_END)
+                    if r.read(1) != b"\n":
+                        f.write(b"\n")
+            f.write(payload.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        raise StorageError(f"could not append to {path}: {err.strerror or err}") from err
+    if new_file:
+        fsync_dir(path.parent)
+
+
 class MentionLog:
     def __init__(self, folder: Path, read_only: bool = False) -> None:
         self.folder = folder
@@ -86,25 +107,7 @@ class MentionLog:
                     self._days[day][doc["id"]] = doc
 
     def _append_file(self, path: Path, docs: list[dict[str, Any]]) -> None:
-        payload = "".join(
-            json.dumps(d, ensure_ascii=False, separators=(",", ":")) + "\n" for d in docs
-        )
-        new_file = not path.exists()
-        try:
-            with open(path, "ab") as f:
-                # Close off a torn line left by a crash, or the first record would be glued to it.
-                if f.tell() > 0:
-                    with open(path, "rb") as r:
-                        r.seek(-1, os.SEEK_END)
-                        if r.read(1) != b"\n":
-                            f.write(b"\n")
-                f.write(payload.encode("utf-8"))
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as err:
-            raise StorageError(f"could not append to {path}: {err.strerror or err}") from err
-        if new_file:
-            fsync_dir(path.parent)
+        append_jsonl(path, docs)
 
     def iter_since(self, since: datetime | None) -> Iterator[dict[str, Any]]:
         """Mention records fetched on or after the day of `since`, newest day first.

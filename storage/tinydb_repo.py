@@ -10,9 +10,10 @@ One re-entrant lock guards every call: TinyDB is not thread-safe.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,9 +21,9 @@ from tinydb import TinyDB
 from tinydb.table import Document, Table
 
 from core.clock import Clock, SystemClock
-from core.models import Alert, Mention, OutboxItem, OutboxStatus
+from core.models import Alert, Mention, OutboxItem, OutboxStatus, Status
 from storage.atomic_json import AtomicJSONStorage
-from storage.mention_log import MentionLog
+from storage.mention_log import MentionLog, append_jsonl
 from storage.seen_log import SeenLog
 
 T = TypeVar("T")
@@ -61,6 +62,7 @@ class TinyDBRepository:
         self._dead = self._db.table("dead_letters", cache_size=0)
         self._state = self._db.table("state", cache_size=0)
         self.mentions = MentionLog(self.data_dir / "mentions", read_only=read_only)
+        self._archive_dir = self.data_dir / "alerts-archive"
         self.seen = SeenLog(self.data_dir / "seen", self.clock.now().date(), read_only=read_only)
 
     def _make_storage(self, path: Path) -> AtomicJSONStorage:
@@ -120,7 +122,51 @@ class TinyDBRepository:
             return None
         with self._lock:
             doc = self._alerts.get(doc_id=n)
+            if doc is None:
+                doc = self._archived(f"A{n}")
             return Alert.from_dict(doc) if doc else None
+
+    # --- archive: resolved alerts leave the hot file, so an ack stays cheap for months --------
+
+    def archive_alerts(self, resolved_before: datetime) -> int:
+        """Move alerts resolved before then (with nothing left to send) to
+        alerts-archive/YYYY-MM.jsonl. Archived first, removed second: a crash in between
+        leaves a copy in both places, never in neither."""
+        stamp = resolved_before.astimezone(UTC).isoformat()
+        with self._lock:
+            waiting = {o.get("alert_id") for o in self._outbox.all()}
+            old = [
+                d
+                for d in self._alerts.all()
+                if d.get("status") == Status.RESOLVED
+                and "" < d.get("resolved_at", "") < stamp
+                and d.get("id") not in waiting
+            ]
+            if not old:
+                return 0
+            if not self.read_only:
+                by_month: dict[str, list[dict[str, Any]]] = {}
+                for d in old:
+                    by_month.setdefault(d["resolved_at"][:7], []).append(dict(d))
+                self._archive_dir.mkdir(parents=True, exist_ok=True)
+                for month, docs in by_month.items():
+                    append_jsonl(self._archive_dir / f"{month}.jsonl", docs)
+            with self._storage.transaction():
+                self._alerts.remove(doc_ids=[d.doc_id for d in old])
+            return len(old)
+
+    def _archived(self, alert_id: str) -> dict[str, Any] | None:
+        if not self._archive_dir.exists():
+            return None
+        needle = f'"id":"{alert_id}"'.encode()
+        for path in sorted(self._archive_dir.glob("*.jsonl"), reverse=True):
+            for line in path.read_bytes().splitlines():
+                if needle in line:
+                    try:
+                        return json.loads(line)
+                    except ValueError:
+                        continue  # a torn line from a crash mid-append
+        return None
 
     def find_alerts(self, predicate: Callable[[Alert], bool]) -> list[Alert]:
         with self._lock:

@@ -324,3 +324,23 @@ def test_quiet_until(quiet: tuple[str, str]) -> None:
     assert quiet_until(q, outside, tz) is None
     end = quiet_until(q, inside, tz)
     assert end is not None and end > inside and end.astimezone(tz).strftime("%H:%M") == quiet[1]
+
+
+def test_resolved_alerts_move_to_the_archive_and_stay_findable(tmp_path: Path) -> None:
+    w = World(tmp_path, [{"name": "all", "match": {"brand": "Acme"}, "to": ["team"]}])
+    w.push(STORIES[6], STORIES[7])
+    w.tick(1)
+    assert w.commands.run("resolve A1", Actor("u1", "ann", "console")).ok
+    w.tick(1)
+    w.clock.advance(timedelta(days=13))
+    w.sla.check()
+    assert {a.id for a in w.repo.find_alerts(lambda a: True)} == {"A1", "A2"}
+    w.clock.advance(timedelta(days=2))
+    report = w.sla.check()
+    assert report.archived == 1
+    assert {a.id for a in w.repo.find_alerts(lambda a: True)} == {"A2"}  # the open one stays
+    assert '"A1"' not in (w.config.data_dir / "state.json").read_text(encoding="utf-8")
+    archived = w.repo.get_alert("A1")
+    assert archived is not None and archived.status == "resolved" and archived.resolved_by == "ann"
+    reply = w.commands.run("ack A1", Actor("u2", "bob", "console"))
+    assert not reply.ok and "was resolved by ann" in reply.text and "archived" in reply.text
