@@ -37,6 +37,7 @@ from core.routing import Router, route_label
 from core.sla import SlaWatcher
 from core.storms import StormWatch
 from rules.analyze import Analyzer
+from storage.atomic_json import StorageError
 
 log = logging.getLogger("buzzwatch")
 
@@ -56,10 +57,14 @@ class Buzzwatch:
         config: Config,
         *,
         dry_run: bool = False,
+        read_only: bool = False,
         clock: Clock | None = None,
         stdout: TextIO | None = None,
         extra_context: dict[str, Any] | None = None,
     ) -> None:
+        """`dry_run`: nothing sent, nothing stored. `read_only`: for queries; no
+        destinations are built (no secrets needed) and the data folder is not locked, so
+        it works next to a running bot."""
         import httpx  # noqa: F401  (imported here so `check-config` stays light)
 
         from listeners import build_notifier, build_permission
@@ -72,7 +77,7 @@ class Buzzwatch:
         self.dry_run = dry_run
         self.clock = clock or SystemClock()
         self.stdout = stdout
-        self.repo = TinyDBRepository(config.data_dir, clock=self.clock, read_only=dry_run)
+        self.repo = TinyDBRepository(config.data_dir, clock=self.clock, read_only=dry_run or read_only)
         self.analyzer = Analyzer(config)
         self.router = Router(config.routes)
         self.pipeline = Pipeline(config, self.repo, self.analyzer, self.router, self.clock)
@@ -98,7 +103,7 @@ class Buzzwatch:
         context.update(extra_context or {})
         self.context = context  # listeners build their clients from it too
         self.notifiers: dict[str, Notifier] = {}
-        for name, dest in config.destinations.items():
+        for name, dest in config.destinations.items() if not read_only else ():
             notifier = build_notifier(name, dest, context)
             self.notifiers[name] = DryRunNotifier(notifier, name, stdout) if dry_run else notifier
         quiet = {n: d.quiet_hours for n, d in config.destinations.items() if d.quiet_hours}
@@ -504,8 +509,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         if args.command == "export":
             return cmd_export(config, args, out)
         log.info("config: %s", path)
-        app = Buzzwatch(config, dry_run=args.dry_run, stdout=out)
-    except ConfigError as err:
+        app = Buzzwatch(config, dry_run=args.dry_run, read_only=args.command == "mentions", stdout=out)
+    except (ConfigError, StorageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
@@ -522,7 +527,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             )
             reply = app.run_command(text)
             _print_reply(reply, out)
-            app.deliverer.deliver_due()
+            if reply.changed:
+                app.deliverer.deliver_due()
             return 0 if reply.ok else 1
         return cmd_run(app, args)
     finally:

@@ -23,6 +23,7 @@ from core.models import Alert, Flag, Status, from_iso, to_iso
 from core.query import MAX_LIMIT, SENTIMENTS, MentionQuery, matcher
 from core.repository import Repository
 from core.routing import route_label
+from rules.text import clean_name
 
 MAX_COMMAND_CHARS = 500
 MAX_SNOOZE = timedelta(days=7)
@@ -75,7 +76,7 @@ class Actor:
 
     @property
     def label(self) -> str:
-        return self.name or self.id
+        return clean_name(self.name or self.id) or "someone"
 
 
 @dataclass
@@ -267,7 +268,7 @@ class CommandService:
         alert_id = self._alert_id(args, "assign <id> <person>")
         if len(args) < 2:
             raise UsageError("usage: assign <id> <person>")
-        person = " ".join(args[1:]).strip()[:80]
+        person = clean_name(" ".join(args[1:]))
         return self._guarded(
             alert_id,
             actor,

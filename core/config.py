@@ -130,6 +130,7 @@ class RssSourceConfig(SourceBase):
 
 # --- source presets (sources/presets.py turns them into URLs) -------------------------------
 
+
 # A path segment or id that goes into a URL as-is: no slashes, no dot-dot, no query.
 def _not_dots(value: str) -> str:
     if value in (".", ".."):

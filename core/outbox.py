@@ -31,7 +31,9 @@ from core.repository import Repository
 
 log = logging.getLogger("buzzwatch.outbox")
 
-MAX_ATTEMPTS = 12
+# A retryable failure is retried for this long (a chat service's outage can last hours;
+# an alert must not be dropped for it), then the item goes to the dead letters.
+GIVE_UP_AFTER = timedelta(hours=24)
 BASE_DELAY = 2.0
 MAX_DELAY = 600.0
 # Alert posts waiting behind a rate limit merge into one message when more are waiting than
@@ -247,7 +249,12 @@ class Deliverer:
             or item.message.get("kind") not in ("alert", "batch")
         ):
             return None
-        if alert is not None and Severity(alert.severity).rank >= quiet.allow_severity.rank:
+        severity = (
+            alert.severity
+            if alert is not None
+            else item.message.get("severity", Severity.LOW.value)
+        )
+        if Severity(severity).rank >= quiet.allow_severity.rank:
             return None
         return quiet_until(quiet, now, self.tz)
 
@@ -264,15 +271,24 @@ class Deliverer:
             and o.message.get("kind") == "alert"
             and o.status == OutboxStatus.PENDING
             and (not o.next_attempt_at or o.next_attempt_at <= stamp)
+            and not (o.held_until and o.held_until > stamp)  # quiet hours keep their own
         ]
         if len(posts) <= max(BATCH_MIN, int(window.limit * BATCH_AFTER / window.period)):
             return 0
         posts = posts[:BATCH_MAX]
+        members = [a for a in (self.repo.get_alert(o.alert_id) for o in posts) if a is not None]
+        worst = max(
+            (Severity(a.severity) for a in members), key=lambda v: v.rank, default=Severity.LOW
+        )
         batch = OutboxItem(
             id="",
             destination=destination,
             action="post",
-            message={"kind": "batch", "alert_ids": [o.alert_id for o in posts]},
+            message={
+                "kind": "batch",
+                "alert_ids": [o.alert_id for o in posts],
+                "severity": worst.value,
+            },
             created_at=stamp,
         )
         self.repo.replace_outbox(posts, batch)
@@ -344,7 +360,8 @@ class Deliverer:
             self.repo.save_outbox(item, refs)
             return OutboxStatus.SENT
         item.last_error = delivery.error[:500]
-        if not delivery.retryable or item.attempts >= MAX_ATTEMPTS:
+        created = datetime.fromisoformat(item.created_at) if item.created_at else now
+        if not delivery.retryable or now - created >= GIVE_UP_AFTER:
             item.status = OutboxStatus.DEAD.value
             log.error(
                 "destination=%s item=%s gave up after %d attempt(s): %s",

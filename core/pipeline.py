@@ -61,23 +61,26 @@ class Pipeline:
         result.matched = len(matched)
 
         now = self.clock.now()
-        batch = Batch()
-        if matched:
-            horizon = to_iso(now - self.config.grouping.window) or ""
-            candidates = self.repo.find_alerts(
-                lambda a: a.status != Status.RESOLVED or a.created_at >= horizon
-            )
-            batch = self.maker.make(
-                matched,
-                candidates,
-                self.repo.pending_outbox(),
-                self.repo.get_state("silences", []) or [],
-                self.repo.next_alert_ids,
-                now,
-            )
+        # Grouping reads alerts, changes them and writes them back: under the storage lock,
+        # so an ack or a delivery record made meanwhile is not overwritten.
+        with self.repo.locked():
+            batch = Batch()
+            if matched:
+                horizon = to_iso(now - self.config.grouping.window) or ""
+                candidates = self.repo.find_alerts(
+                    lambda a: a.status != Status.RESOLVED or a.created_at >= horizon
+                )
+                batch = self.maker.make(
+                    matched,
+                    candidates,
+                    self.repo.pending_outbox(),
+                    self.repo.get_state("silences", []) or [],
+                    self.repo.next_alert_ids,
+                    now,
+                )
+            self.repo.save_cycle(matched, unseen, batch.new + batch.changed, batch.outbox)
         result.alerts = [a for a in batch.new if not a.storm_of]
         result.grouped = batch.grouped
-        self.repo.save_cycle(matched, unseen, batch.new + batch.changed, batch.outbox)
         log.info(
             "source=%s fetched=%d new=%d matched=%d alerts=%d grouped=%d stormed=%d silenced=%d",
             source,

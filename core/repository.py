@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -12,6 +13,9 @@ T = TypeVar("T")
 
 
 class Repository(Protocol):
+    def locked(self) -> AbstractContextManager[Any]:
+        """The storage lock (re-entrant), for read-modify-writes over several calls."""
+
     # --- mentions ---
     def unseen(self, ids: Iterable[str]) -> list[str]:
         """The ids never stored or marked seen before, in the order given."""
@@ -35,8 +39,6 @@ class Repository(Protocol):
 
     def get_alert(self, alert_id: str) -> Alert | None: ...
 
-    def save_alerts(self, alerts: list[Alert]) -> None: ...
-
     def archive_alerts(self, resolved_before: datetime) -> int:
         """Move alerts resolved before then out of the hot state; get_alert still finds them."""
 
@@ -53,8 +55,6 @@ class Repository(Protocol):
         `change` may raise to abort; nothing is saved then."""
 
     # --- outbox ---
-    def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxItem]: ...
-
     def pending_outbox(self) -> list[OutboxItem]: ...
 
     def save_outbox(

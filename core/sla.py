@@ -142,9 +142,14 @@ class SlaWatcher:
                 ]
             if step == "escalate":
                 note = f"🚨 {a.id} escalated: no response for {waited} (target {target}). Escalation {a.escalations - 1} of {route.max_escalations}."
+                queued = {
+                    (o.alert_id, o.destination)
+                    for o in self.repo.pending_outbox()
+                    if o.action == "post"
+                }
                 items = []
                 for d in a.destinations:
-                    if d in route.escalate_to and d not in a.messages:
+                    if d in route.escalate_to and d not in a.messages and (a.id, d) not in queued:
                         items.append(
                             OutboxItem(
                                 "",

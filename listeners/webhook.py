@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from core.notify import Delivery, Outgoing
+from core.notify import Delivery, Outgoing, retry_after_seconds
 from listeners import notifier_type
 from listeners.console import render_alert_text
 
@@ -59,21 +59,20 @@ class WebhookNotifier:
         except httpx.HTTPError as err:
             return Delivery(ok=False, retryable=True, error=f"{type(err).__name__}: {err}")
         if response.status_code == 429 or response.status_code >= 500:
-            retry_after = response.headers.get("retry-after", "")
             return Delivery(
                 ok=False,
                 retryable=True,
-                retry_after=float(retry_after)
-                if retry_after.replace(".", "", 1).isdigit()
-                else None,
+                retry_after=retry_after_seconds(response.headers.get("retry-after")),
                 error=f"HTTP {response.status_code}",
             )
-        if response.status_code >= 400:
-            return Delivery(
-                ok=False,
-                retryable=False,
-                error=f"HTTP {response.status_code}: {response.text[:200]}",
+        if not 200 <= response.status_code < 300:
+            where = response.headers.get("location", "")
+            hint = (
+                f" (redirect to {where[:100]}: set the final URL)"
+                if where
+                else f": {response.text[:200]}"
             )
+            return Delivery(ok=False, retryable=False, error=f"HTTP {response.status_code}{hint}")
         try:
             answer = response.json()
         except ValueError:

@@ -70,9 +70,12 @@ class Analyzer:
         `only_brands`, a mention that names no brand is left at that (the pipeline drops it,
         so sentiment and the rest would be wasted on it).
         """
-        body = cap(f"{mention.title}\n{mention.text}".strip(), ANALYSED_CHARS)
+        full = f"{mention.title}\n{mention.text}".strip()
+        # Brands are looked for in the whole text (an article may name one in its fifth
+        # paragraph); the rest of the analysis reads the first part only.
+        mention.brands = [brand] if brand else self.match_brands(normalize(full))
+        body = cap(full, ANALYSED_CHARS)
         normalized = normalize(body)
-        mention.brands = [brand] if brand else self.match_brands(normalized)
         if only_brands and not mention.brands:
             return mention
         mention.lang = mention.lang or detect_lang(body)

@@ -12,8 +12,10 @@ _SKIP_TAGS = {"script", "style", "template", "noscript"}
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 # Characters that render invisibly or reorder text; a feed has no business sending them.
+# C0 and C1 controls (ESC, CSI...) would drive a terminal; bidi controls reorder text.
 _INVISIBLE = re.compile(
-    r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
+    r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200b-\u200f"
+    r"\u202a-\u202e\u2060-\u2069\ufeff]"
 )
 
 
@@ -94,3 +96,8 @@ def has_cjk(text: str) -> bool:
 
 def count_cjk(text: str) -> int:
     return len(_CJK.findall(text))
+
+
+def clean_name(name: str, limit: int = 80) -> str:
+    """A person's name from a chat platform or a form: one line, no controls, capped."""
+    return cap(one_line(_INVISIBLE.sub("", name)), limit)

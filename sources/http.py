@@ -14,13 +14,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from core.config import FetchConfig
+from core.notify import retry_after_seconds
 from sources.netguard import AddressPolicy, BlockedAddress, GuardedBackend
 
 MAX_REDIRECTS = 5
@@ -179,23 +178,6 @@ def host_key(url: str) -> str:
         port = None
     host = (parts.hostname or "").lower()
     return f"{host}:{port}" if port else host
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP date; None if absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = datetime.now(UTC).timestamp() if now is None else now
-    return max(0.0, when.timestamp() - current)
 
 
 class HostGate:

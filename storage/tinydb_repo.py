@@ -23,6 +23,7 @@ from tinydb.table import Document, Table
 from core.clock import Clock, SystemClock
 from core.models import Alert, Mention, OutboxItem, OutboxStatus, Status
 from storage.atomic_json import AtomicJSONStorage
+from storage.process_lock import ProcessLock
 from storage.mention_log import MentionLog, append_jsonl
 from storage.seen_log import SeenLog
 
@@ -55,6 +56,7 @@ class TinyDBRepository:
         self.clock = clock or SystemClock()
         self.read_only = read_only
         self._lock = threading.RLock()
+        self._process_lock = None if read_only else ProcessLock(self.data_dir)
         self._storage: AtomicJSONStorage
         self._db = TinyDB(self.data_dir / "state.json", storage=self._make_storage)
         self._alerts = self._db.table("alerts", cache_size=0)
@@ -64,6 +66,11 @@ class TinyDBRepository:
         self.mentions = MentionLog(self.data_dir / "mentions", read_only=read_only)
         self._archive_dir = self.data_dir / "alerts-archive"
         self.seen = SeenLog(self.data_dir / "seen", self.clock.now().date(), read_only=read_only)
+
+    def locked(self) -> threading.RLock:
+        """The repository's lock, for a read-modify-write that spans several calls (the
+        pipeline's grouping must not overwrite an ack made in between)."""
+        return self._lock
 
     def _make_storage(self, path: Path) -> AtomicJSONStorage:
         self._storage = AtomicJSONStorage(path, read_only=self.read_only)
@@ -122,7 +129,7 @@ class TinyDBRepository:
             return None
         with self._lock:
             doc = self._alerts.get(doc_id=n)
-            if doc is None:
+            if doc is None and n <= int(self.get_state("alert_seq", 0)):
                 doc = self._archived(f"A{n}")
             return Alert.from_dict(doc) if doc else None
 
@@ -194,10 +201,6 @@ class TinyDBRepository:
                     self._insert_outbox(outbox(alert, result))
             return result
 
-    def save_alerts(self, alerts: list[Alert]) -> None:
-        with self._lock, self._storage.transaction():
-            self._put_alerts(alerts)
-
     # --- outbox -----------------------------------------------------------------------------
 
     def _insert_outbox(self, items: list[OutboxItem]) -> None:
@@ -221,12 +224,6 @@ class TinyDBRepository:
         with self._lock:
             docs = sorted(self._outbox.all(), key=lambda d: d.doc_id)
         return [OutboxItem.from_dict(d) for d in docs]
-
-    def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxItem]:
-        stamp = now.isoformat()
-        return [
-            i for i in self.pending_outbox() if not i.next_attempt_at or i.next_attempt_at <= stamp
-        ][:limit]
 
     def dead_letters(self) -> list[OutboxItem]:
         with self._lock:
@@ -257,11 +254,14 @@ class TinyDBRepository:
                     self._put_alert(alert)
 
     def replace_outbox(self, old: list[OutboxItem], new: OutboxItem) -> None:
-        """Swap several pending items for one (a batch), in one write."""
+        """Swap several pending items for one (a batch), in one write. The batch takes the
+        place in the queue of the first item it replaces, so order is kept."""
         with self._lock, self._storage.transaction():
             ids = [int(o.id.removeprefix("o")) for o in old]
             self._outbox.remove(doc_ids=[i for i in ids if self._outbox.contains(doc_id=i)])
-            self._insert_outbox([new])
+            first = min(ids)
+            new.id = f"o{first}"
+            _bulk_upsert(self._outbox, {first: new.to_dict()})
 
     # --- small state ------------------------------------------------------------------------
 
@@ -279,3 +279,6 @@ class TinyDBRepository:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            if self._process_lock is not None:
+                self._process_lock.release()
+                self._process_lock = None

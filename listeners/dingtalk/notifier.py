@@ -23,7 +23,7 @@ import httpx
 
 from core.clock import Clock
 from core.models import to_iso
-from core.notify import Delivery, Outgoing
+from core.notify import Delivery, Outgoing, retry_after_seconds
 from listeners.dingtalk import markdown as md
 from listeners.dingtalk.signing import signed_url
 
@@ -143,11 +143,10 @@ class DingTalkNotifier:
                 ok=False, retryable=True, error=f"network error: {type(err).__name__}"
             ), None
         if response.status_code == 429 or response.status_code >= 500:
-            retry = response.headers.get("Retry-After", "")
             return Delivery(
                 ok=False,
                 retryable=True,
-                retry_after=float(retry) if retry.isdigit() else None,
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
                 error=f"DingTalk answered HTTP {response.status_code}",
             ), None
         if response.status_code != 200:

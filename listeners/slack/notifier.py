@@ -21,7 +21,7 @@ from slack_sdk.http_retry import (
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from core.config import ConfigError, SlackDestination, secret_from_env
-from core.notify import Delivery, Outgoing
+from core.notify import Delivery, Outgoing, retry_after_seconds
 from listeners import notifier_type
 from listeners.slack import blocks as bk
 
@@ -70,13 +70,11 @@ class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
 
 
 def retry_after_of(headers: dict[str, Any] | None) -> float:
+    """Slack's Retry-After in seconds (1 s when it is missing or unreadable)."""
     for key, value in (headers or {}).items():
         if key.lower() == "retry-after":
-            value = value[0] if isinstance(value, list) else value
-            try:
-                return max(0.0, float(value))
-            except (TypeError, ValueError):
-                return 1.0
+            wait = retry_after_seconds(value[0] if isinstance(value, list) else value)
+            return 1.0 if wait is None else wait
     return 1.0
 
 

@@ -15,6 +15,7 @@ from core.alerts import AlertService
 from core.clock import FakeClock
 from core.commands import Actor, CommandService
 from core.models import Mention
+from core.notify import Delivery
 from core.outbox import Deliverer
 from core.pipeline import Pipeline
 from core.routing import Router
@@ -49,6 +50,7 @@ class World:
         tmp_path: Path,
         routes: list[dict[str, Any]],
         destinations: dict[str, Any] | None = None,
+        rate: tuple[int, float] | None = None,
     ) -> None:
         self.clock = FakeClock(START)
         dests = destinations or {"team": {"type": "console"}, "boss": {"type": "console"}}
@@ -59,6 +61,8 @@ class World:
             self.config, self.repo, Analyzer(self.config), Router(self.config.routes), self.clock
         )
         self.notifiers = {name: Recorder(self.clock) for name in dests}
+        for notifier in self.notifiers.values():
+            notifier.rate_limit = rate
         quiet = {n: d.quiet_hours for n, d in self.config.destinations.items() if d.quiet_hours}
         self.deliverer = Deliverer(
             self.repo,
@@ -344,3 +348,40 @@ def test_resolved_alerts_move_to_the_archive_and_stay_findable(tmp_path: Path) -
     assert archived is not None and archived.status == "resolved" and archived.resolved_by == "ann"
     reply = w.commands.run("ack A1", Actor("u2", "bob", "console"))
     assert not reply.ok and "was resolved by ann" in reply.text and "archived" in reply.text
+
+
+def test_critical_alerts_merged_behind_a_rate_limit_still_beat_quiet_hours(tmp_path: Path) -> None:
+    dests = {"team": {"type": "console", "quiet_hours": {"start": "22:00", "end": "09:00"}}}
+    w = World(
+        tmp_path,
+        [{"name": "all", "match": {"brand": "Acme"}, "to": ["team"], "burst": None}],
+        dests,
+        rate=(1, 60.0),
+    )
+    w.clock.set(datetime(2026, 11, 28, 15, 0, tzinfo=UTC))  # 23:00 in Shanghai
+    w.push(*[f"我在艾克米第{n}家店吃完食物中毒了，第{n}次" for n in range(70)])
+    assert all(a.severity == "critical" for a in w.repo.find_alerts(lambda a: True))
+    w.tick(5)
+    delivered = set()
+    for _, action, message in w.notifiers["team"].sent:
+        if action == "post":
+            delivered |= set(message.get("alert_ids", [])) | {message.get("alert_id")}
+    assert len(delivered - {None}) == 70  # one alone, the rest in batches, none held till 09:00
+
+
+def test_an_escalation_is_queued_once_while_its_destination_is_down(tmp_path: Path) -> None:
+    route = {
+        "name": "all",
+        "match": {"brand": "Acme"},
+        "to": ["team"],
+        "respond_within": "10m",
+        "escalate_to": ["boss"],
+        "max_escalations": 3,
+    }
+    w = World(tmp_path, [route])
+    w.notifiers["boss"].send = lambda out, payload: Delivery(ok=False, retryable=True, error="down")
+    w.push(STORIES[8])
+    w.tick(60)
+    assert w.repo.get_alert("A1").escalations == 4
+    posts = [o for o in w.repo.pending_outbox() if o.destination == "boss" and o.action == "post"]
+    assert len(posts) == 1

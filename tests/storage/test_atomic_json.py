@@ -105,3 +105,15 @@ def test_full_disk_keeps_the_old_file_and_raises_a_clear_error(
     assert not list(tmp_path.glob(".*.tmp"))
     # Memory agrees with disk again: the failed insert is not visible.
     assert [d["n"] for d in db.table("t").all()] == [1]
+
+
+def test_one_process_per_data_folder(tmp_path: Path) -> None:
+    from storage.tinydb_repo import TinyDBRepository
+
+    first = TinyDBRepository(tmp_path / "data")
+    with pytest.raises(StorageError, match=r"another Buzzwatch process \(pid \d+\) is using"):
+        TinyDBRepository(tmp_path / "data")
+    reader = TinyDBRepository(tmp_path / "data", read_only=True)  # queries work alongside
+    reader.close()
+    first.close()
+    TinyDBRepository(tmp_path / "data").close()  # released on close
