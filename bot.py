@@ -33,6 +33,7 @@ from core.outbox import Deliverer
 from core.pipeline import Pipeline
 from core.polling import Poller, PollOutcome
 from core.query import warm_up
+from core.render import local_time, set_display_timezone
 from core.routing import Router, route_label
 from core.sla import SlaWatcher
 from core.storms import StormWatch
@@ -75,9 +76,12 @@ class Buzzwatch:
 
         self.config = config
         self.dry_run = dry_run
+        set_display_timezone(config.tz)
         self.clock = clock or SystemClock()
         self.stdout = stdout
-        self.repo = TinyDBRepository(config.data_dir, clock=self.clock, read_only=dry_run or read_only)
+        self.repo = TinyDBRepository(
+            config.data_dir, clock=self.clock, read_only=dry_run or read_only
+        )
         self.analyzer = Analyzer(config)
         self.router = Router(config.routes)
         self.pipeline = Pipeline(config, self.repo, self.analyzer, self.router, self.clock)
@@ -141,7 +145,7 @@ def _print_reply(reply: Reply, out: TextIO) -> None:
     for doc in reply.mentions:
         m = Mention.from_dict(doc)
         flags = ",".join(m.flags) or "-"
-        print(f"  {m.when:%Y-%m-%d %H:%M} [{m.source}] {m.title or m.text[:80]}", file=out)
+        print(f"  {local_time(m.when)} [{m.source}] {m.title or m.text[:80]}", file=out)
         print(
             f"      {m.author or '?'} · {flags} · sentiment {m.sentiment:+.2f} · {m.url}", file=out
         )
@@ -509,7 +513,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         if args.command == "export":
             return cmd_export(config, args, out)
         log.info("config: %s", path)
-        app = Buzzwatch(config, dry_run=args.dry_run, read_only=args.command == "mentions", stdout=out)
+        app = Buzzwatch(
+            config, dry_run=args.dry_run, read_only=args.command == "mentions", stdout=out
+        )
     except (ConfigError, StorageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

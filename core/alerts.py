@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from core.clock import Clock
 from core.models import Alert, Mention, OutboxItem, Status, from_iso, mention_summary, to_iso
+from core.render import local_time
 from core.repository import Repository
 from rules.text import normalize
 
@@ -119,9 +120,10 @@ class AlertService:
             if a.status == Status.RESOLVED:
                 raise Refused(f"{a.id} is already resolved by {_who(a.resolved_by)}.")
             if a.acked_by:
-                raise Refused(
-                    f"{a.id} was already acked by {a.acked_by} at {a.acked_at[11:16]} UTC."
-                )
+                acked = f"acked by {a.acked_by} at {local_time(a.acked_at, '%H:%M')}"
+                if a.assignee:
+                    raise Refused(f"{a.id} is already assigned to {a.assignee} ({acked}).")
+                raise Refused(f"{a.id} was already {acked}.")
             a.status = Status.ACKED.value
             a.acked_by, a.acked_at = by, to_iso(now) or ""
             a.snoozed_until = ""
@@ -172,7 +174,7 @@ class AlertService:
         def note(a: Alert) -> str:
             until = from_iso(a.snoozed_until)
             return (
-                f"{a.id} snoozed by {by} until {until:%Y-%m-%d %H:%M} UTC."
+                f"{a.id} snoozed by {by} until {local_time(until)}."
                 if until
                 else f"{a.id} snoozed."
             )

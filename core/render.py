@@ -6,6 +6,7 @@ Everything here is plain, unescaped text; each platform escapes it for its own f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 
 from core.models import Alert, Status, from_iso
 from rules.text import cap, one_line
@@ -19,6 +20,23 @@ FLAG_LABEL = {
     "positive": "praise",
 }
 EXCERPT_CHARS = 600
+
+# Times people read are shown in the config's timezone (set once at start-up).
+_display_tz: tzinfo = UTC
+
+
+def set_display_timezone(tz: tzinfo) -> None:
+    global _display_tz
+    _display_tz = tz
+
+
+def local_time(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An ISO stamp or datetime as local wall time with the zone's name, e.g. '10:30 CST'."""
+    when = from_iso(value) if isinstance(value, str) else value
+    if when is None:
+        return ""
+    local = when.astimezone(_display_tz)
+    return f"{local.strftime(fmt)} {local.tzname() or ''}".strip()
 
 
 def human_number(n: int) -> str:
@@ -50,14 +68,14 @@ class AlertView:
 
 def status_line(alert: Alert) -> str:
     if alert.status == Status.RESOLVED:
-        return f"resolved by {alert.resolved_by} at {alert.resolved_at[11:16]} UTC"
+        return f"resolved by {alert.resolved_by} at {local_time(alert.resolved_at, '%H:%M')}"
     if alert.status == Status.ASSIGNED:
         return f"assigned to {alert.assignee} (by {alert.acked_by})"
     if alert.status == Status.ACKED:
-        return f"acked by {alert.acked_by} at {alert.acked_at[11:16]} UTC"
+        return f"acked by {alert.acked_by} at {local_time(alert.acked_at, '%H:%M')}"
     if alert.status == Status.SNOOZED:
         until = from_iso(alert.snoozed_until)
-        return f"snoozed until {until:%m-%d %H:%M} UTC" if until else "snoozed"
+        return f"snoozed until {local_time(until, '%m-%d %H:%M')}" if until else "snoozed"
     return "open"
 
 
@@ -80,7 +98,7 @@ def alert_view(alert: Alert) -> AlertView:
         url=s.get("url", ""),
         source=s.get("source", ""),
         author=cap(one_line(s.get("author", "")), 60),
-        when=f"{when:%Y-%m-%d %H:%M} UTC" if when else "",
+        when=local_time(when),
         flags=[FLAG_LABEL.get(f, f) for f in alert.flags if f != "positive"],
         aspects=list(s.get("aspects", [])),
         sentiment=float(s.get("sentiment", 0.0)),

@@ -6,6 +6,7 @@ analysis runs in the pipeline, in `bot.py classify` and in the benchmarks.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from core.config import BrandConfig, Config
@@ -30,6 +31,28 @@ class _Brand:
     exclude: KeywordMatcher
     aspects: dict[str, KeywordMatcher]
     critical_aspects: frozenset[str]
+
+
+# A fan asking for information: "请问…怎么兑换？", "有人知道…吗", "does anyone know…".
+_ASKING = re.compile(
+    r"请问|求问|想问一下|问一下|请教|有没有人知道|有人知道|谁知道|求助|"
+    r"\b(?:does|do) (?:anyone|anybody|someone) know\b|\banyone know\b|\bhow (?:do|can) i\b|"
+    r"\bcan (?:someone|anyone) (?:tell|help)\b"
+)
+# Beyond this the model is sure the text is a complaint, question or not.
+_SURE_COMPLAINT = -0.9
+
+
+def asks_for_information(normalized: str, sentiment: float, domain: dict[str, float]) -> bool:
+    """A polite question for information, with no complaint words in it.
+
+    The sentiment model learned from reviews, where a question is mostly a complaint
+    ("怎么这么慢？"), so it reads a fan's question as negative. Its tone is neutral, unless
+    the brand's own words (退款, food poisoning...) or the model's certainty say otherwise.
+    """
+    if sentiment >= 0 or sentiment <= _SURE_COMPLAINT or not _ASKING.search(normalized):
+        return False
+    return not any(normalize(w) in normalized for w, score in domain.items() if score < 0)
 
 
 class Analyzer:
@@ -85,13 +108,16 @@ class Analyzer:
         for b in brands:
             domain.update(b.config.domain_words)
         mention.sentiment = sentiment_score(body, mention.lang, domain or None)
+        question = is_question(body, mention.lang)
+        if question and asks_for_information(normalized, mention.sentiment, domain):
+            mention.sentiment = 0.0
 
         flags: list[str] = []
         if mention.sentiment < self.rules.negative_threshold:
             flags.append(Flag.NEGATIVE.value)
         elif mention.sentiment >= self.rules.positive_threshold:
             flags.append(Flag.POSITIVE.value)
-        if is_question(body, mention.lang):
+        if question:
             flags.append(Flag.QUESTION.value)
 
         reach = self.kols.reach(mention.author, mention.metrics)

@@ -65,3 +65,11 @@ def _no_ambient_config(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in list(os.environ):
         if var.startswith(("BUZZWATCH_", "SLACK_", "DINGTALK_")):
             monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _display_in_utc() -> None:
+    # Building an app sets the display timezone from its config; each test starts in UTC.
+    from core.render import set_display_timezone
+
+    set_display_timezone(UTC)

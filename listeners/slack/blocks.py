@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 
 from core.models import Alert, Mention, Status
-from core.render import alert_view
+from core.render import alert_view, local_time
 from rules.text import cap, one_line
 
 SECTION_CHARS = 2900  # Slack's limit is 3000; room for the "…" and a link
@@ -236,7 +236,7 @@ def mentions_blocks(
         meta = " · ".join(
             esc(x)
             for x in (
-                f"{m.when:%Y-%m-%d %H:%M} UTC",
+                local_time(m.when),
                 m.source,
                 cap(one_line(m.author), 60),
                 flags,

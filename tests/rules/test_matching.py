@@ -88,7 +88,8 @@ def test_kol(author: str, metrics: dict[str, int], kol: bool, tier: str) -> None
         (["question"], 0.0, 0, Severity.MEDIUM),
         (["kol"], 0.3, 500_000, Severity.MEDIUM),
         (["negative"], -0.3, 0, Severity.MEDIUM),
-        (["negative"], -0.9, 0, Severity.HIGH),
+        (["negative"], -0.9, 0, Severity.MEDIUM),  # a strong word from one person
+        (["negative"], -0.3, 20_000, Severity.HIGH),  # widely seen
         (["negative", "kol"], -0.3, 200_000, Severity.HIGH),
         (["negative", "kol"], -0.3, 2_000_000, Severity.CRITICAL),
         (["critical"], 0.0, 0, Severity.CRITICAL),
