@@ -32,6 +32,7 @@ log = logging.getLogger("buzzwatch.slack")
 
 DIRECTORY_TTL = 300.0  # seconds a user's name or group list is trusted
 MAX_BODY_BYTES = 1_000_000  # Slack's requests are a few KB
+DRAIN_BYTES = 4 * MAX_BODY_BYTES
 
 
 class Directory:
@@ -144,6 +145,15 @@ def _limit_body(app: Callable) -> Callable:
         except ValueError:
             size = MAX_BODY_BYTES + 1
         if size > MAX_BODY_BYTES:
+            # Read (and drop) a moderately oversized body first, so the client is not cut
+            # off mid-send and actually sees the 413; a huge one is not worth reading.
+            if size <= DRAIN_BYTES:
+                stream = environ["wsgi.input"]
+                while size > 0:
+                    chunk = stream.read(min(size, 65536))
+                    if not chunk:
+                        break
+                    size -= len(chunk)
             start_response("413 Payload Too Large", [("Content-Type", "text/plain")])
             return [b"too large"]
         return app(environ, start_response)
