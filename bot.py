@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from core.alerts import AlertService
 from core.clock import Clock, SystemClock
 from core.commands import Actor, CommandService, Reply
-from core.config import Config, ConfigError, env_secrets, load_config
+from core.config import Config, ConfigError, config_warnings, env_secrets, load_config
 from core.digest_service import DigestService
 from core.durations import format_duration
 from core.health import HealthMonitor
@@ -168,8 +168,15 @@ def cmd_run(app: Buzzwatch, args: argparse.Namespace) -> int:
             report.sent,
             report.dead,
             queued,
-            " (they go out on the next run)" if queued else "",
+            " (dry run: nothing was stored)"
+            if app.dry_run
+            else " (they go out on the next run)"
+            if queued
+            else "",
         )
+        if outcomes and len(failed) == len(outcomes):
+            log.error("every source failed: see the errors above")
+            return 1
         return 0
     return run_forever(app)
 
@@ -243,6 +250,8 @@ def run_forever(app: Buzzwatch) -> int:
 
 def cmd_check_config(config: Config, path: Path, out: TextIO, sample: str | None = None) -> int:
     print(f"{path}: OK", file=out)
+    for warning in config_warnings(config):
+        print(f"  warning: {warning}", file=out)
     print(f"  data_dir: {config.data_dir}   timezone: {config.timezone}", file=out)
     for b in config.brands:
         aspects = ", ".join(f"{n}{'!' if a.critical else ''}" for n, a in b.aspects.items()) or "-"
@@ -443,48 +452,63 @@ def cmd_import(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
     return 0 if report.accepted or not report.rows else 1
 
 
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """The options every command takes, before or after the command's name."""
+    default = {"default": argparse.SUPPRESS} if suppress else {}
+    parser.add_argument(
+        "--config",
+        help="config file (default: $BUZZWATCH_CONFIG, ./buzzwatch.yaml, examples/config.yaml)",
+        **default,
+    )
+    parser.add_argument(
+        "--once", action="store_true", help="run one poll cycle, deliver, exit", **default
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="send nothing and change no stored state; print each message as a JSON line",
+        **default,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging", **default)
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="warnings and errors only", **default
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bot.py",
         description="Buzzwatch: social-listening alerts. With no command, polls and alerts until Ctrl-C.",
     )
-    parser.add_argument(
-        "--config",
-        help="config file (default: $BUZZWATCH_CONFIG, ./buzzwatch.yaml, examples/config.yaml)",
-    )
-    parser.add_argument("--once", action="store_true", help="run one poll cycle, deliver, exit")
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="send nothing and change no stored state; print each message as a JSON line",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    _global_options(parser, suppress=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, suppress=True)
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="poll and alert until Ctrl-C (the default)")
-    p = sub.add_parser("check-config", help="validate the config and print a summary")
+
+    def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    add("run", help="poll and alert until Ctrl-C (the default)")
+    p = add("check-config", help="validate the config and print a summary")
     p.add_argument("--sample", help="also show how a mention with this text is analysed and routed")
-    sub.add_parser("console", help="an interactive prompt for chat commands")
-    p = sub.add_parser("mentions", help="query stored mentions, e.g. mentions 退款 since:24h")
+    add("console", help="an interactive prompt for chat commands")
+    p = add("mentions", help="query stored mentions, e.g. mentions 退款 since:24h")
     p.add_argument("query", nargs=argparse.REMAINDER)
-    p = sub.add_parser("command", help="run one chat command, e.g. command ack A3")
+    p = add("command", help="run one chat command, e.g. command ack A3")
     p.add_argument("words", nargs=argparse.REMAINDER)
-    p = sub.add_parser(
-        "classify", help="analyse text lines or JSON lines; one JSON result per line"
-    )
+    p = add("classify", help="analyse text lines or JSON lines; one JSON result per line")
     p.add_argument("--brand", help="apply this brand's domain words and aspects")
     p.add_argument("file", nargs="?", help="input file (default: stdin)")
-    p = sub.add_parser("digest", help="send the digest now (--dry-run: print it, write the chart)")
+    p = add("digest", help="send the digest now (--dry-run: print it, write the chart)")
     p.add_argument("--brand", help="only this brand")
     p.add_argument("--since", default="24h", help="the period to cover (default 24h)")
     p.add_argument("--chart", help="where to write the PNG (default: out/ in a dry run)")
-    p.add_argument("--dry-run", action="store_true", default=argparse.SUPPRESS)
-    p = sub.add_parser("export", help="write stored mentions as CSV or JSON lines")
+    p = add("export", help="write stored mentions as CSV or JSON lines")
     p.add_argument("--since", default="7d", help="from this long ago (default 7d)")
     p.add_argument("--format", choices=["csv", "jsonl"], default="jsonl")
     p.add_argument("--brand", help="only this brand")
     p.add_argument("--output", "-o", help="file to write (default: stdout)")
-    p = sub.add_parser("import", help="backfill mentions from a .jsonl or .csv file")
+    p = add("import", help="backfill mentions from a .jsonl or .csv file")
     p.add_argument("file", help="JSON Lines or CSV (header row) in the inbound schema")
     p.add_argument("--source", default="import", help="source name to file them under")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -503,6 +527,9 @@ def setup_logging(verbose: bool, quiet: bool) -> None:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = out or sys.stdout
+    if hasattr(signal, "SIGPIPE") and out is sys.stdout:
+        # `python bot.py export | head` ends quietly, like other command-line tools.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     setup_logging(args.verbose, args.quiet or args.command == "classify")
     try:
         config, path = load_config(args.config)
@@ -519,6 +546,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except (ConfigError, StorageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a file named on the command line (classify, export...)
+        print(f"error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
+        return 2
     try:
         if args.command == "console":
             return cmd_console(app, out)
@@ -528,6 +558,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return cmd_import(app, args, out)
         if args.command in ("mentions", "command"):
             words = args.query if args.command == "mentions" else args.words
+            if len(words) == 1 and " " in words[0]:
+                words = shlex.split(words[0]) if words[0].count('"') % 2 == 0 else words[0].split()
             text = (
                 shlex.join(words) if args.command == "command" else "mentions " + shlex.join(words)
             )

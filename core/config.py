@@ -6,6 +6,7 @@ the environment variables that hold them.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from datetime import timedelta
@@ -598,7 +599,7 @@ class Config(Strict):
             raise ValueError(f"source names must be unique, repeated: {', '.join(dupes)}")
         brands = {b.name for b in self.brands}
         for i, route in enumerate(self.routes):
-            label = route.name or f"routes[{i}]"
+            label = f"routes[{i}]" + (f" ({route.name})" if route.name else "")
             for dest in [*route.to, *route.escalate_to]:
                 if dest not in self.destinations:
                     known = ", ".join(sorted(self.destinations)) or "none defined"
@@ -693,15 +694,36 @@ def _key_path(loc: tuple[Any, ...]) -> str:
     return "".join(parts) or "(top level)"
 
 
+def _did_you_mean(loc: tuple[Any, ...]) -> str:
+    """', did you mean 'x'?' for a misspelt key, from the keys its model knows."""
+    model: Any = Config
+    for item in loc[:-1]:
+        fields = getattr(model, "model_fields", None)
+        if fields is None or not isinstance(item, str) or item not in fields:
+            return ""
+        annotation = fields[item].annotation
+        model = next(
+            (a for a in (annotation, *get_args(annotation)) if hasattr(a, "model_fields")), None
+        )
+    known = list(getattr(model, "model_fields", {})) if model is not None else []
+    known += [f.alias for f in getattr(model, "model_fields", {}).values() if f.alias]
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    return f", did you mean {close[0]!r}?" if close else ""
+
+
 def format_validation_error(path: Path, err: ValidationError) -> str:
     lines = [f"{path}: invalid configuration"]
     for e in err.errors():
         msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = f"unknown key{_did_you_mean(e['loc'])}"
         lines.append(f"  {_key_path(tuple(e['loc']))}: {msg}")
     return "\n".join(lines)
 
 
 def parse_config(data: Any, path: Path) -> Config:
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty; start from a copy of examples/config.yaml")
     if not isinstance(data, dict):
         raise ConfigError(
             f"{path}: the top level must be a mapping of keys, got {type(data).__name__}"
@@ -728,7 +750,37 @@ def load_config(cli_path: str | os.PathLike[str] | None = None) -> tuple[Config,
         raise ConfigError(
             f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}"
         ) from None
-    return parse_config(data, path), path
+    config = parse_config(data, path)
+    if path.resolve() == BUNDLED_CONFIG.resolve():
+        config = _bundled_paths(config)
+    return config, path
+
+
+def _bundled_paths(config: Config) -> Config:
+    """The bundled example's sample feeds ship with the code: find them from any folder."""
+    sources = [
+        s.model_copy(update={"path": REPO_ROOT / s.path})
+        if getattr(s, "path", None) is not None and not Path(s.path).is_absolute()
+        else s
+        for s in config.sources
+    ]
+    return config.model_copy(update={"sources": sources})
+
+
+def config_warnings(config: Config) -> list[str]:
+    """What will not work as configured, though the file is valid: for check-config."""
+    warnings = [
+        f"environment variable {name} is not set (the config names it)"
+        for name in sorted(env_names(config))
+        if not os.environ.get(name)
+    ]
+    for s in config.sources:
+        path = getattr(s, "path", None)
+        if path is not None and not Path(path).exists():
+            warnings.append(
+                f"source {s.name}: {path} does not exist (relative paths start from {Path.cwd()})"
+            )
+    return warnings
 
 
 def secret_from_env(var: str, what: str) -> str:

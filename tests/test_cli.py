@@ -105,3 +105,38 @@ def test_classify_keeps_order_and_reports_bad_lines(checkout: Path) -> None:
     assert "error" in empty and "error" in bad
     assert praise["sentiment"] > 0 and "negative" not in praise["flags"]
     assert all(-1 <= r["sentiment"] <= 1 for r in (first, second, praise))
+
+
+def test_bundled_config_works_from_another_folder(checkout: Path, tmp_path: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BUZZWATCH_", "SLACK_", "DINGTALK_"))
+    }
+    run = subprocess.run(
+        [sys.executable, str(checkout / "bot.py"), "--once"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert (
+        "failed" not in run.stderr.split("cycle done")[-1].split(",")[1]
+        or " 0 failed" in run.stderr
+    )
+    assert (tmp_path / "data" / "state.json").exists()  # data under the folder it runs in
+
+
+def test_global_options_work_after_the_command_and_errors_are_short(
+    checkout: Path, tmp_path: Path
+) -> None:
+    ok = bot(checkout, "check-config", "-q", "--config", "examples/config.yaml")
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    missing = bot(checkout, "classify", str(tmp_path / "nope.txt"))
+    assert (
+        missing.returncode == 2
+        and "No such file" in missing.stderr
+        and "Traceback" not in missing.stderr
+    )

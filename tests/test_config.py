@@ -64,7 +64,8 @@ def test_the_bundled_example_loads() -> None:
             "brands[0].aspects.food_safety.critical",
         ),
         (SKETCH.replace("type: rss, path", "type: gopher, path"), "sources[0]"),
-        (SKETCH + "\nsurprise: 1\n", "surprise: Extra inputs are not permitted"),
+        (SKETCH + "\nsurprise: 1\n", "surprise: unknown key"),
+        (SKETCH.replace("data_dir:", "data_dri:"), "data_dri: unknown key, did you mean 'data_dir'?"),
         (SKETCH.replace("{name: news,", "{name: sample,"), "source names must be unique"),
     ],
 )
