@@ -281,9 +281,25 @@ def render_batch(alerts: list[Alert], links: LinkMaker | None = None) -> dict[st
     )
 
 
+# The digest and health texts end a line with the mention's link; only that one is linked
+# (showing its real host), any other URL in the (untrusted) line stays inert text.
+_TRAILING_URL = re.compile(r"\s(https?://\S+)\s*$")
+
+
+def linked(line: str) -> str:
+    """A line of plain text, escaped, with a trailing http(s) URL as a working link."""
+    m = _TRAILING_URL.search(line)
+    target = safe_url(m.group(1)) if m else ""
+    if not target:
+        return escape(line)
+    host = urlsplit(target).hostname or "link"
+    return f"{escape(line[: m.start()])} [{escape(host)}]({target})"
+
+
 def render_text(title: str, text: str) -> dict[str, Any]:
-    """A stand-alone plain-text message (digest, health): each line its own paragraph."""
-    lines = [escape(line) for line in (text or "").splitlines()]
+    """A stand-alone plain-text message (digest, health): each line its own paragraph,
+    URLs as links (they come from our own stored records and pass safe_url)."""
+    lines = [linked(line) for line in (text or "").splitlines()]
     kept = lines_within(lines, MAX_BODY_BYTES - 1500, lambda n: f"…（还有 {n} 行 {n} more lines）")
     body = "\n\n".join(x for x in kept if x.strip())
     heading = f"#### {inline(title, 120)}\n\n" if title else ""
