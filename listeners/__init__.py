@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -72,6 +73,10 @@ def load_platforms() -> None:
 
 
 def start_listeners(app: Any) -> list[Callable[[], None]]:
+    if getattr(app, "dry_run", False):
+        # A dry run changes nothing, so it takes no commands from chat either.
+        logging.getLogger("buzzwatch").info("dry run: chat listeners and endpoints not started")
+        return []
     load_platforms()
     stops = []
     for starter in LISTENERS:

@@ -38,6 +38,7 @@ class InboundServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = 15  # seconds a client may take per read; a trickling one is cut off
             server_version = "Buzzwatch"
             sys_version = ""
 

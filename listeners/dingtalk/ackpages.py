@@ -78,7 +78,9 @@ class AckTokens:
             return None, "This link is not a Buzzwatch link."
         action, alert_id, expires, nonce, signature = parts
         body = ".".join(parts[:4])
-        if not body.isascii() or not hmac.compare_digest(self._sign(body), signature):
+        # Bytes, not str: compare_digest refuses non-ASCII text with a TypeError.
+        given = signature.encode("utf-8", "replace")
+        if not body.isascii() or not hmac.compare_digest(self._sign(body).encode(), given):
             return None, "This link's signature is not valid."
         if action not in ACTIONS or not expires.isdigit():
             return None, "This link is not a Buzzwatch link."
@@ -193,6 +195,8 @@ def serve(pages: AckPages, host: str, port: int) -> ThreadingHTTPServer:
     """Start the ack pages on host:port in a daemon thread; `shutdown()` stops them."""
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = 15  # seconds a client may take per read; a trickling one is cut off
+
         def log_message(self, fmt: str, *args: object) -> None:
             log.debug("ack page: " + fmt, *args)
 

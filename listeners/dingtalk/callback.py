@@ -41,6 +41,7 @@ class CallbackEndpoint:
         self._secret = app_secret
         self.now_ms = now_ms
         self.seen = seen or SeenIds()
+        self.signs = SeenIds()
         # How to run the after-change delivery: by default in the background, so the
         # response is not held up by other platforms.
         self.deliver = deliver or (lambda job: threading.Thread(target=job, daemon=True).start())
@@ -62,6 +63,11 @@ class CallbackEndpoint:
         if not self.seen.first_time(msg.message_id):
             log.info("DingTalk message %s seen before; dropped", msg.message_id)
             return 200, {}
+        # The signature covers only the timestamp, not the body: a captured pair must not
+        # carry a second, different message (a new msgId) within its hour.
+        if not self.signs.first_time(f"{headers.get('timestamp')}:{headers.get('sign')}"):
+            log.warning("refused a DingTalk callback: its signature was used before")
+            return 401, {"error": "signature already used"}
         reply, changed = answer(self.app, msg)
         if changed:
             self.deliver(lambda: deliver_now(self.app))
@@ -77,6 +83,8 @@ def serve(endpoint: CallbackEndpoint, host: str, port: int, path: str) -> Thread
     """Start the callback endpoint on host:port in a daemon thread; `shutdown()` stops it."""
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = 15  # seconds a client may take per read; a trickling one is cut off
+
         def log_message(self, fmt: str, *args: object) -> None:
             log.debug("callback: " + fmt, *args)
 

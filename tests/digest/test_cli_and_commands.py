@@ -108,6 +108,7 @@ def test_export_csv_and_jsonl(tmp_path) -> None:
     r1 = rows[1]
     assert r1["title"] == '\'=HYPERLINK("http://x")'  # a formula stays text in a spreadsheet
     assert r1["sentiment_label"] == "negative" and r1["brands"] == "Acme"
+    assert float(r1["sentiment"]) < 0  # a negative score stays a number, not guarded text
     assert rows[2]["title"] == 'Good, "really" good'
     out = io.StringIO()
     code = bot.main(["--config", config, "export", "--since", "30d", "--brand", "acme"], out)

@@ -106,3 +106,13 @@ def test_garbage_and_oversized_bodies(served, clock):
     big = b"x" * (callback.MAX_BODY_BYTES + 1)
     assert httpx.post(url, content=big, headers=headers(clock)).status_code == 413
     assert httpx.post(url + "x", content=body("help"), headers=headers(clock)).status_code == 404
+
+
+def test_a_captured_signature_cannot_carry_another_message(served, clock):
+    app, url, _ = served
+    add_alert(app, "A1")
+    captured = headers(clock)
+    assert httpx.post(url, content=body("help", "m-1"), headers=captured).status_code == 200
+    forged = httpx.post(url, content=body("resolve A1", "m-2"), headers=captured)
+    assert forged.status_code == 401
+    assert app.repo.get_alert("A1").status == "open"
