@@ -7,6 +7,7 @@ asks for. `python bot.py --help` lists the commands.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -441,9 +442,8 @@ def cmd_import(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
         print(f"error: {path}: no such file", file=sys.stderr)
         return 2
     try:
-        report = import_file(
-            path, args.source, app.pipeline.process, app.clock, progress=not args.no_progress
-        )
+        process = functools.partial(app.pipeline.process, alert=args.alert)
+        report = import_file(path, args.source, process, app.clock, progress=not args.no_progress)
     except (ValueError, UnicodeDecodeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -512,6 +512,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="JSON Lines or CSV (header row) in the inbound schema")
     p.add_argument("--source", default="import", help="source name to file them under")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--alert",
+        action="store_true",
+        help="route and alert the imported mentions (default: store only)",
+    )
     return parser
 
 

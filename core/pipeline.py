@@ -44,11 +44,12 @@ class Pipeline:
         # Cycles from several sources may finish at once; grouping must see each other's alerts.
         self._lock = threading.Lock()
 
-    def process(self, source: str, mentions: list[Mention]) -> CycleResult:
+    def process(self, source: str, mentions: list[Mention], alert: bool = True) -> CycleResult:
+        """With alert=False (a backfill), mentions are analysed and stored, and no alert is made."""
         with self._lock:
-            return self._process(source, mentions)
+            return self._process(source, mentions, alert)
 
-    def _process(self, source: str, mentions: list[Mention]) -> CycleResult:
+    def _process(self, source: str, mentions: list[Mention], alert: bool) -> CycleResult:
         result = CycleResult(source=source, fetched=len(mentions))
         by_id = {m.id: m for m in mentions}
         unseen = self.repo.unseen(by_id)
@@ -65,7 +66,7 @@ class Pipeline:
         # so an ack or a delivery record made meanwhile is not overwritten.
         with self.repo.locked():
             batch = Batch()
-            if matched:
+            if matched and alert:
                 horizon = to_iso(now - self.config.grouping.window) or ""
                 candidates = self.repo.find_alerts(
                     lambda a: a.status != Status.RESOLVED or a.created_at >= horizon

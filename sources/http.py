@@ -96,10 +96,14 @@ def fetch(
     cfg: FetchConfig,
     etag: str | None = None,
     last_modified: str | None = None,
-    guard: Callable[[str], None] = check_scheme,
+    *,
+    guard: Callable[[str], None],
     gate: HostGate | None = None,
 ) -> FetchResult:
-    """GET `url` within the config's limits. Raises FetchError with a readable reason."""
+    """GET `url` within the config's limits. Raises FetchError with a readable reason.
+
+    `guard(url)` checks every hop (scheme and address policy: Fetcher.guard); it has no
+    default, so no caller fetches without the address checks by accident."""
     gate = gate or HostGate(per_host=1_000_000)  # no politeness asked for
     deadline = time.monotonic() + cfg.deadline.total_seconds()
     headers = {}

@@ -48,6 +48,7 @@ def test_import_jsonl(tmp_path: Path) -> None:
             "--source",
             "forum",
             "--no-progress",
+            "--alert",
         ],
         out,
     )
@@ -104,3 +105,14 @@ def test_import_refuses_other_formats(tmp_path: Path) -> None:
     src = tmp_path / "x.xml"
     src.write_text("<x/>")
     assert main(["--config", str(_config(tmp_path)), "-q", "import", str(src)], io.StringIO()) == 2
+
+
+def test_a_backfill_stores_without_alerting_unless_asked(tmp_path: Path) -> None:
+    src = tmp_path / "old.jsonl"
+    src.write_text(json.dumps({"id": "b1", "text": "Acme burger gave me food poisoning"}) + "\n", encoding="utf-8")
+    out = io.StringIO()
+    code = main(["--config", str(_config(tmp_path)), "-q", "import", str(src), "--no-progress"], out)
+    assert code == 0 and "1 accepted (1 new, 0 alert(s))" in out.getvalue()
+    found = io.StringIO()
+    main(["--config", str(_config(tmp_path)), "-q", "mentions", "poisoning", "since:30d"], found)
+    assert "1 mention(s) of poisoning" in found.getvalue()
