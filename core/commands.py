@@ -328,10 +328,18 @@ class CommandService:
             raise UsageError(str(err)) from None
         if not timedelta(minutes=1) <= duration <= timedelta(days=30):
             raise UsageError("silence for between 1m and 30d")
-        silences.append(
-            {"kind": kind, "value": match, "until": to_iso(now + duration), "by": actor.label}
-        )
-        self.repo.set_state("silences", silences)
+        # Silencing stops alerts as surely as resolving them: the same people may do it.
+        refusal = self.permission(actor, _scope(match if kind == "brand" else ""))
+        if refusal:
+            return Reply(refusal, ok=False)
+        with self.repo.locked():  # two silences at once must not lose one
+            current = [
+                s for s in self.repo.get_state("silences", []) or [] if s.get("until", "") > stamp
+            ]
+            current.append(
+                {"kind": kind, "value": match, "until": to_iso(now + duration), "by": actor.label}
+            )
+            self.repo.set_state("silences", current)
         return Reply(
             f"Silenced {kind} {match} for {format_duration(duration)}: no new alerts from it until then."
         )
@@ -347,8 +355,16 @@ class CommandService:
                 if silences
                 else "there are no silences"
             )
-        gone = silences.pop(int(args[0]) - 1)
-        self.repo.set_state("silences", silences)
+        chosen = silences[int(args[0]) - 1]
+        refusal = self.permission(
+            actor, _scope(chosen["value"] if chosen["kind"] == "brand" else "")
+        )
+        if refusal:
+            return Reply(refusal, ok=False)
+        with self.repo.locked():
+            current = self.repo.get_state("silences", []) or []
+            self.repo.set_state("silences", [s for s in current if s != chosen])
+        gone = chosen
         return Reply(f"Silence on {gone['kind']} {gone['value']} ended by {actor.label}.")
 
     def _digest_args(self, args: list[str], default: timedelta) -> tuple[str | None, timedelta]:
@@ -412,3 +428,11 @@ class CommandService:
         if self.status_extra:
             lines += self.status_extra()
         return Reply("\n".join(lines))
+
+
+def _scope(brand: str) -> Alert:
+    """A stand-in alert for the permission check of a change that is not about one alert
+    (a silence): the brand's rules apply, or the default ones."""
+    return Alert(
+        id="", mention_id="", brand=brand, severity="low", flags=[], destinations=[], created_at=""
+    )

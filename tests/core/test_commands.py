@@ -195,3 +195,17 @@ def test_parse_query_keeps_words_and_options() -> None:
     assert q.flags == ["critical"] and q.sentiment == "negative" and q.limit == 50
     with pytest.raises(UsageError):
         parse_query(["since:"])
+
+
+def test_silence_needs_the_same_permission_as_resolving(service: CommandService) -> None:
+    service.permission = lambda actor, alert: (
+        None
+        if actor.id == "U1"
+        else f"Only the PR team may change {alert.brand or 'these'} alerts."
+    )
+    refused = service.run("silence brand Acme 1h", BOB)
+    assert not refused.ok and "Only the PR team may change Acme alerts" in refused.text
+    assert service.run("silence", BOB).text == "No silences."
+    assert service.run("silence brand acme 1h", ANN).ok
+    assert not service.run("unsilence 1", BOB).ok
+    assert service.run("unsilence 1", ANN).ok and service.run("silence", ANN).text == "No silences."
