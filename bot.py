@@ -46,7 +46,10 @@ log = logging.getLogger("buzzwatch")
 POLL_WORKERS = 8
 DELIVER_EVERY_SECONDS = 3
 SLA_EVERY_SECONDS = 30
-WARM_UP_DAYS = timedelta(days=30)  # mentions loaded for search at start-up, in the background
+WARM_UP_DAYS = timedelta(days=30)
+# Resolved alerts leave the hot state file (rewritten on every ack) after this long; the
+# digest looks back a week, and get_alert still finds archived ones.
+ARCHIVE_AFTER = timedelta(days=14)  # mentions loaded for search at start-up, in the background
 # --once waits this long at most for rate limits and short retries before it exits.
 ONCE_MAX_WAIT = 120.0
 
@@ -133,6 +136,10 @@ class Buzzwatch:
             text, actor or Actor(id="local", name="console", platform="console")
         )
 
+    def archive(self) -> int:
+        """Housekeeping: resolved alerts leave the hot state file after a while."""
+        return self.repo.archive_alerts(self.clock.now() - ARCHIVE_AFTER)
+
     def close(self) -> None:
         self.http.close()
         self.repo.close()
@@ -157,6 +164,7 @@ def cmd_run(app: Buzzwatch, args: argparse.Namespace) -> int:
         outcomes = app.poll_all()
         app.storms.check()
         app.sla.check()
+        app.archive()
         report = app.deliverer.drain(max_wait=ONCE_MAX_WAIT)
         failed = [o for o in outcomes if not o.ok]
         alerts = sum(len(o.result.alerts) for o in outcomes if o.result)
@@ -195,7 +203,7 @@ def run_forever(app: Buzzwatch) -> int:
     def poll_and_deliver(source: Any) -> None:
         app.poller.poll(source)
         app.storms.check_if_due()
-        app.deliverer.deliver_due()
+        app.deliverer.kick()
 
     for source in app.sources:
         seconds = int(source.every.total_seconds())
@@ -209,13 +217,7 @@ def run_forever(app: Buzzwatch) -> int:
             # A late poll is still worth doing, up to half an interval late.
             misfire_grace_time=max(30, seconds // 2),
         )
-    scheduler.add_job(
-        app.deliverer.deliver_due,
-        "interval",
-        seconds=DELIVER_EVERY_SECONDS,
-        id="deliver",
-        misfire_grace_time=60,
-    )
+
     scheduler.add_job(
         app.sla.check, "interval", seconds=SLA_EVERY_SECONDS, id="sla", misfire_grace_time=300
     )
@@ -234,7 +236,9 @@ def run_forever(app: Buzzwatch) -> int:
         target=warm_up, args=(app.repo, app.clock.now() - WARM_UP_DAYS), name="warm-up", daemon=True
     ).start()
     app.digests.schedule(scheduler)  # at the digest time, and now if today's was missed
+    scheduler.add_job(app.archive, "interval", hours=1, id="archive", next_run_time=app.clock.now())
     scheduler.start()
+    app.deliverer.start(DELIVER_EVERY_SECONDS)
     log.info(
         "running: %d source(s), %d destination(s); Ctrl-C to stop",
         len(app.sources),
@@ -244,6 +248,7 @@ def run_forever(app: Buzzwatch) -> int:
     for stop_listener in stops:
         stop_listener()
     scheduler.shutdown(wait=True)  # running polls finish and their results are stored
+    app.deliverer.stop()
     app.deliverer.deliver_due()
     log.info("stopped cleanly")
     return 0
@@ -532,9 +537,6 @@ def setup_logging(verbose: bool, quiet: bool) -> None:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = out or sys.stdout
-    if hasattr(signal, "SIGPIPE") and out is sys.stdout:
-        # `python bot.py export | head` ends quietly, like other command-line tools.
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     setup_logging(args.verbose, args.quiet or args.command == "classify")
     try:
         config, path = load_config(args.config)
@@ -579,4 +581,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if hasattr(signal, "SIGPIPE"):
+        # `python bot.py export | head` ends quietly, like other command-line tools.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.exit(main())

@@ -62,7 +62,9 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int | float):
-        return str(round(value, 4)) if isinstance(value, float) else str(value)  # numbers stay numbers
+        return (
+            str(round(value, 4)) if isinstance(value, float) else str(value)
+        )  # numbers stay numbers
     if isinstance(value, list):
         value = ";".join(str(v) for v in value)
     text = "" if value is None else str(value)

@@ -125,6 +125,46 @@ class Deliverer:
             if limit:
                 self._windows[name] = RateWindow(int(limit[0]), float(limit[1]))
         self._lock = threading.Lock()  # one worker at a time keeps per-destination order
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- the background worker (the running bot) ----------------------------------------
+
+    def start(self, every: float) -> None:
+        """Deliver in a thread of its own: on a kick, or every `every` seconds."""
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, args=(every,), name="deliverer", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def kick(self) -> None:
+        """Something was queued: deliver soon. Never blocks the caller (a poll, a chat
+        handler) on a slow chat service when the worker runs; delivers inline when not
+        (command line, tests)."""
+        if self._thread is not None and self._thread.is_alive():
+            self._wake.set()
+        else:
+            self.deliver_due()
+
+    def _run(self, every: float) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(every)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.deliver_due()
+            except Exception:  # the worker must outlive one bad pass (a full disk, a bug)
+                log.exception("delivery pass failed; trying again shortly")
 
     def deliver_due(self) -> DeliveryReport:
         with self._lock:

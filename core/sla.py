@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from core.alerts import outbox_items
 from core.clock import Clock
@@ -24,17 +23,11 @@ from core.routing import route_label
 log = logging.getLogger("buzzwatch.sla")
 
 
-# Resolved alerts leave the hot state file after this long (the digest looks back a week).
-ARCHIVE_AFTER = timedelta(days=14)
-ARCHIVE_EVERY = timedelta(hours=1)
-
-
 @dataclass
 class SlaReport:
     reminded: int = 0
     escalated: int = 0
     woken: int = 0
-    archived: int = 0
 
 
 class SlaWatcher:
@@ -42,14 +35,10 @@ class SlaWatcher:
         self.repo = repo
         self.clock = clock
         self.routes = {route_label(r, i): r for i, r in enumerate(config.routes)}
-        self._archived_at: datetime | None = None
 
     def check(self) -> SlaReport:
         report = SlaReport()
         now = self.clock.now()
-        if self._archived_at is None or now - self._archived_at >= ARCHIVE_EVERY:
-            self._archived_at = now
-            report.archived = self.repo.archive_alerts(now - ARCHIVE_AFTER)
         stamp = to_iso(now) or ""
         candidates = self.repo.find_alerts(
             lambda a: a.status in (Status.OPEN, Status.SNOOZED) and not a.storm_of

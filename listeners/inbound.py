@@ -109,7 +109,7 @@ class InboundServer:
             log.exception("inbound: could not process %d mention(s)", len(mentions))
             return 500, {"error": "could not store the mentions; try again"}
         # Send the alerts now, without making the caller wait for Slack or DingTalk.
-        threading.Thread(target=self.app.deliverer.deliver_due, daemon=True).start()
+        self.app.deliverer.kick()
         return 200, {
             "accepted": len(mentions),
             "new": result.new,

@@ -133,7 +133,7 @@ def start_dingtalk(app: Any) -> Callable[[], None] | None:
         if tokens is not None:
             from listeners.dingtalk import ackpages
 
-            pages = ackpages.AckPages(tokens, app.repo, app.commands.run, app.deliverer.deliver_due)
+            pages = ackpages.AckPages(tokens, app.repo, app.commands.run, app.deliverer.kick)
             server = ackpages.serve(pages, section.ack_host, section.ack_port)
             stops.append(server.shutdown)
 

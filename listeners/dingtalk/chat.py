@@ -79,6 +79,6 @@ def answer(app: Any, msg: ChatbotMessage) -> tuple[dict[str, Any], bool]:
 def deliver_now(app: Any) -> None:
     """Send the updates a change queued; on failure the worker's next round does it."""
     try:
-        app.deliverer.deliver_due()
+        app.deliverer.kick()
     except Exception:
         log.exception("delivery after a DingTalk command failed")

@@ -201,7 +201,7 @@ def slack_config(bw: Any) -> SlackConfig | None:
 def services_for(bw: Any, client: WebClient, cfg: SlackConfig) -> SlackServices:
     return SlackServices(
         commands=bw.commands,
-        deliver=bw.deliverer.deliver_due,
+        deliver=bw.deliverer.kick,
         names=cfg.commands,
         directory=Directory(client, uses_groups(cfg.permissions)),
     )
