@@ -27,6 +27,7 @@ from core.digest import (
     parse_hhmm,
     rolling_period,
 )
+from core.durations import format_duration
 from core.models import OutboxItem, to_iso
 from core.repository import Repository
 
@@ -153,7 +154,10 @@ class DigestService:
         late = now - self.moment(day)
         if late > self.config.digest.grace:
             log.info(
-                "digest for %s skipped: %s late (grace %s)", day, late, self.config.digest.grace
+                "digest for %s skipped: %s late (grace %s)",
+                day,
+                format_duration(late),
+                format_duration(self.config.digest.grace),
             )
             return None
         return day
