@@ -62,7 +62,7 @@ HELP = """Buzzwatch commands:
   silence <brand|source|route> <name> <duration>   no new alerts for it until then
   silence                  list silences; unsilence <n> ends one
   help                     this text
-Alert ids look like A12. 中文: 查询 确认 指派 解决 暂停 状态 帮助"""
+Alert ids look like A12. 中文: 查询 确认 指派 解决 暂停 状态 静默 日报 统计 帮助"""
 
 
 @dataclass

@@ -751,13 +751,13 @@ def load_config(cli_path: str | os.PathLike[str] | None = None) -> tuple[Config,
             f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}"
         ) from None
     config = parse_config(data, path)
-    if path.resolve() == BUNDLED_CONFIG.resolve():
+    if path.resolve().parent == BUNDLED_CONFIG.resolve().parent:
         config = _bundled_paths(config)
     return config, path
 
 
 def _bundled_paths(config: Config) -> Config:
-    """The bundled example's sample feeds ship with the code: find them from any folder."""
+    """The bundled examples' sample feeds ship with the code: find them from any folder."""
     sources = [
         s.model_copy(update={"path": REPO_ROOT / s.path})
         if getattr(s, "path", None) is not None and not Path(s.path).is_absolute()

@@ -44,9 +44,13 @@ def test_the_issue_sketch_loads_as_it_is(tmp_path: Path) -> None:
     assert config.routes[0].to == ["console"]
 
 
-def test_the_bundled_example_loads() -> None:
-    config, _ = load_config(BUNDLED_CONFIG)
+@pytest.mark.parametrize(
+    "example", sorted(BUNDLED_CONFIG.parent.glob("*.yaml")), ids=lambda p: p.name
+)
+def test_every_bundled_example_loads_and_finds_its_feeds(example: Path) -> None:
+    config, _ = load_config(example)
     assert config.sources and config.destinations and config.routes
+    assert all(Path(s.path).is_file() for s in config.sources if getattr(s, "path", None))
 
 
 @pytest.mark.parametrize(
@@ -65,7 +69,10 @@ def test_the_bundled_example_loads() -> None:
         ),
         (SKETCH.replace("type: rss, path", "type: gopher, path"), "sources[0]"),
         (SKETCH + "\nsurprise: 1\n", "surprise: unknown key"),
-        (SKETCH.replace("data_dir:", "data_dri:"), "data_dri: unknown key, did you mean 'data_dir'?"),
+        (
+            SKETCH.replace("data_dir:", "data_dri:"),
+            "data_dri: unknown key, did you mean 'data_dir'?",
+        ),
         (SKETCH.replace("{name: news,", "{name: sample,"), "source names must be unique"),
     ],
 )
