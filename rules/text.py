@@ -98,6 +98,11 @@ def count_cjk(text: str) -> int:
     return len(_CJK.findall(text))
 
 
+def strip_invisible(text: str) -> str:
+    """Text without control, zero-width and bidi characters."""
+    return _INVISIBLE.sub("", text)
+
+
 def clean_name(name: str, limit: int = 80) -> str:
     """A person's name from a chat platform or a form: one line, no controls, capped."""
-    return cap(one_line(_INVISIBLE.sub("", name)), limit)
+    return cap(one_line(strip_invisible(name)), limit)

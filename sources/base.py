@@ -80,3 +80,12 @@ def interleave_by_host(sources: list[Source]) -> list[Source]:
     for round_ in itertools.zip_longest(*queues.values()):
         ordered += [s for s in round_ if s is not None]
     return ordered
+
+
+def metric_count(value: Any) -> int | None:
+    """An engagement figure from a source's JSON, or None when it is not a sane count."""
+    return (
+        value
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**12
+        else None
+    )

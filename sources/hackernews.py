@@ -13,14 +13,10 @@ from typing import Any
 
 from core.models import Mention
 from rules.text import cap, one_line, strip_markup
-from sources.base import SourceError
+from sources.base import SourceError, metric_count
 from sources.rss import MAX_AUTHOR, MAX_ENTRIES, MAX_TEXT, MAX_TITLE, mention_id, safe_url
 
 ITEM_URL = "https://news.ycombinator.com/item?id={}"
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and 0 <= value < 10**12 else None
 
 
 def hit_to_mention(hit: dict[str, Any], source: str, now: datetime) -> Mention | None:
@@ -39,7 +35,7 @@ def hit_to_mention(hit: dict[str, Any], source: str, now: datetime) -> Mention |
     link = ITEM_URL.format(object_id)
     metrics = {}
     for key, name in (("points", "points"), ("num_comments", "comments")):
-        n = _count(hit.get(key))
+        n = metric_count(hit.get(key))
         if n is not None:
             metrics[name] = n
     stamp = hit.get("created_at_i")

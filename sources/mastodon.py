@@ -14,7 +14,7 @@ from typing import Any
 
 from core.models import Mention, from_iso
 from rules.text import cap, one_line, strip_markup
-from sources.base import SourceError
+from sources.base import SourceError, metric_count
 from sources.rss import MAX_AUTHOR, MAX_ENTRIES, MAX_TEXT, MAX_TITLE, mention_id, safe_url
 
 _METRICS = {
@@ -22,10 +22,6 @@ _METRICS = {
     "reblogs_count": "reposts",
     "favourites_count": "likes",
 }
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and 0 <= value < 10**12 else None
 
 
 def status_to_mention(status: dict[str, Any], source: str, now: datetime) -> Mention | None:
@@ -37,9 +33,11 @@ def status_to_mention(status: dict[str, Any], source: str, now: datetime) -> Men
     account = status.get("account") if isinstance(status.get("account"), dict) else {}
     author = account.get("acct") or account.get("username") or ""
     metrics = {
-        name: n for key, name in _METRICS.items() if (n := _count(status.get(key))) is not None
+        name: n
+        for key, name in _METRICS.items()
+        if (n := metric_count(status.get(key))) is not None
     }
-    followers = _count(account.get("followers_count"))
+    followers = metric_count(account.get("followers_count"))
     if followers is not None:
         metrics["followers"] = followers
     try:

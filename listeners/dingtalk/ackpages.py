@@ -27,6 +27,7 @@ from core.clock import Clock
 from core.commands import Actor
 from core.render import alert_view
 from core.repository import Repository
+from listeners.dingtalk.callback import declared_length
 
 log = logging.getLogger("buzzwatch.dingtalk.ack")
 
@@ -186,11 +187,6 @@ class AckPages:
         return status, page("Buzzwatch", f"<p>{html.escape(reply.text)}</p>")
 
 
-def _length(header: str | None) -> int:
-    """The declared body size; a missing or malformed one counts as too large."""
-    return int(header) if header and header.isdigit() else (0 if header is None else 1 << 40)
-
-
 def serve(pages: AckPages, host: str, port: int) -> ThreadingHTTPServer:
     """Start the ack pages on host:port in a daemon thread; `shutdown()` stops them."""
 
@@ -225,7 +221,7 @@ def serve(pages: AckPages, host: str, port: int) -> ThreadingHTTPServer:
 
         def do_POST(self) -> None:
             token = self._token()
-            length = _length(self.headers.get("Content-Length"))
+            length = declared_length(self.headers.get("Content-Length"))
             if token is None or length > MAX_FORM_BYTES:
                 self._answer(404 if token is None else 413, page("Buzzwatch", "<p>No.</p>"))
                 return

@@ -74,7 +74,7 @@ class CallbackEndpoint:
         return 200, reply
 
 
-def _length(header: str | None) -> int:
+def declared_length(header: str | None) -> int:
     """The declared body size; a missing or malformed one counts as too large."""
     return int(header) if header and header.isdigit() else (0 if header is None else 1 << 40)
 
@@ -100,7 +100,7 @@ def serve(endpoint: CallbackEndpoint, host: str, port: int, path: str) -> Thread
             if self.path.split("?", 1)[0] != path:
                 self._answer(404, {"error": "not found"})
                 return
-            length = _length(self.headers.get("Content-Length"))
+            length = declared_length(self.headers.get("Content-Length"))
             if length > MAX_BODY_BYTES:
                 self._answer(413, {"error": "too large"})
                 return

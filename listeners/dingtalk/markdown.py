@@ -22,7 +22,7 @@ from core.commands import Reply
 from core.models import Alert, Mention, Status
 from core.notify import Outgoing
 from core.render import AlertView, alert_view
-from rules.text import cap, cap_bytes, one_line
+from rules.text import cap, cap_bytes, one_line, strip_invisible
 
 MAX_BODY_BYTES = 19_500  # DingTalk's cap is 20,000 bytes; keep a margin under it
 TITLE_CHARS = 64
@@ -47,9 +47,6 @@ _NEUTRAL = str.maketrans(
         "!": "！",
     }
 )
-_CONTROL = re.compile(
-    r"[\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
-)
 
 # Bare URLs in text would be auto-linked: a full-width colon keeps them as text.
 _SCHEME = re.compile(r"(?i)\b(https?|ftp|javascript|vbscript|data|file|dingtalk|mailto|tel)(:)")
@@ -60,7 +57,7 @@ LinkMaker = Callable[[str, str], str]
 
 def escape(text: str) -> str:
     """Untrusted text as inert DingTalk markdown (line breaks kept)."""
-    return _SCHEME.sub(r"\1：", _CONTROL.sub("", text or "").translate(_NEUTRAL))
+    return _SCHEME.sub(r"\1：", strip_invisible(text or "").translate(_NEUTRAL))
 
 
 def inline(text: str, limit: int = 300) -> str:
@@ -76,7 +73,12 @@ def label(text: str, limit: int = 80) -> str:
 def safe_url(url: str) -> str:
     """An http(s) URL fit for a markdown link or a button, or "" when it is not one."""
     url = (url or "").strip()
-    if not url or len(url) > MAX_URL_CHARS or _CONTROL.search(url) or any(c.isspace() for c in url):
+    if (
+        not url
+        or len(url) > MAX_URL_CHARS
+        or strip_invisible(url) != url
+        or any(c.isspace() for c in url)
+    ):
         return ""
     try:
         parts = urlsplit(url)
