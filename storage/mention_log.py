@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -45,11 +46,16 @@ def append_jsonl(path: Path, docs: list[dict[str, Any]]) -> None:
         fsync_dir(path.parent)
 
 
+MAX_DAYS_IN_MEMORY = 45
+
+
 class MentionLog:
     def __init__(self, folder: Path, read_only: bool = False) -> None:
         self.folder = folder
         self.read_only = read_only
-        self._days: dict[date, dict[str, dict[str, Any]]] = {}
+        # Day files read so far, least recently used first; a long `stats` or export must not
+        # keep every day in memory for good.
+        self._days: OrderedDict[date, dict[str, dict[str, Any]]] = OrderedDict()
         if not read_only:
             folder.mkdir(parents=True, exist_ok=True)
 
@@ -69,6 +75,7 @@ class MentionLog:
     def _load_day(self, day: date) -> dict[str, dict[str, Any]]:
         loaded = self._days.get(day)
         if loaded is not None:
+            self._days.move_to_end(day)
             return loaded
         docs: dict[str, dict[str, Any]] = {}
         path = self._path(day)
@@ -92,6 +99,8 @@ class MentionLog:
                     "torn write from an interrupted append" if torn else "not a mention record",
                 )
         self._days[day] = docs
+        while len(self._days) > MAX_DAYS_IN_MEMORY:
+            self._days.popitem(last=False)
         return docs
 
     def append(self, mentions: Iterable[dict[str, Any]]) -> None:

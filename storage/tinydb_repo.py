@@ -23,8 +23,8 @@ from tinydb.table import Document, Table
 from core.clock import Clock, SystemClock
 from core.models import Alert, Mention, OutboxItem, OutboxStatus, Status
 from storage.atomic_json import AtomicJSONStorage
-from storage.process_lock import ProcessLock
 from storage.mention_log import MentionLog, append_jsonl
+from storage.process_lock import ProcessLock
 from storage.seen_log import SeenLog
 
 T = TypeVar("T")
