@@ -179,14 +179,12 @@ class CommandService:
         alerts: AlertService,
         clock: Clock,
         permission: Permission = allow_everyone,
-        status_extra: Callable[[], list[str]] | None = None,
     ) -> None:
         self.config = config
         self.repo = repo
         self.alerts = alerts
         self.clock = clock
         self.permission = permission
-        self.status_extra = status_extra
 
     def run(self, text: str, actor: Actor) -> Reply:
         text = (text or "").strip()
@@ -425,8 +423,6 @@ class CommandService:
             lines.append(
                 f"  dead: {item.destination} {item.alert_id or item.message.get('kind')}: {item.last_error[:120]}"
             )
-        if self.status_extra:
-            lines += self.status_extra()
         return Reply("\n".join(lines))
 
 

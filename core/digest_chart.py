@@ -30,7 +30,7 @@ def _fonts() -> list[str]:
 
 def render_chart(d: Digest, path: Path) -> Path:
     """Write the chart to `path` (atomically: a reader never sees half a PNG)."""
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    # The Agg canvas is used directly: no GUI backend, no environment variable needed.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
