@@ -86,6 +86,11 @@ def _who(name: str) -> str:
     return name or "someone"
 
 
+def _refuse_if_resolved(a: Alert, wording: str) -> None:
+    if a.status == Status.RESOLVED:
+        raise Refused(f"{a.id} {wording} resolved by {_who(a.resolved_by)}.")
+
+
 class AlertService:
     def __init__(self, repo: Repository, clock: Clock) -> None:
         self.repo = repo
@@ -117,8 +122,7 @@ class AlertService:
 
     def ack(self, alert_id: str, by: str, via: str) -> ActionResult:
         def change(a: Alert, now: datetime) -> Alert:
-            if a.status == Status.RESOLVED:
-                raise Refused(f"{a.id} is already resolved by {_who(a.resolved_by)}.")
+            _refuse_if_resolved(a, "is already")
             if a.acked_by:
                 acked = f"acked by {a.acked_by} at {local_time(a.acked_at, '%H:%M')}"
                 if a.assignee:
@@ -134,8 +138,7 @@ class AlertService:
 
     def assign(self, alert_id: str, person: str, by: str, via: str) -> ActionResult:
         def change(a: Alert, now: datetime) -> Alert:
-            if a.status == Status.RESOLVED:
-                raise Refused(f"{a.id} is already resolved by {_who(a.resolved_by)}.")
+            _refuse_if_resolved(a, "is already")
             if a.assignee == person:
                 raise Refused(f"{a.id} is already assigned to {person}.")
             a.status = Status.ASSIGNED.value
@@ -150,8 +153,7 @@ class AlertService:
 
     def resolve(self, alert_id: str, by: str, via: str) -> ActionResult:
         def change(a: Alert, now: datetime) -> Alert:
-            if a.status == Status.RESOLVED:
-                raise Refused(f"{a.id} was already resolved by {_who(a.resolved_by)}.")
+            _refuse_if_resolved(a, "was already")
             a.status = Status.RESOLVED.value
             a.resolved_by, a.resolved_at = by, to_iso(now) or ""
             if not a.acked_by:
@@ -164,8 +166,7 @@ class AlertService:
 
     def snooze(self, alert_id: str, duration: timedelta, by: str, via: str) -> ActionResult:
         def change(a: Alert, now: datetime) -> Alert:
-            if a.status == Status.RESOLVED:
-                raise Refused(f"{a.id} is already resolved by {_who(a.resolved_by)}.")
+            _refuse_if_resolved(a, "is already")
             a.status = Status.SNOOZED.value
             a.snoozed_until = to_iso(now + duration) or ""
             a.record(now, "snoozed", by, via, detail=a.snoozed_until)
