@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -143,6 +143,7 @@ class Buzzwatch:
     def close(self) -> None:
         self.http.close()
         self.repo.close()
+        set_display_timezone(UTC)
 
 
 # --- command line ---------------------------------------------------------------------------
@@ -231,6 +232,7 @@ def run_forever(app: Buzzwatch) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     from listeners import start_listeners
 
+    app.deliverer.start(DELIVER_EVERY_SECONDS)  # before anything can kick it
     stops = start_listeners(app)
     threading.Thread(
         target=warm_up, args=(app.repo, app.clock.now() - WARM_UP_DAYS), name="warm-up", daemon=True
@@ -238,7 +240,6 @@ def run_forever(app: Buzzwatch) -> int:
     app.digests.schedule(scheduler)  # at the digest time, and now if today's was missed
     scheduler.add_job(app.archive, "interval", hours=1, id="archive", next_run_time=app.clock.now())
     scheduler.start()
-    app.deliverer.start(DELIVER_EVERY_SECONDS)
     log.info(
         "running: %d source(s), %d destination(s); Ctrl-C to stop",
         len(app.sources),
@@ -480,6 +481,18 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     )
 
 
+def _options_among_words(args: argparse.Namespace) -> argparse.Namespace:
+    """`command ack A1 --dry-run`: global options given after the words still count."""
+    field = "query" if args.command == "mentions" else "words"
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, suppress=True)
+    found, rest = common.parse_known_args(getattr(args, field))
+    for key, value in vars(found).items():
+        setattr(args, key, value)
+    setattr(args, field, rest)
+    return args
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bot.py",
@@ -534,8 +547,19 @@ def setup_logging(verbose: bool, quiet: bool) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+# Commands whose output is meant for a pipe: `python bot.py export | head` ends quietly.
+PIPED_COMMANDS = {"export", "mentions", "classify", "check-config"}
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, as_program: bool = False
+) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("mentions", "command"):
+        args = _options_among_words(args)
+    if as_program and args.command in PIPED_COMMANDS and hasattr(signal, "SIGPIPE"):
+        # Only for these: the running bot must never die of a chat client hanging up.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     out = out or sys.stdout
     setup_logging(args.verbose, args.quiet or args.command == "classify")
     try:
@@ -566,7 +590,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         if args.command in ("mentions", "command"):
             words = args.query if args.command == "mentions" else args.words
             if len(words) == 1 and " " in words[0]:
-                words = shlex.split(words[0]) if words[0].count('"') % 2 == 0 else words[0].split()
+                try:
+                    words = shlex.split(words[0])
+                except ValueError:  # O'Brien, an unbalanced quote
+                    words = words[0].split()
             text = (
                 shlex.join(words) if args.command == "command" else "mentions " + shlex.join(words)
             )
@@ -581,7 +608,4 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if hasattr(signal, "SIGPIPE"):
-        # `python bot.py export | head` ends quietly, like other command-line tools.
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    sys.exit(main())
+    sys.exit(main(as_program=True))

@@ -327,7 +327,7 @@ class CommandService:
         if not timedelta(minutes=1) <= duration <= timedelta(days=30):
             raise UsageError("silence for between 1m and 30d")
         # Silencing stops alerts as surely as resolving them: the same people may do it.
-        refusal = self.permission(actor, _scope(match if kind == "brand" else ""))
+        refusal = self._silence_refusal(actor, kind, match)
         if refusal:
             return Reply(refusal, ok=False)
         with self.repo.locked():  # two silences at once must not lose one
@@ -342,6 +342,14 @@ class CommandService:
             f"Silenced {kind} {match} for {format_duration(duration)}: no new alerts from it until then."
         )
 
+    def _silence_refusal(self, actor: Actor, kind: str, value: str) -> str | None:
+        """A source or a route can carry any brand's alerts: silencing one needs the right to
+        change every brand's alerts; silencing a brand, that brand's."""
+        brands = [value] if kind == "brand" else [b.name for b in self.config.brands]
+        return next(
+            (why for why in (self.permission(actor, _scope(b)) for b in brands) if why), None
+        )
+
     def _cmd_unsilence(self, args: list[str], actor: Actor) -> Reply:
         stamp = to_iso(self.clock.now()) or ""
         silences = [
@@ -354,9 +362,7 @@ class CommandService:
                 else "there are no silences"
             )
         chosen = silences[int(args[0]) - 1]
-        refusal = self.permission(
-            actor, _scope(chosen["value"] if chosen["kind"] == "brand" else "")
-        )
+        refusal = self._silence_refusal(actor, chosen["kind"], chosen["value"])
         if refusal:
             return Reply(refusal, ok=False)
         with self.repo.locked():
@@ -430,5 +436,11 @@ def _scope(brand: str) -> Alert:
     """A stand-in alert for the permission check of a change that is not about one alert
     (a silence): the brand's rules apply, or the default ones."""
     return Alert(
-        id="", mention_id="", brand=brand, severity="low", flags=[], destinations=[], created_at=""
+        id="the silence",
+        mention_id="",
+        brand=brand,
+        severity="low",
+        flags=[],
+        destinations=[],
+        created_at="",
     )

@@ -43,10 +43,26 @@ BATCH_MIN = 3
 BATCH_MAX = 20
 
 
+MAX_RETRY_AFTER = 3600.0  # a Retry-After date far in the future must not park a queue
+
+
 def backoff(attempts: int, retry_after: float | None, rng: random.Random) -> float:
-    """Seconds to wait before the next try: full jitter on an exponential, never under Retry-After."""
+    """Seconds to wait before the next try: full jitter on an exponential, never under
+    Retry-After (itself capped at an hour)."""
     delay = rng.uniform(BASE_DELAY, min(MAX_DELAY, BASE_DELAY * 2**attempts))
-    return max(delay, retry_after or 0.0)
+    return max(delay, min(retry_after or 0.0, MAX_RETRY_AFTER))
+
+
+def queued_posts(pending: list[OutboxItem]) -> set[tuple[str, str]]:
+    """(alert id, destination) of every post still queued, the alerts inside batches too."""
+    queued = set()
+    for o in pending:
+        if o.action == "post":
+            if o.alert_id:
+                queued.add((o.alert_id, o.destination))
+            for member in o.message.get("alert_ids", ()):
+                queued.add((member, o.destination))
+    return queued
 
 
 def quiet_until(quiet: QuietHours, now: datetime, tz: ZoneInfo) -> datetime | None:
@@ -214,7 +230,7 @@ class Deliverer:
         report = DeliveryReport()
         pending = self.repo.pending_outbox()
         blocked: set[str] = set()
-        posts_waiting = {(o.alert_id, o.destination) for o in pending if o.action == "post"}
+        posts_waiting = queued_posts(pending)
         for item in pending:
             now = self.clock.now()
             stamp = to_iso(now) or ""
@@ -312,6 +328,10 @@ class Deliverer:
             and o.status == OutboxStatus.PENDING
             and (not o.next_attempt_at or o.next_attempt_at <= stamp)
             and not (o.held_until and o.held_until > stamp)  # quiet hours keep their own
+        ]
+        now = self.clock.now()
+        posts = [
+            o for o in posts if self._quiet_hold(o, self.repo.get_alert(o.alert_id), now) is None
         ]
         if len(posts) <= max(BATCH_MIN, int(window.limit * BATCH_AFTER / window.period)):
             return 0

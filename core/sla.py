@@ -17,6 +17,7 @@ from core.clock import Clock
 from core.config import Config
 from core.durations import format_duration
 from core.models import Alert, OutboxItem, Status, from_iso, to_iso
+from core.outbox import queued_posts
 from core.repository import Repository
 from core.routing import route_label
 
@@ -131,11 +132,7 @@ class SlaWatcher:
                 ]
             if step == "escalate":
                 note = f"🚨 {a.id} escalated: no response for {waited} (target {target}). Escalation {a.escalations - 1} of {route.max_escalations}."
-                queued = {
-                    (o.alert_id, o.destination)
-                    for o in self.repo.pending_outbox()
-                    if o.action == "post"
-                }
+                queued = queued_posts(self.repo.pending_outbox())
                 items = []
                 for d in a.destinations:
                     if d in route.escalate_to and d not in a.messages and (a.id, d) not in queued:

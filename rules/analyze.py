@@ -39,18 +39,25 @@ _ASKING = re.compile(
     r"\b(?:does|do) (?:anyone|anybody|someone) know\b|\banyone know\b|\bhow (?:do|can) i\b|"
     r"\bcan (?:someone|anyone) (?:tell|help)\b"
 )
-# Beyond this the model is sure the text is a complaint, question or not.
-_SURE_COMPLAINT = -0.9
+# Beyond this the model is sure the text is a complaint, question or not. VADER (English)
+# rarely goes below -0.9 even for a plain complaint, so English has a milder cut-off.
+_SURE_COMPLAINT = {"zh": -0.9, "en": -0.5}
 
 
-def asks_for_information(normalized: str, sentiment: float, domain: dict[str, float]) -> bool:
+def asks_for_information(
+    normalized: str, sentiment: float, domain: dict[str, float], lang: str = "zh"
+) -> bool:
     """A polite question for information, with no complaint words in it.
 
     The sentiment model learned from reviews, where a question is mostly a complaint
     ("怎么这么慢？"), so it reads a fan's question as negative. Its tone is neutral, unless
     the brand's own words (退款, food poisoning...) or the model's certainty say otherwise.
     """
-    if sentiment >= 0 or sentiment <= _SURE_COMPLAINT or not _ASKING.search(normalized):
+    if (
+        sentiment >= 0
+        or sentiment <= _SURE_COMPLAINT.get(lang, -0.5)
+        or not _ASKING.search(normalized)
+    ):
         return False
     return not any(normalize(w) in normalized for w, score in domain.items() if score < 0)
 
@@ -109,7 +116,7 @@ class Analyzer:
             domain.update(b.config.domain_words)
         mention.sentiment = sentiment_score(body, mention.lang, domain or None)
         question = is_question(body, mention.lang)
-        if question and asks_for_information(normalized, mention.sentiment, domain):
+        if question and asks_for_information(normalized, mention.sentiment, domain, mention.lang):
             mention.sentiment = 0.0
 
         flags: list[str] = []

@@ -99,7 +99,8 @@ class MentionLog:
                     "torn write from an interrupted append" if torn else "not a mention record",
                 )
         self._days[day] = docs
-        while len(self._days) > MAX_DAYS_IN_MEMORY:
+        # Read-only (a dry run): what it "stored" lives only here, so nothing is dropped.
+        while len(self._days) > MAX_DAYS_IN_MEMORY and not self.read_only:
             self._days.popitem(last=False)
         return docs
 

@@ -140,3 +140,10 @@ def test_global_options_work_after_the_command_and_errors_are_short(
         and "No such file" in missing.stderr
         and "Traceback" not in missing.stderr
     )
+
+
+def test_words_with_apostrophes_and_options_after_the_words(checkout: Path) -> None:
+    run = bot(checkout, "command", "mentions Acme's burger")
+    assert run.returncode in (0, 1) and "Traceback" not in run.stderr
+    dry = bot(checkout, "mentions", "艾克米", "--config", "examples/config.yaml", "-q")
+    assert dry.returncode == 0 and "--config" not in dry.stdout and "config:" not in dry.stderr

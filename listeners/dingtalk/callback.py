@@ -65,13 +65,19 @@ class CallbackEndpoint:
             return 200, {}
         # The signature covers only the timestamp, not the body: a captured pair must not
         # carry a second, different message (a new msgId) within its hour.
-        if not self.signs.first_time(f"{headers.get('timestamp')}:{headers.get('sign')}"):
+        if not self.signs.first_time(_signature_key(headers)):
             log.warning("refused a DingTalk callback: its signature was used before")
             return 401, {"error": "signature already used"}
         reply, changed = answer(self.app, msg)
         if changed:
             self.deliver(lambda: deliver_now(self.app))
         return 200, reply
+
+
+def _signature_key(headers: dict[str, str]) -> str:
+    """The signature as verified (number, trimmed), so a re-spelt copy counts as the same."""
+    timestamp = str(headers.get("timestamp") or "").strip()
+    return f"{int(timestamp) if timestamp.isdigit() else timestamp}:{str(headers.get('sign') or '').strip()}"
 
 
 def declared_length(header: str | None) -> int:

@@ -283,19 +283,20 @@ def render_batch(alerts: list[Alert], links: LinkMaker | None = None) -> dict[st
     )
 
 
-# The digest and health texts end a line with the mention's link; only that one is linked
-# (showing its real host), any other URL in the (untrusted) line stays inert text.
-_TRAILING_URL = re.compile(r"\s(https?://\S+)\s*$")
+# The digest and health texts put each mention's link on a line of its own; only such a
+# line becomes a link (showing its real host). A URL inside other (untrusted) text, a title
+# ending in one included, stays inert.
+_URL_LINE = re.compile(r"^(\s*)(https?://\S+)\s*$")
 
 
 def linked(line: str) -> str:
-    """A line of plain text, escaped, with a trailing http(s) URL as a working link."""
-    m = _TRAILING_URL.search(line)
-    target = safe_url(m.group(1)) if m else ""
+    """A line of plain text, escaped; a line that is just an http(s) URL, a working link."""
+    m = _URL_LINE.match(line)
+    target = safe_url(m.group(2)) if m else ""
     if not target:
         return escape(line)
     host = urlsplit(target).hostname or "link"
-    return f"{escape(line[: m.start()])} [{escape(host)}]({target})"
+    return f"{m.group(1)}[{escape(host)}]({target})"
 
 
 def render_text(title: str, text: str) -> dict[str, Any]:

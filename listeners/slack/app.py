@@ -134,6 +134,8 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
+    timeout = 15  # seconds a client may take per read; a trickling one is cut off
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("http: " + format, *args)
 

@@ -209,3 +209,9 @@ def test_silence_needs_the_same_permission_as_resolving(service: CommandService)
     assert service.run("silence brand acme 1h", ANN).ok
     assert not service.run("unsilence 1", BOB).ok
     assert service.run("unsilence 1", ANN).ok and service.run("silence", ANN).text == "No silences."
+
+
+def test_silencing_a_source_needs_the_right_to_every_brand(service: CommandService) -> None:
+    service.permission = lambda actor, alert: None if actor.id == "U1" else f"not for {alert.brand}"
+    assert not service.run("silence route people 1h", BOB).ok
+    assert service.run("silence route people 1h", ANN).ok

@@ -287,3 +287,15 @@ def test_a_burst_of_429s_is_waited_out_in_order(tmp_path: Path, chat: ChatServer
     # Never back sooner than Retry-After said.
     assert all(b - a >= timedelta(seconds=20) for a, b in pairwise(attempts[:6]))
     node.close()
+
+
+def test_alerts_inside_a_queued_batch_count_as_queued() -> None:
+    from core.models import OutboxItem
+    from core.outbox import queued_posts
+
+    pending = [
+        OutboxItem("o1", "chat", "post", {"kind": "batch", "alert_ids": ["A2", "A3"]}, "t"),
+        OutboxItem("o2", "chat", "post", {"kind": "alert", "alert_id": "A4"}, "t", "A4"),
+        OutboxItem("o3", "chat", "update", {"kind": "alert", "alert_id": "A5"}, "t", "A5"),
+    ]
+    assert queued_posts(pending) == {("A2", "chat"), ("A3", "chat"), ("A4", "chat")}

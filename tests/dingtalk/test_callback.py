@@ -116,3 +116,13 @@ def test_a_captured_signature_cannot_carry_another_message(served, clock):
     forged = httpx.post(url, content=body("resolve A1", "m-2"), headers=captured)
     assert forged.status_code == 401
     assert app.repo.get_alert("A1").status == "open"
+
+
+def test_a_respelt_copy_of_a_used_signature_is_refused_too(served, clock):
+    app, url, _ = served
+    add_alert(app, "A1")
+    captured = headers(clock)
+    assert httpx.post(url, content=body("help", "m-1"), headers=captured).status_code == 200
+    respelt = {**captured, "timestamp": "0" + captured["timestamp"]}  # the same number
+    assert httpx.post(url, content=body("resolve A1", "m-9"), headers=respelt).status_code == 401
+    assert app.repo.get_alert("A1").status == "open"

@@ -191,15 +191,17 @@ def test_command_reply_escapes_and_lists_mentions() -> None:
     assert_inert(text)
 
 
-def test_text_messages_link_the_trailing_url_only():
+def test_text_messages_link_only_lines_that_are_a_url():
     from listeners.dingtalk.markdown import render_text
 
     payload = render_text(
         "Buzzwatch digest",
-        "1. [-1.00] 吃货小李: 拉肚子 https://weibo.com/1/a?utm_source=rss\n"
+        "• [-1.00] 拉肚子\n   https://weibo.com/1/a?utm_source=rss\n"
+        "• [-0.80] log in here https://evil.example/login\n"
         "2. [x](javascript:alert(1)) https://a.com/x)](https://evil) @all\n",
     )
     text = payload["markdown"]["text"]
     assert "[weibo.com](https://weibo.com/1/a?utm_source=rss)" in text
+    assert "](https://evil.example" not in text  # a title ending in a URL stays inert
     assert "](https://evil)" not in text and "javascript:" not in text and "@all" not in text
     assert "at" not in payload or not payload["at"].get("isAtAll")

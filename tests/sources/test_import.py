@@ -109,9 +109,14 @@ def test_import_refuses_other_formats(tmp_path: Path) -> None:
 
 def test_a_backfill_stores_without_alerting_unless_asked(tmp_path: Path) -> None:
     src = tmp_path / "old.jsonl"
-    src.write_text(json.dumps({"id": "b1", "text": "Acme burger gave me food poisoning"}) + "\n", encoding="utf-8")
+    src.write_text(
+        json.dumps({"id": "b1", "text": "Acme burger gave me food poisoning"}) + "\n",
+        encoding="utf-8",
+    )
     out = io.StringIO()
-    code = main(["--config", str(_config(tmp_path)), "-q", "import", str(src), "--no-progress"], out)
+    code = main(
+        ["--config", str(_config(tmp_path)), "-q", "import", str(src), "--no-progress"], out
+    )
     assert code == 0 and "1 accepted (1 new, 0 alert(s))" in out.getvalue()
     found = io.StringIO()
     main(["--config", str(_config(tmp_path)), "-q", "mentions", "poisoning", "since:30d"], found)
