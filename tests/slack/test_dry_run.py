@@ -11,7 +11,7 @@ import yaml
 import bot
 from core.config import REPO_ROOT
 from tests.slack.helpers import live_sequences
-from tests.slack.slack_api import CHANNEL, block_problems
+from tests.slack.slack_api import CHANNEL, TOKEN, block_problems
 
 
 def test_dry_run_prints_valid_block_kit_for_the_sample_feeds(tmp_path: Path):
@@ -52,3 +52,23 @@ def test_manifest_matches_the_default_commands_and_needs():
     assert {"chat:write", "commands", "users:read", "files:write"} <= scopes
     settings = manifest["settings"]
     assert settings["socket_mode_enabled"] is True and settings["interactivity"]["is_enabled"]
+
+
+def test_once_with_only_the_bot_token_posts_the_cycle_and_exits(
+    tmp_path: Path, slack_api, monkeypatch
+):
+    config = yaml.safe_load((REPO_ROOT / "examples" / "config.yaml").read_text(encoding="utf-8"))
+    config["data_dir"] = str(tmp_path / "data")
+    for source in config["sources"]:
+        source["path"] = str(REPO_ROOT / source["path"])
+    config["destinations"] = {"team": {"type": "slack", "channel": CHANNEL}}
+    for route in config["routes"]:
+        route["to"] = ["team"]
+    path = tmp_path / "buzzwatch.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("SLACK_API_URL", slack_api.api_url)  # no SLACK_APP_TOKEN at all
+    assert bot.main(["--config", str(path), "--once", "-q"], out=io.StringIO()) == 0
+    posts = slack_api.calls("chat.postMessage")
+    assert len(posts) == 7
+    assert all(block_problems(c.body["blocks"]) == [] for c in posts)
