@@ -32,6 +32,22 @@ SVM instead of LR 0.881-0.885; averages of these with this model 0.885-0.886.  T
 confident cross-validation errors on the review sets are mostly label noise (送来都凉了
 labelled positive, 很好！很实惠！ negative).
 
+Label trust (``--label-trust``, off: measured, not shipped).  Confident-learning style
+(Northcutt et al. 2021): on the review corpora each training row's LR sample weight is
+multiplied by min(1, P(given label) / 0.3), P from the out-of-fold margin, so rows the
+model confidently contradicts count little.  Nested CV (trust from an inner CV on each
+outer fold's training rows, scored on the given labels of the outer validation fold), C=10:
+macro 0.8849 -> 0.8871 (hotel 0.9003 -> 0.9028, waimai 0.8910 -> 0.8946, weibo 0.8634 ->
+0.8640).  Variants: dropping rows with P < 0.05 / 0.1 / 0.2 / 0.3 on all corpora 0.8859 /
+0.8853 / 0.8838 / 0.8834 (Weibo loses from 0.1 up); dropping waimai < 0.2 only 0.8867;
+hotel < 0.05 and waimai < 0.2 0.8862; the soft weight on all corpora 0.8866.  The gain is
+about two CV noise widths, picked among 8 variants, and did not carry over: the trained
+model fails tests/rules/test_sentiment.py ([怒] no longer pulls 等了半小时 down) and on the
+held-out folds (model alone) scored weibo 0.876 / hotel 0.888 / waimai 0.902 against the
+plain model's 0.892 / 0.890 / 0.897 (its calibrated cut-off moved to -0.1, Weibo negative
+recall fell 0.83 -> 0.75).  C=10 and C=20 tie on CV (0.8849; the pick can flip between
+runs); C=20 also fails those tests, so the shipped model is C=10 (``--C 10`` reproduces it).
+
 Training data: the three corpora together (Weibo posts generalise badly to reviews and vice
 versa; the combined model is the one that holds up on both).  Honest evaluation:
 weibo2018 trains on weibo2018_train.txt and is tested on weibo2018_test.txt; the hotel and
@@ -70,6 +86,10 @@ WEIBO_TRAIN = "weibo2018_train.txt"
 WEIBO_TEST = "weibo2018_test.txt"
 HOTEL = "ChnSentiCorp_htl_all.csv"
 WAIMAI = "waimai_10k.csv"
+
+# Confident-learning style down-weighting of likely mislabelled training rows (see docstring).
+TRUST_CORPORA = ("hotel", "waimai")
+TRUST_FLOOR = 0.3
 
 Rows = list[tuple[str, int]]  # (text, label) with label 1 = positive, 0 = negative
 
@@ -185,13 +205,16 @@ class Fitted:
         return float(self.clf.intercept_[0]), shared, parts
 
 
-def fit(X, labels, corpora, vocab, C: float, alpha: float = 1.0, min_df: int = 2) -> Fitted:
+def fit(
+    X, labels, corpora, vocab, C: float, alpha: float = 1.0, min_df: int = 2, trust=None
+) -> Fitted:
     """Fit NB-LR with shared + per-corpus (gated) weights, and the gate itself.
 
     NB log-count ratios ``r`` (Wang & Manning) scale the features; the LR learns one shared
     weight per n-gram and a per-corpus correction (Daume's "frustratingly easy" domain
     adaptation).  Training rows use their true corpus; at run time a softmax classifier of
-    the corpus (the gate, trained here on the same n-grams) decides the mix.
+    the corpus (the gate, trained here on the same n-grams) decides the mix.  ``trust``
+    (one factor per row, see ``label_trust``) scales the LR's sample weights.
     """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -220,12 +243,25 @@ def fit(X, labels, corpora, vocab, C: float, alpha: float = 1.0, min_df: int = 2
             for c, label in zip(corpora, labels, strict=True)
         ]
     )
+    if trust is not None:
+        weight = weight * np.asarray(trust)
     clf = LogisticRegression(C=C, max_iter=5000, solver="liblinear")
     clf.fit(_augment(Xk.multiply(r).tocsr(), onehot), y, sample_weight=weight)
     gate_clf = LogisticRegression(C=10.0, max_iter=2000)
     gate_clf.fit(Xk, np.array([domains.index(c) for c in corpora]))
     inv = {i: g for g, i in vocab.items()}
     return Fitted(keep, r, clf, gate_clf, domains, inv)
+
+
+def label_trust(margins, labels, corpora):
+    """Per-row weight factor from out-of-fold margins: min(1, P(given label) / TRUST_FLOOR)
+    on the review corpora (label noise, see the module docstring), 1 elsewhere."""
+    import numpy as np
+
+    p_pos = 1.0 / (1.0 + np.exp(-np.asarray(margins)))
+    p_given = np.where(np.asarray(labels) == 1, p_pos, 1.0 - p_pos)
+    factor = np.minimum(1.0, p_given / TRUST_FLOOR)
+    return np.where(np.isin(np.asarray(corpora), TRUST_CORPORA), factor, 1.0)
 
 
 def prune(weights: dict[str, float], eps: float) -> dict[str, float]:
@@ -279,6 +315,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--C", type=float, nargs="*", default=[5.0, 10.0, 20.0])
     ap.add_argument("--prune", type=float, default=0.05, help="drop |weight| below this")
     ap.add_argument("--folds", type=int, default=4, help="cross-validation folds")
+    ap.add_argument(
+        "--label-trust",
+        action="store_true",
+        help="try label-trust weighting (nested CV) and keep it if CV gains; see docstring",
+    )
     args = ap.parse_args(argv)
     import numpy as np
 
@@ -297,12 +338,25 @@ def main(argv: list[str] | None = None) -> int:
     X, vocab = features(texts)
     y = np.array(labels)
 
-    def cross_validate(C: float) -> np.ndarray:
+    def cross_validate(C: float, rows=None) -> np.ndarray:
+        """Out-of-fold margins of the rows in ``rows`` (a mask; default all)."""
+        rows = np.ones(len(texts), bool) if rows is None else rows
+        oof = np.zeros(len(texts))
+        for f in sorted(set(fold[rows])):
+            tr, va = rows & (fold != f), rows & (fold == f)
+            cs = [c for c, m in zip(corpora, tr, strict=True) if m]
+            oof[va] = fit(X[tr], y[tr], cs, vocab, C).margins(X[va])
+        return oof
+
+    def cross_validate_trusted(C: float) -> np.ndarray:
+        """Nested CV of label-trust weighting: the trust of each outer fold's training rows
+        comes from an inner CV on those rows only; validation rows keep their given labels."""
         oof = np.zeros(len(texts))
         for f in range(1, args.folds + 1):
             tr, va = fold != f, fold == f
-            model = fit(X[tr], y[tr], [c for c, m in zip(corpora, tr, strict=True) if m], vocab, C)
-            oof[va] = model.margins(X[va])
+            trust = label_trust(cross_validate(C, rows=tr), labels, corpora)
+            cs = [c for c, m in zip(corpora, tr, strict=True) if m]
+            oof[va] = fit(X[tr], y[tr], cs, vocab, C, trust=trust[tr]).margins(X[va])
         return oof
 
     best = None
@@ -317,12 +371,27 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.folds}-fold CV C={C:g}: macro {macro:.4f}  {detail}  ({time.time() - t0:.0f}s)"
         )
         if best is None or macro > best[0]:
-            best = (macro, C, th)
+            best = (macro, C, th, oof)
     assert best is not None
-    _macro, C, threshold = best
+    macro, C, threshold, oof = best
+    # Label-trust weighting, kept only if the nested CV (scored on the given labels) gains.
+    trust, macro_t = None, 0.0
+    if args.label_trust:
+        t0 = time.time()
+        oof_t = cross_validate_trusted(C)
+        th_t = pick_threshold(oof_t, labels, corpora)
+        acc = per_corpus_acc(oof_t, labels, corpora, th_t)
+        macro_t = sum(acc.values()) / len(acc)
+        detail = "  ".join(f"{n}={a:.4f}" for n, a in acc.items())
+        secs = time.time() - t0
+        print(f"  + label trust (nested CV): macro {macro_t:.4f}  {detail}  ({secs:.0f}s)")
+    if args.label_trust and macro_t > macro:
+        threshold, trust = th_t, label_trust(oof, labels, corpora)
+        low = {n: int(((trust < 1) & (np.array(corpora) == n)).sum()) for n in TRUST_CORPORA}
+        print(f"label trust on: rows down-weighted {low}")
     print(f"chosen C={C:g}, calibrated raw threshold {threshold:+.2f}")
 
-    model = fit(X, y, corpora, vocab, C)
+    model = fit(X, y, corpora, vocab, C, trust=trust)
     bias, shared, parts = model.export()
     # One NEGATIVE_THRESHOLD serves both languages, and it is VADER's own convention
     # (compound <= -0.05 is negative; neutral text scores exactly 0).  Fold the calibrated
@@ -355,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
         "weights": kept,
         "domains": domains,
     }
+    if trust is not None:
+        payload["label_trust"] = {"corpora": TRUST_CORPORA, "floor": TRUST_FLOOR}
     raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     # mtime=0 keeps the file byte-identical across runs (reproducible builds).
     with open(args.out, "wb") as fh:
