@@ -29,6 +29,10 @@ class Delivery:
     retryable: bool = True
     retry_after: float | None = None
     error: str = ""
+    # The destination itself is set up wrong (a rejected token, a wrong channel, a bad
+    # signature): no message can go until a person fixes it. The outbox keeps the message
+    # and pauses the destination instead of dropping it into the dead letters.
+    misconfigured: bool = False
 
 
 @dataclass

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from core.clock import Clock
 from core.config import QuietHours
+from core.durations import format_duration
 from core.models import Alert, OutboxItem, OutboxStatus, Severity, to_iso
 from core.notify import Delivery, Notifier, Outgoing
 from core.repository import Repository
@@ -43,6 +44,7 @@ BATCH_MIN = 3
 BATCH_MAX = 20
 
 
+MISCONFIGURED_PAUSE = timedelta(minutes=10)
 MAX_RETRY_AFTER = 3600.0  # a Retry-After date far in the future must not park a queue
 
 
@@ -421,6 +423,18 @@ class Deliverer:
             return OutboxStatus.SENT
         item.last_error = delivery.error[:500]
         created = datetime.fromisoformat(item.created_at) if item.created_at else now
+        if delivery.misconfigured and now - created < GIVE_UP_AFTER:
+            # Nothing can go there until the config is fixed: keep it (and everything behind
+            # it, in order), try again now and then, and say so once each time.
+            item.next_attempt_at = to_iso(now + MISCONFIGURED_PAUSE) or ""
+            log.error(
+                "destination=%s is misconfigured, its messages wait (next try in %s): %s",
+                item.destination,
+                format_duration(MISCONFIGURED_PAUSE),
+                item.last_error,
+            )
+            self.repo.save_outbox(item)
+            return OutboxStatus.PENDING
         if not delivery.retryable or now - created >= GIVE_UP_AFTER:
             item.status = OutboxStatus.DEAD.value
             log.error(

@@ -72,7 +72,13 @@ class WebhookNotifier:
                 if where
                 else f": {response.text[:200]}"
             )
-            return Delivery(ok=False, retryable=False, error=f"HTTP {response.status_code}{hint}")
+            return Delivery(
+                ok=False,
+                retryable=False,
+                # A rejected token is the destination's problem, not this message's.
+                misconfigured=response.status_code in (401, 403),
+                error=f"HTTP {response.status_code}{hint}",
+            )
         try:
             answer = response.json()
         except ValueError:

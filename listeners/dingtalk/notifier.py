@@ -153,6 +153,7 @@ class DingTalkNotifier:
             return Delivery(
                 ok=False,
                 retryable=False,
+                misconfigured=True,
                 error=f"destination {self.name}: DingTalk answered HTTP {response.status_code}; "
                 f"check the webhook URL in its webhook_env",
             ), None
@@ -188,8 +189,7 @@ class DingTalkNotifier:
                 f"({errmsg}). Check the robot's security settings: the 加签 secret in its "
                 f"secret_env, its keywords, or its IP whitelist, and the webhook URL."
             )
-            log.error(text)
-            return Delivery(ok=False, retryable=False, error=text)
+            return Delivery(ok=False, retryable=False, misconfigured=True, error=text)
         return Delivery(
             ok=False,
             retryable=False,

@@ -40,6 +40,17 @@ TRANSIENT_ERRORS = {
     "request_timeout",
     "team_added_to_org",
 }
+# Errors about the app or the channel, not the message: every message would fail alike.
+DESTINATION_ERRORS = {
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "missing_scope",
+}
 HINTS = {
     "channel_not_found": "check the channel id in destinations.{dest}",
     "not_in_channel": "invite the bot to the channel: /invite @Buzzwatch",
@@ -108,7 +119,12 @@ def delivery_for_error(err: Exception, what: str, dest: str, token_env: str) -> 
         code = str(resp.get("error", "") if hasattr(resp, "get") else "") or f"HTTP {status}"
         hint = HINTS.get(code, "").replace("{dest}", dest).replace("{env}", token_env)
         text = f"{what}: {code}" + (f" ({hint})" if hint else "")
-        return Delivery(ok=False, retryable=code in TRANSIENT_ERRORS, error=text)
+        return Delivery(
+            ok=False,
+            retryable=code in TRANSIENT_ERRORS,
+            misconfigured=code in DESTINATION_ERRORS,
+            error=text,
+        )
     if isinstance(err, SlackRequestError):
         return Delivery(ok=False, retryable=False, error=f"{what}: {err}")
     # URLError, timeouts, refused connections: the network, worth another try later.

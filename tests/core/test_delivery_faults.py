@@ -299,3 +299,19 @@ def test_alerts_inside_a_queued_batch_count_as_queued() -> None:
         OutboxItem("o3", "chat", "update", {"kind": "alert", "alert_id": "A5"}, "t", "A5"),
     ]
     assert queued_posts(pending) == {("A2", "chat"), ("A3", "chat"), ("A4", "chat")}
+
+
+def test_a_misconfigured_destination_pauses_and_loses_nothing(
+    tmp_path: Path, chat: ChatServer
+) -> None:
+    clock = FakeClock(START)
+    fixed_at = START + timedelta(minutes=35)  # someone fixes the token after half an hour
+    chat.respond = lambda body: (401, {}) if clock.now() < fixed_at else (200, {})
+    node = Node(tmp_path, chat, clock)
+    node.push(5)
+    node.run(30)
+    assert chat.received == [] and node.repo.dead_letters() == []
+    assert chat.attempts <= 4  # one try every ten minutes, not one per message
+    node.run(15)
+    assert posted_alert_ids(chat) == ["A1", "A2", "A3", "A4", "A5"]
+    node.close()
