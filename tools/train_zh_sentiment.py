@@ -45,8 +45,8 @@ about two CV noise widths, picked among 8 variants, and did not carry over: the 
 model fails tests/rules/test_sentiment.py ([怒] no longer pulls 等了半小时 down) and on the
 held-out folds (model alone) scored weibo 0.876 / hotel 0.888 / waimai 0.902 against the
 plain model's 0.892 / 0.890 / 0.897 (its calibrated cut-off moved to -0.1, Weibo negative
-recall fell 0.83 -> 0.75).  C=10 and C=20 tie on CV (0.8849; the pick can flip between
-runs); C=20 also fails those tests, so the shipped model is C=10 (``--C 10`` reproduces it).
+recall fell 0.83 -> 0.75).  C=10 and C=20 tie on CV (0.8849); ties within CV_TIE go to the
+smaller C (C=20 also fails those tests), so a default run reproduces the shipped model.
 
 Training data: the three corpora together (Weibo posts generalise badly to reviews and vice
 versa; the combined model is the one that holds up on both).  Honest evaluation:
@@ -90,6 +90,8 @@ WAIMAI = "waimai_10k.csv"
 # Confident-learning style down-weighting of likely mislabelled training rows (see docstring).
 TRUST_CORPORA = ("hotel", "waimai")
 TRUST_FLOOR = 0.3
+# Macro CV accuracies closer than this are a tie, which goes to the smaller C.
+CV_TIE = 0.0005
 
 Rows = list[tuple[str, int]]  # (text, label) with label 1 = positive, 0 = negative
 
@@ -245,7 +247,8 @@ def fit(
     )
     if trust is not None:
         weight = weight * np.asarray(trust)
-    clf = LogisticRegression(C=C, max_iter=5000, solver="liblinear")
+    # random_state: liblinear shuffles; a fixed seed makes the shipped file reproducible.
+    clf = LogisticRegression(C=C, max_iter=5000, solver="liblinear", random_state=0)
     clf.fit(_augment(Xk.multiply(r).tocsr(), onehot), y, sample_weight=weight)
     gate_clf = LogisticRegression(C=10.0, max_iter=2000)
     gate_clf.fit(Xk, np.array([domains.index(c) for c in corpora]))
@@ -359,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             oof[va] = fit(X[tr], y[tr], cs, vocab, C, trust=trust[tr]).margins(X[va])
         return oof
 
-    best = None
+    results = []
     for C in args.C:
         t0 = time.time()
         oof = cross_validate(C)
@@ -370,10 +373,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{args.folds}-fold CV C={C:g}: macro {macro:.4f}  {detail}  ({time.time() - t0:.0f}s)"
         )
-        if best is None or macro > best[0]:
-            best = (macro, C, th, oof)
-    assert best is not None
-    macro, C, threshold, oof = best
+        results.append((macro, C, th, oof))
+    # A tie goes to the smallest C (the most regularised): C=10 and C=20 tie at 0.8849, and
+    # without this rule the pick depended on liblinear's shuffling and the order of --C.
+    top = max(r[0] for r in results)
+    macro, C, threshold, oof = min((r for r in results if r[0] >= top - CV_TIE), key=lambda r: r[1])
     # Label-trust weighting, kept only if the nested CV (scored on the given labels) gains.
     trust, macro_t = None, 0.0
     if args.label_trust:
