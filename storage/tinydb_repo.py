@@ -29,6 +29,8 @@ from storage.seen_log import SeenLog
 
 T = TypeVar("T")
 
+CYCLE_SEEN = "cycle_seen_ids"
+
 
 def _bulk_upsert(table: Table, docs: dict[int, dict[str, Any]]) -> None:
     """Insert or replace many documents by id in one table update.
@@ -66,6 +68,10 @@ class TinyDBRepository:
         self.mentions = MentionLog(self.data_dir / "mentions", read_only=read_only)
         self._archive_dir = self.data_dir / "alerts-archive"
         self.seen = SeenLog(self.data_dir / "seen", self.clock.now().date(), read_only=read_only)
+        if not read_only:
+            # ids of the last cycle that stored alerts; already in the seen log unless the
+            # process died between the two writes (adding them again is a no-op)
+            self.seen.add(self.get_state(CYCLE_SEEN, []) or [], self.clock.now().date())
 
     def locked(self) -> threading.RLock:
         """The repository's lock, for a read-modify-write that spans several calls (the
@@ -96,6 +102,9 @@ class TinyDBRepository:
                 with self._storage.transaction():
                     self._put_alerts(alerts)
                     self._insert_outbox(outbox)
+                    # The cycle's ids go into the same write as its alerts: a crash before
+                    # they reach the seen log cannot make the next run count them again.
+                    self.set_state(CYCLE_SEEN, list(seen_ids))
             self.seen.add(seen_ids, self.clock.now().date())
 
     def iter_mentions(self, since: datetime | None) -> Iterable[dict[str, Any]]:

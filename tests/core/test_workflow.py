@@ -384,3 +384,34 @@ def test_an_escalation_is_queued_once_while_its_destination_is_down(tmp_path: Pa
     assert w.repo.get_alert("A1").escalations == 4
     posts = [o for o in w.repo.pending_outbox() if o.destination == "boss" and o.action == "post"]
     assert len(posts) == 1
+
+
+def test_a_crash_after_storing_alerts_does_not_count_the_cycle_twice(tmp_path: Path) -> None:
+    w = World(tmp_path, [{"name": "all", "match": {"brand": "Acme"}, "to": ["team"]}])
+    w.push(STORIES[0])
+    mention = Mention(
+        id="again",
+        source="feed",
+        url="https://example.com/again",
+        title=STORIES[0],
+        text=STORIES[0],
+        fetched_at=w.clock.now(),
+    )
+
+    def die(*_args, **_kwargs):
+        raise KeyboardInterrupt("killed between the state write and the seen log")
+
+    w.repo.seen.add = die
+    with pytest.raises(KeyboardInterrupt):
+        w.pipeline.process("feed", [mention])
+    w.repo.close()
+
+    # The next run sees the same entry again: it was counted once and must not be again.
+    repo = TinyDBRepository(w.config.data_dir, clock=w.clock)
+    pipeline = Pipeline(w.config, repo, Analyzer(w.config), Router(w.config.routes), w.clock)
+    assert repo.unseen(["again"]) == []
+    result = pipeline.process("feed", [mention])
+    assert result.new == 0
+    [alert] = repo.find_alerts(lambda a: True)
+    assert alert.count == 2
+    repo.close()
