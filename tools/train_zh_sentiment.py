@@ -58,9 +58,9 @@ of the three corpora, 21k added as a fourth gated corpus): hotel 0.902, waimai 0
 0.856, macro 0.8827.  Per-corpus cut-offs (the corpora's class priors) would lift hotel to
 0.905 and waimai to 0.896 on CV, but those priors are how the files were sampled (waimai is
 2:1 negative by construction), not a property of social posts, so the single prior-free
-cut-off stays.  Published figures for waimai_10k and ChnSentiCorp put non-pretrained models
-in the same band; reaching 0.90 on both looks like it needs a pretrained encoder, which is
-not installable here (no hub downloads) and would not meet 1,000 texts/s in 250 MB.
+cut-off stays.  Every model family tried without pretraining lands in the same band; the
+next step would be a pretrained Chinese encoder (as a teacher or a feature), and none is
+installable here (no hub downloads; no PyPI package found that carries one).
 
 Training data: the three corpora together (Weibo posts generalise badly to reviews and vice
 versa; the combined model is the one that holds up on both).  Honest evaluation:
