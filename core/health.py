@@ -24,6 +24,11 @@ log = logging.getLogger("buzzwatch.health")
 MAX_REPORT_ROWS = 40
 
 
+def state_key(source_name: str) -> str:
+    """Where a source's fetch state and health are stored."""
+    return f"source:{source_name}"
+
+
 class HealthMonitor:
     def __init__(
         self, repo: Repository, config: HealthConfig, clock: Clock, tz: tzinfo | None = None
@@ -38,7 +43,9 @@ class HealthMonitor:
         local, today = when.astimezone(self.tz), now.astimezone(self.tz)
         return f"{local:%H:%M}" if local.date() == today.date() else f"{local:%Y-%m-%d %H:%M}"
 
-    def _send(self, title: str, text: str) -> bool:
+    def _send(self, title: str, text: str, name: str, state: dict[str, Any]) -> bool:
+        """Queue the message and store `state` (the source's record as it is once the message
+        is queued) in one write, so a crash cannot queue it twice or lose it."""
         now = to_iso(self.clock.now()) or ""
         items = [
             OutboxItem(
@@ -51,8 +58,7 @@ class HealthMonitor:
             for dest in self.to
         ]
         try:
-            if items:
-                self.repo.add_outbox(items)
+            self.repo.add_outbox(items, {state_key(name): state})
         except Exception as err:  # not stored: try again after the next poll
             log.error("health message not queued: %s", err)
             return False
@@ -70,8 +76,9 @@ class HealthMonitor:
             text += f" — {hint}"
         text += f" ({state['error_streak']} polls in a row)"
         log.warning("health: %s", text)
-        if self._send(f"Source failing: {name}", text):
-            state["health_alerted_at"] = to_iso(now)
+        marked = {**state, "health_alerted_at": to_iso(now)}
+        if self._send(f"Source failing: {name}", text, name, marked):
+            state["health_alerted_at"] = marked["health_alerted_at"]
 
     def after_success(self, name: str, state: dict[str, Any]) -> None:
         """Called before the state of a successful poll is saved; one recovery message."""
@@ -86,7 +93,8 @@ class HealthMonitor:
             f"poll(s); it was down for {format_duration(now - since)}"
         )
         log.info("health: %s", text)
-        if self._send(f"Source recovered: {name}", text):
+        unmarked = {k: v for k, v in state.items() if k != "health_alerted_at"}
+        if self._send(f"Source recovered: {name}", text, name, unmarked):
             state.pop("health_alerted_at", None)
 
 
@@ -95,7 +103,7 @@ def sources_report(config: Config, repo: Repository, now: datetime, tz: tzinfo |
     rows: list[tuple[int, str]] = []
     counts = {"ok": 0, "failing": 0, "new": 0, "off": 0}
     for cfg in config.sources:
-        state = repo.get_state(f"source:{cfg.name}") or {}
+        state = repo.get_state(state_key(cfg.name)) or {}
         label = f"{cfg.name} [{cfg.type}]"
         streak = int(state.get("error_streak", 0))
         if not cfg.enabled:

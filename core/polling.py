@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.clock import Clock
-from core.health import HealthMonitor
+from core.health import HealthMonitor, state_key
 from core.models import to_iso
 from core.pipeline import CycleResult, Pipeline
 from core.repository import Repository
@@ -29,10 +29,6 @@ class PollOutcome:
     error: str = ""
     not_modified: bool = False
     deferred: bool = False  # not fetched: its host asked us to slow down
-
-
-def state_key(source_name: str) -> str:
-    return f"source:{source_name}"
 
 
 class Poller:

@@ -73,3 +73,34 @@ def test_health_alert_fires_once_and_recovers_once(tmp_path: Path, clock) -> Non
         reply = app.run_command("sources", Actor("u", "u", "console"))
         assert "1 ok, 0 failing" in reply.text and "✓ weibo_acme" in reply.text
         app.close()
+
+
+def test_a_crash_after_queueing_the_health_alert_does_not_repeat_it(
+    tmp_path: Path, clock, monkeypatch
+) -> None:
+    with FeedServer() as hub:
+        hub.routes["/weibo/keyword/Acme"] = Route(b"Forbidden", status=403)
+        hub.routes["/weibo/keyword/%E8%89%BE%E5%85%8B%E7%B1%B3"] = Route(rss([{"title": "x"}]))
+
+        def build() -> Buzzwatch:
+            config = make_config(
+                tmp_path,
+                sources=[{"name": "weibo_acme", "type": "weibo_search", "every": "1m"}],
+                rsshub={"base_url": hub.base},
+                health={"failures": 1, "to": ["console"]},
+            )
+            return Buzzwatch(config, clock=clock, stdout=io.StringIO())
+
+        app = build()
+        # The process dies after the alert is queued, before the poller saves the source.
+        monkeypatch.setattr("core.polling.Poller._save", lambda *_args: None)
+        app.poll_all()
+        assert len(_texts(app)) == 1
+        app.close()
+        monkeypatch.undo()
+
+        app = build()
+        clock.advance(timedelta(minutes=1))
+        app.poll_all()
+        assert len(_texts(app)) == 1  # still the one alert
+        app.close()
