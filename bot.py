@@ -30,7 +30,7 @@ from core.durations import format_duration
 from core.health import HealthMonitor
 from core.models import Mention
 from core.notify import Notifier, Outgoing
-from core.outbox import Deliverer
+from core.outbox import Deliverer, DeliveryReport
 from core.pipeline import Pipeline
 from core.polling import Poller, PollOutcome
 from core.query import warm_up
@@ -63,13 +63,15 @@ class Buzzwatch:
         *,
         dry_run: bool = False,
         read_only: bool = False,
+        offline_ok: bool = False,
         clock: Clock | None = None,
         stdout: TextIO | None = None,
         extra_context: dict[str, Any] | None = None,
     ) -> None:
         """`dry_run`: nothing sent, nothing stored. `read_only`: for queries; no
         destinations are built (no secrets needed) and the data folder is not locked, so
-        it works next to a running bot."""
+        it works next to a running bot. `offline_ok`: a destination that cannot be built here
+        (its secret is not set) is left out and its messages stay queued for the bot."""
         import httpx  # noqa: F401  (imported here so `check-config` stays light)
 
         from listeners import build_notifier, build_permission
@@ -111,12 +113,24 @@ class Buzzwatch:
         context.update(extra_context or {})
         self.context = context  # listeners build their clients from it too
         self.notifiers: dict[str, Notifier] = {}
+        self.offline: dict[str, str] = {}  # destination -> why it is not built here
         for name, dest in config.destinations.items() if not read_only else ():
-            notifier = build_notifier(name, dest, context)
+            try:
+                notifier = build_notifier(name, dest, context)
+            except ConfigError as err:
+                if not offline_ok:
+                    raise
+                self.offline[name] = str(err)
+                continue
             self.notifiers[name] = DryRunNotifier(notifier, name, stdout) if dry_run else notifier
         quiet = {n: d.quiet_hours for n, d in config.destinations.items() if d.quiet_hours}
         self.deliverer = Deliverer(
-            self.repo, self.notifiers, self.clock, quiet_hours=quiet, tz=config.tz
+            self.repo,
+            self.notifiers,
+            self.clock,
+            quiet_hours=quiet,
+            tz=config.tz,
+            offline=set(self.offline),
         )
         self.sla = SlaWatcher(config, self.repo, self.clock)
         self.digests = DigestService(config, self.repo, self.clock)
@@ -135,6 +149,22 @@ class Buzzwatch:
         return self.commands.run(
             text, actor or Actor(id="local", name="console", platform="console")
         )
+
+    def deliver_now(self) -> DeliveryReport:
+        """Deliver what can go from here; say what stays queued for an offline destination."""
+        report = self.deliverer.deliver_due()
+        waiting: dict[str, int] = {}
+        for item in self.repo.pending_outbox():
+            if item.destination in self.offline:
+                waiting[item.destination] = waiting.get(item.destination, 0) + 1
+        for name, count in waiting.items():
+            log.warning(
+                "%d message(s) for %s stay queued (%s); the bot sends them when it runs",
+                count,
+                name,
+                self.offline[name],
+            )
+        return report
 
     def archive(self) -> int:
         """Housekeeping: resolved alerts leave the hot state file after a while."""
@@ -333,7 +363,7 @@ def cmd_console(app: Buzzwatch, out: TextIO) -> int:
             return 0
         if line.strip():
             _print_reply(app.run_command(line), out)
-            app.deliverer.deliver_due()
+            app.deliver_now()
 
 
 def cmd_classify(config: Config, args: argparse.Namespace, out: TextIO) -> int:
@@ -375,7 +405,7 @@ def cmd_digest(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
     if not app.dry_run:
         messages = app.digests.on_demand(since, brand)
         app.repo.add_outbox(app.digests.items(messages))
-        report = app.deliverer.deliver_due()
+        report = app.deliver_now()
         print(f"digest queued: {len(messages)} message(s), {report.sent} sent", file=out)
         return 0
     from listeners.preview import preview_notifiers
@@ -453,7 +483,7 @@ def cmd_import(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
     except (ValueError, UnicodeDecodeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    app.deliverer.deliver_due()
+    app.deliver_now()
     print(report.summary(), file=out)
     return 0 if report.accepted or not report.rows else 1
 
@@ -572,7 +602,12 @@ def main(
             return cmd_export(config, args, out)
         log.info("config: %s", path)
         app = Buzzwatch(
-            config, dry_run=args.dry_run, read_only=args.command == "mentions", stdout=out
+            config,
+            dry_run=args.dry_run,
+            read_only=args.command == "mentions",
+            # These queue work for the bot: a chat secret that is not set here must not stop them.
+            offline_ok=args.command in ("command", "console", "digest", "import"),
+            stdout=out,
         )
     except (ConfigError, StorageError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -600,7 +635,7 @@ def main(
             reply = app.run_command(text)
             _print_reply(reply, out)
             if reply.changed:
-                app.deliverer.deliver_due()
+                app.deliver_now()
             return 0 if reply.ok else 1
         return cmd_run(app, args)
     finally:

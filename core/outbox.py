@@ -129,8 +129,12 @@ class Deliverer:
         quiet_hours: dict[str, QuietHours] | None = None,
         tz: ZoneInfo | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        offline: set[str] | None = None,
     ) -> None:
+        """`offline`: configured destinations this process cannot reach (a command run
+        without their secrets); their messages stay queued for the bot."""
         self.repo = repo
+        self.offline = offline or set()
         self.notifiers = notifiers
         self.clock = clock
         self.rng = rng or random.Random()
@@ -239,7 +243,7 @@ class Deliverer:
             if item.held_until and item.held_until > stamp:
                 report.skipped += 1
                 continue
-            if item.destination in blocked:
+            if item.destination in blocked or item.destination in self.offline:
                 report.skipped += 1
                 continue
             if item.next_attempt_at and item.next_attempt_at > stamp:

@@ -147,3 +147,37 @@ def test_words_with_apostrophes_and_options_after_the_words(checkout: Path) -> N
     assert run.returncode in (0, 1) and "Traceback" not in run.stderr
     dry = bot(checkout, "mentions", "艾克米", "--config", "examples/config.yaml", "-q")
     assert dry.returncode == 0 and "--config" not in dry.stdout and "config:" not in dry.stderr
+
+
+def test_commands_work_without_chat_secrets_and_keep_the_messages_queued(
+    checkout: Path, tmp_path: Path
+) -> None:
+    """`command`, `import`... queue work for the bot: a Slack token that is only set where
+    the bot runs must not stop them, and nothing they queue for Slack is lost."""
+    shutil.rmtree(checkout / "data", ignore_errors=True)
+    backfill = tmp_path / "complaints.jsonl"
+    backfill.write_text(
+        json.dumps(
+            {
+                "id": "c1",
+                "url": "https://example.com/c1",
+                "title": "Acme staff were rude and the food was terrible",
+                "text": "Acme staff were rude and the food was terrible. Awful, never again.",
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    slack = ["--config", "examples/slack.yaml"]
+    imported = bot(checkout, *slack, "import", str(backfill), "--alert")
+    assert imported.returncode == 0, imported.stderr
+    assert "stay queued" in imported.stderr and "SLACK_BOT_TOKEN is not set" in imported.stderr
+    acked = bot(checkout, *slack, "command", "ack A1")
+    assert acked.returncode == 0, acked.stderr
+    assert "A1 acked" in acked.stdout and "Traceback" not in acked.stderr
+    status = bot(checkout, *slack, "command", "status")
+    assert "0 dead letter" in status.stdout
+    assert "pending" in status.stdout and "0 pending" not in status.stdout
+    # The bot itself still refuses to start without its token.
+    run = bot(checkout, *slack, "--once")
+    assert run.returncode == 2 and "SLACK_BOT_TOKEN is not set" in run.stderr
