@@ -134,7 +134,7 @@ def parse_query(args: list[str]) -> MentionQuery:
                 q.since = parse_duration(value)
             except ValueError:
                 raise UsageError(
-                    f"since:{value} is not a duration; try since:24h or since:7d"
+                    f"since:{value[:20]} is not a duration; try since:24h or since:7d"
                 ) from None
         elif key == "sentiment":
             if value.lower() not in SENTIMENTS:
@@ -150,7 +150,7 @@ def parse_query(args: list[str]) -> MentionQuery:
         elif key in ("brand", "source"):
             setattr(q, key, value)
         else:
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit()):
                 raise UsageError(f"{key}: takes a whole number")
             n = int(value)
             if key == "limit":
@@ -236,7 +236,11 @@ class CommandService:
         if not args:
             raise UsageError(f"usage: {usage}")
         alert_id = args[0].strip().upper()
-        if not alert_id.startswith("A") or not alert_id[1:].isdigit() or len(alert_id) > 10:
+        if (
+            not alert_id.startswith("A")
+            or not (alert_id.isascii() and alert_id[1:].isdigit())
+            or len(alert_id) > 10
+        ):
             raise UsageError(f"{args[0][:20]!r} is not an alert id (they look like A12)")
         return alert_id
 
@@ -355,7 +359,11 @@ class CommandService:
         silences = [
             s for s in self.repo.get_state("silences", []) or [] if s.get("until", "") > stamp
         ]
-        if len(args) != 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= len(silences):
+        if (
+            len(args) != 1
+            or not (args[0].isascii() and args[0].isdigit())
+            or not 1 <= int(args[0]) <= len(silences)
+        ):
             raise UsageError(
                 f"usage: unsilence <n>, n from the `silence` list (1-{len(silences)})"
                 if silences

@@ -35,7 +35,10 @@ def local_time(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str
     when = from_iso(value) if isinstance(value, str) else value
     if when is None:
         return ""
-    local = when.astimezone(_display_tz)
+    try:
+        local = when.astimezone(_display_tz)
+    except (OverflowError, ValueError):  # year 1 or 9999 shifted out of range: show UTC
+        return f"{when.strftime(fmt)} UTC"
     return f"{local.strftime(fmt)} {local.tzname() or ''}".strip()
 
 
