@@ -83,7 +83,7 @@ class AckTokens:
         given = signature.encode("utf-8", "replace")
         if not body.isascii() or not hmac.compare_digest(self._sign(body).encode(), given):
             return None, "This link's signature is not valid."
-        if action not in ACTIONS or not expires.isdigit():
+        if action not in ACTIONS or not (expires.isascii() and expires.isdigit()):
             return None, "This link is not a Buzzwatch link."
         if int(expires) < self.clock.now().timestamp():
             return None, "This link has expired. Use the chat command instead."

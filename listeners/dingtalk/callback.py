@@ -77,12 +77,16 @@ class CallbackEndpoint:
 def _signature_key(headers: dict[str, str]) -> str:
     """The signature as verified (number, trimmed), so a re-spelt copy counts as the same."""
     timestamp = str(headers.get("timestamp") or "").strip()
-    return f"{int(timestamp) if timestamp.isdigit() else timestamp}:{str(headers.get('sign') or '').strip()}"
+    return f"{int(timestamp) if timestamp.isascii() and timestamp.isdigit() else timestamp}:{str(headers.get('sign') or '').strip()}"
 
 
 def declared_length(header: str | None) -> int:
     """The declared body size; a missing or malformed one counts as too large."""
-    return int(header) if header and header.isdigit() else (0 if header is None else 1 << 40)
+    return (
+        int(header)
+        if header and header.isascii() and header.isdigit()
+        else (0 if header is None else 1 << 40)
+    )
 
 
 def serve(endpoint: CallbackEndpoint, host: str, port: int, path: str) -> ThreadingHTTPServer:

@@ -49,7 +49,9 @@ _NEUTRAL = str.maketrans(
 )
 
 # Bare URLs in text would be auto-linked: a full-width colon keeps them as text.
-_SCHEME = re.compile(r"(?i)\b(https?|ftp|javascript|vbscript|data|file|dingtalk|mailto|tel)(:)")
+# No \b before the scheme: there is no word boundary between 戳 (or any letter or digit)
+# and "https", and DingTalk may still auto-link 退款戳https://... .
+_SCHEME = re.compile(r"(?i)(https?|ftp|javascript|vbscript|data|file|dingtalk|mailto|tel)(:)")
 
 # (alert id, action) -> a URL that performs it, or None when no public base URL is set.
 LinkMaker = Callable[[str, str], str]

@@ -36,7 +36,7 @@ def verify_callback(secret: str, timestamp: str | None, signature: str | None, n
     """Why a callback's headers are refused, or "" when they are good."""
     if not timestamp or not signature:
         return "missing timestamp or sign header"
-    if not timestamp.isdigit() or len(timestamp) > 16:
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 16:
         return "timestamp is not a number of milliseconds"
     if abs(now_ms - int(timestamp)) > CALLBACK_WINDOW_MS:
         return "timestamp is more than an hour away from now"

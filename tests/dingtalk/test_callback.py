@@ -126,3 +126,11 @@ def test_a_respelt_copy_of_a_used_signature_is_refused_too(served, clock):
     respelt = {**captured, "timestamp": "0" + captured["timestamp"]}  # the same number
     assert httpx.post(url, content=body("resolve A1", "m-9"), headers=respelt).status_code == 401
     assert app.repo.get_alert("A1").status == "open"
+
+
+def test_non_ascii_digits_in_headers_are_refused_not_crashed_on(served, clock):
+    _, url, _ = served
+    sent = headers(clock)
+    sent["timestamp"] = "¹".encode("latin-1")  # '¹'.isdigit() is True, int('¹') fails
+    answer = httpx.post(url, content=body("help", "cb-sup"), headers=sent)
+    assert answer.status_code in (400, 401)

@@ -205,3 +205,11 @@ def test_text_messages_link_only_lines_that_are_a_url():
     assert "](https://evil.example" not in text  # a title ending in a URL stays inert
     assert "](https://evil)" not in text and "javascript:" not in text and "@all" not in text
     assert "at" not in payload or not payload["at"].get("isAtAll")
+
+
+@pytest.mark.parametrize(
+    "glued", ["退款戳https://evil.example/login", "x1javascript:alert(1)", "见HTTP://evil.example"]
+)
+def test_bare_links_glued_to_words_are_not_clickable(glued: str) -> None:
+    payload = _notifier().render(Outgoing("post", {"kind": "alert"}, alert=make_alert(text=glued)))
+    assert_inert(_text(payload))

@@ -59,3 +59,7 @@ def test_callback_refused_when_stale_forged_or_missing() -> None:
     assert "missing" in verify_callback(SECRET, str(TS), "", TS)
     assert "number" in verify_callback(SECRET, "12abc", good, TS)
     assert verify_callback(SECRET, str(TS), "签名", TS) != ""
+
+
+def test_superscript_digits_are_not_a_timestamp() -> None:
+    assert "number" in verify_callback(SECRET, "¹²³", sign(SECRET, TS), TS)
