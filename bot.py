@@ -180,14 +180,16 @@ class Buzzwatch:
 
 
 def _print_reply(reply: Reply, out: TextIO) -> None:
-    print(reply.text, file=out)
+    from listeners.console import printable  # stored text is third-party: no escapes
+
+    print(printable(reply.text), file=out)
     for doc in reply.mentions:
         m = Mention.from_dict(doc)
         flags = ",".join(m.flags) or "-"
-        print(f"  {local_time(m.when)} [{m.source}] {m.title or m.text[:80]}", file=out)
-        print(
-            f"      {m.author or '?'} · {flags} · sentiment {m.sentiment:+.2f} · {m.url}", file=out
-        )
+        head = f"  {local_time(m.when)} [{m.source}] {m.title or m.text[:80]}"
+        tail = f"      {m.author or '?'} · {flags} · sentiment {m.sentiment:+.2f} · {m.url}"
+        print(printable(head), file=out)
+        print(printable(tail), file=out)
 
 
 def cmd_run(app: Buzzwatch, args: argparse.Namespace) -> int:

@@ -16,13 +16,15 @@ from typing import Any, TextIO
 from core.notify import Delivery, Notifier, Outgoing
 from core.render import alert_view
 from listeners import notifier_type
+from rules.text import strip_invisible
 
 _CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 
-def _printable(text: str) -> str:
-    """Text for a terminal: nothing that could move the cursor or set a title."""
-    return _CONTROLS.sub("", text)
+def printable(text: str) -> str:
+    """Text for a terminal: nothing that could move the cursor, set a title or reorder
+    what follows (bidi overrides)."""
+    return _CONTROLS.sub("", strip_invisible(text))
 
 
 def render_alert_text(out: Outgoing) -> str:
@@ -74,7 +76,7 @@ class ConsoleNotifier:
     def send(self, out: Outgoing, payload: dict[str, Any]) -> Delivery:
         stream = self.stream or sys.stdout
         with self._lock:
-            print(_printable(payload["text"]), file=stream, flush=True)
+            print(printable(payload["text"]), file=stream, flush=True)
         return Delivery(ok=True, ref=(out.ref or {"console": str(next(self._ids))}))
 
 

@@ -181,3 +181,28 @@ def test_commands_work_without_chat_secrets_and_keep_the_messages_queued(
     # The bot itself still refuses to start without its token.
     run = bot(checkout, *slack, "--once")
     assert run.returncode == 2 and "SLACK_BOT_TOKEN is not set" in run.stderr
+
+
+def test_printed_mentions_carry_no_terminal_escapes() -> None:
+    import io
+    from datetime import UTC, datetime
+
+    from bot import _print_reply
+    from core.commands import Reply
+    from core.models import Mention
+
+    evil = "\x1b]0;PWNED\x07\x1b[2J\x1b[31m\u202e"
+    mention = Mention(
+        id="e1",
+        source="feed",
+        url=f"https://e.example/a{evil}b",
+        title=f"Acme {evil}title",
+        text="",
+        author=f"eve{evil}",
+        fetched_at=datetime(2026, 11, 28, tzinfo=UTC),
+    )
+    out = io.StringIO()
+    _print_reply(Reply(f"1 mention(s) of {evil}Acme", mentions=[mention.to_dict()]), out)
+    printed = out.getvalue()
+    assert "Acme" in printed and "title" in printed and "eve" in printed
+    assert not any(ch in printed for ch in "\x1b\x07\u202e")
