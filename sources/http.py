@@ -19,8 +19,9 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from core.config import FetchConfig
+from core.durations import format_duration
 from core.notify import retry_after_seconds
-from sources.netguard import AddressPolicy, BlockedAddress, GuardedBackend
+from sources.netguard import AddressPolicy, BlockedAddress, GuardedBackend, deadline_scope
 
 MAX_REDIRECTS = 5
 # A host that says 429/503 without Retry-After rests this long, doubling per repeat.
@@ -106,6 +107,33 @@ def fetch(
     default, so no caller fetches without the address checks by accident."""
     gate = gate or HostGate(per_host=1_000_000)  # no politeness asked for
     deadline = time.monotonic() + cfg.deadline.total_seconds()
+    # The client's streams (GuardedBackend) end every connect, handshake, read and write at
+    # the deadline, so a server dribbling its headers a byte at a time is cut off too.
+    with deadline_scope(deadline) as scope:
+        try:
+            return _fetch(client, url, cfg, etag, last_modified, guard, gate, deadline)
+        except FetchError as err:
+            if scope.hit:
+                raise FetchError(_past_deadline(cfg), err.status, err.host) from None
+            raise
+
+
+def _past_deadline(cfg: FetchConfig) -> str:
+    seconds = cfg.deadline.total_seconds()
+    spelled = format_duration(cfg.deadline) if seconds == int(seconds) else f"{seconds:g}s"
+    return f"timed out: no complete answer within the {spelled} deadline"
+
+
+def _fetch(
+    client: httpx.Client,
+    url: str,
+    cfg: FetchConfig,
+    etag: str | None,
+    last_modified: str | None,
+    guard: Callable[[str], None],
+    gate: HostGate,
+    deadline: float,
+) -> FetchResult:
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -115,7 +143,12 @@ def fetch(
         guard(url)
         host = host_key(url)
         try:
-            with gate.slot(host, deadline), client.stream("GET", url, headers=headers) as response:
+            with (
+                gate.slot(host, deadline),
+                client.stream(
+                    "GET", url, headers=headers, timeout=_timeouts(cfg, deadline)
+                ) as response,
+            ):
                 if response.status_code == 304:
                     return FetchResult(url, 304, etag=etag, last_modified=last_modified)
                 if response.status_code in (301, 302, 303, 307, 308):
@@ -144,7 +177,7 @@ def fetch(
                     raise FetchError(
                         f"feed is {int(declared):,} bytes, over the {cfg.max_bytes:,}-byte cap"
                     )
-                content = _read_capped(response, cfg.max_bytes, deadline)
+                content = _read_capped(response, cfg, deadline)
                 return FetchResult(
                     url,
                     response.status_code,
@@ -160,7 +193,17 @@ def fetch(
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
 
-def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+def _timeouts(cfg: FetchConfig, deadline: float) -> httpx.Timeout:
+    """The client's timeouts, none longer than what is left before the deadline (the wait for
+    a pooled connection is not a socket operation, so the backend cannot cut it)."""
+    left = max(0.0, deadline - time.monotonic())
+    connect = min(cfg.connect_timeout.total_seconds(), left)
+    read = min(cfg.read_timeout.total_seconds(), left)
+    return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
+
+def _read_capped(response: httpx.Response, cfg: FetchConfig, deadline: float) -> bytes:
+    max_bytes = cfg.max_bytes
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():  # decoded: the cap applies after decompression
@@ -168,7 +211,7 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> b
         if size > max_bytes:
             raise FetchError(f"feed is over the {max_bytes:,}-byte cap")
         if time.monotonic() > deadline:
-            raise FetchError("took longer than the total deadline")
+            raise FetchError(_past_deadline(cfg))
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -6,15 +6,25 @@ Every host name is resolved, every address it resolves to is checked, and the co
 is then made to one of those checked addresses (GuardedBackend), so a DNS answer that
 changes between the check and the connect (DNS rebinding) cannot swap in another one.
 The config may allow named hosts, addresses or networks explicitly (fetch.allow_hosts).
+
+The same backend enforces a fetch's total deadline: httpx and httpcore only time single
+socket operations, so a server that sends a header byte every few seconds would never be
+cut off. Within `deadline_scope(...)` every connect, TLS handshake, read and write on a
+stream this backend made waits at most until the deadline, and none starts after it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import re
 import socket
-from collections.abc import Callable, Iterable
-from typing import Any
+import ssl
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpcore
@@ -184,11 +194,103 @@ class AddressPolicy:
         self.addresses(parts.hostname or "", port or (443 if scheme == "https" else 80))
 
 
+@dataclass
+class Deadline:
+    """When a fetch must be over (time.monotonic()), and whether it was cut off by it."""
+
+    at: float
+    hit: bool = False
+
+    def left(self) -> float:
+        return self.at - time.monotonic()
+
+
+# The deadline of the fetch running in this thread (contextvars are per thread), read at
+# every socket operation, so a pooled connection obeys whichever fetch is using it now.
+_current_deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
+    "buzzwatch_fetch_deadline", default=None
+)
+
+
+@contextmanager
+def deadline_scope(at: float) -> Iterator[Deadline]:
+    """Network operations in this block (on GuardedBackend streams) end by `at`."""
+    deadline = Deadline(at)
+    token = _current_deadline.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _current_deadline.reset(token)
+
+
+T = TypeVar("T")
+
+
+def _within_deadline(
+    operation: Callable[[float | None], T], timeout: float | None, expired: type[Exception]
+) -> T:
+    """Run `operation(timeout)` with the timeout cut to what is left of the current deadline.
+    Raises `expired` (an httpcore timeout) when the deadline has passed or cut it short."""
+    deadline = _current_deadline.get()
+    if deadline is None:
+        return operation(timeout)
+    left = deadline.left()
+    if left <= 0:
+        deadline.hit = True
+        raise expired("the fetch deadline passed")
+    cut = timeout is None or left < timeout
+    try:
+        return operation(left if cut else timeout)
+    except httpcore.TimeoutException:
+        if cut or deadline.left() <= 0:
+            deadline.hit = True
+            raise expired("the fetch deadline passed") from None
+        raise
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every wait ends at the current fetch deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return _within_deadline(
+            lambda t: self._stream.read(max_bytes, t), timeout, httpcore.ReadTimeout
+        )
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        # What is left is worked out once per write; a GET's request is one small send.
+        _within_deadline(lambda t: self._stream.write(buffer, t), timeout, httpcore.WriteTimeout)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        # Python's handshake timeout covers the whole handshake, not each record.
+        return DeadlineStream(
+            _within_deadline(
+                lambda t: self._stream.start_tls(ssl_context, server_hostname, t),
+                timeout,
+                httpcore.ConnectTimeout,
+            )
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
 class GuardedBackend(httpcore.SyncBackend):
     """httpcore's network backend, connecting only to addresses the policy checked.
 
     httpcore still uses the URL's host name for TLS (SNI and certificate checks); only the
     TCP connection goes to the checked IP, so the answer that was checked is the one used.
+    Its streams end every wait at the current fetch deadline (deadline_scope).
     """
 
     def __init__(self, policy: AddressPolicy) -> None:
@@ -208,8 +310,16 @@ class GuardedBackend(httpcore.SyncBackend):
             raise httpcore.ConnectError(str(err)) from None
         last: Exception | None = None
         for address in addresses:
+
+            def connect(t: float | None, address: str = address) -> httpcore.NetworkStream:
+                return super(GuardedBackend, self).connect_tcp(
+                    address, port, t, local_address, socket_options
+                )
+
             try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+                stream = _within_deadline(connect, timeout, httpcore.ConnectTimeout)
             except httpcore.ConnectError as err:
                 last = err
+                continue
+            return DeadlineStream(stream)
         raise last or httpcore.ConnectError(f"no address to connect to for {host}")
