@@ -6,8 +6,10 @@ every layer above storage stays free of any database type.
 
 from __future__ import annotations
 
+import calendar
+import time
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -25,6 +27,39 @@ def from_iso(value: str | None) -> datetime | None:
         return None
     dt = datetime.fromisoformat(value)
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+# A publish time before this, or more than FUTURE_SLACK after the fetch, is a placeholder
+# (0001-01-01), a broken clock or a lie; and near datetime's limits it overflows on the
+# way to UTC or to a reader's time zone. Such a time is treated as unknown.
+EARLIEST_PUBLISHED = datetime(1990, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+
+
+def plausible_time(value: object, now: datetime) -> datetime | None:
+    """A publish time from a source, in UTC, or None when it is missing, unreadable or
+    implausible (before 1990, or more than a day after `now`): the fetch time stands in.
+    A time up to a day ahead (clock skew) becomes `now`.
+
+    Takes a datetime (naive means UTC), an ISO 8601 string, Unix seconds, or a UTC time
+    tuple (feedparser's *_parsed). Never raises."""
+    try:
+        if isinstance(value, datetime):
+            dt = value
+        elif isinstance(value, str):
+            dt = datetime.fromisoformat(value.strip())
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            dt = datetime.fromtimestamp(value, UTC)
+        elif isinstance(value, tuple | time.struct_time):
+            dt = datetime.fromtimestamp(calendar.timegm(value), UTC)
+        else:
+            return None
+        dt = (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
+        if dt < EARLIEST_PUBLISHED or dt > now + FUTURE_SLACK:
+            return None
+    except (OverflowError, ValueError, OSError, TypeError):
+        return None
+    return min(dt, now)
 
 
 def _copy(value: Any) -> Any:

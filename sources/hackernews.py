@@ -8,20 +8,29 @@ https://hn.algolia.com/api/v1/search_by_date?query=...&tags=(story,comment) answ
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from core.models import Mention
+from core.models import Mention, plausible_time
 from rules.text import cap, one_line, strip_markup
 from sources.base import SourceError, metric_count
-from sources.rss import MAX_AUTHOR, MAX_ENTRIES, MAX_TEXT, MAX_TITLE, mention_id, safe_url
+from sources.rss import (
+    MAX_AUTHOR,
+    MAX_ENTRIES,
+    MAX_TEXT,
+    MAX_TITLE,
+    RECORD_ERRORS,
+    mention_id,
+    safe_url,
+    skipped,
+)
 
 ITEM_URL = "https://news.ycombinator.com/item?id={}"
 
 
 def hit_to_mention(hit: dict[str, Any], source: str, now: datetime) -> Mention | None:
     object_id = str(hit.get("objectID") or "")
-    if not object_id.isdigit():
+    if not (object_id.isascii() and object_id.isdigit() and len(object_id) < 16):
         return None
     title = hit.get("title") or hit.get("story_title") or ""
     body = hit.get("comment_text") or hit.get("story_text") or ""
@@ -38,10 +47,7 @@ def hit_to_mention(hit: dict[str, Any], source: str, now: datetime) -> Mention |
         n = metric_count(hit.get(key))
         if n is not None:
             metrics[name] = n
-    stamp = hit.get("created_at_i")
-    published = None
-    if isinstance(stamp, int) and stamp > 0:
-        published = min(datetime.fromtimestamp(stamp, UTC), now)
+    published = plausible_time(hit.get("created_at_i"), now)
     return Mention(
         id=mention_id(link, link, title, source),
         source=source,
@@ -60,10 +66,20 @@ def parse_hits(
 ) -> list[Mention]:
     try:
         data = json.loads(content)
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, RecursionError) as err:
         raise SourceError(f"Hacker News answered something that is not JSON: {err}") from None
     hits = data.get("hits") if isinstance(data, dict) else None
     if not isinstance(hits, list):
         raise SourceError("Hacker News answer has no 'hits' list")
-    found = (hit_to_mention(h, source, now) for h in hits[:MAX_ENTRIES] if isinstance(h, dict))
-    return [m for m in found if m is not None]
+    mentions = []
+    for hit in hits[:MAX_ENTRIES]:
+        if not isinstance(hit, dict):
+            continue
+        try:
+            m = hit_to_mention(hit, source, now)
+        except RECORD_ERRORS as err:  # one odd hit does not cost the answer its others
+            skipped(source, err)
+            continue
+        if m is not None:
+            mentions.append(m)
+    return mentions

@@ -12,10 +12,19 @@ import json
 from datetime import datetime
 from typing import Any
 
-from core.models import Mention, from_iso
+from core.models import Mention, plausible_time
 from rules.text import cap, one_line, strip_markup
 from sources.base import SourceError, metric_count
-from sources.rss import MAX_AUTHOR, MAX_ENTRIES, MAX_TEXT, MAX_TITLE, mention_id, safe_url
+from sources.rss import (
+    MAX_AUTHOR,
+    MAX_ENTRIES,
+    MAX_TEXT,
+    MAX_TITLE,
+    RECORD_ERRORS,
+    mention_id,
+    safe_url,
+    skipped,
+)
 
 _METRICS = {
     "replies_count": "comments",
@@ -40,10 +49,7 @@ def status_to_mention(status: dict[str, Any], source: str, now: datetime) -> Men
     followers = metric_count(account.get("followers_count"))
     if followers is not None:
         metrics["followers"] = followers
-    try:
-        published = from_iso(str(status.get("created_at") or "").replace("Z", "+00:00"))
-    except ValueError:
-        published = None
+    published = plausible_time(status.get("created_at"), now)
     guid = str(status.get("uri") or status.get("id") or "")[:500]
     title = cap(one_line(warning or text), MAX_TITLE)
     return Mention(
@@ -53,7 +59,7 @@ def status_to_mention(status: dict[str, Any], source: str, now: datetime) -> Men
         title=title,
         text=text,
         author=cap(one_line(strip_markup(str(author))), MAX_AUTHOR),
-        published=min(published, now) if published else None,
+        published=published,
         fetched_at=now,
         metrics=metrics,
     )
@@ -64,11 +70,21 @@ def parse_statuses(
 ) -> list[Mention]:
     try:
         data = json.loads(content)
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, RecursionError) as err:
         raise SourceError(f"Mastodon answered something that is not JSON: {err}") from None
     if isinstance(data, dict) and "error" in data:
         raise SourceError(f"Mastodon error: {cap(one_line(str(data['error'])), 200)}")
     if not isinstance(data, list):
         raise SourceError("Mastodon answer is not a list of statuses")
-    found = (status_to_mention(s, source, now) for s in data[:MAX_ENTRIES] if isinstance(s, dict))
-    return [m for m in found if m is not None]
+    mentions = []
+    for status in data[:MAX_ENTRIES]:
+        if not isinstance(status, dict):
+            continue
+        try:
+            m = status_to_mention(status, source, now)
+        except RECORD_ERRORS as err:  # one odd status does not cost the answer its others
+            skipped(source, err)
+            continue
+        if m is not None:
+            mentions.append(m)
+    return mentions

@@ -6,22 +6,24 @@ is untrusted: links are kept only when they are http(s), markup is stripped, len
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import logging
+import unicodedata
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import feedparser
+import httpx
 
 from core.config import RssSourceConfig
-from core.models import Mention
-from rules.text import cap, one_line, strip_markup
+from core.models import Mention, plausible_time
+from rules.text import cap, one_line, strip_invisible, strip_markup
 from sources.base import PollResult, SourceContext, SourceError, register
 from sources.hints import hint
+from sources.http import FetchError
 
 # content, source name, fetch time, response headers -> mentions
 Parser = Callable[[bytes, str, datetime, "dict[str, str] | None"], list[Mention]]
@@ -33,6 +35,9 @@ MAX_TEXT = 4000
 MAX_AUTHOR = 100
 MAX_URL = 2000
 MAX_ENTRIES = 500
+# Controls, format characters (zero-width, bidi, soft hyphen, tags), separators (no-break
+# and ideographic spaces, line/paragraph separators), surrogates: none belongs in a link.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
 _TRACKING = ("utm_", "spm", "from", "share_", "fbclid", "gclid")
 # Numeric fields feeds carry (slash:comments, media:statistics, RSSHub extras) -> our metric names.
 _METRIC_FIELDS = {
@@ -45,20 +50,24 @@ _METRIC_FIELDS = {
 }
 
 
-def safe_url(url: str | None) -> str:
-    """The URL if it is http(s) and sane, else ''. Never javascript:, data:, file: ..."""
-    if not url or len(url) > MAX_URL:
+def safe_url(url: object) -> str:
+    """The URL if it is an http(s) string and sane, else ''. Never javascript:, data:, file:
+    ..., nor one carrying spaces, control characters (an ESC would drive the terminal of
+    whoever lists mentions) or invisible/format characters that make it read as another."""
+    if not isinstance(url, str) or not url or len(url) > MAX_URL:
         return ""
-    url = url.strip()
+    url = url.strip(" \t\r\n")
+    if (
+        any(c <= " " or c == "\x7f" or c in "<>\"'`" for c in url)
+        or strip_invisible(url) != url
+        or any(unicodedata.category(c) in _HIDDEN_CATEGORIES for c in url)
+    ):
+        return ""
     try:
         parts = urlsplit(url)
     except ValueError:
         return ""
-    if (
-        parts.scheme.lower() not in ("http", "https")
-        or not parts.netloc
-        or any(c in url for c in " \n\r\t<>\"'`")
-    ):
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return ""
     return url
 
@@ -90,35 +99,51 @@ def mention_id(guid: str, link: str, title: str, source: str) -> str:
 
 
 def _time(entry: Any, now: datetime) -> datetime | None:
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    if not parsed:
+    return plausible_time(entry.get("published_parsed") or entry.get("updated_parsed"), now)
+
+
+def count(value: object) -> int | None:
+    """A count as a feed or an API writes it (123, "123", " 1,234 "), or None when it is not
+    a sane one. Only ASCII digits, and few enough: int() takes '²' for a digit and then
+    fails on it, and refuses (ValueError) a string of more than 4,300 digits."""
+    if isinstance(value, bool):
         return None
-    try:
-        when = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
-    except (OverflowError, ValueError, OSError):
-        return None
-    return min(when, now)  # a post from the future is a clock or a lie
+    if isinstance(value, str):
+        s = value.strip().replace(",", "")
+        if not (s.isascii() and s.isdigit() and len(s) < 16):
+            return None
+        value = int(s)
+    if isinstance(value, int) and 0 <= value < 10**12:
+        return value
+    return None
 
 
 def _metrics(entry: Any) -> dict[str, int]:
     metrics: dict[str, int] = {}
     for key, name in _METRIC_FIELDS.items():
-        value = entry.get(key)
-        if isinstance(value, str):
-            value = value.strip().replace(",", "")
-        try:
-            n = int(value)
-        except (TypeError, ValueError):
-            continue
-        if 0 <= n < 10**12:
+        n = count(entry.get(key))
+        if n is not None:
             metrics[name] = max(metrics.get(name, 0), n)
     stats = entry.get("media_statistics")
-    if isinstance(stats, dict) and str(stats.get("views", "")).isdigit():
-        metrics["views"] = int(stats["views"])
+    if isinstance(stats, dict) and (n := count(stats.get("views"))) is not None:
+        metrics["views"] = n
     rating = entry.get("media_starrating")  # YouTube: the number of likes
-    if isinstance(rating, dict) and str(rating.get("count", "")).isdigit():
-        metrics["likes"] = max(metrics.get("likes", 0), int(rating["count"]))
+    if isinstance(rating, dict) and (n := count(rating.get("count"))) is not None:
+        metrics["likes"] = max(metrics.get("likes", 0), n)
     return metrics
+
+
+# What one malformed entry or record can raise while it is turned into a mention.
+RECORD_ERRORS = (ValueError, TypeError, OverflowError, RecursionError)
+
+
+def skipped(source: str, err: BaseException) -> None:
+    log.warning(
+        "source=%s skipped an entry: %s: %s",
+        source,
+        type(err).__name__,
+        cap(one_line(strip_invisible(str(err))), 200),
+    )
 
 
 def entry_to_mention(entry: Any, source: str, now: datetime) -> Mention | None:
@@ -162,7 +187,11 @@ def parse_feed(
         raise SourceError("not a readable feed: no channel and no entries")
     mentions = []
     for entry in parsed.entries[:MAX_ENTRIES]:
-        m = entry_to_mention(entry, source, now)
+        try:
+            m = entry_to_mention(entry, source, now)
+        except RECORD_ERRORS as err:  # one odd entry does not cost the feed its others
+            skipped(source, err)
+            continue
         if m is not None:
             mentions.append(m)
     return mentions
@@ -200,9 +229,12 @@ class FeedSource:
         changed = False
         for url in self.urls:
             cached = known.get(url) or {}
-            result = self.fetcher.get(
-                url, etag=cached.get("etag"), last_modified=cached.get("last_modified")
-            )
+            try:
+                result = self.fetcher.get(
+                    url, etag=cached.get("etag"), last_modified=cached.get("last_modified")
+                )
+            except httpx.InvalidURL as err:  # e.g. a redirect to "http:host/path"
+                raise FetchError(f"bad URL on the way to the feed: {err}") from None
             if result.not_modified:
                 new_state[url] = cached
                 continue
