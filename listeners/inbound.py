@@ -59,7 +59,13 @@ class InboundServer:
                 self._answer(405, {"error": "use POST"})
 
             def do_POST(self) -> None:
-                status, body = server.handle(self)
+                try:
+                    status, body = server.handle(self)
+                except TimeoutError:
+                    status, body = 408, {"error": "the body arrived too slowly"}
+                except Exception:  # answer rather than drop the connection without a word
+                    log.exception("inbound: request failed")
+                    status, body = 500, {"error": "internal error; see the Buzzwatch log"}
                 self._answer(status, body)
 
         self.httpd = ThreadingHTTPServer((cfg.host, cfg.port), Handler)
@@ -88,9 +94,13 @@ class InboundServer:
             return 415, {"error": "send Content-Type: application/json"}
         if req.headers.get("Transfer-Encoding"):
             return 411, {"error": "send a Content-Length, not a chunked body"}
-        length = req.headers.get("Content-Length", "")
-        if not length.isdigit():
+        length = req.headers.get("Content-Length", "").strip()
+        # isascii: '¹'.isdigit() is True but int('¹') fails; a 5,000-digit value is too long
+        # for int() as well.
+        if not (length.isascii() and length.isdigit()):
             return 411, {"error": "Content-Length is required"}
+        if len(length.lstrip("0")) > 15:
+            return 413, {"error": f"body is too large; at most {self.cfg.max_bytes:,} bytes"}
         if int(length) > self.cfg.max_bytes:
             return 413, {"error": f"body is {int(length):,} bytes; at most {self.cfg.max_bytes:,}"}
         raw = req.rfile.read(int(length))
@@ -98,11 +108,15 @@ class InboundServer:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as err:
             return 400, {"error": f"body is not valid UTF-8 JSON: {str(err)[:200]}"}
+        except RecursionError:
+            return 400, {"error": "body is JSON nested too deeply"}
         now = self.app.clock.now()
         try:
             mentions = parse_batch(data, self.cfg.source, now, self.cfg.max_mentions)
         except RejectedInput as err:
             return 400, {"error": "mentions do not fit the schema", "problems": err.problems}
+        except RecursionError:
+            return 400, {"error": "mentions do not fit the schema: nested too deeply"}
         try:
             result = self.app.pipeline.process(self.cfg.source, mentions)
         except Exception:

@@ -7,12 +7,12 @@ feed entry.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from core.models import Mention
+from core.models import Mention, plausible_time
 from rules.text import cap, one_line, strip_markup
 from sources.rss import MAX_AUTHOR, MAX_TEXT, MAX_TITLE, mention_id, safe_url
 
@@ -50,7 +50,9 @@ class InboundMention(BaseModel):
     @classmethod
     def _http_url(cls, url: str | None) -> str | None:
         if url and not safe_url(url):
-            raise ValueError("url must be an http:// or https:// URL")
+            raise ValueError(
+                "url must be an http:// or https:// URL (no spaces, quotes or control characters)"
+            )
         return url or None
 
 
@@ -84,10 +86,7 @@ def to_mention(item: InboundMention, source: str, now: datetime) -> Mention:
     if not title and not text:
         raise RejectedInput(["a mention needs a title or a text"])
     url = safe_url(item.url)
-    published = item.published
-    if published is not None:
-        published = published if published.tzinfo else published.replace(tzinfo=UTC)
-        published = min(published, now)
+    published = plausible_time(item.published, now)  # 0001-01-01 etc. -> unknown
     return Mention(
         id=mention_id(item.id or "", url, title or text[:200], source),
         source=source,
