@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from tqdm import tqdm
 
 from core.clock import Clock
 from core.models import Mention
+from rules.text import one_line, strip_invisible
 from sources.inbound import METRIC_KEYS, RejectedInput, parse_record
 
 BATCH = 500
@@ -52,6 +54,13 @@ class ImportReport:
         return "\n".join(lines)
 
 
+# What a malformed row can raise on its way to a mention (beyond RejectedInput): nesting
+# deeper than the recursion limit, a number or a date beyond range, and the like.
+ROW_ERRORS = (RecursionError, OverflowError, ValueError, TypeError)
+# Bytes that are not UTF-8, as the "surrogateescape" error handler decodes them.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
 def _jsonl_rows(stream: TextIO) -> Iterator[tuple[int, Any]]:
     for number, line in enumerate(stream, start=1):
         if not line.strip():
@@ -59,18 +68,43 @@ def _jsonl_rows(stream: TextIO) -> Iterator[tuple[int, Any]]:
         if len(line) > MAX_LINE_CHARS:
             yield number, RejectedInput([f"line is over {MAX_LINE_CHARS:,} characters"])
             continue
+        if _NOT_UTF8.search(line):
+            yield number, RejectedInput(["not valid UTF-8"])
+            continue
         try:
             yield number, json.loads(line)
         except ValueError as err:
             yield number, RejectedInput([f"not valid JSON: {err}"])
+        except RecursionError:
+            yield number, RejectedInput(["not valid JSON: nested too deeply"])
 
 
 def _csv_rows(stream: TextIO) -> Iterator[tuple[int, Any]]:
+    # The default limit (131,072 characters a field) raises csv.Error; a field that long is
+    # refused by the schema, with its line number, instead.
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE_CHARS))
     reader = csv.DictReader(stream)
-    for row in reader:
-        number = reader.line_num
+    lines = reader.reader  # DictReader.line_num is not updated when a row fails
+    while True:
+        before = lines.line_num
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:  # the reader starts afresh on the next line
+            yield lines.line_num, RejectedInput([f"not valid CSV: {err}"])
+            if lines.line_num == before:  # nothing was consumed: it would fail forever
+                return
+            continue
+        number = lines.line_num
         if None in row:
             yield number, RejectedInput(["more cells than the header has columns"])
+            continue
+        if any(_NOT_UTF8.search(name) for name in reader.fieldnames or ()):
+            yield number, RejectedInput(["the header line is not valid UTF-8"])
+            continue
+        if any(isinstance(v, str) and _NOT_UTF8.search(v) for v in row.values()):
+            yield number, RejectedInput(["not valid UTF-8"])
             continue
         record: dict[str, Any] = {}
         metrics: dict[str, Any] = {}
@@ -106,7 +140,8 @@ def import_file(
             batch.clear()
 
     with (
-        path.open(encoding="utf-8-sig", newline="") as stream,
+        # Undecodable bytes are kept (as lone surrogates) so that only their row is refused.
+        path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as stream,
         tqdm(total=size, unit="B", unit_scale=True, disable=not progress, desc=path.name) as bar,
     ):
         rows = _csv_rows(stream) if suffix == ".csv" else _jsonl_rows(stream)
@@ -120,6 +155,9 @@ def import_file(
                 report.accepted += 1
             except RejectedInput as err:
                 report.rejected.append((number, "; ".join(err.problems)[:300]))
+            except ROW_ERRORS as err:  # one odd row does not end the import
+                reason = one_line(strip_invisible(f"cannot read: {type(err).__name__}: {err}"))
+                report.rejected.append((number, reason[:300]))
             if len(batch) >= BATCH:
                 flush()
             if report.rows % 200 == 0:

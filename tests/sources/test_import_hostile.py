@@ -1,0 +1,87 @@
+"""`bot.py import`: a row that cannot be read is rejected with its line number; the rows
+around it are imported and the import finishes normally."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from bot import main
+from tests.sources.test_import import _config
+
+
+def _import(tmp_path: Path, name: str, content: bytes) -> tuple[int, str]:
+    src = tmp_path / name
+    src.write_bytes(content)
+    out = io.StringIO()
+    code = main(
+        ["--config", str(_config(tmp_path)), "-q", "import", str(src), "--no-progress"], out
+    )
+    return code, out.getvalue()
+
+
+def _stored(tmp_path: Path) -> dict[str, dict]:
+    out = io.StringIO()
+    main(["--config", str(_config(tmp_path)), "-q", "export", "--since", "3650d"], out)
+    return {d["title"]: d for d in map(json.loads, out.getvalue().splitlines())}
+
+
+def _line(record: dict) -> bytes:
+    return json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+GOOD1 = _line({"id": "g1", "title": "Acme burgers are cold", "url": "https://f.example/1"})
+GOOD2 = _line({"id": "g2", "title": "Acme fries are soggy", "url": "https://f.example/2"})
+
+
+def test_jsonl_deep_nesting_is_one_rejected_row(tmp_path: Path) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000 + b"\n"
+    code, out = _import(tmp_path, "in.jsonl", GOOD1 + deep + GOOD2)
+    assert code == 0, out
+    assert "3 row(s): 2 accepted" in out and "line 2: not valid JSON: nested too deeply" in out
+
+
+def test_jsonl_year_one_with_offset_is_an_unknown_time(tmp_path: Path) -> None:
+    odd = _line({"id": "b1", "title": "Acme refund!", "published": "0001-01-01T00:00:00+23:59"})
+    code, out = _import(tmp_path, "in.jsonl", GOOD1 + odd + GOOD2)
+    assert code == 0 and "3 row(s): 3 accepted" in out, out
+    assert _stored(tmp_path)["Acme refund!"]["published"] is None
+
+
+def test_jsonl_invalid_utf8_rejects_its_line_only(tmp_path: Path) -> None:
+    bad = b'{"id": "b1", "title": "Acme \xff\xfe broken"}\n'
+    rows = [_line({"id": f"r{i}", "title": f"Acme row {i}"}) for i in range(600)]
+    # Past the first batch of 500, so an unflushed batch would be lost if the import stopped.
+    code, out = _import(tmp_path, "in.jsonl", b"".join(rows[:550]) + bad + b"".join(rows[550:]))
+    assert code == 0, out
+    assert "601 row(s): 600 accepted" in out and "line 551: not valid UTF-8" in out
+    assert len(_stored(tmp_path)) == 600
+
+
+def test_csv_invalid_utf8_and_nul_reject_only_their_row(tmp_path: Path) -> None:
+    content = (
+        b"id,title\ng1,Acme burgers are cold\nb1,Acme \xff\xfe fries\ng2,Acme\x00 fries soggy\n"
+    )
+    code, out = _import(tmp_path, "in.csv", content)
+    assert code == 0, out
+    assert "3 row(s): 2 accepted" in out and "line 3: not valid UTF-8" in out
+
+
+def test_csv_huge_field_is_rejected_by_the_schema_not_the_reader(tmp_path: Path) -> None:
+    content = (
+        "id,title,text\ng1,Acme burgers are cold,\nb1,x," + "y" * 200_000 + "\ng2,Acme fries,\n"
+    ).encode()
+    code, out = _import(tmp_path, "in.csv", content)
+    assert code == 0, out
+    assert "3 row(s): 2 accepted" in out and "line 3: text:" in out
+
+
+def test_csv_field_over_the_line_cap_is_one_rejected_row(tmp_path: Path) -> None:
+    content = (
+        "id,title,text\ng1,Acme burgers are cold,\nb1,x," + "y" * 1_100_000 + "\ng2,Acme fries,\n"
+    ).encode()
+    code, out = _import(tmp_path, "in.csv", content)
+    assert code == 0, out
+    assert "3 row(s): 2 accepted" in out and "line 3: not valid CSV" in out
+    assert set(_stored(tmp_path)) == {"Acme burgers are cold", "Acme fries"}
