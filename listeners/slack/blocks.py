@@ -7,9 +7,12 @@ only when they arrive unescaped, so escaping `&`, `<` and `>` makes them show li
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
+from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -28,7 +31,14 @@ from core.models import Alert, Mention, Status
 from core.render import alert_view, local_time
 from rules.text import cap, one_line
 
+log = logging.getLogger("buzzwatch.slack")
+
 SECTION_CHARS = 2900  # Slack's limit is 3000; room for the "…" and a link
+# A link's URL as it sits in mrkdwn (escaped) is at most this long; a longer one is shown as
+# plain text, unlinked. Escaping can make a URL five times longer (& → &amp;, | → %7C), and
+# a link must leave room in its section for the text around it.
+LINK_URL_CHARS = 1000
+HOST_CHARS = 100
 MAX_BLOCKS = 50
 FALLBACK_CHARS = 3000  # the notification text; Slack refuses over 40,000
 HEADER_CHARS = 150
@@ -58,7 +68,27 @@ def safe_url(url: str) -> str:
         return ""
     # `|` and `>` would end the link early; `<` could open another one.
     url = url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
-    return url.replace("&", "&amp;")
+    url = url.replace("&", "&amp;")
+    return url if len(url) <= LINK_URL_CHARS else ""
+
+
+def link_host(url: str) -> str:
+    """The host a link really goes to, escaped, as readers should see it next to the link
+    (its label is the feed's title, which may look like another site). Internationalised
+    names are shown in their ASCII (xn--) form so a look-alike letter cannot pass for the
+    real one. "" when the URL is not shown as a link."""
+    target = safe_url(url).replace("&amp;", "&")
+    if not target:
+        return ""
+    try:  # browsers read `\` as `/` in an http(s) URL: https://evil.example\@bank.example
+        host = urlsplit(target.replace("\\", "/")).hostname or ""
+    except ValueError:
+        return ""
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        host = host.encode("ascii", "backslashreplace").decode("ascii")
+    return esc(cap(host, HOST_CHARS))
 
 
 def link(url: str, label: str) -> str:
@@ -71,6 +101,8 @@ def cap_mrkdwn(text: str, limit: int = SECTION_CHARS, more_url: str = "") -> str
     if len(text) <= limit:
         return text
     tail = f"… {link(more_url, 'read more')}" if safe_url(more_url) else "…"
+    if len(tail) > limit // 2:  # a long link would crowd out the text it follows
+        tail = "…"
     cut = text[: max(0, limit - len(tail))]
     # Never leave half an entity (&am) or half a link (<https://...) at the end.
     amp, lt = cut.rfind("&"), cut.rfind("<")
@@ -96,15 +128,25 @@ def context(parts: list[str]) -> ContextBlock:
 
 
 def fallback(text: str) -> str:
-    return cap(esc(one_line(text)), FALLBACK_CHARS)
+    """The notification text: escaped, then capped without leaving half an entity (&am…)."""
+    return cap_mrkdwn(esc(one_line(text)), FALLBACK_CHARS)
 
 
 def finish(blocks: list[Block]) -> list[dict[str, Any]]:
-    """Validated dicts, at most MAX_BLOCKS of them."""
+    """Validated dicts, at most MAX_BLOCKS of them. A block Slack would refuse (a bug here,
+    met with content nobody foresaw) is replaced by a note, so the rest of the message, and
+    every message queued behind it, still goes."""
     if len(blocks) > MAX_BLOCKS:
         dropped = len(blocks) - (MAX_BLOCKS - 1)
         blocks = [*blocks[: MAX_BLOCKS - 1], context([f"… {dropped} more block(s) not shown"])]
-    return [b.to_dict() for b in blocks]
+    out = []
+    for b in blocks:
+        try:
+            out.append(b.to_dict())
+        except SlackObjectFormationError as err:
+            log.error("a %s block could not be built (%s); a note replaces it", b.type, err)
+            out.append(context(["_(part of this message could not be shown)_"]).to_dict())
+    return out
 
 
 # --- alerts ----------------------------------------------------------------------------------
@@ -148,6 +190,7 @@ def alert_blocks(alert: Alert) -> list[Block]:
                 esc(v.author) and f"*{esc(v.author)}*",
                 esc(v.reach),
                 esc(v.source),
+                link_host(v.url),
                 esc(v.when),
                 f"sentiment {v.sentiment:+.2f}",
                 v.aspects and "aspects: " + esc(", ".join(v.aspects)),
@@ -171,8 +214,11 @@ def batch_blocks(alerts: list[Alert]) -> list[Block]:
     lines: list[str] = []
     for a in alerts:
         v = alert_view(a)
+        host = link_host(v.url)
         lines.append(
-            f"{v.mark} `{v.id}` *{esc(v.brand)}* {link(v.url, cap(v.headline, 120))} · {esc(v.status)}"
+            f"{v.mark} `{v.id}` *{esc(v.brand)}* {link(v.url, cap(v.headline, 120))}"
+            + (f" ({host})" if host else "")
+            + f" · {esc(v.status)}"
         )
     chunk = ""
     for line in lines:  # pack lines into as few sections as fit
@@ -196,8 +242,9 @@ def batch_fallback(alerts: list[Alert]) -> str:
 
 def text_blocks(title: str, text: str) -> list[Block]:
     blocks: list[Block] = []
-    if title:
-        blocks.append(HeaderBlock(text=PlainTextObject(text=cap(one_line(title), HEADER_CHARS))))
+    head = cap(one_line(title), HEADER_CHARS).strip()
+    if head:  # Slack refuses an empty header
+        blocks.append(HeaderBlock(text=PlainTextObject(text=head)))
     body = esc(text)
     while body and len(blocks) < MAX_BLOCKS:
         if len(blocks) == MAX_BLOCKS - 1 or len(body) <= SECTION_CHARS:
@@ -234,12 +281,13 @@ def mentions_blocks(
         title = cap(one_line(m.title or m.text) or "(no title)", 150)
         flags = ", ".join(m.flags) or "-"
         meta = " · ".join(
-            esc(x)
+            x
             for x in (
-                local_time(m.when),
-                m.source,
-                cap(one_line(m.author), 60),
-                flags,
+                esc(local_time(m.when)),
+                esc(m.source),
+                link_host(m.url),
+                esc(cap(one_line(m.author), 60)),
+                esc(flags),
                 f"sentiment {m.sentiment:+.2f}",
             )
             if x
