@@ -5,6 +5,9 @@ good, into the dead letters), and the platform's message reference is recorded i
 write. A crash between a send and that write resends once: the only duplicate possible,
 and only where the outcome was truly unknown.
 
+A message that cannot be rendered (nothing was sent; it would render the same way again)
+goes to the dead letters at once, named, so it never holds up the messages behind it.
+
 Per destination: a failed send blocks later items (messages arrive in order); retries back
 off exponentially with jitter and honour Retry-After; the notifier's rate limit is kept,
 and when a backlog builds up behind it, waiting alert posts merge into one batch message
@@ -21,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.clock import Clock
@@ -53,6 +57,15 @@ def backoff(attempts: int, retry_after: float | None, rng: random.Random) -> flo
     Retry-After (itself capped at an hour)."""
     delay = rng.uniform(BASE_DELAY, min(MAX_DELAY, BASE_DELAY * 2**attempts))
     return max(delay, min(retry_after or 0.0, MAX_RETRY_AFTER))
+
+
+def render_failure(what: str, destination: str, err: Exception) -> Delivery:
+    """A message that could not be rendered: permanent, and named so it can be found."""
+    return Delivery(
+        ok=False,
+        retryable=False,
+        error=f"{what} could not be rendered for {destination}: {type(err).__name__}: {err}",
+    )
 
 
 def queued_posts(pending: list[OutboxItem]) -> set[tuple[str, str]]:
@@ -403,11 +416,104 @@ class Deliverer:
         )
         try:
             payload = notifier.render(out)
+        except Exception as err:
+            if kind == "batch" and len(batch_alerts) > 1:
+                return self._attempt_batch_without_poison(item, notifier, out, err)
+            # Nothing was sent, and the same content renders the same way next time: a retry
+            # would only hold up every later message to this destination. Give up on this one.
+            what = f"alert {item.alert_id}" if item.alert_id else f"{kind or 'message'}"
+            if kind == "batch":
+                what = "batch of " + ", ".join(a.id for a in batch_alerts)
+            log.exception(
+                "destination=%s item=%s: %s could not be rendered; it goes to the dead letters",
+                item.destination,
+                item.id,
+                what,
+            )
+            return self._finish(item, render_failure(what, item.destination, err), batch_alerts)
+        return self._send(item, notifier, out, payload, batch_alerts)
+
+    def _send(
+        self,
+        item: OutboxItem,
+        notifier: Notifier,
+        out: Outgoing,
+        payload: dict[str, Any],
+        batch_alerts: list[Alert],
+    ) -> OutboxStatus:
+        try:
             delivery = notifier.send(out, payload)
         except Exception as err:  # a bug in one notifier must not stop the others
             log.exception("destination=%s item=%s: notifier crashed", item.destination, item.id)
             delivery = Delivery(ok=False, retryable=True, error=f"{type(err).__name__}: {err}")
         return self._finish(item, delivery, batch_alerts)
+
+    def _attempt_batch_without_poison(
+        self, item: OutboxItem, notifier: Notifier, out: Outgoing, err: Exception
+    ) -> OutboxStatus:
+        """A batch that cannot be rendered: the alerts that cannot be rendered on their own
+        each become a dead letter, and the batch goes with the others."""
+        good: list[Alert] = []
+        bad: list[tuple[Alert, Exception]] = []
+        for a in out.alerts:
+            one = Outgoing(
+                action=out.action, message={**item.message, "alert_ids": [a.id]}, alerts=[a]
+            )
+            try:
+                notifier.render(one)
+            except Exception as one_err:
+                bad.append((a, one_err))
+            else:
+                good.append(a)
+        if not bad or not good:  # nothing to single out, or nothing left: the batch is dead
+            what = "batch of " + ", ".join(a.id for a in out.alerts)
+            log.error(
+                "destination=%s item=%s: %s could not be rendered (%s: %s); "
+                "it goes to the dead letters",
+                item.destination,
+                item.id,
+                what,
+                type(err).__name__,
+                err,
+            )
+            return self._finish(item, render_failure(what, item.destination, err), out.alerts)
+        stamp = to_iso(self.clock.now()) or ""
+        dead = []
+        for a, why in bad:
+            failure = render_failure(f"alert {a.id}", item.destination, why)
+            log.error(
+                "destination=%s item=%s: %s; it leaves the batch for the dead letters",
+                item.destination,
+                item.id,
+                failure.error,
+            )
+            dead.append(
+                OutboxItem(
+                    id="",
+                    destination=item.destination,
+                    action="post",
+                    message={"kind": "alert"},
+                    created_at=item.created_at or stamp,
+                    alert_id=a.id,
+                    attempts=1,
+                    last_error=failure.error[:500],
+                )
+            )
+        self.repo.add_outbox(dead)
+        for d in dead:
+            d.status = OutboxStatus.DEAD.value
+            self.repo.save_outbox(d)
+        item.message = {**item.message, "alert_ids": [a.id for a in good]}
+        out = Outgoing(action=out.action, message=item.message, ref=out.ref, alerts=good)
+        try:
+            payload = notifier.render(out)
+        except Exception as again:
+            what = "batch of " + ", ".join(a.id for a in good)
+            log.exception(
+                "destination=%s item=%s: %s could not be rendered", item.destination, item.id, what
+            )
+            return self._finish(item, render_failure(what, item.destination, again), good)
+        return self._send(item, notifier, out, payload, good)
 
     def _finish(
         self, item: OutboxItem, delivery: Delivery, batch_alerts: list[Alert] | None = None
