@@ -173,7 +173,7 @@ def _fetch(
                     )
                 gate.ok(host)
                 declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > cfg.max_bytes:
+                if declared.isascii() and declared.isdigit() and int(declared) > cfg.max_bytes:
                     raise FetchError(
                         f"feed is {int(declared):,} bytes, over the {cfg.max_bytes:,}-byte cap"
                     )
@@ -190,6 +190,8 @@ def _fetch(
             raise FetchError(f"timed out ({type(err).__name__})", host=host) from None
         except httpx.HTTPError as err:
             raise FetchError(f"{type(err).__name__}: {err}", host=host) from None
+        except httpx.InvalidURL as err:  # e.g. a redirect to "http:host/path"
+            raise FetchError(f"bad URL on the way to the feed: {err}", host=host) from None
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
 

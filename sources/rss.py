@@ -16,14 +16,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import feedparser
-import httpx
 
 from core.config import RssSourceConfig
 from core.models import Mention, plausible_time
 from rules.text import cap, one_line, strip_invisible, strip_markup
 from sources.base import PollResult, SourceContext, SourceError, register
 from sources.hints import hint
-from sources.http import FetchError
 
 # content, source name, fetch time, response headers -> mentions
 Parser = Callable[[bytes, str, datetime, "dict[str, str] | None"], list[Mention]]
@@ -229,12 +227,9 @@ class FeedSource:
         changed = False
         for url in self.urls:
             cached = known.get(url) or {}
-            try:
-                result = self.fetcher.get(
-                    url, etag=cached.get("etag"), last_modified=cached.get("last_modified")
-                )
-            except httpx.InvalidURL as err:  # e.g. a redirect to "http:host/path"
-                raise FetchError(f"bad URL on the way to the feed: {err}") from None
+            result = self.fetcher.get(
+                url, etag=cached.get("etag"), last_modified=cached.get("last_modified")
+            )
             if result.not_modified:
                 new_state[url] = cached
                 continue
