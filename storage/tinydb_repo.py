@@ -49,7 +49,7 @@ def _bulk_upsert(table: Table, docs: dict[int, dict[str, Any]]) -> None:
 
 def alert_number(alert_id: str) -> int | None:
     text = alert_id.strip().upper().removeprefix("A")
-    return int(text) if text.isdigit() and len(text) < 10 else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
 class TinyDBRepository:

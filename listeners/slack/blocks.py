@@ -307,4 +307,4 @@ def more_value(query_text: str, offset: int) -> str:
 
 def parse_more_value(value: str) -> tuple[int, str]:
     offset, _, query = (value or "").partition(" ")
-    return (int(offset) if offset.isdigit() else 0), query
+    return (int(offset) if offset.isascii() and offset.isdigit() else 0), query
