@@ -53,6 +53,23 @@ class Batch:
             self.changed.append(alert)
 
 
+@dataclass
+class _Story:
+    """A new story found in this cycle: its first mention, and copies of it from the same
+    cycle (a syndicated item that arrives several times in one feed)."""
+
+    mention: Mention
+    route: str
+    dests: list[str]
+    fingerprint: int
+    key: str
+    copies: list[Mention] = field(default_factory=list)
+
+    @property
+    def brand(self) -> str:
+        return self.mention.brands[0] if self.mention.brands else ""
+
+
 def active_silence(
     silences: list[dict[str, Any]], mention: Mention, route: str, now: datetime
 ) -> dict[str, Any] | None:
@@ -115,34 +132,40 @@ class AlertMaker:
             if a.kind == "mention":
                 recent_by_route.setdefault(a.route, []).append(a)
 
-        fresh: list[tuple[Mention, str, list[str], int]] = []
+        # First pass: each mention joins a stored alert, or starts a new story, or is a copy
+        # of a story that an earlier mention of this same cycle started.
+        fresh: list[_Story] = []
+        fresh_by_key: dict[str, _Story] = {}
         for mention, route, dests in routed:
             fp = text_fingerprint(mention) if grouping.enabled else 0
-            existing = by_key.get(dedup_key(mention))
-            if existing is None and grouping.enabled and fp:
-                existing = next(
-                    (
-                        a
-                        for a in near
-                        if a.fingerprint
-                        and a.brand in mention.brands
-                        and (a.fingerprint ^ fp).bit_count() <= grouping.max_distance
-                    ),
-                    None,
-                )
+            key = dedup_key(mention)
+            existing = by_key.get(key) or (
+                self._near(near, mention, fp) if grouping.enabled and fp else None
+            )
             if existing is not None:
                 self._join(existing, mention, now, batch, pending_updates)
                 continue
-            fresh.append((mention, route, dests, fp))
+            story = fresh_by_key.get(key) or (
+                self._near(fresh, mention, fp) if grouping.enabled and fp else None
+            )
+            if story is not None:
+                story.copies.append(mention)
+                continue
+            story = _Story(mention, route, dests, fp, key)
+            fresh_by_key[key] = story
+            fresh.append(story)
 
         ids = iter(next_ids(len(fresh)) if fresh else [])
-        for mention, route, dests, fp in fresh:
+        for story in fresh:
+            mention, route, dests = story.mention, story.route, story.dests
             alert = new_alert(next(ids), mention, route, dests, now)
-            alert.fingerprint = fp
+            alert.fingerprint = story.fingerprint
             alert.sla_from = alert.created_at
             by_key[alert.dedup_key] = alert
             near.append(alert)
             batch.add_new(alert)
+            for copy in story.copies:  # its post is queued: joining only counts them on it
+                self._join(alert, copy, now, batch, pending_updates)
             cfg = self.routes.get(route)
             recent = recent_by_route.setdefault(route, [])
             recent.append(alert)
@@ -163,6 +186,20 @@ class AlertMaker:
                     item.next_attempt_at = to_iso(now + wait) or ""
                 batch.outbox.append(item)
         return batch
+
+    def _near(self, candidates, mention: Mention, fp: int):
+        """The first alert or story of the same brand whose text is a near-duplicate."""
+        limit = self.config.grouping.max_distance
+        return next(
+            (
+                c
+                for c in candidates
+                if c.fingerprint
+                and c.brand in mention.brands
+                and (c.fingerprint ^ fp).bit_count() <= limit
+            ),
+            None,
+        )
 
     def _join(
         self, existing: Alert, mention: Mention, now: datetime, batch: Batch, pending_updates: set

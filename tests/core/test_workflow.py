@@ -51,11 +51,15 @@ class World:
         routes: list[dict[str, Any]],
         destinations: dict[str, Any] | None = None,
         rate: tuple[int, float] | None = None,
+        grouping: dict[str, Any] | None = None,
     ) -> None:
         self.clock = FakeClock(START)
         dests = destinations or {"team": {"type": "console"}, "boss": {"type": "console"}}
         feed = {"name": "feed", "type": "rss", "path": str(tmp_path / "feed.xml")}
-        self.config = make_config(tmp_path, routes=routes, destinations=dests, sources=[feed])
+        extra = {"grouping": grouping} if grouping else {}
+        self.config = make_config(
+            tmp_path, routes=routes, destinations=dests, sources=[feed], **extra
+        )
         self.repo = TinyDBRepository(self.config.data_dir, clock=self.clock)
         self.pipeline = Pipeline(
             self.config, self.repo, Analyzer(self.config), Router(self.config.routes), self.clock
@@ -356,6 +360,7 @@ def test_critical_alerts_merged_behind_a_rate_limit_still_beat_quiet_hours(tmp_p
         [{"name": "all", "match": {"brand": "Acme"}, "to": ["team"], "burst": None}],
         dests,
         rate=(1, 60.0),
+        grouping={"enabled": False},  # 70 look-alike texts stand for 70 different stories
     )
     w.clock.set(datetime(2026, 11, 28, 15, 0, tzinfo=UTC))  # 23:00 in Shanghai
     w.push(*[f"我在艾克米第{n}家店吃完食物中毒了，第{n}次" for n in range(70)])
@@ -415,3 +420,20 @@ def test_a_crash_after_storing_alerts_does_not_count_the_cycle_twice(tmp_path: P
     [alert] = repo.find_alerts(lambda a: True)
     assert alert.count == 2
     repo.close()
+
+
+def test_copies_of_one_story_in_one_poll_make_one_alert(tmp_path: Path) -> None:
+    w = World(tmp_path, [{"name": "all", "match": {"brand": "Acme"}, "to": ["team"]}])
+    w.push(
+        "Acme tea gave me food poisoning",
+        "Acme tea gave me food poisoning",  # the same item under another guid
+        "Food blogger reports food poisoning after Acme meal - Daily News",
+        "Food blogger reports food poisoning after Acme meal | City Times",  # syndicated
+        STORIES[2],  # a different story
+    )
+    alerts = sorted(w.repo.find_alerts(lambda a: True), key=lambda a: a.id)
+    assert [a.count for a in alerts] == [2, 2, 1]
+    w.tick(1)
+    posts = w.notifiers["team"].posts()
+    assert len(posts) == 3
+    assert not [s for s in w.notifiers["team"].sent if s[1] == "update"]  # counted in the post
