@@ -387,20 +387,29 @@ def cmd_classify(config: Config, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _report_args(config: Config, args: argparse.Namespace) -> tuple[str | None, Any]:
-    """--brand and --since of `digest` and `export`; ValueError with a message if wrong."""
-    from core.durations import parse_duration
+def _report_args(
+    config: Config, args: argparse.Namespace, report: bool = False
+) -> tuple[str | None, Any]:
+    """--brand and --since of `digest` and `export`; ValueError with a message if wrong.
+    `report`: --since within the range chat's `digest since:` takes (REPORT_SINCE)."""
+    from core.durations import check_report_since, parse_duration
 
     found = config.brand(args.brand) if args.brand else None
     if args.brand and found is None:
         known = ", ".join(b.name for b in config.brands)
         raise ValueError(f"unknown brand {args.brand!r}; brands in the config: {known}")
-    return (found.name if found else None), parse_duration(args.since)
+    since = parse_duration(args.since)
+    if report:
+        try:
+            check_report_since(since)
+        except ValueError as err:
+            raise ValueError(f"--since {err}") from None
+    return (found.name if found else None), since
 
 
 def cmd_digest(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
     try:
-        brand, since = _report_args(app.config, args)
+        brand, since = _report_args(app.config, args, report=True)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -462,6 +471,7 @@ def cmd_export(config: Config, args: argparse.Namespace, out: TextIO) -> int:
             negative_threshold=config.rules.negative_threshold,
             positive_threshold=config.rules.positive_threshold,
             progress=bar.update,
+            tz=config.tz,
         )
     finally:
         bar.close()
@@ -560,7 +570,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="file to write (default: stdout)")
     p = add("import", help="backfill mentions from a .jsonl or .csv file")
     p.add_argument("file", help="JSON Lines or CSV (header row) in the inbound schema")
-    p.add_argument("--source", default="import", help="source name to file them under")
+    p.add_argument(
+        "--source", help="source name to file them under (default: the file's, else import)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--alert",

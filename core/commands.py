@@ -17,7 +17,7 @@ from core.clock import Clock
 from core.config import Config
 from core.digest import stats_text
 from core.digest_service import DigestService
-from core.durations import format_duration, parse_duration
+from core.durations import check_report_since, format_duration, parse_duration
 from core.health import sources_report
 from core.models import Alert, Flag, Status, from_iso, to_iso
 from core.query import MAX_LIMIT, SENTIMENTS, MentionQuery, matcher
@@ -390,8 +390,10 @@ class CommandService:
                     raise UsageError(
                         f"since:{value[:20]} is not a duration; try since:7d"
                     ) from None
-                if not timedelta(hours=1) <= since <= timedelta(days=92):
-                    raise UsageError("since: takes between 1h and 92d")
+                try:
+                    check_report_since(since)
+                except ValueError as err:
+                    raise UsageError(f"since: {err}") from None
                 continue
             name = value if sep and key.lower() == "brand" else arg
             found = self.config.brand(name)

@@ -11,6 +11,9 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # Longer than anything Buzzwatch schedules or looks back over; bigger numbers typed in chat
 # ("snooze A1 99999999999999999999d") would overflow datetime arithmetic.
 MAX_DURATION = timedelta(days=3650)
+# How far back an on-demand digest or stats report looks: chat `digest since:`, `stats
+# since:` and `bot.py digest --since` (core/commands.py, bot.py) all take this range.
+REPORT_SINCE = (timedelta(hours=1), timedelta(days=92))
 
 
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
@@ -37,6 +40,14 @@ def _bounded(seconds: float, typed: object) -> timedelta:
     if seconds > MAX_DURATION.total_seconds():
         raise ValueError(f"duration too long: {str(typed)[:30]!r} (at most 3650d)")
     return timedelta(seconds=seconds)
+
+
+def check_report_since(since: timedelta) -> timedelta:
+    """`since` if within REPORT_SINCE, else ValueError('takes between 1h and 92d')."""
+    low, high = REPORT_SINCE
+    if not low <= since <= high:
+        raise ValueError(f"takes between {format_duration(low)} and {format_duration(high)}")
+    return since
 
 
 def format_duration(delta: timedelta) -> str:

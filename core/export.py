@@ -2,6 +2,9 @@
 
 CSV cells that a spreadsheet would read as a formula (=, +, -, @ ...) get a leading
 apostrophe: mention text is third-party text and must not run in someone's Excel.
+Times are ISO 8601 with the offset of the configured time zone (2026-11-28T09:12:00+08:00),
+so a spreadsheet shows local time and a program still reads the exact instant.
+`bot.py import` reads both formats back (sources/importer.py).
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
 
 from core.digest import sentiment_kind
@@ -33,7 +36,16 @@ CSV_COLUMNS = [
     "severity",
     "reach",
     "kol_tier",
+    # The metrics, so that an export imports back whole (sources/importer.py).
+    "followers",
+    "likes",
+    "comments",
+    "reposts",
+    "points",
+    "views",
 ]
+METRIC_COLUMNS = CSV_COLUMNS[CSV_COLUMNS.index("followers") :]
+TIME_KEYS = ("published", "fetched_at")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -68,7 +80,17 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         value = ";".join(str(v) for v in value)
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    # Also "'=x": import takes one apostrophe off a cell that then starts like a formula.
+    return "'" + text if text.lstrip("'").startswith(_FORMULA_START) else text
+
+
+def _local(value: Any, tz: tzinfo) -> Any:
+    """An ISO time as ISO with the offset of `tz`; anything else as it is."""
+    try:
+        when = from_iso(value) if isinstance(value, str) else None
+        return when.astimezone(tz).isoformat() if when else value
+    except (OverflowError, ValueError):  # year 1 or 9999 shifted out of range: keep UTC
+        return value
 
 
 def write(
@@ -79,8 +101,10 @@ def write(
     negative_threshold: float,
     positive_threshold: float,
     progress: Callable[[int], None] | None = None,
+    tz: tzinfo = UTC,
 ) -> int:
-    """Write the records; call `progress(n)` every so often with the count done since."""
+    """Write the records, times in `tz`; call `progress(n)` every so often with the count
+    done since."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     writer = csv.writer(stream) if fmt == "csv" else None
@@ -88,9 +112,13 @@ def write(
         writer.writerow(CSV_COLUMNS)
     step = 1000
     for n, doc in enumerate(docs, 1):
+        doc = {**doc, **{k: _local(doc[k], tz) for k in TIME_KEYS if k in doc}}
         if writer:
             score = float(doc.get("sentiment") or 0.0)
             row = dict(doc)
+            metrics = doc.get("metrics")
+            if isinstance(metrics, dict):
+                row.update({key: metrics.get(key) for key in METRIC_COLUMNS})
             row["when"] = doc.get("published") or doc.get("fetched_at") or ""
             row["sentiment_label"] = sentiment_kind(score, negative_threshold, positive_threshold)
             writer.writerow([_cell(row.get(col)) for col in CSV_COLUMNS])

@@ -14,28 +14,53 @@ MAX_LINE_CHARS = 20_000
 
 
 def _mention_from_line(line: str, n: int) -> Mention:
+    """A JSON object with a string `text` and/or `title` -> that mention; any other JSON
+    ([1, 2], "a string", 42, null) -> ValueError; a line that is not JSON -> its text. A line
+    starting with '{' that is not JSON is taken for broken JSON (ValueError), not text."""
     stripped = line.strip()
-    if stripped.startswith("{"):
-        data = json.loads(stripped)
-        if not isinstance(data, dict):
-            raise ValueError("a JSON line must be an object")
-        text = data.get("text")
-        if not isinstance(text, str):
-            raise ValueError("a JSON line needs a string field 'text'")
-        metrics = data.get("metrics") or {}
-        if not isinstance(metrics, dict):
-            raise ValueError("'metrics' must be an object")
+    try:
+        data = json.loads(stripped, parse_constant=_not_json)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except ValueError as err:
+        if stripped.startswith("{"):
+            raise ValueError(f"not valid JSON: {err}") from None
         return Mention(
-            id=f"line{n}",
-            source=str(data.get("source", "classify")),
-            url="",
-            title=strip_markup(str(data.get("title", "") or "")),
-            text=strip_markup(text),
-            author=str(data.get("author", "") or ""),
-            lang=str(data.get("lang", "") or ""),
-            metrics={str(k): int(v) for k, v in metrics.items() if isinstance(v, int | float)},
+            id=f"line{n}", source="classify", url="", title="", text=strip_markup(stripped)
         )
-    return Mention(id=f"line{n}", source="classify", url="", title="", text=strip_markup(stripped))
+    if not isinstance(data, dict):
+        raise ValueError(f"a JSON line must be an object, not {_json_kind(data)}")
+    text, title = data.get("text"), data.get("title")
+    for key, value in (("text", text), ("title", title)):
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"'{key}' must be a string")
+    if not (text or "").strip() and not (title or "").strip():
+        raise ValueError("a JSON line needs a string field 'text' (or 'title')")
+    metrics = data.get("metrics") or {}
+    if not isinstance(metrics, dict):
+        raise ValueError("'metrics' must be an object")
+    return Mention(
+        id=f"line{n}",
+        source=str(data.get("source", "classify")),
+        url="",
+        title=strip_markup(title or ""),
+        text=strip_markup(text or ""),
+        author=str(data.get("author", "") or ""),
+        lang=str(data.get("lang", "") or ""),
+        metrics={str(k): int(v) for k, v in metrics.items() if isinstance(v, int | float)},
+    )
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python's json reads NaN and Infinity; JSON has none
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return {list: "an array", str: "a string"}.get(type(value), "a number")
 
 
 def classify_one(line: str, n: int, analyzer: Analyzer, brand: str | None) -> dict[str, Any]:

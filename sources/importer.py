@@ -4,11 +4,17 @@ Each line (JSON Lines) or row (CSV with a header) is one mention in the inbound 
 (sources/inbound.py); CSV metrics go in columns named followers, likes, comments,
 reposts, points, views. Rows that do not fit are skipped and reported with their line
 number; the good ones go through the same pipeline as polled mentions, in batches.
+
+What `bot.py export` writes (either format) reads back as it was: its time column `when`
+is the published time, its `source` column names the source (unless --source is given),
+the analysis it carries (brands, flags, sentiment, ...) is worked out again and its
+mention ids are kept. A row repeating an earlier row's mention is skipped, first wins.
 """
 
 from __future__ import annotations
 
 import csv
+import html
 import json
 import re
 from collections import Counter
@@ -27,6 +33,31 @@ from sources.inbound import METRIC_KEYS, RejectedInput, parse_record
 BATCH = 500
 MAX_LINE_CHARS = 1_000_000
 SHOWN_REJECTS = 20
+DEFAULT_SOURCE = "import"
+# Export's columns that the inbound schema does not have: what the pipeline works out again
+# from the text (or, for fetched_at, from the import itself). `when` and `source` are read.
+DERIVED = frozenset(
+    {
+        "brands",
+        "flags",
+        "sentiment",
+        "sentiment_label",
+        "aspects",
+        "severity",
+        "reach",
+        "kol_tier",
+        "lang",
+        "fetched_at",
+    }
+)
+EXPORT_ONLY = DERIVED | {"when"}
+# A source name as the config allows it.
+SOURCE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
+# A mention id as Buzzwatch makes them (sources/rss.py mention_id): kept as it is.
+MENTION_ID = re.compile(r"m[0-9a-f]{20}")
+# Export puts an apostrophe before a cell a spreadsheet would run as a formula (and before
+# one that already starts with apostrophes and then such a character): one comes off.
+_ESCAPED_FORMULA = re.compile(r"'+[=+\-@\t\r]")
 
 
 @dataclass
@@ -36,11 +67,13 @@ class ImportReport:
     new: int = 0
     alerts: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    duplicates: list[tuple[int, str]] = field(default_factory=list)
 
     def summary(self) -> str:
+        skipped = f"{len(self.duplicates)} duplicate(s) skipped, " if self.duplicates else ""
         lines = [
             f"{self.rows} row(s): {self.accepted} accepted ({self.new} new, "
-            f"{self.alerts} alert(s)), {len(self.rejected)} rejected"
+            f"{self.alerts} alert(s)), {skipped}{len(self.rejected)} rejected"
         ]
         if self.rejected:
             reasons = Counter(reason.split(":")[0] for _, reason in self.rejected)
@@ -51,6 +84,12 @@ class ImportReport:
                 lines.append(f"  line {line}: {reason}")
             if len(self.rejected) > SHOWN_REJECTS:
                 lines.append(f"  … and {len(self.rejected) - SHOWN_REJECTS} more")
+        if self.duplicates:
+            lines.append("skipped (first wins):")
+            for line, reason in self.duplicates[:SHOWN_REJECTS]:
+                lines.append(f"  line {line}: {reason}")
+            if len(self.duplicates) > SHOWN_REJECTS:
+                lines.append(f"  … and {len(self.duplicates) - SHOWN_REJECTS} more")
         return "\n".join(lines)
 
 
@@ -111,33 +150,82 @@ def _csv_rows(stream: TextIO) -> Iterator[tuple[int, Any]]:
         for key, value in row.items():
             if value is None or value == "":
                 continue
+            if _ESCAPED_FORMULA.match(value):
+                value = value[1:]
             (metrics if key in METRIC_KEYS else record)[key] = value
         if metrics:
             record["metrics"] = metrics
         yield number, record
 
 
+def _from_export(record: dict[str, Any], source: str | None) -> tuple[dict[str, Any], str]:
+    """An exported row -> the inbound schema and its source name. Raises RejectedInput."""
+    record = dict(record)
+    named = record.pop("source", None)
+    if source is None:
+        if named in (None, ""):
+            named = DEFAULT_SOURCE
+        if not isinstance(named, str) or not SOURCE_NAME.fullmatch(named):
+            raise RejectedInput(
+                ["source: letters, digits, '_', '.' and '-' only (or give --source NAME)"]
+            )
+        source = named
+    exported = not EXPORT_ONLY.isdisjoint(record)
+    # The time a mention was said: export's `when` is published, else fetched.
+    said = record.pop("when", None) or record.get("fetched_at")
+    if record.get("published") in (None, "") and said:
+        record["published"] = said
+    for key in DERIVED:
+        record.pop(key, None)
+    if exported:  # plain text as export wrote it, not HTML to clean again: "a<b>c" stays
+        for key in ("title", "text", "author"):
+            if isinstance(record.get(key), str):
+                record[key] = html.escape(record[key], quote=False)
+    return record, source
+
+
+def _shown(value: object) -> str:
+    return one_line(strip_invisible(str(value)))[:80]
+
+
 def import_file(
     path: Path,
-    source: str,
+    source: str | None,
     process: Callable[[str, list[Mention]], Any],
     clock: Clock,
     progress: bool = True,
 ) -> ImportReport:
-    """Read `path`, hand accepted mentions to `process(source, batch)` BATCH at a time."""
+    """Read `path`, hand accepted mentions to `process(source, batch)` BATCH at a time.
+    `source` None: each row's own `source` (as export writes it), else DEFAULT_SOURCE."""
     report = ImportReport()
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".ndjson", ".csv"):
         raise ValueError(f"{path}: give a .jsonl or .csv file")
     size = path.stat().st_size
-    batch: list[Mention] = []
+    batches: dict[str, list[Mention]] = {}
+    pending = 0
+    first_line: dict[str, tuple[int, Any]] = {}  # mention id -> (line, the row's id)
 
     def flush() -> None:
-        if batch:
-            result = process(source, batch)
+        nonlocal pending
+        for name, batch in batches.items():
+            result = process(name, batch)
             report.new += getattr(result, "new", 0)
             report.alerts += len(getattr(result, "alerts", []))
-            batch.clear()
+        batches.clear()
+        pending = 0
+
+    def read(data: Any) -> Mention:
+        if isinstance(data, RejectedInput):
+            raise data
+        if not isinstance(data, dict):
+            return parse_record(data, source or DEFAULT_SOURCE, clock.now())  # says why not
+        record, name = _from_export(data, source)
+        mention = parse_record(record, name, clock.now())
+        given = record.get("id")
+        if isinstance(given, str) and MENTION_ID.fullmatch(given.strip()):
+            mention.id = given.strip()  # an exported mention keeps its id
+        return mention
 
     with (
         # Undecodable bytes are kept (as lone surrogates) so that only their row is refused.
@@ -149,16 +237,23 @@ def import_file(
         for number, data in rows:
             report.rows += 1
             try:
-                if isinstance(data, RejectedInput):
-                    raise data
-                batch.append(parse_record(data, source, clock.now()))
-                report.accepted += 1
+                mention = read(data)
+                given = data.get("id") if isinstance(data, dict) else None
+                if mention.id in first_line:
+                    line, first_id = first_line[mention.id]
+                    what = f"id {_shown(given)}" if given and given == first_id else "mention"
+                    report.duplicates.append((number, f"duplicate of line {line} (same {what})"))
+                else:
+                    first_line[mention.id] = (number, given)
+                    batches.setdefault(mention.source, []).append(mention)
+                    pending += 1
+                    report.accepted += 1
             except RejectedInput as err:
                 report.rejected.append((number, "; ".join(err.problems)[:300]))
             except ROW_ERRORS as err:  # one odd row does not end the import
                 reason = one_line(strip_invisible(f"cannot read: {type(err).__name__}: {err}"))
                 report.rejected.append((number, reason[:300]))
-            if len(batch) >= BATCH:
+            if pending >= BATCH:
                 flush()
             if report.rows % 200 == 0:
                 now_at = stream.buffer.tell() if hasattr(stream, "buffer") else position

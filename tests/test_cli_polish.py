@@ -1,0 +1,102 @@
+"""Rough edges a new user met on the command line: classify's JSON lines, digest's --since."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot import main
+from tests.conftest import BASE_CONFIG
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    data = dict(BASE_CONFIG, data_dir=str(tmp_path / "data"))
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _classify(config: Path, tmp_path: Path, lines: list[str]) -> list[dict]:
+    src = tmp_path / "in.txt"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = io.StringIO()
+    assert main(["--config", str(config), "classify", str(src)], out) == 0
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_classify_json_that_is_not_an_object_with_text_is_an_error(
+    config: Path, tmp_path: Path
+) -> None:
+    lines = [
+        "[1,2]",
+        '"just a string"',
+        "42",
+        "null",
+        '{"title": 5}',
+        '{"author": "only an author"}',
+        '{"broken": ',
+    ]
+    results = _classify(config, tmp_path, lines)
+    assert [r["line"] for r in results] == list(range(1, len(lines) + 1))
+    for r in results:
+        assert set(r) == {"line", "error"} and r["error"].startswith("bad JSON line: "), r
+    assert "not an array" in results[0]["error"] and "not a string" in results[1]["error"]
+
+
+def test_classify_takes_a_title_only_object_and_text_that_is_not_json(
+    config: Path, tmp_path: Path
+) -> None:
+    lines = [
+        '{"title": "Acme gave me food poisoning"}',
+        "[Acme] fries are amazing",  # not JSON: text
+        "Infinity and Acme",
+        "NaN",  # Python's json would read it; JSON has no NaN: text
+    ]
+    results = _classify(config, tmp_path, lines)
+    assert all("error" not in r for r in results), results
+    assert results[0]["brands"] == ["Acme"] and "negative" in results[0]["flags"]
+    assert results[1]["brands"] == ["Acme"]
+
+
+@pytest.mark.parametrize("since", ["0s", "30m", "93d", "100d"])
+def test_digest_since_out_of_the_chat_range_is_refused(
+    config: Path, since: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = io.StringIO()
+    code = main(["--config", str(config), "-q", "--dry-run", "digest", "--since", since], out)
+    assert code == 2
+    assert "--since takes between 1h and 92d" in capsys.readouterr().err
+    chat = io.StringIO()
+    assert main(["--config", str(config), "-q", "command", "digest", f"since:{since}"], chat) == 1
+    assert "since: takes between 1h and 92d" in chat.getvalue()
+
+
+def test_digest_and_chat_share_one_range(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import core.durations
+
+    monkeypatch.setattr(core.durations, "REPORT_SINCE", (timedelta(hours=2), timedelta(days=3)))
+    code = main(["--config", str(config), "-q", "--dry-run", "digest", "--since", "1h"])
+    assert code == 2 and "between 2h and 3d" in capsys.readouterr().err
+    chat = io.StringIO()
+    assert main(["--config", str(config), "-q", "command", "stats", "since:4d"], chat) == 1
+    assert "since: takes between 2h and 3d" in chat.getvalue()
+
+
+def test_digest_since_within_the_range_works(config: Path, tmp_path: Path) -> None:
+    out = io.StringIO()
+    args = ["--config", str(config), "-q", "--dry-run", "digest", "--since", "92d"]
+    assert main([*args, "--chart", str(tmp_path / "c.png")], out) == 0
+
+
+def test_export_keeps_any_since(config: Path, tmp_path: Path) -> None:
+    """Only the digest has the chat's range: an export may look back a year."""
+    out = io.StringIO()
+    assert main(["--config", str(config), "-q", "export", "--since", "365d"], out) == 0
