@@ -245,8 +245,28 @@ _SLANG_NEG = re.compile(
     r"避雷|踩雷|踩坑|避坑|翻车|拔草|智商税|割韭菜|差评|投诉|维权|曝光|骗子|塌房|劝退|跑路"
     r"|吐了|无语|恶心|退钱|黑心|坑爹|被坑"
 )
+#   short complaints the review-trained model misreads (in hotel reviews 贵 mostly comes with
+#   praise, "贵但值", so 太贵了 alone scored positive).  Only in short posts: a long review
+#   weighs "房间太小" against the rest, and there the model is right more often than not.
+_SHORT_COMPLAINT = re.compile(
+    r"太(?:贵|甜|咸|辣|油|腻|淡|硬|少|小|慢|差|坑|难吃|难喝|敷衍|离谱)|涨价|[吃买用]不起"
+)
+_SHORT_POST_CHARS = 30
 _SLANG_POS = re.compile(r"yyds|绝绝子|种草|回购|宝藏|好评|安利|吹爆|真香|狠狠爱|封神")
 _SLANG_NUDGE = 2.5  # per distinct word, capped at two: 避雷 / 翻车 are explicit verdicts
+
+# English: VADER scores words, and misses social phrasing; a matched phrase weighs like a
+# brand domain word of strength _EN_PHRASE (see sentiment_score), per direction.
+_EN_NEG = re.compile(
+    r"\bnever again\b|\bhung up on\b|\b(?:was|were|is|are|arrived|came)\s+(?:stone\s+)?cold\b"
+    r"|\b(?:so|too|way too|super)\s+(?:expensive|pricey|slow)\b|\boverpriced\b|\brip-?off\b"
+    r"|\bscam(?:med)?\b|\bwaste of (?:money|time)\b|\b(?:do not|don't|dont) (?:buy|order|go)\b"
+)
+_EN_POS = re.compile(
+    r"\bcan'?t recommend\b.{0,40}?\benough\b|\b(?:is|was|are|were|so)\s+(?:fire|lit)\b"
+    r"|\bslaps\b|\bgoated\b|\b10/10\b|🔥"
+)
+_EN_PHRASE = 0.5
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
@@ -256,7 +276,10 @@ def _score_cleaned(cleaned: str, lang: str) -> float:
     if not cleaned:
         return 0.0
     if lang == "en":
-        return float(_get_vader().polarity_scores(cleaned)["compound"])
+        compound = float(_get_vader().polarity_scores(cleaned)["compound"])
+        lowered = cleaned.lower()
+        d = _EN_PHRASE * (bool(_EN_POS.search(lowered)) - bool(_EN_NEG.search(lowered)))
+        return d + (1.0 - abs(d)) * compound
     model = _get_zh_model()
     lowered = cleaned.lower()
     nudge = 0.0
@@ -266,6 +289,8 @@ def _score_cleaned(cleaned: str, lang: str) -> float:
         nudge += _NEGATION_NUDGE * (bool(negated) - bool(downtoned))
         lowered = _DOWNTONED_POS.sub(" ", _NEGATED_NEG.sub(" ", lowered))
     neg_slang = len(set(_SLANG_NEG.findall(lowered)))
+    if len(lowered) <= _SHORT_POST_CHARS:
+        neg_slang += len(set(_SHORT_COMPLAINT.findall(lowered)))
     pos_slang = len(set(_SLANG_POS.findall(lowered)))
     nudge += _SLANG_NUDGE * (min(pos_slang, 2) - min(neg_slang, 2))
     m = model.margin_prepared(lowered)

@@ -263,3 +263,35 @@ def test_shipped_gate_recognises_text_kind(text, kind):
     grams = rs.ngrams(rs.prepare_zh(text))
     gate = model.gate(grams, 1 / math.sqrt(len(grams)))
     assert model.domains[gate.index(max(gate))] == kind
+
+
+# Short social complaints and praise that reviews did not teach the model (from a new-user
+# test): a complaint scored 0 or above never alerts.
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("泽飞茶的奶茶太甜了，而且太贵", "zh"),
+        ("艾克米又涨价了，吃不起了", "zh"),
+        ("太贵了", "zh"),
+        ("Acme customer service hung up on me twice. Never again.", "en"),
+        ("Acme the burgers were cold", "en"),
+        ("Why is Acme so expensive now?", "en"),
+        ("Acme is a total rip-off", "en"),
+    ],
+)
+def test_short_social_complaints_are_negative(text, lang):
+    assert is_negative(text, lang)
+
+
+@pytest.mark.parametrize(
+    "text", ["I can't recommend Acme enough!", "Acme's new burger is fire 🔥", "Acme slaps, 10/10"]
+)
+def test_english_social_praise_is_not_negative(text):
+    assert not is_negative(text, "en")
+
+
+def test_a_long_review_weighs_a_small_complaint_against_the_rest():
+    review = "房间太小了，不过前台服务非常热情，早餐丰富，位置也方便，下次出差还会选择这家酒店"
+    assert len(review) > rs._SHORT_POST_CHARS
+    assert not is_negative(review, "zh")
+    assert is_negative("房间太小了", "zh")
