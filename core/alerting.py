@@ -20,15 +20,28 @@ from core.config import Config, RouteConfig
 from core.models import Alert, Mention, OutboxItem, Severity, Status, from_iso, to_iso
 from core.render import alert_view
 from core.routing import Router, route_label
-from core.similarity import fingerprint, strip_publisher
+from core.similarity import fingerprint, overlap, shingles, strip_publisher
 
 STORM_LINES = 15
 
 
-def text_fingerprint(mention: Mention) -> int:
+def story_text(title: str, text: str) -> str:
+    """What near-duplicates are compared on."""
     # Many feeds repeat the title as the text: the publisher suffix must go from both.
-    body = "" if mention.text.strip() == mention.title.strip() else mention.text[:1000]
-    return fingerprint(f"{strip_publisher(mention.title)}\n{body}")
+    body = "" if text.strip() == title.strip() else text[:1000]
+    return f"{strip_publisher(title)}\n{body}"
+
+
+def text_fingerprint(mention: Mention) -> int:
+    return fingerprint(story_text(mention.title, mention.text))
+
+
+def _story_shingles(c: Alert | _Story) -> frozenset[str]:
+    if isinstance(c, Alert):
+        return frozenset(
+            shingles(story_text(c.summary.get("title", ""), c.summary.get("text", "")))
+        )
+    return c.shingles
 
 
 @dataclass
@@ -63,6 +76,7 @@ class _Story:
     dests: list[str]
     fingerprint: int
     key: str
+    shingles: frozenset[str] = frozenset()
     copies: list[Mention] = field(default_factory=list)
 
     @property
@@ -136,22 +150,24 @@ class AlertMaker:
         # of a story that an earlier mention of this same cycle started.
         fresh: list[_Story] = []
         fresh_by_key: dict[str, _Story] = {}
+        cache: dict[str, frozenset[str]] = {}  # stored alert id -> its shingles
         for mention, route, dests in routed:
             fp = text_fingerprint(mention) if grouping.enabled else 0
+            own = frozenset(shingles(story_text(mention.title, mention.text))) if fp else None
             key = dedup_key(mention)
             existing = by_key.get(key) or (
-                self._near(near, mention, fp) if grouping.enabled and fp else None
+                self._near(near, mention, fp, own, cache) if own else None
             )
             if existing is not None:
                 self._join(existing, mention, now, batch, pending_updates)
                 continue
             story = fresh_by_key.get(key) or (
-                self._near(fresh, mention, fp) if grouping.enabled and fp else None
+                self._near(fresh, mention, fp, own, cache) if own else None
             )
             if story is not None:
                 story.copies.append(mention)
                 continue
-            story = _Story(mention, route, dests, fp, key)
+            story = _Story(mention, route, dests, fp, key, own or frozenset())
             fresh_by_key[key] = story
             fresh.append(story)
 
@@ -187,19 +203,24 @@ class AlertMaker:
                 batch.outbox.append(item)
         return batch
 
-    def _near(self, candidates, mention: Mention, fp: int):
-        """The first alert or story of the same brand whose text is a near-duplicate."""
-        limit = self.config.grouping.max_distance
-        return next(
-            (
-                c
-                for c in candidates
-                if c.fingerprint
-                and c.brand in mention.brands
-                and (c.fingerprint ^ fp).bit_count() <= limit
-            ),
-            None,
-        )
+    def _near(self, candidates, mention: Mention, fp: int, own: frozenset[str], cache: dict):
+        """The first alert or story of the same brand whose text is a near-duplicate: its
+        SimHash within `max_distance` bits (a cheap filter), then enough shared shingles
+        (SimHash alone merged unrelated short posts and missed one-word edits)."""
+        grouping = self.config.grouping
+        for c in candidates:
+            if not c.fingerprint or c.brand not in mention.brands:
+                continue
+            if (c.fingerprint ^ fp).bit_count() > grouping.max_distance:
+                continue
+            theirs = cache.get(c.id) if isinstance(c, Alert) else None
+            if theirs is None:
+                theirs = _story_shingles(c)
+                if isinstance(c, Alert):
+                    cache[c.id] = theirs
+            if overlap(own, theirs) >= grouping.min_overlap:
+                return c
+        return None
 
     def _join(
         self, existing: Alert, mention: Mention, now: datetime, batch: Batch, pending_updates: set

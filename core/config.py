@@ -429,7 +429,9 @@ class GroupingConfig(Strict):
     """Near-duplicates (syndicated copies, reposts with small edits) join one alert."""
 
     enabled: bool = True
-    max_distance: int = Field(default=6, ge=0, le=32)  # SimHash bits that may differ, of 64
+    # SimHash bits of 64 that may differ (a filter), then the share of shingles in common
+    max_distance: int = Field(default=20, ge=0, le=32)
+    min_overlap: float = Field(default=0.5, gt=0.0, le=1.0)
     window: Duration = timedelta(days=3)
 
 

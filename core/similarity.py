@@ -1,8 +1,9 @@
 """Near-duplicate text: the same story syndicated across sites, reposts with small edits.
 
 SimHash fingerprints (the `simhash` package) over shingles of normalised text: Chinese as
-character trigrams, other scripts as word pairs. Two texts whose 64-bit fingerprints differ
-in a few bits are the same story.
+character trigrams, other scripts as word pairs. A fingerprint is a cheap filter (unrelated
+texts differ in ~32 of 64 bits); the shingles' overlap decides, because on short posts
+SimHash alone both merges unrelated texts and misses one-word edits.
 """
 
 from __future__ import annotations
@@ -43,3 +44,8 @@ def fingerprint(text: str) -> int:
 
 def distance(a: int, b: int) -> int:
     return (a ^ b).bit_count()
+
+
+def overlap(a: frozenset[str] | set[str], b: frozenset[str] | set[str]) -> float:
+    """Jaccard similarity of two shingle sets, 0.0 to 1.0."""
+    return len(a & b) / len(a | b) if a or b else 0.0

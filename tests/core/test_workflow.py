@@ -437,3 +437,16 @@ def test_copies_of_one_story_in_one_poll_make_one_alert(tmp_path: Path) -> None:
     posts = w.notifiers["team"].posts()
     assert len(posts) == 3
     assert not [s for s in w.notifiers["team"].sent if s[1] == "update"]  # counted in the post
+
+
+def test_reposts_with_small_edits_join_and_look_alike_short_posts_do_not(tmp_path: Path) -> None:
+    w = World(tmp_path, [{"name": "all", "match": {"brand": "Acme"}, "to": ["team"]}])
+    w.push("Acme tea sent me to hospital, I was sick all night after one cup")
+    w.clock.advance(60)
+    w.push("Acme tea sent me to hospital, I was sick the whole night after one cup")
+    w.push("最近在艾克米点的奶茶喝完就拉肚子，客服也不理人，已经打了12315投诉电话")
+    w.clock.advance(60)
+    w.push("在艾克米点的奶茶喝完就拉肚子，客服也不理人，已经打了12315投诉电话")
+    w.push("Acme staff were rude to my grandmother today")  # another story, same brand
+    alerts = sorted(w.repo.find_alerts(lambda a: True), key=lambda a: int(a.id[1:]))
+    assert [a.count for a in alerts] == [2, 2, 1]
