@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,7 +52,17 @@ def matcher(
     query: MentionQuery, now: datetime, negative_threshold: float, positive_threshold: float
 ):
     """A predicate over stored mention records for this query."""
-    words = query.normalized_words()
+    # A Latin word matches from a word start ("refund" finds "refunded", "x" does not find
+    # "experience"); Chinese has no spaces, so CJK words match anywhere.
+    words = [
+        (
+            w,
+            re.compile(r"(?<![a-z0-9])" + re.escape(w))
+            if w[0].isascii() and w[0].isalnum()
+            else None,
+        )
+        for w in query.normalized_words()
+    ]
     cutoff = (now - query.since).astimezone(UTC).isoformat()
     brand = query.brand.casefold()
     source = query.source.casefold()
@@ -80,7 +91,7 @@ def matcher(
                 return False
         if words:
             text = search_text(doc)
-            return all(w in text for w in words)
+            return all(w in text and (p is None or p.search(text)) for w, p in words)
         return True
 
     return accept

@@ -87,6 +87,9 @@ def service(tmp_path: Path, clock: FakeClock):
         ("mentions brand:acme limit:1", ["艾克米外卖退款没人理"]),
         ("查询 ＲＥＦＵＮＤ", ["Acme refund took three weeks"]),  # Chinese alias, full-width words
         ("mentions nothing-like-this", []),
+        ("mentions ries", []),  # Latin words match from a word start, not inside "fries"
+        ("mentions fri", ["Acme fries are great"]),
+        ("mentions 卖退", ["艾克米外卖退款没人理"]),  # Chinese matches anywhere
     ],
 )
 def test_mentions_queries(service: CommandService, query: str, titles: list[str]) -> None:
