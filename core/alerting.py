@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +22,8 @@ from core.models import Alert, Mention, OutboxItem, Severity, Status, from_iso, 
 from core.render import alert_view
 from core.routing import Router, route_label
 from core.similarity import fingerprint, overlap, shingles, strip_publisher
+
+log = logging.getLogger("buzzwatch.alerting")
 
 STORM_LINES = 15
 
@@ -123,8 +126,12 @@ class AlertMaker:
         for m in mentions:
             route, dests = self.router.destinations_for(m)
             if not dests:
+                log.debug(
+                    "mention %s: no route matched (flags=%s); stored, no alert", m.id, m.flags
+                )
                 continue
             if active_silence(silences, m, route, now):
+                log.debug("mention %s: route %s is silenced; stored, no alert", m.id, route)
                 batch.silenced += 1
                 continue
             routed.append((m, route, dests))

@@ -54,11 +54,27 @@ class Pipeline:
         by_id = {m.id: m for m in mentions}
         unseen = self.repo.unseen(by_id)
         result.new = len(unseen)
-        matched = [
-            m
-            for m in (self.analyzer.analyze(by_id[i], only_brands=True) for i in unseen)
-            if m.brands
-        ]
+        matched = []
+        for i in unseen:
+            m = self.analyzer.analyze(by_id[i], only_brands=True)
+            if m.brands:
+                matched.append(m)
+                log.debug(
+                    "mention %s %.60r: brands=%s lang=%s sentiment=%+.2f flags=%s severity=%s",
+                    m.id,
+                    m.title or m.text,
+                    m.brands,
+                    m.lang,
+                    m.sentiment,
+                    m.flags,
+                    m.severity,
+                )
+            else:
+                log.debug(
+                    "mention %s %.60r: no brand keyword matched; remembered as seen",
+                    i,
+                    by_id[i].title or by_id[i].text,
+                )
         result.matched = len(matched)
 
         now = self.clock.now()
