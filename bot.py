@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import os
+import select
 import shlex
 import signal
 import sys
@@ -23,7 +24,7 @@ from typing import Any, TextIO
 
 from core.alerts import AlertService
 from core.clock import Clock, SystemClock
-from core.commands import Actor, CommandService, Reply
+from core.commands import Actor, CommandService, Reply, is_read_only
 from core.config import Config, ConfigError, config_warnings, env_secrets, load_config
 from core.digest_service import DigestService
 from core.durations import format_duration
@@ -52,6 +53,8 @@ WARM_UP_DAYS = timedelta(days=30)
 ARCHIVE_AFTER = timedelta(days=14)  # mentions loaded for search at start-up, in the background
 # --once waits this long at most for rate limits and short retries before it exits.
 ONCE_MAX_WAIT = 120.0
+# A line typed into the running bot longer than this (bytes, no newline yet) is dropped.
+MAX_STDIN_LINE = 64 * 1024
 
 
 class Buzzwatch:
@@ -277,6 +280,9 @@ def run_forever(app: Buzzwatch) -> int:
         len(app.sources),
         len(app.notifiers),
     )
+    stop_reader = start_stdin_commands(app)
+    if stop_reader is not None:
+        stops.append(stop_reader)
     stop.wait()
     for stop_listener in stops:
         stop_listener()
@@ -285,6 +291,96 @@ def run_forever(app: Buzzwatch) -> int:
     app.deliverer.deliver_due()
     log.info("stopped cleanly")
     return 0
+
+
+# --- chat commands typed into the running bot's terminal ---------------------------------------
+
+
+def _may_read_stdin(fd: int) -> bool:
+    """Whether reading `fd` now is safe: a pipe or a file, or a terminal this process is in
+    the foreground of. A background process reading its terminal is stopped (SIGTTIN)."""
+    try:
+        return not os.isatty(fd) or os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:  # a terminal that is not ours: leave it alone
+        return False
+
+
+def run_stdin_command(app: Buzzwatch, line: str, out: TextIO) -> None:
+    """One line typed into the running bot: a chat command from the local console user."""
+    text = line.strip()
+    if not text:
+        return
+    if text.lower() in {"quit", "exit", "q"}:
+        print("The bot keeps running: Ctrl-C stops it.", file=out, flush=True)
+        return
+    try:
+        reply = app.run_command(text)
+    except Exception:  # one bad command must not end the reader
+        log.exception("command %r failed", text[:80])
+        return
+    if app.dry_run and reply.ok and not is_read_only(text):
+        reply.text += "\n(dry run: not stored; forgotten when the bot stops)"
+    _print_reply(reply, out)
+    out.flush()
+    if reply.changed:
+        app.deliverer.kick()
+
+
+def read_stdin_commands(app: Buzzwatch, fd: int, out: TextIO, stop: threading.Event) -> None:
+    """Run each line read from `fd` as a chat command until end of file (which ends only this
+    reader, not the bot) or `stop`. Reads the descriptor directly (no buffered stream whose
+    lock a blocked daemon thread would hold at exit), and never while in the background of
+    a terminal: it waits until brought to the foreground."""
+    pending = b""
+    skipping = False  # dropping the rest of an over-long line
+    told_background = False
+    while not stop.is_set():
+        if not _may_read_stdin(fd):
+            if not told_background:
+                log.info("in the background: not reading commands from the terminal")
+                told_background = True
+            stop.wait(1.0)
+            continue
+        try:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if not ready or not _may_read_stdin(fd):
+                continue
+            chunk = os.read(fd, 4096)
+        except (OSError, ValueError):  # the terminal went away, stdin was closed
+            return
+        if not chunk:
+            if pending and not skipping:
+                run_stdin_command(app, pending.decode("utf-8", "replace"), out)
+            return
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            if skipping:
+                skipping = False
+                continue
+            run_stdin_command(app, line.decode("utf-8", "replace"), out)
+        if len(pending) > MAX_STDIN_LINE:
+            if not skipping:
+                print("That line is too long: ignored.", file=out, flush=True)
+            pending, skipping = b"", True
+
+
+def start_stdin_commands(app: Buzzwatch) -> Any:
+    """Take chat commands from stdin while the bot runs, in a daemon thread; a function that
+    stops it, or None when there is no stdin."""
+    try:
+        fd = sys.stdin.fileno() if sys.stdin is not None else -1
+        os.fstat(fd)
+    except (OSError, ValueError, AttributeError):
+        return None
+    if os.isatty(fd) and _may_read_stdin(fd):
+        log.info("commands: type `help` and Enter for the list (ack, assign, resolve, status…)")
+    stop = threading.Event()
+    out = app.stdout or sys.stdout
+    threading.Thread(
+        target=read_stdin_commands, args=(app, fd, out, stop), name="stdin-commands", daemon=True
+    ).start()
+    return stop.set
 
 
 def cmd_check_config(config: Config, path: Path, out: TextIO, sample: str | None = None) -> int:
@@ -582,6 +678,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_text(args: argparse.Namespace) -> str:
+    """The chat command line that `mentions ...` or `command ...` stands for."""
+    words = args.query if args.command == "mentions" else args.words
+    if len(words) == 1 and " " in words[0]:
+        try:
+            words = shlex.split(words[0])
+        except ValueError:  # O'Brien, an unbalanced quote
+            words = words[0].split()
+    return shlex.join(words) if args.command == "command" else "mentions " + shlex.join(words)
+
+
+def _next_to_the_bot_hint(command: str | None, text: str) -> str | None:
+    """What to do instead when `command`/`console` meets a running bot's data folder."""
+    if command == "command":
+        name = (text.split() or ["this command"])[0][:40]
+        return (
+            f"  `{name}` changes stored state, so it cannot run next to the bot: "
+            "type it into the running bot's terminal, or use the chat."
+        )
+    if command == "console":
+        return (
+            "  the console cannot run next to the bot: type commands into the running bot's "
+            "terminal, or use the chat; read-only ones (status, sources, stats, mentions...) "
+            "also work here, e.g. `python bot.py command status`."
+        )
+    return None
+
+
 def setup_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(
@@ -606,6 +730,7 @@ def main(
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     out = out or sys.stdout
     setup_logging(args.verbose, args.quiet or args.command == "classify")
+    text = _command_text(args) if args.command in ("mentions", "command") else ""
     try:
         config, path = load_config(args.config)
         if args.command == "check-config":
@@ -618,13 +743,19 @@ def main(
         app = Buzzwatch(
             config,
             dry_run=args.dry_run,
-            read_only=args.command == "mentions",
+            # Queries need no lock on the data folder: they work next to a running bot.
+            read_only=args.command == "mentions"
+            or (args.command == "command" and is_read_only(text)),
             # These queue work for the bot: a chat secret that is not set here must not stop them.
             offline_ok=args.command in ("command", "console", "digest", "import"),
             stdout=out,
         )
     except (ConfigError, StorageError) as err:
         print(f"error: {err}", file=sys.stderr)
+        if isinstance(err, StorageError) and "another Buzzwatch process" in str(err):
+            hint = _next_to_the_bot_hint(args.command, text)
+            if hint:
+                print(hint, file=sys.stderr)
         return 2
     except OSError as err:  # a file named on the command line (classify, export...)
         print(f"error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
@@ -637,16 +768,9 @@ def main(
         if args.command == "import":
             return cmd_import(app, args, out)
         if args.command in ("mentions", "command"):
-            words = args.query if args.command == "mentions" else args.words
-            if len(words) == 1 and " " in words[0]:
-                try:
-                    words = shlex.split(words[0])
-                except ValueError:  # O'Brien, an unbalanced quote
-                    words = words[0].split()
-            text = (
-                shlex.join(words) if args.command == "command" else "mentions " + shlex.join(words)
-            )
             reply = app.run_command(text)
+            if app.dry_run and reply.ok and not is_read_only(text):
+                reply.text += "\n(dry run: not stored)"
             _print_reply(reply, out)
             if reply.changed:
                 app.deliver_now()

@@ -65,6 +65,29 @@ HELP = """Buzzwatch commands:
 Alert ids look like A12. 中文: 查询 确认 指派 解决 暂停 状态 静默 日报 统计 帮助"""
 
 
+# Commands that only read: they change no alert, silence or queue, so they can run on a
+# read-only view of the data folder, next to a running bot (`python bot.py command status`).
+READ_ONLY_COMMANDS = frozenset({"help", "mentions", "status", "sources", "digest", "stats"})
+
+
+def is_read_only(text: str) -> bool:
+    """Whether this command line can change nothing: a read-only command, `silence` with no
+    arguments (the list), or a line `CommandService.run` only answers with an error (too long,
+    an unknown command)."""
+    text = (text or "").strip()
+    if len(text) > MAX_COMMAND_CHARS:
+        return True
+    words = tokenize(text)
+    if not words:
+        return True  # the help text
+    name = words[0].lstrip("/").lower()
+    name = ALIASES.get(name, name)
+    if name == "silence":
+        return len(words) == 1
+    known = name.isidentifier() and hasattr(CommandService, f"_cmd_{name}")
+    return name in READ_ONLY_COMMANDS or not known
+
+
 @dataclass
 class Actor:
     """Who typed the command, and from where."""
