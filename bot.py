@@ -195,35 +195,108 @@ def _print_reply(reply: Reply, out: TextIO) -> None:
         print(printable(tail), file=out)
 
 
+class StopRequest(threading.Event):
+    """Set when SIGINT (Ctrl-C) or SIGTERM asks the process to stop; `signum` says which."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.signum: int | None = None
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else "a stop request"
+
+    @property
+    def exit_code(self) -> int:
+        """130 after Ctrl-C (128 + SIGINT: what a shell expects of an interrupted program);
+        0 after SIGTERM (a service stopped as asked: systemd's clean stop)."""
+        return 128 + signal.SIGINT if self.signum == signal.SIGINT else 0
+
+
+def install_stop_signals(stop: StopRequest, then: Any = None) -> Any:
+    """SIGINT and SIGTERM set `stop` (no KeyboardInterrupt in the middle of a write), the
+    first one also starts `then()` in a thread of its own (the main thread may be waiting
+    on something `then` ends). Returns a function that puts the previous handlers back.
+    Outside the main thread (a test calling main()), signals cannot be handled: no-op."""
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if stop.signum is None:
+            stop.signum = signum
+            log.info("received %s, shutting down", signal.Signals(signum).name)
+            if then is not None:
+                threading.Thread(target=then, name="stopping", daemon=True).start()
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    return restore
+
+
 def cmd_run(app: Buzzwatch, args: argparse.Namespace) -> int:
     if args.once:
-        outcomes = app.poll_all()
+        stop = StopRequest()
+        # A signal cuts the fetches in flight (the poll ends now) and ends the drain's wait.
+        restore = install_stop_signals(stop, then=app.fetcher.stop)
+        try:
+            return run_once(app, stop)
+        finally:
+            restore()
+    return run_forever(app)
+
+
+def run_once(app: Buzzwatch, stop: StopRequest) -> int:
+    outcomes = app.poll_all()
+    report = DeliveryReport()
+    if not stop.is_set():
         app.storms.check()
         app.sla.check()
         app.archive()
-        report = app.deliverer.drain(max_wait=ONCE_MAX_WAIT)
-        failed = [o for o in outcomes if not o.ok]
-        alerts = sum(len(o.result.alerts) for o in outcomes if o.result)
-        queued = len(app.repo.pending_outbox())
-        log.info(
-            "cycle done: %d source(s), %d failed, %d alert(s); sent %d, dead %d, still queued %d%s",
-            len(outcomes),
-            len(failed),
+        # Waits for rate limits and short retries; an update waiting only for its route's
+        # group_interval goes at once (one cycle has nothing more to merge into it).
+        report = app.deliverer.drain(max_wait=ONCE_MAX_WAIT, stop=stop, updates_now=True)
+    failed = [o for o in outcomes if not o.ok]
+    alerts = sum(len(o.result.alerts) for o in outcomes if o.result)
+    queued = len(app.repo.pending_outbox())
+    later = (
+        " (dry run: nothing was stored)"
+        if app.dry_run
+        else " (they go out on the next run)"
+        if queued
+        else ""
+    )
+    if stop.is_set():
+        log.warning(
+            "stopped by %s: %d source(s) polled, %d alert(s); sent %d, dead %d, "
+            "not sent and still queued %d%s",
+            stop.name,
+            len(outcomes) - sum(1 for o in outcomes if o.deferred),
             alerts,
             report.sent,
             report.dead,
             queued,
-            " (dry run: nothing was stored)"
-            if app.dry_run
-            else " (they go out on the next run)"
-            if queued
-            else "",
+            later,
         )
-        if outcomes and len(failed) == len(outcomes):
-            log.error("every source failed: see the errors above")
-            return 1
-        return 0
-    return run_forever(app)
+        return stop.exit_code
+    log.info(
+        "cycle done: %d source(s), %d failed, %d alert(s); sent %d, dead %d, still queued %d%s",
+        len(outcomes),
+        len(failed),
+        alerts,
+        report.sent,
+        report.dead,
+        queued,
+        later,
+    )
+    if outcomes and len(failed) == len(outcomes):
+        log.error("every source failed: see the errors above")
+        return 1
+    return 0
 
 
 def run_forever(app: Buzzwatch) -> int:
@@ -257,14 +330,10 @@ def run_forever(app: Buzzwatch) -> int:
     scheduler.add_job(
         app.sla.check, "interval", seconds=SLA_EVERY_SECONDS, id="sla", misfire_grace_time=300
     )
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = StopRequest()
+    # A signal also cuts the fetches in flight: a slow or hanging source does not hold up
+    # the shutdown until its fetch deadline.
+    install_stop_signals(stop, then=app.fetcher.stop)
     from listeners import start_listeners
 
     app.deliverer.start(DELIVER_EVERY_SECONDS)  # before anything can kick it
@@ -286,11 +355,14 @@ def run_forever(app: Buzzwatch) -> int:
     stop.wait()
     for stop_listener in stops:
         stop_listener()
-    scheduler.shutdown(wait=True)  # running polls finish and their results are stored
+    app.fetcher.stop()  # (the signal started this already) polls still fetching end now
+    # Polls in flight finish promptly; what they had fetched is stored. A poll cut off in
+    # its fetch is a deferral, not a failure of the source: the next start polls it again.
+    scheduler.shutdown(wait=True)
     app.deliverer.stop()
     app.deliverer.deliver_due()
     log.info("stopped cleanly")
-    return 0
+    return stop.exit_code
 
 
 # --- chat commands typed into the running bot's terminal ---------------------------------------

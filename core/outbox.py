@@ -205,12 +205,33 @@ class Deliverer:
         with self._lock:
             return self._deliver_due()
 
-    def drain(self, max_wait: float = 60.0) -> DeliveryReport:
+    def drain(
+        self,
+        max_wait: float = 60.0,
+        *,
+        stop: threading.Event | None = None,
+        updates_now: bool = False,
+    ) -> DeliveryReport:
         """Deliver until nothing is left that can go within `max_wait` seconds (for --once:
-        waits out rate limits and short retries, not long backoffs)."""
+        waits out rate limits and short retries, not long backoffs).
+
+        `stop`: once set (Ctrl-C), the drain returns after the send in progress; what was
+        not sent stays queued. A real sleep waits on it, so it ends at once; an injected one
+        (a test's fake clock) runs as is and `stop` is checked after it.
+        `updates_now`: updates waiting only for their route's group_interval go at once.
+        The interval merges the updates of a running bot's many polls into one edit; a single
+        cycle has nothing more to merge, and it would otherwise wait out the interval."""
         total = DeliveryReport()
         deadline = self.clock.now() + timedelta(seconds=max_wait)
-        while True:
+        if updates_now:
+            stamp = to_iso(self.clock.now()) or ""
+            for item in self.repo.pending_outbox():
+                # Never tried yet: its time is the group timer's, not a retry's backoff.
+                if item.action == "update" and not item.attempts and item.next_attempt_at > stamp:
+                    item.next_attempt_at = stamp
+                    self.repo.save_outbox(item)
+        real_sleep = self.sleep is time.sleep
+        while stop is None or not stop.is_set():
             report = self.deliver_due()
             for key in vars(total):
                 setattr(total, key, getattr(total, key) + getattr(report, key))
@@ -219,7 +240,12 @@ class Deliverer:
             progressed = report.sent or report.dead or report.batched
             if wake is None or wake > deadline or (wake <= now and not progressed):
                 return total
-            self.sleep(max(0.0, (wake - now).total_seconds()))
+            seconds = max(0.0, (wake - now).total_seconds())
+            if stop is not None and real_sleep:
+                stop.wait(seconds)
+            else:
+                self.sleep(seconds)
+        return total
 
     def next_wake(self) -> datetime | None:
         """When the next pending item could go, or None when the outbox is empty."""

@@ -6,8 +6,11 @@ receive and prints it as one JSON line instead of sending it.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
+import logging
+import os
 import re
 import sys
 import threading
@@ -18,6 +21,10 @@ from core.render import alert_view
 from listeners import notifier_type
 from rules.text import strip_invisible
 
+log = logging.getLogger("buzzwatch.console")
+
+# Write errors after which the console's output is gone for good.
+_GONE = {errno.EPIPE, errno.EBADF, errno.EIO, errno.ENXIO, errno.ECONNRESET}
 _CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 
@@ -57,6 +64,7 @@ class ConsoleNotifier:
         self.stream = stream
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._closed = ""  # why the output cannot be written to any more
 
     def render(self, out: Outgoing) -> dict[str, Any]:
         kind = out.message.get("kind")
@@ -76,8 +84,38 @@ class ConsoleNotifier:
     def send(self, out: Outgoing, payload: dict[str, Any]) -> Delivery:
         stream = self.stream or sys.stdout
         with self._lock:
-            print(printable(payload["text"]), file=stream, flush=True)
+            if self._closed:
+                return Delivery(ok=False, retryable=False, error=self._closed)
+            try:
+                print(printable(payload["text"]), file=stream, flush=True)
+            except (OSError, ValueError) as err:
+                if isinstance(err, OSError) and err.errno not in _GONE:
+                    # A full disk under a redirected stdout may clear up: try again later.
+                    return Delivery(ok=False, retryable=True, error=f"console: {err}")
+                # The reader of the pipe left (`| head`), the terminal hung up, the file was
+                # closed: permanent, nothing printed here again can be read. Said once; the
+                # bot goes on polling and delivering to its other destinations.
+                self._closed = f"the console's output is closed ({type(err).__name__})"
+                log.warning("%s: console messages are dropped from now on", self._closed)
+                _point_at_devnull(stream)
+                return Delivery(ok=False, retryable=False, error=self._closed)
         return Delivery(ok=True, ref=(out.ref or {"console": str(next(self._ids))}))
+
+
+def _point_at_devnull(stream: TextIO) -> None:
+    """After a broken pipe, the stream's descriptor goes to /dev/null, so the bytes still in
+    its buffer and any later flush (at exit too) fail quietly instead of with a traceback."""
+    try:
+        fd = stream.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError, AttributeError):  # not a file (a StringIO in tests)
+        return
+    try:
+        os.dup2(devnull, fd)
+    except OSError:
+        pass
+    finally:
+        os.close(devnull)
 
 
 class DryRunNotifier:

@@ -9,13 +9,18 @@ a 304.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from core.config import FetchConfig
@@ -36,6 +41,12 @@ class FetchError(Exception):
         super().__init__(message)
         self.status = status
         self.host = host
+
+
+class FetchStopped(FetchError):
+    """Buzzwatch is shutting down: the fetch was cut off, or not started."""
+
+    deferred = True  # not the source's failure: it is polled again on the next start
 
 
 class HostBackoff(FetchError):
@@ -64,8 +75,13 @@ def check_scheme(url: str) -> None:
         raise FetchError(f"refusing {scheme or 'scheme-less'} URL: only http and https are fetched")
 
 
-def make_client(cfg: FetchConfig, policy: AddressPolicy | None = None) -> httpx.Client:
-    """An httpx client; with a policy, it connects only to addresses the policy allows."""
+def make_client(
+    cfg: FetchConfig,
+    policy: AddressPolicy | None = None,
+    backend: GuardedBackend | None = None,
+) -> httpx.Client:
+    """An httpx client; with a policy, it connects only to addresses the policy allows
+    (through `backend`, a GuardedBackend for that policy, when given)."""
     timeout = httpx.Timeout(
         connect=cfg.connect_timeout.total_seconds(),
         read=cfg.read_timeout.total_seconds(),
@@ -76,9 +92,9 @@ def make_client(cfg: FetchConfig, policy: AddressPolicy | None = None) -> httpx.
         max_connections=max(20, cfg.workers * 2), max_keepalive_connections=max(20, cfg.workers)
     )
     transport = httpx.HTTPTransport(limits=limits, trust_env=False)
-    if policy is not None:
+    if policy is not None or backend is not None:
         # httpx has no parameter for httpcore's network backend; the pool it built has one.
-        transport._pool._network_backend = GuardedBackend(policy)  # type: ignore[attr-defined]
+        transport._pool._network_backend = backend or GuardedBackend(policy)  # type: ignore[attr-defined]
     return httpx.Client(
         transport=transport,
         timeout=timeout,
@@ -283,6 +299,99 @@ class HostGate:
                 self._strikes.pop(host, None)
 
 
+STOPPING = "not fetched: Buzzwatch is shutting down"
+
+
+class StoppableBackend(GuardedBackend):
+    """A GuardedBackend whose connections `stop()` cuts from another thread, so a shutdown
+    does not wait for a slow or hanging server up to the fetch deadline: each open socket is
+    shut down (which wakes a read or write blocked on it), and no connection, read or write
+    starts after it. A TLS handshake under way is the one wait left (its connect timeout)."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        super().__init__(policy)
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._open: set[_CuttableStream] = set()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        if self.stopping.is_set():
+            raise httpcore.ConnectError(STOPPING)
+        inner = super().connect_tcp(host, port, timeout, local_address, socket_options)
+        stream = _CuttableStream(inner, self)
+        with self._lock:
+            self._open.add(stream)
+        if self.stopping.is_set():  # stop() ran while this one was connecting
+            stream.cut()
+        return stream
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with self._lock:
+            streams = list(self._open)
+        for stream in streams:
+            stream.cut()
+
+    def _closed(self, stream: _CuttableStream) -> None:
+        with self._lock:
+            self._open.discard(stream)
+
+
+class _CuttableStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream, backend: StoppableBackend) -> None:
+        self._stream = stream
+        self._backend = backend
+
+    def _check(self, error: type[Exception]) -> None:
+        if self._backend.stopping.is_set():
+            raise error(STOPPING)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self._check(httpcore.ReadError)
+        return self._stream.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._check(httpcore.WriteError)
+        self._stream.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._backend._closed(self)
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        self._check(httpcore.ConnectError)
+        # The TLS stream takes over the socket; this wrapper goes on standing for it.
+        self._stream = self._stream.start_tls(ssl_context, server_hostname, timeout)
+        if self._backend.stopping.is_set():
+            self.cut()
+        return self
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+    def cut(self) -> None:
+        """Shut the socket down: a read blocked on it returns at once (end of stream)."""
+        sock = self._stream.get_extra_info("socket")
+        if not isinstance(sock, socket.socket):
+            return
+        # The plain socket's shutdown, also for a TLS one: no TLS state is touched under a
+        # thread that may be reading it. OSError: already closed, or mid-TLS-handshake.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
 class Fetcher:
     """The one way sources fetch: the config's limits, the address policy on every hop,
     and politeness per host. Shared by every source (one connection pool)."""
@@ -290,8 +399,14 @@ class Fetcher:
     def __init__(self, cfg: FetchConfig, policy: AddressPolicy | None = None) -> None:
         self.cfg = cfg
         self.policy = policy or AddressPolicy(cfg.allow_hosts)
-        self.client = make_client(cfg, self.policy)
+        self.backend = StoppableBackend(self.policy)
+        self.client = make_client(cfg, self.policy, self.backend)
         self.gate = HostGate(cfg.per_host)
+
+    def stop(self) -> None:
+        """Shutting down: fetches in flight end now and new ones do not start; both raise
+        FetchStopped (a deferral, not a failure of the source). Safe from any thread."""
+        self.backend.stop()
 
     def guard(self, url: str) -> None:
         try:
@@ -302,9 +417,16 @@ class Fetcher:
     def get(
         self, url: str, etag: str | None = None, last_modified: str | None = None
     ) -> FetchResult:
-        return fetch(
-            self.client, url, self.cfg, etag, last_modified, guard=self.guard, gate=self.gate
-        )
+        if self.backend.stopping.is_set():
+            raise FetchStopped(STOPPING, host=host_key(url))
+        try:
+            return fetch(
+                self.client, url, self.cfg, etag, last_modified, guard=self.guard, gate=self.gate
+            )
+        except FetchError:
+            if self.backend.stopping.is_set():  # cut off by stop(): whatever it looked like
+                raise FetchStopped(STOPPING, host=host_key(url)) from None
+            raise
 
     def close(self) -> None:
         self.client.close()

@@ -1,0 +1,427 @@
+"""Stopping and finishing: Ctrl-C and SIGTERM during `--once` and the running bot, a closed
+stdout, and `--once` not waiting out a route's group_interval. Real `bot.py` processes
+against stand-ins on 127.0.0.1; the timeouts are generous bounds, far under what the old
+behaviour took (a 100 s Retry-After, a two-minute retry loop, a 60 s fetch deadline)."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from core.clock import FakeClock
+from core.config import FetchConfig
+from core.models import Mention
+from core.outbox import Deliverer
+from core.pipeline import Pipeline
+from core.routing import Router
+from listeners.webhook import WebhookNotifier
+from rules.analyze import Analyzer
+from sources.http import Fetcher, FetchStopped
+from storage.tinydb_repo import TinyDBRepository
+from tests.chatserver import ChatServer
+from tests.conftest import make_config
+from tests.feedserver import rss
+
+ROOT = Path(__file__).resolve().parent.parent
+START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+COMPLAINT = {
+    "title": "艾克米的汉堡吃完拉肚子，怀疑食物中毒",
+    "description": "艾克米的汉堡吃完拉肚子，怀疑食物中毒，要求退款",
+    "link": "https://weibo.com/1/a",
+    "guid": "https://weibo.com/1/a",
+}
+
+
+@pytest.fixture
+def chat() -> Iterator[ChatServer]:
+    with ChatServer() as server:
+        yield server
+
+
+class SilentServer:
+    """Accepts connections and answers nothing (`dribble`: one header byte every 0.2 s, so
+    no single read times out); counts the connections it accepted."""
+
+    def __init__(self, dribble: bool = False) -> None:
+        self.dribble = dribble
+        self.accepted = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/feed.xml"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.conns.append(conn)
+            if self.dribble:
+                threading.Thread(target=self._dribble, args=(conn,), daemon=True).start()
+
+    def _dribble(self, conn: socket.socket) -> None:
+        try:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            for _ in range(600):
+                conn.sendall(b"a")
+                time.sleep(0.2)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.conns:
+            conn.close()
+
+
+def write_config(tmp_path: Path, **parts: Any) -> Path:
+    data: dict[str, Any] = {
+        "data_dir": str(tmp_path / "data"),
+        "timezone": "UTC",
+        "brands": [{"name": "Acme", "keywords": ["Acme", "艾克米"]}],
+        "sources": [],
+        "destinations": {"console": {"type": "console"}},
+        "routes": [{"name": "all", "match": {"brand": "Acme"}, "to": ["console"]}],
+        "fetch": {"allow_hosts": ["127.0.0.1"]},
+    }
+    data.update(parts)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def feed_file(tmp_path: Path, items: list[dict[str, str]]) -> str:
+    path = tmp_path / "feed.xml"
+    path.write_bytes(rss(items))
+    return str(path)
+
+
+def env() -> dict[str, str]:
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BUZZWATCH_", "SLACK_", "DINGTALK_"))
+    }
+
+
+def start_bot(config: Path, *args: str, stdout: Any = subprocess.PIPE) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "bot.py"), "--config", str(config), *args],
+        cwd=config.parent,
+        env=env(),
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run_bot(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bot.py"), "--config", str(config), *args],
+        cwd=config.parent,
+        env=env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
+    """Wait (at most 30 s) until `condition()`; fail early if the bot exits first."""
+    end = time.monotonic() + 30
+    while not condition():
+        if proc.poll() is not None:
+            pytest.fail(f"the bot exited ({proc.returncode}) before {what}: {proc.stderr.read()}")
+        if time.monotonic() > end:
+            proc.kill()
+            pytest.fail(f"no {what} within 30 s")
+        time.sleep(0.05)
+
+
+def closed_pipe() -> int:
+    """The write end of a pipe nobody reads any more (`| head` after it has left)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    return write_end
+
+
+# --- 1. Ctrl-C / SIGTERM while --once waits for a chat service ---------------------------------
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 0)])
+def test_a_signal_during_the_once_drain_stops_it_and_leaves_the_rest_queued(
+    tmp_path: Path, chat: ChatServer, signum: int, code: int
+) -> None:
+    chat.respond = lambda body: (429, {"Retry-After": "100"})
+    config = write_config(
+        tmp_path,
+        sources=[{"name": "weibo", "type": "rss", "path": feed_file(tmp_path, [COMPLAINT])}],
+        destinations={"chat": {"type": "webhook", "url": chat.url}},
+        routes=[{"name": "all", "match": {"brand": "Acme"}, "to": ["chat"]}],
+    )
+    proc = start_bot(config, "--once")
+    wait_for(lambda: chat.attempts >= 1, proc, "a delivery attempt")
+    time.sleep(0.3)  # the 429 is recorded; --once now waits out the 100 s Retry-After
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == code, err
+    assert f"received {signal.Signals(signum).name}" in err
+    assert f"stopped by {signal.Signals(signum).name}" in err
+    assert "still queued 1 (they go out on the next run)" in err
+    assert "Traceback" not in err and chat.received == []
+
+    # Still queued for the next run (which waits out what is left of the Retry-After).
+    repo = TinyDBRepository(tmp_path / "data", read_only=True)
+    try:
+        [item] = repo.pending_outbox()
+    finally:
+        repo.close()
+    assert item.destination == "chat" and item.attempts == 1 and item.next_attempt_at
+
+
+# --- 2. a closed stdout ------------------------------------------------------------------------
+
+
+def test_once_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    items = [
+        {**COMPLAINT, "link": f"https://weibo.com/1/{i}", "guid": f"g{i}", "title": f"{t} {i}"}
+        for i, t in enumerate(["艾克米 食物中毒", "Acme refund please", "Acme is awful"])
+    ]
+    config = write_config(
+        tmp_path, sources=[{"name": "w", "type": "rss", "path": feed_file(tmp_path, items)}]
+    )
+    out = closed_pipe()
+    try:
+        proc = start_bot(config, "--once", "-q", stdout=out)
+    finally:
+        os.close(out)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert err.count("console's output is closed (BrokenPipeError): console messages") == 1
+
+
+def test_the_running_bot_outlives_a_closed_stdout(tmp_path: Path, chat: ChatServer) -> None:
+    config = write_config(
+        tmp_path,
+        sources=[{"name": "w", "type": "rss", "path": feed_file(tmp_path, [COMPLAINT])}],
+        destinations={"console": {"type": "console"}, "chat": {"type": "webhook", "url": chat.url}},
+        routes=[{"name": "all", "match": {"brand": "Acme"}, "to": ["console", "chat"]}],
+    )
+    out = closed_pipe()
+    try:
+        proc = start_bot(config, stdout=out)
+    finally:
+        os.close(out)
+    wait_for(lambda: len(chat.received) >= 1, proc, "the chat message")
+    time.sleep(0.5)
+    assert proc.poll() is None  # still running
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "stopped cleanly" in err
+    assert err.count("console messages are dropped from now on") == 1
+
+
+# --- 3. --once does not wait out group_interval -------------------------------------------------
+
+
+def test_once_sends_an_update_without_waiting_for_group_interval(
+    tmp_path: Path, chat: ChatServer
+) -> None:
+    feed = feed_file(tmp_path, [COMPLAINT])
+    config = write_config(
+        tmp_path,
+        sources=[{"name": "weibo", "type": "rss", "path": feed}],
+        destinations={"chat": {"type": "webhook", "url": chat.url}},
+        # Longer than --once waits at all: before, the update stayed queued.
+        routes=[
+            {"name": "all", "match": {"brand": "Acme"}, "to": ["chat"], "group_interval": "10m"}
+        ],
+    )
+    first = run_bot(config, "--once")
+    assert first.returncode == 0, first.stderr
+    copy = {**COMPLAINT, "link": "https://weibo.com/9/z", "guid": "https://weibo.com/9/z"}
+    Path(feed).write_bytes(rss([COMPLAINT, copy]))
+    second = run_bot(config, "--once")
+    assert second.returncode == 0, second.stderr
+    assert [(b["action"], b["kind"]) for b in chat.received] == [
+        ("post", "alert"),
+        ("update", "alert"),
+    ]
+    assert chat.received[1]["alert"]["count"] == 2
+    assert "still queued 0" in second.stderr
+
+
+def test_drain_hurries_only_updates_waiting_for_their_group_timer(tmp_path: Path) -> None:
+    """A retry's backoff and a rate limit are still waited for; only the group timer goes."""
+    with ChatServer() as chat:
+        clock = FakeClock(START)
+        config = make_config(
+            tmp_path,
+            destinations={"chat": {"type": "webhook", "url": chat.url}},
+            routes=[
+                {"name": "all", "match": {"brand": "Acme"}, "to": ["chat"], "burst": None},
+            ],
+        )
+        repo = TinyDBRepository(config.data_dir, clock=clock)
+        pipeline = Pipeline(config, repo, Analyzer(config), Router(config.routes), clock)
+        notifier = WebhookNotifier(chat.url, None, (1, 1.0))
+        slept: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            slept.append(seconds)
+            clock.advance(seconds)
+
+        deliverer = Deliverer(repo, {"chat": notifier}, clock, rng=random.Random(3), sleep=sleep)
+
+        def mention(i: int) -> Mention:
+            return Mention(
+                id=f"m{i}",
+                source="feed",
+                url=f"https://example.com/{i}",
+                title="Acme burger gave me food poisoning",
+                text="Acme burger gave me food poisoning, I want a refund",
+                fetched_at=clock.now(),
+            )
+
+        pipeline.process("feed", [mention(1)])
+        assert deliverer.drain(max_wait=60).sent == 1
+        pipeline.process("feed", [mention(2)])  # joins A1: an update after group_interval
+        without = deliverer.drain(max_wait=10)  # the running bot's way: it waits its turn
+        assert without.sent == 0 and [b["action"] for b in chat.received] == ["post"]
+        slept.clear()
+        report = deliverer.drain(max_wait=10, updates_now=True)
+        assert report.sent == 1 and [b["action"] for b in chat.received] == ["post", "update"]
+        assert sum(slept) <= 1.0  # at most the 1-per-second rate limit, not the 30 s timer
+
+        # A failed update waits for its retry: that is not the group timer.
+        chat.respond = lambda body: (503, {"Retry-After": "300"})
+        pipeline.process("feed", [mention(3)])
+        deliverer.drain(max_wait=60, updates_now=True)
+        chat.respond = lambda body: (200, {})
+        attempts = chat.attempts
+        report = deliverer.drain(max_wait=60, updates_now=True)
+        assert report.sent == 0 and chat.attempts == attempts
+        notifier.client.close()
+        repo.close()
+
+
+# --- 4. a slow source does not hold up the shutdown ---------------------------------------------
+
+SLOW_FETCH = {
+    "allow_hosts": ["127.0.0.1"],
+    "connect_timeout": "5s",
+    "read_timeout": "60s",
+    "deadline": "90s",
+}
+
+
+def test_fetcher_stop_cuts_a_hanging_fetch_and_refuses_new_ones() -> None:
+    server = SilentServer()
+    fetcher = Fetcher(FetchConfig(**SLOW_FETCH))
+    caught: list[BaseException] = []
+
+    def fetch() -> None:
+        try:
+            fetcher.get(server.url)
+        except BaseException as err:
+            caught.append(err)
+
+    worker = threading.Thread(target=fetch, daemon=True)
+    worker.start()
+    end = time.monotonic() + 10
+    while not server.accepted and time.monotonic() < end:
+        time.sleep(0.02)
+    time.sleep(0.2)  # the request is sent; the read is blocked
+    fetcher.stop()
+    worker.join(timeout=20)
+    assert not worker.is_alive()
+    assert len(caught) == 1 and isinstance(caught[0], FetchStopped), caught
+    assert caught[0].deferred  # the poller does not count it against the source
+    with pytest.raises(FetchStopped):
+        fetcher.get(server.url)
+    assert server.accepted == 1  # nothing new was opened
+    fetcher.close()
+    server.close()
+
+
+@pytest.mark.parametrize("dribble", [False, True], ids=["hanging", "dribbling"])
+def test_ctrl_c_on_the_running_bot_does_not_wait_for_a_slow_source(
+    tmp_path: Path, dribble: bool
+) -> None:
+    server = SilentServer(dribble=dribble)
+    config = write_config(
+        tmp_path,
+        sources=[{"name": "slow", "type": "rss", "url": server.url, "every": "1m"}],
+        fetch=SLOW_FETCH,
+    )
+    proc = start_bot(config)
+    try:
+        wait_for(lambda: server.accepted >= 1, proc, "a fetch")
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        server.close()
+    assert proc.returncode == 130, err
+    assert "received SIGINT" in err and "stopped cleanly" in err
+    assert "Traceback" not in err
+    assert "source=slow failed" not in err  # cut off by the stop, not the source's failure
+
+
+def test_ctrl_c_during_the_once_poll_cuts_the_fetch(tmp_path: Path) -> None:
+    server = SilentServer()
+    config = write_config(
+        tmp_path,
+        sources=[{"name": "slow", "type": "rss", "url": server.url}],
+        fetch=SLOW_FETCH,
+    )
+    proc = start_bot(config, "--once")
+    try:
+        wait_for(lambda: server.accepted >= 1, proc, "a fetch")
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        server.close()
+    assert proc.returncode == 130, err
+    assert "stopped by SIGINT" in err and "Traceback" not in err
+    assert "every source failed" not in err
+
+
+def test_stop_request_exit_codes() -> None:
+    from bot import StopRequest
+
+    stop = StopRequest()
+    stop.signum = signal.SIGINT
+    assert stop.exit_code == 130
+    stop.signum = signal.SIGTERM
+    assert stop.exit_code == 0
