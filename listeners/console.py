@@ -56,15 +56,44 @@ def render_alert_text(out: Outgoing) -> str:
     return "\n".join(lines)
 
 
+class _Output:
+    """A stream that may go away under us (`--once | head`, a hung-up terminal)."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self.stream = stream
+        self._lock = threading.Lock()
+        self._closed = ""  # why it cannot be written to any more
+
+    def print(self, text: str) -> Delivery | None:
+        """Print one message; None when printed, else the failed Delivery."""
+        stream = self.stream or sys.stdout
+        with self._lock:
+            if self._closed:
+                return Delivery(ok=False, retryable=False, error=self._closed)
+            try:
+                print(text, file=stream, flush=True)
+            except (OSError, ValueError) as err:
+                if isinstance(err, OSError) and err.errno not in _GONE:
+                    # A full disk under a redirected stdout may clear up: try again later.
+                    return Delivery(ok=False, retryable=True, error=f"console: {err}")
+                # The reader of the pipe left (`| head`), the terminal hung up, the file was
+                # closed: permanent, nothing printed here again can be read. Said once; the
+                # bot goes on polling and delivering to its other destinations.
+                self._closed = f"the console's output is closed ({type(err).__name__})"
+                log.warning("%s: console messages are dropped from now on", self._closed)
+                _point_at_devnull(stream)
+                return Delivery(ok=False, retryable=False, error=self._closed)
+        return None
+
+
 class ConsoleNotifier:
     platform = "console"
     rate_limit = None
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
+        self._out = _Output(stream)
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self._closed = ""  # why the output cannot be written to any more
 
     def render(self, out: Outgoing) -> dict[str, Any]:
         kind = out.message.get("kind")
@@ -82,24 +111,8 @@ class ConsoleNotifier:
         return {"text": (f"== {title} ==\n" if title else "") + out.message.get("text", "")}
 
     def send(self, out: Outgoing, payload: dict[str, Any]) -> Delivery:
-        stream = self.stream or sys.stdout
-        with self._lock:
-            if self._closed:
-                return Delivery(ok=False, retryable=False, error=self._closed)
-            try:
-                print(printable(payload["text"]), file=stream, flush=True)
-            except (OSError, ValueError) as err:
-                if isinstance(err, OSError) and err.errno not in _GONE:
-                    # A full disk under a redirected stdout may clear up: try again later.
-                    return Delivery(ok=False, retryable=True, error=f"console: {err}")
-                # The reader of the pipe left (`| head`), the terminal hung up, the file was
-                # closed: permanent, nothing printed here again can be read. Said once; the
-                # bot goes on polling and delivering to its other destinations.
-                self._closed = f"the console's output is closed ({type(err).__name__})"
-                log.warning("%s: console messages are dropped from now on", self._closed)
-                _point_at_devnull(stream)
-                return Delivery(ok=False, retryable=False, error=self._closed)
-        return Delivery(ok=True, ref=(out.ref or {"console": str(next(self._ids))}))
+        failed = self._out.print(printable(payload["text"]))
+        return failed or Delivery(ok=True, ref=(out.ref or {"console": str(next(self._ids))}))
 
 
 def _point_at_devnull(stream: TextIO) -> None:
@@ -127,6 +140,7 @@ class DryRunNotifier:
         self.rate_limit = None  # nothing is sent, so nothing to pace
         self.destination = destination
         self.stream = stream
+        self._out = _Output(stream)
         self._ids = itertools.count(1)
 
     def render(self, out: Outgoing) -> dict[str, Any]:
@@ -134,8 +148,8 @@ class DryRunNotifier:
 
     def send(self, out: Outgoing, payload: dict[str, Any]) -> Delivery:
         line = {"platform": self.platform, "destination": self.destination, "payload": payload}
-        print(json.dumps(line, ensure_ascii=False), file=self.stream or sys.stdout, flush=True)
-        return Delivery(ok=True, ref=(out.ref or {"dry_run": str(next(self._ids))}))
+        failed = self._out.print(json.dumps(line, ensure_ascii=False))
+        return failed or Delivery(ok=True, ref=(out.ref or {"dry_run": str(next(self._ids))}))
 
 
 @notifier_type("console")

@@ -205,7 +205,8 @@ def test_a_signal_during_the_once_drain_stops_it_and_leaves_the_rest_queued(
 # --- 2. a closed stdout ------------------------------------------------------------------------
 
 
-def test_once_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_once_into_a_closed_pipe_ends_quietly(tmp_path: Path, dry_run: bool) -> None:
     items = [
         {**COMPLAINT, "link": f"https://weibo.com/1/{i}", "guid": f"g{i}", "title": f"{t} {i}"}
         for i, t in enumerate(["艾克米 食物中毒", "Acme refund please", "Acme is awful"])
@@ -215,7 +216,7 @@ def test_once_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     )
     out = closed_pipe()
     try:
-        proc = start_bot(config, "--once", "-q", stdout=out)
+        proc = start_bot(config, "--once", "-q", *(["--dry-run"] if dry_run else []), stdout=out)
     finally:
         os.close(out)
     _, err = proc.communicate(timeout=60)
