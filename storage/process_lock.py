@@ -27,7 +27,7 @@ class ProcessLock:
             raise StorageError(
                 f"another Buzzwatch process (pid {holder}) is using {data_dir}: stop it first, "
                 "or use the chat commands of the running bot (read-only commands such as "
-                "`mentions` and `--dry-run` work alongside it)"
+                "`mentions`, `command status` and `--dry-run` work alongside it)"
             ) from None
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, str(os.getpid()).encode(), 0)
