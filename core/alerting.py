@@ -187,8 +187,8 @@ class AlertMaker:
             by_key[alert.dedup_key] = alert
             near.append(alert)
             batch.add_new(alert)
-            for copy in story.copies:  # its post is queued: joining only counts them on it
-                self._join(alert, copy, now, batch, pending_updates)
+            for copy in story.copies:  # not posted yet: the post will show them
+                self._count(alert, copy, batch)
             cfg = self.routes.get(route)
             recent = recent_by_route.setdefault(route, [])
             recent.append(alert)
@@ -229,13 +229,18 @@ class AlertMaker:
                 return c
         return None
 
+    @staticmethod
+    def _count(alert: Alert, mention: Mention, batch: Batch) -> None:
+        """One more mention of the alert's story ("+N similar")."""
+        batch.grouped += 1
+        alert.count += 1
+        if mention.url and mention.url not in alert.similar:
+            alert.similar = [*alert.similar, mention.url][-20:]
+
     def _join(
         self, existing: Alert, mention: Mention, now: datetime, batch: Batch, pending_updates: set
     ) -> None:
-        batch.grouped += 1
-        existing.count += 1
-        if mention.url and mention.url not in existing.similar:
-            existing.similar = [*existing.similar, mention.url][-20:]
+        self._count(existing, mention, batch)
         note = ""
         if existing.status == Status.RESOLVED:
             existing.status = Status.OPEN.value

@@ -439,6 +439,23 @@ def test_copies_of_one_story_in_one_poll_make_one_alert(tmp_path: Path) -> None:
     assert not [s for s in w.notifiers["team"].sent if s[1] == "update"]  # counted in the post
 
 
+def test_copies_in_one_poll_neither_delay_the_post_nor_leak_out_of_a_storm(tmp_path: Path) -> None:
+    route = {"name": "all", "match": {"brand": "Acme"}, "to": ["team"], "group_interval": "5m"}
+    w = World(tmp_path, [route])
+    w.push(STORIES[0], STORIES[0])
+    w.tick(0.5)
+    assert len(w.notifiers["team"].posts()) == 1  # not held back by a queued update
+
+    storm = {**route, "burst": {"threshold": 3, "window": "10m"}}
+    w = World(tmp_path / "storm", [storm])
+    w.push(*[text for story in STORIES[1:7] for text in (story, story)])
+    w.tick(10)
+    stormed = {a.id for a in w.repo.find_alerts(lambda a: bool(a.storm_of))}
+    assert stormed
+    posted = {m.get("alert_id") for m in w.notifiers["team"].posts()}
+    assert not posted & stormed  # storm members appear only inside the storm message
+
+
 def test_reposts_with_small_edits_join_and_look_alike_short_posts_do_not(tmp_path: Path) -> None:
     w = World(tmp_path, [{"name": "all", "match": {"brand": "Acme"}, "to": ["team"]}])
     w.push("Acme tea sent me to hospital, I was sick all night after one cup")
