@@ -355,7 +355,11 @@ class _CuttableStream(httpcore.NetworkStream):
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         self._check(httpcore.ReadError)
-        return self._stream.read(max_bytes, timeout)
+        data = self._stream.read(max_bytes, timeout)
+        # A cut() wakes a blocked read with b"", which for a body delimited by the closing of
+        # the connection (no Content-Length, no chunks) would look like its normal end.
+        self._check(httpcore.ReadError)
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._check(httpcore.WriteError)
@@ -420,13 +424,19 @@ class Fetcher:
         if self.backend.stopping.is_set():
             raise FetchStopped(STOPPING, host=host_key(url))
         try:
-            return fetch(
+            result = fetch(
                 self.client, url, self.cfg, etag, last_modified, guard=self.guard, gate=self.gate
             )
         except FetchError:
             if self.backend.stopping.is_set():  # cut off by stop(): whatever it looked like
                 raise FetchStopped(STOPPING, host=host_key(url)) from None
             raise
+        if self.backend.stopping.is_set():
+            # It ended after stop(): the body may be cut short in a way that looks complete,
+            # and storing it with its ETag would hide the rest for good (the next start gets
+            # a 304). Fetched again on the next start instead.
+            raise FetchStopped(STOPPING, host=host_key(url))
+        return result
 
     def close(self) -> None:
         self.client.close()

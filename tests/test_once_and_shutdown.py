@@ -5,6 +5,7 @@ behaviour took (a 100 s Retry-After, a two-minute retry loop, a 60 s fetch deadl
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import signal
@@ -23,6 +24,7 @@ import yaml
 
 from core.clock import FakeClock
 from core.config import FetchConfig
+from core.health import state_key
 from core.models import Mention
 from core.outbox import Deliverer
 from core.pipeline import Pipeline
@@ -368,6 +370,108 @@ def test_fetcher_stop_cuts_a_hanging_fetch_and_refuses_new_ones() -> None:
     assert server.accepted == 1  # nothing new was opened
     fetcher.close()
     server.close()
+
+
+class HalfFeedServer:
+    """Sends a feed with an ETag whose body ends when the connection closes (no
+    Content-Length, no chunks): the first half at once, the rest after `release` is set."""
+
+    def __init__(self, body: bytes, cut_at: int) -> None:
+        self.body, self.cut_at = body, cut_at
+        self.half_sent = threading.Event()
+        self.release = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/feed.xml"
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+                    b'ETag: "v1"\r\nConnection: close\r\n\r\n' + self.body[: self.cut_at]
+                )
+                self.half_sent.set()
+                self.release.wait(30)
+                conn.sendall(self.body[self.cut_at :])
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.release.set()
+        self.sock.close()
+
+
+def test_a_feed_cut_off_by_stop_is_not_stored_as_fetched(tmp_path: Path, clock: FakeClock) -> None:
+    """The cut ends the read as if the body were complete: without a check, the first half
+    was stored with the feed's ETag, and the next start got a 304 for the rest for good."""
+    from bot import Buzzwatch
+
+    items = [
+        {"title": f"Acme story {i}", "link": f"https://e.com/{i}", "guid": f"g{i}"}
+        for i in range(10)
+    ]
+    body = rss(items)
+    server = HalfFeedServer(body, body.index(b"Acme story 3"))
+    config = make_config(
+        tmp_path, sources=[{"name": "half", "type": "rss", "url": server.url}], fetch=SLOW_FETCH
+    )
+    app = Buzzwatch(config, clock=clock, stdout=io.StringIO())
+    outcomes: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: outcomes.append(app.poller.poll(app.sources[0])), daemon=True
+    )
+    worker.start()
+    try:
+        assert server.half_sent.wait(20)
+        time.sleep(0.3)  # the first half is read; the next read blocks
+        app.fetcher.stop()
+        worker.join(timeout=20)
+        assert not worker.is_alive()
+        [outcome] = outcomes
+        assert outcome.deferred and not outcome.ok, outcome
+        state = app.repo.get_state(state_key("half")) or {}
+        assert not state.get("fetch") and "last_success_at" not in state, state
+        assert list(app.repo.iter_mentions(None)) == []
+    finally:
+        server.close()
+        app.close()
+
+
+def test_fetcher_get_raises_stopped_for_a_body_cut_short() -> None:
+    body = rss([{"title": f"story {i}", "guid": f"g{i}"} for i in range(10)])
+    server = HalfFeedServer(body, len(body) // 2)
+    fetcher = Fetcher(FetchConfig(**SLOW_FETCH))
+    caught: list[BaseException] = []
+
+    def fetch() -> None:
+        try:
+            caught.append(AssertionError(f"returned {fetcher.get(server.url)}"))
+        except BaseException as err:
+            caught.append(err)
+
+    worker = threading.Thread(target=fetch, daemon=True)
+    worker.start()
+    try:
+        assert server.half_sent.wait(20)
+        time.sleep(0.3)
+        fetcher.stop()
+        worker.join(timeout=20)
+        assert not worker.is_alive()
+        assert len(caught) == 1 and isinstance(caught[0], FetchStopped), caught
+    finally:
+        server.close()
+        fetcher.close()
 
 
 @pytest.mark.parametrize("dribble", [False, True], ids=["hanging", "dribbling"])
