@@ -193,7 +193,7 @@ def _fetch(
                     raise FetchError(
                         f"feed is {int(declared):,} bytes, over the {cfg.max_bytes:,}-byte cap"
                     )
-                content = _read_capped(response, cfg, deadline)
+                content = _read_capped(response, cfg)
                 return FetchResult(
                     url,
                     response.status_code,
@@ -220,7 +220,9 @@ def _timeouts(cfg: FetchConfig, deadline: float) -> httpx.Timeout:
     return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
 
 
-def _read_capped(response: httpx.Response, cfg: FetchConfig, deadline: float) -> bytes:
+def _read_capped(response: httpx.Response, cfg: FetchConfig) -> bytes:
+    """The body, at most the configured size. The deadline needs no check here: every read
+    of the body waits at most until it (DeadlineStream)."""
     max_bytes = cfg.max_bytes
     chunks: list[bytes] = []
     size = 0
@@ -228,8 +230,6 @@ def _read_capped(response: httpx.Response, cfg: FetchConfig, deadline: float) ->
         size += len(chunk)
         if size > max_bytes:
             raise FetchError(f"feed is over the {max_bytes:,}-byte cap")
-        if time.monotonic() > deadline:
-            raise FetchError(_past_deadline(cfg))
         chunks.append(chunk)
     return b"".join(chunks)
 
