@@ -215,25 +215,58 @@ class StopRequest(threading.Event):
 
 def install_stop_signals(stop: StopRequest, then: Any = None) -> Any:
     """SIGINT and SIGTERM set `stop` (no KeyboardInterrupt in the middle of a write), the
-    first one also starts `then()` in a thread of its own (the main thread may be waiting
-    on something `then` ends). Returns a function that puts the previous handlers back.
-    Outside the main thread (a test calling main()), signals cannot be handled: no-op."""
+    first one also runs `then()` (the main thread may be waiting on something `then` ends).
+    Returns a function that puts the previous handlers back. Outside the main thread (a test
+    calling main()), signals cannot be handled: no-op.
 
-    def on_signal(signum: int, _frame: Any) -> None:
-        if stop.signum is None:
-            stop.signum = signum
-            log.info("received %s, shutting down", signal.Signals(signum).name)
-            if then is not None:
-                threading.Thread(target=then, name="stopping", daemon=True).start()
-        stop.set()
-
+    The handler runs in the main thread between two bytecodes, possibly while that thread
+    holds `stop`'s own lock inside stop.wait(): setting the event, starting a thread or
+    logging there (all take locks) could deadlock. So the handler only records which signal;
+    the C-level wakeup fd writes the signal's number to a pipe, and a watcher thread started
+    here does the rest: logs it, sets `stop`, runs `then()`."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)  # set_wakeup_fd's requirement: a signal never blocks
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if stop.signum is None:  # a plain assignment: no lock taken
+            stop.signum = signum
+
+    def watch() -> None:
+        first = True
+        while True:
+            try:
+                data = os.read(read_fd, 64)
+            except OSError:
+                data = b""
+            if not data:  # restore() closed the write end
+                os.close(read_fd)
+                return
+            for signum in data:
+                if signum not in wanted or not first:
+                    continue
+                first = False
+                if stop.signum is None:  # the handler has not run yet
+                    stop.signum = signum
+                log.info("received %s, shutting down", stop.name)
+                stop.set()
+                if then is not None:
+                    try:
+                        then()
+                    except Exception:  # the stop itself must not be lost with this thread
+                        log.exception("while stopping")
+
+    threading.Thread(target=watch, name="stop-signals", daemon=True).start()
+    previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    previous = {s: signal.signal(s, on_signal) for s in wanted}
 
     def restore() -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        signal.set_wakeup_fd(previous_fd)
+        os.close(write_fd)  # the watcher reads what is left, then ends
 
     return restore
 

@@ -530,3 +530,47 @@ def test_stop_request_exit_codes() -> None:
     assert stop.exit_code == 130
     stop.signum = signal.SIGTERM
     assert stop.exit_code == 0
+
+
+SIGNAL_STORM = """
+import logging, os, signal, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+from bot import StopRequest, install_stop_signals
+stop = StopRequest()
+ran = []
+restore = install_stop_signals(stop, then=lambda: ran.append(1))
+done = threading.Event()
+def kill() -> None:
+    for _ in range(int(sys.argv[2])):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.0005)
+    done.set()
+threading.Thread(target=kill, daemon=True).start()
+while not done.is_set():
+    stop.wait(0.00001)  # what drain() does between sends, in the main thread
+stop.wait(10)
+restore()
+print(stop.is_set(), stop.signum == signal.SIGTERM, ran)
+"""
+
+
+def test_signals_arriving_while_the_main_thread_waits_on_the_stop_event_do_not_hang_it() -> None:
+    """The handler used to set the event (taking its lock) from inside the main thread's own
+    stop.wait(), which could hold that lock: a deadlock, until SIGKILL. It takes no lock now."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SIGNAL_STORM, str(ROOT), "3000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("hung: a signal handler deadlocked on the stop event's lock")
+    assert proc.returncode == 0, err
+    assert out.split() == ["True", "True", "[1]"], (out, err)  # `then` ran once
+    assert err.count("received SIGTERM, shutting down") == 1, err
+    assert "Traceback" not in err
