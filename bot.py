@@ -39,6 +39,7 @@ from core.render import local_time, set_display_timezone
 from core.routing import Router, route_label
 from core.sla import SlaWatcher
 from core.storms import StormWatch
+from listeners.console import Output
 from rules.analyze import Analyzer
 from storage.atomic_json import StorageError
 
@@ -182,17 +183,21 @@ class Buzzwatch:
 # --- command line ---------------------------------------------------------------------------
 
 
-def _print_reply(reply: Reply, out: TextIO) -> None:
+def _reply_text(reply: Reply) -> str:
     from listeners.console import printable  # stored text is third-party: no escapes
 
-    print(printable(reply.text), file=out)
+    lines = [printable(reply.text)]
     for doc in reply.mentions:
         m = Mention.from_dict(doc)
         flags = ",".join(m.flags) or "-"
         head = f"  {local_time(m.when)} [{m.source}] {m.title or m.text[:80]}"
         tail = f"      {m.author or '?'} · {flags} · sentiment {m.sentiment:+.2f} · {m.url}"
-        print(printable(head), file=out)
-        print(printable(tail), file=out)
+        lines += [printable(head), printable(tail)]
+    return "\n".join(lines)
+
+
+def _print_reply(reply: Reply, out: TextIO) -> None:
+    print(_reply_text(reply), file=out)
 
 
 class StopRequest(threading.Event):
@@ -410,13 +415,16 @@ def _may_read_stdin(fd: int) -> bool:
         return False
 
 
-def run_stdin_command(app: Buzzwatch, line: str, out: TextIO) -> None:
-    """One line typed into the running bot: a chat command from the local console user."""
+def run_stdin_command(app: Buzzwatch, line: str, out: Output) -> None:
+    """One line typed into the running bot: a chat command from the local console user.
+    Its reply goes to `out`; when that is closed (the reader of stdout left), the command
+    still runs, silently: typed blind, an ack or resolve still counts (said once in the log
+    by `out`)."""
     text = line.strip()
     if not text:
         return
     if text.lower() in {"quit", "exit", "q"}:
-        print("The bot keeps running: Ctrl-C stops it.", file=out, flush=True)
+        out.print("The bot keeps running: Ctrl-C stops it.")
         return
     try:
         reply = app.run_command(text)
@@ -425,17 +433,22 @@ def run_stdin_command(app: Buzzwatch, line: str, out: TextIO) -> None:
         return
     if app.dry_run and reply.ok and not is_read_only(text):
         reply.text += "\n(dry run: not stored; forgotten when the bot stops)"
-    _print_reply(reply, out)
-    out.flush()
+    out.print(_reply_text(reply))
     if reply.changed:
         app.deliverer.kick()
 
 
-def read_stdin_commands(app: Buzzwatch, fd: int, out: TextIO, stop: threading.Event) -> None:
+def read_stdin_commands(
+    app: Buzzwatch, fd: int, out: TextIO | Output | None, stop: threading.Event
+) -> None:
     """Run each line read from `fd` as a chat command until end of file (which ends only this
-    reader, not the bot) or `stop`. Reads the descriptor directly (no buffered stream whose
-    lock a blocked daemon thread would hold at exit), and never while in the background of
-    a terminal: it waits until brought to the foreground."""
+    reader, not the bot) or `stop`; replies go to `out` (None: sys.stdout) for as long as it
+    can be written to, and the commands go on running after it is closed. Reads the
+    descriptor directly (no buffered stream whose lock a blocked daemon thread would hold at
+    exit), and never while in the background of a terminal: it waits until brought to the
+    foreground."""
+    if not isinstance(out, Output):
+        out = Output(out)
     pending = b""
     skipping = False  # dropping the rest of an over-long line
     told_background = False
@@ -466,7 +479,7 @@ def read_stdin_commands(app: Buzzwatch, fd: int, out: TextIO, stop: threading.Ev
             run_stdin_command(app, line.decode("utf-8", "replace"), out)
         if len(pending) > MAX_STDIN_LINE:
             if not skipping:
-                print("That line is too long: ignored.", file=out, flush=True)
+                out.print("That line is too long: ignored.")
             pending, skipping = b"", True
 
 
@@ -481,7 +494,7 @@ def start_stdin_commands(app: Buzzwatch) -> Any:
     if os.isatty(fd) and _may_read_stdin(fd):
         log.info("commands: type `help` and Enter for the list (ack, assign, resolve, status…)")
     stop = threading.Event()
-    out = app.stdout or sys.stdout
+    out = Output(app.stdout)  # None: sys.stdout, looked up at each print
     threading.Thread(
         target=read_stdin_commands, args=(app, fd, out, stop), name="stdin-commands", daemon=True
     ).start()

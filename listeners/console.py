@@ -56,8 +56,9 @@ def render_alert_text(out: Outgoing) -> str:
     return "\n".join(lines)
 
 
-class _Output:
-    """A stream that may go away under us (`--once | head`, a hung-up terminal)."""
+class Output:
+    """A stream that may go away under us (`--once | head`, a hung-up terminal). The one way
+    Buzzwatch prints while it runs: console alerts, dry-run payloads, replies to commands."""
 
     def __init__(self, stream: TextIO | None) -> None:
         self.stream = stream
@@ -92,7 +93,7 @@ class ConsoleNotifier:
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
-        self._out = _Output(stream)
+        self._out = Output(stream)
         self._ids = itertools.count(1)
 
     def render(self, out: Outgoing) -> dict[str, Any]:
@@ -140,7 +141,7 @@ class DryRunNotifier:
         self.rate_limit = None  # nothing is sent, so nothing to pace
         self.destination = destination
         self.stream = stream
-        self._out = _Output(stream)
+        self._out = Output(stream)
         self._ids = itertools.count(1)
 
     def render(self, out: Outgoing) -> dict[str, Any]:

@@ -10,13 +10,15 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from core.commands import is_read_only
+from core.commands import Reply, is_read_only
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP = shutil.ignore_patterns(
@@ -276,3 +278,46 @@ def test_which_commands_are_read_only() -> None:
         assert not is_read_only(text), text
     for text in ("silence source sample_news 1h", "unsilence 1", "静默 brand Acme 1h"):
         assert not is_read_only(text), text
+
+
+def test_commands_go_on_running_after_stdout_is_closed(caplog: pytest.LogCaptureFixture) -> None:
+    """Whoever read the bot's stdout left (`bot.py | tee` killed): the first reply hits a
+    broken pipe. The reader used to die of it with a traceback and ignore every later line;
+    now it says once that the output is closed and runs the commands silently."""
+    import bot
+
+    ran: list[str] = []
+    kicks: list[int] = []
+    app = types.SimpleNamespace(
+        dry_run=False,
+        run_command=lambda text: (ran.append(text), Reply("done", changed=True))[1],
+        deliverer=types.SimpleNamespace(kick=lambda: kicks.append(1)),
+    )
+    commands_in, typed = os.pipe()
+    gone_out, write_end = os.pipe()
+    os.close(gone_out)
+    out = os.fdopen(write_end, "w")
+    reader = threading.Thread(
+        target=bot.read_stdin_commands, args=(app, commands_in, out, threading.Event())
+    )
+
+    def type_lines() -> None:  # more than a pipe holds: written as it is read
+        with os.fdopen(typed, "wb") as keyboard, contextlib.suppress(OSError):
+            keyboard.write(b"ack A1\nresolve A1\nquit\n" + b"x" * (3 * bot.MAX_STDIN_LINE))
+            keyboard.write(b"\nassign A2 bob")
+
+    keyboard = threading.Thread(target=type_lines, daemon=True)
+    try:
+        reader.start()
+        keyboard.start()
+        reader.join(timeout=WAIT)
+        assert not reader.is_alive()
+    finally:
+        os.close(commands_in)  # a keyboard still writing gets a broken pipe
+        keyboard.join(timeout=WAIT)
+        with contextlib.suppress(OSError):
+            out.close()
+    assert ran == ["ack A1", "resolve A1", "assign A2 bob"]
+    assert len(kicks) == 3
+    closed = [r for r in caplog.records if "output is closed" in r.getMessage()]
+    assert len(closed) == 1 and closed[0].levelname == "WARNING"
