@@ -116,16 +116,19 @@ def fetch(
     *,
     guard: Callable[[str], None],
     gate: HostGate | None = None,
+    stopping: threading.Event | None = None,
 ) -> FetchResult:
     """GET `url` within the config's limits. Raises FetchError with a readable reason.
 
     `guard(url)` checks every hop (scheme and address policy: Fetcher.guard); it has no
-    default, so no caller fetches without the address checks by accident."""
+    default, so no caller fetches without the address checks by accident. `stopping`, once
+    set, ends a wait for a host name's lookup (Fetcher.stop)."""
     gate = gate or HostGate(per_host=1_000_000)  # no politeness asked for
     deadline = time.monotonic() + cfg.deadline.total_seconds()
     # The client's streams (GuardedBackend) end every connect, handshake, read and write at
-    # the deadline, so a server dribbling its headers a byte at a time is cut off too.
-    with deadline_scope(deadline) as scope:
+    # the deadline, so a server dribbling its headers a byte at a time is cut off too; name
+    # lookups end at it as well.
+    with deadline_scope(deadline, stopping) as scope:
         try:
             return _fetch(client, url, cfg, etag, last_modified, guard, gate, deadline)
         except FetchError as err:
@@ -425,7 +428,14 @@ class Fetcher:
             raise FetchStopped(STOPPING, host=host_key(url))
         try:
             result = fetch(
-                self.client, url, self.cfg, etag, last_modified, guard=self.guard, gate=self.gate
+                self.client,
+                url,
+                self.cfg,
+                etag,
+                last_modified,
+                guard=self.guard,
+                gate=self.gate,
+                stopping=self.backend.stopping,
             )
         except FetchError:
             if self.backend.stopping.is_set():  # cut off by stop(): whatever it looked like

@@ -10,18 +10,24 @@ The config may allow named hosts, addresses or networks explicitly (fetch.allow_
 The same backend enforces a fetch's total deadline: httpx and httpcore only time single
 socket operations, so a server that sends a header byte every few seconds would never be
 cut off. Within `deadline_scope(...)` every connect, TLS handshake, read and write on a
-stream this backend made waits at most until the deadline, and none starts after it.
+stream this backend made waits at most until the deadline, and none starts after it. So does
+the host name's lookup (getaddrinfo has no timeout): it runs in a small pool of daemon
+threads, and the fetch stops waiting for it at the deadline, or when the fetch is stopped.
 """
 
 from __future__ import annotations
 
 import contextvars
 import ipaddress
+import queue
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -164,10 +170,10 @@ class AddressPolicy:
             self.check_address(literal, host)
             return [str(literal)]
         if name in self.allowed_names:
-            return self.resolver(name, port)
+            return resolve_in_time(self.resolver, name, port)
         if name in METADATA_NAMES or name == "localhost" or name.endswith(".localhost"):
             raise BlockedAddress(f"refusing {host}: an internal host name")
-        found = self.resolver(name, port)
+        found = resolve_in_time(self.resolver, name, port)
         if not found:
             raise BlockedAddress(f"cannot resolve {host!r}: no addresses")
         for address in found:  # every one: a resolver may hand out any of them later
@@ -196,10 +202,12 @@ class AddressPolicy:
 
 @dataclass
 class Deadline:
-    """When a fetch must be over (time.monotonic()), and whether it was cut off by it."""
+    """When a fetch must be over (time.monotonic()), and whether it was cut off by it;
+    `stopping`, when set, ends the wait for a name lookup at once."""
 
     at: float
     hit: bool = False
+    stopping: threading.Event | None = None
 
     def left(self) -> float:
         return self.at - time.monotonic()
@@ -213,9 +221,10 @@ _current_deadline: contextvars.ContextVar[Deadline | None] = contextvars.Context
 
 
 @contextmanager
-def deadline_scope(at: float) -> Iterator[Deadline]:
-    """Network operations in this block (on GuardedBackend streams) end by `at`."""
-    deadline = Deadline(at)
+def deadline_scope(at: float, stopping: threading.Event | None = None) -> Iterator[Deadline]:
+    """Network operations in this block (on GuardedBackend streams, and name lookups) end by
+    `at`; a lookup also ends when `stopping` is set (the sockets are cut by their owner)."""
+    deadline = Deadline(at, stopping=stopping)
     token = _current_deadline.set(deadline)
     try:
         yield deadline
@@ -224,6 +233,72 @@ def deadline_scope(at: float) -> Iterator[Deadline]:
 
 
 T = TypeVar("T")
+
+LOOKUP_THREADS = 8
+# How often a wait for a lookup looks at `stopping` (a stop ends the wait this soon).
+STOP_CHECK_SECONDS = 0.05
+
+
+class _Lookups:
+    """A few daemon threads running name lookups, so a fetch can give up waiting for one.
+    Daemon threads (not a ThreadPoolExecutor, whose workers are joined at exit): a lookup
+    that hangs does not hold up the exit either. Lookups beyond LOOKUP_THREADS wait their
+    turn, within their own fetch's deadline."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._started = 0
+
+    def submit(self, job: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        with self._lock:
+            if self._started < self.size:
+                self._started += 1
+                threading.Thread(target=self._work, name="dns-lookup", daemon=True).start()
+        self._jobs.put((future, job))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            future, job = self._jobs.get()
+            if not future.set_running_or_notify_cancel():  # its fetch gave up meanwhile
+                continue
+            try:
+                result = job()
+            except BaseException as err:  # handed to the waiting fetch, raised there
+                future.set_exception(err)
+            else:
+                future.set_result(result)
+
+
+_lookups = _Lookups(LOOKUP_THREADS)
+
+
+def resolve_in_time(resolver: Resolver, host: str, port: int) -> list[str]:
+    """`resolver(host, port)`, waited for at most until the current fetch's deadline, or
+    until it is stopped (BlockedAddress either way). Outside a fetch, called directly."""
+    deadline = _current_deadline.get()
+    if deadline is None:
+        return resolver(host, port)
+    future = _lookups.submit(lambda: resolver(host, port))
+    while True:
+        left = deadline.left()
+        stopping = deadline.stopping
+        if stopping is not None and stopping.is_set():
+            future.cancel()
+            raise BlockedAddress(f"looking up {host!r} was stopped")
+        if left <= 0:
+            future.cancel()
+            deadline.hit = True
+            raise BlockedAddress(f"cannot resolve {host!r} before the fetch deadline")
+        try:
+            return future.result(
+                timeout=left if stopping is None else min(left, STOP_CHECK_SECONDS)
+            )
+        except FutureTimeout:
+            continue
 
 
 def _within_deadline(
