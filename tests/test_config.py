@@ -106,3 +106,32 @@ def test_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BUZZWATCH_CONFIG", "/elsewhere.yaml")
     assert find_config_path(None) == Path("/elsewhere.yaml")
     assert find_config_path("cli.yaml") == Path("cli.yaml")
+
+
+def test_check_config_warns_only_about_variables_that_are_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.config import config_warnings
+    from tests.conftest import make_config
+
+    for var in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DINGTALK_WEBHOOK"):
+        monkeypatch.delenv(var, raising=False)
+    socket = make_config(
+        tmp_path,
+        slack={"mode": "socket"},
+        dingtalk={},
+        destinations={
+            "team": {"type": "slack", "channel": "C0123456789"},
+            "group": {"type": "dingtalk", "webhook_env": "DINGTALK_WEBHOOK"},
+            "console": {"type": "console"},
+        },
+    )
+    text = "\n".join(config_warnings(socket))
+    for used in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DINGTALK_WEBHOOK"):
+        assert used in text
+    for unused in ("SLACK_SIGNING_SECRET", "DINGTALK_APP_KEY", "DINGTALK_APP_SECRET"):
+        assert unused not in text
+    http = make_config(tmp_path, slack={"mode": "http"}, dingtalk={"stream": {"enabled": True}})
+    text = "\n".join(config_warnings(http))
+    assert "SLACK_SIGNING_SECRET" in text and "SLACK_APP_TOKEN" not in text
+    assert "DINGTALK_APP_KEY" in text and "DINGTALK_APP_SECRET" in text
