@@ -297,7 +297,7 @@ def run_once(app: Buzzwatch, stop: StopRequest) -> int:
         app.archive()
         # Waits for rate limits and short retries; an update waiting only for its route's
         # group_interval goes at once (one cycle has nothing more to merge into it).
-        report = app.deliverer.drain(max_wait=ONCE_MAX_WAIT, stop=stop, updates_now=True)
+        report = app.deliverer.drain(max_wait=ONCE_MAX_WAIT, stop=stop, group_timers_now=True)
     failed = [o for o in outcomes if not o.ok]
     alerts = sum(len(o.result.alerts) for o in outcomes if o.result)
     queued = len(app.repo.pending_outbox())

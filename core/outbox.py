@@ -210,7 +210,7 @@ class Deliverer:
         max_wait: float = 60.0,
         *,
         stop: threading.Event | None = None,
-        updates_now: bool = False,
+        group_timers_now: bool = False,
     ) -> DeliveryReport:
         """Deliver until nothing is left that can go within `max_wait` seconds (for --once:
         waits out rate limits and short retries, not long backoffs).
@@ -218,16 +218,18 @@ class Deliverer:
         `stop`: once set (Ctrl-C), the drain returns after the send in progress; what was
         not sent stays queued. A real sleep waits on it, so it ends at once; an injected one
         (a test's fake clock) runs as is and `stop` is checked after it.
-        `updates_now`: updates waiting only for their route's group_interval go at once.
-        The interval merges the updates of a running bot's many polls into one edit; a single
-        cycle has nothing more to merge, and it would otherwise wait out the interval."""
+        `group_timers_now`: posts waiting only for their route's group_wait, and updates
+        waiting only for its group_interval, go at once. The timers let a running bot's later
+        polls join a story before it is posted or edited; a single cycle has already grouped
+        all it has, and would otherwise wait the timers out."""
         total = DeliveryReport()
         deadline = self.clock.now() + timedelta(seconds=max_wait)
-        if updates_now:
+        if group_timers_now:
             stamp = to_iso(self.clock.now()) or ""
             for item in self.repo.pending_outbox():
                 # Never tried yet: its time is the group timer's, not a retry's backoff.
-                if item.action == "update" and not item.attempts and item.next_attempt_at > stamp:
+                timed = item.action in ("post", "update") and not item.attempts
+                if timed and item.next_attempt_at > stamp:
                     item.next_attempt_at = stamp
                     self.repo.save_outbox(item)
         real_sleep = self.sleep is time.sleep

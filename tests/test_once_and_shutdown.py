@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -279,7 +279,7 @@ def test_once_sends_an_update_without_waiting_for_group_interval(
     assert "still queued 0" in second.stderr
 
 
-def test_drain_hurries_only_updates_waiting_for_their_group_timer(tmp_path: Path) -> None:
+def test_drain_hurries_only_items_waiting_for_their_group_timer(tmp_path: Path) -> None:
     """A retry's backoff and a rate limit are still waited for; only the group timer goes."""
     with ChatServer() as chat:
         clock = FakeClock(START)
@@ -317,17 +317,27 @@ def test_drain_hurries_only_updates_waiting_for_their_group_timer(tmp_path: Path
         without = deliverer.drain(max_wait=10)  # the running bot's way: it waits its turn
         assert without.sent == 0 and [b["action"] for b in chat.received] == ["post"]
         slept.clear()
-        report = deliverer.drain(max_wait=10, updates_now=True)
+        report = deliverer.drain(max_wait=10, group_timers_now=True)
         assert report.sent == 1 and [b["action"] for b in chat.received] == ["post", "update"]
         assert sum(slept) <= 1.0  # at most the 1-per-second rate limit, not the 30 s timer
+
+        # A post held by the route's group_wait goes at once too.
+        deliverer.drain(max_wait=0)
+        config.routes[0].group_wait = timedelta(minutes=2)
+        waiting = mention(4)
+        waiting.title = waiting.text = "Acme staff were rude to my grandmother today"
+        pipeline.process("feed", [waiting])
+        assert deliverer.drain(max_wait=10).sent == 0
+        assert deliverer.drain(max_wait=10, group_timers_now=True).sent == 1
+        assert [b["action"] for b in chat.received][-1] == "post"
 
         # A failed update waits for its retry: that is not the group timer.
         chat.respond = lambda body: (503, {"Retry-After": "300"})
         pipeline.process("feed", [mention(3)])
-        deliverer.drain(max_wait=60, updates_now=True)
+        deliverer.drain(max_wait=60, group_timers_now=True)
         chat.respond = lambda body: (200, {})
         attempts = chat.attempts
-        report = deliverer.drain(max_wait=60, updates_now=True)
+        report = deliverer.drain(max_wait=60, group_timers_now=True)
         assert report.sent == 0 and chat.attempts == attempts
         notifier.client.close()
         repo.close()
