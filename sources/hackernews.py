@@ -16,13 +16,11 @@ from rules.text import cap, one_line, strip_markup
 from sources.base import SourceError, metric_count
 from sources.rss import (
     MAX_AUTHOR,
-    MAX_ENTRIES,
     MAX_TEXT,
     MAX_TITLE,
-    RECORD_ERRORS,
     mention_id,
+    records_to_mentions,
     safe_url,
-    skipped,
 )
 
 ITEM_URL = "https://news.ycombinator.com/item?id={}"
@@ -71,15 +69,4 @@ def parse_hits(
     hits = data.get("hits") if isinstance(data, dict) else None
     if not isinstance(hits, list):
         raise SourceError("Hacker News answer has no 'hits' list")
-    mentions = []
-    for hit in hits[:MAX_ENTRIES]:
-        if not isinstance(hit, dict):
-            continue
-        try:
-            m = hit_to_mention(hit, source, now)
-        except RECORD_ERRORS as err:  # one odd hit does not cost the answer its others
-            skipped(source, err)
-            continue
-        if m is not None:
-            mentions.append(m)
-    return mentions
+    return records_to_mentions(hits, hit_to_mention, source, now)

@@ -17,13 +17,11 @@ from rules.text import cap, one_line, strip_markup
 from sources.base import SourceError, metric_count
 from sources.rss import (
     MAX_AUTHOR,
-    MAX_ENTRIES,
     MAX_TEXT,
     MAX_TITLE,
-    RECORD_ERRORS,
     mention_id,
+    records_to_mentions,
     safe_url,
-    skipped,
 )
 
 _METRICS = {
@@ -76,15 +74,4 @@ def parse_statuses(
         raise SourceError(f"Mastodon error: {cap(one_line(str(data['error'])), 200)}")
     if not isinstance(data, list):
         raise SourceError("Mastodon answer is not a list of statuses")
-    mentions = []
-    for status in data[:MAX_ENTRIES]:
-        if not isinstance(status, dict):
-            continue
-        try:
-            m = status_to_mention(status, source, now)
-        except RECORD_ERRORS as err:  # one odd status does not cost the answer its others
-            skipped(source, err)
-            continue
-        if m is not None:
-            mentions.append(m)
-    return mentions
+    return records_to_mentions(data, status_to_mention, source, now)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -135,13 +135,29 @@ def _metrics(entry: Any) -> dict[str, int]:
 RECORD_ERRORS = (ValueError, TypeError, OverflowError, RecursionError)
 
 
-def skipped(source: str, err: BaseException) -> None:
-    log.warning(
-        "source=%s skipped an entry: %s: %s",
-        source,
-        type(err).__name__,
-        cap(one_line(strip_invisible(str(err))), 200),
-    )
+def records_to_mentions(
+    records: Sequence[Any], convert: Callable[..., Mention | None], source: str, now: datetime
+) -> list[Mention]:
+    """`convert(record, source, now)` over at most MAX_ENTRIES records of one answer (feed
+    entries, API hits). One odd record (not a mapping, or raising while converted) is
+    skipped and logged; it does not cost the answer its others."""
+    mentions = []
+    for record in records[:MAX_ENTRIES]:
+        if not isinstance(record, dict):
+            continue
+        try:
+            m = convert(record, source, now)
+        except RECORD_ERRORS as err:
+            log.warning(
+                "source=%s skipped an entry: %s: %s",
+                source,
+                type(err).__name__,
+                cap(one_line(strip_invisible(str(err))), 200),
+            )
+            continue
+        if m is not None:
+            mentions.append(m)
+    return mentions
 
 
 def entry_to_mention(entry: Any, source: str, now: datetime) -> Mention | None:
@@ -183,16 +199,7 @@ def parse_feed(
         raise SourceError(f"not a readable feed: {cap(one_line(detail), 200)}")
     if not parsed.entries and not parsed.get("feed"):
         raise SourceError("not a readable feed: no channel and no entries")
-    mentions = []
-    for entry in parsed.entries[:MAX_ENTRIES]:
-        try:
-            m = entry_to_mention(entry, source, now)
-        except RECORD_ERRORS as err:  # one odd entry does not cost the feed its others
-            skipped(source, err)
-            continue
-        if m is not None:
-            mentions.append(m)
-    return mentions
+    return records_to_mentions(parsed.entries, entry_to_mention, source, now)
 
 
 class FeedSource:
