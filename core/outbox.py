@@ -40,13 +40,18 @@ log = logging.getLogger("buzzwatch.outbox")
 # an alert must not be dropped for it), then the item goes to the dead letters.
 GIVE_UP_AFTER = timedelta(hours=24)
 BASE_DELAY = 2.0
-MAX_DELAY = 600.0
+# Once a destination is back, its next try comes within a minute (a 10-minute cap left a
+# recovered channel waiting over 6 minutes with its backlog behind it).
+MAX_DELAY = 60.0
 # Alert posts waiting behind a rate limit merge into one message when more are waiting than
 # the destination takes in BATCH_AFTER seconds (and at least BATCH_MIN); a short queue waits.
 BATCH_AFTER = 60.0
 BATCH_MIN = 3
 BATCH_MAX = 20
 
+
+# The worker wakes this long after the moment a rate limit frees up, so it is free then.
+WAKE_MARGIN = 0.01
 
 MISCONFIGURED_PAUSE = timedelta(minutes=10)
 MAX_RETRY_AFTER = 3600.0  # a Retry-After date far in the future must not park a queue
@@ -191,15 +196,30 @@ class Deliverer:
             self.deliver_due()
 
     def _run(self, every: float) -> None:
+        timeout = every
         while not self._stop.is_set():
-            self._wake.wait(every)
+            self._wake.wait(timeout)
             self._wake.clear()
             if self._stop.is_set():
                 break
             try:
                 self.deliver_due()
+                timeout = self._worker_wait(every)
             except Exception:  # the worker must outlive one bad pass (a full disk, a bug)
                 log.exception("delivery pass failed; trying again shortly")
+                timeout = every
+
+    def _worker_wait(self, every: float) -> float:
+        """Seconds until the worker's next pass: `every`, or sooner when the next item can
+        go before that (a rate limit that frees up in under a second, a retry coming due).
+        A rate limit must not cost a whole `every` per message."""
+        wake = self.next_wake()
+        if wake is None:
+            return every
+        seconds = (wake - self.clock.now()).total_seconds()
+        if seconds <= 0:  # due but not sent (nothing progressed): no busy loop
+            return every
+        return min(every, seconds + WAKE_MARGIN)
 
     def deliver_due(self) -> DeliveryReport:
         with self._lock:
@@ -258,6 +278,8 @@ class Deliverer:
         times = []
         heads: set[str] = set()
         for item in pending:
+            if item.destination in self.offline:
+                continue  # this process never sends there
             if item.held_until:
                 times.append(datetime.fromisoformat(item.held_until))
                 continue
@@ -269,7 +291,7 @@ class Deliverer:
             if window is not None:
                 at = max(at, window.next_free(now))
             times.append(at)
-        return min(times)
+        return min(times, default=None)
 
     # --- one pass ---------------------------------------------------------------------------
 
