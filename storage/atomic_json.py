@@ -61,6 +61,25 @@ def write_atomically(path: Path, data: bytes, keep_backup: bool = True) -> None:
         raise StorageError(f"could not write {path}: {err.strerror or err}") from err
 
 
+def remove_orphaned_temps(path: Path) -> list[Path]:
+    """Delete the temp files that writes of `path` left behind when the process was killed
+    mid-write (`.state.json.<pid>.<thread>.tmp`, `.state.json.bak.tmp`). Only call it while
+    holding the data folder's lock and before this process writes `path`: then no live
+    writer owns any of them."""
+    removed = []
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+            removed.append(tmp)
+    if removed:
+        log.warning(
+            "removed %d temp file(s) left by an interrupted write: %s",
+            len(removed),
+            ", ".join(p.name for p in sorted(removed)),
+        )
+    return removed
+
+
 class AtomicJSONStorage(Storage):
     def __init__(self, path: str | os.PathLike[str], read_only: bool = False) -> None:
         self.path = Path(path)

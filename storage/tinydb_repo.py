@@ -22,7 +22,7 @@ from tinydb.table import Document, Table
 
 from core.clock import Clock, SystemClock
 from core.models import Alert, Mention, OutboxItem, OutboxStatus, Status
-from storage.atomic_json import AtomicJSONStorage
+from storage.atomic_json import AtomicJSONStorage, remove_orphaned_temps
 from storage.mention_log import MentionLog, append_jsonl
 from storage.process_lock import ProcessLock
 from storage.seen_log import SeenLog
@@ -60,6 +60,8 @@ class TinyDBRepository:
         self._lock = threading.RLock()
         self._process_lock = None if read_only else ProcessLock(self.data_dir)
         self._storage: AtomicJSONStorage
+        if self._process_lock is not None:  # the lock: no other writer owns a temp file now
+            remove_orphaned_temps(self.data_dir / "state.json")
         self._db = TinyDB(self.data_dir / "state.json", storage=self._make_storage)
         self._alerts = self._db.table("alerts", cache_size=0)
         self._outbox = self._db.table("outbox", cache_size=0)
