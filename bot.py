@@ -71,11 +71,14 @@ class Buzzwatch:
         clock: Clock | None = None,
         stdout: TextIO | None = None,
         extra_context: dict[str, Any] | None = None,
+        start_empty: bool = False,
     ) -> None:
         """`dry_run`: nothing sent, nothing stored. `read_only`: for queries; no
         destinations are built (no secrets needed) and the data folder is not locked, so
         it works next to a running bot. `offline_ok`: a destination that cannot be built here
-        (its secret is not set) is left out and its messages stay queued for the bot."""
+        (its secret is not set) is left out and its messages stay queued for the bot.
+        `start_empty`: the operator's word that a lost state (state.json and its backup both
+        unreadable) may be started over empty."""
         import httpx  # noqa: F401  (imported here so `check-config` stays light)
 
         from listeners import build_notifier, build_permission
@@ -90,7 +93,10 @@ class Buzzwatch:
         self.clock = clock or SystemClock()
         self.stdout = stdout
         self.repo = TinyDBRepository(
-            config.data_dir, clock=self.clock, read_only=dry_run or read_only
+            config.data_dir,
+            clock=self.clock,
+            read_only=dry_run or read_only,
+            start_empty=start_empty,
         )
         self.analyzer = Analyzer(config)
         self.router = Router(config.routes)
@@ -731,6 +737,13 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         help="send nothing and change no stored state; print each message as a JSON line",
         **default,
     )
+    parser.add_argument(
+        "--start-empty",
+        action="store_true",
+        help="when state.json and its backup are both unreadable, start without the alerts "
+        "and queued messages they held (alert ids carry on; none is reused)",
+        **default,
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging", **default)
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="warnings and errors only", **default
@@ -867,6 +880,7 @@ def main(
             # These queue work for the bot: a chat secret that is not set here must not stop them.
             offline_ok=args.command in ("command", "console", "digest", "import"),
             stdout=out,
+            start_empty=args.start_empty,
         )
     except (ConfigError, StorageError) as err:
         print(f"error: {err}", file=sys.stderr)

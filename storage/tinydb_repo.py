@@ -11,6 +11,7 @@ One re-entrant lock guards every call: TinyDB is not thread-safe.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -22,12 +23,15 @@ from tinydb.table import Document, Table
 
 from core.clock import Clock, SystemClock
 from core.models import Alert, Mention, OutboxItem, OutboxStatus, Status
-from storage.atomic_json import AtomicJSONStorage, remove_orphaned_temps
+from storage.alert_ids import AlertIdMark, highest_archived_id
+from storage.atomic_json import AtomicJSONStorage, StartEmptyRefused, remove_orphaned_temps
 from storage.mention_log import MentionLog, append_jsonl
 from storage.process_lock import ProcessLock
 from storage.seen_log import SeenLog
 
 T = TypeVar("T")
+
+log = logging.getLogger("buzzwatch.storage")
 
 CYCLE_SEEN = "cycle_seen_ids"
 
@@ -52,13 +56,53 @@ def alert_number(alert_id: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
+def check_records(data: dict[str, Any]) -> None:
+    """Raise ValueError unless the state file's records are ones this repository wrote: a
+    hand-edited or damaged record ("garbage" for an alert) is corruption, found at load
+    (then the backup is used), not a crash in every poll and `status` afterwards."""
+    for table, model in (("alerts", Alert), ("outbox", OutboxItem), ("dead_letters", OutboxItem)):
+        for doc_id, doc in data.get(table, {}).items():
+            try:
+                record = model.from_dict(doc)
+            except TypeError as err:  # a required field is missing
+                raise ValueError(f"{table}/{doc_id} is not a stored record: {err}") from None
+            if not isinstance(record.id, str) or not isinstance(record.created_at, str):
+                raise ValueError(f"{table}/{doc_id} has an id or time that is not text")
+            if table == "alerts" and alert_number(record.id) != int(doc_id):
+                raise ValueError(f"alerts/{doc_id} holds alert {str(record.id)[:20]!r}")
+    state = data.get("state", {})
+    for doc in state.values():
+        for key in ("alert_seq", "outbox_seq"):
+            if not isinstance(doc.get(key, 0), int):
+                raise ValueError(f"state/{key} is not a number: {str(doc.get(key))[:20]!r}")
+
+
 class TinyDBRepository:
-    def __init__(self, data_dir: Path, clock: Clock | None = None, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        clock: Clock | None = None,
+        read_only: bool = False,
+        start_empty: bool = False,
+    ) -> None:
+        """`start_empty`: when the state file and its backup are both unreadable (or gone
+        while alert ids were issued), start with no alerts and no queued messages instead
+        of refusing to start. Alert ids still carry on above every id issued."""
         self.data_dir = Path(data_dir)
         self.clock = clock or SystemClock()
         self.read_only = read_only
+        self.start_empty = start_empty
         self._lock = threading.RLock()
         self._process_lock = None if read_only else ProcessLock(self.data_dir)
+        try:
+            self._open()
+        except BaseException:
+            if self._process_lock is not None:
+                self._process_lock.release()
+            raise
+
+    def _open(self) -> None:
+        read_only = self.read_only
         self._storage: AtomicJSONStorage
         if self._process_lock is not None:  # the lock: no other writer owns a temp file now
             remove_orphaned_temps(self.data_dir / "state.json")
@@ -67,13 +111,44 @@ class TinyDBRepository:
         self._outbox = self._db.table("outbox", cache_size=0)
         self._dead = self._db.table("dead_letters", cache_size=0)
         self._state = self._db.table("state", cache_size=0)
-        self.mentions = MentionLog(self.data_dir / "mentions", read_only=read_only)
         self._archive_dir = self.data_dir / "alerts-archive"
+        self._id_mark = AlertIdMark(self.data_dir / "alert-ids", read_only=read_only)
+        self._storage.read()  # now: a state that cannot be used is said at start
+        self._keep_alert_ids_above_issued()
+        self.mentions = MentionLog(self.data_dir / "mentions", read_only=read_only)
         self.seen = SeenLog(self.data_dir / "seen", self.clock.now().date(), read_only=read_only)
         if not read_only:
             # ids of the last cycle that stored alerts; already in the seen log unless the
             # process died between the two writes (adding them again is a no-op)
             self.seen.add(self.get_state(CYCLE_SEEN, []) or [], self.clock.now().date())
+
+    def _keep_alert_ids_above_issued(self) -> None:
+        """After the state was recovered from an older backup or lost, the counter goes
+        above every id that may have been issued: the mark file's and the archive's."""
+        seq = int(self.get_state("alert_seq", 0))
+        if not self._storage.recovered:
+            if seq or not self._id_mark.mark:
+                return
+            # No state at all, yet ids were issued here: state.json and its backup are gone.
+            if not self.start_empty:
+                raise StartEmptyRefused(
+                    f"{self.data_dir / 'state.json'} and its backup are missing, yet alerts "
+                    f"up to A{self._id_mark.mark} may have been issued from this folder. "
+                    "Starting would forget every alert and queued message. Restore the file "
+                    "from a copy of your own, or start once with --start-empty to begin again "
+                    "without them (alert ids carry on; none is reused)"
+                )
+        floor = max(self._id_mark.mark, highest_archived_id(self._archive_dir))
+        if floor > seq:
+            log.warning(
+                "the state was recovered or started empty: alert ids carry on from A%d "
+                "(ids up to A%d may have been issued before; none is reused)",
+                floor + 1,
+                floor,
+            )
+            if not self.read_only:
+                with self._storage.transaction():
+                    self.set_state("alert_seq", floor)
 
     def locked(self) -> threading.RLock:
         """The repository's lock, for a read-modify-write that spans several calls (the
@@ -81,7 +156,9 @@ class TinyDBRepository:
         return self._lock
 
     def _make_storage(self, path: Path) -> AtomicJSONStorage:
-        self._storage = AtomicJSONStorage(path, read_only=self.read_only)
+        self._storage = AtomicJSONStorage(
+            path, read_only=self.read_only, validate=check_records, allow_empty=self.start_empty
+        )
         return self._storage
 
     # --- mentions ---------------------------------------------------------------------------
@@ -119,6 +196,7 @@ class TinyDBRepository:
         """Reserve `count` alert ids (A1, A2, ...) with one write."""
         with self._lock:
             first = int(self.get_state("alert_seq", 0)) + 1
+            self._id_mark.cover(first + count - 1)  # first: the mark outlives the state
             self.set_state("alert_seq", first + count - 1)
             return [f"A{n}" for n in range(first, first + count)]
 

@@ -3,12 +3,14 @@ state lost with its backup, a lost seen log."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 import pytest
 
-from storage.tinydb_repo import TinyDBRepository
+from storage.atomic_json import StartEmptyRefused
+from storage.tinydb_repo import TinyDBRepository, alert_number
 
 
 def test_temp_files_left_by_a_kill_are_removed_at_start(
@@ -32,4 +34,150 @@ def test_temp_files_left_by_a_kill_are_removed_at_start(
     assert unrelated.exists()
     assert "2 temp file(s) left by an interrupted write" in caplog.text
     assert repo.get_state("k") == 1
+    repo.close()
+
+
+def _two_writes(data: Path) -> None:
+    """A state file with alerts A1 and A2 (A2 in the last write, so the backup has A1)."""
+    from core.alerts import new_alert
+    from core.models import Mention
+
+    repo = TinyDBRepository(data)
+    for n in (1, 2):
+        (aid,) = repo.next_alert_ids(1)
+        m = Mention(id=f"m{n}", source="feed", url=f"https://e.com/{n}", title=f"t{n}", text="x")
+        m.brands = ["Acme"]
+        repo.save_cycle([], [], [new_alert(aid, m, "r", ["console"], m.fetched_at)], [])
+    repo.close()
+
+
+def _damage(state: dict) -> dict:
+    state["alerts"]["2"] = "garbage"
+    return state
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda s: {"alerts": 5},
+        _damage,
+        lambda s: {**s, "alerts": {"2": {"hello": "world"}}},
+        lambda s: {**s, "alerts": {"7": s["alerts"]["2"]}},  # A2 stored as A7
+        lambda s: {**s, "outbox": [1, 2]},
+        lambda s: {**s, "state": {"1": {"alert_seq": "lots"}}},
+        lambda s: [s],
+    ],
+)
+def test_a_state_file_of_the_wrong_shape_is_corruption(
+    tmp_path: Path, damage, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "data"
+    _two_writes(data)
+    state = data / "state.json"
+    good_backup = (data / "state.json.bak").read_bytes()
+    broken = json.dumps(damage(json.loads(state.read_text()))).encode()
+    state.write_bytes(broken)
+    with caplog.at_level(logging.ERROR):
+        repo = TinyDBRepository(data)
+    assert "corrupt" in caplog.text and "recovering from" in caplog.text
+    assert (data / "state.json.corrupt-0").read_bytes() == broken
+    # The backup's alert is back, and queries work.
+    assert repo.get_alert("A1") is not None
+    assert [a.id for a in repo.find_alerts(lambda a: True)] == ["A1"]
+    assert repo.pending_outbox() == []
+    # Writes go on from the recovered state; the backup is never the broken file.
+    repo.set_state("x", 1)
+    repo.set_state("x", 2)
+    assert json.loads((data / "state.json.bak").read_text())["state"]["1"]["x"] == 1
+    repo.close()
+    assert good_backup != broken
+
+
+def test_a_broken_file_written_behind_the_bot_is_never_rotated_over_the_backup(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "data"
+    _two_writes(data)
+    repo = TinyDBRepository(data)
+    repo.set_state("x", 1)
+    (data / "state.json").write_text('{"alerts": 5}')  # someone's editor, a bad restore
+    with caplog.at_level(logging.ERROR):
+        repo.set_state("x", 2)
+    assert "changed behind" in caplog.text
+    assert (data / "state.json.corrupt-0").read_text() == '{"alerts": 5}'
+    bak = json.loads((data / "state.json.bak").read_text())
+    assert sorted(bak["alerts"]) == ["1", "2"]  # the good backup stays
+    assert json.loads((data / "state.json").read_text())["state"]["1"]["x"] == 2
+    repo.close()
+    reopened = TinyDBRepository(data)
+    assert reopened.get_state("x") == 2 and reopened.get_alert("A2") is not None
+    reopened.close()
+
+
+def _corrupt_both(data: Path) -> None:
+    (data / "state.json").write_text("{torn")
+    (data / "state.json.bak").write_text('{"alerts": 5}')
+
+
+def test_state_and_backup_both_unreadable_refuse_to_start_empty_unless_told(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    _two_writes(data)
+    _corrupt_both(data)
+    for _ in range(2):  # the refusal holds: nothing was moved
+        with pytest.raises(StartEmptyRefused, match=r"state.json is corrupt.*--start-empty"):
+            TinyDBRepository(data)
+    repo = TinyDBRepository(data, start_empty=True)
+    assert repo.find_alerts(lambda a: True) == []
+    (new,) = repo.next_alert_ids(1)
+    assert alert_number(new) > 2  # A1 and A2 are in people's hands: never issued again
+    repo.close()
+
+
+def test_state_and_backup_deleted_still_never_reuse_an_alert_id(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _two_writes(data)
+    (data / "state.json").unlink()
+    (data / "state.json.bak").unlink()
+    with pytest.raises(StartEmptyRefused, match="--start-empty"):
+        TinyDBRepository(data)
+    repo = TinyDBRepository(data, start_empty=True)
+    assert alert_number(repo.next_alert_ids(1)[0]) > 2
+    repo.close()
+
+
+def test_a_state_recovered_from_an_older_backup_does_not_reissue_the_lost_ids(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    _two_writes(data)  # A2 was issued in the last write; the backup knows only A1
+    (data / "state.json").write_text("")
+    repo = TinyDBRepository(data)
+    assert repo.get_alert("A1") is not None and repo.get_alert("A2") is None
+    assert alert_number(repo.next_alert_ids(1)[0]) > 2
+    repo.close()
+
+
+def test_archived_alert_ids_are_never_reissued_even_without_the_id_mark(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    _two_writes(data)
+    archive = data / "alerts-archive"
+    archive.mkdir()
+    (archive / "2026-01.jsonl").write_text('{"id":"A250","status":"resolved"}\n')
+    _corrupt_both(data)
+    (data / "alert-ids").unlink()
+    repo = TinyDBRepository(data, start_empty=True)
+    assert alert_number(repo.next_alert_ids(1)[0]) == 251
+    repo.close()
+
+
+def test_a_fresh_data_folder_starts_at_a1(tmp_path: Path) -> None:
+    repo = TinyDBRepository(tmp_path / "data")
+    assert repo.next_alert_ids(2) == ["A1", "A2"]
+    repo.close()
+    repo = TinyDBRepository(tmp_path / "data")
+    assert repo.next_alert_ids(1) == ["A3"]  # a plain restart: no gap
     repo.close()
