@@ -298,12 +298,17 @@ def run_once(app: Buzzwatch, stop: StopRequest) -> int:
     outcomes = app.poll_all()
     report = DeliveryReport()
     if not stop.is_set():
-        app.storms.check()
-        app.sla.check()
-        app.archive()
-        # Waits for rate limits and short retries; an update waiting only for its route's
-        # group_interval goes at once (one cycle has nothing more to merge into it).
-        report = app.deliverer.drain(max_wait=ONCE_MAX_WAIT, stop=stop, group_timers_now=True)
+        try:
+            app.storms.check()
+            app.sla.check()
+            app.archive()
+            # Waits for rate limits and short retries; an update waiting only for its route's
+            # group_interval goes at once (one cycle has nothing more to merge into it).
+            report = app.deliverer.drain(max_wait=ONCE_MAX_WAIT, stop=stop, group_timers_now=True)
+        except StorageError as err:
+            return storage_failed(app, str(err))
+        if app.deliverer.storage_error:
+            return storage_failed(app, app.deliverer.storage_error, report)
     failed = [o for o in outcomes if not o.ok]
     alerts = sum(len(o.result.alerts) for o in outcomes if o.result)
     queued = len(app.repo.pending_outbox())
@@ -341,6 +346,22 @@ def run_once(app: Buzzwatch, stop: StopRequest) -> int:
         log.error("every source failed: see the errors above")
         return 1
     return 0
+
+
+EXIT_STORAGE_FAILED = 3
+
+
+def storage_failed(app: Buzzwatch, error: str, report: DeliveryReport | None = None) -> int:
+    """--once could not store what it did (a full disk): say so in one line, exit 3."""
+    sent = f"; {report.sent} message(s) sent before that" if report and report.sent else ""
+    log.error(
+        "stopped: storage failed (%s)%s. Free space or fix the data folder and run again: "
+        "what is still queued goes then (a message whose sending could not be recorded may "
+        "be sent once more)",
+        error,
+        sent,
+    )
+    return EXIT_STORAGE_FAILED
 
 
 def run_forever(app: Buzzwatch) -> int:
@@ -890,7 +911,8 @@ def main(
                 print(hint, file=sys.stderr)
         return 2
     except OSError as err:  # a file named on the command line (classify, export...)
-        print(f"error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
     try:
         if args.command == "console":
@@ -908,6 +930,9 @@ def main(
                 app.deliver_now()
             return 0 if reply.ok else 1
         return cmd_run(app, args)
+    except StorageError as err:  # a write failed (a full disk): the error names the file
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_STORAGE_FAILED
     finally:
         app.close()
 

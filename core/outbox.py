@@ -16,6 +16,7 @@ instead of being dropped; quiet hours hold back all but the most severe alerts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -24,7 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from core.clock import Clock
@@ -102,6 +103,10 @@ def quiet_until(quiet: QuietHours, now: datetime, tz: ZoneInfo) -> datetime | No
     return None
 
 
+class RecordFailed(Exception):
+    """The outcome of an attempt could not be stored: the pass ends here."""
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
@@ -164,6 +169,11 @@ class Deliverer:
             limit = getattr(notifier, "rate_limit", None)
             if limit:
                 self._windows[name] = RateWindow(int(limit[0]), float(limit[1]))
+        # Outcomes of sends that could not be recorded (a full disk), oldest first. While
+        # any is left, nothing is sent: the item is still due in storage, and sending on would
+        # post it again on every pass (54 copies of one alert were seen).
+        self._unrecorded: list[tuple[OutboxItem, list[tuple[str, str, dict[str, str]]]]] = []
+        self.storage_error: str | None = None
         self._lock = threading.Lock()  # one worker at a time keeps per-destination order
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -222,8 +232,70 @@ class Deliverer:
         return min(every, seconds + WAKE_MARGIN)
 
     def deliver_due(self) -> DeliveryReport:
+        report = DeliveryReport()
         with self._lock:
-            return self._deliver_due()
+            if not self._record_unrecorded():
+                return report  # storage still fails: send nothing
+            # A failed write ends the pass (said once); nothing more is sent in it.
+            with contextlib.suppress(RecordFailed):
+                self._deliver_due(report)
+        return report
+
+    # --- when outcomes cannot be recorded ---------------------------------------------------
+
+    def _record(
+        self, item: OutboxItem, refs: list[tuple[str, str, dict[str, str]]] | None = None
+    ) -> None:
+        """Store an attempt's outcome. If storage fails, keep the outcome in memory (it is
+        recorded once storage works again), pause delivery and end the pass."""
+        try:
+            self.repo.save_outbox(item, refs)
+        except Exception as err:  # a full disk, a read-only folder: whatever the backend raises
+            self._unrecorded.append((item, list(refs or [])))
+            self._storage_failed(err, f"could not record the outcome of item {item.id}")
+        self._storage_works()
+
+    def _store(self, write: Callable[[], object], what: str) -> None:
+        """A write that comes before any send (a quiet-hours hold, a batch): if it fails,
+        nothing was sent; the pass ends and the next one tries again."""
+        try:
+            write()
+        except Exception as err:
+            self._storage_failed(err, f"could not store {what}")
+        self._storage_works()
+
+    def _storage_failed(self, err: Exception, what: str) -> NoReturn:
+        if self.storage_error is None:
+            log.error(
+                "%s (%s): delivery is paused until storage works again; nothing is sent "
+                "meanwhile, and nothing already sent is sent again",
+                what,
+                err,
+            )
+        else:
+            log.debug("storage still fails: %s (%s)", what, err)
+        self.storage_error = str(err)
+        raise RecordFailed(what) from err
+
+    def _storage_works(self) -> None:
+        if self.storage_error is not None:
+            log.warning("storage works again: delivery resumes")
+            self.storage_error = None
+
+    def _record_unrecorded(self) -> bool:
+        """Record the outcomes held in memory, oldest first; True when none is left (sends
+        may go on)."""
+        while self._unrecorded:
+            item, refs = self._unrecorded[0]
+            try:
+                self.repo.save_outbox(item, refs)
+            except Exception as err:
+                self.storage_error = str(err)
+                log.debug("storage still fails (%s): delivery stays paused", err)
+                return False
+            self._unrecorded.pop(0)
+            self._storage_works()
+        return True
 
     def drain(
         self,
@@ -251,7 +323,10 @@ class Deliverer:
                 timed = item.action in ("post", "update") and not item.attempts
                 if timed and item.next_attempt_at > stamp:
                     item.next_attempt_at = stamp
-                    self.repo.save_outbox(item)
+                    try:
+                        self._store(lambda i=item: self.repo.save_outbox(i), "a send time")
+                    except RecordFailed:
+                        break  # it goes at its own time; storage_error says why
         real_sleep = self.sleep is time.sleep
         while stop is None or not stop.is_set():
             report = self.deliver_due()
@@ -295,8 +370,7 @@ class Deliverer:
 
     # --- one pass ---------------------------------------------------------------------------
 
-    def _deliver_due(self) -> DeliveryReport:
-        report = DeliveryReport()
+    def _deliver_due(self, report: DeliveryReport) -> None:
         pending = self.repo.pending_outbox()
         blocked: set[str] = set()
         posts_waiting = queued_posts(pending)
@@ -331,7 +405,7 @@ class Deliverer:
             held = self._quiet_hold(item, alert, now)
             if held is not None:
                 item.held_until = to_iso(held) or ""
-                self.repo.save_outbox(item)
+                self._store(lambda i=item: self.repo.save_outbox(i), f"the hold of {item.id}")
                 report.skipped += 1
                 continue
             window = self._windows.get(item.destination)
@@ -340,7 +414,12 @@ class Deliverer:
                 blocked.add(item.destination)
                 report.skipped += 1
                 continue
-            outcome = self._attempt(item, alert)
+            try:
+                outcome = self._attempt(item, alert)
+            except RecordFailed:
+                if window is not None:  # it may well have been sent
+                    window.record(self.clock.now())
+                raise
             if window is not None and outcome != OutboxStatus.DEAD:
                 window.record(self.clock.now())
             if outcome == OutboxStatus.SENT:
@@ -351,7 +430,6 @@ class Deliverer:
             else:
                 report.retrying += 1
                 blocked.add(item.destination)
-        return report
 
     def _note_follows(self, item: OutboxItem, pending: list[OutboxItem]) -> bool:
         notifier = self.notifiers.get(item.destination)
@@ -420,7 +498,7 @@ class Deliverer:
             },
             created_at=stamp,
         )
-        self.repo.replace_outbox(posts, batch)
+        self._store(lambda: self.repo.replace_outbox(posts, batch), "a batch")
         for o in posts:
             o.status = OutboxStatus.SENT.value  # merged: this pass must not send it again
         log.info(
@@ -549,10 +627,14 @@ class Deliverer:
                     last_error=failure.error[:500],
                 )
             )
-        self.repo.add_outbox(dead)
-        for d in dead:
-            d.status = OutboxStatus.DEAD.value
-            self.repo.save_outbox(d)
+
+        def store_dead() -> None:
+            self.repo.add_outbox(dead)
+            for d in dead:
+                d.status = OutboxStatus.DEAD.value
+                self.repo.save_outbox(d)
+
+        self._store(store_dead, "dead letters")
         item.message = {**item.message, "alert_ids": [a.id for a in good]}
         out = Outgoing(action=out.action, message=item.message, ref=out.ref, alerts=good)
         try:
@@ -579,7 +661,7 @@ class Deliverer:
                 refs.append((item.alert_id, item.destination, delivery.ref))
             for a in batch_alerts or []:
                 refs.append((a.id, item.destination, {**delivery.ref, "batch": "1"}))
-            self.repo.save_outbox(item, refs)
+            self._record(item, refs)
             return OutboxStatus.SENT
         item.last_error = delivery.error[:500]
         created = datetime.fromisoformat(item.created_at) if item.created_at else now
@@ -593,7 +675,7 @@ class Deliverer:
                 format_duration(MISCONFIGURED_PAUSE),
                 item.last_error,
             )
-            self.repo.save_outbox(item)
+            self._record(item)
             return OutboxStatus.PENDING
         if not delivery.retryable or now - created >= GIVE_UP_AFTER:
             item.status = OutboxStatus.DEAD.value
@@ -604,7 +686,7 @@ class Deliverer:
                 item.attempts,
                 item.last_error,
             )
-            self.repo.save_outbox(item)
+            self._record(item)
             return OutboxStatus.DEAD
         wait = backoff(item.attempts, delivery.retry_after, self.rng)
         item.next_attempt_at = to_iso(now + timedelta(seconds=wait)) or ""
@@ -616,5 +698,5 @@ class Deliverer:
             item.last_error,
             wait,
         )
-        self.repo.save_outbox(item)
+        self._record(item)
         return OutboxStatus.PENDING
