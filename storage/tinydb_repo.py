@@ -117,6 +117,7 @@ class TinyDBRepository:
         self._keep_alert_ids_above_issued()
         self.mentions = MentionLog(self.data_dir / "mentions", read_only=read_only)
         self.seen = SeenLog(self.data_dir / "seen", self.clock.now().date(), read_only=read_only)
+        self._seen_checked = False
         if not read_only:
             # ids of the last cycle that stored alerts; already in the seen log unless the
             # process died between the two writes (adding them again is a no-op)
@@ -165,7 +166,26 @@ class TinyDBRepository:
 
     def unseen(self, ids: Iterable[str]) -> list[str]:
         with self._lock:
+            if not self._seen_checked:
+                self._restore_seen_from_mentions()
             return [i for i in dict.fromkeys(ids) if i not in self.seen]
+
+    def _restore_seen_from_mentions(self) -> None:
+        """Every stored mention's id belongs in the seen log. If the seen file was lost or
+        damaged, old entries would come back as new and count again on their alerts (or
+        post again): put the stored ones back, once per process (a fast scan of the ids)."""
+        today = self.clock.now().date()
+        oldest = self.seen.oldest_month(today)
+        missing = [i for i in self.mentions.iter_ids(oldest) if i not in self.seen]
+        if missing:
+            log.warning(
+                "the seen log (%s) lacked %d id(s) of stored mentions (a lost or damaged "
+                "file); restored them from the mention log, so they do not count again",
+                self.seen.folder,
+                len(missing),
+            )
+            self.seen.add(missing, today)
+        self._seen_checked = True
 
     def save_cycle(
         self,

@@ -181,3 +181,71 @@ def test_a_fresh_data_folder_starts_at_a1(tmp_path: Path) -> None:
     repo = TinyDBRepository(tmp_path / "data")
     assert repo.next_alert_ids(1) == ["A3"]  # a plain restart: no gap
     repo.close()
+
+
+def _lose(seen: Path) -> None:
+    for p in seen.glob("*.txt"):
+        p.unlink()
+
+
+def _truncate(seen: Path) -> None:
+    for p in seen.glob("*.txt"):
+        p.write_bytes(p.read_bytes()[: p.stat().st_size // 3])
+
+
+def _scramble(seen: Path) -> None:
+    for p in seen.glob("*.txt"):
+        p.write_bytes(b"\x00" * p.stat().st_size)
+
+
+@pytest.mark.parametrize("damage", [_lose, _truncate, _scramble])
+def test_a_lost_or_damaged_seen_file_does_not_count_stored_mentions_again(
+    tmp_path: Path, damage, caplog: pytest.LogCaptureFixture
+) -> None:
+    from datetime import UTC, datetime
+
+    from core.clock import FakeClock
+    from tests.chatserver import ChatServer
+    from tests.core.test_delivery_faults import Node
+
+    clock = FakeClock(datetime(2026, 11, 28, 2, 0, tzinfo=UTC))
+    with ChatServer() as chat:
+        node = Node(tmp_path, chat, clock)
+        node.push(3)
+        node.push(3, start=3)  # (the last cycle's ids are also kept in the state file)
+        node.run(1)
+        node.close()
+        damage(tmp_path / "data" / "seen")
+        clock.advance(3600)
+        node = Node(tmp_path, chat, clock)
+        with caplog.at_level(logging.WARNING):
+            node.push(6)  # the feed still lists the same six entries
+        node.push(1, start=6)  # and one new one
+        node.run(1)
+        alerts = node.repo.find_alerts(lambda a: True)
+        assert [(a.id, a.count) for a in alerts] == [(f"A{i}", 1) for i in range(1, 8)]
+        assert [b["action"] for b in chat.received] == ["post"] * 7  # no edits, no re-posts
+        assert "restored them from the mention log" in caplog.text
+        node.close()
+    # Restored for good: the next start finds nothing missing.
+    caplog.clear()
+    repo = TinyDBRepository(tmp_path / "data", clock=clock)
+    with caplog.at_level(logging.WARNING):
+        assert repo.unseen(["m0", "m5", "m6", "m99"]) == ["m99"]
+    assert "restored" not in caplog.text
+    repo.close()
+
+
+def test_a_torn_mention_record_is_not_taken_as_stored(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "mentions").mkdir(parents=True)
+    day = data / "mentions" / "2026-01-01.jsonl"
+    day.write_bytes(b'{"id":"kept","source":"s"}\n{"id":"torn","source":"s","ti')
+    from datetime import UTC, datetime
+
+    from core.clock import FakeClock
+
+    repo = TinyDBRepository(data, clock=FakeClock(datetime(2026, 1, 2, tzinfo=UTC)))
+    # The torn one's cycle never finished: it is redone, not skipped.
+    assert repo.unseen(["kept", "torn"]) == ["torn"]
+    repo.close()
