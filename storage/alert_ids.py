@@ -1,11 +1,10 @@
-"""A high-water mark for alert ids, kept outside the state it guards.
+"""The highest alert id issued, kept outside the state it guards.
 
 Alert ids are in people's hands (Slack buttons, DingTalk links, "ack A12" typed in chat):
 one given to a second story makes an old button act on the wrong alert. The counter lives
-in the state file, which can be lost with its backup; this small file survives that. It
-holds a number at least as high as any id issued, moved ahead a block at a time so that
-most reservations do not write it. After the state is lost, ids carry on above it (a gap
-of up to a block: ids are never reused, not necessarily consecutive).
+in the state file, which can be lost with its backup, or replaced by an older copy; this
+small append-only file survives that. Before ids are handed out, the highest of them is
+appended (one fsync); at start the counter carries on above the highest number in it.
 
 Any backend can keep one next to its data (see Repository.next_alert_ids).
 """
@@ -13,14 +12,15 @@ Any backend can keep one next to its data (see Repository.next_alert_ids).
 from __future__ import annotations
 
 import logging
+import os
 import re
 from pathlib import Path
 
-from storage.atomic_json import write_atomically
+from storage.atomic_json import StorageError, fsync_dir, write_atomically
 
 log = logging.getLogger("buzzwatch.storage")
 
-BLOCK = 100
+COMPACT_AT = 64 * 1024  # bytes; then the file is rewritten as one line
 _ARCHIVED_ID = re.compile(rb'"id":"A(\d{1,9})"')
 
 
@@ -32,30 +32,40 @@ class AlertIdMark:
 
     def _read(self) -> int:
         try:
-            text = self.path.read_text("ascii").strip()
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return 0
-        except (OSError, UnicodeDecodeError) as err:
-            log.error("%s is unreadable (%s); alert ids go by the state file alone", self.path, err)
-            return 0
-        if not text.isdigit():
-            log.error("%s does not hold a number (%.20r); ignored", self.path, text)
-            return 0
-        return int(text)
+        # A torn last line is from a reservation whose ids were never stored: ignore it.
+        numbers = [int(w) for w in raw.split() if w.isdigit() and len(w) < 10]
+        if raw.strip() and not numbers:
+            log.error("%s holds no number; alert ids go by the state file alone", self.path)
+        return max(numbers, default=0)
 
     @property
     def mark(self) -> int:
-        """No id above A<mark> was ever issued."""
+        """No id above A<mark> was ever issued from this folder."""
         return self._mark
 
     def cover(self, last: int) -> None:
-        """Before ids up to `last` are handed out: move the mark to cover them (durably).
-        Raises StorageError when it cannot be written: no id is issued then."""
+        """Before ids up to `last` are handed out: record it durably. Raises StorageError
+        when it cannot be written: no id is issued then."""
         if last <= self._mark or self.read_only:
             return
-        mark = last + BLOCK
-        write_atomically(self.path, f"{mark}\n".encode("ascii"), keep_backup=False)
-        self._mark = mark
+        line = f"\n{last}\n".encode("ascii")  # the leading newline closes off a torn line
+        if self.path.exists() and self.path.stat().st_size > COMPACT_AT:
+            write_atomically(self.path, line, keep_backup=False)
+        else:
+            new_file = not self.path.exists()
+            try:
+                with open(self.path, "ab") as f:
+                    f.write(line)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as err:
+                raise StorageError(f"could not append to {self.path}: {err.strerror or err}") from err
+            if new_file:
+                fsync_dir(self.path.parent)
+        self._mark = last
 
 
 def highest_archived_id(folder: Path) -> int:

@@ -124,28 +124,31 @@ class TinyDBRepository:
             self.seen.add(self.get_state(CYCLE_SEEN, []) or [], self.clock.now().date())
 
     def _keep_alert_ids_above_issued(self) -> None:
-        """After the state was recovered from an older backup or lost, the counter goes
-        above every id that may have been issued: the mark file's and the archive's."""
+        """The counter carries on above every id issued from this folder, also when the
+        state came from an older backup, an older copy put back by hand, or nothing."""
         seq = int(self.get_state("alert_seq", 0))
-        if not self._storage.recovered:
-            if seq or not self._id_mark.mark:
-                return
+        mark = self._id_mark.mark
+        gone = mark and not self._storage.recovered and not self._storage.path.exists()
+        if gone and not self.start_empty:
             # No state at all, yet ids were issued here: state.json and its backup are gone.
-            if not self.start_empty:
-                raise StartEmptyRefused(
-                    f"{self.data_dir / 'state.json'} and its backup are missing, yet alerts "
-                    f"up to A{self._id_mark.mark} may have been issued from this folder. "
-                    "Starting would forget every alert and queued message. Restore the file "
-                    "from a copy of your own, or start once with --start-empty to begin again "
-                    "without them (alert ids carry on; none is reused)"
-                )
-        floor = max(self._id_mark.mark, highest_archived_id(self._archive_dir))
+            raise StartEmptyRefused(
+                f"{self._storage.path} and its backup are missing, yet alerts up to "
+                f"A{mark} were issued from this folder. Starting would forget every "
+                "alert and queued message. Restore the file from a copy of your own, or "
+                "start once with --start-empty to begin again without them (alert ids "
+                "carry on; none is reused)"
+            )
+        floor = mark
+        if self._storage.recovered or not mark:  # the archive knows ids the state forgot
+            floor = max(floor, highest_archived_id(self._archive_dir))
         if floor > seq:
             log.warning(
-                "the state was recovered or started empty: alert ids carry on from A%d "
-                "(ids up to A%d may have been issued before; none is reused)",
-                floor + 1,
+                "the state knows alert ids up to A%d, but up to A%d were issued from this "
+                "folder (a state recovered from its backup, put back from an older copy, or "
+                "started empty): ids carry on from A%d, none is reused",
+                seq,
                 floor,
+                floor + 1,
             )
             if not self.read_only:
                 with self._storage.transaction():

@@ -159,6 +159,15 @@ def test_a_state_recovered_from_an_older_backup_does_not_reissue_the_lost_ids(
     repo.close()
 
 
+def test_an_older_copy_put_back_by_hand_does_not_reissue_ids(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _two_writes(data)
+    (data / "state.json").write_bytes((data / "state.json.bak").read_bytes())  # knows A1
+    repo = TinyDBRepository(data)
+    assert repo.next_alert_ids(1) == ["A3"]
+    repo.close()
+
+
 def test_archived_alert_ids_are_never_reissued_even_without_the_id_mark(
     tmp_path: Path,
 ) -> None:
