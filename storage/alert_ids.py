@@ -62,7 +62,9 @@ class AlertIdMark:
                     f.flush()
                     os.fsync(f.fileno())
             except OSError as err:
-                raise StorageError(f"could not append to {self.path}: {err.strerror or err}") from err
+                raise StorageError(
+                    f"could not append to {self.path}: {err.strerror or err}"
+                ) from err
             if new_file:
                 fsync_dir(self.path.parent)
         self._mark = last
