@@ -426,6 +426,13 @@ def run_forever(app: Buzzwatch) -> int:
     scheduler.shutdown(wait=True)
     app.deliverer.stop()
     app.deliverer.deliver_due()
+    if app.deliverer.unrecorded:
+        log.error(
+            "stopped while storage fails (%s): %d sent message(s) could not be recorded and "
+            "may be sent once more on the next start",
+            app.deliverer.storage_error,
+            app.deliverer.unrecorded,
+        )
     log.info("stopped cleanly")
     return stop.exit_code
 

@@ -282,6 +282,11 @@ class Deliverer:
             log.warning("storage works again: delivery resumes")
             self.storage_error = None
 
+    @property
+    def unrecorded(self) -> int:
+        """Outcomes held in memory because storage failed (lost if the process ends now)."""
+        return len(self._unrecorded)
+
     def _record_unrecorded(self) -> bool:
         """Record the outcomes held in memory, oldest first; True when none is left (sends
         may go on)."""

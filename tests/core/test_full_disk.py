@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import io
 import logging
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,13 +44,14 @@ def test_a_send_that_cannot_be_recorded_is_not_sent_again(
             assert node.deliverer.storage_error and "No space" in node.deliverer.storage_error
             paused = [r for r in caplog.records if "delivery is paused" in r.getMessage()]
             assert len(paused) == 1 and paused[0].levelno == logging.ERROR
+            assert node.deliverer.unrecorded == 1
             monkeypatch.undo()  # space is freed
             node.run(1)
         assert "storage works again" in caplog.text
         assert posted_alert_ids(chat) == ["A1", "A2", "A3"]
         assert node.repo.pending_outbox() == []
         assert node.repo.get_alert("A1").messages["chat"]  # its record caught up
-        assert node.deliverer.storage_error is None
+        assert node.deliverer.storage_error is None and node.deliverer.unrecorded == 0
         node.close()
 
 
@@ -98,3 +100,36 @@ def test_a_fresh_start_on_a_full_disk_names_the_file(
     assert f"error: could not write {tmp_path / 'data' / '.lock'}: No space left on device" in err
     monkeypatch.undo()
     assert main(["--config", str(path), "-q", "--once"], io.StringIO()) == 0  # lock released
+
+
+def test_the_running_worker_sends_once_through_many_passes_on_a_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.core.test_delivery_worker import TickingClock
+
+    clock = TickingClock(START)
+    with ChatServer() as chat:
+        node = Node(tmp_path, chat, clock)  # type: ignore[arg-type]
+        node.push(2)
+        deliverer = node.deliverer
+        passes = {"n": 0}
+        twenty = threading.Event()
+        real_pass = deliverer.deliver_due
+
+        def counted() -> Any:
+            try:
+                return real_pass()
+            finally:
+                passes["n"] += 1
+                if passes["n"] >= 20:
+                    twenty.set()
+
+        monkeypatch.setattr(deliverer, "deliver_due", counted)
+        fill_the_disk(monkeypatch)
+        deliverer.start(0.02)  # a pass every 20 ms: the bot's 3 s, sped up
+        try:
+            assert twenty.wait(30)
+        finally:
+            deliverer.stop()
+        assert posted_alert_ids(chat) == ["A1"]  # the old worker re-posted it every pass
+        node.close()
