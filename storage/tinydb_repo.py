@@ -25,7 +25,7 @@ from tinydb.table import Document, Table
 from core.clock import Clock, SystemClock
 from core.models import Alert, Mention, OutboxItem, OutboxStatus, Status
 from storage.alert_ids import AlertIdMark, highest_archived_id
-from storage.atomic_json import AtomicJSONStorage, StartEmptyRefused, remove_orphaned_temps
+from storage.atomic_json import AtomicJSONStorage, remove_orphaned_temps
 from storage.mention_log import MentionLog, append_jsonl
 from storage.process_lock import ProcessLock
 from storage.seen_log import SeenLog
@@ -135,19 +135,11 @@ class TinyDBRepository:
 
     def _keep_alert_ids_above_issued(self) -> None:
         """The counter carries on above every id issued from this folder, also when the
-        state came from an older backup, an older copy put back by hand, or nothing."""
+        state came from an older backup, an older copy put back by hand, or nothing (state
+        and backup deleted; or a crash between the first reservation and the first write
+        of a new folder, which is why a missing state alone is not refused)."""
         seq = int(self.get_state("alert_seq", 0))
         mark = self._id_mark.mark
-        gone = mark and not self._storage.recovered and not self._storage.path.exists()
-        if gone and not self.start_empty:
-            # No state at all, yet ids were issued here: state.json and its backup are gone.
-            raise StartEmptyRefused(
-                f"{self._storage.path} and its backup are missing, yet alerts up to "
-                f"A{mark} were issued from this folder. Starting would forget every "
-                "alert and queued message. Restore the file from a copy of your own, or "
-                "start once with --start-empty to begin again without them (alert ids "
-                "carry on; none is reused)"
-            )
         floor = mark
         if self._storage.recovered or not mark:  # the archive knows ids the state forgot
             floor = max(floor, highest_archived_id(self._archive_dir))
