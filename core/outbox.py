@@ -12,6 +12,10 @@ Per destination: a failed send blocks later items (messages arrive in order); re
 off exponentially with jitter and honour Retry-After; the notifier's rate limit is kept,
 and when a backlog builds up behind it, waiting alert posts merge into one batch message
 instead of being dropped; quiet hours hold back all but the most severe alerts.
+
+When an outcome cannot be recorded (a full disk), it is held in memory and nothing more is
+sent until a write works again: the item is still due in storage, and sending on would post
+it again on every pass.
 """
 
 from __future__ import annotations

@@ -238,7 +238,6 @@ class AtomicJSONStorage(Storage):
         if not self.path.exists():
             if not self.backup.exists():
                 return {}  # a new data folder
-            log.warning("%s is missing; recovering from %s", self.path, self.backup)
             return self._from_backup(f"{self.path.name} is missing")
         try:
             return self._parse(self.path)
