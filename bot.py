@@ -71,11 +71,14 @@ class Buzzwatch:
         clock: Clock | None = None,
         stdout: TextIO | None = None,
         extra_context: dict[str, Any] | None = None,
+        start_empty: bool = False,
     ) -> None:
         """`dry_run`: nothing sent, nothing stored. `read_only`: for queries; no
         destinations are built (no secrets needed) and the data folder is not locked, so
         it works next to a running bot. `offline_ok`: a destination that cannot be built here
-        (its secret is not set) is left out and its messages stay queued for the bot."""
+        (its secret is not set) is left out and its messages stay queued for the bot.
+        `start_empty`: the operator's word that a lost state (state.json and its backup both
+        unreadable) may be started over empty."""
         import httpx  # noqa: F401  (imported here so `check-config` stays light)
 
         from listeners import build_notifier, build_permission
@@ -90,7 +93,10 @@ class Buzzwatch:
         self.clock = clock or SystemClock()
         self.stdout = stdout
         self.repo = TinyDBRepository(
-            config.data_dir, clock=self.clock, read_only=dry_run or read_only
+            config.data_dir,
+            clock=self.clock,
+            read_only=dry_run or read_only,
+            start_empty=start_empty,
         )
         self.analyzer = Analyzer(config)
         self.router = Router(config.routes)
@@ -292,12 +298,17 @@ def run_once(app: Buzzwatch, stop: StopRequest) -> int:
     outcomes = app.poll_all()
     report = DeliveryReport()
     if not stop.is_set():
-        app.storms.check()
-        app.sla.check()
-        app.archive()
-        # Waits for rate limits and short retries; an update waiting only for its route's
-        # group_interval goes at once (one cycle has nothing more to merge into it).
-        report = app.deliverer.drain(max_wait=ONCE_MAX_WAIT, stop=stop, group_timers_now=True)
+        try:
+            app.storms.check()
+            app.sla.check()
+            app.archive()
+            # Waits for rate limits and short retries; an update waiting only for its route's
+            # group_interval goes at once (one cycle has nothing more to merge into it).
+            report = app.deliverer.drain(max_wait=ONCE_MAX_WAIT, stop=stop, group_timers_now=True)
+        except StorageError as err:
+            return storage_failed(app, str(err))
+        if app.deliverer.storage_error:
+            return storage_failed(app, app.deliverer.storage_error, report)
     failed = [o for o in outcomes if not o.ok]
     alerts = sum(len(o.result.alerts) for o in outcomes if o.result)
     queued = len(app.repo.pending_outbox())
@@ -335,6 +346,22 @@ def run_once(app: Buzzwatch, stop: StopRequest) -> int:
         log.error("every source failed: see the errors above")
         return 1
     return 0
+
+
+EXIT_STORAGE_FAILED = 3
+
+
+def storage_failed(app: Buzzwatch, error: str, report: DeliveryReport | None = None) -> int:
+    """--once could not store what it did (a full disk): say so in one line, exit 3."""
+    sent = f"; {report.sent} message(s) sent before that" if report and report.sent else ""
+    log.error(
+        "stopped: storage failed (%s)%s. Free space or fix the data folder and run again: "
+        "what is still queued goes then (a message whose sending could not be recorded may "
+        "be sent once more)",
+        error,
+        sent,
+    )
+    return EXIT_STORAGE_FAILED
 
 
 def run_forever(app: Buzzwatch) -> int:
@@ -399,6 +426,13 @@ def run_forever(app: Buzzwatch) -> int:
     scheduler.shutdown(wait=True)
     app.deliverer.stop()
     app.deliverer.deliver_due()
+    if app.deliverer.unrecorded:
+        log.error(
+            "stopped while storage fails (%s): %d sent message(s) could not be recorded and "
+            "may be sent once more on the next start",
+            app.deliverer.storage_error,
+            app.deliverer.unrecorded,
+        )
     log.info("stopped cleanly")
     return stop.exit_code
 
@@ -731,6 +765,13 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         help="send nothing and change no stored state; print each message as a JSON line",
         **default,
     )
+    parser.add_argument(
+        "--start-empty",
+        action="store_true",
+        help="when state.json and its backup are both unreadable, start without the alerts "
+        "and queued messages they held (alert ids carry on; none is reused)",
+        **default,
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging", **default)
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="warnings and errors only", **default
@@ -867,6 +908,7 @@ def main(
             # These queue work for the bot: a chat secret that is not set here must not stop them.
             offline_ok=args.command in ("command", "console", "digest", "import"),
             stdout=out,
+            start_empty=args.start_empty,
         )
     except (ConfigError, StorageError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -876,7 +918,8 @@ def main(
                 print(hint, file=sys.stderr)
         return 2
     except OSError as err:  # a file named on the command line (classify, export...)
-        print(f"error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
     try:
         if args.command == "console":
@@ -894,6 +937,9 @@ def main(
                 app.deliver_now()
             return 0 if reply.ok else 1
         return cmd_run(app, args)
+    except StorageError as err:  # a write failed (a full disk): the error names the file
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_STORAGE_FAILED
     finally:
         app.close()
 

@@ -12,10 +12,15 @@ Per destination: a failed send blocks later items (messages arrive in order); re
 off exponentially with jitter and honour Retry-After; the notifier's rate limit is kept,
 and when a backlog builds up behind it, waiting alert posts merge into one batch message
 instead of being dropped; quiet hours hold back all but the most severe alerts.
+
+When an outcome cannot be recorded (a full disk), it is held in memory and nothing more is
+sent until a write works again: the item is still due in storage, and sending on would post
+it again on every pass.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -24,7 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from core.clock import Clock
@@ -40,13 +45,18 @@ log = logging.getLogger("buzzwatch.outbox")
 # an alert must not be dropped for it), then the item goes to the dead letters.
 GIVE_UP_AFTER = timedelta(hours=24)
 BASE_DELAY = 2.0
-MAX_DELAY = 600.0
+# Once a destination is back, its next try comes within a minute (a 10-minute cap left a
+# recovered channel waiting over 6 minutes with its backlog behind it).
+MAX_DELAY = 60.0
 # Alert posts waiting behind a rate limit merge into one message when more are waiting than
 # the destination takes in BATCH_AFTER seconds (and at least BATCH_MIN); a short queue waits.
 BATCH_AFTER = 60.0
 BATCH_MIN = 3
 BATCH_MAX = 20
 
+
+# The worker wakes this long after the moment a rate limit frees up, so it is free then.
+WAKE_MARGIN = 0.01
 
 MISCONFIGURED_PAUSE = timedelta(minutes=10)
 MAX_RETRY_AFTER = 3600.0  # a Retry-After date far in the future must not park a queue
@@ -95,6 +105,10 @@ def quiet_until(quiet: QuietHours, now: datetime, tz: ZoneInfo) -> datetime | No
     if local < end:
         return end
     return None
+
+
+class RecordFailed(Exception):
+    """The outcome of an attempt could not be stored: the pass ends here."""
 
 
 @dataclass
@@ -159,6 +173,11 @@ class Deliverer:
             limit = getattr(notifier, "rate_limit", None)
             if limit:
                 self._windows[name] = RateWindow(int(limit[0]), float(limit[1]))
+        # Outcomes of sends that could not be recorded (a full disk), oldest first. While
+        # any is left, nothing is sent: the item is still due in storage, and sending on would
+        # post it again on every pass (54 copies of one alert were seen).
+        self._unrecorded: list[tuple[OutboxItem, list[tuple[str, str, dict[str, str]]]]] = []
+        self.storage_error: str | None = None
         self._lock = threading.Lock()  # one worker at a time keeps per-destination order
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -191,19 +210,101 @@ class Deliverer:
             self.deliver_due()
 
     def _run(self, every: float) -> None:
+        timeout = every
         while not self._stop.is_set():
-            self._wake.wait(every)
+            self._wake.wait(timeout)
             self._wake.clear()
             if self._stop.is_set():
                 break
             try:
                 self.deliver_due()
+                timeout = self._worker_wait(every)
             except Exception:  # the worker must outlive one bad pass (a full disk, a bug)
                 log.exception("delivery pass failed; trying again shortly")
+                timeout = every
+
+    def _worker_wait(self, every: float) -> float:
+        """Seconds until the worker's next pass: `every`, or sooner when the next item can
+        go before that (a rate limit that frees up in under a second, a retry coming due).
+        A rate limit must not cost a whole `every` per message."""
+        wake = self.next_wake()
+        if wake is None:
+            return every
+        seconds = (wake - self.clock.now()).total_seconds()
+        if seconds <= 0:  # due but not sent (nothing progressed): no busy loop
+            return every
+        return min(every, seconds + WAKE_MARGIN)
 
     def deliver_due(self) -> DeliveryReport:
+        report = DeliveryReport()
         with self._lock:
-            return self._deliver_due()
+            if not self._record_unrecorded():
+                return report  # storage still fails: send nothing
+            # A failed write ends the pass (said once); nothing more is sent in it.
+            with contextlib.suppress(RecordFailed):
+                self._deliver_due(report)
+        return report
+
+    # --- when outcomes cannot be recorded ---------------------------------------------------
+
+    def _record(
+        self, item: OutboxItem, refs: list[tuple[str, str, dict[str, str]]] | None = None
+    ) -> None:
+        """Store an attempt's outcome. If storage fails, keep the outcome in memory (it is
+        recorded once storage works again), pause delivery and end the pass."""
+        try:
+            self.repo.save_outbox(item, refs)
+        except Exception as err:  # a full disk, a read-only folder: whatever the backend raises
+            self._unrecorded.append((item, list(refs or [])))
+            self._storage_failed(err, f"could not record the outcome of item {item.id}")
+        self._storage_works()
+
+    def _store(self, write: Callable[[], object], what: str) -> None:
+        """A write that comes before any send (a quiet-hours hold, a batch): if it fails,
+        nothing was sent; the pass ends and the next one tries again."""
+        try:
+            write()
+        except Exception as err:
+            self._storage_failed(err, f"could not store {what}")
+        self._storage_works()
+
+    def _storage_failed(self, err: Exception, what: str) -> NoReturn:
+        if self.storage_error is None:
+            log.error(
+                "%s (%s): delivery is paused until storage works again; nothing is sent "
+                "meanwhile, and nothing already sent is sent again",
+                what,
+                err,
+            )
+        else:
+            log.debug("storage still fails: %s (%s)", what, err)
+        self.storage_error = str(err)
+        raise RecordFailed(what) from err
+
+    def _storage_works(self) -> None:
+        if self.storage_error is not None:
+            log.warning("storage works again: delivery resumes")
+            self.storage_error = None
+
+    @property
+    def unrecorded(self) -> int:
+        """Outcomes held in memory because storage failed (lost if the process ends now)."""
+        return len(self._unrecorded)
+
+    def _record_unrecorded(self) -> bool:
+        """Record the outcomes held in memory, oldest first; True when none is left (sends
+        may go on)."""
+        while self._unrecorded:
+            item, refs = self._unrecorded[0]
+            try:
+                self.repo.save_outbox(item, refs)
+            except Exception as err:
+                self.storage_error = str(err)
+                log.debug("storage still fails (%s): delivery stays paused", err)
+                return False
+            self._unrecorded.pop(0)
+            self._storage_works()
+        return True
 
     def drain(
         self,
@@ -231,7 +332,10 @@ class Deliverer:
                 timed = item.action in ("post", "update") and not item.attempts
                 if timed and item.next_attempt_at > stamp:
                     item.next_attempt_at = stamp
-                    self.repo.save_outbox(item)
+                    try:
+                        self._store(lambda i=item: self.repo.save_outbox(i), "a send time")
+                    except RecordFailed:
+                        break  # it goes at its own time; storage_error says why
         real_sleep = self.sleep is time.sleep
         while stop is None or not stop.is_set():
             report = self.deliver_due()
@@ -258,6 +362,8 @@ class Deliverer:
         times = []
         heads: set[str] = set()
         for item in pending:
+            if item.destination in self.offline:
+                continue  # this process never sends there
             if item.held_until:
                 times.append(datetime.fromisoformat(item.held_until))
                 continue
@@ -269,12 +375,11 @@ class Deliverer:
             if window is not None:
                 at = max(at, window.next_free(now))
             times.append(at)
-        return min(times)
+        return min(times, default=None)
 
     # --- one pass ---------------------------------------------------------------------------
 
-    def _deliver_due(self) -> DeliveryReport:
-        report = DeliveryReport()
+    def _deliver_due(self, report: DeliveryReport) -> None:
         pending = self.repo.pending_outbox()
         blocked: set[str] = set()
         posts_waiting = queued_posts(pending)
@@ -309,7 +414,7 @@ class Deliverer:
             held = self._quiet_hold(item, alert, now)
             if held is not None:
                 item.held_until = to_iso(held) or ""
-                self.repo.save_outbox(item)
+                self._store(lambda i=item: self.repo.save_outbox(i), f"the hold of {item.id}")
                 report.skipped += 1
                 continue
             window = self._windows.get(item.destination)
@@ -318,7 +423,12 @@ class Deliverer:
                 blocked.add(item.destination)
                 report.skipped += 1
                 continue
-            outcome = self._attempt(item, alert)
+            try:
+                outcome = self._attempt(item, alert)
+            except RecordFailed:
+                if window is not None:  # it may well have been sent
+                    window.record(self.clock.now())
+                raise
             if window is not None and outcome != OutboxStatus.DEAD:
                 window.record(self.clock.now())
             if outcome == OutboxStatus.SENT:
@@ -329,7 +439,6 @@ class Deliverer:
             else:
                 report.retrying += 1
                 blocked.add(item.destination)
-        return report
 
     def _note_follows(self, item: OutboxItem, pending: list[OutboxItem]) -> bool:
         notifier = self.notifiers.get(item.destination)
@@ -398,7 +507,7 @@ class Deliverer:
             },
             created_at=stamp,
         )
-        self.repo.replace_outbox(posts, batch)
+        self._store(lambda: self.repo.replace_outbox(posts, batch), "a batch")
         for o in posts:
             o.status = OutboxStatus.SENT.value  # merged: this pass must not send it again
         log.info(
@@ -527,10 +636,14 @@ class Deliverer:
                     last_error=failure.error[:500],
                 )
             )
-        self.repo.add_outbox(dead)
-        for d in dead:
-            d.status = OutboxStatus.DEAD.value
-            self.repo.save_outbox(d)
+
+        def store_dead() -> None:
+            self.repo.add_outbox(dead)
+            for d in dead:
+                d.status = OutboxStatus.DEAD.value
+                self.repo.save_outbox(d)
+
+        self._store(store_dead, "dead letters")
         item.message = {**item.message, "alert_ids": [a.id for a in good]}
         out = Outgoing(action=out.action, message=item.message, ref=out.ref, alerts=good)
         try:
@@ -557,7 +670,7 @@ class Deliverer:
                 refs.append((item.alert_id, item.destination, delivery.ref))
             for a in batch_alerts or []:
                 refs.append((a.id, item.destination, {**delivery.ref, "batch": "1"}))
-            self.repo.save_outbox(item, refs)
+            self._record(item, refs)
             return OutboxStatus.SENT
         item.last_error = delivery.error[:500]
         created = datetime.fromisoformat(item.created_at) if item.created_at else now
@@ -571,7 +684,7 @@ class Deliverer:
                 format_duration(MISCONFIGURED_PAUSE),
                 item.last_error,
             )
-            self.repo.save_outbox(item)
+            self._record(item)
             return OutboxStatus.PENDING
         if not delivery.retryable or now - created >= GIVE_UP_AFTER:
             item.status = OutboxStatus.DEAD.value
@@ -582,7 +695,7 @@ class Deliverer:
                 item.attempts,
                 item.last_error,
             )
-            self.repo.save_outbox(item)
+            self._record(item)
             return OutboxStatus.DEAD
         wait = backoff(item.attempts, delivery.retry_after, self.rng)
         item.next_attempt_at = to_iso(now + timedelta(seconds=wait)) or ""
@@ -594,5 +707,5 @@ class Deliverer:
             item.last_error,
             wait,
         )
-        self.repo.save_outbox(item)
+        self._record(item)
         return OutboxStatus.PENDING

@@ -18,7 +18,9 @@ class Repository(Protocol):
 
     # --- mentions ---
     def unseen(self, ids: Iterable[str]) -> list[str]:
-        """The ids never stored or marked seen before, in the order given."""
+        """The ids never stored or marked seen before, in the order given. A stored
+        mention's id is never unseen, also when the record of seen ids was lost or damaged:
+        a stored mention must not count twice on an alert (nor post again)."""
 
     def save_cycle(
         self,
@@ -35,7 +37,9 @@ class Repository(Protocol):
 
     # --- alerts ---
     def next_alert_ids(self, count: int) -> list[str]:
-        """Reserve `count` alert ids (A1, A2, ...)."""
+        """Reserve `count` alert ids (A1, A2, ...). Never one issued before, also after the
+        state was lost or recovered from an older copy: ids are in people's hands (buttons,
+        links, `ack A12`). Keep the counter where it survives the state (storage.alert_ids)."""
 
     def get_alert(self, alert_id: str) -> Alert | None: ...
 

@@ -48,6 +48,12 @@ def append_jsonl(path: Path, docs: list[dict[str, Any]]) -> None:
 
 MAX_DAYS_IN_MEMORY = 45
 
+# A record's id, read without parsing the record: the line starts with it (as every record
+# this log writes does), it holds no escapes, and the line is whole (ends with "}" and a
+# newline; a torn record from a crash is not stored). Any other line is parsed.
+_LEADING_ID = re.compile(rb'\n\{"id":"([^"\\\n]*)"[^\n]*\}(?=\n)')
+_LINE_START = re.compile(rb"\n[^\n]")
+
 
 class MentionLog:
     def __init__(self, folder: Path, read_only: bool = False) -> None:
@@ -132,6 +138,27 @@ class MentionLog:
         first = since.date() if since else date.min
         for day in sorted((d for d in days if d >= first), reverse=True):
             yield from self._load_day(day).values()
+
+    def iter_ids(self, first_day: date) -> Iterator[str]:
+        """The ids of the records in the day files from `first_day` on, without parsing
+        whole records (a scan of 100,000 takes a fraction of a second)."""
+        for day in self.days_on_disk():
+            if day < first_day:
+                continue
+            try:
+                raw = b"\n" + self._path(day).read_bytes()
+            except FileNotFoundError:
+                continue
+            found = _LEADING_ID.findall(raw)
+            if len(found) == len(_LINE_START.findall(raw)):  # every line had its id read
+                yield from (i.decode("utf-8", errors="replace") for i in found)
+                continue
+            for line in raw.split(b"\n"):  # an escaped id, a torn line: the slow way
+                try:
+                    doc = json.loads(line)
+                    yield str(doc["id"])
+                except (ValueError, KeyError, TypeError):
+                    continue
 
     def count(self) -> int:
         return sum(len(self._load_day(d)) for d in self.days_on_disk())

@@ -18,7 +18,7 @@ class ProcessLock:
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / ".lock"
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -29,8 +29,12 @@ class ProcessLock:
                 "or use the chat commands of the running bot (read-only commands such as "
                 "`mentions`, `command status` and `--dry-run` work alongside it)"
             ) from None
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, str(os.getpid()).encode(), 0)
+        try:  # the pid tells a second process who holds the folder
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, str(os.getpid()).encode(), 0)
+        except OSError as err:  # a full disk: say which file, not just the errno's text
+            self.release()
+            raise StorageError(f"could not write {self.path}: {err.strerror or err}") from err
 
     def release(self) -> None:
         if self._fd is not None:

@@ -37,6 +37,13 @@ class SeenLog:
             y, m = (y, m - 1) if m > 1 else (y - 1, 12)
         return [p for p in months if p.exists()]
 
+    def oldest_month(self, today: date) -> date:
+        """The first day of the oldest month this log remembers."""
+        y, m = today.year, today.month - (KEEP_MONTHS - 1)
+        while m < 1:
+            y, m = y - 1, m + 12
+        return date(y, m, 1)
+
     def __contains__(self, mention_id: str) -> bool:
         return mention_id in self._ids
 

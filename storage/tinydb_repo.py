@@ -11,8 +11,10 @@ One re-entrant lock guards every call: TinyDB is not thread-safe.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import MISSING, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,12 +24,15 @@ from tinydb.table import Document, Table
 
 from core.clock import Clock, SystemClock
 from core.models import Alert, Mention, OutboxItem, OutboxStatus, Status
-from storage.atomic_json import AtomicJSONStorage
+from storage.alert_ids import AlertIdMark, highest_archived_id
+from storage.atomic_json import AtomicJSONStorage, remove_orphaned_temps
 from storage.mention_log import MentionLog, append_jsonl
 from storage.process_lock import ProcessLock
 from storage.seen_log import SeenLog
 
 T = TypeVar("T")
+
+log = logging.getLogger("buzzwatch.storage")
 
 CYCLE_SEEN = "cycle_seen_ids"
 
@@ -52,26 +57,104 @@ def alert_number(alert_id: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
+# The fields a stored record cannot do without (those with no default).
+_REQUIRED = {
+    model: frozenset(
+        f.name for f in fields(model) if f.default is MISSING and f.default_factory is MISSING
+    )
+    for model in (Alert, OutboxItem)
+}
+
+
+def check_records(data: dict[str, Any]) -> None:
+    """Raise ValueError unless the state file's records are ones this repository wrote: a
+    hand-edited or damaged record ("garbage" for an alert) is corruption, found at load
+    (then the backup is used), not a crash in every poll and `status` afterwards."""
+    for table, model in (("alerts", Alert), ("outbox", OutboxItem), ("dead_letters", OutboxItem)):
+        required = _REQUIRED[model]
+        for doc_id, doc in data.get(table, {}).items():
+            if not required <= doc.keys():
+                missing = ", ".join(sorted(required - doc.keys()))
+                raise ValueError(f"{table}/{doc_id} is not a stored record (no {missing})")
+            if not isinstance(doc["id"], str) or not isinstance(doc["created_at"], str):
+                raise ValueError(f"{table}/{doc_id} has an id or time that is not text")
+            if table == "alerts" and alert_number(doc["id"]) != int(doc_id):
+                raise ValueError(f"alerts/{doc_id} holds alert {doc['id'][:20]!r}")
+    state = data.get("state", {})
+    for doc in state.values():
+        for key in ("alert_seq", "outbox_seq"):
+            if not isinstance(doc.get(key, 0), int):
+                raise ValueError(f"state/{key} is not a number: {str(doc.get(key))[:20]!r}")
+
+
 class TinyDBRepository:
-    def __init__(self, data_dir: Path, clock: Clock | None = None, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        clock: Clock | None = None,
+        read_only: bool = False,
+        start_empty: bool = False,
+    ) -> None:
+        """`start_empty`: when the state file and its backup are both unreadable (or gone
+        while alert ids were issued), start with no alerts and no queued messages instead
+        of refusing to start. Alert ids still carry on above every id issued."""
         self.data_dir = Path(data_dir)
         self.clock = clock or SystemClock()
         self.read_only = read_only
+        self.start_empty = start_empty
         self._lock = threading.RLock()
         self._process_lock = None if read_only else ProcessLock(self.data_dir)
+        try:
+            self._open()
+        except BaseException:
+            if self._process_lock is not None:
+                self._process_lock.release()
+            raise
+
+    def _open(self) -> None:
+        read_only = self.read_only
         self._storage: AtomicJSONStorage
+        if self._process_lock is not None:  # the lock: no other writer owns a temp file now
+            remove_orphaned_temps(self.data_dir / "state.json")
         self._db = TinyDB(self.data_dir / "state.json", storage=self._make_storage)
         self._alerts = self._db.table("alerts", cache_size=0)
         self._outbox = self._db.table("outbox", cache_size=0)
         self._dead = self._db.table("dead_letters", cache_size=0)
         self._state = self._db.table("state", cache_size=0)
-        self.mentions = MentionLog(self.data_dir / "mentions", read_only=read_only)
         self._archive_dir = self.data_dir / "alerts-archive"
+        self._id_mark = AlertIdMark(self.data_dir / "alert-ids", read_only=read_only)
+        self._storage.read()  # now: a state that cannot be used is said at start
+        self._keep_alert_ids_above_issued()
+        self.mentions = MentionLog(self.data_dir / "mentions", read_only=read_only)
         self.seen = SeenLog(self.data_dir / "seen", self.clock.now().date(), read_only=read_only)
+        self._seen_checked = False
         if not read_only:
             # ids of the last cycle that stored alerts; already in the seen log unless the
             # process died between the two writes (adding them again is a no-op)
             self.seen.add(self.get_state(CYCLE_SEEN, []) or [], self.clock.now().date())
+
+    def _keep_alert_ids_above_issued(self) -> None:
+        """The counter carries on above every id issued from this folder, also when the
+        state came from an older backup, an older copy put back by hand, or nothing (state
+        and backup deleted; or a crash between the first reservation and the first write
+        of a new folder, which is why a missing state alone is not refused)."""
+        seq = int(self.get_state("alert_seq", 0))
+        mark = self._id_mark.mark
+        floor = mark
+        if self._storage.recovered or not mark:  # the archive knows ids the state forgot
+            floor = max(floor, highest_archived_id(self._archive_dir))
+        if floor > seq:
+            log.warning(
+                "the state knows alert ids up to A%d, but up to A%d were issued from this "
+                "folder (a state recovered from its backup, put back from an older copy, or "
+                "started empty): ids carry on from A%d, none is reused",
+                seq,
+                floor,
+                floor + 1,
+            )
+            if not self.read_only:
+                with self._storage.transaction():
+                    self.set_state("alert_seq", floor)
 
     def locked(self) -> threading.RLock:
         """The repository's lock, for a read-modify-write that spans several calls (the
@@ -79,14 +162,35 @@ class TinyDBRepository:
         return self._lock
 
     def _make_storage(self, path: Path) -> AtomicJSONStorage:
-        self._storage = AtomicJSONStorage(path, read_only=self.read_only)
+        self._storage = AtomicJSONStorage(
+            path, read_only=self.read_only, validate=check_records, allow_empty=self.start_empty
+        )
         return self._storage
 
     # --- mentions ---------------------------------------------------------------------------
 
     def unseen(self, ids: Iterable[str]) -> list[str]:
         with self._lock:
+            if not self._seen_checked:
+                self._restore_seen_from_mentions()
             return [i for i in dict.fromkeys(ids) if i not in self.seen]
+
+    def _restore_seen_from_mentions(self) -> None:
+        """Every stored mention's id belongs in the seen log. If the seen file was lost or
+        damaged, old entries would come back as new and count again on their alerts (or
+        post again): put the stored ones back, once per process (a fast scan of the ids)."""
+        today = self.clock.now().date()
+        oldest = self.seen.oldest_month(today)
+        missing = [i for i in self.mentions.iter_ids(oldest) if i not in self.seen]
+        if missing:
+            log.warning(
+                "the seen log (%s) lacked %d id(s) of stored mentions (a lost or damaged "
+                "file); restored them from the mention log, so they do not count again",
+                self.seen.folder,
+                len(missing),
+            )
+            self.seen.add(missing, today)
+        self._seen_checked = True
 
     def save_cycle(
         self,
@@ -117,6 +221,7 @@ class TinyDBRepository:
         """Reserve `count` alert ids (A1, A2, ...) with one write."""
         with self._lock:
             first = int(self.get_state("alert_seq", 0)) + 1
+            self._id_mark.cover(first + count - 1)  # first: the mark outlives the state
             self.set_state("alert_seq", first + count - 1)
             return [f"A{n}" for n in range(first, first + count)]
 

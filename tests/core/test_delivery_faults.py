@@ -315,3 +315,36 @@ def test_a_misconfigured_destination_pauses_and_loses_nothing(
     node.run(15)
     assert posted_alert_ids(chat) == ["A1", "A2", "A3", "A4", "A5"]
     node.close()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_after_a_long_outage_a_destination_is_retried_within_a_minute_of_recovering(
+    tmp_path: Path, chat: ChatServer, seed: int
+) -> None:
+    clock = FakeClock(START)
+    recover = START + timedelta(minutes=45)
+    arrivals: list[datetime] = []
+
+    def respond(body: dict[str, Any]):
+        if clock.now() < recover:
+            return 503, {}
+        arrivals.append(clock.now())
+        return 200, {}
+
+    chat.respond = respond
+    node = Node(tmp_path, chat, clock)
+    node.deliverer.rng = random.Random(seed)
+    node.push(3)
+    node.run(60)
+    assert posted_alert_ids(chat) == ["A1", "A2", "A3"]
+    # The worker passes every 5 s here: the backoff cap (not the pass) sets the bound.
+    assert arrivals[0] - recover <= timedelta(seconds=60 + 5)
+    node.close()
+
+
+def test_backoff_is_capped_at_a_minute_but_retry_after_is_still_honoured() -> None:
+    from core.outbox import backoff
+
+    rng = random.Random(3)
+    assert max(backoff(n, None, rng) for n in range(1, 40) for _ in range(20)) <= 60
+    assert backoff(30, 300.0, rng) == 300.0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from tinydb import TinyDB
 
-from storage.atomic_json import AtomicJSONStorage, StorageError
+from storage.atomic_json import AtomicJSONStorage, StartEmptyRefused, StorageError
 
 
 def open_db(path: Path) -> tuple[TinyDB, AtomicJSONStorage]:
@@ -74,16 +74,25 @@ def test_corrupt_file_is_quarantined_and_recovered_from_backup(
     assert json.loads(path.read_text())["t"]  # the recovered copy is live again
 
 
-def test_corrupt_without_backup_says_so_loudly(
+def test_corrupt_without_backup_refuses_to_start_empty_unless_told(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "state.json"
     path.write_text("{not json")
+    for _ in range(2):  # nothing is moved when refusing: the next start refuses too
+        with pytest.raises(StartEmptyRefused, match=r"no backup state.json.bak.*--start-empty"):
+            open_db(path)[0].table("t").all()
+        assert path.read_text() == "{not json"
+    holder: dict[str, AtomicJSONStorage] = {}
+
+    def make(p: Path) -> AtomicJSONStorage:
+        holder["s"] = AtomicJSONStorage(p, allow_empty=True)
+        return holder["s"]
+
     with caplog.at_level(logging.CRITICAL):
-        db, _ = open_db(path)
-        assert db.table("t").all() == []
-    assert "EMPTY" in caplog.text
-    assert (tmp_path / "state.json.corrupt-0").exists()
+        assert TinyDB(path, storage=make).table("t").all() == []
+    assert "EMPTY" in caplog.text and holder["s"].recovered
+    assert (tmp_path / "state.json.corrupt-0").read_text() == "{not json"
 
 
 def test_full_disk_keeps_the_old_file_and_raises_a_clear_error(
