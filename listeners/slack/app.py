@@ -25,8 +25,9 @@ from slack_sdk import WebClient
 from core.commands import Actor, CommandService
 from core.config import ConfigError, SlackCommandNames, SlackConfig, secret_from_env
 from listeners import listener
-from listeners.slack.notifier import make_client
+from listeners.slack.notifier import tune_client
 from listeners.slack.permissions import uses_groups
+from listeners.slack.verify import SignedOnce
 
 log = logging.getLogger("buzzwatch.slack")
 
@@ -108,15 +109,31 @@ class SlackServices:
             log.exception("delivery after a Slack action failed")
 
 
-def build_app(client: WebClient, signing_secret: str, *, verify_token: bool = True) -> App:
-    return App(
-        client=client,
+def build_app(
+    token: str,
+    signing_secret: str,
+    *,
+    api_url: str | None = None,
+    now: Callable[[], float] = time.time,
+    verify_token: bool = True,
+) -> App:
+    """The Bolt app. Bolt makes its WebClient from `token` (given a client of ours instead,
+    it warns at every start that SLACK_BOT_TOKEN from the environment goes unused); it gets
+    our API URL, timeout and retries before its first call. HTTP mode checks signatures,
+    freshness and replays with SignedOnce (on `now`, the app's clock) instead of Bolt."""
+    app = App(
+        token=token,
         signing_secret=signing_secret,
-        request_verification_enabled=bool(signing_secret),
-        token_verification_enabled=verify_token,
+        request_verification_enabled=False,
+        before_authorize=SignedOnce(signing_secret, now) if signing_secret else None,
+        token_verification_enabled=False,  # done below, once the client has our settings
         process_before_response=False,
         logger=logging.getLogger("buzzwatch.slack.bolt"),
     )
+    tune_client(app.client, api_url)
+    if verify_token:
+        app.client.auth_test()
+    return app
 
 
 def register(app: App, services: SlackServices) -> None:
@@ -221,8 +238,13 @@ def start_slack(bw: Any) -> Callable[[], None] | None:
             secret = ""
         else:
             secret = secret_from_env(cfg.signing_secret_env, "slack (http mode)")
-        client = make_client(token, bw.context.get("slack_api_url"))
-        app = build_app(client, secret)
+        app = build_app(
+            token,
+            secret,
+            api_url=bw.context.get("slack_api_url"),
+            now=lambda: bw.clock.now().timestamp(),
+        )
+        client = app.client
     except ConfigError as err:
         log.warning("Slack commands and buttons are off: %s (alerts are still posted)", err)
         return None
