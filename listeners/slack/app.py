@@ -13,9 +13,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -25,6 +24,7 @@ from slack_sdk import WebClient
 from core.commands import Actor, CommandService
 from core.config import ConfigError, SlackCommandNames, SlackConfig, secret_from_env
 from listeners import listener
+from listeners.httpserver import BoundedThreads, listen
 from listeners.slack.notifier import tune_client
 from listeners.slack.permissions import uses_groups
 from listeners.slack.verify import SignedOnce
@@ -146,8 +146,8 @@ def register(app: App, services: SlackServices) -> None:
 # --- HTTP mode ------------------------------------------------------------------------------
 
 
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
+class _Server(BoundedThreads, WSGIServer):
+    pass
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -184,13 +184,8 @@ class HttpListener:
     """Slack's HTTP requests on host:port/path, checked against the signing secret."""
 
     def __init__(self, app: App, host: str, port: int, path: str) -> None:
-        self.server = make_server(
-            host,
-            port,
-            _limit_body(SlackRequestHandler(app, path=path)),
-            server_class=_ThreadingServer,
-            handler_class=_QuietHandler,
-        )
+        self.server = listen(_Server, host, port, _QuietHandler, "slack.port")
+        self.server.set_app(_limit_body(SlackRequestHandler(app, path=path)))
         self.port = self.server.server_port
         self._thread = threading.Thread(
             target=self.server.serve_forever, name="slack-http", daemon=True
@@ -201,8 +196,7 @@ class HttpListener:
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 # --- the listener starter -------------------------------------------------------------------

@@ -41,7 +41,7 @@ def site(tmp_path, clock):
         try:
             yield app, tokens, local, robot
         finally:
-            server.shutdown()
+            server.stop()
             server.server_close()
             app.close()
 

@@ -34,7 +34,7 @@ def served(tmp_path, clock):
         try:
             yield app, url, robot
         finally:
-            server.shutdown()
+            server.stop()
             server.server_close()
             app.close()
 

@@ -162,3 +162,18 @@ def test_bolt_starts_without_the_unused_token_warning(slack_api, monkeypatch, ca
     # Bolt's own client got our settings: the stand-in answered auth.test.
     assert app.client.base_url == slack_api.api_url
     assert [c.method for c in slack_api.calls()] == ["auth.test"]
+
+
+def test_http_mode_on_a_taken_port_is_a_clear_error(rig):  # noqa: F811
+    import socket
+
+    import pytest
+
+    from core.config import ConfigError
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(ConfigError, match=rf"^slack.port: cannot listen on 127.0.0.1:{port}: "):
+            HttpListener(rig.app, "127.0.0.1", port, "/slack/events")
