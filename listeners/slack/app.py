@@ -17,7 +17,6 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
@@ -247,14 +246,18 @@ def start_slack(bw: Any) -> Callable[[], None] | None:
         return None
     register(app, services_for(bw, client, cfg))
     if cfg.mode == "socket":
-        handler = SocketModeHandler(app, app_token=app_token)
+        from listeners.slack.socket_mode import SocketModeRunner
+
         try:
-            handler.connect()
+            runner = SocketModeRunner(app, app_token, app.client.base_url).start()
         except Exception as err:  # a bad app token or no network: alerts still go out
-            log.error("Slack Socket Mode did not connect: %s; commands and buttons are off", err)
+            log.error(
+                "Slack Socket Mode did not connect: %s; commands and buttons are off",
+                str(err) or type(err).__name__,
+            )
             return None
         log.info("Slack: connected in Socket Mode")
-        return handler.close
+        return runner.stop
     http = HttpListener(app, cfg.host, cfg.port, cfg.path).start()
     log.info("Slack: listening on http://%s:%d%s", cfg.host, http.port, cfg.path)
     return http.stop
