@@ -88,7 +88,10 @@ def listen(
 
 def why(err: OSError) -> str:
     if err.errno == errno.EADDRINUSE:
-        return "the port is in use (by another program, or another Buzzwatch); stop it or pick another port"
+        return (
+            "the port is in use (by another program, or another Buzzwatch);"
+            " stop that or choose another port"
+        )
     if err.errno == errno.EADDRNOTAVAIL:
         return "this machine has no such address"
     if err.errno == errno.EACCES:

@@ -42,7 +42,6 @@ def site(tmp_path, clock):
             yield app, tokens, local, robot
         finally:
             server.stop()
-            server.server_close()
             app.close()
 
 

@@ -35,7 +35,6 @@ def served(tmp_path, clock):
             yield app, url, robot
         finally:
             server.stop()
-            server.server_close()
             app.close()
 
 
