@@ -402,7 +402,12 @@ def run_forever(app: Buzzwatch) -> int:
     from listeners import start_listeners
 
     app.deliverer.start(DELIVER_EVERY_SECONDS)  # before anything can kick it
-    stops = start_listeners(app)
+    try:
+        stops = start_listeners(app)
+    except ConfigError as err:  # e.g. a port in use: a clear error, nothing left running
+        app.deliverer.stop()
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     threading.Thread(
         target=warm_up, args=(app.repo, app.clock.now() - WARM_UP_DAYS), name="warm-up", daemon=True
     ).start()

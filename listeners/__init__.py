@@ -79,10 +79,15 @@ def start_listeners(app: Any) -> list[Callable[[], None]]:
         return []
     load_platforms()
     stops = []
-    for starter in LISTENERS:
-        stop = starter(app)
-        if stop is not None:
-            stops.append(stop)
+    try:
+        for starter in LISTENERS:
+            stop = starter(app)
+            if stop is not None:
+                stops.append(stop)
+    except ConfigError:  # e.g. a port in use: none left running half-started
+        for stop in stops:
+            stop()
+        raise
     return stops
 
 

@@ -9,6 +9,8 @@ Answers are JSON: 200 {"accepted", "new", "alerts"}; 400 malformed or off-schema
 or missing token; 404 other paths; 405 other methods; 411 no Content-Length; 413 too
 large (refused before reading the body); 415 not JSON. The token comes from the
 environment variable named by `inbound.token_env`; without it the endpoint does not start.
+A burst of connections waits in the listen backlog for one of a bounded number of workers
+(listeners/httpserver.py); a port in use stops the start with a clear error.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from core.config import InboundConfig
 from listeners import listener
+from listeners.httpserver import Server, listen
 from sources.inbound import RejectedInput, parse_batch
 
 log = logging.getLogger("buzzwatch.inbound")
@@ -68,8 +71,7 @@ class InboundServer:
                     status, body = 500, {"error": "internal error; see the Buzzwatch log"}
                 self._answer(status, body)
 
-        self.httpd = ThreadingHTTPServer((cfg.host, cfg.port), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = listen(Server, cfg.host, cfg.port, Handler, "inbound.port")
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
@@ -137,8 +139,7 @@ class InboundServer:
         return self
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.httpd.stop()
 
 
 @listener

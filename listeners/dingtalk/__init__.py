@@ -87,10 +87,26 @@ def start_dingtalk(app: Any) -> Callable[[], None] | None:
     section = getattr(app.config, "dingtalk", None)
     if section is None:
         return None
+    stops: list[Callable[[], None]] = []
+    try:
+        _start(app, section, stops)
+    except ConfigError:  # e.g. a port in use: stop what did start, then say so
+        for stop_one in stops:
+            stop_one()
+        raise
+    if not stops:
+        return None
+
+    def stop() -> None:
+        for stop_one in stops:
+            stop_one()
+
+    return stop
+
+
+def _start(app: Any, section: Any, stops: list[Callable[[], None]]) -> None:
     context = getattr(app, "context", {})
     secrets = context.get("secrets") or {}
-    stops: list[Callable[[], None]] = []
-
     if section.stream.enabled:
         key, secret = (
             secrets.get(section.stream.app_key_env),
@@ -118,7 +134,7 @@ def start_dingtalk(app: Any) -> Callable[[], None] | None:
             server = callback.serve(
                 endpoint, section.callback.host, section.callback.port, section.callback.path
             )
-            stops.append(server.shutdown)
+            stops.append(server.stop)
         else:
             log.error(
                 "dingtalk.callback is enabled but %s is not set", section.callback.app_secret_env
@@ -135,13 +151,4 @@ def start_dingtalk(app: Any) -> Callable[[], None] | None:
 
             pages = ackpages.AckPages(tokens, app.repo, app.commands.run, app.deliverer.kick)
             server = ackpages.serve(pages, section.ack_host, section.ack_port)
-            stops.append(server.shutdown)
-
-    if not stops:
-        return None
-
-    def stop() -> None:
-        for stop_one in stops:
-            stop_one()
-
-    return stop
+            stops.append(server.stop)

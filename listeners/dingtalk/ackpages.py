@@ -19,7 +19,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -28,6 +28,7 @@ from core.commands import Actor
 from core.render import alert_view
 from core.repository import Repository
 from listeners.dingtalk.callback import declared_length
+from listeners.httpserver import Server, listen
 
 log = logging.getLogger("buzzwatch.dingtalk.ack")
 
@@ -187,8 +188,8 @@ class AckPages:
         return status, page("Buzzwatch", f"<p>{html.escape(reply.text)}</p>")
 
 
-def serve(pages: AckPages, host: str, port: int) -> ThreadingHTTPServer:
-    """Start the ack pages on host:port in a daemon thread; `shutdown()` stops them."""
+def serve(pages: AckPages, host: str, port: int) -> Server:
+    """Start the ack pages on host:port in a daemon thread; `stop()` stops them."""
 
     class Handler(BaseHTTPRequestHandler):
         timeout = 15  # seconds a client may take per read; a trickling one is cut off
@@ -228,8 +229,7 @@ def serve(pages: AckPages, host: str, port: int) -> ThreadingHTTPServer:
             raw = self.rfile.read(length).decode("utf-8", "replace")
             self._answer(*pages.post(token, parse_qs(raw, max_num_fields=10)))
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server = listen(Server, host, port, Handler, "dingtalk.ack_port")
     threading.Thread(target=server.serve_forever, name="dingtalk-ack-pages", daemon=True).start()
     log.info("DingTalk ack pages on http://%s:%d%s", host, server.server_address[1], PATH)
     return server

@@ -13,13 +13,14 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from dingtalk_stream import ChatbotMessage
 
 from listeners.dingtalk.chat import SeenIds, answer, deliver_now
 from listeners.dingtalk.signing import verify_callback
+from listeners.httpserver import Server, listen
 
 log = logging.getLogger("buzzwatch.dingtalk.callback")
 
@@ -89,8 +90,8 @@ def declared_length(header: str | None) -> int:
     )
 
 
-def serve(endpoint: CallbackEndpoint, host: str, port: int, path: str) -> ThreadingHTTPServer:
-    """Start the callback endpoint on host:port in a daemon thread; `shutdown()` stops it."""
+def serve(endpoint: CallbackEndpoint, host: str, port: int, path: str) -> Server:
+    """Start the callback endpoint on host:port in a daemon thread; `stop()` stops it."""
 
     class Handler(BaseHTTPRequestHandler):
         timeout = 15  # seconds a client may take per read; a trickling one is cut off
@@ -117,8 +118,7 @@ def serve(endpoint: CallbackEndpoint, host: str, port: int, path: str) -> Thread
             body = self.rfile.read(length)
             self._answer(*endpoint.handle({k.lower(): v for k, v in self.headers.items()}, body))
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server = listen(Server, host, port, Handler, "dingtalk.callback.port")
     threading.Thread(target=server.serve_forever, name="dingtalk-callback", daemon=True).start()
     log.info("DingTalk callback mode on http://%s:%d%s", host, server.server_address[1], path)
     return server

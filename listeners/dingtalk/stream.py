@@ -15,6 +15,8 @@ import json
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from typing import Any
 
 import dingtalk_stream
@@ -25,25 +27,61 @@ from listeners.dingtalk.chat import SeenIds, answer, deliver_now
 
 log = logging.getLogger("buzzwatch.dingtalk.stream")
 
+WORKERS = 4  # commands run at once; more wait their turn (each is already acked)
+
 
 class CommandHandler(dingtalk_stream.ChatbotHandler):
+    """Acks each message at once, then runs its command and posts the reply in a worker.
+
+    The SDK sends the ack only when `process` returns; a command and its reply (a session
+    webhook allowed 10 s) must not hold it up, or DingTalk redelivers the message.
+    """
+
     def __init__(
-        self, app: Any, http: httpx.Client | None = None, seen: SeenIds | None = None
+        self,
+        app: Any,
+        http: httpx.Client | None = None,
+        seen: SeenIds | None = None,
+        workers: int = WORKERS,
     ) -> None:
         super().__init__()
         self.app = app
         self.http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
         self.seen = seen or SeenIds()
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="dingtalk-command")
+        self._running: set[Future] = set()
+        self._lock = threading.Lock()
 
     async def process(self, callback: CallbackMessage) -> tuple[int, str]:
         msg = ChatbotMessage.from_dict(callback.data or {})
+        future = self._pool.submit(self._run, msg)
+        with self._lock:
+            self._running.add(future)
+        future.add_done_callback(self._finished)
+        # Acked whatever follows: a redelivery would meet the same failure (and the seen-id
+        # check), and the reply tells the person when a command failed.
+        return AckMessage.STATUS_OK, "OK"
+
+    def _run(self, msg: ChatbotMessage) -> None:
         try:
-            # Storage and delivery block: keep them off the SDK's event loop.
-            await asyncio.to_thread(self.handle, msg)
+            self.handle(msg)
         except Exception:
             log.exception("DingTalk command failed")
-        # Acked either way: a redelivery would meet the same failure (and the seen-id check).
-        return AckMessage.STATUS_OK, "OK"
+
+    def _finished(self, future: Future) -> None:
+        with self._lock:
+            self._running.discard(future)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for the commands in progress; False if some are still running."""
+        with self._lock:
+            running = list(self._running)
+        return not wait_futures(running, timeout).not_done
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Let the commands in progress finish (for at most `timeout`), take no more."""
+        self.wait(timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def handle(self, msg: ChatbotMessage) -> bool:
         """Run one @bot message's command and reply; False when it was a repeat."""
@@ -86,8 +124,11 @@ class CommandHandler(dingtalk_stream.ChatbotHandler):
 class StreamRunner:
     """Runs the SDK's client on its own event loop in a daemon thread, until `stop()`."""
 
-    def __init__(self, client: dingtalk_stream.DingTalkStreamClient) -> None:
+    def __init__(
+        self, client: dingtalk_stream.DingTalkStreamClient, handler: CommandHandler | None = None
+    ) -> None:
         self.client = client
+        self.handler = handler
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._ready = threading.Event()
@@ -106,9 +147,9 @@ class StreamRunner:
             task = asyncio.create_task(self.client.start())
             await self._stopping.wait()
             # The SDK's loop swallows one cancellation (it reconnects after errors): insist.
-            for _ in range(3):
+            for _ in range(10):
                 task.cancel()
-                done, _ = await asyncio.wait({task}, timeout=1)
+                done, _ = await asyncio.wait({task}, timeout=0.2)
                 if done:
                     break
 
@@ -118,10 +159,13 @@ class StreamRunner:
         if self._loop is not None and self._stopping is not None:
             self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join(timeout=5)
+        if self.handler is not None:
+            self.handler.close()
 
 
 def start_stream(app: Any, app_key: str, app_secret: str) -> StreamRunner:
     client = dingtalk_stream.DingTalkStreamClient(dingtalk_stream.Credential(app_key, app_secret))
-    client.register_callback_handler(ChatbotMessage.TOPIC, CommandHandler(app))
+    handler = CommandHandler(app)
+    client.register_callback_handler(ChatbotMessage.TOPIC, handler)
     log.info("DingTalk Stream mode: connecting")
-    return StreamRunner(client).start()
+    return StreamRunner(client, handler).start()

@@ -13,20 +13,20 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
 from core.commands import Actor, CommandService
 from core.config import ConfigError, SlackCommandNames, SlackConfig, secret_from_env
 from listeners import listener
-from listeners.slack.notifier import make_client
+from listeners.httpserver import BoundedThreads, listen
+from listeners.slack.notifier import tune_client
 from listeners.slack.permissions import uses_groups
+from listeners.slack.verify import SignedOnce
 
 log = logging.getLogger("buzzwatch.slack")
 
@@ -108,15 +108,31 @@ class SlackServices:
             log.exception("delivery after a Slack action failed")
 
 
-def build_app(client: WebClient, signing_secret: str, *, verify_token: bool = True) -> App:
-    return App(
-        client=client,
+def build_app(
+    token: str,
+    signing_secret: str,
+    *,
+    api_url: str | None = None,
+    now: Callable[[], float] = time.time,
+    verify_token: bool = True,
+) -> App:
+    """The Bolt app. Bolt makes its WebClient from `token` (given a client of ours instead,
+    it warns at every start that SLACK_BOT_TOKEN from the environment goes unused); it gets
+    our API URL, timeout and retries before its first call. HTTP mode checks signatures,
+    freshness and replays with SignedOnce (on `now`, the app's clock) instead of Bolt."""
+    app = App(
+        token=token,
         signing_secret=signing_secret,
-        request_verification_enabled=bool(signing_secret),
-        token_verification_enabled=verify_token,
+        request_verification_enabled=False,
+        before_authorize=SignedOnce(signing_secret, now) if signing_secret else None,
+        token_verification_enabled=False,  # done below, once the client has our settings
         process_before_response=False,
         logger=logging.getLogger("buzzwatch.slack.bolt"),
     )
+    tune_client(app.client, api_url)
+    if verify_token:
+        app.client.auth_test()
+    return app
 
 
 def register(app: App, services: SlackServices) -> None:
@@ -129,8 +145,8 @@ def register(app: App, services: SlackServices) -> None:
 # --- HTTP mode ------------------------------------------------------------------------------
 
 
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
+class _Server(BoundedThreads, WSGIServer):
+    pass
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -167,13 +183,8 @@ class HttpListener:
     """Slack's HTTP requests on host:port/path, checked against the signing secret."""
 
     def __init__(self, app: App, host: str, port: int, path: str) -> None:
-        self.server = make_server(
-            host,
-            port,
-            _limit_body(SlackRequestHandler(app, path=path)),
-            server_class=_ThreadingServer,
-            handler_class=_QuietHandler,
-        )
+        self.server = listen(_Server, host, port, _QuietHandler, "slack.port")
+        self.server.set_app(_limit_body(SlackRequestHandler(app, path=path)))
         self.port = self.server.server_port
         self._thread = threading.Thread(
             target=self.server.serve_forever, name="slack-http", daemon=True
@@ -184,8 +195,7 @@ class HttpListener:
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 # --- the listener starter -------------------------------------------------------------------
@@ -221,8 +231,13 @@ def start_slack(bw: Any) -> Callable[[], None] | None:
             secret = ""
         else:
             secret = secret_from_env(cfg.signing_secret_env, "slack (http mode)")
-        client = make_client(token, bw.context.get("slack_api_url"))
-        app = build_app(client, secret)
+        app = build_app(
+            token,
+            secret,
+            api_url=bw.context.get("slack_api_url"),
+            now=lambda: bw.clock.now().timestamp(),
+        )
+        client = app.client
     except ConfigError as err:
         log.warning("Slack commands and buttons are off: %s (alerts are still posted)", err)
         return None
@@ -231,14 +246,18 @@ def start_slack(bw: Any) -> Callable[[], None] | None:
         return None
     register(app, services_for(bw, client, cfg))
     if cfg.mode == "socket":
-        handler = SocketModeHandler(app, app_token=app_token)
+        from listeners.slack.socket_mode import SocketModeRunner
+
         try:
-            handler.connect()
+            runner = SocketModeRunner(app, app_token, app.client.base_url).start()
         except Exception as err:  # a bad app token or no network: alerts still go out
-            log.error("Slack Socket Mode did not connect: %s; commands and buttons are off", err)
+            log.error(
+                "Slack Socket Mode did not connect: %s; commands and buttons are off",
+                str(err) or type(err).__name__,
+            )
             return None
         log.info("Slack: connected in Socket Mode")
-        return handler.close
+        return runner.stop
     http = HttpListener(app, cfg.host, cfg.port, cfg.path).start()
     log.info("Slack: listening on http://%s:%d%s", cfg.host, http.port, cfg.path)
     return http.stop

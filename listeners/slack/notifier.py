@@ -90,18 +90,22 @@ def retry_after_of(headers: dict[str, Any] | None) -> float:
 
 
 def make_client(token: str | None, api_url: str | None) -> WebClient:
-    return WebClient(
-        token=token,
-        base_url=api_url or DEFAULT_API_URL,
-        timeout=TIMEOUT_SECONDS,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=1),
-            ServerErrorRetryHandler(
-                max_retry_count=1, interval_calculator=FixedValueRetryIntervalCalculator(0.5)
-            ),
-            ShortRateLimitRetryHandler(),
-        ],
-    )
+    return tune_client(WebClient(token=token), api_url)
+
+
+def tune_client(client: WebClient, api_url: str | None) -> WebClient:
+    """Our API URL, timeout and retries on a WebClient (also on the one Bolt makes)."""
+    url = api_url or DEFAULT_API_URL
+    client.base_url = url if url.endswith("/") else url + "/"
+    client.timeout = TIMEOUT_SECONDS
+    client.retry_handlers = [
+        ConnectionErrorRetryHandler(max_retry_count=1),
+        ServerErrorRetryHandler(
+            max_retry_count=1, interval_calculator=FixedValueRetryIntervalCalculator(0.5)
+        ),
+        ShortRateLimitRetryHandler(),
+    ]
+    return client
 
 
 def delivery_for_error(err: Exception, what: str, dest: str, token_env: str) -> Delivery:

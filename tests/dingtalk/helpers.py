@@ -74,6 +74,8 @@ def build_app(tmp_path, clock, robot, stdout=None, **dingtalk: Any):
         "DT_WEBHOOK": robot.webhook,
         "DT_SECRET": robot.secret,
         "DT_ACK": "ack-key-0123456789",
+        "DT_APP_KEY": "ding-app-key",  # Stream mode's app credentials
+        "DT_APP_SECRET": "ding-app-secret",
     }
     return Buzzwatch(
         config, clock=clock, stdout=stdout or io.StringIO(), extra_context={"secrets": secrets}

@@ -78,6 +78,7 @@ class RobotServer:
         self.status: int | None = None  # an HTTP status to answer instead
         self.accepted: list[dict[str, Any]] = []  # robot messages DingTalk would show
         self.session_messages: list[dict[str, Any]] = []
+        self.session_gate: threading.Event | None = None  # session posts wait until it is set
         self.requests: list[dict[str, Any]] = []  # every robot request: size, errcode
         self.problems: list[str] = []
         self._sent_ms: list[int] = []
@@ -172,6 +173,8 @@ class RobotServer:
         return 0
 
     def _session(self, query: dict[str, str], raw: bytes) -> int:
+        if self.session_gate is not None:
+            self.session_gate.wait(30)
         body = json.loads(raw.decode("utf-8"))
         problem = shape_problem(body)
         if problem:

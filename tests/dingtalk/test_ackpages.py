@@ -41,8 +41,7 @@ def site(tmp_path, clock):
         try:
             yield app, tokens, local, robot
         finally:
-            server.shutdown()
-            server.server_close()
+            server.stop()
             app.close()
 
 

@@ -34,8 +34,7 @@ def served(tmp_path, clock):
         try:
             yield app, url, robot
         finally:
-            server.shutdown()
-            server.server_close()
+            server.stop()
             app.close()
 
 

@@ -83,7 +83,9 @@ def frame(payload: dict, message_id: str = "frame-1") -> CallbackMessage:
 
 
 def run(handler: CommandHandler, payload: dict) -> AckMessage:
-    return asyncio.run(handler.raw_process(frame(payload)))
+    ack = asyncio.run(handler.raw_process(frame(payload)))
+    assert handler.wait(10)  # the command runs after the ack
+    return ack
 
 
 def replies(robot: RobotServer) -> list[str]:

@@ -4,7 +4,8 @@ It checks what Slack checks (the bearer token, channel access, text or blocks pr
 at most 50 blocks, section text at most 3000 characters, the ts of an update), records
 every call with its parsed body, and can be told to fail the next calls with a 429 and
 Retry-After, a 5xx, or an ok:false error. It also takes response_url posts (/respond/...)
-and file uploads (/upload/...).
+and file uploads (/upload/...), and apps.connections.open hands out `state.socket_url()`
+(Socket Mode, with the app-level token).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs
 from slack_sdk.models.blocks import Block
 
 TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-1-test-token"  # Socket Mode's app-level token (apps.connections.open)
 CHANNEL = "C0TESTCHAN"
 
 
@@ -65,6 +67,8 @@ def block_problems(blocks: Any) -> list[str]:
 @dataclass
 class SlackState:
     token: str = TOKEN
+    app_token: str = APP_TOKEN
+    socket_url: Callable[[], str] | None = None  # the ws:// URL apps.connections.open hands out
     channels: set[str] = field(default_factory=lambda: {CHANNEL})
     not_in: set[str] = field(default_factory=set)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -130,7 +134,8 @@ class SlackAPI:
             if failure.status != 200:
                 return failure.status, {"ok": False, "error": failure.error or "ratelimited"}, extra
             return 200, {"ok": False, "error": failure.error}, extra
-        if headers.get("Authorization") != f"Bearer {st.token}":
+        token = st.app_token if method == "apps.connections.open" else st.token
+        if headers.get("Authorization") != f"Bearer {token}":
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         fn = getattr(self, "_m_" + method.replace(".", "_"), None)
         if fn is None:
@@ -180,6 +185,11 @@ class SlackAPI:
                 return {"ok": False, "error": "message_not_found"}
             self.state.messages[(channel, ts)] = body
         return {"ok": True, "channel": channel, "ts": ts}
+
+    def _m_apps_connections_open(self, body: dict) -> dict:
+        if self.state.socket_url is None:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return {"ok": True, "url": self.state.socket_url()}
 
     def _m_users_info(self, body: dict) -> dict:
         user = self.state.users.get(body.get("user", ""))

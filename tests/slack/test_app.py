@@ -24,7 +24,6 @@ from bot import Buzzwatch
 from core.models import Mention
 from listeners.slack import blocks as bk
 from listeners.slack.app import HttpListener, build_app, register, services_for, start_slack
-from listeners.slack.notifier import make_client
 from tests.conftest import make_config
 from tests.slack.slack_api import CHANNEL, TOKEN, SlackAPI, block_problems
 
@@ -63,9 +62,10 @@ class Rig:
             clock=clock,
             extra_context={"slack_api_url": api.api_url},
         )
-        client = make_client(TOKEN, api.api_url)
-        self.app: App = build_app(client, SECRET)
-        register(self.app, services_for(self.bw, client, self.bw.config.slack))
+        self.app: App = build_app(
+            TOKEN, SECRET, api_url=api.api_url, now=lambda: clock.now().timestamp()
+        )
+        register(self.app, services_for(self.bw, self.app.client, self.bw.config.slack))
 
     def push(self, n: int, start: int = 0, word: str = "complaint", settle: bool = True) -> None:
         self.bw.pipeline.process(
@@ -94,9 +94,19 @@ class Rig:
                 return
             self.clock.advance(1)
 
-    def dispatch(self, body: str, ts: str | None = None, secret: str = SECRET, sign: bool = True):
-        ts = str(int(time.time())) if ts is None else ts
-        headers = {"content-type": ["application/x-www-form-urlencoded"]}
+    def now(self) -> str:
+        return str(int(self.clock.now().timestamp()))
+
+    def dispatch(
+        self,
+        body: str,
+        ts: str | None = None,
+        secret: str = SECRET,
+        sign: bool = True,
+        extra: dict[str, list[str]] | None = None,
+    ):
+        ts = self.now() if ts is None else ts
+        headers = {"content-type": ["application/x-www-form-urlencoded"], **(extra or {})}
         if sign:
             sig = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
             headers |= {"x-slack-signature": [sig], "x-slack-request-timestamp": [ts]}
@@ -199,7 +209,7 @@ def test_bad_signatures_get_401_and_change_nothing(rig, slack_api, kind):
         elif kind == "missing":
             resp = rig.dispatch(body, sign=False)
         else:
-            resp = rig.dispatch(body, ts=str(int(time.time()) - 301))
+            resp = rig.dispatch(body, ts=str(int(rig.now()) - 301))
         assert resp.status == 401
     time.sleep(0.2)
     assert rig.alert().status == "open" and rig.alert().acked_by == ""
@@ -379,7 +389,7 @@ def test_http_mode_over_a_real_socket(rig, slack_api):
     url = f"http://127.0.0.1:{server.port}/slack/events"
 
     def post(body: str, secret: str = SECRET, ts: str | None = None) -> int:
-        ts = ts or str(int(time.time()))
+        ts = ts or rig.now()
         sig = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
         req = urllib.request.Request(
             url,
@@ -398,7 +408,7 @@ def test_http_mode_over_a_real_socket(rig, slack_api):
 
     try:
         assert post(slash(slack_api, "/ack", "A1"), secret="forged") == 401
-        assert post(slash(slack_api, "/ack", "A1"), ts=str(int(time.time()) - 600)) == 401
+        assert post(slash(slack_api, "/ack", "A1"), ts=str(int(rig.now()) - 600)) == 401
         time.sleep(0.2)
         assert rig.alert().status == "open"
         assert post("x" * 1_100_000) == 413

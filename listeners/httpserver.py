@@ -1,0 +1,99 @@
+"""The HTTP servers Buzzwatch listens with: the inbound endpoint, Slack's HTTP mode and
+DingTalk's callback and ack pages.
+
+The standard library's threading server listens with a backlog of 5 and starts a thread
+per connection without limit: a burst of a few hundred connections is mostly reset by
+the kernel, and a flood starts thousands of threads. Here the kernel queues up to
+BACKLOG connections while at most MAX_WORKERS requests are being handled; a connection
+waits in the queue until a worker is free. A port that cannot be had is a ConfigError
+naming the setting, not a traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from socketserver import ThreadingMixIn
+from typing import Any
+
+from core.config import ConfigError
+
+log = logging.getLogger("buzzwatch.http")
+
+BACKLOG = 1024  # the kernel caps it at net.core.somaxconn (4096 on current Linux)
+MAX_WORKERS = 32  # requests handled at once per server; more wait in the backlog
+
+
+class BoundedThreads(ThreadingMixIn):
+    """A thread per request, at most `max_workers` at once, and a real listen backlog."""
+
+    daemon_threads = True
+    request_queue_size = BACKLOG
+    max_workers = MAX_WORKERS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._slots = threading.BoundedSemaphore(self.max_workers)
+        self._stopping = threading.Event()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Waiting here stops the accept loop, so new connections queue in the backlog.
+        while not self._slots.acquire(timeout=0.25):
+            if self._stopping.is_set():
+                self.shutdown_request(request)
+                return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-answer is routine; the default prints a traceback.
+        log.debug("connection from %s ended: %r", client_address[0], sys.exc_info()[1])
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket."""
+        self._stopping.set()
+        self.shutdown()
+        self.server_close()
+
+
+class Server(BoundedThreads, HTTPServer):
+    """For BaseHTTPRequestHandler handlers."""
+
+
+def listen(
+    server_class: type[HTTPServer],
+    host: str,
+    port: int,
+    handler: type[BaseHTTPRequestHandler],
+    setting: str,
+) -> Any:
+    """`server_class((host, port), handler)`, or a ConfigError that names `setting`."""
+    try:
+        return server_class((host, port), handler)
+    except OSError as err:
+        raise ConfigError(f"{setting}: cannot listen on {host}:{port}: {why(err)}") from None
+
+
+def why(err: OSError) -> str:
+    if err.errno == errno.EADDRINUSE:
+        return (
+            "the port is in use (by another program, or another Buzzwatch);"
+            " stop that or choose another port"
+        )
+    if err.errno == errno.EADDRNOTAVAIL:
+        return "this machine has no such address"
+    if err.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need privileges)"
+    return err.strerror or str(err)

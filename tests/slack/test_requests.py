@@ -1,0 +1,179 @@
+"""HTTP-mode requests: a replay within Slack's 5-minute window changes nothing, a malformed
+timestamp is a 401, a refusal logs its reason and never the body, and the app starts
+without Bolt's warning about an unused token."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+
+from slack_sdk.signature import SignatureVerifier
+
+from listeners.slack import blocks as bk
+from listeners.slack.app import HttpListener, build_app
+from listeners.slack.verify import SeenRequests
+from tests.slack.slack_api import TOKEN
+from tests.slack.test_app import SECRET, answers, button, click, rig, slash, wait_for  # noqa: F401
+
+
+def signed(rig, body: str, ts: str | None = None) -> dict[str, list[str]]:  # noqa: F811
+    ts = ts or rig.now()
+    sig = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)
+    return {
+        "content-type": ["application/x-www-form-urlencoded"],
+        "x-slack-signature": [sig],
+        "x-slack-request-timestamp": [ts],
+    }
+
+
+def test_a_replayed_command_is_answered_but_not_acted_on(rig, slack_api):  # noqa: F811
+    from slack_bolt import BoltRequest
+
+    rig.push(1)
+    body = slash(slack_api, "/buzz", "snooze A1 1h")
+    headers = signed(rig, body)
+    assert rig.app.dispatch(BoltRequest(body=body, headers=headers)).status == 200
+    wait_for(lambda: rig.alert().status == "snoozed")
+    first_until = rig.alert().snoozed_until
+    answers(slack_api, 1)
+    # Four minutes later (still inside the window) someone sends the same request again.
+    rig.clock.advance(240)
+    resp = rig.app.dispatch(BoltRequest(body=body, headers=headers))
+    assert resp.status == 200 and resp.body == ""
+    time.sleep(0.3)
+    assert rig.alert().snoozed_until == first_until
+    assert [h["action"] for h in rig.alert().history].count("snoozed") == 1
+    assert len(slack_api.responses()) == 1
+    # Past the window the same request is stale: refused, not remembered for ever.
+    rig.clock.advance(120)
+    assert rig.app.dispatch(BoltRequest(body=body, headers=headers)).status == 401
+
+
+def test_a_replayed_button_click_and_a_slack_retry(rig, slack_api):  # noqa: F811
+    from slack_bolt import BoltRequest
+
+    rig.push(2)
+    body = click(slack_api, button(bk.RESOLVE, "A1"))
+    headers = signed(rig, body)
+    assert rig.app.dispatch(BoltRequest(body=body, headers=headers)).status == 200
+    wait_for(lambda: rig.alert("A1").status == "resolved")
+    rig.settle()
+    updates = len(slack_api.calls("chat.update"))
+    retry = {**headers, "x-slack-retry-num": ["1"], "x-slack-retry-reason": ["http_timeout"]}
+    resp = rig.app.dispatch(BoltRequest(body=body, headers=retry))
+    assert resp.status == 200 and resp.headers.get("x-slack-no-retry") == ["1"]
+    time.sleep(0.3)
+    rig.settle()
+    assert [h["action"] for h in rig.alert("A1").history].count("resolved") == 1
+    assert len(slack_api.calls("chat.update")) == updates
+    # A different request (its own signature) still works.
+    body2 = click(slack_api, button(bk.RESOLVE, "A2"))
+    assert rig.app.dispatch(BoltRequest(body=body2, headers=signed(rig, body2))).status == 200
+    wait_for(lambda: rig.alert("A2").status == "resolved")
+
+
+def test_an_event_retried_by_slack_with_a_new_signature_is_not_taken_twice(rig):  # noqa: F811
+    from slack_bolt import BoltRequest
+
+    event = json.dumps(
+        {"type": "event_callback", "event_id": "Ev1", "team_id": "T1", "event": {"type": "x"}}
+    )
+
+    def send(extra: dict) -> int:
+        headers = signed(rig, event) | {"content-type": ["application/json"]} | extra
+        return rig.app.dispatch(BoltRequest(body=event, headers=headers))
+
+    first = send({})
+    assert first.status != 401 and "x-slack-no-retry" not in first.headers
+    rig.clock.advance(5)  # Slack's retry: same event, a new timestamp and signature
+    again = send({"x-slack-retry-num": ["1"]})
+    assert again.status == 200 and again.headers.get("x-slack-no-retry") == ["1"]
+
+
+def test_remembered_requests_are_bounded_and_expire():
+    seen = SeenRequests(limit=3)
+    assert [seen.add([f"s{i}"], expires=100.0 + i, now=0.0) for i in range(3)] == ["new"] * 3
+    assert seen.add(["s0"], expires=200.0, now=1.0) == "seen"
+    # Full: refused (fail closed) rather than forgetting a request that could be replayed.
+    assert seen.add(["s3"], expires=103.0, now=1.0) == "full"
+    assert seen.add(["s3"], expires=104.0, now=101.5) == "new"  # s0 and s1 have expired
+    assert len(seen) == 2
+    assert seen.add(["s0"], expires=300.0, now=101.5) == "new"
+
+
+def test_malformed_timestamp_is_401_and_refusals_log_only_the_reason(
+    rig,  # noqa: F811
+    slack_api,
+    caplog,
+):
+    rig.push(1)
+    server = HttpListener(rig.app, "127.0.0.1", 0, "/slack/events").start()
+    url = f"http://127.0.0.1:{server.port}/slack/events"
+    marker = "PRIVATE-BODY-TEXT-4711"
+    body = slash(slack_api, "/ack", f"A1 {marker}")
+
+    def post(ts: str, secret: str = SECRET, sig: str | None = None) -> int:
+        if sig is None:
+            sig = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+        req = urllib.request.Request(
+            url,
+            data=body.encode(),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Signature": sig,
+                "X-Slack-Request-Timestamp": ts,
+            },
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return resp.status
+        except urllib.error.HTTPError as err:
+            return err.code
+
+    try:
+        with caplog.at_level(logging.DEBUG):
+            assert post("abc") == 401
+            assert post("1e9") == 401
+            assert post("-" + rig.now()) == 401
+            assert post(rig.now() + "0" * 30) == 401
+            assert post(rig.now(), secret="forged") == 401
+            assert post(str(int(rig.now()) - 301)) == 401
+            assert post(rig.now(), sig="") == 401
+        time.sleep(0.2)
+        assert rig.alert().status == "open" and slack_api.responses() == []
+        assert marker not in caplog.text
+        assert "Traceback" not in caplog.text and "Error" not in caplog.text
+        refusals = [r.getMessage() for r in caplog.records if "refused (401)" in r.getMessage()]
+        assert len(refusals) == 7
+        assert any("timestamp" in r for r in refusals)
+        assert any("signature does not match" in r for r in refusals)
+    finally:
+        server.stop()
+
+
+def test_bolt_starts_without_the_unused_token_warning(slack_api, monkeypatch, caplog):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    with caplog.at_level(logging.INFO):
+        app = build_app(TOKEN, SECRET, api_url=slack_api.api_url)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    # Bolt's own client got our settings: the stand-in answered auth.test.
+    assert app.client.base_url == slack_api.api_url
+    assert [c.method for c in slack_api.calls()] == ["auth.test"]
+
+
+def test_http_mode_on_a_taken_port_is_a_clear_error(rig):  # noqa: F811
+    import socket
+
+    import pytest
+
+    from core.config import ConfigError
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(ConfigError, match=rf"^slack.port: cannot listen on 127.0.0.1:{port}: "):
+            HttpListener(rig.app, "127.0.0.1", port, "/slack/events")
