@@ -22,27 +22,31 @@ from core.models import Alert, Mention, OutboxItem, Severity, Status, from_iso, 
 from core.render import alert_view
 from core.routing import Router, route_label
 from core.similarity import fingerprint, overlap, shingles, strip_publisher
+from rules.titles import says_nothing
 
 log = logging.getLogger("buzzwatch.alerting")
 
 STORM_LINES = 15
 
 
-def story_text(title: str, text: str) -> str:
-    """What near-duplicates are compared on."""
+def story_text(title: str, text: str, author: str = "") -> str:
+    """What near-duplicates are compared on. A title that says nothing (转发微博) is left
+    out: every repost shares it, so it would only make unrelated texts look alike."""
     # Many feeds repeat the title as the text: the publisher suffix must go from both.
     body = "" if text.strip() == title.strip() else text[:1000]
-    return f"{strip_publisher(title)}\n{body}"
+    head = "" if says_nothing(title, author) else strip_publisher(title)
+    return f"{head}\n{body}"
 
 
 def text_fingerprint(mention: Mention) -> int:
-    return fingerprint(story_text(mention.title, mention.text))
+    return fingerprint(story_text(mention.title, mention.text, mention.author))
 
 
 def _story_shingles(c: Alert | _Story) -> frozenset[str]:
     if isinstance(c, Alert):
+        s = c.summary
         return frozenset(
-            shingles(story_text(c.summary.get("title", ""), c.summary.get("text", "")))
+            shingles(story_text(s.get("title", ""), s.get("text", ""), s.get("author", "")))
         )
     return c.shingles
 
@@ -85,6 +89,26 @@ class _Story:
     @property
     def brand(self) -> str:
         return self.mention.brands[0] if self.mention.brands else ""
+
+    @property
+    def severity(self) -> str:
+        return self.mention.severity
+
+
+def may_hold(target: Alert | _Story, mention: Mention, route: str) -> bool:
+    """Whether `mention` may count on `target` ("+1 similar") instead of alerting itself.
+
+    Only where it would have gone anyway, and no less urgently: same route, and the alert at
+    least as severe. A critical repost grouped into a delivery complaint was never seen by
+    the crisis route, and its headline was the complaint's. So a more severe (or otherwise
+    routed) copy of a story gets an alert of its own, with its own text as the headline and
+    its own route's destinations, SLA and quiet-hours rules: raising the older alert's
+    severity instead would page the crisis route with the wrong post and re-route an alert
+    people may already be working on.
+    """
+    if target.route != route:
+        return False
+    return Severity(target.severity).rank >= Severity(mention.severity).rank
 
 
 def active_silence(
@@ -160,17 +184,21 @@ class AlertMaker:
         cache: dict[str, frozenset[str]] = {}  # stored alert id -> its shingles
         for mention, route, dests in routed:
             fp = text_fingerprint(mention) if grouping.enabled else 0
-            own = frozenset(shingles(story_text(mention.title, mention.text))) if fp else None
-            key = dedup_key(mention)
-            existing = by_key.get(key) or (
-                self._near(near, mention, fp, own, cache) if own else None
+            own = (
+                frozenset(shingles(story_text(mention.title, mention.text, mention.author)))
+                if fp
+                else None
             )
+            key = dedup_key(mention)
+            existing = by_key.get(key)
+            if existing is None or not may_hold(existing, mention, route):
+                existing = self._near(near, mention, route, fp, own, cache) if own else None
             if existing is not None:
                 self._join(existing, mention, now, batch, pending_updates)
                 continue
-            story = fresh_by_key.get(key) or (
-                self._near(fresh, mention, fp, own, cache) if own else None
-            )
+            story = fresh_by_key.get(key)
+            if story is None or not may_hold(story, mention, route):
+                story = self._near(fresh, mention, route, fp, own, cache) if own else None
             if story is not None:
                 story.copies.append(mention)
                 continue
@@ -210,13 +238,17 @@ class AlertMaker:
                 batch.outbox.append(item)
         return batch
 
-    def _near(self, candidates, mention: Mention, fp: int, own: frozenset[str], cache: dict):
+    def _near(
+        self, candidates, mention: Mention, route: str, fp: int, own: frozenset[str], cache: dict
+    ):
         """The first alert or story of the same brand whose text is a near-duplicate: its
         SimHash within `max_distance` bits (a cheap filter), then enough shared shingles
         (SimHash alone merged unrelated short posts and missed one-word edits)."""
         grouping = self.config.grouping
         for c in candidates:
             if not c.fingerprint or c.brand not in mention.brands:
+                continue
+            if not may_hold(c, mention, route):
                 continue
             if (c.fingerprint ^ fp).bit_count() > grouping.max_distance:
                 continue

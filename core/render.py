@@ -10,6 +10,7 @@ from datetime import UTC, datetime, tzinfo
 
 from core.models import Alert, Status, from_iso
 from rules.text import cap, one_line
+from rules.titles import says_nothing
 
 SEVERITY_MARK = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "⚪"}
 FLAG_LABEL = {
@@ -85,6 +86,8 @@ def status_line(alert: Alert) -> str:
 def alert_view(alert: Alert) -> AlertView:
     s = alert.summary
     title = one_line(s.get("title", ""))
+    if says_nothing(title, s.get("author", "")):  # 转发微博, 分享图片: the text says more
+        title = ""
     text = s.get("text", "")
     headline = cap(title or one_line(text), 150)
     excerpt = cap(one_line(text), EXCERPT_CHARS) if text and one_line(text) != title else ""

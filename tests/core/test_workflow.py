@@ -99,6 +99,24 @@ class World:
             )
         self.pipeline.process("feed", mentions)
 
+    def post(self, *posts: tuple[str, str, str]) -> None:
+        """One poll of (title, text, author) posts: titles need not repeat the text."""
+        mentions = []
+        for title, text, author in posts:
+            self.n += 1
+            mentions.append(
+                Mention(
+                    id=f"m{self.n}",
+                    source="feed",
+                    url=f"https://example.com/{self.n}",
+                    title=title,
+                    text=text,
+                    author=author,
+                    fetched_at=self.clock.now(),
+                )
+            )
+        self.pipeline.process("feed", mentions)
+
     def tick(self, minutes: float) -> None:
         """Let time pass in small steps, running the workers as the scheduler would."""
         end = self.clock.now() + timedelta(minutes=minutes)
@@ -467,3 +485,68 @@ def test_reposts_with_small_edits_join_and_look_alike_short_posts_do_not(tmp_pat
     w.push("Acme staff were rude to my grandmother today")  # another story, same brand
     alerts = sorted(w.repo.find_alerts(lambda a: True), key=lambda a: int(a.id[1:]))
     assert [a.count for a in alerts] == [2, 2, 1]
+
+
+CRISIS_AND_TEAM = [
+    {"name": "crisis", "match": {"flags": ["critical"]}, "to": ["boss"], "burst": None},
+    {"name": "team", "match": {"flags": ["negative"]}, "to": ["team"], "burst": None},
+]
+DELIVERY = "艾克米外卖送了两个小时才到，汤都洒了，再也不点了"
+POISONING = "昨天在艾克米吃了汉堡，全家食物中毒进了医院"
+
+
+@pytest.mark.parametrize("one_poll", [False, True])
+def test_a_critical_repost_titled_like_a_complaint_reaches_the_crisis_route(
+    tmp_path: Path, one_poll: bool
+) -> None:
+    w = World(tmp_path, CRISIS_AND_TEAM)
+    complaint = ("转发微博", DELIVERY, "小李")
+    repost = ("转发微博", POISONING, "小张")  # a repost without comment: the same title
+    if one_poll:
+        w.post(complaint, repost)
+    else:
+        w.post(complaint)
+        w.tick(1)
+        w.post(repost)
+    w.tick(1)
+    alerts = sorted(w.repo.find_alerts(lambda a: True), key=lambda a: a.id)
+    assert [(a.route, a.severity, a.count) for a in alerts] == [
+        ("team", "medium", 1),
+        ("crisis", "critical", 1),
+    ]
+    [posted] = w.notifiers["boss"].posts()
+    assert w.repo.get_alert(posted["alert_id"]).summary["text"] == POISONING
+
+
+def test_titles_that_say_nothing_are_no_grouping_key(tmp_path: Path) -> None:
+    w = World(tmp_path, [{"name": "all", "match": {"brand": "Acme"}, "to": ["team"]}])
+    w.post(
+        ("Repost", "Acme delivery arrived two hours late and cold", "ann"),
+        ("Repost", "Acme staff were rude to my grandmother today", "bob"),
+        ("分享图片", "艾克米的新店装修得真好看，周末去打卡", "cat"),
+        ("分享图片", "艾克米的薯条太贵了，一小份要二十块", "dan"),
+        ("foodie_jane", "Acme app keeps crashing when I try to pay", "foodie_jane"),
+        ("foodie_jane", "Acme charged my card twice for one meal", "foodie_jane"),
+        ("", "Acme restroom was filthy and out of soap", "eve"),
+        ("", "Acme loyalty points vanished from my account", "fay"),
+    )
+    alerts = w.repo.find_alerts(lambda a: True)
+    assert len(alerts) == 8 and all(a.count == 1 for a in alerts)
+    # The text is the key instead: a repost of the same post still joins its alert.
+    w.post(("转发微博", "Acme charged my card twice for one meal", "gus"))
+    assert len(w.repo.find_alerts(lambda a: True)) == 8
+    assert max(a.count for a in w.repo.find_alerts(lambda a: True)) == 2
+    # And the alert shows what was said, not the placeholder.
+    w.tick(1)
+    printed = w.notifiers["team"].stream.getvalue()
+    assert "Acme staff were rude to my grandmother today" in printed
+    assert "   Repost\n" not in printed and "   分享图片\n" not in printed
+
+
+def test_a_more_severe_near_duplicate_gets_its_own_alert(tmp_path: Path) -> None:
+    w = World(tmp_path, [{"name": "all", "match": {"brand": "Acme"}, "to": ["team"]}])
+    w.push("Acme burger tasted off last night, my family felt sick after one bite")
+    w.push("Acme burger tasted off last night, my family got food poisoning after one bite")
+    w.push("Acme burger tasted off last night, my family felt sick after one bite!!")
+    alerts = sorted(w.repo.find_alerts(lambda a: True), key=lambda a: a.id)
+    assert [(a.severity, a.count) for a in alerts] == [("medium", 2), ("critical", 1)]
