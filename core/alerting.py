@@ -142,9 +142,11 @@ class AlertMaker:
         silences: list[dict[str, Any]],
         next_ids,
         now: datetime,
+        backlog: bool = False,
     ) -> Batch:
         """`alerts`: the stored alerts that may still group; `pending`: the outbox as it is;
-        `next_ids(n)`: reserves n alert ids."""
+        `next_ids(n)`: reserves n alert ids. `backlog`: these mentions are what a source had
+        before its first poll, however fast they arrive now, so they are no burst."""
         batch = Batch()
         routed = []
         for m in mentions:
@@ -212,6 +214,7 @@ class AlertMaker:
             alert = new_alert(next(ids), mention, route, dests, now)
             alert.fingerprint = story.fingerprint
             alert.sla_from = alert.created_at
+            alert.backlog = backlog
             by_key[alert.dedup_key] = alert
             near.append(alert)
             batch.add_new(alert)
@@ -220,9 +223,12 @@ class AlertMaker:
             cfg = self.routes.get(route)
             recent = recent_by_route.setdefault(route, [])
             recent.append(alert)
-            storm = self._storm_for(
-                route, cfg, recent, storms, now, batch, next_ids, pending_updates
-            )
+            storm = None
+            if not backlog and Severity(alert.severity).rank < Severity.HIGH.rank:
+                # High and critical alerts are never folded: each needs its own message.
+                storm = self._storm_for(
+                    route, cfg, recent, storms, now, batch, next_ids, pending_updates
+                )
             if storm is not None:
                 alert.storm_of = storm.id
                 alert.destinations = []  # delivered inside the storm message
@@ -323,7 +329,9 @@ class AlertMaker:
                 self._queue_update(storm, now, batch, pending_updates)
                 return storm
             storms.pop(route)  # that storm has calmed down; a new burst starts a new one
-        in_window = [a for a in recent if a.created_at >= since and not a.storm_of]
+        in_window = [
+            a for a in recent if a.created_at >= since and not a.storm_of and not a.backlog
+        ]
         if len(in_window) <= cfg.burst.threshold:
             return None
         storm_id = next_ids(1)[0]
@@ -331,7 +339,7 @@ class AlertMaker:
             id=storm_id,
             mention_id="",
             brand=recent[-1].brand,
-            severity=Severity.HIGH.value,
+            severity=Severity.LOW.value,  # then its worst member's
             flags=["storm"],
             destinations=list(recent[-1].destinations),
             created_at=to_iso(now) or "",

@@ -103,12 +103,16 @@ class AlertService:
 
     def _apply(self, alert_id: str, change, note) -> ActionResult:
         now = self.clock.now()
+
+        def sends(a: Alert, _: Alert) -> list[OutboxItem]:
+            items = outbox_items(a, "update", now, note(a))
+            storm = self.repo.get_alert(a.storm_of) if a.storm_of else None
+            if storm is not None:  # its message is the storm's: update that, note under it
+                items += outbox_items(storm, "update", now, note(a))
+            return items
+
         try:
-            result = self.repo.change_alert(
-                alert_id,
-                lambda a: change(a, now),
-                outbox=lambda a, _: outbox_items(a, "update", now, note(a)),
-            )
+            result = self.repo.change_alert(alert_id, lambda a: change(a, now), outbox=sends)
         except Refused as why:
             return ActionResult(False, str(why), self.repo.get_alert(alert_id))
         if result is None:
