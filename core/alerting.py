@@ -108,7 +108,10 @@ def may_hold(target: Alert | _Story, mention: Mention, route: str) -> bool:
     """
     if target.route != route:
         return False
-    return Severity(target.severity).rank >= Severity(mention.severity).rank
+    return _RANK.get(target.severity, 0) >= _RANK.get(mention.severity, 0)
+
+
+_RANK = {s.value: s.rank for s in Severity}
 
 
 def active_silence(
@@ -254,9 +257,9 @@ class AlertMaker:
         for c in candidates:
             if not c.fingerprint or c.brand not in mention.brands:
                 continue
-            if not may_hold(c, mention, route):
-                continue
             if (c.fingerprint ^ fp).bit_count() > grouping.max_distance:
+                continue
+            if not may_hold(c, mention, route):
                 continue
             theirs = cache.get(c.id) if isinstance(c, Alert) else None
             if theirs is None:
