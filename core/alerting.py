@@ -369,7 +369,8 @@ class AlertMaker:
         storm.flags = sorted({*storm.flags, *member.flags})
         window = int(cfg.burst.window.total_seconds() // 60) if cfg and cfg.burst else 0
         storm.summary = {
-            "title": f"Storm on route {storm.route}: {storm.count} alerts (more than {cfg.burst.threshold if cfg and cfg.burst else 0} in {window} min)",
+            "title": f"Storm on route {storm.route}: {storm.count} alerts in one message "
+            f"(more than {cfg.burst.threshold if cfg and cfg.burst else 0} new alerts in {window} min)",
             "text": "\n".join(lines),
             "lines": lines,
             "url": "",
