@@ -95,20 +95,25 @@ class _Story:
         return self.mention.severity
 
 
-def may_hold(target: Alert | _Story, mention: Mention, route: str) -> bool:
+def may_hold(target: Alert | _Story, mention: Mention, route: str, dests: list[str]) -> bool:
     """Whether `mention` may count on `target` ("+1 similar") instead of alerting itself.
 
-    Only where it would have gone anyway, and no less urgently: same route, and the alert at
-    least as severe. A critical repost grouped into a delivery complaint was never seen by
-    the crisis route, and its headline was the complaint's. So a more severe (or otherwise
-    routed) copy of a story gets an alert of its own, with its own text as the headline and
-    its own route's destinations, SLA and quiet-hours rules: raising the older alert's
-    severity instead would page the crisis route with the wrong post and re-route an alert
-    people may already be working on.
+    Only where its own route would have sent it anyway, and no less urgently: the alert is
+    at least as severe and went to every destination the mention would go to. A critical
+    repost grouped into a delivery complaint was never seen by the crisis route, and its
+    headline was the complaint's. So a more severe (or further-reaching) copy of a story
+    gets an alert of its own, with its own text as the headline and its own route's
+    destinations, SLA and quiet-hours rules. Raising the older alert's severity instead
+    would only edit a message (an edit notifies nobody), keep the wrong post as the crisis
+    route's headline, and re-route an alert people may already be working on.
     """
-    if target.route != route:
+    if _RANK.get(target.severity, 0) < _RANK.get(mention.severity, 0):
         return False
-    return _RANK.get(target.severity, 0) >= _RANK.get(mention.severity, 0)
+    if isinstance(target, _Story):
+        return set(dests) <= set(target.dests)
+    if target.storm_of:  # shown in its storm's message, which went where its route sends
+        return target.route == route
+    return set(dests) <= set(target.destinations)
 
 
 _RANK = {s.value: s.rank for s in Severity}
@@ -196,14 +201,14 @@ class AlertMaker:
             )
             key = dedup_key(mention)
             existing = by_key.get(key)
-            if existing is None or not may_hold(existing, mention, route):
-                existing = self._near(near, mention, route, fp, own, cache) if own else None
+            if existing is None or not may_hold(existing, mention, route, dests):
+                existing = self._near(near, mention, route, dests, fp, own, cache) if own else None
             if existing is not None:
                 self._join(existing, mention, now, batch, pending_updates)
                 continue
             story = fresh_by_key.get(key)
-            if story is None or not may_hold(story, mention, route):
-                story = self._near(fresh, mention, route, fp, own, cache) if own else None
+            if story is None or not may_hold(story, mention, route, dests):
+                story = self._near(fresh, mention, route, dests, fp, own, cache) if own else None
             if story is not None:
                 story.copies.append(mention)
                 continue
@@ -248,7 +253,14 @@ class AlertMaker:
         return batch
 
     def _near(
-        self, candidates, mention: Mention, route: str, fp: int, own: frozenset[str], cache: dict
+        self,
+        candidates,
+        mention: Mention,
+        route: str,
+        dests: list[str],
+        fp: int,
+        own: frozenset[str],
+        cache: dict,
     ):
         """The first alert or story of the same brand whose text is a near-duplicate: its
         SimHash within `max_distance` bits (a cheap filter), then enough shared shingles
@@ -259,7 +271,7 @@ class AlertMaker:
                 continue
             if (c.fingerprint ^ fp).bit_count() > grouping.max_distance:
                 continue
-            if not may_hold(c, mention, route):
+            if not may_hold(c, mention, route, dests):
                 continue
             theirs = cache.get(c.id) if isinstance(c, Alert) else None
             if theirs is None:

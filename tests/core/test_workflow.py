@@ -569,6 +569,20 @@ def test_titles_that_say_nothing_are_no_grouping_key(tmp_path: Path) -> None:
     assert "   Repost\n" not in printed and "   分享图片\n" not in printed
 
 
+def test_a_less_severe_copy_joins_the_alert_its_audience_already_has(tmp_path: Path) -> None:
+    crisis = {**CRISIS_AND_TEAM[0], "continue": True}  # critical posts go to boss and team
+    w = World(tmp_path, [crisis, CRISIS_AND_TEAM[1]])
+    w.push("Acme burger tasted off last night, my family got food poisoning after one bite")
+    w.push("Acme burger tasted off last night, my family felt sick after one bite")
+    [alert] = w.repo.find_alerts(lambda a: True)
+    assert (alert.route, alert.severity, alert.count) == ("crisis", "critical", 2)
+    w = World(tmp_path / "apart", CRISIS_AND_TEAM)  # team never saw the critical one
+    w.push("Acme burger tasted off last night, my family got food poisoning after one bite")
+    w.push("Acme burger tasted off last night, my family felt sick after one bite")
+    alerts = sorted(w.repo.find_alerts(lambda a: True), key=lambda a: a.id)
+    assert [(a.route, a.count) for a in alerts] == [("crisis", 1), ("team", 1)]
+
+
 def test_a_more_severe_near_duplicate_gets_its_own_alert(tmp_path: Path) -> None:
     w = World(tmp_path, [{"name": "all", "match": {"brand": "Acme"}, "to": ["team"]}])
     w.push("Acme burger tasted off last night, my family felt sick after one bite")
