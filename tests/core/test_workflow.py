@@ -608,6 +608,7 @@ POISONINGS = [
 
 def test_a_sources_first_poll_is_a_backlog_not_a_burst(tmp_path: Path) -> None:
     w = World(tmp_path, [BURSTY])
+    assert not w.poller.poll(w.source).ok  # no feed yet: a failed poll is not the first one
     first = [(s, f"user{i}") for i, s in enumerate(STORIES[1:8])] + [(p, "x") for p in POISONINGS]
     w.poll_feed(*first)  # ten posts that piled up before Buzzwatch looked, three critical
     w.tick(1)
