@@ -22,27 +22,31 @@ from core.models import Alert, Mention, OutboxItem, Severity, Status, from_iso, 
 from core.render import alert_view
 from core.routing import Router, route_label
 from core.similarity import fingerprint, overlap, shingles, strip_publisher
+from rules.titles import says_nothing
 
 log = logging.getLogger("buzzwatch.alerting")
 
 STORM_LINES = 15
 
 
-def story_text(title: str, text: str) -> str:
-    """What near-duplicates are compared on."""
+def story_text(title: str, text: str, author: str = "") -> str:
+    """What near-duplicates are compared on. A title that says nothing (转发微博) is left
+    out: every repost shares it, so it would only make unrelated texts look alike."""
     # Many feeds repeat the title as the text: the publisher suffix must go from both.
     body = "" if text.strip() == title.strip() else text[:1000]
-    return f"{strip_publisher(title)}\n{body}"
+    head = "" if says_nothing(title, author) else strip_publisher(title)
+    return f"{head}\n{body}"
 
 
 def text_fingerprint(mention: Mention) -> int:
-    return fingerprint(story_text(mention.title, mention.text))
+    return fingerprint(story_text(mention.title, mention.text, mention.author))
 
 
 def _story_shingles(c: Alert | _Story) -> frozenset[str]:
     if isinstance(c, Alert):
+        s = c.summary
         return frozenset(
-            shingles(story_text(c.summary.get("title", ""), c.summary.get("text", "")))
+            shingles(story_text(s.get("title", ""), s.get("text", ""), s.get("author", "")))
         )
     return c.shingles
 
@@ -86,6 +90,34 @@ class _Story:
     def brand(self) -> str:
         return self.mention.brands[0] if self.mention.brands else ""
 
+    @property
+    def severity(self) -> str:
+        return self.mention.severity
+
+
+def may_hold(target: Alert | _Story, mention: Mention, route: str, dests: list[str]) -> bool:
+    """Whether `mention` may count on `target` ("+1 similar") instead of alerting itself.
+
+    Only where its own route would have sent it anyway, and no less urgently: the alert is
+    at least as severe and went to every destination the mention would go to. A critical
+    repost grouped into a delivery complaint was never seen by the crisis route, and its
+    headline was the complaint's. So a more severe (or further-reaching) copy of a story
+    gets an alert of its own, with its own text as the headline and its own route's
+    destinations, SLA and quiet-hours rules. Raising the older alert's severity instead
+    would only edit a message (an edit notifies nobody), keep the wrong post as the crisis
+    route's headline, and re-route an alert people may already be working on.
+    """
+    if _RANK.get(target.severity, 0) < _RANK.get(mention.severity, 0):
+        return False
+    if isinstance(target, _Story):
+        return set(dests) <= set(target.dests)
+    if target.storm_of:  # shown in its storm's message, which went where its route sends
+        return target.route == route
+    return set(dests) <= set(target.destinations)
+
+
+_RANK = {s.value: s.rank for s in Severity}
+
 
 def active_silence(
     silences: list[dict[str, Any]], mention: Mention, route: str, now: datetime
@@ -118,9 +150,11 @@ class AlertMaker:
         silences: list[dict[str, Any]],
         next_ids,
         now: datetime,
+        backlog: bool = False,
     ) -> Batch:
         """`alerts`: the stored alerts that may still group; `pending`: the outbox as it is;
-        `next_ids(n)`: reserves n alert ids."""
+        `next_ids(n)`: reserves n alert ids. `backlog`: these mentions are what a source had
+        before its first poll, however fast they arrive now, so they are no burst."""
         batch = Batch()
         routed = []
         for m in mentions:
@@ -160,17 +194,21 @@ class AlertMaker:
         cache: dict[str, frozenset[str]] = {}  # stored alert id -> its shingles
         for mention, route, dests in routed:
             fp = text_fingerprint(mention) if grouping.enabled else 0
-            own = frozenset(shingles(story_text(mention.title, mention.text))) if fp else None
-            key = dedup_key(mention)
-            existing = by_key.get(key) or (
-                self._near(near, mention, fp, own, cache) if own else None
+            own = (
+                frozenset(shingles(story_text(mention.title, mention.text, mention.author)))
+                if fp
+                else None
             )
+            key = dedup_key(mention)
+            existing = by_key.get(key)
+            if existing is None or not may_hold(existing, mention, route, dests):
+                existing = self._near(near, mention, route, dests, fp, own, cache) if own else None
             if existing is not None:
                 self._join(existing, mention, now, batch, pending_updates)
                 continue
-            story = fresh_by_key.get(key) or (
-                self._near(fresh, mention, fp, own, cache) if own else None
-            )
+            story = fresh_by_key.get(key)
+            if story is None or not may_hold(story, mention, route, dests):
+                story = self._near(fresh, mention, route, dests, fp, own, cache) if own else None
             if story is not None:
                 story.copies.append(mention)
                 continue
@@ -184,6 +222,7 @@ class AlertMaker:
             alert = new_alert(next(ids), mention, route, dests, now)
             alert.fingerprint = story.fingerprint
             alert.sla_from = alert.created_at
+            alert.backlog = backlog
             by_key[alert.dedup_key] = alert
             near.append(alert)
             batch.add_new(alert)
@@ -192,9 +231,12 @@ class AlertMaker:
             cfg = self.routes.get(route)
             recent = recent_by_route.setdefault(route, [])
             recent.append(alert)
-            storm = self._storm_for(
-                route, cfg, recent, storms, now, batch, next_ids, pending_updates
-            )
+            storm = None
+            if not backlog and Severity(alert.severity).rank < Severity.HIGH.rank:
+                # High and critical alerts are never folded: each needs its own message.
+                storm = self._storm_for(
+                    route, cfg, recent, storms, now, batch, next_ids, pending_updates
+                )
             if storm is not None:
                 alert.storm_of = storm.id
                 alert.destinations = []  # delivered inside the storm message
@@ -210,7 +252,16 @@ class AlertMaker:
                 batch.outbox.append(item)
         return batch
 
-    def _near(self, candidates, mention: Mention, fp: int, own: frozenset[str], cache: dict):
+    def _near(
+        self,
+        candidates,
+        mention: Mention,
+        route: str,
+        dests: list[str],
+        fp: int,
+        own: frozenset[str],
+        cache: dict,
+    ):
         """The first alert or story of the same brand whose text is a near-duplicate: its
         SimHash within `max_distance` bits (a cheap filter), then enough shared shingles
         (SimHash alone merged unrelated short posts and missed one-word edits)."""
@@ -219,6 +270,8 @@ class AlertMaker:
             if not c.fingerprint or c.brand not in mention.brands:
                 continue
             if (c.fingerprint ^ fp).bit_count() > grouping.max_distance:
+                continue
+            if not may_hold(c, mention, route, dests):
                 continue
             theirs = cache.get(c.id) if isinstance(c, Alert) else None
             if theirs is None:
@@ -291,7 +344,9 @@ class AlertMaker:
                 self._queue_update(storm, now, batch, pending_updates)
                 return storm
             storms.pop(route)  # that storm has calmed down; a new burst starts a new one
-        in_window = [a for a in recent if a.created_at >= since and not a.storm_of]
+        in_window = [
+            a for a in recent if a.created_at >= since and not a.storm_of and not a.backlog
+        ]
         if len(in_window) <= cfg.burst.threshold:
             return None
         storm_id = next_ids(1)[0]
@@ -299,7 +354,7 @@ class AlertMaker:
             id=storm_id,
             mention_id="",
             brand=recent[-1].brand,
-            severity=Severity.HIGH.value,
+            severity=Severity.LOW.value,  # then its worst member's
             flags=["storm"],
             destinations=list(recent[-1].destinations),
             created_at=to_iso(now) or "",
@@ -326,7 +381,8 @@ class AlertMaker:
         storm.flags = sorted({*storm.flags, *member.flags})
         window = int(cfg.burst.window.total_seconds() // 60) if cfg and cfg.burst else 0
         storm.summary = {
-            "title": f"Storm on route {storm.route}: {storm.count} alerts (more than {cfg.burst.threshold if cfg and cfg.burst else 0} in {window} min)",
+            "title": f"Storm on route {storm.route}: {storm.count} alerts in one message "
+            f"(more than {cfg.burst.threshold if cfg and cfg.burst else 0} new alerts in {window} min)",
             "text": "\n".join(lines),
             "lines": lines,
             "url": "",

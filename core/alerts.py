@@ -16,14 +16,19 @@ from core.models import Alert, Mention, OutboxItem, Status, from_iso, mention_su
 from core.render import local_time
 from core.repository import Repository
 from rules.text import normalize
+from rules.titles import says_nothing, story_title
 
 ACTIVE = {Status.OPEN, Status.ACKED, Status.ASSIGNED, Status.SNOOZED}
 
 
 def dedup_key(mention: Mention) -> str:
-    """The same story for the same brand: syndicated copies share a title."""
-    basis = normalize(mention.title or mention.text[:200])
+    """The same story for the same brand: syndicated copies share a title. A title that
+    cannot tell stories apart (转发微博, the author's name, "Acme 差评") is no key: the text
+    is, and a mention with neither is a story of its own."""
     brand = mention.brands[0] if mention.brands else ""
+    title = story_title(mention.title, mention.author, mention.brands)
+    text = "" if says_nothing(mention.text[:200], mention.author) else mention.text[:200]
+    basis = normalize(title or text) or f"id|{mention.id}"
     return hashlib.sha1(f"{brand}|{basis}".encode()).hexdigest()[:16]
 
 
@@ -98,12 +103,16 @@ class AlertService:
 
     def _apply(self, alert_id: str, change, note) -> ActionResult:
         now = self.clock.now()
+
+        def sends(a: Alert, _: Alert) -> list[OutboxItem]:
+            items = outbox_items(a, "update", now, note(a))
+            storm = self.repo.get_alert(a.storm_of) if a.storm_of else None
+            if storm is not None:  # its message is the storm's: update that, note under it
+                items += outbox_items(storm, "update", now, note(a))
+            return items
+
         try:
-            result = self.repo.change_alert(
-                alert_id,
-                lambda a: change(a, now),
-                outbox=lambda a, _: outbox_items(a, "update", now, note(a)),
-            )
+            result = self.repo.change_alert(alert_id, lambda a: change(a, now), outbox=sends)
         except Refused as why:
             return ActionResult(False, str(why), self.repo.get_alert(alert_id))
         if result is None:

@@ -202,6 +202,9 @@ class Alert:
     kind: str = "mention"  # "mention", or "storm": a burst of alerts on one route in one message
     storm_of: str = ""  # a mention alert folded into a storm: that storm's id
     members: list[str] = field(default_factory=list)  # a storm's alerts
+    # Made from a source's first successful poll: a backlog, posted on its own and never
+    # counted as part of a burst.
+    backlog: bool = False
     # Response SLA: the clock starts here (creation, or the end of a snooze).
     sla_from: str = ""
     escalations: int = 0  # SLA steps taken: the first re-announces, later ones escalate

@@ -486,8 +486,13 @@ class Deliverer:
             and not (o.held_until and o.held_until > stamp)  # quiet hours keep their own
         ]
         now = self.clock.now()
+        found = {o.id: self.repo.get_alert(o.alert_id) for o in posts}
         posts = [
-            o for o in posts if self._quiet_hold(o, self.repo.get_alert(o.alert_id), now) is None
+            o
+            for o in posts
+            if self._quiet_hold(o, found[o.id], now) is None
+            # A storm keeps a message of its own: acting on its members updates it.
+            and not (found[o.id] is not None and found[o.id].kind == "storm")
         ]
         if len(posts) <= max(BATCH_MIN, int(window.limit * BATCH_AFTER / window.period)):
             return 0
@@ -548,8 +553,12 @@ class Deliverer:
         if kind == "batch":
             found = (self.repo.get_alert(a) for a in item.message.get("alert_ids", []))
             batch_alerts = [a for a in found if a is not None]
+        listed = batch_alerts
+        if kind == "alert" and alert is not None and alert.kind == "storm":
+            # A storm message lists its members as they are now (status, assignee).
+            listed = [a for a in (self.repo.get_alert(m) for m in alert.members) if a is not None]
         out = Outgoing(
-            action=item.action, message=item.message, alert=alert, ref=ref, alerts=batch_alerts
+            action=item.action, message=item.message, alert=alert, ref=ref, alerts=listed
         )
         try:
             payload = notifier.render(out)

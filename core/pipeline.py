@@ -44,12 +44,18 @@ class Pipeline:
         # Cycles from several sources may finish at once; grouping must see each other's alerts.
         self._lock = threading.Lock()
 
-    def process(self, source: str, mentions: list[Mention], alert: bool = True) -> CycleResult:
-        """With alert=False (a backfill), mentions are analysed and stored, and no alert is made."""
+    def process(
+        self, source: str, mentions: list[Mention], alert: bool = True, backlog: bool = False
+    ) -> CycleResult:
+        """With alert=False (a backfill), mentions are analysed and stored, and no alert is made.
+        With backlog=True (a source's first poll), alerts are made, each on its own: what had
+        piled up before Buzzwatch looked is not a burst."""
         with self._lock:
-            return self._process(source, mentions, alert)
+            return self._process(source, mentions, alert, backlog)
 
-    def _process(self, source: str, mentions: list[Mention], alert: bool) -> CycleResult:
+    def _process(
+        self, source: str, mentions: list[Mention], alert: bool, backlog: bool
+    ) -> CycleResult:
         result = CycleResult(source=source, fetched=len(mentions))
         by_id = {m.id: m for m in mentions}
         unseen = self.repo.unseen(by_id)
@@ -94,12 +100,13 @@ class Pipeline:
                     self.repo.get_state("silences", []) or [],
                     self.repo.next_alert_ids,
                     now,
+                    backlog=backlog,
                 )
             self.repo.save_cycle(matched, unseen, batch.new + batch.changed, batch.outbox)
         result.alerts = [a for a in batch.new if not a.storm_of]
         result.grouped = batch.grouped
         log.info(
-            "source=%s fetched=%d new=%d matched=%d alerts=%d grouped=%d stormed=%d silenced=%d",
+            "source=%s fetched=%d new=%d matched=%d alerts=%d grouped=%d stormed=%d silenced=%d%s",
             source,
             result.fetched,
             result.new,
@@ -108,5 +115,6 @@ class Pipeline:
             batch.grouped,
             batch.stormed,
             batch.silenced,
+            " (first poll: a backlog, not a burst)" if backlog and batch.new else "",
         )
         return result

@@ -50,7 +50,10 @@ class Poller:
         fetch_state = dict(state.get("fetch") or {})
         try:
             polled = source.poll(fetch_state)
-            result = self.pipeline.process(source.name, polled.mentions)
+            # Until a poll of this source has succeeded, what it returns piled up before
+            # Buzzwatch looked: a backlog, not a burst.
+            first = not int(state.get("polls") or 0)
+            result = self.pipeline.process(source.name, polled.mentions, backlog=first)
         except Exception as err:
             reason = cap(one_line(str(err)) or type(err).__name__, 300)
             now = to_iso(self.clock.now())

@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from core.models import Alert, Status, from_iso
+from core.models import Alert, Severity, Status, from_iso
 from rules.text import cap, one_line
+from rules.titles import says_nothing
 
 SEVERITY_MARK = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "⚪"}
+SEVERITY_RANK = {s.value: s.rank for s in Severity}
 FLAG_LABEL = {
     "negative": "negative",
     "question": "question",
@@ -85,6 +87,8 @@ def status_line(alert: Alert) -> str:
 def alert_view(alert: Alert) -> AlertView:
     s = alert.summary
     title = one_line(s.get("title", ""))
+    if says_nothing(title, s.get("author", "")):  # 转发微博, 分享图片: the text says more
+        title = ""
     text = s.get("text", "")
     headline = cap(title or one_line(text), 150)
     excerpt = cap(one_line(text), EXCERPT_CHARS) if text and one_line(text) != title else ""
@@ -110,4 +114,40 @@ def alert_view(alert: Alert) -> AlertView:
         else "",
         status=status_line(alert),
         count=alert.count,
+    )
+
+
+@dataclass
+class StormView:
+    """A storm message: its own state, then its members, the ones needing attention first."""
+
+    id: str
+    severity: str
+    mark: str
+    title: str
+    status: str
+    total: int
+    open: int
+    members: list[AlertView]
+
+
+def storm_view(storm: Alert, members: list[Alert]) -> StormView:
+    order = {m: i for i, m in enumerate(storm.members)}
+    ranked = sorted(
+        members,
+        key=lambda a: (
+            a.status == Status.RESOLVED,
+            -SEVERITY_RANK.get(a.severity, 0),
+            order.get(a.id, len(order)),
+        ),
+    )
+    return StormView(
+        id=storm.id,
+        severity=storm.severity,
+        mark=SEVERITY_MARK.get(storm.severity, "⚪"),
+        title=one_line(storm.summary.get("title", "")) or f"Storm on route {storm.route}",
+        status=status_line(storm),
+        total=len(storm.members),
+        open=sum(a.status != Status.RESOLVED for a in members),
+        members=[alert_view(a) for a in ranked],
     )

@@ -17,7 +17,7 @@ import threading
 from typing import Any, TextIO
 
 from core.notify import Delivery, Notifier, Outgoing
-from core.render import alert_view
+from core.render import alert_view, storm_view
 from listeners import notifier_type
 from rules.text import strip_invisible
 
@@ -34,8 +34,30 @@ def printable(text: str) -> str:
     return _CONTROLS.sub("", strip_invisible(text))
 
 
+STORM_MEMBERS = 50  # lines of members a console storm message shows
+
+
+def render_storm_text(out: Outgoing) -> str:
+    assert out.alert is not None
+    sv = storm_view(out.alert, out.alerts)
+    lines = [f"{sv.mark} [{sv.id}] {sv.severity.upper()} · {sv.title}"]
+    lines.append(f"   {sv.status} · {sv.open} of {sv.total} alerts still open")
+    for v in sv.members[:STORM_MEMBERS]:
+        who = " · ".join(x for x in (v.author, v.source) if x)
+        lines.append(f"   {v.mark} [{v.id}] {v.severity.upper()} · {v.headline[:120]}")
+        lines.append(
+            f"      {who + ' · ' if who else ''}{v.status}" + (f" · {v.url}" if v.url else "")
+        )
+    if sv.total > STORM_MEMBERS:
+        lines.append(f"   … {sv.total - STORM_MEMBERS} more: `status` lists open alerts")
+    lines.append("   → ack <id> | assign <id> <person> | resolve <id>")
+    return "\n".join(lines)
+
+
 def render_alert_text(out: Outgoing) -> str:
     assert out.alert is not None
+    if out.alert.kind == "storm":
+        return render_storm_text(out)
     v = alert_view(out.alert)
     if out.action == "update":
         return f"[{v.id}] {v.status}" + (f" · {v.count} mentions" if v.count > 1 else "")

@@ -88,7 +88,7 @@ def to_mention(item: InboundMention, source: str, now: datetime) -> Mention:
     url = safe_url(item.url)
     published = plausible_time(item.published, now)  # 0001-01-01 etc. -> unknown
     return Mention(
-        id=mention_id(item.id or "", url, title or text[:200], source),
+        id=mention_id(item.id or "", url, title or text[:200], source, text),
         source=source,
         url=url,
         title=title,

@@ -20,6 +20,7 @@ import feedparser
 from core.config import RssSourceConfig
 from core.models import Mention, plausible_time
 from rules.text import cap, one_line, strip_invisible, strip_markup
+from rules.titles import says_nothing
 from sources.base import PollResult, SourceContext, SourceError, register
 from sources.hints import hint
 
@@ -82,9 +83,11 @@ def canonical_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, urlencode(query), ""))
 
 
-def mention_id(guid: str, link: str, title: str, source: str) -> str:
+def mention_id(guid: str, link: str, title: str, source: str, text: str = "") -> str:
     """Stable across polls and restarts. A URI-like GUID or a canonical link identifies the
-    story wherever it is syndicated; a bare GUID like '123' only means something in its feed."""
+    story wherever it is syndicated; a bare GUID like '123' only means something in its feed.
+    With neither, the title does, unless it says nothing (every comment-less repost is
+    titled 转发微博, and all but the first would be skipped as seen): then the text."""
     if guid and (":" in guid or "/" in guid):
         basis = f"guid|{guid.strip()}"
     elif link:
@@ -92,7 +95,8 @@ def mention_id(guid: str, link: str, title: str, source: str) -> str:
     elif guid:
         basis = f"local|{source}|{guid.strip()}"
     else:
-        basis = f"title|{source}|{one_line(title)}"
+        words = text[:200] if text and says_nothing(title) else title
+        basis = f"title|{source}|{one_line(words)}"
     return "m" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:20]
 
 
@@ -174,7 +178,7 @@ def entry_to_mention(entry: Any, source: str, now: datetime) -> Mention | None:
     guid = str(entry.get("id", "") or "")[:500]
     author = cap(one_line(strip_markup(entry.get("author", "") or "")), MAX_AUTHOR)
     return Mention(
-        id=mention_id(guid, link, title or text[:200], source),
+        id=mention_id(guid, link, title or text[:200], source, text),
         source=source,
         url=link,
         title=title,

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 from core.commands import Reply
 from core.models import Alert, Mention, Status
 from core.notify import Outgoing
-from core.render import AlertView, alert_view
+from core.render import AlertView, alert_view, storm_view
 from rules.text import cap, cap_bytes, one_line, strip_invisible
 
 MAX_BODY_BYTES = 19_500  # DingTalk's cap is 20,000 bytes; keep a margin under it
@@ -264,6 +264,36 @@ def render_note(out: Outgoing) -> dict[str, Any]:
     if out.alert is not None:
         text += f"\n\n{inline(alert_view(out.alert).headline, 120)}"
     return markdown(title_text(note), text)
+
+
+def render_storm(
+    storm: Alert, members: list[Alert], links: LinkMaker | None = None, update: bool = False
+) -> dict[str, Any]:
+    """A burst on one route: each member with its link, severity, id, author and status,
+    and its ack/resolve links; those needing attention first. A robot cannot edit what it
+    posted, so a change goes out as the list again, marked as an update."""
+    sv = storm_view(storm, members)
+    by_id = {a.id: a for a in members}
+    rows = []
+    for v in sv.members:
+        who = " · ".join(inline(x, 60) for x in (v.author, v.source) if x)
+        acts = " · ".join(f"[{escape(n)}]({u})" for n, u in _alert_links(by_id[v.id], links))
+        rows.append(
+            f"- {v.mark} **{v.id}** {v.severity.upper()} · {inline(v.brand, 40)} · "
+            f"{inline(v.headline, 120)}"
+            + (f" — {who}" if who else "")
+            + f" · {inline(v.status, 80)}"
+            + (f" · {acts}" if acts else "")
+        )
+    mark = "（更新 update）" if update else ""
+    header = f"#### {sv.mark} {sv.id} · {sv.severity.upper()} · {inline(sv.title, 150)}{mark}"
+    state = f"状态 Status: {inline(sv.status, 120)} · {sv.open}/{sv.total} 未解决 open"
+    budget = MAX_BODY_BYTES - 2000
+    kept = lines_within(rows, budget, lambda n: f"- …还有 {n} 条 and {n} more: @Buzzwatch status")
+    return markdown(
+        title_text(f"{sv.mark} {sv.title}"),
+        "\n\n".join([header, state, "\n".join(kept), command_hint("A12")]),
+    )
 
 
 def render_batch(alerts: list[Alert], links: LinkMaker | None = None) -> dict[str, Any]:

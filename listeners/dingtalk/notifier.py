@@ -77,6 +77,8 @@ class DingTalkNotifier:
 
     def render(self, out: Outgoing) -> dict[str, Any]:
         kind = out.message.get("kind")
+        if kind == "alert" and out.alert is not None and out.alert.kind == "storm":
+            return md.render_storm(out.alert, out.alerts, self.links, out.action != "post")
         if kind == "alert" and out.alert is not None:
             if out.action == "post":
                 return md.render_alert(

@@ -1,4 +1,5 @@
-"""Buttons on alert messages (Ack, Assign, Resolve, Snooze) and on /mentions results (More).
+"""Buttons on alert messages (Ack, Assign, Resolve, Snooze), the menu next to each alert of
+a storm message, and /mentions results (More).
 
 ack() first; then the command layer changes the alert and queues the message update and
 the thread note, and the deliverer sends them. A refusal or a conflict ("already acked by
@@ -72,6 +73,15 @@ def register(app: App, services: SlackServices) -> None:
         alert_id, _, duration = value.partition(" ")
         _run(services, shlex.join(["snooze", alert_id, duration]), body, respond)
 
+    def on_member(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        """A storm member's menu: the verb from the option, the id from the block."""
+        ack()
+        choice = str((_action(body).get("selected_option") or {}).get("value", ""))
+        if choice not in bk.MEMBER_CHOICES:
+            return
+        verb, *duration = choice.split()  # "ack", "resolve", "snooze 4h"
+        _run(services, shlex.join([verb, _alert_id(body), *duration]), body, respond)
+
     def on_open(ack: Any) -> None:
         ack()  # a link button: Slack opens the URL; it still tells the app
 
@@ -87,5 +97,6 @@ def register(app: App, services: SlackServices) -> None:
     app.action(bk.RESOLVE)(on_resolve)
     app.action(bk.ASSIGN)(on_assign)
     app.action(bk.SNOOZE)(on_snooze)
+    app.action(bk.MEMBER)(on_member)
     app.action(bk.OPEN)(on_open)
     app.action(bk.MORE)(on_more)

@@ -28,7 +28,7 @@ from slack_sdk.models.blocks import (
 )
 
 from core.models import Alert, Mention, Status
-from core.render import alert_view, local_time
+from core.render import AlertView, alert_view, local_time, storm_view
 from rules.text import cap, one_line
 
 log = logging.getLogger("buzzwatch.slack")
@@ -45,13 +45,14 @@ HEADER_CHARS = 150
 SNOOZES = ("1h", "4h", "24h")
 
 # action_id of each interactive element; actions.py registers a handler for each.
-ACK, ASSIGN, RESOLVE, SNOOZE, OPEN, MORE = (
+ACK, ASSIGN, RESOLVE, SNOOZE, OPEN, MORE, MEMBER = (
     "buzz_ack",
     "buzz_assign",
     "buzz_resolve",
     "buzz_snooze",
     "buzz_open",
     "buzz_more",
+    "buzz_member",  # the menu next to each alert listed in a storm message
 )
 ALERT_BLOCK_PREFIX = "buzz_alert:"  # block_id of an alert's actions block: buzz_alert:A12
 
@@ -205,6 +206,79 @@ def alert_blocks(alert: Alert) -> list[Block]:
     if actions is not None:
         if safe_url(v.url):
             actions.elements.insert(0, ButtonElement(text="Open", action_id=OPEN, url=v.url))
+        blocks.append(actions)
+    return blocks
+
+
+# --- storms: a burst on one route, its alerts listed in one message ---------------------------
+
+STORM_MEMBERS = 40  # sections of members; with the head, a note and the storm's own actions
+# What each member's menu offers: its option value is the command's verb (the alert id is
+# in the section's block_id), so a forged value can only name one of these.
+MEMBER_CHOICES = {
+    "ack": "Ack",
+    "resolve": "Resolve",
+    **{f"snooze {d}": f"Snooze {d}" for d in SNOOZES},
+}
+
+
+def member_menu(v: AlertView, acked: bool) -> OverflowMenuElement:
+    choices = [c for c in MEMBER_CHOICES if not (c == "ack" and acked)]
+    return OverflowMenuElement(
+        action_id=MEMBER,
+        options=[Option(value=c, text=MEMBER_CHOICES[c]) for c in choices],
+    )
+
+
+def storm_member_block(v: AlertView, alert: Alert) -> SectionBlock:
+    host = link_host(v.url)
+    head = (
+        f"{v.mark} `{v.id}` *{esc(v.severity.upper())}* · *{esc(v.brand)}* · "
+        f"{link(v.url, cap(v.headline, 120))}" + (f" ({host})" if host else "")
+    )
+    meta = " · ".join(
+        x
+        for x in (
+            esc(v.author) and f"_{esc(v.author)}_",
+            esc(v.source),
+            esc(v.when),
+            esc(", ".join(v.flags)),
+            f"*{esc(v.status)}*",
+        )
+        if x
+    )
+    block = SectionBlock(
+        block_id=f"{ALERT_BLOCK_PREFIX}{v.id}", text=mrkdwn(cap_mrkdwn(f"{head}\n{meta}"))
+    )
+    if alert.status != Status.RESOLVED:
+        block.accessory = member_menu(v, bool(alert.acked_by))
+    return block
+
+
+def storm_fallback(storm: Alert, members: list[Alert]) -> str:
+    sv = storm_view(storm, members)
+    ids = ", ".join(v.id for v in sv.members[:20])
+    return fallback(f"{sv.mark} [{sv.id}] {sv.title}: {ids}" + (" …" if sv.total > 20 else ""))
+
+
+def storm_blocks(storm: Alert, members: list[Alert]) -> list[Block]:
+    """Every member with its link, severity, id, author and status, and a menu to act on
+    it; then the storm's own buttons. Members needing attention come first."""
+    sv = storm_view(storm, members)
+    head = (
+        f"{sv.mark} *{esc(sv.severity.upper())}* · *{esc(sv.title)}* · `{sv.id}`\n"
+        f"*Status:* {esc(sv.status)} · {sv.open} of {sv.total} alerts still open"
+    )
+    blocks: list[Block] = [section(head)]
+    by_id = {a.id: a for a in members}
+    for v in sv.members[:STORM_MEMBERS]:
+        blocks.append(storm_member_block(v, by_id[v.id]))
+    hidden = sv.total - min(len(sv.members), STORM_MEMBERS)
+    if hidden > 0:
+        blocks.append(context([f"… {hidden} more not shown: `/buzz status` lists open alerts"]))
+    blocks.append(context(["Act on one with its menu, `/assign A12 @someone`, or `/resolve A12`"]))
+    actions = alert_actions(storm)
+    if actions is not None:
         blocks.append(actions)
     return blocks
 

@@ -155,7 +155,10 @@ class SlackNotifier:
 
     def render(self, out: Outgoing) -> dict[str, Any]:
         kind = out.message.get("kind")
-        if kind == "alert":
+        if kind == "alert" and out.alert is not None and out.alert.kind == "storm":
+            text = bk.storm_fallback(out.alert, out.alerts)
+            body_blocks = bk.finish(bk.storm_blocks(out.alert, out.alerts))
+        elif kind == "alert":
             assert out.alert is not None
             text = bk.alert_fallback(out.alert)
             body_blocks = bk.finish(bk.alert_blocks(out.alert))

@@ -18,10 +18,13 @@ from core.models import Mention
 from core.notify import Delivery
 from core.outbox import Deliverer
 from core.pipeline import Pipeline
+from core.polling import Poller
 from core.routing import Router
 from core.sla import SlaWatcher
 from listeners.console import ConsoleNotifier
 from rules.analyze import Analyzer
+from sources.base import SourceContext
+from sources.rss import FileSource
 from storage.tinydb_repo import TinyDBRepository
 from tests.conftest import make_config
 
@@ -52,11 +55,12 @@ class World:
         destinations: dict[str, Any] | None = None,
         rate: tuple[int, float] | None = None,
         grouping: dict[str, Any] | None = None,
+        **settings: Any,
     ) -> None:
         self.clock = FakeClock(START)
         dests = destinations or {"team": {"type": "console"}, "boss": {"type": "console"}}
         feed = {"name": "feed", "type": "rss", "path": str(tmp_path / "feed.xml")}
-        extra = {"grouping": grouping} if grouping else {}
+        extra = {"grouping": grouping, **settings} if grouping else settings
         self.config = make_config(
             tmp_path, routes=routes, destinations=dests, sources=[feed], **extra
         )
@@ -81,6 +85,12 @@ class World:
             self.config, self.repo, AlertService(self.repo, self.clock), self.clock
         )
         self.n = 0
+        self.feed = tmp_path / "feed.xml"
+        self.source = FileSource(
+            self.config.sources[0], SourceContext(self.config, None, self.clock)
+        )
+        self.poller = Poller(self.repo, self.pipeline, self.clock)
+        self.items: list[str] = []
 
     def push(self, *texts: str, author: str = "someone") -> None:
         mentions = []
@@ -98,6 +108,40 @@ class World:
                 )
             )
         self.pipeline.process("feed", mentions)
+
+    def post(self, *posts: tuple[str, str, str]) -> None:
+        """One poll of (title, text, author) posts: titles need not repeat the text."""
+        mentions = []
+        for title, text, author in posts:
+            self.n += 1
+            mentions.append(
+                Mention(
+                    id=f"m{self.n}",
+                    source="feed",
+                    url=f"https://example.com/{self.n}",
+                    title=title,
+                    text=text,
+                    author=author,
+                    fetched_at=self.clock.now(),
+                )
+            )
+        self.pipeline.process("feed", mentions)
+
+    def poll_feed(self, *posts: tuple[str, str]) -> None:
+        """The feed gains these (title, author) posts, and the source polls it."""
+        for title, author in posts:
+            self.n += 1
+            self.items.append(
+                f"<item><title>{title}</title><description>{title}</description>"
+                f"<link>https://example.com/{self.n}</link><author>{author}</author></item>"
+            )
+        self.feed.write_text(
+            "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>f</title>"
+            + "".join(reversed(self.items))
+            + "</channel></rss>",
+            encoding="utf-8",
+        )
+        assert self.poller.poll(self.source).ok
 
     def tick(self, minutes: float) -> None:
         """Let time pass in small steps, running the workers as the scheduler would."""
@@ -467,3 +511,160 @@ def test_reposts_with_small_edits_join_and_look_alike_short_posts_do_not(tmp_pat
     w.push("Acme staff were rude to my grandmother today")  # another story, same brand
     alerts = sorted(w.repo.find_alerts(lambda a: True), key=lambda a: int(a.id[1:]))
     assert [a.count for a in alerts] == [2, 2, 1]
+
+
+CRISIS_AND_TEAM = [
+    {"name": "crisis", "match": {"flags": ["critical"]}, "to": ["boss"], "burst": None},
+    {"name": "team", "match": {"flags": ["negative"]}, "to": ["team"], "burst": None},
+]
+DELIVERY = "艾克米外卖送了两个小时才到，汤都洒了，再也不点了"
+POISONING = "昨天在艾克米吃了汉堡，全家食物中毒进了医院"
+
+
+@pytest.mark.parametrize("one_poll", [False, True])
+def test_a_critical_repost_titled_like_a_complaint_reaches_the_crisis_route(
+    tmp_path: Path, one_poll: bool
+) -> None:
+    w = World(tmp_path, CRISIS_AND_TEAM)
+    complaint = ("转发微博", DELIVERY, "小李")
+    repost = ("转发微博", POISONING, "小张")  # a repost without comment: the same title
+    if one_poll:
+        w.post(complaint, repost)
+    else:
+        w.post(complaint)
+        w.tick(1)
+        w.post(repost)
+    w.tick(1)
+    alerts = sorted(w.repo.find_alerts(lambda a: True), key=lambda a: a.id)
+    assert [(a.route, a.severity, a.count) for a in alerts] == [
+        ("team", "medium", 1),
+        ("crisis", "critical", 1),
+    ]
+    [posted] = w.notifiers["boss"].posts()
+    assert w.repo.get_alert(posted["alert_id"]).summary["text"] == POISONING
+
+
+def test_titles_that_say_nothing_are_no_grouping_key(tmp_path: Path) -> None:
+    w = World(tmp_path, [{"name": "all", "match": {"brand": "Acme"}, "to": ["team"]}])
+    w.post(
+        ("Repost", "Acme delivery arrived two hours late and cold", "ann"),
+        ("Repost", "Acme staff were rude to my grandmother today", "bob"),
+        ("分享图片", "艾克米的新店装修得真好看，周末去打卡", "cat"),
+        ("分享图片", "艾克米的薯条太贵了，一小份要二十块", "dan"),
+        ("foodie_jane", "Acme app keeps crashing when I try to pay", "foodie_jane"),
+        ("foodie_jane", "Acme charged my card twice for one meal", "foodie_jane"),
+        ("", "Acme restroom was filthy and out of soap", "eve"),
+        ("", "Acme loyalty points vanished from my account", "fay"),
+    )
+    alerts = w.repo.find_alerts(lambda a: True)
+    assert len(alerts) == 8 and all(a.count == 1 for a in alerts)
+    # The text is the key instead: a repost of the same post still joins its alert.
+    w.post(("转发微博", "Acme charged my card twice for one meal", "gus"))
+    assert len(w.repo.find_alerts(lambda a: True)) == 8
+    assert max(a.count for a in w.repo.find_alerts(lambda a: True)) == 2
+    # And the alert shows what was said, not the placeholder.
+    w.tick(1)
+    printed = w.notifiers["team"].stream.getvalue()
+    assert "Acme staff were rude to my grandmother today" in printed
+    assert "   Repost\n" not in printed and "   分享图片\n" not in printed
+
+
+def test_a_less_severe_copy_joins_the_alert_its_audience_already_has(tmp_path: Path) -> None:
+    crisis = {**CRISIS_AND_TEAM[0], "continue": True}  # critical posts go to boss and team
+    w = World(tmp_path, [crisis, CRISIS_AND_TEAM[1]])
+    w.push("Acme burger tasted off last night, my family got food poisoning after one bite")
+    w.push("Acme burger tasted off last night, my family felt sick after one bite")
+    [alert] = w.repo.find_alerts(lambda a: True)
+    assert (alert.route, alert.severity, alert.count) == ("crisis", "critical", 2)
+    w = World(tmp_path / "apart", CRISIS_AND_TEAM)  # team never saw the critical one
+    w.push("Acme burger tasted off last night, my family got food poisoning after one bite")
+    w.push("Acme burger tasted off last night, my family felt sick after one bite")
+    alerts = sorted(w.repo.find_alerts(lambda a: True), key=lambda a: a.id)
+    assert [(a.route, a.count) for a in alerts] == [("crisis", 1), ("team", 1)]
+
+
+def test_a_more_severe_near_duplicate_gets_its_own_alert(tmp_path: Path) -> None:
+    w = World(tmp_path, [{"name": "all", "match": {"brand": "Acme"}, "to": ["team"]}])
+    w.push("Acme burger tasted off last night, my family felt sick after one bite")
+    w.push("Acme burger tasted off last night, my family got food poisoning after one bite")
+    w.push("Acme burger tasted off last night, my family felt sick after one bite!!")
+    alerts = sorted(w.repo.find_alerts(lambda a: True), key=lambda a: a.id)
+    assert [(a.severity, a.count) for a in alerts] == [("medium", 2), ("critical", 1)]
+
+
+BURSTY = {
+    "name": "complaints",
+    "match": {"brand": "Acme"},
+    "to": ["team"],
+    "burst": {"threshold": 3, "window": "10m"},
+    "group_interval": "30s",
+}
+POISONINGS = [
+    "Acme burger gave my whole family food poisoning last night",
+    "Food poisoning after the Acme chicken wrap, spent the night in A&E",
+    "Acme salad bar: my colleague and I both got food poisoning",
+]
+
+
+def test_a_sources_first_poll_is_a_backlog_not_a_burst(tmp_path: Path) -> None:
+    w = World(tmp_path, [BURSTY])
+    assert not w.poller.poll(w.source).ok  # no feed yet: a failed poll is not the first one
+    first = [(s, f"user{i}") for i, s in enumerate(STORIES[1:8])] + [(p, "x") for p in POISONINGS]
+    w.poll_feed(*first)  # ten posts that piled up before Buzzwatch looked, three critical
+    w.tick(1)
+    assert w.repo.find_alerts(lambda a: a.kind == "storm") == []
+    posts = w.notifiers["team"].posts()
+    assert len(posts) == 10 and {p["alert_id"] for p in posts} == {f"A{n}" for n in range(1, 11)}
+    # The backlog does not count towards a burst on the next polls either.
+    w.clock.advance(60)
+    w.poll_feed((STORIES[8], "y"), (STORIES[9], "z"))
+    w.tick(1)
+    assert w.repo.find_alerts(lambda a: a.kind == "storm") == []
+    assert len(w.notifiers["team"].posts()) == 12
+    # A real burst later still folds.
+    w.poll_feed((STORIES[10], "p"), (STORIES[11], "q"), (STORIES[0] + " again", "r"))
+    [storm] = w.repo.find_alerts(lambda a: a.kind == "storm")
+    assert len(storm.members) == 1
+
+
+def test_high_and_critical_alerts_are_never_folded_into_a_storm(tmp_path: Path) -> None:
+    w = World(tmp_path, [BURSTY], kols=[{"name": "bigmouth", "followers": 50000}])
+    w.push(*STORIES[1:6])  # a burst: the fourth and fifth fold into a storm
+    w.push(*POISONINGS)  # critical
+    w.push("Acme fries were cold and soggy again today", author="bigmouth")  # a KOL: high
+    w.push(STORIES[6])
+    storm = w.repo.find_alerts(lambda a: a.kind == "storm")[0]
+    severe = w.repo.find_alerts(lambda a: a.severity in ("high", "critical") and a.kind != "storm")
+    assert len(severe) == 4 and not any(a.storm_of for a in severe)
+    assert len(storm.members) == 3 and storm.severity == "medium"
+    w.tick(1)
+    posted = {m["alert_id"] for m in w.notifiers["team"].posts()}
+    assert {a.id for a in severe} <= posted
+
+
+def test_a_storm_message_lists_its_members_and_acting_on_one_updates_it(tmp_path: Path) -> None:
+    w = World(tmp_path, [BURSTY])
+    w.push(*STORIES[1:7], author="jo <b>")
+    [storm] = w.repo.find_alerts(lambda a: a.kind == "storm")
+    w.tick(1)
+    printed = w.notifiers["team"].stream.getvalue()
+    assert "similar" not in printed
+    for member_id in storm.members:
+        member = w.repo.get_alert(member_id)
+        line = f"[{member_id}] {member.severity.upper()} · {member.summary['title']}"
+        assert line in printed
+        assert member.summary["url"] in printed
+    assert printed.count("jo <b>") >= len(storm.members)
+    before = len(w.notifiers["team"].sent)
+    shown = len(w.notifiers["team"].stream.getvalue())
+    member = storm.members[1]
+    assert w.commands.run(f"assign {member} bob", Actor("u1", "ann", "console")).ok
+    w.tick(1)
+    sent = w.notifiers["team"].sent[before:]
+    assert [(action, m.get("alert_id")) for _, action, m in sent if action == "update"] == [
+        ("update", storm.id)
+    ]
+    notes = [m["text"] for _, action, m in sent if action == "reply"]
+    assert notes == [f"{member} assigned to bob by ann."]
+    redrawn = w.notifiers["team"].stream.getvalue()[shown:]
+    assert f"[{member}] MEDIUM" in redrawn and "assigned to bob (by ann)" in redrawn

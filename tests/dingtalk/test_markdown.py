@@ -9,7 +9,7 @@ import pytest
 
 from core.clock import FakeClock
 from core.commands import Reply
-from core.models import Status
+from core.models import Alert, Status
 from core.notify import Outgoing
 from listeners.dingtalk import markdown as md
 from listeners.dingtalk.notifier import DingTalkNotifier
@@ -213,3 +213,63 @@ def test_text_messages_link_only_lines_that_are_a_url():
 def test_bare_links_glued_to_words_are_not_clickable(glued: str) -> None:
     payload = _notifier().render(Outgoing("post", {"kind": "alert"}, alert=make_alert(text=glued)))
     assert_inert(_text(payload))
+
+
+def _storm(members: list) -> Alert:
+    storm = Alert(
+        id="A900",
+        mention_id="",
+        brand="Acme",
+        severity="medium",
+        flags=["storm"],
+        destinations=["dingtalk"],
+        created_at=NOW.isoformat(),
+        kind="storm",
+        route="people",
+        members=[m.id for m in members],
+        count=len(members),
+        summary={"title": "Storm on route people: many alerts"},
+    )
+    for m in members:
+        m.storm_of, m.destinations = storm.id, []
+    return storm
+
+
+def test_a_storm_lists_every_member_with_link_severity_id_and_actions() -> None:
+    links = lambda alert_id, action: f"https://bw.example/dingtalk/ack/{action}.{alert_id}.sig"  # noqa: E731
+    members = [
+        make_alert(f"A{i}", severity="medium", url=f"https://weibo.com/1/{i}", author=f"@138{i}")
+        for i in range(1, 4)
+    ]
+    members[1].summary["title"] = "[x](javascript:alert(1)) <font>@all</font>"
+    members[2].status, members[2].resolved_by = Status.RESOLVED.value, "张三"
+    storm = _storm(members)
+    text = _text(
+        _notifier(links=links).render(Outgoing("post", {"kind": "alert"}, storm, None, members))
+    )
+    assert_inert(text)
+    assert "similar" not in text and "mentions" not in text
+    for i in (1, 2, 3):
+        assert f"**A{i}** MEDIUM" in text and f"](https://weibo.com/1/{i})" in text
+        assert f"＠138{i}" in text
+    assert "ack.A1.sig" in text and "resolve.A2.sig" in text and "resolve.A3.sig" not in text
+    assert text.index("**A3**") > text.index("**A2**")  # a resolved member comes last
+    update = _text(
+        _notifier().render(Outgoing("update", {"kind": "alert"}, storm, {"robot": "ops"}, members))
+    )
+    assert "**A2**" in update and "update" in update  # a robot cannot edit: the list again
+
+
+def test_a_storm_of_hundreds_stays_under_the_cap_and_says_how_many_more() -> None:
+    members = [
+        make_alert(f"A{i}", severity="low", title=f"{i} " + "很长的标题[x](javascript:1)" * 30)
+        for i in range(1, 400)
+    ]
+    payload = _notifier().render(
+        Outgoing("post", {"kind": "alert"}, _storm(members), None, members)
+    )
+    assert len(json.dumps(payload, ensure_ascii=False).encode()) < 20_000
+    text = _text(payload)
+    shown = len(re.findall(r"\*\*A\d+\*\* LOW", text))
+    assert shown > 10 and f"and {399 - shown} more" in text
+    assert_inert(text)

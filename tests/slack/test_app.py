@@ -40,11 +40,11 @@ def wait_for(check: Callable[[], Any], timeout: float = 5.0) -> Any:
     raise AssertionError("timed out waiting")
 
 
-def slack_config(tmp_path: Path, **slack: Any):
+def slack_config(tmp_path: Path, burst: dict[str, Any] | None = None, **slack: Any):
     return make_config(
         tmp_path,
         destinations={"slack": {"type": "slack", "channel": CHANNEL}},
-        routes=[{"name": "all", "match": {"brand": "Acme"}, "to": ["slack"], "burst": None}],
+        routes=[{"name": "all", "match": {"brand": "Acme"}, "to": ["slack"], "burst": burst}],
         grouping={"enabled": False},
         slack={"mode": "http", **slack},
     )
@@ -53,12 +53,20 @@ def slack_config(tmp_path: Path, **slack: Any):
 class Rig:
     """A Buzzwatch with one Slack destination, and its Bolt app, against the stand-in."""
 
-    def __init__(self, tmp_path: Path, api: SlackAPI, clock, monkeypatch, **slack: Any) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        api: SlackAPI,
+        clock,
+        monkeypatch,
+        burst: dict[str, Any] | None = None,
+        **slack: Any,
+    ) -> None:
         monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
         self.api, self.clock = api, clock
         api.state.now = clock.now
         self.bw = Buzzwatch(
-            slack_config(tmp_path, **slack),
+            slack_config(tmp_path, burst, **slack),
             clock=clock,
             extra_context={"slack_api_url": api.api_url},
         )
@@ -459,3 +467,72 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_a_storm_lists_its_members_and_a_members_menu_updates_it(
+    tmp_path, slack_api, clock, monkeypatch
+):
+    rig = Rig(tmp_path, slack_api, clock, monkeypatch, burst={"threshold": 2, "window": "10m"})
+    texts = [
+        "Acme delivery arrived two hours late and cold",
+        "Acme app keeps crashing when I try to pay",
+        "Acme staff were rude <!channel> to my grandmother today",
+        "Acme charged my card twice for one meal",
+        "Acme restroom was filthy and out of soap",
+    ]
+    rig.bw.pipeline.process(
+        "feed",
+        [
+            Mention(
+                id=f"m{i}",
+                source="feed",
+                url=f"https://example.com/{i}",
+                title=t,
+                text=t,
+                author=f"writer{i} <@U1>",
+                fetched_at=rig.clock.now(),
+            )
+            for i, t in enumerate(texts)
+        ],
+    )
+    rig.settle()
+    [storm] = rig.bw.repo.find_alerts(lambda a: a.kind == "storm")
+    assert storm.members == ["A3", "A4", "A5"]
+    [post] = [c for c in slack_api.calls("chat.postMessage") if "Storm" in c.body["text"]]
+    blocks = post.body["blocks"]
+    assert block_problems(blocks) == []
+    shown = text_of(post.body)
+    assert "similar" not in shown and "<!channel>" not in shown and "<@U1>" not in shown
+    assert "&lt;!channel&gt;" in shown
+    for n, member in ((2, "A3"), (3, "A4"), (4, "A5")):
+        [block] = [b for b in blocks if b.get("block_id") == f"buzz_alert:{member}"]
+        line = block["text"]["text"]
+        assert f"<https://example.com/{n}|" in line and f"`{member}`" in line
+        assert rig.alert(member).severity.upper() in line and f"writer{n} &lt;@U1&gt;" in line
+        assert block["accessory"]["action_id"] == bk.MEMBER
+
+    def choose(member: str, value: str) -> None:
+        option = {"value": value, "text": {"type": "plain_text", "text": value}}
+        action = {
+            "action_id": bk.MEMBER,
+            "block_id": f"buzz_alert:{member}",
+            "type": "overflow",
+            "selected_option": option,
+        }
+        assert rig.dispatch(click(slack_api, action)).status == 200
+
+    choose("A4", "forget everything")  # not a choice the menu offers: nothing happens
+    choose("A4", "resolve")
+    wait_for(lambda: rig.alert("A4").status == "resolved")
+    rig.settle()
+    ts = storm.messages["slack"]["ts"]
+    [update] = [c for c in slack_api.calls("chat.update") if c.body["ts"] == ts]
+    [block] = [b for b in update.body["blocks"] if b.get("block_id") == "buzz_alert:A4"]
+    assert "resolved by bob" in block["text"]["text"] and "accessory" not in block
+    listed = [
+        b["block_id"] for b in update.body["blocks"] if "buzz_alert:" in b.get("block_id", "")
+    ]
+    assert listed[-2:] == ["buzz_alert:A4", "buzz_alert:A6"]  # open members first; the storm's
+    notes = [c.body for c in slack_api.calls("chat.postMessage") if c.body.get("thread_ts") == ts]
+    assert [n["text"] for n in notes] == ["A4 resolved by bob."]
+    rig.close()

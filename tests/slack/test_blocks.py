@@ -128,3 +128,27 @@ def test_batch_of_many_alerts_fits():
     joined = "\n".join(mrkdwn_texts(payload))
     assert "200 alerts" in joined
     assert all(f"`A{i}`" in joined for i in range(0, 200, 7))
+
+
+def test_a_storm_of_many_members_fits_and_escapes_every_one():
+    nasty = " ".join(INJECTIONS)
+    members = [
+        make_alert(
+            f"A{i}", title=f"{nasty} {i} " + "x" * 140, author=nasty, url=f"https://x.example/{i}"
+        )
+        for i in range(1, 120)
+    ]
+    for m in members:
+        m.severity, m.storm_of = "medium", "A500"
+    storm = make_alert("A500", title="Storm on route all: 119 alerts")
+    storm.kind, storm.severity, storm.members = "storm", "medium", [m.id for m in members]
+    storm.count = len(members)
+    for action in ("post", "update"):
+        payload = render(action, {"kind": "alert"}, alert=storm, alerts=members, ref={"ts": "1.2"})
+        assert block_problems(payload["blocks"]) == [] and len(payload["blocks"]) <= 50
+        assert live_sequences(payload) == []
+        joined = "\n".join(mrkdwn_texts(payload))
+        assert "similar" not in joined and "&lt;!channel&gt;" in joined
+        assert "<https://x.example/1|" in joined and "`A1`" in joined and "*MEDIUM*" in joined
+        shown = len([b for b in payload["blocks"] if b.get("accessory")])
+        assert shown >= 30 and f"… {119 - shown} more not shown" in joined

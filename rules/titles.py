@@ -1,0 +1,162 @@
+"""Titles that say nothing about their post.
+
+Feeds give every item a title, and where the author wrote none the platform fills one in:
+Weibo's 转发微博 for a repost without comment or 分享图片 for a photo, "Repost", the author's
+name, a bare #topic#. Such a title is the same for unrelated posts, so it can neither tell
+two stories apart (a grouping key) nor tell a reader what the post says (a headline): the
+post's text stands in for it.
+
+Besides a short list of placeholders, the rules are structural, so a placeholder nobody
+listed is still caught when it has the shape of one: nothing left once @handles, URLs,
+#topics#, [emoticons], repost markers and punctuation are gone; the author's name (or
+"<author>的微博"-style cards); only the brand's name; or too short to name a story.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from rules.text import normalize
+
+# Compared after normalize() and noise removal (so "转发微博：", "Repost!" and "[图片]" match).
+# Generic wording platforms and feed bridges (RSSHub, Nitter, Mastodon) use for an item
+# without a title of its own; no post-specific words.
+PLACEHOLDERS = frozenset(
+    {
+        # Weibo and other Chinese platforms: reposts, media-only posts, empty titles
+        "转发微博",
+        "轉發微博",
+        "转发",
+        "轉發",
+        "快转",
+        "快转微博",
+        "转载",
+        "转帖",
+        "分享",
+        "分享图片",
+        "分享圖片",
+        "分享视频",
+        "分享視頻",
+        "分享链接",
+        "分享網址",
+        "分享动态",
+        "图片",
+        "圖片",
+        "图片评论",
+        "评论配图",
+        "查看图片",
+        "网页链接",
+        "網頁鏈接",
+        "视频",
+        "視頻",
+        "微博视频",
+        "微博",
+        "动态",
+        "笔记",
+        "小红书笔记",
+        "抖音视频",
+        "无标题",
+        "無標題",
+        "无题",
+        "未命名",
+        "回复",
+        "评论",
+        # English-language platforms and bridges
+        "repost",
+        "reposted",
+        "retweet",
+        "retweeted",
+        "rt",
+        "boost",
+        "boosted",
+        "quote",
+        "quote tweet",
+        "share",
+        "shared",
+        "shared a post",
+        "shared a photo",
+        "shared a video",
+        "shared a link",
+        "photo",
+        "photos",
+        "image",
+        "picture",
+        "video",
+        "link",
+        "post",
+        "new post",
+        "status",
+        "tweet",
+        "toot",
+        "note",
+        "comment",
+        "reply",
+        "untitled",
+        "no title",
+        "none",
+        "null",
+    }
+)
+
+_URL = re.compile(r"(?:https?://|www\.)\S+")
+_HANDLE = re.compile(r"@[\w\-\u4e00-\u9fff]{1,30}")
+_TOPIC = re.compile(r"#[^#\n]{1,40}#|#\w{1,40}")
+_EMOTICON = re.compile(r"\[[^\[\]\s]{1,8}\]")
+# Repost markers: "转发微博:" or "RT" before the words, "//" between a repost chain's parts.
+_REPOST_MARK = re.compile(r"^\s*(?:转发微博|轉發微博|转发|repost|rt)\b\s*[:：]?|//")
+# Weibo's media cards ("某某的秒拍视频") and "<author>的微博": the platform speaking, not the author.
+_CARD = re.compile(r"^.{0,30}的(?:微博|秒拍视频|美拍视频|微博视频|视频|动态|笔记|主页)$")
+# What is left to read: letters (any script) and digits, one space between words.
+_NOT_WORD = re.compile(r"[^\w]+|_")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
+_LATIN_WORD = re.compile(
+    r"[^\W_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]+"
+)
+
+# Fewer than this many CJK characters and Latin words cannot name one story ("差评",
+# "Help!", "OMG"): many unrelated posts share such a title.
+MIN_CJK = 3
+MIN_WORDS = 2
+
+
+def _words(text: str) -> str:
+    return _NOT_WORD.sub(" ", text).strip()
+
+
+def _bare(title: str) -> str:
+    """The words of a title without the platform's noise around them."""
+    norm = _URL.sub(" ", normalize(title or ""))
+    norm = _EMOTICON.sub(" ", _TOPIC.sub(" ", _HANDLE.sub(" ", norm)))
+    return _words(_REPOST_MARK.sub(" ", norm))
+
+
+def says_nothing(title: str, author: str = "") -> bool:
+    """True when `title` tells a reader nothing about its post: empty or only noise, a
+    platform's placeholder, the author's name, a media card. The text should stand in."""
+    if _CARD.match(normalize(title or "").replace(" ", "")):
+        return True
+    bare = _bare(title)
+    if not bare or bare in PLACEHOLDERS:
+        return True
+    who = _words(normalize(author or "").lstrip("@")).replace(" ", "")
+    whole = _words(normalize(title).strip().lstrip("@")).replace(" ", "")
+    return bool(who) and who in (whole, bare.replace(" ", ""))
+
+
+def story_title(title: str, author: str = "", brands: Iterable[str] = ()) -> str:
+    """The title when it can tell this story from others of the same brand, else "": it
+    says something, and more than the brand's name and a word or two ("Acme 差评", "Help!"
+    head many unrelated posts)."""
+    if says_nothing(title, author):
+        return ""
+    rest = f" {_bare(title)} "
+    for brand in brands:
+        name = _words(normalize(brand))
+        if name:  # a Latin name as a whole word; a CJK one anywhere
+            rest = rest.replace(f" {name} ", " ") if name.isascii() else rest.replace(name, " ")
+    rest = rest.strip()
+    if rest in PLACEHOLDERS:
+        return ""
+    short = len(_CJK.findall(rest)) < MIN_CJK and len(_LATIN_WORD.findall(rest)) < MIN_WORDS
+    return "" if short else title
