@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -230,20 +231,44 @@ def entry_to_mention(entry: Any, source: str, now: datetime) -> Mention | None:
     )
 
 
+# feedparser's complaints that leave a document readable: a Content-Type that is not an
+# XML type (or none, as for a local file), a charset it had to override.
+_HARMLESS = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
+_HTML_START = re.compile(rb"\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>])", re.I | re.S)
+
+
+def _is_html(content: bytes, headers: dict[str, str] | None) -> bool:
+    """A web page: said so by its Content-Type, or starting like one."""
+    kind = (headers or {}).get("content-type", "").split(";")[0].strip().lower()
+    head = content[:2048].removeprefix(b"\xef\xbb\xbf")
+    return kind in ("text/html", "application/xhtml+xml") or bool(_HTML_START.match(head))
+
+
+def _problem(parsed: Any) -> str:
+    err = parsed.get("bozo_exception")
+    reason = getattr(err, "getMessage", None)
+    detail = reason() if callable(reason) else str(err or "")
+    return cap(one_line(detail), 200)
+
+
 def parse_feed(
     content: bytes, source: str, now: datetime, headers: dict[str, str] | None = None
 ) -> Mentions:
-    """Bytes of an RSS/Atom document -> mentions. Raises SourceError if it is not a feed."""
+    """Bytes of an RSS/Atom document -> mentions. Raises SourceError if it is not a feed;
+    a feed with no entries is fine (nothing new yet)."""
     parsed = feedparser.parse(content, response_headers=headers or {"content-location": ""})
-    if parsed.bozo and not parsed.entries:
-        reason = getattr(parsed.get("bozo_exception"), "getMessage", None)
-        detail = (
-            reason() if callable(reason) else str(parsed.get("bozo_exception", "unknown error"))
-        )
-        raise SourceError(f"not a readable feed: {cap(one_line(detail), 200)}")
-    if not parsed.entries and not parsed.get("feed"):
-        raise SourceError("not a readable feed: no channel and no entries")
-    return records_to_mentions(parsed.entries, entry_to_mention, source, now)
+    if parsed.entries:  # read what can be read, even from a feed that is not well-formed
+        return records_to_mentions(parsed.entries, entry_to_mention, source, now)
+    if not parsed.get("version"):  # feedparser found no RSS or Atom at all
+        if _is_html(content, headers):
+            raise SourceError("this is an HTML page, not a feed")
+        harmless = isinstance(parsed.get("bozo_exception"), _HARMLESS)
+        detail = _problem(parsed) if parsed.bozo and not harmless else "no RSS or Atom in it"
+        raise SourceError(f"not a readable feed: {detail}")
+    if parsed.bozo and not isinstance(parsed.get("bozo_exception"), _HARMLESS):
+        # An RSS/Atom start, then broken before any entry (truncated, say).
+        raise SourceError(f"not a readable feed: {_problem(parsed) or 'unknown error'}")
+    return Mentions()
 
 
 class FeedSource:
