@@ -235,8 +235,8 @@ def _read_capped(response: httpx.Response, cfg: FetchConfig) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
-        pieces = decoded(response.iter_raw(), response.headers.get("content-encoding", ""))
-        for piece in pieces:
+        raw = _capped_raw(response.iter_raw(), max_bytes)
+        for piece in decoded(raw, response.headers.get("content-encoding", "")):
             size += len(piece)
             if size > max_bytes:
                 raise FetchError(f"feed is over the {max_bytes:,}-byte cap")
@@ -244,6 +244,17 @@ def _read_capped(response: httpx.Response, cfg: FetchConfig) -> bytes:
     except EncodingError as err:
         raise FetchError(str(err)) from None
     return b"".join(chunks)
+
+
+def _capped_raw(chunks: Iterator[bytes], max_bytes: int) -> Iterator[bytes]:
+    """The body as sent, at most `max_bytes` of it too: data that decodes to nothing (empty
+    deflate blocks, junk after the end of the gzip stream) is not read without end."""
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError(f"feed is over the {max_bytes:,}-byte cap")
+        yield chunk
 
 
 def host_key(url: str) -> str:

@@ -106,3 +106,19 @@ def test_a_broken_or_unreadable_encoding_is_a_clear_fetch_error() -> None:
                 fetcher.get(server.base + "/br.xml")
     finally:
         fetcher.close()
+
+
+def test_bytes_that_decode_to_nothing_count_against_the_cap_too() -> None:
+    # A tiny gzip stream, then two megabytes of junk after its end (ignored once decoded).
+    body = gzip.compress(rss([{"title": "x", "guid": "g"}])) + bytes(2_000_000)
+    fetcher = Fetcher(FetchConfig(allow_hosts=["127.0.0.1"], max_bytes=CAP))
+    try:
+        with FeedServer() as server:
+            # No Content-Length (the body is sent until the connection closes).
+            server.routes["/tail.xml"] = Route(
+                body, headers={"Content-Encoding": "gzip"}, trickle=1e-6
+            )
+            with pytest.raises(FetchError, match="over the 1,000,000-byte cap"):
+                fetcher.get(server.base + "/tail.xml")
+    finally:
+        fetcher.close()
