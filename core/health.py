@@ -99,14 +99,12 @@ class HealthMonitor:
 
 
 def _cut(state: dict[str, Any]) -> str:
-    """Entries left out for being over the per-answer limit (sources.rss.MAX_ENTRIES)."""
-    total = int(state.get("cut_total", 0))
-    if not total:
+    """Entries the last reading of the feed left out for being over the per-answer limit
+    (sources.rss.MAX_ENTRIES)."""
+    cut = int(state.get("last_cut", 0))
+    if not cut:
         return ""
-    return (
-        f" · {total} older entr{'y' if total == 1 else 'ies'} cut, over the per-answer "
-        f"limit ({state.get('last_cut', 0)} last poll)"
-    )
+    return f" · {cut} older entr{'y' if cut == 1 else 'ies'} cut, over the per-answer limit"
 
 
 def sources_report(config: Config, repo: Repository, now: datetime, tz: tzinfo | None) -> str:

@@ -58,7 +58,7 @@ def test_the_cut_is_logged_and_shown_by_the_sources_command(
     tmp_path: Path, clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     with FeedServer() as server:
-        server.routes["/big.xml"] = Route(_oldest_first(MAX_ENTRIES + EXTRA))
+        server.routes["/big.xml"] = Route(_oldest_first(MAX_ENTRIES + EXTRA), etag='"v1"')
         config = make_config(
             tmp_path, sources=[{"name": "big", "type": "rss", "url": server.base + "/big.xml"}]
         )
@@ -77,8 +77,18 @@ def test_the_cut_is_logged_and_shown_by_the_sources_command(
             assert f"published {first:%Y-%m-%d %H:%M} to" in said
             reply = app.run_command("sources", Actor("u", "u", "console")).text
             assert f"{MAX_ENTRIES} item(s) last poll" in reply
-            assert f"{EXTRA} older entries cut, over the per-answer limit ({EXTRA} last poll)" in (
-                reply
-            )
+            assert f"{EXTRA} older entries cut, over the per-answer limit" in reply
+            # The next poll is a 304: nothing read, what the last reading cut still stands.
+            clock.advance(timedelta(minutes=5))
+            (again,) = app.poll_all()
+            assert again.ok and again.not_modified
+            reply = app.run_command("sources", Actor("u", "u", "console")).text
+            assert f"{EXTRA} older entries cut, over the per-answer limit" in reply
+            # The feed shrinks under the limit: nothing is cut any more.
+            server.routes["/big.xml"] = Route(_oldest_first(10))
+            clock.advance(timedelta(minutes=5))
+            app.poll_all()
+            reply = app.run_command("sources", Actor("u", "u", "console")).text
+            assert "cut" not in reply
         finally:
             app.close()
