@@ -23,10 +23,13 @@ from core.models import Alert, Flag, Status, from_iso, to_iso
 from core.query import MAX_LIMIT, SENTIMENTS, MentionQuery, matcher
 from core.repository import Repository
 from core.routing import route_label
-from rules.text import clean_name
+from rules.text import cap, clean_name, one_line, strip_invisible
 
 MAX_COMMAND_CHARS = 500
 MAX_SNOOZE = timedelta(days=7)
+# Alerts a `status all` page lists: a page fits one Slack section (3,000 characters).
+STATUS_PAGE = 20
+STATUS_ORDER = (Status.OPEN, Status.ACKED, Status.ASSIGNED, Status.SNOOZED)
 
 # Chinese command words, for DingTalk users (and anyone else).
 ALIASES = {
@@ -56,6 +59,7 @@ HELP = """Buzzwatch commands:
   resolve <id>             close an alert
   snooze <id> <duration>   silence an alert for e.g. 1h, 4h, 24h
   status                   open alerts and the delivery queue
+  status all [page:N]      every open alert with its status, severity, brand, age and title
   sources                  every source with its health (last success, errors)
   digest [brand] [since:24h]   the digest: volume, sentiment, top mentions, questions, KOLs
   stats [brand] [since:7d]     mention counts by day, sentiment, source and aspect
@@ -443,10 +447,13 @@ class CommandService:
         return Reply(sources_report(self.config, self.repo, now, self.config.tz))
 
     def _cmd_status(self, args: list[str], actor: Actor) -> Reply:
+        if args:
+            return self._status_all(args)
         now = self.clock.now()
         active = self.repo.find_alerts(lambda a: a.status in ACTIVE)
         lines = [f"{len(active)} alert(s) not resolved."]
-        for status in (Status.OPEN, Status.ACKED, Status.ASSIGNED, Status.SNOOZED):
+        cut = False
+        for status in STATUS_ORDER:
             group = sorted((a for a in active if a.status == status), key=lambda a: a.created_at)
             if group:
                 ages = ", ".join(
@@ -454,7 +461,10 @@ class CommandService:
                     for a in group[:10]
                 )
                 more = f" +{len(group) - 10} more" if len(group) > 10 else ""
+                cut = cut or bool(more)
                 lines.append(f"{status.value}: {ages}{more}")
+        if cut:
+            lines.append("status all: every one, with titles")
         pending = self.repo.pending_outbox()
         dead = self.repo.dead_letters()
         lines.append(f"delivery queue: {len(pending)} pending, {len(dead)} dead letter(s)")
@@ -462,6 +472,43 @@ class CommandService:
             lines.append(
                 f"  dead: {item.destination} {item.alert_id or item.message.get('kind')}: {item.last_error[:120]}"
             )
+        return Reply("\n".join(lines))
+
+    def _status_all(self, args: list[str]) -> Reply:
+        """Every alert not resolved, STATUS_PAGE a page (a page fits one chat message)."""
+        if args[0].lower() not in ("all", "全部") or len(args) > 2:
+            raise UsageError("usage: status, or status all [page:N]")
+        page = 1
+        if len(args) == 2:
+            key, _, value = args[1].partition(":")
+            if key.lower() != "page" or not (value.isascii() and value.isdigit()):
+                raise UsageError("usage: status all [page:N], e.g. status all page:2")
+            page = int(value)
+        now = self.clock.now()
+        order = {s.value: n for n, s in enumerate(STATUS_ORDER)}
+        active = sorted(
+            self.repo.find_alerts(lambda a: a.status in ACTIVE),
+            key=lambda a: (order.get(a.status, len(order)), a.created_at, a.id),
+        )
+        if not active:
+            return Reply("No alerts are open.")
+        pages = -(-len(active) // STATUS_PAGE)
+        if not 1 <= page <= pages:
+            raise UsageError(f"page: takes 1 to {pages}")
+        shown = active[(page - 1) * STATUS_PAGE : page * STATUS_PAGE]
+        first = (page - 1) * STATUS_PAGE + 1
+        lines = [
+            f"{len(active)} alert(s) not resolved; {first}-{first + len(shown) - 1}, "
+            f"oldest first by status:"
+        ]
+        for a in shown:
+            age = format_duration(now - (from_iso(a.created_at) or now))
+            who = f" → {clean_name(a.assignee)}" if a.assignee else ""
+            title = a.summary.get("title") or a.summary.get("text") or ""
+            title = cap(one_line(strip_invisible(str(title))), 60)
+            lines.append(f"{a.id} {a.status}{who} · {a.severity} · {a.brand} · {age} · {title}")
+        if page < pages:
+            lines.append(f"page {page} of {pages}; next: status all page:{page + 1}")
         return Reply("\n".join(lines))
 
 

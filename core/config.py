@@ -11,7 +11,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -700,17 +700,34 @@ def _did_you_mean(loc: tuple[Any, ...]) -> str:
     """', did you mean 'x'?' for a misspelt key, from the keys its model knows."""
     model: Any = Config
     for item in loc[:-1]:
-        fields = getattr(model, "model_fields", None)
-        if fields is None or not isinstance(item, str) or item not in fields:
+        model = _inside(model, item)
+        if model is None:
             return ""
-        annotation = fields[item].annotation
-        model = next(
-            (a for a in (annotation, *get_args(annotation)) if hasattr(a, "model_fields")), None
-        )
-    known = list(getattr(model, "model_fields", {})) if model is not None else []
-    known += [f.alias for f in getattr(model, "model_fields", {}).values() if f.alias]
+    fields = getattr(model, "model_fields", {})
+    known = list(fields) + [f.alias for f in fields.values() if f.alias]
     close = difflib.get_close_matches(str(loc[-1]), known, n=1)
     return f", did you mean {close[0]!r}?" if close else ""
+
+
+def _inside(kind: Any, item: Any) -> Any:
+    """What sits at `item` (a key, a list index, a mapping key, a source or destination type
+    as pydantic puts it in the location) inside a value of type `kind`; None if unknown."""
+    fields = getattr(kind, "model_fields", None)
+    if fields is not None:
+        return fields[item].annotation if isinstance(item, str) and item in fields else None
+    origin, args = get_origin(kind), get_args(kind)
+    if origin is Annotated:
+        return _inside(args[0], item)
+    if origin in (list, tuple, set, frozenset):
+        return args[0] if isinstance(item, int) and args else None
+    if origin is dict:
+        return args[1] if len(args) == 2 else None
+    for member in args:  # a union: the tagged member, else the first that has the item
+        tag = getattr(member, "model_fields", {}).get("type")
+        if tag is not None and item in get_args(tag.annotation):
+            return member
+    found = (_inside(member, item) for member in args)
+    return next((m for m in found if m is not None), None)
 
 
 def format_validation_error(path: Path, err: ValidationError) -> str:

@@ -98,6 +98,15 @@ class HealthMonitor:
             state.pop("health_alerted_at", None)
 
 
+def _cut(state: dict[str, Any]) -> str:
+    """Entries the last reading of the feed left out for being over the per-answer limit
+    (sources.rss.MAX_ENTRIES)."""
+    cut = int(state.get("last_cut", 0))
+    if not cut:
+        return ""
+    return f" · {cut} older entr{'y' if cut == 1 else 'ies'} cut, over the per-answer limit"
+
+
 def sources_report(config: Config, repo: Repository, now: datetime, tz: tzinfo | None) -> str:
     """Every configured source with its health, failing ones first (the `sources` command)."""
     rows: list[tuple[int, str]] = []
@@ -127,7 +136,8 @@ def sources_report(config: Config, repo: Repository, now: datetime, tz: tzinfo |
                 (
                     1,
                     f"✓ {label} ok {ago} ago · {state.get('last_items', 0)} item(s) last poll, "
-                    f"{state.get('items_total', 0)} in {state.get('polls', 0)} poll(s)",
+                    f"{state.get('items_total', 0)} in {state.get('polls', 0)} poll(s)"
+                    + _cut(state),
                 )
             )
         else:

@@ -96,6 +96,9 @@ class Poller:
             last_new=result.new if result is not None else 0,
             polls=polls,
             items_total=int(state.get("items_total", 0)) + len(polled.mentions),
+            # Entries beyond what is read per answer: said in `sources`, not lost unsaid. An
+            # unchanged feed (304) was not read, so what its last reading cut still stands.
+            last_cut=int(state.get("last_cut", 0)) if polled.not_modified else polled.cut,
         )
         self._save(key, state)
         if polled.not_modified:

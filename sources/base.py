@@ -22,6 +22,8 @@ class PollResult:
     # Whatever the source wants back next time (ETag, Last-Modified, cursors...).
     state: dict[str, Any] = field(default_factory=dict)
     not_modified: bool = False
+    # Entries the answer(s) had beyond what is read per answer (sources.rss.MAX_ENTRIES).
+    cut: int = 0
 
 
 class Source(Protocol):

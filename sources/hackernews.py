@@ -18,6 +18,7 @@ from sources.rss import (
     MAX_AUTHOR,
     MAX_TEXT,
     MAX_TITLE,
+    Mentions,
     mention_id,
     records_to_mentions,
     safe_url,
@@ -61,7 +62,7 @@ def hit_to_mention(hit: dict[str, Any], source: str, now: datetime) -> Mention |
 
 def parse_hits(
     content: bytes, source: str, now: datetime, headers: dict[str, str] | None = None
-) -> list[Mention]:
+) -> Mentions:
     try:
         data = json.loads(content)
     except (ValueError, RecursionError) as err:

@@ -35,6 +35,10 @@ def hint(kind: str, error: str, status: int | None) -> str:
         return "an internal address: list it in fetch.allow_hosts if it is yours"
     if "timed out" in error or "deadline" in error:
         return "slow or unreachable"
+    if "HTML page" in error:
+        if rsshub:
+            return "RSSHub answered a web page (an error or login page?), not a feed"
+        return "the URL is a web page: use the site's RSS/Atom link instead"
     if "not a readable feed" in error:
         return "RSSHub answered an error page, not a feed" if rsshub else "not a feed any more"
     return ""

@@ -1,10 +1,10 @@
 """Fetching feeds over HTTP without trusting the other end.
 
 feedparser would fetch a URL itself with no timeout and no size limit, so Buzzwatch fetches
-with httpx instead: connect and read timeouts, a total deadline, a byte cap counted after
-decompression (a small gzip bomb cannot blow up memory), http/https only, every redirect
-hop checked again, and conditional GET (ETag / Last-Modified) so an unchanged feed costs
-a 304.
+with httpx instead: connect and read timeouts, a total deadline, a byte cap counted on the
+decompressed bytes as they are produced (a gzip bomb stops at about the cap), http/https
+only, every redirect hop checked again, and conditional GET (ETag / Last-Modified) so an
+unchanged feed costs a 304.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import httpx
 from core.config import FetchConfig
 from core.durations import format_duration
 from core.notify import retry_after_seconds
+from sources.inflate import EncodingError, decoded
 from sources.netguard import AddressPolicy, BlockedAddress, GuardedBackend, deadline_scope
 
 MAX_REDIRECTS = 5
@@ -101,6 +102,8 @@ def make_client(
         follow_redirects=False,  # followed by hand, so each hop is checked
         headers={
             "User-Agent": cfg.user_agent,
+            # Only what sources/inflate.py decodes, whatever optional decoders are installed.
+            "Accept-Encoding": "gzip, deflate",
             "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5",
         },
         trust_env=False,
@@ -224,17 +227,34 @@ def _timeouts(cfg: FetchConfig, deadline: float) -> httpx.Timeout:
 
 
 def _read_capped(response: httpx.Response, cfg: FetchConfig) -> bytes:
-    """The body, at most the configured size. The deadline needs no check here: every read
-    of the body waits at most until it (DeadlineStream)."""
+    """The body, at most the configured size once decoded. The body is decoded here, a
+    bounded piece at a time (sources/inflate.py), so the cap bites as the bytes are made:
+    a gzip bomb is stopped with about the cap in memory. The deadline needs no check here:
+    every read of the body waits at most until it (DeadlineStream)."""
     max_bytes = cfg.max_bytes
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_bytes():  # decoded: the cap applies after decompression
+    try:
+        raw = _capped_raw(response.iter_raw(), max_bytes)
+        for piece in decoded(raw, response.headers.get("content-encoding", "")):
+            size += len(piece)
+            if size > max_bytes:
+                raise FetchError(f"feed is over the {max_bytes:,}-byte cap")
+            chunks.append(piece)
+    except EncodingError as err:
+        raise FetchError(str(err)) from None
+    return b"".join(chunks)
+
+
+def _capped_raw(chunks: Iterator[bytes], max_bytes: int) -> Iterator[bytes]:
+    """The body as sent, at most `max_bytes` of it too: data that decodes to nothing (empty
+    deflate blocks, junk after the end of the gzip stream) is not read without end."""
+    size = 0
+    for chunk in chunks:
         size += len(chunk)
         if size > max_bytes:
             raise FetchError(f"feed is over the {max_bytes:,}-byte cap")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        yield chunk
 
 
 def host_key(url: str) -> str:

@@ -20,19 +20,23 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic import TypeAdapter
 from tqdm import tqdm
 
 from core.clock import Clock
-from core.models import Mention
+from core.durations import format_duration
+from core.models import EARLIEST_PUBLISHED, FUTURE_SLACK, Mention
 from rules.text import one_line, strip_invisible
 from sources.inbound import METRIC_KEYS, RejectedInput, parse_record
 
 BATCH = 500
 MAX_LINE_CHARS = 1_000_000
 SHOWN_REJECTS = 20
+SHOWN_REASONS = 5
 DEFAULT_SOURCE = "import"
 # Export's columns that the inbound schema does not have: what the pipeline works out again
 # from the text (or, for fetched_at, from the import itself). `when` and `source` are read.
@@ -51,6 +55,7 @@ DERIVED = frozenset(
     }
 )
 EXPORT_ONLY = DERIVED | {"when"}
+_WHEN = TypeAdapter(datetime)
 # A source name as the config allows it.
 SOURCE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
 # A mention id as Buzzwatch makes them (sources/rss.py mention_id): kept as it is.
@@ -64,22 +69,25 @@ _ESCAPED_FORMULA = re.compile(r"'+[=+\-@\t\r]")
 class ImportReport:
     rows: int = 0
     accepted: int = 0
-    new: int = 0
+    new: int = 0  # accepted and not seen before
+    stored: int = 0  # of the new, those naming a brand (the others are only remembered)
     alerts: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
     duplicates: list[tuple[int, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         skipped = f"{len(self.duplicates)} duplicate(s) skipped, " if self.duplicates else ""
+        fates = [f"{self.stored} stored"]
+        if self.new > self.stored:
+            fates.append(f"{self.new - self.stored} naming no brand, not stored")
+        if self.accepted > self.new:
+            fates.append(f"{self.accepted - self.new} seen before")
         lines = [
-            f"{self.rows} row(s): {self.accepted} accepted ({self.new} new, "
+            f"{self.rows} row(s): {self.accepted} accepted ({', '.join(fates)}; "
             f"{self.alerts} alert(s)), {skipped}{len(self.rejected)} rejected"
         ]
         if self.rejected:
-            reasons = Counter(reason.split(":")[0] for _, reason in self.rejected)
-            lines.append(
-                "rejected by reason: " + "; ".join(f"{r} ×{n}" for r, n in reasons.most_common(5))
-            )
+            lines.append("rejected by reason: " + _by_reason(self.rejected))
             for line, reason in self.rejected[:SHOWN_REJECTS]:
                 lines.append(f"  line {line}: {reason}")
             if len(self.rejected) > SHOWN_REJECTS:
@@ -91,6 +99,16 @@ class ImportReport:
             if len(self.duplicates) > SHOWN_REJECTS:
                 lines.append(f"  … and {len(self.duplicates) - SHOWN_REJECTS} more")
         return "\n".join(lines)
+
+
+def _by_reason(rejected: list[tuple[int, str]]) -> str:
+    """The commonest reasons with their counts; the counts always add up to the rejections."""
+    reasons = Counter(reason.split(":")[0] for _, reason in rejected).most_common()
+    shown = [f"{r} ×{n}" for r, n in reasons[:SHOWN_REASONS]]
+    rest = reasons[SHOWN_REASONS:]
+    if rest:
+        shown.append(f"{len(rest)} other reason(s) ×{sum(n for _, n in rest)}")
+    return "; ".join(shown)
 
 
 # What a malformed row can raise on its way to a mention (beyond RejectedInput): nesting
@@ -118,37 +136,90 @@ def _jsonl_rows(stream: TextIO) -> Iterator[tuple[int, Any]]:
             yield number, RejectedInput(["not valid JSON: nested too deeply"])
 
 
+class _Lines:
+    """The file's physical lines for the CSV reader, numbered; the lines of the record being
+    read are kept, and lines can be put back to be read again."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.number = 0
+        self.taken: list[tuple[int, str]] = []
+        self._back: list[tuple[int, str]] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._back:
+            number, line = self._back.pop()
+        else:
+            line = next(self.stream)
+            self.number += 1
+            number = self.number
+        self.taken.append((number, line))
+        return line
+
+    def put_back(self, lines: list[tuple[int, str]]) -> None:
+        self._back.extend(reversed(lines))
+
+
 def _csv_rows(stream: TextIO) -> Iterator[tuple[int, Any]]:
     # The default limit (131,072 characters a field) raises csv.Error; a field that long is
     # refused by the schema, with its line number, instead.
     csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE_CHARS))
-    reader = csv.DictReader(stream)
-    lines = reader.reader  # DictReader.line_num is not updated when a row fails
+    lines = _Lines(stream)
+    # strict: a quote left open is an error, not a cell that silently takes in the rows after it
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as err:
+        raise ValueError(f"line 1: the header is not valid CSV: {err}") from None
+    if header is None:
+        return
+    bad_header = any(_NOT_UTF8.search(name) for name in header)
     while True:
-        before = lines.line_num
+        lines.taken.clear()
         try:
-            row = next(reader)
+            cells = next(reader)
         except StopIteration:
             return
-        except csv.Error as err:  # the reader starts afresh on the next line
-            yield lines.line_num, RejectedInput([f"not valid CSV: {err}"])
-            if lines.line_num == before:  # nothing was consumed: it would fail forever
+        except csv.Error as err:
+            taken = list(lines.taken)
+            if not taken:  # nothing was consumed: it would fail forever
                 return
+            first, last = taken[0][0], taken[-1][0]
+            if len(taken) == 1:
+                yield first, RejectedInput([f"not valid CSV: {err}"])
+                continue
+            # A quote opened a cell on the first line and did not close where the cell ends:
+            # that line is refused, the lines it took in are read again as rows of their own.
+            yield (
+                first,
+                RejectedInput(
+                    [
+                        f"not valid CSV: a quote opens a cell on this line and is not closed "
+                        f"(it ran on to line {last}: {err}); the lines after it are read on their own"
+                    ]
+                ),
+            )
+            lines.put_back(taken[1:])
             continue
-        number = lines.line_num
-        if None in row:
+        if not cells:  # a blank line
+            continue
+        number = lines.taken[0][0]
+        if len(cells) > len(header):
             yield number, RejectedInput(["more cells than the header has columns"])
             continue
-        if any(_NOT_UTF8.search(name) for name in reader.fieldnames or ()):
+        if bad_header:
             yield number, RejectedInput(["the header line is not valid UTF-8"])
             continue
-        if any(isinstance(v, str) and _NOT_UTF8.search(v) for v in row.values()):
+        if any(_NOT_UTF8.search(v) for v in cells):
             yield number, RejectedInput(["not valid UTF-8"])
             continue
         record: dict[str, Any] = {}
         metrics: dict[str, Any] = {}
-        for key, value in row.items():
-            if value is None or value == "":
+        for key, value in zip(header, cells, strict=False):
+            if value == "":
                 continue
             if _ESCAPED_FORMULA.match(value):
                 value = value[1:]
@@ -188,6 +259,33 @@ def _shown(value: object) -> str:
     return one_line(strip_invisible(str(value)))[:80]
 
 
+_TIME_FORMS = "an ISO 8601 time like 2026-11-28T09:12:00+08:00, or Unix seconds"
+
+
+def _time_problem(problem: str, record: dict[str, Any]) -> str:
+    """pydantic's words for an unreadable `published`, in ours."""
+    if not problem.startswith("published:"):
+        return problem
+    return f"published: {_shown(record.get('published'))!r} is not a time ({_TIME_FORMS})"
+
+
+def _implausible(value: object, now: datetime) -> str:
+    """Why a readable `published` was not taken. A backfill is about when things were said:
+    a time that cannot be right is refused (fix the file and import again), not stored as
+    unknown, where the import's own time would stand in and put an old post in today."""
+    try:
+        when = _WHEN.validate_python(value)
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        why = (
+            f"before {EARLIEST_PUBLISHED:%Y}"
+            if when < EARLIEST_PUBLISHED
+            else f"more than {format_duration(FUTURE_SLACK)} after the import"
+        )
+    except (ValueError, OverflowError):
+        why = "out of range"
+    return f"published: {_shown(value)} is not a plausible time ({why})"
+
+
 def import_file(
     path: Path,
     source: str | None,
@@ -205,12 +303,14 @@ def import_file(
     batches: dict[str, list[Mention]] = {}
     pending = 0
     first_line: dict[str, tuple[int, Any]] = {}  # mention id -> (line, the row's id)
+    first_given: dict[tuple[str, Any], int] = {}  # (source, the row's id) -> line
 
     def flush() -> None:
         nonlocal pending
         for name, batch in batches.items():
             result = process(name, batch)
             report.new += getattr(result, "new", 0)
+            report.stored += getattr(result, "matched", 0)
             report.alerts += len(getattr(result, "alerts", []))
         batches.clear()
         pending = 0
@@ -221,7 +321,12 @@ def import_file(
         if not isinstance(data, dict):
             return parse_record(data, source or DEFAULT_SOURCE, clock.now())  # says why not
         record, name = _from_export(data, source)
-        mention = parse_record(record, name, clock.now())
+        try:
+            mention = parse_record(record, name, clock.now())
+        except RejectedInput as err:
+            raise RejectedInput([_time_problem(p, record) for p in err.problems]) from None
+        if mention.published is None and record.get("published") not in (None, ""):
+            raise RejectedInput([_implausible(record["published"], clock.now())])
         given = record.get("id")
         if isinstance(given, str) and MENTION_ID.fullmatch(given.strip()):
             mention.id = given.strip()  # an exported mention keeps its id
@@ -239,12 +344,22 @@ def import_file(
             try:
                 mention = read(data)
                 given = data.get("id") if isinstance(data, dict) else None
-                if mention.id in first_line:
+                given = given.strip() if isinstance(given, str) else given
+                # The same id is the same post, with or without a link: the link, when there
+                # is one, makes the mention id (sources/rss.py), so the id is checked too.
+                same_id = first_given.get((mention.source, given)) if given else None
+                if same_id is not None:
+                    report.duplicates.append(
+                        (number, f"duplicate of line {same_id} (same id {_shown(given)})")
+                    )
+                elif mention.id in first_line:
                     line, first_id = first_line[mention.id]
                     what = f"id {_shown(given)}" if given and given == first_id else "mention"
                     report.duplicates.append((number, f"duplicate of line {line} (same {what})"))
                 else:
                     first_line[mention.id] = (number, given)
+                    if given:
+                        first_given[(mention.source, given)] = number
                     batches.setdefault(mention.source, []).append(mention)
                     pending += 1
                     report.accepted += 1

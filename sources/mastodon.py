@@ -19,6 +19,7 @@ from sources.rss import (
     MAX_AUTHOR,
     MAX_TEXT,
     MAX_TITLE,
+    Mentions,
     mention_id,
     records_to_mentions,
     safe_url,
@@ -65,7 +66,7 @@ def status_to_mention(status: dict[str, Any], source: str, now: datetime) -> Men
 
 def parse_statuses(
     content: bytes, source: str, now: datetime, headers: dict[str, str] | None = None
-) -> list[Mention]:
+) -> Mentions:
     try:
         data = json.loads(content)
     except (ValueError, RecursionError) as err:

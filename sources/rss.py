@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -139,14 +140,23 @@ def _metrics(entry: Any) -> dict[str, int]:
 RECORD_ERRORS = (ValueError, TypeError, OverflowError, RecursionError)
 
 
+class Mentions(list[Mention]):
+    """The mentions of one answer, and how many of its entries were left out for being
+    over MAX_ENTRIES (`cut`): the poller counts them in the source's health."""
+
+    cut: int = 0
+
+
 def records_to_mentions(
     records: Sequence[Any], convert: Callable[..., Mention | None], source: str, now: datetime
-) -> list[Mention]:
-    """`convert(record, source, now)` over at most MAX_ENTRIES records of one answer (feed
-    entries, API hits). One odd record (not a mapping, or raising while converted) is
-    skipped and logged; it does not cost the answer its others."""
-    mentions = []
-    for record in records[:MAX_ENTRIES]:
+) -> Mentions:
+    """`convert(record, source, now)` over the records of one answer (feed entries, API
+    hits). One odd record (not a mapping, or raising while converted) is skipped and logged;
+    it does not cost the answer its others. Of more than MAX_ENTRIES mentions the newest
+    are kept (a feed listing oldest first would otherwise lose every new entry for good);
+    the rest are logged and counted as cut."""
+    mentions = Mentions()
+    for record in records:
         if not isinstance(record, dict):
             continue
         try:
@@ -161,7 +171,42 @@ def records_to_mentions(
             continue
         if m is not None:
             mentions.append(m)
-    return mentions
+    if len(mentions) <= MAX_ENTRIES:
+        return mentions
+    return _newest(mentions, source)
+
+
+def _newest(mentions: list[Mention], source: str) -> Mentions:
+    """The MAX_ENTRIES newest, in the answer's order; undated ones count as oldest, and among
+    equals the answer's order decides (so an undated feed keeps its first entries)."""
+    ranked = sorted(
+        range(len(mentions)),
+        key=lambda i: mentions[i].published or datetime.min.replace(tzinfo=UTC),
+        reverse=True,
+    )
+    keep = set(ranked[:MAX_ENTRIES])
+    kept = Mentions(m for i, m in enumerate(mentions) if i in keep)
+    cut = [mentions[i] for i in ranked[MAX_ENTRIES:]]
+    kept.cut = len(cut)
+    dated = [m.published for m in cut if m.published]
+    span = (
+        f", published {min(dated):%Y-%m-%d %H:%M} to {max(dated):%Y-%m-%d %H:%M} UTC"
+        if dated
+        else ""
+    )
+    undated = len(cut) - len(dated)
+    log.warning(
+        "source=%s answer has %d entries, over the %d read per answer: the newest %d kept, "
+        "%d older cut%s%s",
+        source,
+        len(mentions),
+        MAX_ENTRIES,
+        MAX_ENTRIES,
+        len(cut),
+        span,
+        f" ({undated} with no time)" if undated else "",
+    )
+    return kept
 
 
 def entry_to_mention(entry: Any, source: str, now: datetime) -> Mention | None:
@@ -190,20 +235,44 @@ def entry_to_mention(entry: Any, source: str, now: datetime) -> Mention | None:
     )
 
 
+# feedparser's complaints that leave a document readable: a Content-Type that is not an
+# XML type (or none, as for a local file), a charset it had to override.
+_HARMLESS = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
+_HTML_START = re.compile(rb"\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>])", re.I | re.S)
+
+
+def _is_html(content: bytes, headers: dict[str, str] | None) -> bool:
+    """A web page: said so by its Content-Type, or starting like one."""
+    kind = (headers or {}).get("content-type", "").split(";")[0].strip().lower()
+    head = content[:2048].removeprefix(b"\xef\xbb\xbf")
+    return kind in ("text/html", "application/xhtml+xml") or bool(_HTML_START.match(head))
+
+
+def _problem(parsed: Any) -> str:
+    err = parsed.get("bozo_exception")
+    reason = getattr(err, "getMessage", None)
+    detail = reason() if callable(reason) else str(err or "")
+    return cap(one_line(detail), 200)
+
+
 def parse_feed(
     content: bytes, source: str, now: datetime, headers: dict[str, str] | None = None
-) -> list[Mention]:
-    """Bytes of an RSS/Atom document -> mentions. Raises SourceError if it is not a feed."""
+) -> Mentions:
+    """Bytes of an RSS/Atom document -> mentions. Raises SourceError if it is not a feed;
+    a feed with no entries is fine (nothing new yet)."""
     parsed = feedparser.parse(content, response_headers=headers or {"content-location": ""})
-    if parsed.bozo and not parsed.entries:
-        reason = getattr(parsed.get("bozo_exception"), "getMessage", None)
-        detail = (
-            reason() if callable(reason) else str(parsed.get("bozo_exception", "unknown error"))
-        )
-        raise SourceError(f"not a readable feed: {cap(one_line(detail), 200)}")
-    if not parsed.entries and not parsed.get("feed"):
-        raise SourceError("not a readable feed: no channel and no entries")
-    return records_to_mentions(parsed.entries, entry_to_mention, source, now)
+    if parsed.entries:  # read what can be read, even from a feed that is not well-formed
+        return records_to_mentions(parsed.entries, entry_to_mention, source, now)
+    if not parsed.get("version"):  # feedparser found no RSS or Atom at all
+        if _is_html(content, headers):
+            raise SourceError("this is an HTML page, not a feed")
+        harmless = isinstance(parsed.get("bozo_exception"), _HARMLESS)
+        detail = _problem(parsed) if parsed.bozo and not harmless else "no RSS or Atom in it"
+        raise SourceError(f"not a readable feed: {detail}")
+    if parsed.bozo and not isinstance(parsed.get("bozo_exception"), _HARMLESS):
+        # An RSS/Atom start, then broken before any entry (truncated, say).
+        raise SourceError(f"not a readable feed: {_problem(parsed) or 'unknown error'}")
+    return Mentions()
 
 
 class FeedSource:
@@ -234,6 +303,7 @@ class FeedSource:
         now = self.clock.now()
         known: dict[str, dict[str, str]] = dict(state.get("by_url") or {})
         mentions: list[Mention] = []
+        cut = 0
         new_state: dict[str, dict[str, str]] = {}
         changed = False
         for url in self.urls:
@@ -245,10 +315,12 @@ class FeedSource:
                 new_state[url] = cached
                 continue
             changed = True
-            mentions += self.parse(result.content, self.name, now, result.headers)
+            parsed = self.parse(result.content, self.name, now, result.headers)
+            mentions += parsed
+            cut += getattr(parsed, "cut", 0)
             fresh = {"etag": result.etag, "last_modified": result.last_modified}
             new_state[url] = {k: v for k, v in fresh.items() if v}
-        return PollResult(mentions, state={"by_url": new_state}, not_modified=not changed)
+        return PollResult(mentions, state={"by_url": new_state}, not_modified=not changed, cut=cut)
 
 
 class FileSource:
@@ -275,7 +347,8 @@ class FileSource:
             content = self.path.read_bytes()
         except OSError as err:
             raise SourceError(f"cannot read {self.path}: {err.strerror}") from None
-        return PollResult(parse_feed(content, self.name, now), state=dict(state))
+        mentions = parse_feed(content, self.name, now)
+        return PollResult(mentions, state=dict(state), cut=mentions.cut)
 
 
 @register("rss")

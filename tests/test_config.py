@@ -73,6 +73,23 @@ def test_every_bundled_example_loads_and_finds_its_feeds(example: Path) -> None:
             SKETCH.replace("data_dir:", "data_dri:"),
             "data_dri: unknown key, did you mean 'data_dir'?",
         ),
+        # Misspelt keys inside lists, mappings and typed sources get the hint too.
+        (
+            SKETCH.replace('    keywords: ["Acme"', '    keyword: ["Acme"'),
+            "brands[0].keyword: unknown key, did you mean 'keywords'?",
+        ),
+        (
+            SKETCH.replace("price: {keywords:", "price: {keyword:"),
+            "brands[0].aspects.price.keyword: unknown key, did you mean 'keywords'?",
+        ),
+        (
+            SKETCH.replace("every: 1m}", "evry: 1m}"),
+            "sources[0].evry: unknown key, did you mean 'every'?",
+        ),
+        (
+            SKETCH.replace("match: {flags:", "match: {flag:"),
+            "routes[0].match.flag: unknown key, did you mean 'flags'?",
+        ),
         (SKETCH.replace("{name: news,", "{name: sample,"), "source names must be unique"),
     ],
 )

@@ -85,7 +85,7 @@ def test_pipeline_end_to_end(
         outcomes = {o.source: o for o in app.poll_all()}
     assert outcomes["good"].ok and outcomes["etag"].ok
     for name, reason in [
-        ("broken", "not a readable feed"),
+        ("broken", "this is an HTML page, not a feed"),
         ("slow", "deadline"),
         ("huge", "cap"),
         ("missing", "HTTP 404"),

@@ -6,6 +6,9 @@ feed or a chat user) therefore goes through `escape`, which swaps every characte
 start such markup for its full-width twin: a feed title `[x](javascript:..)`, `![](http://t)`,
 `# BIG`, `<font>` or `@13800000000` shows as inert text. Full-width punctuation reads
 naturally in Chinese, and unlike backslash escapes it does not depend on the renderer.
+Characters that cannot open anything where they stand keep their ASCII form: `!` (an image
+needs `![`, and `[` is always swapped) and `_` inside a word (`foodie_jane`: DingTalk's
+documented emphasis is `*`, and no markdown opens `_` emphasis between two letters).
 
 Every body stays under MAX_BODY_BYTES of UTF-8 JSON (DingTalk refuses 20,000 and over).
 """
@@ -28,13 +31,12 @@ MAX_BODY_BYTES = 19_500  # DingTalk's cap is 20,000 bytes; keep a margin under i
 TITLE_CHARS = 64
 MAX_URL_CHARS = 1500
 
-# Every ASCII character that can open DingTalk markdown, HTML or a mention.
+# Every ASCII character that can open DingTalk markdown, HTML or a mention (`_`: see below).
 _NEUTRAL = str.maketrans(
     {
         "\\": "＼",
         "`": "｀",
         "*": "＊",
-        "_": "＿",
         "[": "［",
         "]": "］",
         "#": "＃",
@@ -44,9 +46,25 @@ _NEUTRAL = str.maketrans(
         "|": "｜",
         "~": "～",
         "&": "＆",
-        "!": "！",
     }
 )
+# A run of underscores, and a letter or digit (any script) on either side of it.
+_UNDERSCORES = re.compile(r"_+")
+_WORD_CHAR = re.compile(r"[^\W_]")
+
+
+def _underscores(m: re.Match[str]) -> str:
+    """A run of underscores kept inside a word (foodie_jane), full-width anywhere else,
+    where it could open or close emphasis (_x_, __init__)."""
+    text, start, end = m.string, m.start(), m.end()
+    inside = (
+        start > 0
+        and end < len(text)
+        and _WORD_CHAR.match(text[start - 1])
+        and _WORD_CHAR.match(text[end])
+    )
+    return m.group() if inside else "＿" * len(m.group())
+
 
 # Bare URLs in text would be auto-linked: a full-width colon keeps them as text.
 # No \b before the scheme: there is no word boundary between 戳 (or any letter or digit)
@@ -59,7 +77,8 @@ LinkMaker = Callable[[str, str], str]
 
 def escape(text: str) -> str:
     """Untrusted text as inert DingTalk markdown (line breaks kept)."""
-    return _SCHEME.sub(r"\1：", strip_invisible(text or "").translate(_NEUTRAL))
+    text = _UNDERSCORES.sub(_underscores, strip_invisible(text or ""))
+    return _SCHEME.sub(r"\1：", text.translate(_NEUTRAL))
 
 
 def inline(text: str, limit: int = 300) -> str:

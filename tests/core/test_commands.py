@@ -224,3 +224,70 @@ def test_silencing_a_source_needs_the_right_to_every_brand(service: CommandServi
     service.permission = lambda actor, alert: None if actor.id == "U1" else f"not for {alert.brand}"
     assert not service.run("silence route people 1h", BOB).ok
     assert service.run("silence route people 1h", ANN).ok
+
+
+def _many_open_alerts(service: CommandService, clock: FakeClock, n: int) -> list[str]:
+    repo = service.repo
+    mentions = [
+        Mention(
+            id=f"many{i}",
+            source="weibo",
+            url=f"https://example.com/many/{i}",
+            title=f"Acme complaint number {i} <!channel> @all " + "long " * 30,
+            text="",
+            brands=["Acme"],
+            flags=["negative"],
+            sentiment=-0.7,
+            published=clock.now(),
+            fetched_at=clock.now(),
+        )
+        for i in range(n)
+    ]
+    ids = repo.next_alert_ids(n)
+    alerts = []
+    for i, (aid, m) in enumerate(zip(ids, mentions, strict=True)):
+        alerts.append(new_alert(aid, m, "r", ["console"], clock.now() - timedelta(minutes=n - i)))
+    repo.save_cycle(mentions, [], alerts, [])
+    return ids
+
+
+def test_status_all_lists_every_open_alert_a_page_at_a_time(
+    service: CommandService, clock: FakeClock
+) -> None:
+    ids = ["A1", "A2", *_many_open_alerts(service, clock, 43)]  # 45 open
+    summary = service.run("status", ANN).text
+    assert "open: A3 (43m)" in summary and "+35 more" in summary
+    assert "status all: every one, with titles" in summary
+
+    listed: list[str] = []
+    for page, size in ((1, 20), (2, 20), (3, 5)):
+        reply = service.run("status all" + (f" page:{page}" if page > 1 else ""), ANN)
+        assert reply.ok, reply.text
+        rows = reply.text.splitlines()
+        assert rows[0].startswith("45 alert(s) not resolved")
+        body = [r for r in rows[1:] if r.startswith("A")]
+        assert len(body) == size
+        listed += [r.split()[0] for r in body]
+        if page < 3:
+            assert rows[-1] == f"page {page} of 3; next: status all page:{page + 1}"
+    assert sorted(listed) == sorted(ids) and len(set(listed)) == 45
+    first = service.run("status all", ANN).text.splitlines()[1]
+    assert first.startswith("A3 open · ") and "Acme complaint number 0" in first
+
+    assert service.run("状态 全部 page:3", BOB).text == service.run("status all page:3", ANN).text
+    assert not service.run("status all page:4", ANN).ok
+    assert not service.run("status everything", ANN).ok
+    assert "status all [page:N]" in service.run("help", ANN).text
+
+
+def test_a_status_all_page_fits_one_chat_message(service: CommandService, clock: FakeClock) -> None:
+    from listeners.dingtalk.markdown import render_reply
+    from listeners.slack import blocks as bk
+
+    _many_open_alerts(service, clock, 30)
+    reply = service.run("status all", ANN)
+    last_id = reply.text.splitlines()[-2].split()[0]  # the page's last alert, before "next"
+    (section,) = bk.reply_blocks(reply.text)
+    assert last_id in section["text"]["text"] and "<!channel>" not in section["text"]["text"]
+    dingtalk = render_reply(reply)["markdown"]["text"]
+    assert last_id in dingtalk and "next: status all page:2" in dingtalk

@@ -15,7 +15,8 @@ from listeners.dingtalk import markdown as md
 from listeners.dingtalk.notifier import DingTalkNotifier
 from tests.dingtalk.helpers import INJECTIONS, NOW, make_alert
 
-MARKUP = set("[]<>@#*_`|~&!\\")
+# `!` is left out: it opens nothing without `[` (an image is `![`), which is always swapped.
+MARKUP = set("[]<>@#*_`|~&\\")
 
 
 def _notifier(**kw) -> DingTalkNotifier:
@@ -62,6 +63,30 @@ def test_escape_keeps_the_words_readable() -> None:
     assert md.escape("<b>&amp;</b>") == "＜b＞＆amp;＜/b＞"
     assert md.escape("a\u202eb\u200bc") == "abc"  # bidi overrides and zero-width gone
     assert md.escape("see http://t.example/x") == "see http：//t.example/x"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("foodie_jane", "foodie_jane"),  # inside a word: no markdown makes it emphasis
+        ("吃货_小李_2024", "吃货_小李_2024"),
+        ("snake__case", "snake__case"),
+        ("Wow! 太好喝了!", "Wow! 太好喝了!"),
+        ("_斜体_ and __bold__", "＿斜体＿ and ＿＿bold＿＿"),  # could open or close emphasis
+        ("jane_ _jane", "jane＿ ＿jane"),
+        ("![](http://t.example/p.gif)", "!［］(http：//t.example/p.gif)"),  # no image
+    ],
+)
+def test_only_what_could_open_markup_is_swapped(text: str, shown: str) -> None:
+    assert md.escape(text) == shown
+
+
+def test_an_author_with_underscores_reads_as_written() -> None:
+    payload = _notifier().render(
+        Outgoing("post", {"kind": "alert"}, alert=make_alert(author="foodie_jane"))
+    )
+    assert "foodie_jane" in _text(payload) and "＿" not in _text(payload)
+    assert_inert(_text(payload))
 
 
 def test_feed_phone_numbers_never_reach_the_at_field() -> None:

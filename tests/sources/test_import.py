@@ -54,7 +54,7 @@ def test_import_jsonl(tmp_path: Path) -> None:
     )
     assert code == 0
     text = out.getvalue()
-    assert "6 row(s): 2 accepted (2 new, 2 alert(s)), 4 rejected" in text
+    assert "6 row(s): 2 accepted (2 stored; 2 alert(s)), 4 rejected" in text
     assert "line 4: expected a JSON object" in text
     assert "line 5: not valid JSON" in text
     assert "line 6: url: url must be an http:// or https:// URL" in text
@@ -74,7 +74,7 @@ def test_import_jsonl(tmp_path: Path) -> None:
         ],
         again,
     )
-    assert "2 accepted (0 new, 0 alert(s))" in again.getvalue()
+    assert "2 accepted (0 stored, 2 seen before; 0 alert(s))" in again.getvalue()
 
 
 def test_import_csv_with_metrics_columns(tmp_path: Path) -> None:
@@ -117,7 +117,7 @@ def test_a_backfill_stores_without_alerting_unless_asked(tmp_path: Path) -> None
     code = main(
         ["--config", str(_config(tmp_path)), "-q", "import", str(src), "--no-progress"], out
     )
-    assert code == 0 and "1 accepted (1 new, 0 alert(s))" in out.getvalue()
+    assert code == 0 and "1 accepted (1 stored; 0 alert(s))" in out.getvalue()
     found = io.StringIO()
     main(["--config", str(_config(tmp_path)), "-q", "mentions", "poisoning", "since:30d"], found)
     assert "1 mention(s) of poisoning" in found.getvalue()

@@ -42,11 +42,14 @@ def test_jsonl_deep_nesting_is_one_rejected_row(tmp_path: Path) -> None:
     assert "3 row(s): 2 accepted" in out and "line 2: not valid JSON: nested too deeply" in out
 
 
-def test_jsonl_year_one_with_offset_is_an_unknown_time(tmp_path: Path) -> None:
+def test_jsonl_year_one_with_offset_is_rejected_with_a_reason(tmp_path: Path) -> None:
     odd = _line({"id": "b1", "title": "Acme refund!", "published": "0001-01-01T00:00:00+23:59"})
     code, out = _import(tmp_path, "in.jsonl", GOOD1 + odd + GOOD2)
-    assert code == 0 and "3 row(s): 3 accepted" in out, out
-    assert _stored(tmp_path)["Acme refund!"]["published"] is None
+    assert code == 0 and "3 row(s): 2 accepted" in out, out
+    assert (
+        "line 2: published: 0001-01-01T00:00:00+23:59 is not a plausible time (before 1990)" in out
+    )
+    assert "Acme refund!" not in _stored(tmp_path)
 
 
 def test_jsonl_invalid_utf8_rejects_its_line_only(tmp_path: Path) -> None:

@@ -90,7 +90,7 @@ def test_three_hundred_sources(tmp_path: Path, clock) -> None:
         assert all("timed out" in e or "no free connection" in e for e in slow_errors)
         assert any("timed out" in e for e in slow_errors)
         assert all("HTTP 500" in outcomes[f"bad{n}"].error for n in range(0, 20, 2))
-        assert all("not a readable feed" in outcomes[f"bad{n}"].error for n in range(1, 20, 2))
+        assert all("HTML page, not a feed" in outcomes[f"bad{n}"].error for n in range(1, 20, 2))
         assert all(outcomes[f"busy{n}"].ok for n in range(20))
         assert counter.peak <= 3  # per-host limit held
         # Slow sources cost their own timeout, not everyone's: the cycle is not 20 x 1 s.

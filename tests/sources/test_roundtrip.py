@@ -100,7 +100,7 @@ def test_export_imports_back_as_the_same_mentions(tmp_path: Path, original: Path
         "--config", str(_config(tmp_path, "second")), "import", str(exported), "--no-progress"
     )
     assert code == 0, text
-    assert "4 row(s): 4 accepted (4 new, 0 alert(s)), 0 rejected" in text
+    assert "4 row(s): 4 accepted (4 stored; 0 alert(s)), 0 rejected" in text
 
     before, after = _stored(original), _stored(tmp_path / "second")
     assert set(after) == set(before) and len(before) == 4
@@ -159,7 +159,7 @@ def test_repeated_id_first_row_wins_and_is_reported(tmp_path: Path) -> None:
     code, text = _run("--config", str(_config(tmp_path, "d")), "import", str(src),
                       "--source", "forum", "--no-progress")  # fmt: skip
     assert code == 0
-    assert "3 row(s): 2 accepted (2 new, 0 alert(s)), 1 duplicate(s) skipped, 0 rejected" in text
+    assert "3 row(s): 2 accepted (2 stored; 0 alert(s)), 1 duplicate(s) skipped, 0 rejected" in text
     assert "line 3: duplicate of line 1 (same id r1)" in text
     kept = [d for d in _stored(tmp_path / "d").values() if d["text"] == "Acme refund please"]
     assert len(kept) == 1
