@@ -177,6 +177,7 @@ class AlertMaker:
         by_key = {a.dedup_key: a for a in alerts if a.kind == "mention"}
         near = [a for a in alerts if a.kind == "mention" and a.created_at >= window_start]
         storms = {a.route: a for a in alerts if a.kind == "storm" and a.status != Status.RESOLVED}
+        storm_by_id = {a.id: a for a in alerts if a.kind == "storm"}
         # An update is redundant while the alert's post is still queued, or another update
         # is: either one renders the alert as it is when it goes out.
         pending_updates = {
@@ -204,7 +205,8 @@ class AlertMaker:
             if existing is None or not may_hold(existing, mention, route, dests):
                 existing = self._near(near, mention, route, dests, fp, own, cache) if own else None
             if existing is not None:
-                self._join(existing, mention, now, batch, pending_updates)
+                storm_of = storm_by_id.get(existing.storm_of) if existing.storm_of else None
+                self._join(existing, mention, now, batch, pending_updates, storm_of)
                 continue
             story = fresh_by_key.get(key)
             if story is None or not may_hold(story, mention, route, dests):
@@ -291,7 +293,13 @@ class AlertMaker:
             alert.similar = [*alert.similar, mention.url][-20:]
 
     def _join(
-        self, existing: Alert, mention: Mention, now: datetime, batch: Batch, pending_updates: set
+        self,
+        existing: Alert,
+        mention: Mention,
+        now: datetime,
+        batch: Batch,
+        pending_updates: set,
+        storm: Alert | None = None,
     ) -> None:
         self._count(existing, mention, batch)
         note = ""
@@ -305,6 +313,8 @@ class AlertMaker:
             note = f"{existing.id} reopened: a new mention of a resolved story ({mention.source})"
         batch.touch(existing)
         self._queue_update(existing, now, batch, pending_updates, note)
+        if storm is not None:  # a storm member has no message of its own: the storm's shows it
+            self._queue_update(storm, now, batch, pending_updates, note)
 
     def _queue_update(
         self, alert: Alert, now: datetime, batch: Batch, pending_updates: set, note: str = ""

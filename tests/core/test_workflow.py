@@ -668,3 +668,24 @@ def test_a_storm_message_lists_its_members_and_acting_on_one_updates_it(tmp_path
     assert notes == [f"{member} assigned to bob by ann."]
     redrawn = w.notifiers["team"].stream.getvalue()[shown:]
     assert f"[{member}] MEDIUM" in redrawn and "assigned to bob (by ann)" in redrawn
+
+
+def test_a_storm_member_reopened_by_a_new_mention_updates_the_storm_message(
+    tmp_path: Path,
+) -> None:
+    w = World(tmp_path, [BURSTY])
+    w.push(*STORIES[1:7])
+    [storm] = w.repo.find_alerts(lambda a: a.kind == "storm")
+    member = storm.members[0]
+    w.tick(1)
+    assert w.commands.run(f"resolve {member}", Actor("u1", "ann", "console")).ok
+    w.tick(1)
+    before = len(w.notifiers["team"].sent)
+    story = w.repo.get_alert(member).summary["title"]
+    w.push(story + " - Metro")  # the resolved story comes back
+    assert w.repo.get_alert(member).status == "open"
+    w.tick(1)
+    sent = w.notifiers["team"].sent[before:]
+    assert ("update", storm.id) in [(action, m.get("alert_id")) for _, action, m in sent]
+    notes = [m["text"] for _, action, m in sent if action == "reply"]
+    assert any(f"{member} reopened" in n for n in notes)
