@@ -361,9 +361,15 @@ class Deliverer:
         now = self.clock.now()
         times = []
         heads: set[str] = set()
+        posts_waiting = queued_posts(pending)
         for item in pending:
             if item.destination in self.offline:
                 continue  # this process never sends there
+            if (
+                item.action not in ("post", "update")
+                and (item.alert_id, item.destination) in posts_waiting
+            ):
+                continue  # a note goes after its post (held or batched), not before
             if item.held_until:
                 times.append(datetime.fromisoformat(item.held_until))
                 continue

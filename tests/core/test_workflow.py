@@ -689,3 +689,29 @@ def test_a_storm_member_reopened_by_a_new_mention_updates_the_storm_message(
     assert ("update", storm.id) in [(action, m.get("alert_id")) for _, action, m in sent]
     notes = [m["text"] for _, action, m in sent if action == "reply"]
     assert any(f"{member} reopened" in n for n in notes)
+
+
+def test_a_note_waiting_for_its_held_post_does_not_delay_the_next_wake(tmp_path: Path) -> None:
+    dests = {
+        "team": {
+            "type": "console",
+            "quiet_hours": {"start": "22:00", "end": "09:00", "allow_severity": "critical"},
+        },
+        "crisis": {"type": "console"},
+    }
+    routes = [
+        {"name": "crisis", "match": {"brand": "Acme", "severity": "critical"}, "to": ["crisis"]},
+        {"name": "all", "match": {"brand": "Acme"}, "to": ["team"], "burst": None},
+    ]
+    w = World(tmp_path, routes, dests, rate=(1, 1.0), grouping={"enabled": False})
+    w.clock.set(datetime(2026, 11, 28, 15, 0, tzinfo=UTC))  # 23:00 in Shanghai
+    w.push("Acme fries were a bit soggy")  # held until 09:00
+    w.deliverer.deliver_due()
+    w.clock.advance(5)
+    assert w.commands.run("ack A1", Actor("u1", "ann", "console")).ok  # its note waits too
+    w.push("我吃了艾克米的汉堡后食物中毒了", "艾克米的沙拉让我们全家食物中毒")  # critical
+    w.deliverer.deliver_due()
+    assert [m["alert_id"] for m in w.notifiers["crisis"].posts()] == ["A2"]
+    # The next critical post may go when the rate limit frees up, a second from now; the
+    # note cannot go before 09:00, so it must not make the worker wait a whole pass.
+    assert w.deliverer.next_wake() == w.clock.now() + timedelta(seconds=1)
