@@ -370,9 +370,11 @@ class Deliverer:
                 and (item.alert_id, item.destination) in posts_waiting
             ):
                 continue  # a note goes after its post (held or batched), not before
-            if item.held_until:
-                times.append(datetime.fromisoformat(item.held_until))
+            held = datetime.fromisoformat(item.held_until) if item.held_until else None
+            if held is not None and held > now:
+                times.append(held)
                 continue
+            # A hold that has ended: the item waits its turn and its rate limit like any other.
             if item.destination in heads:
                 continue  # waits behind the first item of its destination
             heads.add(item.destination)

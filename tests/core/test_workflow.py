@@ -715,3 +715,24 @@ def test_a_note_waiting_for_its_held_post_does_not_delay_the_next_wake(tmp_path:
     # The next critical post may go when the rate limit frees up, a second from now; the
     # note cannot go before 09:00, so it must not make the worker wait a whole pass.
     assert w.deliverer.next_wake() == w.clock.now() + timedelta(seconds=1)
+
+
+def test_posts_held_by_quiet_hours_go_at_the_rate_limit_once_it_ends(tmp_path: Path) -> None:
+    dests = {
+        "team": {
+            "type": "console",
+            "quiet_hours": {"start": "22:00", "end": "09:00", "allow_severity": "critical"},
+        }
+    }
+    route = {"name": "all", "match": {"brand": "Acme"}, "to": ["team"], "burst": None}
+    w = World(tmp_path, [route], dests, rate=(1, 1.0), grouping={"enabled": False})
+    w.clock.set(datetime(2026, 11, 28, 15, 0, tzinfo=UTC))  # 23:00 in Shanghai
+    w.push(*STORIES[1:4])  # not critical: held until 09:00
+    w.deliverer.deliver_due()
+    assert w.notifiers["team"].posts() == []
+    w.clock.set(datetime(2026, 11, 29, 1, 0, 30, tzinfo=UTC))  # 09:00:30
+    w.deliverer.deliver_due()
+    assert len(w.notifiers["team"].posts()) == 1
+    # The next may go in a second (the rate limit), not at the past end of quiet hours,
+    # which made the worker wait a whole pass for each.
+    assert w.deliverer.next_wake() == w.clock.now() + timedelta(seconds=1)
