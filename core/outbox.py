@@ -217,13 +217,14 @@ class Deliverer:
             if self._stop.is_set():
                 break
             try:
-                self.deliver_due()
-                timeout = self._worker_wait(every)
+                report = self.deliver_due()
+                progressed = bool(report.sent or report.dead or report.batched)
+                timeout = self._worker_wait(every, progressed)
             except Exception:  # the worker must outlive one bad pass (a full disk, a bug)
                 log.exception("delivery pass failed; trying again shortly")
                 timeout = every
 
-    def _worker_wait(self, every: float) -> float:
+    def _worker_wait(self, every: float, progressed: bool = False) -> float:
         """Seconds until the worker's next pass: `every`, or sooner when the next item can
         go before that (a rate limit that frees up in under a second, a retry coming due).
         A rate limit must not cost a whole `every` per message."""
@@ -231,8 +232,10 @@ class Deliverer:
         if wake is None:
             return every
         seconds = (wake - self.clock.now()).total_seconds()
-        if seconds <= 0:  # due but not sent (nothing progressed): no busy loop
-            return every
+        if seconds <= 0:
+            # Due now: a rate limit that freed up while the pass was sending elsewhere goes
+            # at once; due but not sent in a pass that sent nothing: no busy loop.
+            return 0.0 if progressed else every
         return min(every, seconds + WAKE_MARGIN)
 
     def deliver_due(self) -> DeliveryReport:

@@ -736,3 +736,35 @@ def test_posts_held_by_quiet_hours_go_at_the_rate_limit_once_it_ends(tmp_path: P
     # The next may go in a second (the rate limit), not at the past end of quiet hours,
     # which made the worker wait a whole pass for each.
     assert w.deliverer.next_wake() == w.clock.now() + timedelta(seconds=1)
+
+
+def test_the_worker_sends_again_at_once_when_a_rate_limit_freed_up_during_its_pass(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    routes = [
+        {"name": "crisis", "match": {"brand": "Acme", "severity": "critical"}, "to": ["boss"]},
+        {"name": "all", "match": {"brand": "Acme"}, "to": ["team"], "burst": None},
+    ]
+    w = World(tmp_path, routes, rate=(1, 1.0), grouping={"enabled": False})
+    done = threading.Event()
+    for notifier in w.notifiers.values():
+        send = notifier.send
+
+        def slow(out, payload, send=send):  # each send takes 1.5 s of the (fake) clock
+            w.clock.advance(1.5)
+            result = send(out, payload)
+            if len(w.notifiers["team"].posts()) == 2:
+                done.set()
+            return result
+
+        notifier.send = slow
+    w.push(STORIES[1], STORIES[2])  # two posts for team: the second waits for its limit
+    w.push("我吃了艾克米的汉堡后食物中毒了")  # boss's post goes meanwhile, past that limit
+    w.deliverer.start(600)  # a pass every 10 minutes unless something is due sooner
+    try:
+        w.deliverer.kick()
+        assert done.wait(30), "team's second post waited a whole pass"
+    finally:
+        w.deliverer.stop()
