@@ -203,7 +203,8 @@ def _reply_text(reply: Reply) -> str:
 
 
 def _print_reply(reply: Reply, out: TextIO) -> None:
-    print(_reply_text(reply), file=out)
+    # Through Output: a reader that left (`command help | head -1`) ends it quietly.
+    Output(out).print(_reply_text(reply))
 
 
 class StopRequest(threading.Event):
