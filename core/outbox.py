@@ -65,7 +65,8 @@ MAX_RETRY_AFTER = 3600.0  # a Retry-After date far in the future must not park a
 def backoff(attempts: int, retry_after: float | None, rng: random.Random) -> float:
     """Seconds to wait before the next try: full jitter on an exponential, never under
     Retry-After (itself capped at an hour)."""
-    delay = rng.uniform(BASE_DELAY, min(MAX_DELAY, BASE_DELAY * 2**attempts))
+    # The exponent is capped: a day of tries a minute apart passes 2**1024, too big for a float.
+    delay = rng.uniform(BASE_DELAY, min(MAX_DELAY, BASE_DELAY * 2 ** min(attempts, 32)))
     return max(delay, min(retry_after or 0.0, MAX_RETRY_AFTER))
 
 
