@@ -768,3 +768,26 @@ def test_the_worker_sends_again_at_once_when_a_rate_limit_freed_up_during_its_pa
         assert done.wait(30), "team's second post waited a whole pass"
     finally:
         w.deliverer.stop()
+
+
+@pytest.mark.parametrize("one_poll", [False, True])
+def test_a_copy_joins_its_own_alert_after_a_more_severe_copy_took_the_same_title(
+    tmp_path: Path, one_poll: bool
+) -> None:
+    # Grouping by text is off: the title is the only key, shared by a delivery complaint
+    # (team) and a critical copy (crisis). Later team-level copies still join the team's
+    # alert: they must not post again because the key now also names the crisis alert.
+    w = World(tmp_path, CRISIS_AND_TEAM, grouping={"enabled": False})
+    title = "Acme Main Street branch this week"
+    posts = [(title, DELIVERY, "a"), (title, POISONING, "b"), (title, DELIVERY + "！", "c")]
+    if one_poll:
+        w.post(*posts)
+    else:
+        for post in posts:
+            w.post(post)
+            w.tick(1)
+    alerts = sorted(w.repo.find_alerts(lambda a: True), key=lambda a: a.id)
+    assert [(a.route, a.severity, a.count) for a in alerts] == [
+        ("team", "medium", 2),
+        ("crisis", "critical", 1),
+    ]
