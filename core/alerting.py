@@ -120,8 +120,8 @@ _RANK = {s.value: s.rank for s in Severity}
 
 
 def _holder(candidates, mention: Mention, route: str, dests: list[str]):
-    """The first of the alerts or stories sharing the mention's key that may hold it."""
-    return next((c for c in candidates if may_hold(c, mention, route, dests)), None)
+    """The newest of the alerts or stories sharing the mention's key that may hold it."""
+    return next((c for c in reversed(candidates) if may_hold(c, mention, route, dests)), None)
 
 
 def active_silence(
