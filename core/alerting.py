@@ -323,7 +323,9 @@ class AlertMaker:
             note = f"{existing.id} reopened: a new mention of a resolved story ({mention.source})"
         batch.touch(existing)
         self._queue_update(existing, now, batch, pending_updates, note)
-        if storm is not None:  # a storm member has no message of its own: the storm's shows it
+        if storm is not None and note:
+            # A reopened storm member has no message of its own: the storm's shows it. (A
+            # mere +1 changes nothing the storm's list shows.)
             self._queue_update(storm, now, batch, pending_updates, note)
 
     def _queue_update(
