@@ -203,7 +203,8 @@ def _reply_text(reply: Reply) -> str:
 
 
 def _print_reply(reply: Reply, out: TextIO) -> None:
-    print(_reply_text(reply), file=out)
+    # Through Output: a reader that left (`command help | head -1`) ends it quietly.
+    Output(out).print(_reply_text(reply))
 
 
 class StopRequest(threading.Event):
@@ -297,6 +298,7 @@ def cmd_run(app: Buzzwatch, args: argparse.Namespace) -> int:
 def run_once(app: Buzzwatch, stop: StopRequest) -> int:
     outcomes = app.poll_all()
     report = DeliveryReport()
+    unstored = next((o for o in outcomes if o.storage), None)
     if not stop.is_set():
         try:
             app.storms.check()
@@ -309,6 +311,8 @@ def run_once(app: Buzzwatch, stop: StopRequest) -> int:
             return storage_failed(app, str(err))
         if app.deliverer.storage_error:
             return storage_failed(app, app.deliverer.storage_error, report)
+        if unstored is not None:  # the source answered; its mentions could not be stored
+            return storage_failed(app, unstored.error, report)
     failed = [o for o in outcomes if not o.ok]
     alerts = sum(len(o.result.alerts) for o in outcomes if o.result)
     queued = len(app.repo.pending_outbox())

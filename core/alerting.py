@@ -119,6 +119,11 @@ def may_hold(target: Alert | _Story, mention: Mention, route: str, dests: list[s
 _RANK = {s.value: s.rank for s in Severity}
 
 
+def _holder(candidates, mention: Mention, route: str, dests: list[str]):
+    """The newest of the alerts or stories sharing the mention's key that may hold it."""
+    return next((c for c in reversed(candidates) if may_hold(c, mention, route, dests)), None)
+
+
 def active_silence(
     silences: list[dict[str, Any]], mention: Mention, route: str, now: datetime
 ) -> dict[str, Any] | None:
@@ -174,9 +179,15 @@ class AlertMaker:
 
         grouping = self.config.grouping
         window_start = to_iso(now - grouping.window) or ""
-        by_key = {a.dedup_key: a for a in alerts if a.kind == "mention"}
+        # A key may name several alerts: a more severe copy of a story gets its own (see
+        # may_hold), and the less severe copies after it still belong to the first.
+        by_key: dict[str, list[Alert]] = {}
+        for a in alerts:
+            if a.kind == "mention":
+                by_key.setdefault(a.dedup_key, []).append(a)
         near = [a for a in alerts if a.kind == "mention" and a.created_at >= window_start]
         storms = {a.route: a for a in alerts if a.kind == "storm" and a.status != Status.RESOLVED}
+        storm_by_id = {a.id: a for a in alerts if a.kind == "storm"}
         # An update is redundant while the alert's post is still queued, or another update
         # is: either one renders the alert as it is when it goes out.
         pending_updates = {
@@ -190,7 +201,7 @@ class AlertMaker:
         # First pass: each mention joins a stored alert, or starts a new story, or is a copy
         # of a story that an earlier mention of this same cycle started.
         fresh: list[_Story] = []
-        fresh_by_key: dict[str, _Story] = {}
+        fresh_by_key: dict[str, list[_Story]] = {}
         cache: dict[str, frozenset[str]] = {}  # stored alert id -> its shingles
         for mention, route, dests in routed:
             fp = text_fingerprint(mention) if grouping.enabled else 0
@@ -200,20 +211,21 @@ class AlertMaker:
                 else None
             )
             key = dedup_key(mention)
-            existing = by_key.get(key)
-            if existing is None or not may_hold(existing, mention, route, dests):
+            existing = _holder(by_key.get(key, []), mention, route, dests)
+            if existing is None:
                 existing = self._near(near, mention, route, dests, fp, own, cache) if own else None
             if existing is not None:
-                self._join(existing, mention, now, batch, pending_updates)
+                storm_of = storm_by_id.get(existing.storm_of) if existing.storm_of else None
+                self._join(existing, mention, now, batch, pending_updates, storm_of)
                 continue
-            story = fresh_by_key.get(key)
-            if story is None or not may_hold(story, mention, route, dests):
+            story = _holder(fresh_by_key.get(key, []), mention, route, dests)
+            if story is None:
                 story = self._near(fresh, mention, route, dests, fp, own, cache) if own else None
             if story is not None:
                 story.copies.append(mention)
                 continue
             story = _Story(mention, route, dests, fp, key, own or frozenset())
-            fresh_by_key[key] = story
+            fresh_by_key.setdefault(key, []).append(story)
             fresh.append(story)
 
         ids = iter(next_ids(len(fresh)) if fresh else [])
@@ -223,7 +235,7 @@ class AlertMaker:
             alert.fingerprint = story.fingerprint
             alert.sla_from = alert.created_at
             alert.backlog = backlog
-            by_key[alert.dedup_key] = alert
+            by_key.setdefault(alert.dedup_key, []).append(alert)
             near.append(alert)
             batch.add_new(alert)
             for copy in story.copies:  # not posted yet: the post will show them
@@ -291,7 +303,13 @@ class AlertMaker:
             alert.similar = [*alert.similar, mention.url][-20:]
 
     def _join(
-        self, existing: Alert, mention: Mention, now: datetime, batch: Batch, pending_updates: set
+        self,
+        existing: Alert,
+        mention: Mention,
+        now: datetime,
+        batch: Batch,
+        pending_updates: set,
+        storm: Alert | None = None,
     ) -> None:
         self._count(existing, mention, batch)
         note = ""
@@ -305,6 +323,10 @@ class AlertMaker:
             note = f"{existing.id} reopened: a new mention of a resolved story ({mention.source})"
         batch.touch(existing)
         self._queue_update(existing, now, batch, pending_updates, note)
+        if storm is not None and note:
+            # A reopened storm member has no message of its own: the storm's shows it. (A
+            # mere +1 changes nothing the storm's list shows.)
+            self._queue_update(storm, now, batch, pending_updates, note)
 
     def _queue_update(
         self, alert: Alert, now: datetime, batch: Batch, pending_updates: set, note: str = ""

@@ -65,7 +65,8 @@ MAX_RETRY_AFTER = 3600.0  # a Retry-After date far in the future must not park a
 def backoff(attempts: int, retry_after: float | None, rng: random.Random) -> float:
     """Seconds to wait before the next try: full jitter on an exponential, never under
     Retry-After (itself capped at an hour)."""
-    delay = rng.uniform(BASE_DELAY, min(MAX_DELAY, BASE_DELAY * 2**attempts))
+    # The exponent is capped: a day of tries a minute apart passes 2**1024, too big for a float.
+    delay = rng.uniform(BASE_DELAY, min(MAX_DELAY, BASE_DELAY * 2 ** min(attempts, 32)))
     return max(delay, min(retry_after or 0.0, MAX_RETRY_AFTER))
 
 
@@ -217,13 +218,14 @@ class Deliverer:
             if self._stop.is_set():
                 break
             try:
-                self.deliver_due()
-                timeout = self._worker_wait(every)
+                report = self.deliver_due()
+                progressed = bool(report.sent or report.dead or report.batched)
+                timeout = self._worker_wait(every, progressed)
             except Exception:  # the worker must outlive one bad pass (a full disk, a bug)
                 log.exception("delivery pass failed; trying again shortly")
                 timeout = every
 
-    def _worker_wait(self, every: float) -> float:
+    def _worker_wait(self, every: float, progressed: bool = False) -> float:
         """Seconds until the worker's next pass: `every`, or sooner when the next item can
         go before that (a rate limit that frees up in under a second, a retry coming due).
         A rate limit must not cost a whole `every` per message."""
@@ -231,8 +233,10 @@ class Deliverer:
         if wake is None:
             return every
         seconds = (wake - self.clock.now()).total_seconds()
-        if seconds <= 0:  # due but not sent (nothing progressed): no busy loop
-            return every
+        if seconds <= 0:
+            # Due now: a rate limit that freed up while the pass was sending elsewhere goes
+            # at once; due but not sent in a pass that sent nothing: no busy loop.
+            return 0.0 if progressed else every
         return min(every, seconds + WAKE_MARGIN)
 
     def deliver_due(self) -> DeliveryReport:
@@ -361,12 +365,20 @@ class Deliverer:
         now = self.clock.now()
         times = []
         heads: set[str] = set()
+        posts_waiting = queued_posts(pending)
         for item in pending:
             if item.destination in self.offline:
                 continue  # this process never sends there
-            if item.held_until:
-                times.append(datetime.fromisoformat(item.held_until))
+            if (
+                item.action not in ("post", "update")
+                and (item.alert_id, item.destination) in posts_waiting
+            ):
+                continue  # a note goes after its post (held or batched), not before
+            held = datetime.fromisoformat(item.held_until) if item.held_until else None
+            if held is not None and held > now:
+                times.append(held)
                 continue
+            # A hold that has ended: the item waits its turn and its rate limit like any other.
             if item.destination in heads:
                 continue  # waits behind the first item of its destination
             heads.add(item.destination)

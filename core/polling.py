@@ -29,6 +29,7 @@ class PollOutcome:
     error: str = ""
     not_modified: bool = False
     deferred: bool = False  # not fetched: its host asked us to slow down
+    storage: bool = False  # fetched, but what it found could not be stored (a full disk)
 
 
 class Poller:
@@ -81,7 +82,8 @@ class Poller:
             if self.health is not None:
                 self.health.after_failure(source.name, state, hint)
             self._save(key, state)
-            return PollOutcome(source.name, ok=False, error=reason)
+            storage = type(err).__name__ == "StorageError"
+            return PollOutcome(source.name, ok=False, error=reason, storage=storage)
         # Fetch state (ETag...) is saved only after the mentions are stored: if storing fails,
         # the next poll fetches the same entries again instead of skipping them.
         if self.health is not None:

@@ -58,8 +58,18 @@ class BoundedThreads(ThreadingMixIn):
             self._slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hangs up mid-answer is routine; the default prints a traceback.
-        log.debug("connection from %s ended: %r", client_address[0], sys.exc_info()[1])
+        # A client that hangs up or stalls is routine; the default prints a traceback.
+        err = sys.exc_info()[1]
+        if isinstance(err, (ConnectionError, TimeoutError)):
+            log.debug("connection from %s ended: %r", client_address[0], err)
+            return
+        # Anything else is a request that failed here (a full disk under an ack): say so.
+        log.error(
+            "a request from %s failed: %s",
+            client_address[0],
+            f"{type(err).__name__}: {err}",
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
 
     def stop(self) -> None:
         """Stop serving and close the listening socket."""

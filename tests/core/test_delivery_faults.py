@@ -348,3 +348,25 @@ def test_backoff_is_capped_at_a_minute_but_retry_after_is_still_honoured() -> No
     rng = random.Random(3)
     assert max(backoff(n, None, rng) for n in range(1, 40) for _ in range(20)) <= 60
     assert backoff(30, 300.0, rng) == 300.0
+
+
+def test_a_long_outage_keeps_retrying_within_a_minute_after_a_thousand_tries(
+    tmp_path: Path, chat: ChatServer
+) -> None:
+    # With retries at most a minute apart, a destination down for ten hours of its 24 has
+    # been tried over a thousand times; the next wait must still be computed (2.0 * 2**1024
+    # does not fit in a float).
+    clock = FakeClock(START)
+    node = Node(tmp_path, chat, clock)
+    node.push(1)
+    [item] = node.repo.pending_outbox()
+    item.attempts = 1100
+    node.repo.save_outbox(item)
+    chat.respond = lambda body: (503, {})
+    report = node.deliverer.deliver_due()
+    assert report.retrying == 1
+    [item] = node.repo.pending_outbox()
+    assert item.attempts == 1101
+    wait = datetime.fromisoformat(item.next_attempt_at) - clock.now()
+    assert timedelta(0) < wait <= timedelta(seconds=60)
+    node.close()

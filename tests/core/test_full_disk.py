@@ -133,3 +133,25 @@ def test_the_running_worker_sends_once_through_many_passes_on_a_full_disk(
             deliverer.stop()
         assert posted_alert_ids(chat) == ["A1"]  # the old worker re-posted it every pass
         node.close()
+
+
+def test_once_whose_poll_cannot_be_stored_ends_with_the_storage_exit_code(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.test_once_and_shutdown import COMPLAINT, feed_file, write_config
+
+    # The sources answer fine; what they found cannot be stored. That is storage failing
+    # (exit 3, as the README says), not "every source failed" (exit 1).
+    config = write_config(
+        tmp_path, sources=[{"name": "w", "type": "rss", "path": feed_file(tmp_path, [COMPLAINT])}]
+    )
+    fill_the_disk(monkeypatch)
+    with caplog.at_level(logging.INFO):
+        code = main(["--config", str(config), "--once"], io.StringIO())
+    assert code == 3
+    assert "storage failed" in caplog.text and "No space left on device" in caplog.text
+    assert "every source failed" not in caplog.text
+    assert "Traceback" not in caplog.text + capsys.readouterr().err

@@ -668,3 +668,126 @@ def test_a_storm_message_lists_its_members_and_acting_on_one_updates_it(tmp_path
     assert notes == [f"{member} assigned to bob by ann."]
     redrawn = w.notifiers["team"].stream.getvalue()[shown:]
     assert f"[{member}] MEDIUM" in redrawn and "assigned to bob (by ann)" in redrawn
+
+
+def test_a_storm_member_reopened_by_a_new_mention_updates_the_storm_message(
+    tmp_path: Path,
+) -> None:
+    w = World(tmp_path, [BURSTY])
+    w.push(*STORIES[1:7])
+    [storm] = w.repo.find_alerts(lambda a: a.kind == "storm")
+    member = storm.members[0]
+    w.tick(1)
+    assert w.commands.run(f"resolve {member}", Actor("u1", "ann", "console")).ok
+    w.tick(1)
+    before = len(w.notifiers["team"].sent)
+    story = w.repo.get_alert(member).summary["title"]
+    w.push(story + " - Metro")  # the resolved story comes back
+    assert w.repo.get_alert(member).status == "open"
+    w.tick(1)
+    sent = w.notifiers["team"].sent[before:]
+    assert ("update", storm.id) in [(action, m.get("alert_id")) for _, action, m in sent]
+    notes = [m["text"] for _, action, m in sent if action == "reply"]
+    assert any(f"{member} reopened" in n for n in notes)
+
+
+def test_a_note_waiting_for_its_held_post_does_not_delay_the_next_wake(tmp_path: Path) -> None:
+    dests = {
+        "team": {
+            "type": "console",
+            "quiet_hours": {"start": "22:00", "end": "09:00", "allow_severity": "critical"},
+        },
+        "crisis": {"type": "console"},
+    }
+    routes = [
+        {"name": "crisis", "match": {"brand": "Acme", "severity": "critical"}, "to": ["crisis"]},
+        {"name": "all", "match": {"brand": "Acme"}, "to": ["team"], "burst": None},
+    ]
+    w = World(tmp_path, routes, dests, rate=(1, 1.0), grouping={"enabled": False})
+    w.clock.set(datetime(2026, 11, 28, 15, 0, tzinfo=UTC))  # 23:00 in Shanghai
+    w.push("Acme fries were a bit soggy")  # held until 09:00
+    w.deliverer.deliver_due()
+    w.clock.advance(5)
+    assert w.commands.run("ack A1", Actor("u1", "ann", "console")).ok  # its note waits too
+    w.push("我吃了艾克米的汉堡后食物中毒了", "艾克米的沙拉让我们全家食物中毒")  # critical
+    w.deliverer.deliver_due()
+    assert [m["alert_id"] for m in w.notifiers["crisis"].posts()] == ["A2"]
+    # The next critical post may go when the rate limit frees up, a second from now; the
+    # note cannot go before 09:00, so it must not make the worker wait a whole pass.
+    assert w.deliverer.next_wake() == w.clock.now() + timedelta(seconds=1)
+
+
+def test_posts_held_by_quiet_hours_go_at_the_rate_limit_once_it_ends(tmp_path: Path) -> None:
+    dests = {
+        "team": {
+            "type": "console",
+            "quiet_hours": {"start": "22:00", "end": "09:00", "allow_severity": "critical"},
+        }
+    }
+    route = {"name": "all", "match": {"brand": "Acme"}, "to": ["team"], "burst": None}
+    w = World(tmp_path, [route], dests, rate=(1, 1.0), grouping={"enabled": False})
+    w.clock.set(datetime(2026, 11, 28, 15, 0, tzinfo=UTC))  # 23:00 in Shanghai
+    w.push(*STORIES[1:4])  # not critical: held until 09:00
+    w.deliverer.deliver_due()
+    assert w.notifiers["team"].posts() == []
+    w.clock.set(datetime(2026, 11, 29, 1, 0, 30, tzinfo=UTC))  # 09:00:30
+    w.deliverer.deliver_due()
+    assert len(w.notifiers["team"].posts()) == 1
+    # The next may go in a second (the rate limit), not at the past end of quiet hours,
+    # which made the worker wait a whole pass for each.
+    assert w.deliverer.next_wake() == w.clock.now() + timedelta(seconds=1)
+
+
+def test_the_worker_sends_again_at_once_when_a_rate_limit_freed_up_during_its_pass(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    routes = [
+        {"name": "crisis", "match": {"brand": "Acme", "severity": "critical"}, "to": ["boss"]},
+        {"name": "all", "match": {"brand": "Acme"}, "to": ["team"], "burst": None},
+    ]
+    w = World(tmp_path, routes, rate=(1, 1.0), grouping={"enabled": False})
+    done = threading.Event()
+    for notifier in w.notifiers.values():
+        send = notifier.send
+
+        def slow(out, payload, send=send):  # each send takes 1.5 s of the (fake) clock
+            w.clock.advance(1.5)
+            result = send(out, payload)
+            if len(w.notifiers["team"].posts()) == 2:
+                done.set()
+            return result
+
+        notifier.send = slow
+    w.push(STORIES[1], STORIES[2])  # two posts for team: the second waits for its limit
+    w.push("我吃了艾克米的汉堡后食物中毒了")  # boss's post goes meanwhile, past that limit
+    w.deliverer.start(600)  # a pass every 10 minutes unless something is due sooner
+    try:
+        w.deliverer.kick()
+        assert done.wait(30), "team's second post waited a whole pass"
+    finally:
+        w.deliverer.stop()
+
+
+@pytest.mark.parametrize("one_poll", [False, True])
+def test_a_copy_joins_its_own_alert_after_a_more_severe_copy_took_the_same_title(
+    tmp_path: Path, one_poll: bool
+) -> None:
+    # Grouping by text is off: the title is the only key, shared by a delivery complaint
+    # (team) and a critical copy (crisis). Later team-level copies still join the team's
+    # alert: they must not post again because the key now also names the crisis alert.
+    w = World(tmp_path, CRISIS_AND_TEAM, grouping={"enabled": False})
+    title = "Acme Main Street branch this week"
+    posts = [(title, DELIVERY, "a"), (title, POISONING, "b"), (title, DELIVERY + "！", "c")]
+    if one_poll:
+        w.post(*posts)
+    else:
+        for post in posts:
+            w.post(post)
+            w.tick(1)
+    alerts = sorted(w.repo.find_alerts(lambda a: True), key=lambda a: a.id)
+    assert [(a.route, a.severity, a.count) for a in alerts] == [
+        ("team", "medium", 2),
+        ("crisis", "critical", 1),
+    ]
