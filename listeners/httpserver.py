@@ -7,12 +7,20 @@ the kernel, and a flood starts thousands of threads. Here the kernel queues up t
 BACKLOG connections while at most MAX_WORKERS requests are being handled; a connection
 waits in the queue until a worker is free. A port that cannot be had is a ConfigError
 naming the setting, not a traceback.
+
+A client that sends its request a byte at a time (each byte inside any read timeout)
+would hold a worker for as long as it likes, and MAX_WORKERS such clients would lock
+every other request out. Each connection therefore has CONNECTION_DEADLINE seconds in
+all: then its socket is shut down and the worker is free again. Real requests here
+(a Slack command, a DingTalk callback, an inbound batch) take milliseconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -25,6 +33,7 @@ log = logging.getLogger("buzzwatch.http")
 
 BACKLOG = 1024  # the kernel caps it at net.core.somaxconn (4096 on current Linux)
 MAX_WORKERS = 32  # requests handled at once per server; more wait in the backlog
+CONNECTION_DEADLINE = 20.0  # seconds a connection may take in all, request and answer
 
 
 class BoundedThreads(ThreadingMixIn):
@@ -33,6 +42,7 @@ class BoundedThreads(ThreadingMixIn):
     daemon_threads = True
     request_queue_size = BACKLOG
     max_workers = MAX_WORKERS
+    connection_deadline = CONNECTION_DEADLINE
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._slots = threading.BoundedSemaphore(self.max_workers)
@@ -52,9 +62,13 @@ class BoundedThreads(ThreadingMixIn):
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
+        cutoff = threading.Timer(self.connection_deadline, _cut, args=(request,))
+        cutoff.daemon = True
+        cutoff.start()
         try:
             super().process_request_thread(request, client_address)
         finally:
+            cutoff.cancel()
             self._slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -76,6 +90,12 @@ class BoundedThreads(ThreadingMixIn):
         self._stopping.set()
         self.shutdown()
         self.server_close()
+
+
+def _cut(request: Any) -> None:
+    """End a connection that outlived its deadline: its blocked read returns at once."""
+    with contextlib.suppress(OSError):  # already closed
+        request.shutdown(socket.SHUT_RDWR)
 
 
 class Server(BoundedThreads, HTTPServer):
