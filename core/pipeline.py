@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from core.alerting import AlertMaker, Batch
 from core.clock import Clock
 from core.config import Config
-from core.models import Alert, Mention, Status, to_iso
+from core.models import Alert, Mention, to_iso
 from core.repository import Repository
 from core.routing import Router
 from rules.analyze import Analyzer
@@ -84,9 +84,7 @@ class Pipeline:
             batch = Batch()
             if matched and alert:
                 horizon = to_iso(now - self.config.grouping.window) or ""
-                candidates = self.repo.find_alerts(
-                    lambda a: a.status != Status.RESOLVED or a.created_at >= horizon
-                )
+                candidates = self.repo.active_alerts(created_since=horizon)
                 batch = self.maker.make(
                     matched,
                     candidates,

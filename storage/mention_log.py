@@ -112,6 +112,9 @@ class MentionLog:
         for day, docs in by_day.items():
             if not self.read_only:
                 self._append_file(self._path(day), docs)
+            else:
+                # A dry run's mentions live only in memory: a day not read yet would drop them.
+                self._load_day(day)
             if day in self._days:
                 for doc in docs:
                     self._days[day][doc["id"]] = doc
