@@ -123,11 +123,13 @@ INDEXES = [
 def _schema_v1(fts: bool) -> list[str]:
     sql = [t.format(s="") for t in TABLES.values()] + [i.format(s="") for i in INDEXES]
     sql += [
+        # What queries filter on, kept narrow so a count reads many rows per page; the
+        # record itself (and its Chinese grams) sit in mention_docs, read for a page only.
         """CREATE TABLE mentions(
             rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, fetched_at TEXT NOT NULL,
             at TEXT NOT NULL, source_cf TEXT NOT NULL, brands_cf TEXT NOT NULL,
-            flags TEXT NOT NULL, sentiment REAL NOT NULL, search TEXT NOT NULL,
-            grams TEXT NOT NULL, doc TEXT NOT NULL)""",
+            flags TEXT NOT NULL, sentiment REAL NOT NULL, search TEXT NOT NULL)""",
+        "CREATE TABLE mention_docs(rid INTEGER PRIMARY KEY, grams TEXT NOT NULL, doc TEXT NOT NULL)",
         "CREATE INDEX mentions_at ON mentions(at)",
         "CREATE INDEX mentions_fetched ON mentions(fetched_at)",
         "CREATE TABLE seen(id TEXT PRIMARY KEY, day TEXT NOT NULL) WITHOUT ROWID",
@@ -136,15 +138,19 @@ def _schema_v1(fts: bool) -> list[str]:
         sql += [
             """CREATE VIRTUAL TABLE mention_text USING fts5(search, content='mentions',
                 content_rowid='rid', tokenize='trigram case_sensitive 1')""",
-            """CREATE VIRTUAL TABLE mention_grams USING fts5(grams, content='mentions',
+            """CREATE VIRTUAL TABLE mention_grams USING fts5(grams, content='mention_docs',
                 content_rowid='rid', tokenize='unicode61 remove_diacritics 0')""",
             """CREATE TRIGGER mentions_ai AFTER INSERT ON mentions BEGIN
                 INSERT INTO mention_text(rowid, search) VALUES (new.rid, new.search);
-                INSERT INTO mention_grams(rowid, grams) VALUES (new.rid, new.grams);
             END""",
             """CREATE TRIGGER mentions_ad AFTER DELETE ON mentions BEGIN
                 INSERT INTO mention_text(mention_text, rowid, search)
                     VALUES ('delete', old.rid, old.search);
+            END""",
+            """CREATE TRIGGER mention_docs_ai AFTER INSERT ON mention_docs BEGIN
+                INSERT INTO mention_grams(rowid, grams) VALUES (new.rid, new.grams);
+            END""",
+            """CREATE TRIGGER mention_docs_ad AFTER DELETE ON mention_docs BEGIN
                 INSERT INTO mention_grams(mention_grams, rowid, grams)
                     VALUES ('delete', old.rid, old.grams);
             END""",
@@ -179,6 +185,63 @@ def mention_row(doc: dict[str, Any]) -> tuple[Any, ...]:
         cjk_grams(search),
         _dumps(doc),
     )
+
+
+class _SearchPlan:
+    """One `mentions` query as SQL: plain conditions, and word conditions that can run as
+    index lookups (FTS) or as substring tests on the text column, with the same answer."""
+
+    # When at least one row in this many matches, the newest page is found sooner by
+    # walking the time index and testing the text than by collecting every index hit.
+    WALK_BELOW = 50
+
+    def __init__(self) -> None:
+        self.conds: list[str] = []
+        self.params: list[Any] = []
+        self.lookups: list[tuple[str, str, str]] = []  # (fts table, MATCH expression, substring)
+        self.size = 0
+
+    def where(self, cond: str, *params: Any) -> None:
+        self.conds.append(cond)
+        self.params.extend(params)
+
+    def index(self, table: str, match: str, substring: str) -> None:
+        self.lookups.append((table, match, substring))
+
+    def _hits(self) -> tuple[str, list[Any]]:
+        parts = [f"SELECT rowid FROM {t} WHERE {t} MATCH ?" for t, _, _ in self.lookups]
+        return " INTERSECT ".join(parts), [m for _, m, _ in self.lookups]
+
+    def count(self, db: sqlite3.Connection) -> int:
+        if self.lookups:
+            hits, params = self._hits()
+            if not self.conds:
+                return db.execute(f"SELECT count(*) FROM ({hits})", params).fetchone()[0]
+            sql = f"SELECT count(*) FROM mentions WHERE rid IN ({hits}) AND " + " AND ".join(
+                self.conds
+            )
+            return db.execute(sql, [*params, *self.params]).fetchone()[0]
+        cond = " AND ".join(self.conds) or "1"
+        return db.execute(f"SELECT count(*) FROM mentions WHERE {cond}", self.params).fetchone()[0]
+
+    def page(
+        self, db: sqlite3.Connection, total: int, limit: int, offset: int
+    ) -> tuple[str, list[Any]]:
+        conds, params = list(self.conds), list(self.params)
+        if self.lookups and total * self.WALK_BELOW < self.size:
+            hits, hit_params = self._hits()
+            conds.insert(0, f"m.rid IN ({hits})")
+            params[:0] = hit_params
+        else:
+            for _, _, substring in self.lookups:
+                conds.append("instr(search, ?) > 0")
+                params.append(substring)
+        sql = (
+            "SELECT d.doc FROM mentions m JOIN mention_docs d ON d.rid = m.rid WHERE "
+            + (" AND ".join(conds) or "1")
+            + " ORDER BY m.at DESC, m.rid DESC LIMIT ? OFFSET ?"
+        )
+        return sql, [*params, limit, offset]
 
 
 class SQLiteRepository:
@@ -339,15 +402,23 @@ class SQLiteRepository:
         ids = list(rows)
         for i in range(0, len(ids), CHUNK):
             chunk = ids[i : i + CHUNK]
-            # DELETE then INSERT (not REPLACE): the delete trigger keeps the indexes true.
+            # DELETE then INSERT (not REPLACE): the delete triggers keep the indexes true.
+            marks = ",".join("?" * len(chunk))
             self._db.execute(
-                f"DELETE FROM mentions WHERE id IN ({','.join('?' * len(chunk))})", chunk
+                f"DELETE FROM mention_docs WHERE rid IN (SELECT rid FROM mentions WHERE id IN ({marks}))",
+                chunk,
             )
-        self._db.executemany(
-            "INSERT INTO mentions(id, fetched_at, at, source_cf, brands_cf, flags, sentiment,"
-            " search, grams, doc) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            rows.values(),
-        )
+            self._db.execute(f"DELETE FROM mentions WHERE id IN ({marks})", chunk)
+        for row in rows.values():
+            cur = self._db.execute(
+                "INSERT INTO mentions(id, fetched_at, at, source_cf, brands_cf, flags, sentiment,"
+                " search) VALUES (?,?,?,?,?,?,?,?)",
+                row[:8],
+            )
+            self._db.execute(
+                "INSERT INTO mention_docs(rid, grams, doc) VALUES (?,?,?)",
+                (cur.lastrowid, *row[8:]),
+            )
 
     def _add_seen(self, ids: Iterable[str], day: str, db: sqlite3.Connection) -> None:
         if self.read_only:
@@ -363,7 +434,8 @@ class SQLiteRepository:
         day = since.astimezone(UTC).date().isoformat() if since else ""
         with self._lock:
             docs = self._mention_docs(
-                "SELECT doc FROM mentions WHERE fetched_at >= ? ORDER BY fetched_at DESC, rid",
+                "SELECT d.doc FROM mentions m JOIN mention_docs d ON d.rid = m.rid"
+                " WHERE m.fetched_at >= ? ORDER BY m.fetched_at DESC, m.rid",
                 (day,),
             )
             if self._new_mentions:
@@ -379,17 +451,12 @@ class SQLiteRepository:
         positive_threshold: float,
     ) -> tuple[list[dict[str, Any]], int]:
         """Matching records, newest first: the page asked for and the total count."""
-        where, params = self._search_where(query, now, negative_threshold, positive_threshold)
-        cond = " AND ".join(where) or "1"
         want = query.offset + query.limit
+        skip = 0 if self._new_mentions else query.offset
         with self._lock:
-            total = self._db.execute(f"SELECT count(*) FROM mentions WHERE {cond}", params)
-            total = total.fetchone()[0]
-            skip = 0 if self._new_mentions else query.offset
-            page = self._mention_docs(
-                f"SELECT doc FROM mentions WHERE {cond} ORDER BY at DESC, rid LIMIT ? OFFSET ?",
-                [*params, want - skip, skip],
-            )
+            plan = self._search_plan(query, now, negative_threshold, positive_threshold)
+            total = plan.count(self._db)
+            page = self._mention_docs(*plan.page(self._db, total, want - skip, skip))
             if not self._new_mentions:
                 return page, total
             # A dry run's own mentions are matched in Python and merged in.
@@ -404,46 +471,38 @@ class SQLiteRepository:
         page.sort(key=lambda d: d.get("published") or d.get("fetched_at") or "", reverse=True)
         return page[query.offset : want], total + n
 
-    def _search_where(
+    def _search_plan(
         self, query: MentionQuery, now: datetime, negative: float, positive: float
-    ) -> tuple[list[str], list[Any]]:
-        where: list[str] = []
-        params: list[Any] = []
+    ) -> _SearchPlan:
+        plan = _SearchPlan()
         cutoff = (now - query.since).astimezone(UTC).isoformat()
         oldest = self._db.execute("SELECT min(at) FROM mentions").fetchone()[0]
         if oldest is None or cutoff > oldest:  # (a range that holds everything needs no test)
-            where.append("at >= ?")
-            params.append(cutoff)
+            plan.where("at >= ?", cutoff)
         if query.brand:
-            where.append("instr(brands_cf, ?) > 0")
-            params.append(SEP + query.brand.casefold() + SEP)
+            plan.where("instr(brands_cf, ?) > 0", SEP + query.brand.casefold() + SEP)
         if query.source:
-            where.append("source_cf = ?")
-            params.append(query.source.casefold())
+            plan.where("source_cf = ?", query.source.casefold())
         for flag in dict.fromkeys(query.flags):
-            where.append("instr(flags, ?) > 0")
-            params.append(SEP + flag.casefold() + SEP)
+            plan.where("instr(flags, ?) > 0", SEP + flag.casefold() + SEP)
         if query.sentiment == "negative":
-            where.append("sentiment < ?")
-            params.append(negative)
+            plan.where("sentiment < ?", negative)
         elif query.sentiment == "positive":
-            where.append("sentiment >= ?")
-            params.append(positive)
+            plan.where("sentiment >= ?", positive)
         elif query.sentiment == "neutral":
-            where.append("sentiment >= ? AND sentiment < ?")
-            params += [negative, positive]
+            plan.where("sentiment >= ? AND sentiment < ?", negative, positive)
         for word in query.normalized_words():
             pattern = mark_words(word)
+            # The same test, as an index lookup where there is one and as a scan of the
+            # text column: the page picks whichever is cheaper.
             if self.fts and len(pattern) >= 3:
-                where.append("rid IN (SELECT rowid FROM mention_text WHERE mention_text MATCH ?)")
-                params.append('"' + pattern.replace('"', '""') + '"')
+                plan.index("mention_text", '"' + pattern.replace('"', '""') + '"', pattern)
             elif self.fts and _CJK_RUN.fullmatch(word):
-                where.append("rid IN (SELECT rowid FROM mention_grams WHERE mention_grams MATCH ?)")
-                params.append(f'"{word}"')
+                plan.index("mention_grams", f'"{word}"', pattern)
             else:
-                where.append("instr(search, ?) > 0")
-                params.append(pattern)
-        return where, params
+                plan.where("instr(search, ?) > 0", pattern)
+        plan.size = self._db.execute("SELECT max(rid) FROM mentions").fetchone()[0] or 0
+        return plan
 
     def count_mentions(self) -> int:
         with self._lock:
