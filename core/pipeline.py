@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass, field
 
 from core.alerting import AlertMaker, Batch
+from core.alerts import dedup_key
 from core.clock import Clock
 from core.config import Config
 from core.models import Alert, Mention, to_iso
@@ -83,8 +84,14 @@ class Pipeline:
         with self.repo.locked():
             batch = Batch()
             if matched and alert:
+                # Only what grouping can use: recent alerts, open ones of these mentions'
+                # stories, open storms, and open alerts a route's burst still counts.
                 horizon = to_iso(now - self.config.grouping.window) or ""
-                candidates = self.repo.active_alerts(created_since=horizon)
+                bursts = [r.burst.window for r in self.config.routes if r.burst]
+                counted = to_iso(now - max(bursts)) if bursts else horizon
+                candidates = self.repo.grouping_candidates(
+                    {dedup_key(m) for m in matched}, horizon, counted or horizon
+                )
                 batch = self.maker.make(
                     matched,
                     candidates,

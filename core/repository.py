@@ -65,6 +65,14 @@ class Repository(Protocol):
         or after it; archived ones left out; in id order. Cost grows with the open alerts,
         not with history."""
 
+    def grouping_candidates(
+        self, keys: Iterable[str], created_since: str, active_since: str
+    ) -> list[Alert]:
+        """What a poll cycle's grouping may join or count (ISO times): alerts created at or
+        after `created_since`; and, among those not resolved, storms, alerts whose dedup key
+        is one of `keys`, and alerts created at or after `active_since`. Archived ones left
+        out; in id order. Cost grows with recent alerts, not with open ones."""
+
     def change_alert(
         self,
         alert_id: str,

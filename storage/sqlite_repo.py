@@ -107,7 +107,8 @@ def _tags(values: Iterable[str]) -> str:
 TABLES = {
     "alerts": """CREATE TABLE {s}alerts(
         n INTEGER PRIMARY KEY, status TEXT NOT NULL, created_at TEXT NOT NULL,
-        resolved_at TEXT NOT NULL, archived INTEGER NOT NULL DEFAULT 0, doc TEXT NOT NULL)""",
+        resolved_at TEXT NOT NULL, kind TEXT NOT NULL, dedup_key TEXT NOT NULL,
+        archived INTEGER NOT NULL DEFAULT 0, doc TEXT NOT NULL)""",
     "outbox": "CREATE TABLE {s}outbox(seq INTEGER PRIMARY KEY, alert_id TEXT, doc TEXT NOT NULL)",
     "dead_letters": "CREATE TABLE {s}dead_letters(seq INTEGER PRIMARY KEY, doc TEXT NOT NULL)",
     "state": "CREATE TABLE {s}state(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -116,6 +117,7 @@ INDEXES = [
     # open alerts of any age are found without reading the resolved ones
     "CREATE INDEX {s}alerts_active ON alerts(status) WHERE status != 'resolved'",
     "CREATE INDEX {s}alerts_created ON alerts(created_at)",
+    "CREATE INDEX {s}alerts_key ON alerts(dedup_key) WHERE status != 'resolved'",
     "CREATE INDEX {s}outbox_alert ON outbox(alert_id)",
 ]
 
@@ -236,8 +238,10 @@ class _SearchPlan:
             for _, _, substring in self.lookups:
                 conds.append("instr(search, ?) > 0")
                 params.append(substring)
+        # The page's rows first, from the narrow table; their records after (a join would
+        # read the record of every hit before sorting).
         sql = (
-            "SELECT d.doc FROM mentions m JOIN mention_docs d ON d.rid = m.rid WHERE "
+            "SELECT rid FROM mentions m WHERE "
             + (" AND ".join(conds) or "1")
             + " ORDER BY m.at DESC, m.rid DESC LIMIT ? OFFSET ?"
         )
@@ -280,6 +284,10 @@ class SQLiteRepository:
                 db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA busy_timeout = 10000")
             db.execute("PRAGMA temp_store = MEMORY")
+            # Reads through a memory map (no read() call per page) and a 64 MB page cache:
+            # both bounded, so memory stays flat however many mentions are stored.
+            db.execute(f"PRAGMA mmap_size = {256 << 20}")
+            db.execute(f"PRAGMA cache_size = -{64 << 10}")
             if not self.read_only:
                 db.execute("PRAGMA journal_mode = WAL")
                 # Each commit reaches the disk before the call returns, as the JSON store's
@@ -456,7 +464,14 @@ class SQLiteRepository:
         with self._lock:
             plan = self._search_plan(query, now, negative_threshold, positive_threshold)
             total = plan.count(self._db)
-            page = self._mention_docs(*plan.page(self._db, total, want - skip, skip))
+            rids = [r[0] for r in self._db.execute(*plan.page(self._db, total, want - skip, skip))]
+            docs = dict(
+                self._db.execute(
+                    f"SELECT rid, doc FROM mention_docs WHERE rid IN ({','.join('?' * len(rids))})",
+                    rids,
+                ).fetchall()
+            )
+            page = [json.loads(docs[r]) for r in rids]
             if not self._new_mentions:
                 return page, total
             # A dry run's own mentions are matched in Python and merged in.
@@ -529,14 +544,17 @@ class SQLiteRepository:
                     alert.status,
                     alert.created_at,
                     alert.resolved_at,
+                    alert.kind,
+                    alert.dedup_key,
                     int(archived),
                     _dumps(alert.to_dict()),
                 )
             )
         self._db.executemany(
-            "INSERT INTO alerts(n, status, created_at, resolved_at, archived, doc)"
-            " VALUES (?,?,?,?,?,?) ON CONFLICT(n) DO UPDATE SET status = excluded.status,"
+            "INSERT INTO alerts(n, status, created_at, resolved_at, kind, dedup_key, archived, doc)"
+            " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(n) DO UPDATE SET status = excluded.status,"
             " created_at = excluded.created_at, resolved_at = excluded.resolved_at,"
+            " kind = excluded.kind, dedup_key = excluded.dedup_key,"
             " archived = excluded.archived, doc = excluded.doc",
             rows,
         )
@@ -586,6 +604,39 @@ class SQLiteRepository:
                 )
         alerts.sort(key=lambda a: _alert_number(a.id) or 0)
         return alerts
+
+    def grouping_candidates(
+        self, keys: Iterable[str], created_since: str, active_since: str
+    ) -> list[Alert]:
+        """What a poll cycle's grouping may join or count: alerts created at or after
+        `created_since`; and, not resolved, storms, those with one of `keys` as dedup key and
+        those created at or after `active_since`. Archived ones left out; in id order."""
+        keys = list(dict.fromkeys(keys))
+        found: dict[int, str] = {}
+        with self._lock:
+            queries = [
+                (
+                    "SELECT n, doc FROM alerts WHERE created_at >= ? AND archived = 0",
+                    [created_since],
+                ),
+                (
+                    "SELECT n, doc FROM alerts WHERE status != 'resolved' AND archived = 0"
+                    " AND (kind = 'storm' OR created_at >= ?)",
+                    [active_since],
+                ),
+            ]
+            for i in range(0, len(keys), CHUNK):
+                chunk = keys[i : i + CHUNK]
+                queries.append(
+                    (
+                        "SELECT n, doc FROM alerts WHERE status != 'resolved' AND archived = 0"
+                        f" AND dedup_key IN ({','.join('?' * len(chunk))})",
+                        chunk,
+                    )
+                )
+            for sql, params in queries:
+                found.update(self._db.execute(sql, params).fetchall())
+        return [Alert.from_dict(json.loads(found[n])) for n in sorted(found)]
 
     def change_alert(
         self,

@@ -212,6 +212,20 @@ class TinyDBRepository:
             )
         )
 
+    def grouping_candidates(
+        self, keys: Iterable[str], created_since: str, active_since: str
+    ) -> list[Alert]:
+        wanted = set(keys)
+        return self.find_alerts(
+            lambda a: (
+                a.created_at >= created_since
+                or (
+                    a.status != Status.RESOLVED
+                    and (a.kind == "storm" or a.dedup_key in wanted or a.created_at >= active_since)
+                )
+            )
+        )
+
     def archived_alerts(self) -> Iterable[dict[str, Any]]:
         """Every archived alert record (for migrations); a torn line is skipped."""
         for path in sorted(self._archive_dir.glob("*.jsonl")) if self._archive_dir.exists() else ():

@@ -287,6 +287,28 @@ def test_find_and_active_alerts(repo: Repository) -> None:
     assert [a.id for a in repo.active_alerts(created_since=since)] == ["A1", "A2", "A4"]
 
 
+def test_grouping_candidates_are_recent_or_open_and_related(repo: Repository) -> None:
+    alerts = store_alerts(repo, 7)
+    day = timedelta(days=1)
+    shapes = [  # (status, created days ago, kind, dedup key)
+        (Status.RESOLVED, 0, "mention", "k1"),  # recent: in, whatever its status
+        (Status.OPEN, 5, "mention", "k2"),  # old, open, a key asked for: in
+        (Status.OPEN, 5, "mention", "k3"),  # old, open, unrelated: out
+        (Status.RESOLVED, 5, "mention", "k2"),  # old, resolved: out even with the key
+        (Status.ACKED, 5, "storm", ""),  # an open storm: in
+        (Status.OPEN, 2, "mention", "k4"),  # open and within the burst reach: in
+        (Status.RESOLVED, 2, "mention", "k4"),  # resolved, not recent: out
+    ]
+    for a, (status, age, kind, key) in zip(alerts, shapes, strict=True):
+        a.status, a.kind, a.dedup_key = status.value, kind, key
+        a.created_at = (NOW - age * day).isoformat()
+    repo.save_cycle([], [], alerts, [])
+    found = repo.grouping_candidates(
+        ["k2", "k9"], (NOW - timedelta(hours=1)).isoformat(), (NOW - 3 * day).isoformat()
+    )
+    assert [a.id for a in found] == ["A1", "A2", "A5", "A6"]
+
+
 def test_archive_moves_only_resolved_alerts_with_nothing_to_send(
     repo: Repository, open_repo: Opener
 ) -> None:
