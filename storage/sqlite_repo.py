@@ -201,7 +201,7 @@ class _SearchPlan:
         self.conds: list[str] = []
         self.params: list[Any] = []
         self.lookups: list[tuple[str, str, str]] = []  # (fts table, MATCH expression, substring)
-        self.size = 0
+        self.size = 0  # about how many rows the time range holds
 
     def where(self, cond: str, *params: Any) -> None:
         self.conds.append(cond)
@@ -217,8 +217,15 @@ class _SearchPlan:
     def count(self, db: sqlite3.Connection) -> int:
         if self.lookups:
             hits, params = self._hits()
+            n_hits = db.execute(f"SELECT count(*) FROM ({hits})", params).fetchone()[0]
             if not self.conds:
-                return db.execute(f"SELECT count(*) FROM ({hits})", params).fetchone()[0]
+                return n_hits
+            if self.size < n_hits:  # a short time range: test its rows rather than each hit
+                conds = [*self.conds, *("instr(search, ?) > 0" for _ in self.lookups)]
+                sql = "SELECT count(*) FROM mentions WHERE " + " AND ".join(conds)
+                return db.execute(sql, [*self.params, *(s for _, _, s in self.lookups)]).fetchone()[
+                    0
+                ]
             sql = f"SELECT count(*) FROM mentions WHERE rid IN ({hits}) AND " + " AND ".join(
                 self.conds
             )
@@ -494,6 +501,12 @@ class SQLiteRepository:
         oldest = self._db.execute("SELECT min(at) FROM mentions").fetchone()[0]
         if oldest is None or cutoff > oldest:  # (a range that holds everything needs no test)
             plan.where("at >= ?", cutoff)
+            # rows in the time range (from the index alone): what a walk would read at most
+            plan.size = self._db.execute(
+                "SELECT count(*) FROM mentions WHERE at >= ?", (cutoff,)
+            ).fetchone()[0]
+        else:
+            plan.size = self._db.execute("SELECT max(rid) FROM mentions").fetchone()[0] or 0
         if query.brand:
             plan.where("instr(brands_cf, ?) > 0", SEP + query.brand.casefold() + SEP)
         if query.source:
@@ -516,7 +529,6 @@ class SQLiteRepository:
                 plan.index("mention_grams", f'"{word}"', pattern)
             else:
                 plan.where("instr(search, ?) > 0", pattern)
-        plan.size = self._db.execute("SELECT max(rid) FROM mentions").fetchone()[0] or 0
         return plan
 
     def count_mentions(self) -> int:
