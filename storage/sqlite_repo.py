@@ -49,7 +49,8 @@ SEP = "\x1f"  # between the casefolded brands/flags of a mention: '\x1fa\x1fb\x1
 MARK = "\x01"  # before every Latin word start in the search column
 _WORD_START = re.compile(r"(?<![a-z0-9])(?=[a-z0-9])")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
-CHUNK = 500  # ids per `IN (...)`: well under SQLite's variable limit
+CHUNK = 500
+ALERT_CACHE = 50_000  # parsed alerts kept (about 2 KB each); cleared when full  # ids per `IN (...)`: well under SQLite's variable limit
 
 _HAS_TRIGRAM: bool | None = None
 
@@ -266,6 +267,7 @@ class SQLiteRepository:
         self._overlay = False  # read-only: the small tables are shadowed by TEMP copies
         self._new_mentions: dict[str, dict[str, Any]] = {}  # read-only: mentions "stored"
         self._new_seen: set[str] = set()
+        self._alert_cache: dict[int, tuple[str, Alert]] = {}
         self._process_lock = None if read_only else ProcessLock(self.data_dir)
         try:
             self._db = self._connect()
@@ -572,14 +574,27 @@ class SQLiteRepository:
         )
 
     def _alerts(self, sql: str, params: Iterable[Any] = ()) -> list[Alert]:
-        return [Alert.from_dict(json.loads(r[0])) for r in self._db.execute(sql, tuple(params))]
+        """Alerts from `SELECT n, doc ...`, each a fresh copy."""
+        return [self._parse_alert(n, doc) for n, doc in self._db.execute(sql, tuple(params))]
+
+    def _parse_alert(self, n: int, doc: str) -> Alert:
+        # Parsing JSON is most of what reading an alert costs, and grouping reads a few days
+        # of alerts every poll. The cache is keyed by the stored text itself, so it can
+        # never be stale: a changed alert has a different text.
+        cached = self._alert_cache.get(n)
+        if cached is None or cached[0] != doc:
+            if len(self._alert_cache) >= ALERT_CACHE:
+                self._alert_cache.clear()
+            cached = (doc, Alert.from_dict(json.loads(doc)))
+            self._alert_cache[n] = cached
+        return Alert(**cached[1].to_dict())  # lists and dicts copied: callers change them
 
     def get_alert(self, alert_id: str) -> Alert | None:
         n = _alert_number(alert_id)
         if n is None:
             return None
         with self._lock:
-            found = self._alerts("SELECT doc FROM alerts WHERE n = ?", (n,))
+            found = self._alerts("SELECT n, doc FROM alerts WHERE n = ?", (n,))
         return found[0] if found else None
 
     def archive_alerts(self, resolved_before: datetime) -> int:
@@ -598,7 +613,7 @@ class SQLiteRepository:
 
     def find_alerts(self, predicate: Callable[[Alert], bool]) -> list[Alert]:
         with self._lock:
-            alerts = self._alerts("SELECT doc FROM alerts WHERE archived = 0 ORDER BY n")
+            alerts = self._alerts("SELECT n, doc FROM alerts WHERE archived = 0 ORDER BY n")
         return [a for a in alerts if predicate(a)]
 
     def active_alerts(self, created_since: str = "") -> list[Alert]:
@@ -606,11 +621,11 @@ class SQLiteRepository:
         it; archived ones left out. In id order."""
         with self._lock:
             alerts = self._alerts(
-                "SELECT doc FROM alerts WHERE status != 'resolved' AND archived = 0"
+                "SELECT n, doc FROM alerts WHERE status != 'resolved' AND archived = 0"
             )
             if created_since:
                 alerts += self._alerts(
-                    "SELECT doc FROM alerts WHERE created_at >= ? AND status = 'resolved'"
+                    "SELECT n, doc FROM alerts WHERE created_at >= ? AND status = 'resolved'"
                     " AND archived = 0",
                     (created_since,),
                 )
@@ -648,7 +663,7 @@ class SQLiteRepository:
                 )
             for sql, params in queries:
                 found.update(self._db.execute(sql, params).fetchall())
-        return [Alert.from_dict(json.loads(found[n])) for n in sorted(found)]
+            return [self._parse_alert(n, found[n]) for n in sorted(found)]
 
     def change_alert(
         self,
@@ -663,7 +678,7 @@ class SQLiteRepository:
             row = db.execute("SELECT doc, archived FROM alerts WHERE n = ?", (n,)).fetchone()
             if row is None or row[1]:
                 return None
-            alert = Alert.from_dict(json.loads(row[0]))
+            alert = self._parse_alert(n, row[0])
             result = change(alert)
             self._put_alerts([alert])
             if outbox:

@@ -254,6 +254,21 @@ def test_get_and_change_an_alert_with_its_outbox_in_one_write(
     assert items[1].message["text"] == "acked"
 
 
+def test_a_returned_alert_is_a_copy(repo: Repository) -> None:
+    [alert] = store_alerts(repo, 1)
+    for read in (
+        lambda: repo.get_alert(alert.id),
+        lambda: repo.find_alerts(lambda a: True)[0],
+        lambda: repo.active_alerts()[0],
+    ):
+        got = read()
+        got.status = Status.RESOLVED.value
+        got.history.append({"action": "x"})
+        got.messages["team"] = {"ts": "1"}
+        got.similar.append("m9")
+        assert repo.get_alert(alert.id) == alert
+
+
 def test_a_change_that_raises_saves_nothing(repo: Repository) -> None:
     [alert] = store_alerts(repo, 1)
 
