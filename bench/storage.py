@@ -114,7 +114,7 @@ def cli_mentions(config_path: Path) -> tuple[float, int]:
     return wall, int(done.stderr.strip().splitlines()[-1]) // 1024
 
 
-def poll_cycle(config: Config, repo, clock: FakeClock) -> tuple[float, int]:
+def poll_cycle(config: Config, repo, clock: FakeClock) -> tuple[float, float, int]:
     """10 new negative mentions through the pipeline (10 alerts), then their delivery."""
     analyzer = Analyzer(config)
     pipeline = Pipeline(config, repo, analyzer, Router(config.routes), clock)
@@ -137,12 +137,17 @@ def poll_cycle(config: Config, repo, clock: FakeClock) -> tuple[float, int]:
         )
         for i, t in enumerate(texts)
     ]
-    analyzer.analyze(Mention(id="w", source="w", url="", title="", text="艾克米 warm-up"))
+    # The running bot's previous poll: a brand mention that makes no alert (models loaded,
+    # the grouping's alerts read once). It is timed too: the first poll after a start.
+    praise = "艾克米的新品汉堡真好吃，强烈推荐"
+    t0 = time.perf_counter()
+    pipeline.process("weibo", [Mention(id="w", source="w", url="", title="", text=praise)])
+    first = time.perf_counter() - t0
     t0 = time.perf_counter()
     result = pipeline.process("weibo", fresh)
     deliverer.drain(max_wait=0)
     took = time.perf_counter() - t0
-    return took, len(result.alerts)
+    return first, took, len(result.alerts)
 
 
 def measure(backend: str, n_mentions: int, n_alerts: int) -> None:
@@ -177,7 +182,7 @@ def measure(backend: str, n_mentions: int, n_alerts: int) -> None:
             reply = commands.run(f"ack {aid}", actor)
             acks.append(time.perf_counter() - t0)
             assert reply.ok, reply.text
-        cycle, made = poll_cycle(config, repo, clock)
+        first_poll, cycle, made = poll_cycle(config, repo, clock)
         repo.close()
 
         raw = yaml.safe_load((ROOT / "examples" / "config.yaml").read_text("utf-8"))
@@ -207,7 +212,8 @@ def measure(backend: str, n_mentions: int, n_alerts: int) -> None:
     )
     print(
         f"   poll cycle of 10 mentions making {made} alerts + their delivery: "
-        f"{cycle * 1000:8.1f} ms (< 500)"
+        f"{cycle * 1000:8.1f} ms (< 500); the first poll after start (loads the models, "
+        f"reads the grouping's alerts): {first_poll * 1000:8.1f} ms"
     )
     sys.stdout.flush()
 
