@@ -358,7 +358,8 @@ class SQLiteRepository:
                 return
             self._depth = 1
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                # Read-only writes go to TEMP tables only: no lock on the file is wanted.
+                self._db.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
                 try:
                     yield self._db
                 except BaseException:
