@@ -82,7 +82,8 @@ def build(backend: str, folder: Path, n_mentions: int, n_alerts: int) -> float:
         ids = repo.next_alert_ids(min(BATCH, n_alerts - start))
         alerts = []
         for aid in ids:
-            created = END - timedelta(seconds=rng.uniform(0, DAYS * 86400))
+            # (none in the last hour: the measured poll's 10 alerts must not make a storm)
+            created = END - timedelta(seconds=rng.uniform(3600, DAYS * 86400))
             alert = new_alert(aid, rng.choice(sample), "needs-a-person", ["console"], created)
             roll = rng.random()
             if roll >= 0.25:
