@@ -101,11 +101,13 @@ def build(backend: str, folder: Path, n_mentions: int, n_alerts: int) -> float:
 def cli_mentions(config_path: Path) -> tuple[float, int]:
     """`python bot.py mentions ...` in a fresh process: wall time and peak RSS (MB)."""
     code = (
-        "import resource, runpy, sys\n"
+        "import runpy, sys\n"
         f"sys.argv = ['bot.py', 'mentions', '汉堡', 'since:30d', '--config', {str(config_path)!r}, '-q']\n"
         "try:\n    runpy.run_path('bot.py', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the (big) parent at fork
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "print(int(hwm.split()[1]), file=sys.stderr)\n"
     )
     t0 = time.perf_counter()
     done = subprocess.run(
@@ -126,7 +128,7 @@ def poll_cycle(config: Config, repo, clock: FakeClock) -> tuple[float, float, in
         "艾克米客服电话一直打不通，投诉无门",
         "Found a hair in my Acme salad, disgusting, manager shrugged",
         "艾克米会员卡余额莫名其妙被扣光了，要求解释",
-        "Acme app charged my card twice for one order, support silent",
+        "Acme app charged my card twice, awful support, still no refund",
         "艾克米门口排队的人太多，保安推搡顾客",
         "Acme drive-thru speaker broken for weeks, nobody fixes it",
         "艾克米儿童乐园滑梯有钉子，孩子划伤了",

@@ -588,7 +588,14 @@ class SQLiteRepository:
                 self._alert_cache.clear()
             cached = (doc, Alert.from_dict(json.loads(doc)))
             self._alert_cache[n] = cached
-        return Alert(**cached[1].to_dict())  # lists and dicts copied: callers change them
+        # A copy with its own lists and dicts (callers change them; their items are plain
+        # values or history entries, never changed in place), made without the dataclass
+        # machinery: grouping copies thousands of alerts every poll.
+        copy = object.__new__(Alert)
+        copy.__dict__.update(
+            {k: v.copy() if type(v) in (list, dict) else v for k, v in cached[1].__dict__.items()}
+        )
+        return copy
 
     def get_alert(self, alert_id: str) -> Alert | None:
         n = _alert_number(alert_id)
