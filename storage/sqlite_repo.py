@@ -23,6 +23,7 @@ the disk, and the run still sees its own changes, as TinyDBRepository(read_only=
 from __future__ import annotations
 
 import contextlib
+import heapq
 import json
 import logging
 import re
@@ -203,6 +204,7 @@ class _SearchPlan:
         self.params: list[Any] = []
         self.lookups: list[tuple[str, str, str]] = []  # (fts table, MATCH expression, substring)
         self.size = 0  # about how many rows the time range holds
+        self.rows: list[tuple[str, int]] | None = None  # (at, rid) of every match, if read
 
     def where(self, cond: str, *params: Any) -> None:
         self.conds.append(cond)
@@ -224,20 +226,23 @@ class _SearchPlan:
             if self.size < n_hits:  # a short time range: test its rows rather than each hit
                 conds = [*self.conds, *("instr(search, ?) > 0" for _ in self.lookups)]
                 sql = "SELECT count(*) FROM mentions WHERE " + " AND ".join(conds)
-                return db.execute(sql, [*self.params, *(s for _, _, s in self.lookups)]).fetchone()[
-                    0
-                ]
-            sql = f"SELECT count(*) FROM mentions WHERE rid IN ({hits}) AND " + " AND ".join(
+                params = [*self.params, *(s for _, _, s in self.lookups)]
+                return db.execute(sql, params).fetchone()[0]
+            # Each hit is read once: the matching rows' times give the count and, when few
+            # enough, the page too.
+            sql = f"SELECT at, rid FROM mentions WHERE rid IN ({hits}) AND " + " AND ".join(
                 self.conds
             )
-            return db.execute(sql, [*params, *self.params]).fetchone()[0]
+            self.rows = db.execute(sql, [*params, *self.params]).fetchall()
+            return len(self.rows)
         cond = " AND ".join(self.conds) or "1"
         return db.execute(f"SELECT count(*) FROM mentions WHERE {cond}", self.params).fetchone()[0]
 
-    def page(
-        self, db: sqlite3.Connection, total: int, limit: int, offset: int
-    ) -> tuple[str, list[Any]]:
+    def page(self, db: sqlite3.Connection, total: int, limit: int, offset: int) -> list[int]:
+        """The rids of the page, newest first."""
         conds, params = list(self.conds), list(self.params)
+        if self.rows is not None and total * self.WALK_BELOW < self.size:
+            return [rid for _, rid in heapq.nlargest(offset + limit, self.rows)][offset:]
         if self.lookups and total * self.WALK_BELOW < self.size:
             hits, hit_params = self._hits()
             conds.insert(0, f"m.rid IN ({hits})")
@@ -253,7 +258,7 @@ class _SearchPlan:
             + (" AND ".join(conds) or "1")
             + " ORDER BY m.at DESC, m.rid DESC LIMIT ? OFFSET ?"
         )
-        return sql, [*params, limit, offset]
+        return [r[0] for r in db.execute(sql, [*params, limit, offset])]
 
 
 class SQLiteRepository:
@@ -474,7 +479,7 @@ class SQLiteRepository:
         with self._lock:
             plan = self._search_plan(query, now, negative_threshold, positive_threshold)
             total = plan.count(self._db)
-            rids = [r[0] for r in self._db.execute(*plan.page(self._db, total, want - skip, skip))]
+            rids = plan.page(self._db, total, want - skip, skip)
             docs = dict(
                 self._db.execute(
                     f"SELECT rid, doc FROM mention_docs WHERE rid IN ({','.join('?' * len(rids))})",
