@@ -10,7 +10,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from core.alerting import AlertMaker, Batch
+from core.alerting import AlertMaker, Batch, text_fingerprint
 from core.alerts import dedup_key
 from core.clock import Clock
 from core.config import Config
@@ -89,8 +89,13 @@ class Pipeline:
                 horizon = to_iso(now - self.config.grouping.window) or ""
                 bursts = [r.burst.window for r in self.config.routes if r.burst]
                 counted = to_iso(now - max(bursts)) if bursts else horizon
+                grouping = self.config.grouping
+                fps = [text_fingerprint(m) for m in matched] if grouping.enabled else []
                 candidates = self.repo.grouping_candidates(
-                    {dedup_key(m) for m in matched}, horizon, counted or horizon
+                    {dedup_key(m) for m in matched},
+                    horizon,
+                    counted or horizon,
+                    near=(fps, grouping.max_distance),
                 )
                 batch = self.maker.make(
                     matched,

@@ -66,12 +66,19 @@ class Repository(Protocol):
         not with history."""
 
     def grouping_candidates(
-        self, keys: Iterable[str], created_since: str, active_since: str
+        self,
+        keys: Iterable[str],
+        created_since: str,
+        active_since: str,
+        near: tuple[list[int], int] | None = None,
     ) -> list[Alert]:
-        """What a poll cycle's grouping may join or count (ISO times): alerts created at or
-        after `created_since`; and, among those not resolved, storms, alerts whose dedup key
-        is one of `keys`, and alerts created at or after `active_since`. Archived ones left
-        out; in id order. Cost grows with recent alerts, not with open ones."""
+        """What a poll cycle's grouping may join or count (ISO times), archived ones left out,
+        in id order: not resolved and (a storm, or created at or after `active_since`); created
+        at or after both times; created at or after `created_since` with one of `keys` as
+        dedup key, or not resolved with one of them; and created at or after `created_since`:
+        all of those, or with `near` (fingerprints, max bits apart) only those whose
+        fingerprint is within that distance of one of them. Cost grows with recent alerts and
+        near-duplicates, not with open alerts or history."""
 
     def change_alert(
         self,

@@ -110,6 +110,7 @@ TABLES = {
     "alerts": """CREATE TABLE {s}alerts(
         n INTEGER PRIMARY KEY, status TEXT NOT NULL, created_at TEXT NOT NULL,
         resolved_at TEXT NOT NULL, kind TEXT NOT NULL, dedup_key TEXT NOT NULL,
+        fingerprint INTEGER NOT NULL DEFAULT 0,
         archived INTEGER NOT NULL DEFAULT 0, doc TEXT NOT NULL)""",
     "outbox": "CREATE TABLE {s}outbox(seq INTEGER PRIMARY KEY, alert_id TEXT, doc TEXT NOT NULL)",
     "dead_letters": "CREATE TABLE {s}dead_letters(seq INTEGER PRIMARY KEY, doc TEXT NOT NULL)",
@@ -169,6 +170,16 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def _alert_number(alert_id: str) -> int | None:
     text = alert_id.strip().upper().removeprefix("A")
     return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
+
+
+def _signed64(n: int) -> int:
+    """A 64-bit fingerprint as SQLite's signed INTEGER."""
+    n &= (1 << 64) - 1
+    return n - (1 << 64) if n >= 1 << 63 else n
+
+
+def _unsigned64(n: int) -> int:
+    return n & ((1 << 64) - 1)
 
 
 def _dumps(value: Any) -> str:
@@ -273,6 +284,7 @@ class SQLiteRepository:
         self._new_mentions: dict[str, dict[str, Any]] = {}  # read-only: mentions "stored"
         self._new_seen: set[str] = set()
         self._alert_cache: dict[int, tuple[str, Alert]] = {}
+        self._near: tuple[list[int], int] = ([], 0)
         self._process_lock = None if read_only else ProcessLock(self.data_dir)
         try:
             self._db = self._connect()
@@ -281,6 +293,9 @@ class SQLiteRepository:
                 self._process_lock.release()
             raise
         self.fts = self._has_table("mention_text")
+        self._db.create_function(
+            "bw_near", 1, lambda fp: self._is_near(_unsigned64(fp)), deterministic=True
+        )
 
     # --- opening and schema ----------------------------------------------------------------
 
@@ -566,13 +581,15 @@ class SQLiteRepository:
                     alert.resolved_at,
                     alert.kind,
                     alert.dedup_key,
+                    _signed64(alert.fingerprint),
                     int(archived),
                     _dumps(alert.to_dict()),
                 )
             )
         self._db.executemany(
-            "INSERT INTO alerts(n, status, created_at, resolved_at, kind, dedup_key, archived, doc)"
-            " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(n) DO UPDATE SET status = excluded.status,"
+            "INSERT INTO alerts(n, status, created_at, resolved_at, kind, dedup_key, fingerprint,"
+            " archived, doc) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(n) DO UPDATE SET"
+            " status = excluded.status, fingerprint = excluded.fingerprint,"
             " created_at = excluded.created_at, resolved_at = excluded.resolved_at,"
             " kind = excluded.kind, dedup_key = excluded.dedup_key,"
             " archived = excluded.archived, doc = excluded.doc",
@@ -646,37 +663,57 @@ class SQLiteRepository:
         return alerts
 
     def grouping_candidates(
-        self, keys: Iterable[str], created_since: str, active_since: str
+        self,
+        keys: Iterable[str],
+        created_since: str,
+        active_since: str,
+        near: tuple[list[int], int] | None = None,
     ) -> list[Alert]:
-        """What a poll cycle's grouping may join or count: alerts created at or after
-        `created_since`; and, not resolved, storms, those with one of `keys` as dedup key and
-        those created at or after `active_since`. Archived ones left out; in id order."""
+        """See Repository.grouping_candidates."""
         keys = list(dict.fromkeys(keys))
         found: dict[int, str] = {}
         with self._lock:
-            queries = [
-                (
-                    "SELECT n, doc FROM alerts WHERE created_at >= ? AND archived = 0",
-                    [created_since],
-                ),
+            recent = "created_at >= ? AND archived = 0"
+            queries: list[tuple[str, list[Any]]] = [
                 (
                     "SELECT n, doc FROM alerts WHERE status != 'resolved' AND archived = 0"
                     " AND (kind = 'storm' OR created_at >= ?)",
                     [active_since],
                 ),
+                (
+                    f"SELECT n, doc FROM alerts WHERE {recent} AND created_at >= ?",
+                    [created_since, active_since],
+                ),
             ]
-            for i in range(0, len(keys), CHUNK):
-                chunk = keys[i : i + CHUNK]
+            if near is None:
+                queries.append((f"SELECT n, doc FROM alerts WHERE {recent}", [created_since]))
+            elif near[0]:
+                # SimHash distance in SQL: only alerts near one of the mentions are parsed.
+                self._near = ([int(f) for f in near[0] if f], int(near[1]))
                 queries.append(
                     (
-                        "SELECT n, doc FROM alerts WHERE status != 'resolved' AND archived = 0"
-                        f" AND dedup_key IN ({','.join('?' * len(chunk))})",
-                        chunk,
+                        f"SELECT n, doc FROM alerts WHERE {recent} AND fingerprint != 0"
+                        " AND bw_near(fingerprint)",
+                        [created_since],
+                    )
+                )
+            for i in range(0, len(keys), CHUNK):
+                chunk = keys[i : i + CHUNK]
+                marks = ",".join("?" * len(chunk))
+                queries.append(
+                    (
+                        "SELECT n, doc FROM alerts WHERE (status != 'resolved' OR created_at >= ?)"
+                        f" AND archived = 0 AND dedup_key IN ({marks})",
+                        [created_since, *chunk],
                     )
                 )
             for sql, params in queries:
                 found.update(self._db.execute(sql, params).fetchall())
             return [self._parse_alert(n, found[n]) for n in sorted(found)]
+
+    def _is_near(self, fingerprint: int) -> bool:
+        fingerprints, max_distance = self._near
+        return any((fingerprint ^ f).bit_count() <= max_distance for f in fingerprints)
 
     def change_alert(
         self,

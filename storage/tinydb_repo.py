@@ -213,18 +213,28 @@ class TinyDBRepository:
         )
 
     def grouping_candidates(
-        self, keys: Iterable[str], created_since: str, active_since: str
+        self,
+        keys: Iterable[str],
+        created_since: str,
+        active_since: str,
+        near: tuple[list[int], int] | None = None,
     ) -> list[Alert]:
         wanted = set(keys)
-        return self.find_alerts(
-            lambda a: (
-                a.created_at >= created_since
-                or (
-                    a.status != Status.RESOLVED
-                    and (a.kind == "storm" or a.dedup_key in wanted or a.created_at >= active_since)
-                )
+        fps, distance = near or ([], 0)
+
+        def close(a: Alert) -> bool:
+            return bool(a.fingerprint) and any(
+                (a.fingerprint ^ f).bit_count() <= distance for f in fps if f
             )
-        )
+
+        def wanted_alert(a: Alert) -> bool:
+            if a.status != Status.RESOLVED and (a.kind == "storm" or a.created_at >= active_since):
+                return True
+            if a.created_at < created_since:
+                return a.status != Status.RESOLVED and a.dedup_key in wanted
+            return near is None or a.created_at >= active_since or a.dedup_key in wanted or close(a)
+
+        return self.find_alerts(wanted_alert)
 
     def archived_alerts(self) -> Iterable[dict[str, Any]]:
         """Every archived alert record (for migrations); a torn line is skipped."""

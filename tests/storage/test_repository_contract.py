@@ -303,25 +303,36 @@ def test_find_and_active_alerts(repo: Repository) -> None:
 
 
 def test_grouping_candidates_are_recent_or_open_and_related(repo: Repository) -> None:
-    alerts = store_alerts(repo, 7)
-    day = timedelta(days=1)
-    shapes = [  # (status, created days ago, kind, dedup key)
-        (Status.RESOLVED, 0, "mention", "k1"),  # recent: in, whatever its status
-        (Status.OPEN, 5, "mention", "k2"),  # old, open, a key asked for: in
-        (Status.OPEN, 5, "mention", "k3"),  # old, open, unrelated: out
-        (Status.RESOLVED, 5, "mention", "k2"),  # old, resolved: out even with the key
-        (Status.ACKED, 5, "storm", ""),  # an open storm: in
-        (Status.OPEN, 2, "mention", "k4"),  # open and within the burst reach: in
-        (Status.RESOLVED, 2, "mention", "k4"),  # resolved, not recent: out
+    hour = timedelta(hours=1)
+    near_fp, far_fp = 0b1111, (1 << 64) - 2  # 3 and 64 bits from the mention's 0b1
+    shapes = [  # (status, created hours ago, kind, dedup key, fingerprint)
+        (Status.RESOLVED, 1, "mention", "k1", near_fp),  # recent and near: in
+        (Status.OPEN, 100, "mention", "k2", far_fp),  # old, open, a key asked for: in
+        (Status.OPEN, 100, "mention", "k3", near_fp),  # old, open, unrelated: out
+        (Status.RESOLVED, 100, "mention", "k2", near_fp),  # old and resolved: out
+        (Status.ACKED, 100, "storm", "", 0),  # an open storm: in
+        (Status.OPEN, 30, "mention", "k4", far_fp),  # open, within the burst reach: in
+        (Status.RESOLVED, 30, "mention", "k4", near_fp),  # resolved, before the window: out
+        (Status.RESOLVED, 2, "mention", "k5", far_fp),  # recent but far: out with `near`
+        (Status.RESOLVED, 2, "mention", "k2", far_fp),  # recent, far, a key asked for: in
+        (Status.RESOLVED, 0, "mention", "k6", far_fp),  # far, within the burst reach: in
+        (Status.RESOLVED, 2, "mention", "k7", 0),  # no fingerprint: out with `near`
     ]
-    for a, (status, age, kind, key) in zip(alerts, shapes, strict=True):
-        a.status, a.kind, a.dedup_key = status.value, kind, key
-        a.created_at = (NOW - age * day).isoformat()
+    alerts = store_alerts(repo, len(shapes))
+    for a, (status, age, kind, key, fp) in zip(alerts, shapes, strict=True):
+        a.status, a.kind, a.dedup_key, a.fingerprint = status.value, kind, key, fp
+        a.created_at = (NOW - age * hour).isoformat()
     repo.save_cycle([], [], alerts, [])
-    found = repo.grouping_candidates(
-        ["k2", "k9"], (NOW - timedelta(hours=1)).isoformat(), (NOW - 3 * day).isoformat()
-    )
-    assert [a.id for a in found] == ["A1", "A2", "A5", "A6"]
+    window, reach = (NOW - 3 * hour).isoformat(), (NOW - 48 * hour).isoformat()
+    recent_window = (NOW - 10 * timedelta(minutes=1)).isoformat()
+
+    def ids(**kw: Any) -> list[str]:
+        return [a.id for a in repo.grouping_candidates(["k2", "k9"], window, **kw)]
+
+    every_recent = ["A1", "A2", "A5", "A6", "A8", "A9", "A10", "A11"]
+    assert ids(active_since=reach) == every_recent
+    assert ids(active_since=recent_window, near=([1], 8)) == ["A1", "A2", "A5", "A9", "A10"]
+    assert ids(active_since=recent_window, near=([], 8)) == ["A2", "A5", "A9", "A10"]
 
 
 def test_archive_moves_only_resolved_alerts_with_nothing_to_send(
