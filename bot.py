@@ -85,14 +85,15 @@ class Buzzwatch:
         from listeners.console import DryRunNotifier
         from sources.base import build_sources
         from sources.http import Fetcher
-        from storage.tinydb_repo import TinyDBRepository
+        from storage.factory import open_repository
 
         self.config = config
         self.dry_run = dry_run
         set_display_timezone(config.tz)
         self.clock = clock or SystemClock()
         self.stdout = stdout
-        self.repo = TinyDBRepository(
+        self.repo = open_repository(
+            config.storage.backend,
             config.data_dir,
             clock=self.clock,
             read_only=dry_run or read_only,
@@ -412,9 +413,15 @@ def run_forever(app: Buzzwatch) -> int:
         app.deliverer.stop()
         print(f"error: {err}", file=sys.stderr)
         return 2
-    threading.Thread(
-        target=warm_up, args=(app.repo, app.clock.now() - WARM_UP_DAYS), name="warm-up", daemon=True
-    ).start()
+    if app.config.storage.backend == "tinydb":
+        # Day files are parsed on first use: load recent ones before someone searches. (SQLite
+        # needs no warm-up: a query reads only what it needs.)
+        threading.Thread(
+            target=warm_up,
+            args=(app.repo, app.clock.now() - WARM_UP_DAYS),
+            name="warm-up",
+            daemon=True,
+        ).start()
     app.digests.schedule(scheduler)  # at the digest time, and now if today's was missed
     scheduler.add_job(app.archive, "interval", hours=1, id="archive", next_run_time=app.clock.now())
     scheduler.start()
@@ -705,14 +712,14 @@ def cmd_export(config: Config, args: argparse.Namespace, out: TextIO) -> int:
     from tqdm import tqdm
 
     from core import export
-    from storage.tinydb_repo import TinyDBRepository
+    from storage.factory import open_repository
 
     try:
         brand, since = _report_args(config, args)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    repo = TinyDBRepository(config.data_dir, read_only=True)
+    repo = open_repository(config.storage.backend, config.data_dir, read_only=True)
     try:
         start = SystemClock().now() - since
         docs = export.select(repo.iter_mentions(start), start, brand)
@@ -755,6 +762,34 @@ def cmd_import(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
     app.deliver_now()
     print(report.summary(), file=out)
     return 0 if report.accepted or not report.rows else 1
+
+
+def cmd_migrate(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    """Move a TinyDB data folder into the SQLite store; the old files stay as they are."""
+    from tqdm import tqdm
+
+    from storage.migrate import migrate_tinydb_folder
+
+    bar = tqdm(unit=" records", file=sys.stderr, disable=args.no_progress)
+    try:
+        report = migrate_tinydb_folder(
+            config.data_dir,
+            SystemClock().now().isoformat(),
+            progress=bar.update,
+            on_total=lambda n: setattr(bar, "total", n),
+        )
+    finally:
+        bar.close()
+    db = config.data_dir / "buzzwatch.sqlite3"
+    print(report.summary(db), file=out)
+    if config.storage.backend != "sqlite":
+        print("set `storage: {backend: sqlite}` in the config to use it", file=out)
+    print(
+        f"the old files in {config.data_dir} (state.json*, mentions/, seen/, alerts-archive/) "
+        "are untouched: delete them once you are satisfied",
+        file=out,
+    )
+    return 0
 
 
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -843,6 +878,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="route and alert the imported mentions (default: store only)",
     )
+    p = add("migrate", help="move a TinyDB data folder into the SQLite store (old files kept)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -907,6 +944,8 @@ def main(
             return cmd_classify(config, args, out)
         if args.command == "export":
             return cmd_export(config, args, out)
+        if args.command == "migrate":
+            return cmd_migrate(config, args, out)
         log.info("config: %s", path)
         app = Buzzwatch(
             config,

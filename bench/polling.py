@@ -1,6 +1,7 @@
 """Wall time of one poll cycle over many local feeds, cold (200s) and warm (304s).
 
     python bench/polling.py [--feeds 500] [--servers 5] [--entries 20] [--per-host 4]
+                            [--backend sqlite|tinydb]
 
 Feeds are served from 127.0.0.1 (several servers = several hosts, as real sources are
 spread over sites), ~20 entries each, realistic sizes (~25 KB), one in ten entries naming
@@ -76,6 +77,7 @@ def main() -> int:
     ap.add_argument("--entries", type=int, default=20)
     ap.add_argument("--per-host", type=int, default=4)
     ap.add_argument("--workers", type=int, default=16)
+    ap.add_argument("--backend", choices=["sqlite", "tinydb"], default="sqlite")
     args = ap.parse_args()
 
     servers = [FeedServer() for _ in range(args.servers)]
@@ -93,6 +95,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             config = make_config(
                 Path(tmp),
+                storage={"backend": args.backend},
                 sources=sources,
                 fetch={
                     "allow_hosts": ["127.0.0.1"],
@@ -104,7 +107,7 @@ def main() -> int:
             print(
                 f"{args.feeds} feeds on {args.servers} local server(s), {args.entries} entries, "
                 f"{size / args.feeds / 1024:.0f} KB each; workers={args.workers} "
-                f"per_host={args.per_host}"
+                f"per_host={args.per_host}; storage: {args.backend}"
             )
             for label in ("cold", "warm"):
                 start = time.perf_counter()

@@ -20,7 +20,7 @@ from core.digest_service import DigestService
 from core.durations import check_report_since, format_duration, parse_duration
 from core.health import sources_report
 from core.models import Alert, Flag, Status, from_iso, to_iso
-from core.query import MAX_LIMIT, SENTIMENTS, MentionQuery, matcher
+from core.query import MAX_LIMIT, SENTIMENTS, MentionQuery
 from core.repository import Repository
 from core.routing import route_label
 from rules.text import cap, clean_name, one_line, strip_invisible
@@ -191,11 +191,9 @@ def search_mentions(
     repo: Repository, config: Config, query: MentionQuery, now
 ) -> tuple[list[dict[str, Any]], int]:
     """Matching mention records, newest first: the requested page and the total count."""
-    accept = matcher(query, now, config.rules.negative_threshold, config.rules.positive_threshold)
-    found = [d for d in repo.iter_mentions(now - query.since) if accept(d)]
-    found.sort(key=lambda d: d.get("published") or d.get("fetched_at") or "", reverse=True)
-    page = found[query.offset : query.offset + query.limit]
-    return page, len(found)
+    return repo.search_mentions(
+        query, now, config.rules.negative_threshold, config.rules.positive_threshold
+    )
 
 
 class CommandService:
@@ -450,7 +448,7 @@ class CommandService:
         if args:
             return self._status_all(args)
         now = self.clock.now()
-        active = self.repo.find_alerts(lambda a: a.status in ACTIVE)
+        active = [a for a in self.repo.active_alerts() if a.status in ACTIVE]
         lines = [f"{len(active)} alert(s) not resolved."]
         cut = False
         for status in STATUS_ORDER:

@@ -560,11 +560,20 @@ class StormConfig(StormRule):
     brands: dict[str, StormRule] = {}  # brand name -> its own rule
 
 
+class StorageConfig(Strict):
+    """Where data_dir's records live: `sqlite` (one SQLite file, the default: scales to
+    millions of mentions) or `tinydb` (JSON state file plus day files: for very small installs;
+    its limits are in the README). `python bot.py migrate` moves a tinydb folder to sqlite."""
+
+    backend: Literal["sqlite", "tinydb"] = "sqlite"
+
+
 # --- the whole file -------------------------------------------------------------------------
 
 
 class Config(Strict):
     data_dir: Path = Path("./data")
+    storage: StorageConfig = StorageConfig()
     timezone: str = "UTC"
     brands: list[BrandConfig] = Field(min_length=1)
     kols: list[KolConfig] = []

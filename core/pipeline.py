@@ -10,10 +10,11 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from core.alerting import AlertMaker, Batch
+from core.alerting import AlertMaker, Batch, text_fingerprint
+from core.alerts import dedup_key
 from core.clock import Clock
 from core.config import Config
-from core.models import Alert, Mention, Status, to_iso
+from core.models import Alert, Mention, to_iso
 from core.repository import Repository
 from core.routing import Router
 from rules.analyze import Analyzer
@@ -89,9 +90,18 @@ class Pipeline:
         with self.repo.locked():
             batch = Batch()
             if matched and alert:
+                # Only what grouping can use: recent alerts, open ones of these mentions'
+                # stories, open storms, and open alerts a route's burst still counts.
                 horizon = to_iso(now - self.config.grouping.window) or ""
-                candidates = self.repo.find_alerts(
-                    lambda a: a.status != Status.RESOLVED or a.created_at >= horizon
+                bursts = [r.burst.window for r in self.config.routes if r.burst]
+                counted = to_iso(now - max(bursts)) if bursts else horizon
+                grouping = self.config.grouping
+                fps = [text_fingerprint(m) for m in matched] if grouping.enabled else []
+                candidates = self.repo.grouping_candidates(
+                    {dedup_key(m) for m in matched},
+                    horizon,
+                    counted or horizon,
+                    near=(fps, grouping.max_distance),
                 )
                 batch = self.maker.make(
                     matched,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -95,6 +96,21 @@ def matcher(
         return True
 
     return accept
+
+
+def search_records(
+    records: Iterable[dict[str, Any]],
+    query: MentionQuery,
+    now: datetime,
+    negative_threshold: float,
+    positive_threshold: float,
+) -> tuple[list[dict[str, Any]], int]:
+    """The query over records in memory: the page asked for (newest first) and the total.
+    What every backend's search_mentions must answer."""
+    accept = matcher(query, now, negative_threshold, positive_threshold)
+    found = [d for d in records if accept(d)]
+    found.sort(key=lambda d: d.get("published") or d.get("fetched_at") or "", reverse=True)
+    return found[query.offset : query.offset + query.limit], len(found)
 
 
 def warm_up(repo: Any, since: datetime) -> int:

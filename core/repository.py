@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from core.models import Alert, Mention, OutboxItem
+from core.query import MentionQuery
 
 T = TypeVar("T")
 
@@ -35,6 +36,19 @@ class Repository(Protocol):
     def iter_mentions(self, since: datetime | None) -> Iterable[dict[str, Any]]:
         """Stored mention records fetched on or after `since`'s day (raw dicts, read-only)."""
 
+    def search_mentions(
+        self,
+        query: MentionQuery,
+        now: datetime,
+        negative_threshold: float,
+        positive_threshold: float,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The `mentions` query, run where the records are: the page asked for (newest first)
+        and the total count; the same answer as core.query.search_records over every record."""
+
+    def count_mentions(self) -> int:
+        """How many mention records are stored."""
+
     # --- alerts ---
     def next_alert_ids(self, count: int) -> list[str]:
         """Reserve `count` alert ids (A1, A2, ...). Never one issued before, also after the
@@ -46,7 +60,29 @@ class Repository(Protocol):
     def archive_alerts(self, resolved_before: datetime) -> int:
         """Move alerts resolved before then out of the hot state; get_alert still finds them."""
 
-    def find_alerts(self, predicate: Callable[[Alert], bool]) -> list[Alert]: ...
+    def find_alerts(self, predicate: Callable[[Alert], bool]) -> list[Alert]:
+        """Every alert not archived that `predicate` accepts (reads them all: prefer
+        active_alerts where it will do)."""
+
+    def active_alerts(self, created_since: str = "") -> list[Alert]:
+        """Alerts not resolved and, with `created_since` (ISO time), resolved ones created at
+        or after it; archived ones left out; in id order. Cost grows with the open alerts,
+        not with history."""
+
+    def grouping_candidates(
+        self,
+        keys: Iterable[str],
+        created_since: str,
+        active_since: str,
+        near: tuple[list[int], int] | None = None,
+    ) -> list[Alert]:
+        """What a poll cycle's grouping may join or count (ISO times), archived ones left out,
+        in id order: not resolved and (a storm, or created at or after `active_since`); created
+        at or after both times; created at or after `created_since` with one of `keys` as
+        dedup key, or not resolved with one of them; and created at or after `created_since`:
+        all of those, or with `near` (fingerprints, max bits apart) only those whose
+        fingerprint is within that distance of one of them. Cost grows with recent alerts and
+        near-duplicates, not with open alerts or history."""
 
     def change_alert(
         self,
@@ -62,10 +98,14 @@ class Repository(Protocol):
     def pending_outbox(self) -> list[OutboxItem]: ...
 
     def save_outbox(
-        self, item: OutboxItem, alert_ref: tuple[str, str, dict[str, str]] | None = None
+        self, item: OutboxItem, refs: list[tuple[str, str, dict[str, str]]] | None = None
     ) -> None:
-        """Store an outbox item's new state; with alert_ref (alert id, destination, message
-        reference) also record on the alert where its message lives, in the same write."""
+        """Store an outbox item's new state (sent: removed; dead: to the dead letters); with
+        refs (alert id, destination, message reference) also record on those alerts where
+        their messages live, in the same write."""
+
+    def replace_outbox(self, old: list[OutboxItem], new: OutboxItem) -> None:
+        """Swap several pending items for one (a batch) in the queue place of the first."""
 
     def add_outbox(self, items: list[OutboxItem], state: dict[str, Any] | None = None) -> None:
         """Queue items; with `state`, also set those state keys, in the same write (so a
@@ -76,6 +116,10 @@ class Repository(Protocol):
     # --- small state ---
     def get_state(self, key: str, default: Any = None) -> Any: ...
 
-    def set_state(self, key: str, value: Any) -> None: ...
+    def set_state(self, key: str, value: Any) -> None:
+        """Set one key (e.g. one source's fetch state, `source:<name>`)."""
+
+    def all_state(self) -> dict[str, Any]:
+        """Every state key and value (for migrations)."""
 
     def close(self) -> None: ...

@@ -41,9 +41,11 @@ class SlaWatcher:
         report = SlaReport()
         now = self.clock.now()
         stamp = to_iso(now) or ""
-        candidates = self.repo.find_alerts(
-            lambda a: a.status in (Status.OPEN, Status.SNOOZED) and not a.storm_of
-        )
+        candidates = [
+            a
+            for a in self.repo.active_alerts()
+            if a.status in (Status.OPEN, Status.SNOOZED) and not a.storm_of
+        ]
         for alert in candidates:
             if alert.status == Status.SNOOZED:
                 if alert.snoozed_until and alert.snoozed_until <= stamp:

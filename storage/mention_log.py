@@ -83,6 +83,15 @@ class MentionLog:
         if loaded is not None:
             self._days.move_to_end(day)
             return loaded
+        docs = self.read_day(day)
+        self._days[day] = docs
+        # Read-only (a dry run): what it "stored" lives only here, so nothing is dropped.
+        while len(self._days) > MAX_DAYS_IN_MEMORY and not self.read_only:
+            self._days.popitem(last=False)
+        return docs
+
+    def read_day(self, day: date) -> dict[str, dict[str, Any]]:
+        """One day file's records by id, read from disk (not kept in memory)."""
         docs: dict[str, dict[str, Any]] = {}
         path = self._path(day)
         try:
@@ -104,10 +113,6 @@ class MentionLog:
                     n,
                     "torn write from an interrupted append" if torn else "not a mention record",
                 )
-        self._days[day] = docs
-        # Read-only (a dry run): what it "stored" lives only here, so nothing is dropped.
-        while len(self._days) > MAX_DAYS_IN_MEMORY and not self.read_only:
-            self._days.popitem(last=False)
         return docs
 
     def append(self, mentions: Iterable[dict[str, Any]]) -> None:
@@ -118,6 +123,9 @@ class MentionLog:
         for day, docs in by_day.items():
             if not self.read_only:
                 self._append_file(self._path(day), docs)
+            else:
+                # A dry run's mentions live only in memory: a day not read yet would drop them.
+                self._load_day(day)
             if day in self._days:
                 for doc in docs:
                     self._days[day][doc["id"]] = doc

@@ -10,6 +10,7 @@ One re-entrant lock guards every call: TinyDB is not thread-safe.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -24,6 +25,7 @@ from tinydb.table import Document, Table
 
 from core.clock import Clock, SystemClock
 from core.models import Alert, Mention, OutboxItem, OutboxStatus, Status
+from core.query import MentionQuery, search_records
 from storage.alert_ids import AlertIdMark, highest_archived_id
 from storage.atomic_json import AtomicJSONStorage, remove_orphaned_temps
 from storage.mention_log import MentionLog, append_jsonl
@@ -215,6 +217,20 @@ class TinyDBRepository:
         with self._lock:
             return list(self.mentions.iter_since(since))
 
+    def search_mentions(
+        self,
+        query: MentionQuery,
+        now: datetime,
+        negative_threshold: float,
+        positive_threshold: float,
+    ) -> tuple[list[dict[str, Any]], int]:
+        records = self.iter_mentions(now - query.since)
+        return search_records(records, query, now, negative_threshold, positive_threshold)
+
+    def count_mentions(self) -> int:
+        with self._lock:
+            return sum(1 for _ in self.mentions.iter_since(None))
+
     # --- alerts -----------------------------------------------------------------------------
 
     def next_alert_ids(self, count: int) -> list[str]:
@@ -293,6 +309,44 @@ class TinyDBRepository:
         with self._lock:
             alerts = [Alert.from_dict(d) for d in self._alerts.all()]
         return [a for a in alerts if predicate(a)]
+
+    def active_alerts(self, created_since: str = "") -> list[Alert]:
+        return self.find_alerts(
+            lambda a: (
+                a.status != Status.RESOLVED or bool(created_since and a.created_at >= created_since)
+            )
+        )
+
+    def grouping_candidates(
+        self,
+        keys: Iterable[str],
+        created_since: str,
+        active_since: str,
+        near: tuple[list[int], int] | None = None,
+    ) -> list[Alert]:
+        wanted = set(keys)
+        fps, distance = near or ([], 0)
+
+        def close(a: Alert) -> bool:
+            return bool(a.fingerprint) and any(
+                (a.fingerprint ^ f).bit_count() <= distance for f in fps if f
+            )
+
+        def wanted_alert(a: Alert) -> bool:
+            if a.status != Status.RESOLVED and (a.kind == "storm" or a.created_at >= active_since):
+                return True
+            if a.created_at < created_since:
+                return a.status != Status.RESOLVED and a.dedup_key in wanted
+            return near is None or a.created_at >= active_since or a.dedup_key in wanted or close(a)
+
+        return self.find_alerts(wanted_alert)
+
+    def archived_alerts(self) -> Iterable[dict[str, Any]]:
+        """Every archived alert record (for migrations); a torn line is skipped."""
+        for path in sorted(self._archive_dir.glob("*.jsonl")) if self._archive_dir.exists() else ():
+            for line in path.read_bytes().splitlines():
+                with contextlib.suppress(ValueError):
+                    yield json.loads(line)
 
     def change_alert(
         self,
@@ -389,6 +443,10 @@ class TinyDBRepository:
             doc = dict(self._state.get(doc_id=1) or {})
             doc[key] = value
             self._state.upsert(Document(doc, doc_id=1))
+
+    def all_state(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._state.get(doc_id=1) or {})
 
     def close(self) -> None:
         with self._lock:

@@ -53,7 +53,7 @@ def test_zero_config_once_alerts_the_samples_and_not_the_noise(checkout: Path) -
     for noise in ("Acmeville", "Acme Corp stock", "天气真不错", "ten new openings"):
         assert noise not in out
     assert "examples/config.yaml" in run.stderr and "cycle done" in run.stderr
-    assert (checkout / "data" / "state.json").exists()
+    assert (checkout / "data" / "buzzwatch.sqlite3").exists()  # the default store
 
     again = bot(checkout, "--once")
     assert again.returncode == 0
@@ -126,7 +126,7 @@ def test_bundled_config_works_from_another_folder(checkout: Path, tmp_path: Path
         "failed" not in run.stderr.split("cycle done")[-1].split(",")[1]
         or " 0 failed" in run.stderr
     )
-    assert (tmp_path / "data" / "state.json").exists()  # data under the folder it runs in
+    assert (tmp_path / "data" / "buzzwatch.sqlite3").exists()  # data under the folder it runs in
 
 
 def test_global_options_work_after_the_command_and_errors_are_short(

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from core.clock import FakeClock
-from core.config import FetchConfig
+from core.config import FetchConfig, StorageConfig
 from core.health import state_key
 from core.models import Mention
 from core.outbox import Deliverer
@@ -32,6 +32,7 @@ from core.routing import Router
 from listeners.webhook import WebhookNotifier
 from rules.analyze import Analyzer
 from sources.http import Fetcher, FetchStopped
+from storage.factory import open_repository
 from storage.tinydb_repo import TinyDBRepository
 from tests.chatserver import ChatServer
 from tests.conftest import make_config
@@ -196,7 +197,7 @@ def test_a_signal_during_the_once_drain_stops_it_and_leaves_the_rest_queued(
     assert "Traceback" not in err and chat.received == []
 
     # Still queued for the next run (which waits out what is left of the Retry-After).
-    repo = TinyDBRepository(tmp_path / "data", read_only=True)
+    repo = open_repository(StorageConfig().backend, tmp_path / "data", read_only=True)
     try:
         [item] = repo.pending_outbox()
     finally:

@@ -9,7 +9,8 @@ from typing import Any
 from core.clock import FakeClock
 from core.config import Config
 from core.models import Alert, Mention, to_iso
-from storage.tinydb_repo import TinyDBRepository
+from core.repository import Repository
+from storage.factory import open_repository
 from tests.conftest import make_config
 
 
@@ -84,8 +85,8 @@ def setup(
     mentions: list[Mention] = (),
     alerts: list[Alert] = (),
     **overrides: Any,
-) -> tuple[Config, TinyDBRepository]:
+) -> tuple[Config, Repository]:
     config = make_config(tmp_path, **overrides)
-    repo = TinyDBRepository(config.data_dir, clock=clock)
+    repo = open_repository(config.storage.backend, config.data_dir, clock=clock)
     repo.save_cycle(list(mentions), [m.id for m in mentions], list(alerts), [])
     return config, repo

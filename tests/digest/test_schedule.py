@@ -11,6 +11,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from core.clock import FakeClock
 from core.digest import daily_period, local_moment
 from core.digest_service import STATE_KEY, DigestService
+from core.repository import Repository
+from storage.factory import open_repository
 from storage.tinydb_repo import TinyDBRepository
 from tests.digest.helpers import mention, setup, utc
 
@@ -18,13 +20,13 @@ NEW_YORK = ZoneInfo("America/New_York")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def digest_items(repo: TinyDBRepository) -> list:
+def digest_items(repo: Repository) -> list:
     return [i for i in repo.pending_outbox() if i.message.get("kind") == "text"]
 
 
-def restart(config, clock) -> tuple[TinyDBRepository, DigestService]:
+def restart(config, clock) -> tuple[Repository, DigestService]:
     """A new process: a fresh repository over the same files, a fresh service."""
-    repo = TinyDBRepository(config.data_dir, clock=clock)
+    repo = open_repository(config.storage.backend, config.data_dir, clock=clock)
     return repo, DigestService(config, repo, clock, charts=False)
 
 

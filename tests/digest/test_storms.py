@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from core.clock import FakeClock
 from core.config import StormRule
+from core.repository import Repository
 from core.storms import StormWatch, Window, evaluate, top_terms
-from storage.tinydb_repo import TinyDBRepository
+from storage.factory import open_repository
 from tests.digest.helpers import mention, setup, utc
 
 NOW = utc(2026, 11, 28, 12, 0)
@@ -44,7 +45,7 @@ def burst(n: int, start: timedelta, prefix: str, negative: int = 0, text: str = 
     return out
 
 
-def storm_messages(repo: TinyDBRepository) -> list[dict]:
+def storm_messages(repo: Repository) -> list[dict]:
     return [i.message for i in repo.pending_outbox() if i.message.get("kind") == "text"]
 
 
@@ -71,7 +72,7 @@ def test_raised_once_and_cleared_once(tmp_path) -> None:
     clock.advance(60)
     assert watch.check() == []
     repo.close()
-    repo = TinyDBRepository(config.data_dir, clock=clock)
+    repo = open_repository(config.storage.backend, config.data_dir, clock=clock)
     watch = StormWatch(config, repo, clock)
     assert watch.check() == []
     assert len(storm_messages(repo)) == 1

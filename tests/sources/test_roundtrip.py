@@ -13,9 +13,10 @@ import pytest
 import yaml
 
 from bot import main
+from core.config import StorageConfig
 from core.export import METRIC_COLUMNS
 from sources.inbound import METRIC_KEYS
-from storage.tinydb_repo import TinyDBRepository
+from storage.factory import open_repository
 from tests.conftest import BASE_CONFIG
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -36,7 +37,7 @@ def _run(*argv: str) -> tuple[int, str]:
 
 
 def _stored(data_dir: Path) -> dict[str, dict[str, Any]]:
-    repo = TinyDBRepository(data_dir, read_only=True)
+    repo = open_repository(StorageConfig().backend, data_dir, read_only=True)
     try:
         return {doc["id"]: doc for doc in repo.iter_mentions(NOW - timedelta(days=400))}
     finally:

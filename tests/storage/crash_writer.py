@@ -1,4 +1,4 @@
-"""Writes to a repository as fast as it can, printing each cycle number once it is stored.
+"""Writes to a repository (argv: data folder, backend) as fast as it can, printing each cycle number once it is stored.
 
 Run by test_crash.py, which kills it with SIGKILL at random moments.
 """
@@ -13,11 +13,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from core.alerts import new_alert, outbox_items
 from core.models import Mention
-from storage.tinydb_repo import TinyDBRepository
+from storage.factory import open_repository
 
 
-def main(data_dir: str) -> None:
-    repo = TinyDBRepository(Path(data_dir))
+def main(data_dir: str, backend: str = "tinydb") -> None:
+    repo = open_repository(backend, Path(data_dir))
     cycle = int(repo.get_state("cycles", 0))
     while True:
         cycle += 1
@@ -46,4 +46,4 @@ def main(data_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

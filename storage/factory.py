@@ -1,0 +1,43 @@
+"""Which repository a config asks for (`storage: {backend: sqlite|tinydb}`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.clock import Clock
+from core.repository import Repository
+from storage.atomic_json import StorageError
+
+BACKENDS = ("sqlite", "tinydb")
+
+
+def open_repository(
+    backend: str,
+    data_dir: Path,
+    clock: Clock | None = None,
+    read_only: bool = False,
+    start_empty: bool = False,
+) -> Repository:
+    """The store; `start_empty` (TinyDB only) accepts losing an unreadable state file and its
+    backup. SQLite writes each change as one transaction, so it has no such state to lose."""
+    # Imported here: a command pays only for the backend it uses.
+    if backend == "sqlite":
+        from storage.sqlite_repo import DB_NAME, SQLiteRepository
+
+        data_dir = Path(data_dir)
+        if not (data_dir / DB_NAME).exists() and (data_dir / "state.json").exists():
+            # An empty SQLite store next to a TinyDB one would restart alert ids at A1 and
+            # alert again on everything already seen.
+            raise StorageError(
+                f"{data_dir} holds a TinyDB store (state.json) and no SQLite store yet: run "
+                "`python bot.py migrate` to move it into SQLite, or keep it with "
+                "`storage: {backend: tinydb}` in the config"
+            )
+        return SQLiteRepository(data_dir, clock=clock, read_only=read_only)
+    if backend == "tinydb":
+        from storage.tinydb_repo import TinyDBRepository
+
+        return TinyDBRepository(
+            data_dir, clock=clock, read_only=read_only, start_empty=start_empty
+        )
+    raise ValueError(f"unknown storage backend {backend!r} (known: {', '.join(BACKENDS)})")

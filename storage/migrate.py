@@ -1,0 +1,198 @@
+"""`python bot.py migrate`: a TinyDB data folder (state.json, mentions/ day files, seen/
+files, alerts-archive/) into the SQLite store in the same folder.
+
+The old files are only read, never changed: the user deletes them once satisfied.
+Idempotent: mentions and seen ids are merged by id on every run; alerts, the outbox, dead
+letters and state go in once, in one transaction with a mark, so a second run can never
+bring back an outbox item the bot has sent since (it would be sent twice).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.models import Alert, OutboxItem
+from storage.atomic_json import StorageError
+from storage.mention_log import MentionLog
+from storage.sqlite_repo import SQLiteRepository, _alert_number, _dumps
+from storage.tinydb_repo import CYCLE_SEEN, TinyDBRepository
+
+MARK_KEY = "migrated_from_tinydb"
+BATCH = 5000
+
+
+@dataclass
+class MigrationReport:
+    mentions: int = 0
+    seen: int = 0
+    alerts: int = 0
+    archived: int = 0
+    outbox: int = 0
+    dead: int = 0
+    state_keys: int = 0
+    already: str = ""  # when an earlier run moved alerts/outbox/state: its time
+
+    def summary(self, path: Path) -> str:
+        lines = [
+            f"{self.mentions:,} mention(s) and {self.seen:,} seen id(s) in {path}",
+        ]
+        if self.already:
+            lines.append(
+                f"alerts, outbox and state were moved by an earlier run ({self.already}); "
+                "left as they are"
+            )
+        else:
+            lines.append(
+                f"{self.alerts:,} alert(s) ({self.archived:,} archived), {self.outbox:,} "
+                f"outbox item(s), {self.dead:,} dead letter(s), {self.state_keys:,} state key(s)"
+            )
+        return "\n".join(lines)
+
+
+def _seen_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.txt")) if folder.exists() else []
+
+
+def _count_lines(paths: list[Path]) -> int:
+    """Non-empty lines: about one record each (a torn line is counted, then skipped)."""
+    return sum(sum(1 for line in p.read_bytes().split(b"\n") if line.strip()) for p in paths)
+
+
+def migrate_tinydb_folder(
+    data_dir: Path,
+    now_iso: str,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> MigrationReport:
+    """Copy everything; the SQLite store takes the folder's lock, so the bot must be stopped."""
+    data_dir = Path(data_dir)
+    if not (data_dir / "state.json").exists() and not (data_dir / "mentions").exists():
+        raise StorageError(f"{data_dir} holds no TinyDB store (no state.json, no mentions/)")
+    report = MigrationReport()
+    target = SQLiteRepository(data_dir)
+    try:
+        source = TinyDBRepository(data_dir, read_only=True)
+        try:
+            day_files = sorted((data_dir / "mentions").glob("*.jsonl"))
+            seen_files = _seen_files(data_dir / "seen")
+            if on_total:
+                on_total(_count_lines(day_files) + _count_lines(seen_files))
+            _mentions(target, data_dir, report, progress)
+            _seen(target, seen_files, source, report, progress)
+            done = target.get_state(MARK_KEY)
+            if done:
+                report.already = str(done)
+            else:
+                _small_tables(target, source, report, now_iso)
+        finally:
+            source.close()
+    finally:
+        target.close()
+    return report
+
+
+def _mentions(
+    target: SQLiteRepository,
+    data_dir: Path,
+    report: MigrationReport,
+    progress: Callable[[int], None] | None,
+) -> None:
+    folder = data_dir / "mentions"
+    if not folder.exists():
+        return
+    log = MentionLog(folder, read_only=True)  # read-only: nothing created or changed
+    batch: list[dict[str, Any]] = []
+    for day in log.days_on_disk():
+        docs = list(log.read_day(day).values())
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) >= BATCH:
+                report.mentions += _flush(target, batch, progress)
+    report.mentions += _flush(target, batch, progress)
+
+
+def _flush(
+    target: SQLiteRepository,
+    batch: list[dict[str, Any]],
+    progress: Callable[[int], None] | None,
+) -> int:
+    n = len(batch)
+    if n:
+        with target._tx():
+            target._put_mentions(batch)
+        if progress:
+            progress(n)
+        batch.clear()
+    return n
+
+
+def _seen(
+    target: SQLiteRepository,
+    files: list[Path],
+    source: TinyDBRepository,
+    report: MigrationReport,
+    progress: Callable[[int], None] | None,
+) -> None:
+    ids: set[str] = set()
+    for path in files:
+        month = path.stem  # YYYY-MM
+        found = [i for i in path.read_text("utf-8", errors="replace").split("\n") if i]
+        with target._tx() as db:
+            target._add_seen(found, f"{month}-01", db)
+        ids.update(found)
+        if progress:
+            progress(len(found))
+    # ids of a cycle whose seen-file append a crash cut off
+    cycle = [i for i in source.get_state(CYCLE_SEEN, []) or [] if i not in ids]
+    if cycle:
+        with target._tx() as db:
+            target._add_seen(cycle, "", db)
+    report.seen = len(ids) + len(cycle)
+
+
+def _small_tables(
+    target: SQLiteRepository, source: TinyDBRepository, report: MigrationReport, now_iso: str
+) -> None:
+    if target.find_alerts(lambda a: True) or target.pending_outbox() or target.all_state():
+        raise StorageError(
+            f"{target.path} already holds alerts or state of its own: migrate into a new store "
+            "(move that file away first)"
+        )
+    hot = source.find_alerts(lambda a: True)
+    hot_ids = {a.id for a in hot}
+    # A crash between the archive's append and the removal leaves a copy in both: hot wins.
+    archived = [Alert.from_dict(d) for d in source.archived_alerts() if d.get("id") not in hot_ids]
+    outbox = source.pending_outbox()
+    dead = source.dead_letters()
+    state = {k: v for k, v in source.all_state().items() if k != CYCLE_SEEN}
+    numbers = [_alert_number(a.id) or 0 for a in [*hot, *archived]]
+    seqs = [_seq(o) for o in [*outbox, *dead]]
+    state["alert_seq"] = max([int(state.get("alert_seq", 0)), *numbers])
+    state["outbox_seq"] = max([int(state.get("outbox_seq", 0)), *seqs])
+    with target._tx() as db:
+        target._put_alerts(hot)
+        target._put_alerts(archived, archived=True)
+        db.executemany(
+            "INSERT OR REPLACE INTO outbox(seq, alert_id, doc) VALUES (?,?,?)",
+            [(_seq(o), o.alert_id or None, _dumps(o.to_dict())) for o in outbox],
+        )
+        db.executemany(
+            "INSERT OR REPLACE INTO dead_letters(seq, doc) VALUES (?,?)",
+            [(_seq(o), _dumps(o.to_dict())) for o in dead],
+        )
+        for key, value in state.items():
+            target.set_state(key, json.loads(_dumps(value)))
+        target.set_state(MARK_KEY, now_iso)
+    report.alerts = len(hot) + len(archived)
+    report.archived = len(archived)
+    report.outbox = len(outbox)
+    report.dead = len(dead)
+    report.state_keys = len(state)
+
+
+def _seq(item: OutboxItem) -> int:
+    return int(item.id.removeprefix("o"))

@@ -1,0 +1,58 @@
+"""SQLite specifics behind the contract: every way a query can run gives the same answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.clock import FakeClock
+from core.query import search_records
+from storage import sqlite_repo
+from storage.sqlite_repo import SQLiteRepository, mark_words
+from tests.storage.test_repository_contract import CORPUS, NEG, NOW, POS, QUERIES, mention
+
+
+@pytest.fixture
+def repo(tmp_path: Path):
+    repo = SQLiteRepository(tmp_path / "data", clock=FakeClock(NOW))
+    mentions = [mention(i, text, **dict(extra)) for i, (text, extra) in enumerate(CORPUS)]
+    repo.save_cycle(mentions, [m.id for m in mentions], [], [])
+    yield repo, [m.to_dict() for m in mentions]
+    repo.close()
+
+
+@pytest.mark.parametrize(
+    "how", ["index lookups", "walking the time index", "no full-text index (old SQLite)"]
+)
+def test_every_query_plan_answers_the_same(repo, how: str, monkeypatch) -> None:
+    repo, docs = repo
+    if how == "index lookups":
+        monkeypatch.setattr(sqlite_repo._SearchPlan, "WALK_BELOW", 0)
+    elif how == "walking the time index":
+        monkeypatch.setattr(sqlite_repo._SearchPlan, "WALK_BELOW", 10**9)
+    else:
+        repo.fts = False
+    for query in QUERIES:
+        want_page, want_total = search_records(docs, query, NOW, NEG, POS)
+        page, total = repo.search_mentions(query, NOW, NEG, POS)
+        assert (total, [d["id"] for d in page]) == (want_total, [d["id"] for d in want_page]), query
+
+
+def test_word_starts_are_marked_so_a_substring_test_is_the_word_start_rule() -> None:
+    assert mark_words("x-ray experience") == "\x01x-\x01ray \x01experience"
+    assert mark_words("汉堡abc 10/10") == "汉堡\x01abc \x0110/\x0110"
+    assert mark_words("a\x01b") == "\x01a\ufffd\x01b"  # a stored \x01 cannot fake a mark
+
+
+def test_a_clean_close_leaves_no_wal_files_and_a_reader_creates_none(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    repo = SQLiteRepository(data)
+    repo.save_cycle([mention(1)], ["m1"], [], [])
+    repo.close()
+    names = sorted(p.name for p in data.iterdir())
+    assert names == [".lock", "buzzwatch.sqlite3"]
+    reader = SQLiteRepository(data, read_only=True)
+    assert [d["id"] for d in reader.iter_mentions(None)] == ["m1"]
+    reader.close()
+    assert sorted(p.name for p in data.iterdir()) == names
