@@ -37,7 +37,5 @@ def open_repository(
     if backend == "tinydb":
         from storage.tinydb_repo import TinyDBRepository
 
-        return TinyDBRepository(
-            data_dir, clock=clock, read_only=read_only, start_empty=start_empty
-        )
+        return TinyDBRepository(data_dir, clock=clock, read_only=read_only, start_empty=start_empty)
     raise ValueError(f"unknown storage backend {backend!r} (known: {', '.join(BACKENDS)})")
