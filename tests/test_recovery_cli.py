@@ -15,7 +15,8 @@ from tests.conftest import BASE_CONFIG
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    data = dict(BASE_CONFIG, data_dir=str(tmp_path / "data"))
+    # state.json and its backup are TinyDB's; SQLite writes each change as one transaction
+    data = dict(BASE_CONFIG, data_dir=str(tmp_path / "data"), storage={"backend": "tinydb"})
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path

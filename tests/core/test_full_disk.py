@@ -72,6 +72,7 @@ def test_once_on_a_full_disk_ends_with_a_clear_error_and_exit_code(
             destinations={"chat": {"type": "webhook", "url": chat.url}},
             routes=[{"name": "all", "match": {"brand": "Acme"}, "to": ["chat"]}],
             fetch={"allow_hosts": ["127.0.0.1"]},
+            storage={"backend": "tinydb"},  # the Node above made a TinyDB store
         )
         path = tmp_path / "config.yaml"
         path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
@@ -146,7 +147,9 @@ def test_once_whose_poll_cannot_be_stored_ends_with_the_storage_exit_code(
     # The sources answer fine; what they found cannot be stored. That is storage failing
     # (exit 3, as the README says), not "every source failed" (exit 1).
     config = write_config(
-        tmp_path, sources=[{"name": "w", "type": "rss", "path": feed_file(tmp_path, [COMPLAINT])}]
+        tmp_path,
+        sources=[{"name": "w", "type": "rss", "path": feed_file(tmp_path, [COMPLAINT])}],
+        storage={"backend": "tinydb"},  # fill_the_disk fails TinyDB's writes
     )
     fill_the_disk(monkeypatch)
     with caplog.at_level(logging.INFO):
