@@ -55,6 +55,7 @@ class Pipeline:
         unseen = self.repo.unseen(by_id)
         result.new = len(unseen)
         matched = []
+        self.analyzer.prepare([by_id[i] for i in unseen])  # one batched encoder call
         for i in unseen:
             m = self.analyzer.analyze(by_id[i], only_brands=True)
             if m.brands:
