@@ -92,6 +92,10 @@ class AnalysisConfig(Strict):
     engine: Literal["default", "fast", "snownlp"] = "default"
     # P(complaint) from which a post counts as negative.
     complaint_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    # The default engine holds at least this many brand-matched posts/s through a burst: per
+    # poll cycle the encoder reads the most unsure posts until the cycle's share of time
+    # (posts / rate, at least 1 s) is spent; the rest are left to the fast model. 0: no cap.
+    encoder_rate: int = Field(default=250, ge=0)
 
 
 class RulesConfig(Strict):

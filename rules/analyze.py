@@ -41,6 +41,9 @@ _ASKING = re.compile(
     r"\b(?:does|do) (?:anyone|anybody|someone) know\b|\banyone know\b|\bhow (?:do|can) i\b|"
     r"\bcan (?:someone|anyone) (?:tell|help)\b"
 )
+# A poll cycle may always spend this long on the encoder (a quiet feed's few posts all get
+# it); a burst gets posts / analysis.encoder_rate.
+MIN_CYCLE_BUDGET_S = 1.0
 # Beyond this the complaint model is sure the text is a complaint, question or not.
 _SURE_COMPLAINT = 0.85
 
@@ -109,18 +112,25 @@ class Analyzer:
         ]
 
     def prepare(self, mentions: list[Mention]) -> None:
-        """Batch the slow part (the encoder) for the brand-matched mentions of a poll cycle;
-        ``analyze`` then finds it cached.  Changes no mention."""
+        """Batch the slow part (the encoder) for the brand-matched mentions of a poll cycle,
+        within the cycle's time budget (``analysis.encoder_rate``); ``analyze(...,
+        encode=False)`` then uses what it read.  Changes no mention."""
         items = []
         for m in mentions:
             full = f"{m.title}\n{m.text}".strip()
             if self.match_brands(normalize(full)):
                 body = cap(full, ANALYSED_CHARS)
                 items.append((body, m.lang or detect_lang(body)))
-        prefetch(items, self.analysis.engine)
+        rate = self.analysis.encoder_rate
+        budget = max(MIN_CYCLE_BUDGET_S, len(items) / rate) if rate else None
+        prefetch(items, self.analysis.engine, budget)
 
     def analyze(
-        self, mention: Mention, brand: str | None = None, only_brands: bool = False
+        self,
+        mention: Mention,
+        brand: str | None = None,
+        only_brands: bool = False,
+        encode: bool = True,
     ) -> Mention:
         """Fill the mention's analysis fields in place and return it.
 
@@ -144,7 +154,7 @@ class Analyzer:
         for b in brands:
             domain.update(b.config.domain_words)
         sentiment = sentiment_score(body, mention.lang, domain or None)
-        complaint = complaint_probability(body, mention.lang, self.analysis.engine)
+        complaint = complaint_probability(body, mention.lang, self.analysis.engine, encode)
         complaint = with_domain(complaint, domain_value(body, mention.lang, domain))
         question = is_question(body, mention.lang)
         if question and asks_for_information(normalized, complaint, domain):

@@ -25,6 +25,7 @@ import json
 import math
 import re
 import threading
+import time
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
@@ -137,8 +138,13 @@ def _snownlp_margin(text: str) -> float:
     return math.log(p / (1.0 - p))
 
 
-def complaint_probability(text: str, lang: str, engine: str = "default") -> float:
-    """P(the post is a complaint / needs attention), in [0, 1]; 0.5 is the cut-off."""
+def complaint_probability(
+    text: str, lang: str, engine: str = "default", encode: bool = True
+) -> float:
+    """P(the post is a complaint / needs attention), in [0, 1]; 0.5 is the cut-off.
+
+    ``encode=False``: use the encoder only if ``prefetch`` already read this text (the
+    pipeline's budgeted path); otherwise the fast model decides."""
     if not text or not text.strip():
         return 0.0
     code = resolve_lang(text, lang)
@@ -149,7 +155,9 @@ def complaint_probability(text: str, lang: str, engine: str = "default") -> floa
         head = encoder.head()
         gate = head["gate"][code]
         if gate["low"] <= sigmoid(m) <= gate["high"]:
-            m = blend(m, encoder.margins([text], code)[0], code, head["fusion"])
+            enc = encoder.margins([text], code)[0] if encode else encoder.cached(text, code)
+            if enc is not None:
+                m = blend(m, enc, code, head["fusion"])
     elif engine not in ENGINES:
         raise ValueError(f"unknown analysis engine {engine!r} (one of {', '.join(ENGINES)})")
     p = sigmoid(m)
@@ -161,22 +169,38 @@ def complaint_probability(text: str, lang: str, engine: str = "default") -> floa
     return p
 
 
-def prefetch(items: list[tuple[str, str]], engine: str = "default") -> None:
-    """Run the encoder once, batched, for every (text, lang) the default engine will ask it
-    about, so the per-post calls that follow are cache hits (a poll cycle's worth at once)."""
+def prefetch(
+    items: list[tuple[str, str]], engine: str = "default", budget_s: float | None = None
+) -> int:
+    """Run the encoder, batched, for the (text, lang) pairs the default engine is unsure of,
+    so the per-post calls that follow are cache hits; returns how many it encoded.
+
+    With ``budget_s``, the most unsure posts go first and encoding stops once the budget is
+    spent: a burst (a backfill, a crisis) keeps its throughput and the posts left out are
+    decided by the fast model alone."""
     if engine != "default":
-        return
+        return 0
     head = encoder.head()
-    by_lang: dict[str, list[str]] = {}
+    unsure: list[tuple[float, str, str]] = []
     for text, lang in items:
         if not text or not text.strip():
             continue
         code = resolve_lang(text, lang)
         gate = head["gate"][code]
-        if gate["low"] <= sigmoid(fast_margin(text, code)) <= gate["high"]:
-            by_lang.setdefault(code, []).append(text)
-    for code, texts in by_lang.items():
-        encoder.margins(texts, code)
+        m = fast_margin(text, code)
+        if gate["low"] <= sigmoid(m) <= gate["high"] and encoder.cached(text, code) is None:
+            unsure.append((abs(m), code, text))
+    unsure.sort()
+    done = 0
+    t0 = time.perf_counter()
+    for start in range(0, len(unsure), encoder.BATCH):
+        if budget_s is not None and time.perf_counter() - t0 >= budget_s:
+            break
+        chunk = unsure[start : start + encoder.BATCH]
+        for code in {c for _m, c, _t in chunk}:
+            encoder.margins([t for _m, c, t in chunk if c == code], code)
+        done += len(chunk)
+    return done
 
 
 def check_engine(engine: str) -> None:

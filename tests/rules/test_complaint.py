@@ -166,6 +166,20 @@ def test_the_fast_engine_never_runs_the_encoder(fast_analyzer: Analyzer, monkeyp
     analyze(fast_analyzer, "Acme's new app is ok I guess, the old one was fine too")
 
 
+def test_a_spent_budget_leaves_the_rest_to_the_fast_model(monkeypatch) -> None:
+    def boom(_inputs):
+        raise AssertionError("encoder called")
+
+    monkeypatch.setattr(encoder, "embed", boom)
+    head = encoder.head()
+    monkeypatch.setitem(head, "gate", {lang: {"low": 0.0, "high": 1.0} for lang in ("en", "zh")})
+    complaint.cache_clear()
+    text = "Acme order arrived, it is what it is"
+    assert complaint.prefetch([(text, "en")], "default", budget_s=0.0) == 0
+    fast = complaint.complaint_probability(text, "en", "fast")
+    assert complaint.complaint_probability(text, "en", "default", encode=False) == fast
+
+
 def test_the_default_engine_batches_unsure_posts_and_caches(tmp_path, monkeypatch) -> None:
     import numpy as np
 
