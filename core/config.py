@@ -95,7 +95,7 @@ class AnalysisConfig(Strict):
     # The default engine holds at least this many brand-matched posts/s through a burst: per
     # poll cycle the encoder reads the most unsure posts until the cycle's share of time
     # (posts / rate, at least 1 s) is spent; the rest are left to the fast model. 0: no cap.
-    encoder_rate: int = Field(default=250, ge=0)
+    encoder_rate: int = Field(default=400, ge=0)
 
 
 class RulesConfig(Strict):

@@ -74,11 +74,12 @@ def reconcile(sentiment: float, complaint: float, negative: float, cutoff: float
     The rest of the product reads "negative" as ``sentiment < negative_threshold``; the
     complaint model decides it.  A complaint the polarity model scored positive ("charged
     my card twice" +0.57) gets 1 - 2P, at least just below the threshold; a post that is no
-    complaint keeps its score, lifted to the threshold if it was below ("never got sick").
+    complaint keeps its score, or reads neutral (0) if that score was negative ("never got
+    sick", a sad post that blames no one).
     """
     if complaint >= cutoff:
         return min(sentiment, 1.0 - 2.0 * complaint, negative - 0.01)
-    return max(sentiment, negative)
+    return sentiment if sentiment >= negative else max(0.0, negative)
 
 
 class Analyzer:

@@ -52,6 +52,7 @@ VERDICT_FLOOR = 0.75
 # Praise that denies a concern ("never had a problem", 从来没有拉肚子) and has no complaint
 # cue is at most this sure: the models see the concern word, not the denial.
 DENIED_CAP = 0.3
+MIN_ENCODER_CHUNK = 8
 
 _lock = threading.Lock()
 _model: dict | None = None
@@ -193,10 +194,21 @@ def prefetch(
     unsure.sort()
     done = 0
     t0 = time.perf_counter()
-    for start in range(0, len(unsure), encoder.BATCH):
-        if budget_s is not None and time.perf_counter() - t0 >= budget_s:
-            break
-        chunk = unsure[start : start + encoder.BATCH]
+    while done < len(unsure):
+        take = encoder.BATCH
+        if budget_s is not None:
+            # As many as fit in what is left, at the encoder's recent speed (it varies
+            # several-fold with the machine's load); at least a few per cycle, so the speed
+            # estimate keeps up.
+            per_text = encoder.seconds_per_text()
+            left = budget_s - (time.perf_counter() - t0)
+            if per_text > 0:
+                take = min(take, int(left / per_text))
+            if take < MIN_ENCODER_CHUNK:
+                if done:
+                    break
+                take = MIN_ENCODER_CHUNK
+        chunk = unsure[done : done + take]
         for code in {c for _m, c, _t in chunk}:
             encoder.margins([t for _m, c, t in chunk if c == code], code)
         done += len(chunk)
