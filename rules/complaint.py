@@ -202,8 +202,8 @@ def prefetch(
             # estimate keeps up.
             per_text = encoder.seconds_per_text()
             left = budget_s - (time.perf_counter() - t0)
-            if per_text > 0:
-                take = min(take, int(left / per_text))
+            if per_text > 0 or left <= 0:
+                take = min(take, int(left / per_text)) if left > 0 else 0
             if take < MIN_ENCODER_CHUNK:
                 if done:
                     break

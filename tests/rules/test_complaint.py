@@ -167,17 +167,27 @@ def test_the_fast_engine_never_runs_the_encoder(fast_analyzer: Analyzer, monkeyp
 
 
 def test_a_spent_budget_leaves_the_rest_to_the_fast_model(monkeypatch) -> None:
-    def boom(_inputs):
-        raise AssertionError("encoder called")
+    import numpy as np
 
-    monkeypatch.setattr(encoder, "embed", boom)
+    calls: list[int] = []
+
+    def fake_embed(inputs):
+        calls.append(len(inputs))
+        return np.zeros((len(inputs), 384), dtype=np.float32)
+
+    monkeypatch.setattr(encoder, "embed", fake_embed)
     head = encoder.head()
     monkeypatch.setitem(head, "gate", {lang: {"low": 0.0, "high": 1.0} for lang in ("en", "zh")})
     complaint.cache_clear()
-    text = "Acme order arrived, it is what it is"
-    assert complaint.prefetch([(text, "en")], "default", budget_s=0.0) == 0
-    fast = complaint.complaint_probability(text, "en", "fast")
-    assert complaint.complaint_probability(text, "en", "default", encode=False) == fast
+    texts = [f"Acme order {i} arrived, it is what it is" for i in range(20)]
+    # No time at all: a few posts still go (they keep the speed estimate fresh), no more.
+    done = complaint.prefetch([(t, "en") for t in texts], "default", budget_s=0.0)
+    assert done == complaint.MIN_ENCODER_CHUNK == sum(calls)
+    left = [t for t in texts if encoder.cached(t, "en") is None]
+    assert len(left) == 20 - done
+    fast = complaint.complaint_probability(left[0], "en", "fast")
+    assert complaint.complaint_probability(left[0], "en", "default", encode=False) == fast
+    assert sum(calls) == done  # encode=False never runs the encoder
 
 
 def test_the_default_engine_batches_unsure_posts_and_caches(tmp_path, monkeypatch) -> None:
