@@ -42,6 +42,7 @@ DERIVED = frozenset(
         "flags",
         "sentiment",
         "sentiment_label",
+        "complaint",
         "aspects",
         "severity",
         "reach",
