@@ -205,11 +205,6 @@ def social_sets(max_rows: int | None) -> dict[str, tuple[str, Rows]]:
 BUDGET_RATE: int | None = AnalysisConfig().encoder_rate  # as shipped; --no-budget: None
 
 
-def budget(n: int) -> float | None:
-    """The encoder's time budget for a batch of n posts, as Analyzer.prepare sets it."""
-    return max(MIN_CYCLE_BUDGET_S, n / BUDGET_RATE) if BUDGET_RATE else None
-
-
 def engine_fn(engine: str, lang: str):
     def f(text: str) -> bool:
         # encode=False: what prefetch read within its budget, as in the pipeline
@@ -226,9 +221,12 @@ def run_engine(name: str, engine: str, lang: str, rows: Rows) -> tuple:
     t0 = time.perf_counter()
     pred = []
     fn = engine_fn(engine, lang)
+    budget = complaint.EncoderBudget(BUDGET_RATE, MIN_CYCLE_BUDGET_S) if BUDGET_RATE else None
     for i in range(0, len(rows), 500):
         chunk = rows[i : i + 500]
-        complaint.prefetch([(t, lang) for t, _ in chunk], engine, budget(len(chunk)))
+        if budget is not None:
+            budget.grant(len(chunk))
+        complaint.prefetch([(t, lang) for t, _ in chunk], engine, budget)
         pred.extend(fn(t) for t, _ in chunk)
     dt = time.perf_counter() - t0
     acc, p, r = metrics(pred, [y for _, y in rows])

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from core.config import BrandConfig, Config
 from core.models import Flag, Mention
-from rules.complaint import check_engine, complaint_probability, prefetch
+from rules.complaint import EncoderBudget, check_engine, complaint_probability, prefetch
 from rules.cues import asserted
 from rules.kol import KolBook
 from rules.lang import detect_lang
@@ -41,8 +41,8 @@ _ASKING = re.compile(
     r"\b(?:does|do) (?:anyone|anybody|someone) know\b|\banyone know\b|\bhow (?:do|can) i\b|"
     r"\bcan (?:someone|anyone) (?:tell|help)\b"
 )
-# A poll cycle may always spend this long on the encoder (a quiet feed's few posts all get
-# it); a burst gets posts / analysis.encoder_rate.
+# Each poll cycle earns at least this much encoder time (a quiet feed's few posts all get
+# it); a burst earns posts / analysis.encoder_rate (rules.complaint.EncoderBudget).
 MIN_CYCLE_BUDGET_S = 1.0
 # Beyond this the complaint model is sure the text is a complaint, question or not.
 _SURE_COMPLAINT = 0.85
@@ -87,6 +87,8 @@ class Analyzer:
         self.rules = config.rules
         self.analysis = config.analysis
         check_engine(self.analysis.engine)  # a missing optional package says so at start-up
+        rate = self.analysis.encoder_rate
+        self._budget = EncoderBudget(rate, MIN_CYCLE_BUDGET_S) if rate else None
         self._brands = [
             _Brand(
                 config=b,
@@ -114,7 +116,7 @@ class Analyzer:
 
     def prepare(self, mentions: list[Mention]) -> None:
         """Batch the slow part (the encoder) for the brand-matched mentions of a poll cycle,
-        within the cycle's time budget (``analysis.encoder_rate``); ``analyze(...,
+        within the encoder's time budget (``analysis.encoder_rate``); ``analyze(...,
         encode=False)`` then uses what it read.  Changes no mention."""
         items = []
         for m in mentions:
@@ -122,9 +124,9 @@ class Analyzer:
             if self.match_brands(normalize(full)):
                 body = cap(full, ANALYSED_CHARS)
                 items.append((body, m.lang or detect_lang(body)))
-        rate = self.analysis.encoder_rate
-        budget = max(MIN_CYCLE_BUDGET_S, len(items) / rate) if rate else None
-        prefetch(items, self.analysis.engine, budget)
+        if self._budget is not None:
+            self._budget.grant(len(items))
+        prefetch(items, self.analysis.engine, self._budget)
 
     def analyze(
         self,

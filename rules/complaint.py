@@ -52,7 +52,6 @@ VERDICT_FLOOR = 0.75
 # Praise that denies a concern ("never had a problem", 从来没有拉肚子) and has no complaint
 # cue is at most this sure: the models see the concern word, not the denial.
 DENIED_CAP = 0.3
-MIN_ENCODER_CHUNK = 8
 
 _lock = threading.Lock()
 _model: dict | None = None
@@ -170,15 +169,30 @@ def complaint_probability(
     return p
 
 
+class EncoderBudget:
+    """Encoder time a stream of poll cycles may spend: each cycle earns ``posts / rate``
+    seconds (at least ``min_s``), unspent time carries over up to ``cap_s``, and a call that
+    overruns is a debt the next cycles repay.  So the encoder's share of time holds on
+    average however slow one call is (a 64-text call takes 0.5-3 s with the machine's load).
+    """
+
+    def __init__(self, rate: int, min_s: float = 1.0, cap_s: float = 5.0) -> None:
+        self.rate, self.min_s, self.cap_s = rate, min_s, cap_s
+        self.credit = 0.0
+
+    def grant(self, posts: int) -> None:
+        self.credit = min(self.cap_s, self.credit + max(self.min_s, posts / self.rate))
+
+
 def prefetch(
-    items: list[tuple[str, str]], engine: str = "default", budget_s: float | None = None
+    items: list[tuple[str, str]], engine: str = "default", budget: EncoderBudget | None = None
 ) -> int:
     """Run the encoder, batched, for the (text, lang) pairs the default engine is unsure of,
     so the per-post calls that follow are cache hits; returns how many it encoded.
 
-    With ``budget_s``, the most unsure posts go first and encoding stops once the budget is
-    spent: a burst (a backfill, a crisis) keeps its throughput and the posts left out are
-    decided by the fast model alone."""
+    With a ``budget``, the most unsure posts go first and a batch runs only while the
+    budget's credit covers it at the encoder's recent speed; the posts left out are decided
+    by the fast model alone."""
     if engine != "default":
         return 0
     head = encoder.head()
@@ -193,24 +207,18 @@ def prefetch(
             unsure.append((abs(m), code, text))
     unsure.sort()
     done = 0
-    t0 = time.perf_counter()
     while done < len(unsure):
-        take = encoder.BATCH
-        if budget_s is not None:
-            # As many as fit in what is left, at the encoder's recent speed (it varies
-            # several-fold with the machine's load); at least a few per cycle, so the speed
-            # estimate keeps up.
-            per_text = encoder.seconds_per_text()
-            left = budget_s - (time.perf_counter() - t0)
-            if per_text > 0 or left <= 0:
-                take = min(take, int(left / per_text)) if left > 0 else 0
-            if take < MIN_ENCODER_CHUNK:
-                if done:
-                    break
-                take = MIN_ENCODER_CHUNK
-        chunk = unsure[done : done + take]
+        chunk = unsure[done : done + encoder.BATCH]
+        if budget is not None:
+            # Before the first call the speed is unknown: any credit pays for one batch.
+            cost = encoder.seconds_per_text() * len(chunk)
+            if budget.credit <= 0 or cost > budget.credit:
+                break
+        t0 = time.perf_counter()
         for code in {c for _m, c, _t in chunk}:
             encoder.margins([t for _m, c, t in chunk if c == code], code)
+        if budget is not None:
+            budget.credit -= time.perf_counter() - t0
         done += len(chunk)
     return done
 

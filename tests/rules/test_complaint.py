@@ -180,14 +180,20 @@ def test_a_spent_budget_leaves_the_rest_to_the_fast_model(monkeypatch) -> None:
     monkeypatch.setitem(head, "gate", {lang: {"low": 0.0, "high": 1.0} for lang in ("en", "zh")})
     complaint.cache_clear()
     texts = [f"Acme order {i} arrived, it is what it is" for i in range(20)]
-    # No time at all: a few posts still go (they keep the speed estimate fresh), no more.
-    done = complaint.prefetch([(t, "en") for t in texts], "default", budget_s=0.0)
-    assert done == complaint.MIN_ENCODER_CHUNK == sum(calls)
-    left = [t for t in texts if encoder.cached(t, "en") is None]
-    assert len(left) == 20 - done
-    fast = complaint.complaint_probability(left[0], "en", "fast")
-    assert complaint.complaint_probability(left[0], "en", "default", encode=False) == fast
-    assert sum(calls) == done  # encode=False never runs the encoder
+    monkeypatch.setattr(encoder, "seconds_per_text", lambda: 0.01)
+    items = [(t, "en") for t in texts]
+    budget = complaint.EncoderBudget(rate=100, min_s=0.0)
+    assert complaint.prefetch(items, "default", budget) == 0  # no credit, no encoder
+    budget.grant(10)  # 0.1 s: less than the batch of 20 costs at 10 ms each
+    assert complaint.prefetch(items, "default", budget) == 0
+    budget.grant(20)  # 0.3 s in all
+    assert complaint.prefetch(items, "default", budget) == 20 == sum(calls)
+    assert 0 < budget.credit < 0.3
+    # A post the budget left out: the fast model decides, and encode=False runs no encoder.
+    other = "Acme parcel came, fine I suppose"
+    fast = complaint.complaint_probability(other, "en", "fast")
+    assert complaint.complaint_probability(other, "en", "default", encode=False) == fast
+    assert sum(calls) == 20
 
 
 def test_the_default_engine_batches_unsure_posts_and_caches(tmp_path, monkeypatch) -> None:
