@@ -206,6 +206,9 @@ def test_the_default_engine_batches_unsure_posts_and_caches(tmp_path, monkeypatc
         return np.zeros((len(inputs), 384), dtype=np.float32)
 
     monkeypatch.setattr(encoder, "embed", fake_embed)
+    # The speed estimate is process-wide; earlier real-encoder calls must not spend this
+    # test's budget.
+    monkeypatch.setattr(encoder, "seconds_per_text", lambda: 0.001)
     analyzer = Analyzer(make_config(tmp_path))
     head = encoder.head()
     monkeypatch.setitem(head, "gate", {lang: {"low": 0.0, "high": 1.0} for lang in ("en", "zh")})
