@@ -11,8 +11,14 @@ from dataclasses import dataclass
 
 from core.config import BrandConfig, Config
 from core.models import Flag, Mention
-from rules.complaint import EncoderBudget, check_engine, complaint_probability, prefetch
-from rules.cues import asserted
+from rules.complaint import (
+    VERDICT_FLOOR,
+    EncoderBudget,
+    check_engine,
+    complaint_probability,
+    prefetch,
+)
+from rules.cues import asserted, boycotts_brand
 from rules.kol import KolBook
 from rules.lang import detect_lang
 from rules.matching import KeywordMatcher
@@ -159,6 +165,10 @@ class Analyzer:
         sentiment = sentiment_score(body, mention.lang, domain or None)
         complaint = complaint_probability(body, mention.lang, self.analysis.engine, encode)
         complaint = with_domain(complaint, domain_value(body, mention.lang, domain))
+        if any(
+            boycotts_brand(normalized, i) for b in brands for i, _kw in b.keywords.spans(normalized)
+        ):
+            complaint = max(complaint, VERDICT_FLOOR)  # 远离X / "stay away from X"
         question = is_question(body, mention.lang)
         if question and asks_for_information(normalized, complaint, domain):
             sentiment, complaint = 0.0, min(complaint, 0.1)

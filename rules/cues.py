@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CUE_NAMES", "asserted", "cue_features", "denied_concern", "verdict"]
+__all__ = ["CUE_NAMES", "asserted", "boycotts_brand", "cue_features", "denied_concern", "verdict"]
 
 _EN = {
     "factual": re.compile(
@@ -158,6 +158,19 @@ def verdict(lowered: str, lang: str) -> str | None:
     """The explicit complaint phrase in cleaned lower-cased text, or None."""
     m = _VERDICT["zh" if lang == "zh" else "en"].search(lowered)
     return m.group(0) if m else None
+
+
+# A boycott aimed at the brand itself: 远离瑞幸, 抵制X, "stay away from X".  远离 alone is
+# mostly 远离毒品 / 远离手机 on Weibo, so it is a verdict only right before the brand's name.
+_BOYCOTT_BEFORE = re.compile(
+    r"(?:远离|抵制|拉黑|避雷|别买|不要买|别去|不要去|别点|不要点)\s*$"
+    r"|\b(?:stay away from|avoid|boycott(?:ing)?|never again with|do not (?:buy|fly|order) (?:from|with))\s*$"
+)
+
+
+def boycotts_brand(normalized: str, start: int) -> bool:
+    """Whether the brand name found at ``normalized[start:]`` is the object of a boycott."""
+    return _BOYCOTT_BEFORE.search(normalized[max(0, start - 24) : start]) is not None
 
 
 # ---------------------------------------------------------------- assertion ----------

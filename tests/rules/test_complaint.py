@@ -107,6 +107,37 @@ def test_praise_that_denies_a_concern_is_not_critical(fast_analyzer: Analyzer, t
     assert m.severity != "critical"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the issue's own examples of each kind, through the whole analysis
+        "flight delayed 3 hours and nobody at the gate, thanks Acme",
+        "Acme: still waiting for my refund",
+        "Acme charged my card twice and support won't answer",
+        "艾克米外卖等了一个小时还没送到",
+        "艾克米再也不买了",
+        "远离艾克米",
+        "抵制艾克米",
+        "艾克米已拉黑",
+        "劝身边的人别买艾克米",
+        "Acme, never again. Do not fly with them",
+        "艾克米被曝违规添加",
+        "艾克米产品召回，被罚款50万",
+        "Acme recalled, fined, and now a lawsuit",
+        "Love that for me, Acme",
+        "Great, another 90 minutes waiting for Acme",
+        "艾克米客服效率真高啊，三天了还没回[微笑]",
+    ],
+)
+def test_the_issues_examples_are_negative(fast_analyzer: Analyzer, text: str) -> None:
+    m = analyze(fast_analyzer, text)
+    assert m.brands == ["Acme"] and "negative" in m.flags
+
+
+def test_a_boycott_needs_the_brand_as_its_object(fast_analyzer: Analyzer) -> None:
+    assert "negative" not in analyze(fast_analyzer, "远离手机，多陪家人，周末去艾克米喝咖啡").flags
+
+
 def test_an_asserted_concern_stays_critical(fast_analyzer: Analyzer) -> None:
     m = analyze(fast_analyzer, "Got food poisoning at Acme last night, never again")
     assert "critical" in m.flags and "negative" in m.flags and m.severity == "critical"
