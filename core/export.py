@@ -31,6 +31,7 @@ CSV_COLUMNS = [
     "lang",
     "sentiment",
     "sentiment_label",
+    "complaint",
     "flags",
     "aspects",
     "severity",

@@ -134,6 +134,7 @@ class Mention:
     # Filled in by the rules layer.
     brands: list[str] = field(default_factory=list)
     sentiment: float = 0.0
+    complaint: float = 0.0  # P(a complaint / needs a person), from rules.complaint
     flags: list[str] = field(default_factory=list)
     aspects: list[str] = field(default_factory=list)
     severity: str = Severity.LOW.value

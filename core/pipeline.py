@@ -62,8 +62,10 @@ class Pipeline:
         unseen = self.repo.unseen(by_id)
         result.new = len(unseen)
         matched = []
+        # The encoder reads the cycle's unsure posts in batches, within a time budget.
+        self.analyzer.prepare([by_id[i] for i in unseen])
         for i in unseen:
-            m = self.analyzer.analyze(by_id[i], only_brands=True)
+            m = self.analyzer.analyze(by_id[i], only_brands=True, encode=False)
             if m.brands:
                 matched.append(m)
                 log.debug(

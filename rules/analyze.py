@@ -11,11 +11,19 @@ from dataclasses import dataclass
 
 from core.config import BrandConfig, Config
 from core.models import Flag, Mention
+from rules.complaint import (
+    VERDICT_FLOOR,
+    EncoderBudget,
+    check_engine,
+    complaint_probability,
+    prefetch,
+)
+from rules.cues import asserted, boycotts_brand
 from rules.kol import KolBook
 from rules.lang import detect_lang
 from rules.matching import KeywordMatcher
 from rules.question import is_question
-from rules.sentiment import sentiment_score
+from rules.sentiment import domain_value, sentiment_score
 from rules.severity import severity_of
 from rules.text import cap, normalize
 
@@ -39,32 +47,54 @@ _ASKING = re.compile(
     r"\b(?:does|do) (?:anyone|anybody|someone) know\b|\banyone know\b|\bhow (?:do|can) i\b|"
     r"\bcan (?:someone|anyone) (?:tell|help)\b"
 )
-# Beyond this the model is sure the text is a complaint, question or not. VADER (English)
-# rarely goes below -0.9 even for a plain complaint, so English has a milder cut-off.
-_SURE_COMPLAINT = {"zh": -0.9, "en": -0.5}
+# Each poll cycle earns at least this much encoder time (a quiet feed's few posts all get
+# it); a burst earns posts / analysis.encoder_rate (rules.complaint.EncoderBudget).
+MIN_CYCLE_BUDGET_S = 1.0
+# Beyond this the complaint model is sure the text is a complaint, question or not.
+_SURE_COMPLAINT = 0.85
 
 
-def asks_for_information(
-    normalized: str, sentiment: float, domain: dict[str, float], lang: str = "zh"
-) -> bool:
+def asks_for_information(normalized: str, complaint: float, domain: dict[str, float]) -> bool:
     """A polite question for information, with no complaint words in it.
 
-    The sentiment model learned from reviews, where a question is mostly a complaint
-    ("怎么这么慢？"), so it reads a fan's question as negative. Its tone is neutral, unless
-    the brand's own words (退款, food poisoning...) or the model's certainty say otherwise.
+    Models trained on reviews and complaints read a fan's question ("请问…怎么兑换？") as
+    a grumble.  Its tone is neutral, unless the brand's own words (退款, food poisoning...)
+    or the model's certainty say otherwise.
     """
-    if (
-        sentiment >= 0
-        or sentiment <= _SURE_COMPLAINT.get(lang, -0.5)
-        or not _ASKING.search(normalized)
-    ):
+    if complaint >= _SURE_COMPLAINT or not _ASKING.search(normalized):
         return False
     return not any(normalize(w) in normalized for w, score in domain.items() if score < 0)
+
+
+def with_domain(complaint: float, d: float | None) -> float:
+    """The brand's own word (value d in [-1, 1]) weighs on P(complaint) as it does on the
+    sentiment score: |d| >= 0.5 decides the side, |d| == 1 fixes it."""
+    if d is None:
+        return complaint
+    return (1.0 - abs(d)) * complaint + abs(d) * (d < 0)
+
+
+def reconcile(sentiment: float, complaint: float, negative: float, cutoff: float) -> float:
+    """The sentiment score, made to agree with the complaint decision.
+
+    The rest of the product reads "negative" as ``sentiment < negative_threshold``; the
+    complaint model decides it.  A complaint the polarity model scored positive ("charged
+    my card twice" +0.57) gets 1 - 2P, at least just below the threshold; a post that is no
+    complaint keeps its score, or reads neutral (0) if that score was negative ("never got
+    sick", a sad post that blames no one).
+    """
+    if complaint >= cutoff:
+        return min(sentiment, 1.0 - 2.0 * complaint, negative - 0.01)
+    return sentiment if sentiment >= negative else max(0.0, negative)
 
 
 class Analyzer:
     def __init__(self, config: Config) -> None:
         self.rules = config.rules
+        self.analysis = config.analysis
+        check_engine(self.analysis.engine)  # a missing optional package says so at start-up
+        rate = self.analysis.encoder_rate
+        self._budget = EncoderBudget(rate, MIN_CYCLE_BUDGET_S) if rate else None
         self._brands = [
             _Brand(
                 config=b,
@@ -90,8 +120,26 @@ class Analyzer:
             if b.keywords.matches(normalized) and not b.exclude.matches(normalized)
         ]
 
+    def prepare(self, mentions: list[Mention]) -> None:
+        """Batch the slow part (the encoder) for the brand-matched mentions of a poll cycle,
+        within the encoder's time budget (``analysis.encoder_rate``); ``analyze(...,
+        encode=False)`` then uses what it read.  Changes no mention."""
+        items = []
+        for m in mentions:
+            full = f"{m.title}\n{m.text}".strip()
+            if self.match_brands(normalize(full)):
+                body = cap(full, ANALYSED_CHARS)
+                items.append((body, m.lang or detect_lang(body)))
+        if self._budget is not None:
+            self._budget.grant(len(items))
+        prefetch(items, self.analysis.engine, self._budget)
+
     def analyze(
-        self, mention: Mention, brand: str | None = None, only_brands: bool = False
+        self,
+        mention: Mention,
+        brand: str | None = None,
+        only_brands: bool = False,
+        encode: bool = True,
     ) -> Mention:
         """Fill the mention's analysis fields in place and return it.
 
@@ -114,10 +162,20 @@ class Analyzer:
         domain: dict[str, float] = {}
         for b in brands:
             domain.update(b.config.domain_words)
-        mention.sentiment = sentiment_score(body, mention.lang, domain or None)
+        sentiment = sentiment_score(body, mention.lang, domain or None)
+        complaint = complaint_probability(body, mention.lang, self.analysis.engine, encode)
+        complaint = with_domain(complaint, domain_value(body, mention.lang, domain))
+        if any(
+            boycotts_brand(normalized, i) for b in brands for i, _kw in b.keywords.spans(normalized)
+        ):
+            complaint = max(complaint, VERDICT_FLOOR)  # 远离X / "stay away from X"
         question = is_question(body, mention.lang)
-        if question and asks_for_information(normalized, mention.sentiment, domain, mention.lang):
-            mention.sentiment = 0.0
+        if question and asks_for_information(normalized, complaint, domain):
+            sentiment, complaint = 0.0, min(complaint, 0.1)
+        mention.complaint = complaint
+        mention.sentiment = reconcile(
+            sentiment, complaint, self.rules.negative_threshold, self.analysis.complaint_threshold
+        )
 
         flags: list[str] = []
         if mention.sentiment < self.rules.negative_threshold:
@@ -137,9 +195,12 @@ class Analyzer:
         critical = False
         for b in brands:
             for name, matcher in b.aspects.items():
-                if name not in aspects and matcher.matches(normalized):
+                spans = matcher.spans(normalized)
+                if name not in aspects and spans:
                     aspects.append(name)
-                    critical = critical or name in b.critical_aspects
+                # A critical aspect needs the concern said, not denied ("never got sick").
+                if name in b.critical_aspects and not critical:
+                    critical = any(asserted(normalized, i, kw) for i, kw in spans)
         if critical:
             flags.append(Flag.CRITICAL.value)
         mention.aspects = aspects

@@ -77,6 +77,7 @@ def classify_one(line: str, n: int, analyzer: Analyzer, brand: str | None) -> di
         "line": n,
         "lang": m.lang,
         "sentiment": round(m.sentiment, 4),
+        "complaint": round(m.complaint, 3),
         "flags": m.flags,
         "aspects": m.aspects,
         "severity": m.severity,

@@ -38,5 +38,11 @@ class KeywordMatcher:
             return []
         return list(dict.fromkeys(m.group(0) for m in self._regex.finditer(normalized_text)))
 
+    def spans(self, normalized_text: str) -> list[tuple[int, str]]:
+        """(start, keyword) of every occurrence, in order."""
+        if self._regex is None:
+            return []
+        return [(m.start(), m.group(0)) for m in self._regex.finditer(normalized_text)]
+
     def matches(self, normalized_text: str) -> bool:
         return self._regex is not None and self._regex.search(normalized_text) is not None

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
+from rules.cues import asserted
 from rules.social import clean, has_cjk
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "ZhModel",
     "cache_clear",
     "cache_info",
+    "domain_value",
     "ngrams",
     "prepare_zh",
     "resolve_lang",
@@ -335,7 +337,12 @@ def _domain_matcher(items: tuple[tuple[str, float], ...]) -> tuple[re.Pattern[st
 
 def _domain_value(text: str, domain_words: Mapping[str, float]) -> float | None:
     pattern, values = _domain_matcher(tuple(sorted(domain_words.items())))
-    found = {m.group(0) for m in pattern.finditer(text)}
+    # A denied concern ("never got food poisoning", 从来没有拉肚子) does not count.
+    found = {
+        m.group(0)
+        for m in pattern.finditer(text)
+        if values[m.group(0)] >= 0 or asserted(text, m.start(), m.group(0))
+    }
     if not found:
         return None
     # Strongest word decides; on equal strength the negative one (missing a complaint is
@@ -359,8 +366,9 @@ def sentiment_score(text: str, lang: str, domain_words: Mapping[str, float] | No
 
     So a word with ``|d| == 1`` (食物中毒: -1.0) fixes the score; with ``|d| >= 0.5`` the
     sign always follows ``d`` whatever the model says (退款: -0.6 and a glowing model +1.0
-    still give -0.2); weak words (|d| < 0.5) only nudge.  Words are not negation-aware:
-    "没有食物中毒" still matches -- in brand monitoring such a mention deserves a look.
+    still give -0.2); weak words (|d| < 0.5) only nudge.  A negative word that the post
+    denies ("never got food poisoning", 从来没有拉肚子; ``rules.cues.asserted``) does not
+    count: praise that mentions a bad thing is not a complaint.
 
     Results are cached (bounded LRU) by raw text and by cleaned text.
     """
@@ -373,6 +381,14 @@ def sentiment_score(text: str, lang: str, domain_words: Mapping[str, float] | No
         if d is not None:
             return max(-1.0, min(1.0, d + (1.0 - abs(d)) * model_score))
     return model_score
+
+
+def domain_value(text: str, lang: str, domain_words: Mapping[str, float]) -> float | None:
+    """Value of the strongest brand word the post asserts (see sentiment_score), or None."""
+    if not text or not domain_words:
+        return None
+    _score, cleaned = _clean_and_score(text, resolve_lang(text, lang))
+    return _domain_value(cleaned.lower(), domain_words)
 
 
 def cache_info():

@@ -46,6 +46,7 @@ DERIVED = frozenset(
         "flags",
         "sentiment",
         "sentiment_label",
+        "complaint",
         "aspects",
         "severity",
         "reach",

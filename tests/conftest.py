@@ -51,6 +51,9 @@ def make_config(tmp_path: Path, **overrides: Any) -> Config:
     data.update(overrides)
     # Test servers listen on 127.0.0.1, which Buzzwatch refuses unless a config allows it.
     data.setdefault("fetch", {}).setdefault("allow_hosts", ["127.0.0.1"])
+    # Flags must not depend on the machine's speed: the default engine's encoder reads every
+    # unsure post in tests (no time budget, analysis.encoder_rate: 0).
+    data.setdefault("analysis", {}).setdefault("encoder_rate", 0)
     return parse_config(data, tmp_path / "test.yaml")
 
 

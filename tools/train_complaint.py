@@ -1,0 +1,331 @@
+"""Train the complaint models ``rules/complaint.py`` and ``rules/encoder.py`` ship.
+
+    python tools/embed_cache.py          # once: encoder vectors of the training sample, in /tmp
+    python tools/train_complaint.py [--out-dir rules/models] [--curve]
+
+Data: ``tools/social_data.py`` (../shared/data/social, labels mapped there); the
+../shared/data/sentiment corpora enter through the polarity score feature (see
+``training_rows``).  Held-out rows (20% by text hash, and
+weibo2018_test) are never read here.  Inside the training part, rows whose hash bucket is in
+VAL_BUCKETS are the validation rows: C, the cut-off, the blend of the encoder and the gate
+band are chosen on them; then the fast model and the head are refitted on all training rows.
+
+1. Fast model per language: L2 logistic regression (liblinear) over binary n-grams scaled by
+   1/sqrt(n) plus dense features (polarity score, cue kinds; ``rules.complaint.features``).
+   Every set weighs the same in total (so tweeteval's 11k general tweets do not drown the
+   2.7k complaint tweets); the complaint tweets count four times: posts addressed to
+   companies are the task.
+2. Encoder head per language: logistic regression on multilingual-e5-small vectors of a
+   sample of the training rows (``tools/embed_cache.py``).
+3. Blend: on validation rows, a 2-feature logistic regression of (fast margin, encoder
+   margin); the encoder is only consulted where the fast probability is inside the gate
+   band.  ``--curve`` prints accuracy against the share of posts sent to the encoder.
+
+Measured (validation rows, session 3; held-out figures are bench/accuracy.py's):
+- The Chinese review corpora as training rows (REVIEW_WEIGHT 0.3-1) cost the Weibo sets 1-3
+  points (their polarity feature is in-sample), so they are out.  At 0.2 (hotel, waimai,
+  weibo2018 train parts): validation nlpcc2013 0.836 -> 0.802, smp2020 0.879 -> 0.867,
+  weibo_senti 0.961 -> 0.953; it would win back held-out hotel / food-delivery accuracy
+  (0.85 / 0.80 against the polarity model's 0.89 / 0.90) only by trusting a polarity model
+  trained on those very corpora, which the issue measured at 0.83 on reviews of other
+  categories: not shipped.
+- English C 3 / 10 / 30: objective 0.784 / 0.794 / 0.797; Chinese 0.805 / 0.815 / 0.821.
+- Head on the encoder alone: English 0.81-0.82 objective, Chinese 0.78 (below the fast
+  model: the Chinese n-grams plus the review model are strong on Weibo).  Blended where
+  |fast margin| < 1 (24-28% of rows) English rises 0.805 -> 0.820, Chinese 0.815 -> 0.824;
+  the encoder on every row adds under half a point more.
+- On the complaint tweets the best cut-off of this family gives about 0.82 accuracy at 0.85
+  recall (frontier checked at weights 2 and 4 for that set); an MLP head (128 units) was no
+  better than logistic regression (0.82 vs 0.83 at their best cut-offs).
+- Negation marking for English ("never had a problem" -> ~had ~problem) raised the
+  objective 0.789 -> 0.797.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse import csr_matrix, hstack
+from sklearn.linear_model import LogisticRegression
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tools"))
+
+import embed_cache  # noqa: E402
+from social_data import hash_bucket, load_all  # noqa: E402
+from train_zh_sentiment import default_data_dir as sentiment_dir  # noqa: E402
+from train_zh_sentiment import load_sets as sentiment_sets  # noqa: E402
+
+from rules import complaint, encoder  # noqa: E402
+
+VAL_BUCKETS = range(20, 36)
+REVIEW_WEIGHT = 0.0  # see training_rows
+SET_WEIGHT = {
+    "complaints_preotiuc2019": 4.0,
+    "hotel": REVIEW_WEIGHT,
+    "waimai": REVIEW_WEIGHT,
+    "weibo2018": REVIEW_WEIGHT,
+}
+CS = (3.0, 10.0, 30.0)
+MIN_DF = 3
+PRUNE = 0.01
+GATES = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, math.inf)  # |fast margin| below this -> encoder
+MAX_ENCODED_SHARE = 0.35  # 200 posts/s at ~100 encoder texts/s needs well under 1/2
+
+
+def training_rows(lang: str) -> dict[str, list[tuple[str, int]]]:
+    # Not ../shared/data/sentiment: the Chinese polarity model (a feature here) was trained
+    # on those rows, so its score there is in-sample and the LR learned to trust it far too
+    # much (validation 0.97 on them, weight -3.4).  They still count through that feature,
+    # and bench/accuracy.py measures their held-out rows.
+    sets = {name: train for name, (lg, train, _h) in load_all().items() if lg == lang}
+    if lang == "zh" and REVIEW_WEIGHT:
+        for name, (train, _held) in sentiment_sets(sentiment_dir()).items():
+            sets[name] = [(t, 1 - y) for t, y in train]  # sentiment 0 = negative = complaint
+    return sets
+
+
+def is_val(text: str) -> bool:
+    return hash_bucket(text) in VAL_BUCKETS
+
+
+class Featurizer:
+    def __init__(self, lang: str, texts: list[str]) -> None:
+        self.lang = lang
+        self.feats = [complaint.features(t, lang) for t in texts]
+
+    def vocab(self, idx) -> dict[str, int]:
+        df: dict[str, int] = {}
+        for i in idx:
+            for g in self.feats[i][0]:
+                df[g] = df.get(g, 0) + 1
+        keep = sorted(g for g, c in df.items() if c >= MIN_DF)
+        return {g: j for j, g in enumerate(keep)}
+
+    def matrix(self, idx, vocab: dict[str, int]):
+        rows, cols, vals = [], [], []
+        dense = np.zeros((len(idx), len(complaint.DENSE)))
+        for r, i in enumerate(idx):
+            grams, d = self.feats[i]
+            s = 1.0 / math.sqrt(len(grams)) if grams else 0.0
+            for g in grams:
+                j = vocab.get(g)
+                if j is not None:
+                    rows.append(r)
+                    cols.append(j)
+                    vals.append(s)
+            dense[r] = [d[k] for k in complaint.DENSE]
+        sparse = csr_matrix((vals, (rows, cols)), shape=(len(idx), len(vocab)))
+        return hstack([sparse, csr_matrix(dense)]).tocsr()
+
+
+def fit_lr(X, y, w, C: float):
+    lr = LogisticRegression(C=C, solver="liblinear", max_iter=2000, random_state=0)
+    lr.fit(X, y, sample_weight=w)
+    return lr
+
+
+def set_scores(margins, labels, names, shift: float = 0.0) -> dict[str, tuple[float, float]]:
+    """Per set: (accuracy, complaint recall) at margin + shift > 0."""
+    out = {}
+    for name in sorted(set(names)):
+        sel = names == name
+        pred = margins[sel] + shift > 0
+        y = labels[sel] == 1
+        out[name] = (float((pred == y).mean()), float((pred & y).sum() / max(1, y.sum())))
+    return out
+
+
+def objective(scores: dict[str, tuple[float, float]]) -> float:
+    # Missing a complaint costs more than a false alarm: recall counts a quarter, on top
+    # of accuracy (which already counts it once).  Sets weigh as in training.
+    total = sum(SET_WEIGHT.get(n, 1.0) for n in scores)
+    return (
+        sum(SET_WEIGHT.get(n, 1.0) * (0.75 * a + 0.25 * r) for n, (a, r) in scores.items()) / total
+    )
+
+
+def pick_shift(margins, labels, names) -> float:
+    grid = np.arange(-2.0, 2.01, 0.05)
+    return float(
+        max(grid, key=lambda s: (objective(set_scores(margins, labels, names, s)), -abs(s)))
+    )
+
+
+def train_fast(lang: str, sets) -> tuple[dict, dict]:
+    texts, labels, names, weights = [], [], [], []
+    for name, rows in sets.items():
+        w = SET_WEIGHT.get(name, 1.0) * 1000.0 / max(1, len(rows))
+        for t, y in rows:
+            texts.append(t)
+            labels.append(y)
+            names.append(name)
+            weights.append(w)
+    y = np.array(labels)
+    names_a = np.array(names)
+    w = np.array(weights)
+    fz = Featurizer(lang, texts)
+    tr = [i for i, t in enumerate(texts) if not is_val(t)]
+    va = [i for i, t in enumerate(texts) if is_val(t)]
+    vocab = fz.vocab(tr)
+    Xtr, Xva = fz.matrix(tr, vocab), fz.matrix(va, vocab)
+    best = None
+    for C in CS:
+        lr = fit_lr(Xtr, y[tr], w[tr], C)
+        m = lr.decision_function(Xva)
+        shift = pick_shift(m, y[va], names_a[va])
+        obj = objective(set_scores(m, y[va], names_a[va], shift))
+        print(f"  {lang} C={C}: val objective {obj:.4f} (shift {shift:+.2f})")
+        if best is None or obj > best[0] + 1e-4:
+            best = (obj, C, shift, m)
+    _obj, C, shift, val_margins = best
+    for name, (a, r) in set_scores(val_margins, y[va], names_a[va], shift).items():
+        print(f"    val {name:<26} acc {a:.3f} recall {r:.3f}")
+    # Refit on every training row with the chosen C; keep the validation cut-off.
+    allidx = list(range(len(texts)))
+    vocab = fz.vocab(allidx)
+    lr = fit_lr(fz.matrix(allidx, vocab), y, w, C)
+    coef = lr.coef_[0]
+    nv = len(vocab)
+    grams = {g: round(float(coef[j]), 4) for g, j in vocab.items() if abs(coef[j]) >= PRUNE}
+    part = {
+        "bias": round(float(lr.intercept_[0]) + shift, 4),
+        "weights": grams,
+        "dense": {k: round(float(coef[nv + i]), 4) for i, k in enumerate(complaint.DENSE)},
+        "C": C,
+        "cutoff_shift": round(shift, 3),
+    }
+    val_info = {"texts": [texts[i] for i in va], "margins": val_margins + shift}
+    return part, val_info
+
+
+def encoder_rows(lang: str):
+    """Cached (original text, label, vector, set) rows of this language."""
+    out = []
+    for name, (lg, train, _h) in load_all().items():
+        if lg != lang:
+            continue
+        cached = embed_cache.load_cached(name)
+        if cached is None:
+            print(f"  (no cached vectors for {name}: run tools/embed_cache.py)")
+            continue
+        rows = embed_cache.sample(train, embed_cache.PER_SET.get(name, 1000))
+        inputs, _labels, vectors = cached
+        if [encoder.encoder_input(t, lang) for t, _ in rows] != list(inputs):
+            print(f"  (stale cache for {name}: rerun tools/embed_cache.py)")
+            continue
+        out.extend((t, int(y), v, name) for (t, y), v in zip(rows, vectors, strict=True))
+    return out
+
+
+def train_head(lang: str, fast_val: dict, curve: bool) -> tuple[dict, dict, dict, dict]:
+    rows = encoder_rows(lang)
+    tr = [r for r in rows if not is_val(r[0])]
+    va = [r for r in rows if is_val(r[0])]
+
+    def weights(rs):
+        counts: dict[str, int] = {}
+        for r in rs:
+            counts[r[3]] = counts.get(r[3], 0) + 1
+        return np.array([SET_WEIGHT.get(r[3], 1.0) * 1000.0 / counts[r[3]] for r in rs])
+
+    X = np.array([r[2] for r in tr])
+    y = np.array([r[1] for r in tr])
+    best = None
+    Xv = np.array([r[2] for r in va])
+    yv = np.array([r[1] for r in va])
+    nv = np.array([r[3] for r in va])
+    for C in (1.0, 3.0, 10.0):
+        lr = LogisticRegression(C=C, max_iter=3000).fit(X, y, sample_weight=weights(tr))
+        m = lr.decision_function(Xv)
+        obj = objective(set_scores(m, yv, nv, pick_shift(m, yv, nv)))
+        print(f"  {lang} head C={C}: val objective {obj:.4f}")
+        if best is None or obj > best[0] + 1e-4:
+            best = (obj, C, m)
+    _o, C, enc_val = best
+    fast_by_text = dict(zip(fast_val["texts"], fast_val["margins"], strict=True))
+    fast_m = np.array([fast_by_text[r[0]] for r in va])
+    # Blend weights on the validation rows (fast margins there are out of sample too).
+    blend = LogisticRegression(C=10.0).fit(np.c_[fast_m, enc_val], yv, sample_weight=weights(va))
+    raw = blend.decision_function(np.c_[fast_m, enc_val])
+    shift = pick_shift(raw, yv, nv)
+    fusion = {
+        "bias": round(float(blend.intercept_[0]) + shift, 4),
+        "fast": round(float(blend.coef_[0][0]), 4),
+        "encoder": round(float(blend.coef_[0][1]), 4),
+    }
+    fused = fusion["bias"] + fusion["fast"] * fast_m + fusion["encoder"] * enc_val
+    print(f"  {lang} blend {fusion}")
+    curve_rows = []
+    for g in GATES:
+        use = np.abs(fast_m) < g
+        final = np.where(use, fused, fast_m)
+        sc = set_scores(final, yv, nv)
+        curve_rows.append((g, float(use.mean()), objective(sc), sc))
+    ok = [c for c in curve_rows if c[1] <= MAX_ENCODED_SHARE]
+    top = max(c[2] for c in ok)
+    chosen = min((c for c in ok if c[2] >= top - 0.003), key=lambda c: c[1])
+    if curve:
+        print(f"  {lang} gate |fast margin| < g: share to encoder, val objective")
+        for g, share, obj, sc in curve_rows:
+            mark = " <- shipped" if g == chosen[0] else ""
+            detail = " ".join(f"{n[:12]}={a:.3f}/{r:.3f}" for n, (a, r) in sc.items())
+            print(f"    g={g:<4} share {share:.2f} obj {obj:.4f}  {detail}{mark}")
+    g = chosen[0]
+    gate = {"low": round(1 / (1 + math.exp(g)), 4), "high": round(1 / (1 + math.exp(-g)), 4)}
+    final_head = LogisticRegression(C=C, max_iter=3000).fit(
+        np.array([r[2] for r in rows]), np.array([r[1] for r in rows]), sample_weight=weights(rows)
+    )
+    head = {
+        "bias": round(float(final_head.intercept_[0]), 5),
+        "weights": [round(float(v), 5) for v in final_head.coef_[0]],
+    }
+    return head, fusion, gate, {"C": C, "gate_margin": g, "share": chosen[1]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out-dir", type=Path, default=REPO / "rules" / "models")
+    ap.add_argument("--curve", action="store_true", help="print the gate curve")
+    args = ap.parse_args(argv)
+    fast_out = {"format": complaint.MODEL_FORMAT, "lang": {}}
+    head_out = {
+        "format": encoder.HEAD_FORMAT,
+        "bias": {},
+        "weights": {},
+        "fusion": {},
+        "gate": {},
+        "notes": {},
+    }
+    for lang in ("en", "zh"):
+        print(f"{lang}: fast model")
+        part, val = train_fast(lang, training_rows(lang))
+        fast_out["lang"][lang] = part
+        print(f"{lang}: encoder head")
+        head, fusion, gate, notes = train_head(lang, val, args.curve)
+        head_out["bias"][lang] = head["bias"]
+        head_out["weights"][lang] = head["weights"]
+        head_out["fusion"][lang] = fusion
+        head_out["gate"][lang] = gate
+        head_out["notes"][lang] = notes
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    for name, data in (
+        ("complaint.json.gz", fast_out),
+        ("complaint_encoder_head.json.gz", head_out),
+    ):
+        raw = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        # mtime=0: the same training run gives the same bytes
+        (args.out_dir / name).write_bytes(gzip.compress(raw.encode("utf-8"), 9, mtime=0))
+        print(f"wrote {args.out_dir / name} ({(args.out_dir / name).stat().st_size:,} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
