@@ -196,8 +196,14 @@ def _reply_text(reply: Reply) -> str:
     return "\n".join(lines)
 
 
+def say(text: str, out: TextIO | None) -> None:
+    """A one-shot command's answer on stdout. A reader that has left (`| head -1`) ends
+    nothing: what the command did is kept, and it finishes quietly."""
+    Output(out, quiet=True).print(text)
+
+
 def _print_reply(reply: Reply, out: TextIO) -> None:
-    print(_reply_text(reply), file=out)
+    say(_reply_text(reply), out)
 
 
 class StopRequest(threading.Event):
@@ -631,7 +637,7 @@ def cmd_digest(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
         messages = app.digests.on_demand(since, brand)
         app.repo.add_outbox(app.digests.items(messages))
         report = app.deliver_now()
-        print(f"digest queued: {len(messages)} message(s), {report.sent} sent", file=out)
+        say(f"digest queued: {len(messages)} message(s), {report.sent} sent", out)
         return 0
     from listeners.preview import preview_notifiers
 
@@ -710,7 +716,7 @@ def cmd_import(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     app.deliver_now()
-    print(report.summary(), file=out)
+    say(report.summary(), out)
     return 0 if report.accepted or not report.rows else 1
 
 
