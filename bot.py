@@ -627,6 +627,28 @@ def _report_args(
     return (found.name if found else None), since
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _digest_summary(app: Buzzwatch, digests: int, items: list[Any]) -> str:
+    """What became of this digest's own messages (one per digest and destination); other
+    items the same delivery sent are not counted."""
+    ids = {i.id for i in items}
+    waiting = sum(1 for i in app.repo.pending_outbox() if i.id in ids)
+    dead = sum(1 for i in app.repo.dead_letters() if i.id in ids)
+    destinations = len({i.destination for i in items})
+    text = (
+        f"digest queued: {len(items)} message(s) ({_plural(digests, 'digest')} to "
+        f"{_plural(destinations, 'destination')}): {len(items) - waiting - dead} sent"
+    )
+    if waiting:
+        text += f", {waiting} still queued"
+    if dead:
+        text += f", {dead} failed (see the log)"
+    return text
+
+
 def cmd_digest(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
     try:
         brand, since = _report_args(app.config, args, report=True)
@@ -635,9 +657,10 @@ def cmd_digest(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
         return 2
     if not app.dry_run:
         messages = app.digests.on_demand(since, brand)
-        app.repo.add_outbox(app.digests.items(messages))
-        report = app.deliver_now()
-        say(f"digest queued: {len(messages)} message(s), {report.sent} sent", out)
+        items = app.digests.items(messages)
+        app.repo.add_outbox(items)
+        app.deliver_now()
+        say(_digest_summary(app, len(messages), items), out)
         return 0
     from listeners.preview import preview_notifiers
 
