@@ -343,6 +343,32 @@ def run_once(app: Buzzwatch, stop: StopRequest) -> int:
     return 0
 
 
+class FirstCycle:
+    """Runs `then` once, when every source named has been polled once (whatever the
+    outcome), or at `start()` when there are none."""
+
+    def __init__(self, sources: list[str], then: Any) -> None:
+        self._left = set(sources)
+        self._then = then
+        self._done = False
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self._maybe_done()
+
+    def polled(self, source: str) -> None:
+        with self._lock:
+            self._left.discard(source)
+        self._maybe_done()
+
+    def _maybe_done(self) -> None:
+        with self._lock:
+            if self._done or self._left:
+                return
+            self._done = True
+        self._then()
+
+
 def run_forever(app: Buzzwatch) -> int:
     from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -353,8 +379,14 @@ def run_forever(app: Buzzwatch) -> int:
         timezone=app.config.tz,
     )
 
+    # The digest's start-up catch-up waits for every source's first poll of this start.
+    first_cycle = FirstCycle([s.name for s in app.sources], lambda: app.digests.catch_up(scheduler))
+
     def poll_and_deliver(source: Any) -> None:
-        app.poller.poll(source)
+        try:
+            app.poller.poll(source)
+        finally:
+            first_cycle.polled(source.name)
         app.storms.check_if_due()
         app.deliverer.kick()
 
@@ -385,7 +417,8 @@ def run_forever(app: Buzzwatch) -> int:
     threading.Thread(
         target=warm_up, args=(app.repo, app.clock.now() - WARM_UP_DAYS), name="warm-up", daemon=True
     ).start()
-    app.digests.schedule(scheduler)  # at the digest time, and now if today's was missed
+    app.digests.schedule(scheduler)  # at the digest time
+    first_cycle.start()  # no sources: the catch-up (today's, if missed) runs now
     scheduler.add_job(app.archive, "interval", hours=1, id="archive", next_run_time=app.clock.now())
     scheduler.start()
     log.info(
