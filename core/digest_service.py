@@ -44,9 +44,14 @@ class DigestMessage:
     image: Path | None
     digest: Digest
 
-    def message(self) -> dict[str, str]:
-        """The outbox message ("text" kind): every notifier knows how to render it."""
-        msg = {"kind": "text", "title": self.title, "text": self.text}
+    def message(self) -> dict[str, Any]:
+        """The outbox message ("text" kind): every notifier knows how to render it. It
+        carries the Chinese wording too (`zh`), which the DingTalk side shows."""
+        msg: dict[str, Any] = {"kind": "text", "title": self.title, "text": self.text}
+        msg["zh"] = {
+            "title": digest_title(self.digest, "zh"),
+            "text": digest_text(self.digest, "zh"),
+        }
         if self.image is not None:
             msg["image"] = str(self.image)
         return msg
