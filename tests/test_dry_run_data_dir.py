@@ -10,11 +10,11 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import digest_time_just_missed
 from tests.test_once_and_shutdown import ROOT, env, feed_file, run_bot, write_config
 
 WAIT = 90.0  # a bound for a hung bot, never a measurement
@@ -33,12 +33,6 @@ def changes(before: dict[str, bytes], folder: Path) -> list[str]:
     return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
 
 
-def digest_just_missed() -> str:
-    """A digest time an hour before now: a bot starting now owes the day's digest (well
-    within the 6-hour grace), whatever the hour of the day the test runs at."""
-    return f"{datetime.now(UTC) - timedelta(hours=1):%H:%M}"
-
-
 @pytest.fixture
 def setup(tmp_path: Path) -> tuple[Path, Path]:
     items = [
@@ -49,7 +43,7 @@ def setup(tmp_path: Path) -> tuple[Path, Path]:
     config = write_config(
         tmp_path,
         sources=[{"name": "w", "type": "rss", "path": feed, "every": "60s"}],
-        digest={"time": digest_just_missed()},
+        digest={"time": digest_time_just_missed()},
     )
     first = run_bot(config, "--once")  # a real run: A1 and A2, stored
     assert first.returncode == 0, first.stderr

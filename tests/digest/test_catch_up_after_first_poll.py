@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
+from tests.conftest import digest_time_just_missed
 from tests.feedserver import FeedServer, Route, rss
-from tests.test_dry_run_data_dir import digest_just_missed
 from tests.test_once_and_shutdown import ROOT, env, write_config
 
 WAIT = 90.0  # a bound for a hung bot, never a measurement
@@ -40,7 +40,7 @@ def test_the_catch_up_digest_counts_the_first_polls_mentions(tmp_path: Path) -> 
         config = write_config(
             tmp_path,
             sources=[{"name": "w", "type": "rss", "url": f"{feeds.base}/feed.xml"}],
-            digest={"time": digest_just_missed()},
+            digest={"time": digest_time_just_missed()},
         )
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "bot.py"), "--config", str(config)],
