@@ -9,15 +9,15 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.botproc import read_until
 from tests.conftest import digest_time_just_missed
 from tests.test_once_and_shutdown import ROOT, env, feed_file, run_bot, write_config
 
-WAIT = 90.0  # a bound for a hung bot, never a measurement
+WAIT = 90.0  # a bound for a hung bot, never a measurement (and for its shutdown)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -119,17 +119,10 @@ def test_a_dry_run_bot_after_the_digest_time_writes_nothing(setup: tuple[Path, P
         text=True,
     )
     try:
-        seen = ""
-        deadline = time.monotonic() + WAIT
-        assert proc.stdout is not None
         # The new post's alert and the missed daily digest are printed (dry-run JSON lines).
         wanted = ("daily digest", "Acme 太贵")
-        while not all(w in seen for w in wanted) and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            seen += line
-        assert all(w in seen for w in wanted), seen
+        seen, ok = read_until(proc, lambda out: all(w in out for w in wanted))
+        assert ok, seen
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=WAIT)

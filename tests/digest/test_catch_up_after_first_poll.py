@@ -8,11 +8,11 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
+from tests.botproc import read_until
 from tests.conftest import digest_time_just_missed
 from tests.feedserver import FeedServer, Route, rss
 from tests.test_once_and_shutdown import ROOT, env, write_config
@@ -52,14 +52,8 @@ def test_the_catch_up_digest_counts_the_first_polls_mentions(tmp_path: Path) -> 
             text=True,
         )
         try:
-            seen = ""
-            deadline = time.monotonic() + WAIT
-            assert proc.stdout is not None
-            while not finished(seen) and time.monotonic() < deadline:
-                line = proc.stdout.readline()
-                if not line:
-                    break
-                seen += line
+            seen, ok = read_until(proc, finished)
+            assert ok, seen
         finally:
             proc.send_signal(signal.SIGTERM)
             _, err = proc.communicate(timeout=WAIT)
