@@ -379,8 +379,18 @@ def run_forever(app: Buzzwatch) -> int:
         timezone=app.config.tz,
     )
 
-    # The digest's start-up catch-up waits for every source's first poll of this start.
-    first_cycle = FirstCycle([s.name for s in app.sources], lambda: app.digests.catch_up(scheduler))
+    def catch_up_digest() -> None:
+        # Today's digest, if its time has passed and it was not sent. Run right here, on
+        # the thread of the last first poll (or the main thread when there are no sources):
+        # a job adding a job could deadlock a shutdown waiting for that job
+        # (APScheduler's shutdown holds the job-store lock add_job needs).
+        app.digests.run_due_logged()
+        app.deliverer.kick()
+
+    # The start-up catch-up waits for every source's first poll of this start: before it,
+    # what came in while the bot was down is not stored, and the digest (then marked sent)
+    # would say nothing of it.
+    first_cycle = FirstCycle([s.name for s in app.sources], catch_up_digest)
 
     def poll_and_deliver(source: Any) -> None:
         try:

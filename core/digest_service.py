@@ -211,8 +211,8 @@ class DigestService:
             log.exception("daily digest failed")
 
     def schedule(self, scheduler: Any) -> None:
-        """Add the daily job to an APScheduler 3 scheduler (the start-up catch-up is
-        `catch_up`, run once the first poll cycle is stored).
+        """Add the daily job to an APScheduler 3 scheduler. (The start-up catch-up is a
+        plain `run_due`, which the run loop calls once the first poll cycle is stored.)
 
         The grace time is hours, not APScheduler's default of one second, so a late wake-up
         still sends; the stored mark makes any second run a no-op."""
@@ -228,12 +228,3 @@ class DigestService:
             coalesce=True,
             max_instances=1,
         )
-
-    def catch_up(self, scheduler: Any) -> None:
-        """The start-up catch-up: today's digest if its time has passed and it was not sent.
-        Run after the first poll cycle of the start: before it, the mentions that came in
-        while the bot was down are not stored yet, and the digest, then marked sent, would
-        say nothing of them."""
-        if self.config.digest.enabled:
-            # No trigger: runs once, now, on the scheduler's threads.
-            scheduler.add_job(self.run_due_logged, id="digest-catch-up", max_instances=1)

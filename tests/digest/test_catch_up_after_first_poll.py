@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -64,3 +65,40 @@ def test_the_catch_up_digest_counts_the_first_polls_mentions(tmp_path: Path) -> 
     state = json.loads((tmp_path / "data" / "state.json").read_text(encoding="utf-8"))
     assert state["state"]["1"]["digest"]["sent_for"]
     assert seen.index("[A1]") < seen.index("== Buzzwatch daily digest")
+
+
+def test_a_stop_during_the_first_poll_with_a_digest_due_ends_the_bot(tmp_path: Path) -> None:
+    """The catch-up runs when the first poll ends, here because a stop cut it: the shutdown,
+    waiting for that poll, must not wait for the catch-up forever (a job adding a job to the
+    scheduler deadlocked it)."""
+    with FeedServer() as feeds:
+        feeds.routes["/feed.xml"] = Route(body=rss([]), delay=30.0)  # still fetching
+        config = write_config(
+            tmp_path,
+            sources=[{"name": "w", "type": "rss", "url": f"{feeds.base}/feed.xml"}],
+            digest={"time": digest_time_just_missed()},
+        )
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "bot.py"), "--config", str(config)],
+            cwd=config.parent,
+            env=env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + WAIT
+            while not feeds.requests and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)  # until the first poll is fetching
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                out, err = proc.communicate(timeout=WAIT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                raise AssertionError("the bot did not stop") from None
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert "stopped cleanly" in err
+    assert "== Buzzwatch daily digest" in out  # queued when the poll ended, sent at the stop
