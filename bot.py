@@ -203,9 +203,14 @@ def _reply_text(reply: Reply) -> str:
     return "\n".join(lines)
 
 
+def say(text: str, out: TextIO | None) -> None:
+    """A one-shot command's answer on stdout. A reader that has left (`| head -1`) ends
+    nothing: what the command did is kept, and it finishes quietly."""
+    Output(out, quiet=True).print(text)
+
+
 def _print_reply(reply: Reply, out: TextIO) -> None:
-    # Through Output: a reader that left (`command help | head -1`) ends it quietly.
-    Output(out).print(_reply_text(reply))
+    say(_reply_text(reply), out)
 
 
 class StopRequest(threading.Event):
@@ -369,6 +374,32 @@ def storage_failed(app: Buzzwatch, error: str, report: DeliveryReport | None = N
     return EXIT_STORAGE_FAILED
 
 
+class FirstCycle:
+    """Runs `then` once, when every source named has been polled once (whatever the
+    outcome), or at `start()` when there are none."""
+
+    def __init__(self, sources: list[str], then: Any) -> None:
+        self._left = set(sources)
+        self._then = then
+        self._done = False
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self._maybe_done()
+
+    def polled(self, source: str) -> None:
+        with self._lock:
+            self._left.discard(source)
+        self._maybe_done()
+
+    def _maybe_done(self) -> None:
+        with self._lock:
+            if self._done or self._left:
+                return
+            self._done = True
+        self._then()
+
+
 def run_forever(app: Buzzwatch) -> int:
     from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -379,8 +410,24 @@ def run_forever(app: Buzzwatch) -> int:
         timezone=app.config.tz,
     )
 
+    def catch_up_digest() -> None:
+        # Today's digest, if its time has passed and it was not sent. Run right here, on
+        # the thread of the last first poll (or the main thread when there are no sources):
+        # a job adding a job could deadlock a shutdown waiting for that job
+        # (APScheduler's shutdown holds the job-store lock add_job needs).
+        app.digests.run_due_logged()
+        app.deliverer.kick()
+
+    # The start-up catch-up waits for every source's first poll of this start: before it,
+    # what came in while the bot was down is not stored, and the digest (then marked sent)
+    # would say nothing of it.
+    first_cycle = FirstCycle([s.name for s in app.sources], catch_up_digest)
+
     def poll_and_deliver(source: Any) -> None:
-        app.poller.poll(source)
+        try:
+            app.poller.poll(source)
+        finally:
+            first_cycle.polled(source.name)
         app.storms.check_if_due()
         app.deliverer.kick()
 
@@ -422,7 +469,8 @@ def run_forever(app: Buzzwatch) -> int:
             name="warm-up",
             daemon=True,
         ).start()
-    app.digests.schedule(scheduler)  # at the digest time, and now if today's was missed
+    app.digests.schedule(scheduler)  # at the digest time
+    first_cycle.start()  # no sources: the catch-up (today's, if missed) runs now
     scheduler.add_job(app.archive, "interval", hours=1, id="archive", next_run_time=app.clock.now())
     scheduler.start()
     log.info(
@@ -671,6 +719,28 @@ def _report_args(
     return (found.name if found else None), since
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _digest_summary(app: Buzzwatch, digests: int, items: list[Any]) -> str:
+    """What became of this digest's own messages (one per digest and destination); other
+    items the same delivery sent are not counted."""
+    ids = {i.id for i in items}
+    waiting = sum(1 for i in app.repo.pending_outbox() if i.id in ids)
+    dead = sum(1 for i in app.repo.dead_letters() if i.id in ids)
+    destinations = len({i.destination for i in items})
+    text = (
+        f"digest queued: {len(items)} message(s) ({_plural(digests, 'digest')} to "
+        f"{_plural(destinations, 'destination')}): {len(items) - waiting - dead} sent"
+    )
+    if waiting:
+        text += f", {waiting} still queued"
+    if dead:
+        text += f", {dead} failed (see the log)"
+    return text
+
+
 def cmd_digest(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
     try:
         brand, since = _report_args(app.config, args, report=True)
@@ -679,9 +749,10 @@ def cmd_digest(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
         return 2
     if not app.dry_run:
         messages = app.digests.on_demand(since, brand)
-        app.repo.add_outbox(app.digests.items(messages))
-        report = app.deliver_now()
-        print(f"digest queued: {len(messages)} message(s), {report.sent} sent", file=out)
+        items = app.digests.items(messages)
+        app.repo.add_outbox(items)
+        app.deliver_now()
+        say(_digest_summary(app, len(messages), items), out)
         return 0
     from listeners.preview import preview_notifiers
 
@@ -760,7 +831,7 @@ def cmd_import(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     app.deliver_now()
-    print(report.summary(), file=out)
+    say(report.summary(), out)
     return 0 if report.accepted or not report.rows else 1
 
 

@@ -22,6 +22,7 @@ from core.durations import format_duration
 from core.models import Alert, Status, from_iso
 from core.render import human_number
 from rules.text import cap, one_line
+from rules.titles import telling_title
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 HOURLY_UP_TO = timedelta(days=2)  # longer periods are bucketed by day
@@ -110,6 +111,7 @@ class MentionRef:
     sentiment: float
     reach: int
     kol_tier: str = ""
+    aspects: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -156,6 +158,8 @@ class Digest:
     neutral: int = 0
     positive: int = 0
     buckets: list[Bucket] = field(default_factory=list)
+    critical: list[MentionRef] = field(default_factory=list)  # the worst first
+    critical_total: int = 0
     top_negative: list[MentionRef] = field(default_factory=list)
     top_reach: list[MentionRef] = field(default_factory=list)
     unanswered: list[QuestionRef] = field(default_factory=list)
@@ -199,18 +203,25 @@ def _when(doc: dict[str, Any]) -> datetime | None:
         return None
 
 
+def _is_critical(doc: dict[str, Any]) -> bool:
+    return "critical" in (doc.get("flags") or ()) or doc.get("severity") == "critical"
+
+
 def _ref(doc: dict[str, Any], when: datetime | None) -> MentionRef:
-    title = one_line(doc.get("title") or "") or one_line(doc.get("text") or "")
+    author = str(doc.get("author") or "")
+    # A title that says nothing (转发微博, Repost, the author's name): the text says more.
+    title = telling_title(str(doc.get("title") or ""), str(doc.get("text") or ""), author)
     return MentionRef(
         id=str(doc.get("id", "")),
-        title=cap(title, TITLE_CHARS) or "(no title)",
+        title=cap(title, TITLE_CHARS),
         url=str(doc.get("url") or ""),
         source=str(doc.get("source") or ""),
-        author=cap(one_line(str(doc.get("author") or "")), 40),
+        author=cap(one_line(author), 40),
         when=when,
         sentiment=float(doc.get("sentiment") or 0.0),
         reach=int(doc.get("reach") or 0),
         kol_tier=str(doc.get("kol_tier") or ""),
+        aspects=[cap(one_line(str(a)), 40) for a in (doc.get("aspects") or ())][:5],
     )
 
 
@@ -263,7 +274,7 @@ def compute_digest(
     d = Digest(brand=brand, period=period, bucket=step, buckets=buckets)
 
     wanted = brand.casefold() if brand else None
-    worst, widest = _Top(top), _Top(top)
+    worst, widest, critical = _Top(top), _Top(top), _Top(top)
     sources: Counter[str] = Counter()
     days: Counter[date] = Counter()
     aspects: dict[str, AspectStat] = {}
@@ -299,6 +310,10 @@ def compute_digest(
             stat.sentiment_sum += score
             setattr(stat, kind, getattr(stat, kind) + 1)
         reach = int(doc.get("reach") or 0)
+        # Critical whatever its score: a regulator's fine reads as neutral news (-0.04).
+        if _is_critical(doc):
+            d.critical_total += 1
+            critical.offer((-score, reach), (doc, when))
         if kind == "negative":
             worst.offer((-score, reach), (doc, when))
         if reach > 0:
@@ -312,6 +327,7 @@ def compute_digest(
             entry[3] += 1
             entry[4] += score
 
+    d.critical = [_ref(doc, when) for doc, when in critical.items()]
     d.top_negative = [_ref(doc, when) for doc, when in worst.items()]
     d.top_reach = [_ref(doc, when) for doc, when in widest.items()]
     d.sources = sources.most_common(top)
@@ -366,11 +382,13 @@ def _alert_figures(
     d.unanswered_total = len(waiting)
     for created, a in waiting[:top]:
         s = a.summary
-        title = one_line(s.get("title") or "") or one_line(s.get("text") or "")
+        title = telling_title(
+            str(s.get("title") or ""), str(s.get("text") or ""), str(s.get("author") or "")
+        )
         d.unanswered.append(
             QuestionRef(
                 alert_id=a.id,
-                title=cap(title, TITLE_CHARS) or "(no title)",
+                title=cap(title, TITLE_CHARS),
                 url=str(s.get("url") or ""),
                 source=str(s.get("source") or ""),
                 waiting=max(timedelta(0), now - created),
@@ -379,6 +397,70 @@ def _alert_figures(
 
 
 # --- text -----------------------------------------------------------------------------------
+
+# The digest's words in each language it is written in: English, and Chinese for the
+# DingTalk side (Chinese teams). Figures, names and links are the same in both.
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "daily": "Buzzwatch daily digest · {who} · {date}",
+        "rolling": "Buzzwatch digest · {who} · last {span}",
+        "all": "all brands",
+        "period": "{start:%a %d %b %H:%M} → {end:%a %d %b %H:%M} ({zone})",
+        "day_before": "the day before",
+        "previous": "previous {span}",
+        "mentions": "Mentions: {total} · {prev_label} {previous} ({prev_change})"
+        " · 7-day average {base:.1f} ({base_change})",
+        "per_day": "   {per_day:.1f} a day; 7-day average {base_day:.1f} a day",
+        "sentiment": "Sentiment: 🔴 negative {neg} · ⚪ neutral {neu} · 🟢 positive {pos}",
+        "volume_hour": "Volume by hour ({first} → {last}):",
+        "volume_day": "Volume by day ({first} → {last}):",
+        "peak": "peak {n} at {at}",
+        "critical": "Critical: {n}",
+        "most_negative": "Most negative:",
+        "widest": "Widest reach:",
+        "more": "   … and {n} more",
+        "questions": "Questions waiting for an answer: {n}",
+        "waiting": "• {id} · waiting {waited} · {title}",
+        "more_questions": "   … and {n} more (`status`)",
+        "kols": "KOL activity: {n} mention(s)",
+        "kol": "• {author} ({reach}{tier}) · {n} mention(s) · sentiment {sentiment:+.2f}",
+        "aspects": "Aspects (negative / neutral / positive · mean sentiment):",
+        "alerts": "Alerts: {opened} opened · {acked} acked · {resolved} resolved",
+        "median_ack": " · median time to ack {ack}",
+        "sources": "Busiest sources: ",
+        "no_title": "(no title)",
+    },
+    "zh": {
+        "daily": "Buzzwatch 日报 · {who} · {date}",
+        "rolling": "Buzzwatch 摘要 · {who} · 最近 {span}",
+        "all": "全部品牌",
+        "period": "{start:%m-%d %H:%M} → {end:%m-%d %H:%M}（{zone}）",
+        "day_before": "前一天",
+        "previous": "之前 {span}",
+        "mentions": "提及：{total} · {prev_label} {previous}（{prev_change}）"
+        " · 7 日均值 {base:.1f}（{base_change}）",
+        "per_day": "   每天 {per_day:.1f} 条；7 日均值每天 {base_day:.1f} 条",
+        "sentiment": "情感：🔴 负面 {neg} · ⚪ 中性 {neu} · 🟢 正面 {pos}",
+        "volume_hour": "每小时提及量（{first} → {last}）：",
+        "volume_day": "每天提及量（{first} → {last}）：",
+        "peak": "峰值 {n}（{at}）",
+        "critical": "严重：{n}",
+        "most_negative": "最负面：",
+        "widest": "传播最广：",
+        "more": "   …… 还有 {n} 条",
+        "questions": "待回复的问题：{n}",
+        "waiting": "• {id} · 已等 {waited} · {title}",
+        "more_questions": "   …… 还有 {n} 条（status 查看）",
+        "kols": "KOL 动态：{n} 条提及",
+        "kol": "• {author}（{reach}{tier}）· {n} 条 · 情感 {sentiment:+.2f}",
+        "aspects": "方面（负面 / 中性 / 正面 · 平均情感）：",
+        "alerts": "告警：新开 {opened} · 已确认 {acked} · 已解决 {resolved}",
+        "median_ack": " · 确认用时中位数 {ack}",
+        "sources": "最活跃来源：",
+        "no_title": "（无标题）",
+    },
+}
+LANGS = tuple(WORDS)
 
 
 def sparkline(values: list[int]) -> str:
@@ -408,100 +490,128 @@ def _stamp(when: datetime | None, tz: tzinfo) -> str:
     return f"{when.astimezone(tz):%m-%d %H:%M}" if when else ""
 
 
-def _period_label(p: Period) -> str:
+def _period_label(p: Period, lang: str = "en") -> str:
     zone = getattr(p.tz, "key", str(p.tz))
-    return f"{p.start:%a %d %b %H:%M} → {p.end:%a %d %b %H:%M} ({zone})"
+    return WORDS[lang]["period"].format(start=p.start, end=p.end, zone=zone)
 
 
 def span_label(span: timedelta) -> str:
     return "24h" if span == timedelta(days=1) else format_duration(span)
 
 
-def digest_title(d: Digest) -> str:
-    who = d.brand or "all brands"
+def digest_title(d: Digest, lang: str = "en") -> str:
+    w = WORDS[lang]
+    who = d.brand or w["all"]
     if d.period.daily:
-        return f"Buzzwatch daily digest · {who} · {d.period.end:%Y-%m-%d}"
-    return f"Buzzwatch digest · {who} · last {span_label(d.period.span)}"
+        return w["daily"].format(who=who, date=f"{d.period.end:%Y-%m-%d}")
+    return w["rolling"].format(who=who, span=span_label(d.period.span))
 
 
-def _mention_line(m: MentionRef, lead: str, tz: tzinfo) -> list[str]:
+def _mention_line(m: MentionRef, lead: str, tz: tzinfo, lang: str) -> list[str]:
     meta = " · ".join(x for x in (m.source, m.author, _stamp(m.when, tz)) if x)
-    lines = [f"• {lead} {m.title}", f"   {meta}"]
+    lines = [f"• {lead} {m.title or WORDS[lang]['no_title']}", f"   {meta}"]
     if m.url:
         lines.append(f"   {m.url}")
     return lines
 
 
-def volume_lines(d: Digest) -> list[str]:
+def volume_lines(d: Digest, lang: str = "en") -> list[str]:
+    w = WORDS[lang]
     values = [b.total for b in d.buckets]
-    fmt = "%H:%M" if d.bucket < timedelta(days=1) else "%m-%d"
-    unit = "hour" if d.bucket < timedelta(days=1) else "day"
-    lines = [f"Volume by {unit} ({d.buckets[0].start:{fmt}} → {d.buckets[-1].start:{fmt}}):"]
+    hourly = d.bucket < timedelta(days=1)
+    fmt = "%H:%M" if hourly else "%m-%d"
+    first, last = f"{d.buckets[0].start:{fmt}}", f"{d.buckets[-1].start:{fmt}}"
+    lines = [w["volume_hour" if hourly else "volume_day"].format(first=first, last=last)]
     lines.append(sparkline(values))
     if any(values):
         peak = max(range(len(values)), key=lambda i: values[i])
-        lines.append(f"peak {values[peak]} at {d.buckets[peak].start:{fmt}}")
+        lines.append(w["peak"].format(n=values[peak], at=f"{d.buckets[peak].start:{fmt}}"))
     return lines
 
 
-def digest_text(d: Digest) -> str:
-    """The whole digest as plain text (no markup: each platform escapes it)."""
+def digest_text(d: Digest, lang: str = "en") -> str:
+    """The whole digest as plain text (no markup: each platform escapes it), in `lang`
+    (one of LANGS)."""
+    w = WORDS[lang]
     tz = d.period.tz
     daily = d.period.daily
-    prev_label = "the day before" if daily else f"previous {span_label(d.period.span)}"
-    lines = [_period_label(d.period), ""]
+    prev_label = w["day_before"] if daily else w["previous"].format(span=span_label(d.period.span))
+    lines = [_period_label(d.period, lang), ""]
     lines.append(
-        f"Mentions: {d.total} · {prev_label} {d.previous} ({change(d.total, d.previous)})"
-        f" · 7-day average {d.baseline_per_period:.1f} ({change(d.total, d.baseline_per_period)})"
+        w["mentions"].format(
+            total=d.total,
+            prev_label=prev_label,
+            previous=d.previous,
+            prev_change=change(d.total, d.previous),
+            base=d.baseline_per_period,
+            base_change=change(d.total, d.baseline_per_period),
+        )
     )
     if d.days > 1:
-        lines.append(
-            f"   {d.total / d.days:.1f} a day; 7-day average {d.baseline_per_day:.1f} a day"
-        )
+        lines.append(w["per_day"].format(per_day=d.total / d.days, base_day=d.baseline_per_day))
     lines.append(
-        f"Sentiment: 🔴 negative {_share(d.negative, d.total)} · ⚪ neutral "
-        f"{_share(d.neutral, d.total)} · 🟢 positive {_share(d.positive, d.total)}"
+        w["sentiment"].format(
+            neg=_share(d.negative, d.total),
+            neu=_share(d.neutral, d.total),
+            pos=_share(d.positive, d.total),
+        )
     )
-    lines += ["", *volume_lines(d)]
+    lines += ["", *volume_lines(d, lang)]
+    # Critical first: a critical post may read as mild (a regulator's fine, a shard of
+    # plastic) and miss "most negative".
+    lines += ["", w["critical"].format(n=d.critical_total)]
+    for m in d.critical:
+        aspects = ", ".join(m.aspects)
+        lines += _mention_line(
+            m, f"[{m.sentiment:+.2f}{' ' + aspects if aspects else ''}]", tz, lang
+        )
+    if d.critical_total > len(d.critical):
+        lines.append(w["more"].format(n=d.critical_total - len(d.critical)))
     if d.top_negative:
-        lines += ["", "Most negative:"]
+        lines += ["", w["most_negative"]]
         for m in d.top_negative:
-            lines += _mention_line(m, f"[{m.sentiment:+.2f}]", tz)
+            lines += _mention_line(m, f"[{m.sentiment:+.2f}]", tz, lang)
     if d.top_reach:
-        lines += ["", "Widest reach:"]
+        lines += ["", w["widest"]]
         for m in d.top_reach:
             tier = f" {m.kol_tier}" if m.kol_tier else ""
-            lines += _mention_line(m, f"[{human_number(m.reach)}{tier}]", tz)
-    lines += ["", f"Questions waiting for an answer: {d.unanswered_total}"]
+            lines += _mention_line(m, f"[{human_number(m.reach)}{tier}]", tz, lang)
+    lines += ["", w["questions"].format(n=d.unanswered_total)]
     for q in d.unanswered:
-        lines.append(f"• {q.alert_id} · waiting {format_duration(q.waiting)} · {q.title}")
+        waited = format_duration(q.waiting)
+        title = q.title or w["no_title"]
+        lines.append(w["waiting"].format(id=q.alert_id, waited=waited, title=title))
         if q.url:
             lines.append(f"   {q.url}")
     if d.unanswered_total > len(d.unanswered):
-        lines.append(f"   … and {d.unanswered_total - len(d.unanswered)} more (`status`)")
+        lines.append(w["more_questions"].format(n=d.unanswered_total - len(d.unanswered)))
     if d.kols:
-        lines += ["", f"KOL activity: {d.kol_mentions} mention(s)"]
+        lines += ["", w["kols"].format(n=d.kol_mentions)]
         for k in d.kols:
             tier = f" {k.tier}" if k.tier else ""
             lines.append(
-                f"• {k.author} ({human_number(k.reach)}{tier}) · {k.mentions} mention(s)"
-                f" · sentiment {k.sentiment:+.2f}"
+                w["kol"].format(
+                    author=k.author,
+                    reach=human_number(k.reach),
+                    tier=tier,
+                    n=k.mentions,
+                    sentiment=k.sentiment,
+                )
             )
     if d.aspects:
-        lines += ["", "Aspects (negative / neutral / positive · mean sentiment):"]
+        lines += ["", w["aspects"]]
         for a in d.aspects:
             lines.append(
                 f"• {a.name} {a.total}: {a.negative} / {a.neutral} / {a.positive}"
                 f" · {a.sentiment:+.2f}"
             )
-    ack = f" · median time to ack {format_duration(d.median_ack)}" if d.median_ack else ""
-    lines += [
-        "",
-        f"Alerts: {d.alerts_opened} opened · {d.alerts_acked} acked · "
-        f"{d.alerts_resolved} resolved{ack}",
-    ]
+    ack = w["median_ack"].format(ack=format_duration(d.median_ack)) if d.median_ack else ""
+    alerts = w["alerts"].format(
+        opened=d.alerts_opened, acked=d.alerts_acked, resolved=d.alerts_resolved
+    )
+    lines += ["", alerts + ack]
     if d.sources:
-        lines.append("Busiest sources: " + " · ".join(f"{s} {n}" for s, n in d.sources))
+        lines.append(w["sources"] + " · ".join(f"{s} {n}" for s, n in d.sources))
     return "\n".join(lines)
 
 

@@ -6,6 +6,7 @@ the Agg canvas directly (no pyplot, no global state), so jobs on threads cannot 
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import warnings
@@ -29,7 +30,24 @@ def _fonts() -> list[str]:
 
 
 def render_chart(d: Digest, path: Path) -> Path:
-    """Write the chart to `path` (atomically: a reader never sees half a PNG)."""
+    """Write the chart to `path`, a file the user named (`digest --dry-run --chart`),
+    atomically: a reader never sees half a PNG. Charts kept in the data folder go through
+    the repository instead (Repository.save_file), which a dry run keeps read-only."""
+    data = chart_png(d)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def chart_png(d: Digest) -> bytes:
+    """The chart as PNG bytes."""
     # The Agg canvas is used directly: no GUI backend, no environment variable needed.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -61,15 +79,9 @@ def render_chart(d: Digest, path: Path) -> Path:
     ax.spines[["top", "right"]].set_visible(False)
     ax.title.set_fontfamily(_fonts())
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f, warnings.catch_warnings():
-            # A missing font or glyph draws a box; it is not worth a warning per character.
-            warnings.simplefilter("ignore", UserWarning)
-            fig.savefig(f, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        # A missing font or glyph draws a box; it is not worth a warning per character.
+        warnings.simplefilter("ignore", UserWarning)
+        fig.savefig(buffer, format="png")
+    return buffer.getvalue()

@@ -34,6 +34,7 @@ from core.repository import Repository
 log = logging.getLogger("buzzwatch.digest")
 
 STATE_KEY = "digest"
+CHART_FOLDER = "digests"  # in the data folder
 
 
 @dataclass
@@ -43,9 +44,14 @@ class DigestMessage:
     image: Path | None
     digest: Digest
 
-    def message(self) -> dict[str, str]:
-        """The outbox message ("text" kind): every notifier knows how to render it."""
-        msg = {"kind": "text", "title": self.title, "text": self.text}
+    def message(self) -> dict[str, Any]:
+        """The outbox message ("text" kind): every notifier knows how to render it. It
+        carries the Chinese wording too (`zh`), which the DingTalk side shows."""
+        msg: dict[str, Any] = {"kind": "text", "title": self.title, "text": self.text}
+        msg["zh"] = {
+            "title": digest_title(self.digest, "zh"),
+            "text": digest_text(self.digest, "zh"),
+        }
         if self.image is not None:
             msg["image"] = str(self.image)
         return msg
@@ -63,7 +69,9 @@ class DigestService:
         self.config = config
         self.repo = repo
         self.clock = clock
-        self.chart_dir = chart_dir or Path(config.data_dir) / "digests"
+        # None: charts are kept in the data folder, through the repository (so a read-only
+        # one, a dry run, writes none); a folder: the one a user named (`digest --chart`).
+        self.chart_dir = chart_dir
         self.charts = charts
         self.tz = config.digest_tz
         self.at = parse_hhmm(config.digest.time)
@@ -106,16 +114,21 @@ class DigestService:
             out.append(DigestMessage(digest_title(d), digest_text(d), image, d))
         return out
 
-    def _chart(self, d: Digest, folder: Path) -> Path | None:
+    def _chart(self, d: Digest, folder: Path | None) -> Path | None:
         slug = "".join(c if c.isalnum() else "-" for c in (d.brand or "all"))[:40]
-        path = folder / f"digest-{slug}-{d.period.end:%Y%m%d-%H%M}.png"
+        name = f"digest-{slug}-{d.period.end:%Y%m%d-%H%M}.png"
         try:
-            from core.digest_chart import render_chart
+            from core import digest_chart
 
-            return render_chart(d, path)
+            if folder is not None:
+                return digest_chart.render_chart(d, folder / name)
+            saved = self.repo.save_file(f"{CHART_FOLDER}/{name}", digest_chart.chart_png(d))
         except Exception as err:  # the text goes out without the picture
             log.warning("digest chart not drawn: %s: %s", type(err).__name__, err)
             return None
+        if saved is None:
+            log.info("digest chart not kept: the data folder is read-only (dry run)")
+        return saved
 
     def destinations(self) -> list[str]:
         return list(self.config.digest.destinations or self.config.destinations)
@@ -198,7 +211,8 @@ class DigestService:
             log.exception("daily digest failed")
 
     def schedule(self, scheduler: Any) -> None:
-        """Add the daily job to an APScheduler 3 scheduler, and a catch-up run right away.
+        """Add the daily job to an APScheduler 3 scheduler. (The start-up catch-up is a
+        plain `run_due`, which the run loop calls once the first poll cycle is stored.)
 
         The grace time is hours, not APScheduler's default of one second, so a late wake-up
         still sends; the stored mark makes any second run a no-op."""
@@ -214,5 +228,3 @@ class DigestService:
             coalesce=True,
             max_instances=1,
         )
-        # No trigger: runs once as soon as the scheduler starts (the start-up catch-up).
-        scheduler.add_job(self.run_due_logged, id="digest-catch-up", max_instances=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from core.models import Alert, Mention, OutboxItem
@@ -112,6 +113,11 @@ class Repository(Protocol):
         "sent for date D" mark and the sends it stands for are stored together or not at all)."""
 
     def dead_letters(self) -> list[OutboxItem]: ...
+
+    # --- derived files ---
+    def save_file(self, relative: str, data: bytes) -> Path | None:
+        """Write a file under the data folder (a digest chart); its path, or None when the
+        storage is read-only (a dry run writes nothing there)."""
 
     # --- small state ---
     def get_state(self, key: str, default: Any = None) -> Any: ...

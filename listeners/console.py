@@ -82,8 +82,11 @@ class Output:
     """A stream that may go away under us (`--once | head`, a hung-up terminal). The one way
     Buzzwatch prints while it runs: console alerts, dry-run payloads, replies to commands."""
 
-    def __init__(self, stream: TextIO | None) -> None:
+    def __init__(self, stream: TextIO | None, quiet: bool = False) -> None:
+        """`quiet`: a closed stream is not worth a warning (a one-shot command's answer
+        piped into `head`: the reader left on purpose)."""
         self.stream = stream
+        self.quiet = quiet
         self._lock = threading.Lock()
         self._closed = ""  # why it cannot be written to any more
 
@@ -103,7 +106,8 @@ class Output:
                 # closed: permanent, nothing printed here again can be read. Said once; the
                 # bot goes on polling and delivering to its other destinations.
                 self._closed = f"the console's output is closed ({type(err).__name__})"
-                log.warning("%s: console messages are dropped from now on", self._closed)
+                if not self.quiet:
+                    log.warning("%s: console messages are dropped from now on", self._closed)
                 _point_at_devnull(stream)
                 return Delivery(ok=False, retryable=False, error=self._closed)
         return None

@@ -5,8 +5,9 @@ into sentences; a sentence is a question when it carries a question cue (a ``?``
 sentence-final particle 吗/呢, an explicit ask such as 请问 / "anyone know", a wh-word or an
 auxiliary verb opening an English clause, a Chinese interrogative word that is not used as
 an indefinite).  Rhetorical complaint-questions (这也叫服务？ 凭什么？ "Are you kidding me?")
-are complaints, not questions a team must answer: once a post contains one, only an
-explicit ask (请问, "does anyone know") in another sentence makes it a question.
+and outcries (就这？ 又涨价了？) are complaints, not questions a team must answer: once a post
+contains one, only an explicit ask (请问, "does anyone know") in another sentence makes it a
+question.
 
 Both languages' rules run on every post (brand posts mix them freely); ``lang`` is accepted
 for symmetry with the rest of ``rules/`` and to allow language-specific tuning later.
@@ -49,6 +50,8 @@ _RHETORICAL_ZH = re.compile(
     r"|(?:怎么|为什么|为啥|咋)[^，,。？?！!]{0,10}(?:这么|那么|如此)"  # exclamative
     r"|太[^，,。？?！!]{1,8}了吧"  # 也太离谱了吧？？？
     r"|能不能别|能不能不要|可不可以别|可不可以不要|能别"  # a plea, not a question
+    r"|就这(?:[？?!！]|$|么点|样\s*[？?!！]|种|点|水平|服务|质量|味道|速度|态度)"  # 就这服务？
+    r"|又[^，,。？?！!吗么呢]{1,8}了[啊吧呀]?\s*[？?]"  # 又涨价了？ 又要排队了？ (an outcry)
 )
 _RHETORICAL_EN = re.compile(
     r"\b(?:are|r) (?:you|u) (?:kidding|serious|joking|for real)"
@@ -67,7 +70,8 @@ _RHETORICAL_EN = re.compile(
     r"|\banyone else (?:notice|think|feel|hate|love|see|tired|sick)"
     r"|\bwho (?:designed|thought|approved)\b|\bhow dare\b|\bsince when\b"
     r"|\bwhat the (?:hell|heck|f\w*)\b|\bwtf\b|\bffs\b|\bsmh\b"
-    r"|\bhow is (?:this|that|it) (?:legal|ok|okay|acceptable|possible|allowed)\b",
+    r"|\bhow is (?:this|that|it) (?:legal|ok|okay|acceptable|possible|allowed)\b"
+    r"|^\W*(?:that'?s|that is) it\s*\?",  # "That's it?" (就这？)
     re.IGNORECASE,
 )
 # A question answered by its own author in the next breath: 有用吗？没用 / "Who? Nobody."

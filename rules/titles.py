@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from rules.text import normalize
+from rules.text import normalize, one_line
 
 # Compared after normalize() and noise removal (so "转发微博：", "Repost!" and "[图片]" match).
 # Generic wording platforms and feed bridges (RSSHub, Nitter, Mastodon) use for an item
@@ -160,3 +160,10 @@ def story_title(title: str, author: str = "", brands: Iterable[str] = ()) -> str
         return ""
     short = len(_CJK.findall(rest)) < MIN_CJK and len(_LATIN_WORD.findall(rest)) < MIN_WORDS
     return "" if short else title
+
+
+def telling_title(title: str, text: str, author: str = "") -> str:
+    """The line that best shows a post: its title, or its text when the title says nothing."""
+    if not says_nothing(title, author):
+        return one_line(title)
+    return one_line(text or "") or one_line(title or "")

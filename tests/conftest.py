@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -55,6 +56,13 @@ def make_config(tmp_path: Path, **overrides: Any) -> Config:
     # unsure post in tests (no time budget, analysis.encoder_rate: 0).
     data.setdefault("analysis", {}).setdefault("encoder_rate", 0)
     return parse_config(data, tmp_path / "test.yaml")
+
+
+def digest_time_just_missed(tz: str = "UTC") -> str:
+    """A digest time (HH:MM in `tz`) an hour before now: a bot started now owes that day's
+    digest (well within the default 6-hour grace). Tests that run a real bot process (on
+    the system clock) use it, so they take the same path at any hour of the day."""
+    return f"{datetime.now(ZoneInfo(tz)) - timedelta(hours=1):%H:%M}"
 
 
 @pytest.fixture

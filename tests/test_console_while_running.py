@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from core.commands import Reply, is_read_only
+from tests.conftest import digest_time_just_missed
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP = shutil.ignore_patterns(
@@ -31,6 +32,15 @@ WAIT = 90.0  # generous: only a limit for a hung bot, never a measurement
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dest = tmp_path_factory.mktemp("clone") / "buzzwatch"
     shutil.copytree(ROOT, dest, ignore=SKIP)
+    # The bundled config's digest time, moved to an hour ago: every bot started here runs
+    # the missed daily digest at start-up, at whatever hour the tests run (with 09:00
+    # Shanghai, only between 01:00 and 07:00 UTC did it, and the dry-run test failed then).
+    config = dest / "examples" / "config.yaml"
+    bundled = 'digest: {time: "09:00"'
+    text = config.read_text(encoding="utf-8")
+    assert bundled in text
+    missed = digest_time_just_missed("Asia/Shanghai")
+    config.write_text(text.replace(bundled, f'digest: {{time: "{missed}"'), encoding="utf-8")
     return dest
 
 

@@ -107,6 +107,9 @@ def write_config(tmp_path: Path, **parts: Any) -> Path:
         "destinations": {"console": {"type": "console"}},
         "routes": [{"name": "all", "match": {"brand": "Acme"}, "to": ["console"]}],
         "fetch": {"allow_hosts": ["127.0.0.1"]},
+        # No daily digest unless a test asks for one: the default (09:00) would make a
+        # running bot's start-up differ with the hour of the day the tests run at.
+        "digest": {"enabled": False},
     }
     data.update(parts)
     path = tmp_path / "config.yaml"

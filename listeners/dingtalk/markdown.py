@@ -350,12 +350,33 @@ def linked(line: str) -> str:
     return f"{m.group(1)}[{escape(host)}]({target})"
 
 
+# DingTalk markdown joins lines into one paragraph unless a line ends in two spaces (a hard
+# break); a blank line starts a new paragraph.
+HARD_BREAK = "  \n"
+# Leading spaces indent a sub-line (a link under its post); in markdown they would vanish or,
+# four or more, start a code block: ideographic spaces indent without meaning anything.
+_INDENT = re.compile(r"^[ \t]+")
+
+
+def _text_line(line: str) -> str:
+    indented = _INDENT.match(line)
+    line = linked(line.strip())
+    return ("\u3000\u3000" + line) if indented and line else line
+
+
 def render_text(title: str, text: str) -> dict[str, Any]:
-    """A stand-alone plain-text message (digest, health): each line its own paragraph,
-    URLs as links (they come from our own stored records and pass safe_url)."""
-    lines = [linked(line) for line in (text or "").splitlines()]
+    """A stand-alone plain-text message (digest, health) laid out as written: its lines
+    kept apart by hard breaks, a blank line between sections only; URLs as links (they come
+    from our own stored records and pass safe_url)."""
+    lines = [_text_line(line) for line in (text or "").splitlines()]
     kept = lines_within(lines, MAX_BODY_BYTES - 1500, lambda n: f"…（还有 {n} 行 {n} more lines）")
-    body = "\n\n".join(x for x in kept if x.strip())
+    paragraphs: list[list[str]] = [[]]
+    for line in kept:
+        if line.strip():
+            paragraphs[-1].append(line)
+        elif paragraphs[-1]:
+            paragraphs.append([])
+    body = "\n\n".join(HARD_BREAK.join(p) for p in paragraphs if p)
     heading = f"#### {inline(title, 120)}\n\n" if title else ""
     return markdown(title_text(title or text), heading + body)
 

@@ -89,7 +89,11 @@ class DingTalkNotifier:
             return md.render_batch(out.alerts, self.links)
         if kind == "note":
             return md.render_note(out)
-        return md.render_text(out.message.get("title", ""), out.message.get("text", ""))
+        # DingTalk groups are Chinese teams: a message with a Chinese wording shows that one.
+        words = out.message.get("zh")
+        if not isinstance(words, dict):
+            words = out.message
+        return md.render_text(str(words.get("title", "")), str(words.get("text", "")))
 
     # --- sending ----------------------------------------------------------------------------
 

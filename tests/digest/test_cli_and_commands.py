@@ -122,3 +122,26 @@ def test_export_csv_and_jsonl(tmp_path) -> None:
 def test_start_up_does_not_import_matplotlib() -> None:
     code = "import sys, bot; assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_digest_counts_its_own_messages_and_sends(tmp_path) -> None:
+    """One digest to two destinations is two messages; an item queued before is not counted."""
+    from core.models import OutboxItem, to_iso
+    from storage.tinydb_repo import TinyDBRepository
+    from tests.chatserver import ChatServer
+
+    store_recent(tmp_path)
+    repo = TinyDBRepository(tmp_path / "data")
+    note = {"kind": "text", "title": "", "text": "queued earlier"}
+    repo.add_outbox([OutboxItem("", "console", "post", note, to_iso(datetime.now(UTC)) or "")])
+    repo.close()
+    with ChatServer() as chat:
+        data = yaml.safe_load(write_config(tmp_path).read_text(encoding="utf-8"))
+        data["destinations"]["chat"] = {"type": "webhook", "url": chat.url}
+        data["fetch"] = {"allow_hosts": ["127.0.0.1"]}
+        path = tmp_path / "buzzwatch.yaml"
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        out = io.StringIO()
+        assert bot.main(["--config", str(path), "digest"], out) == 0
+    summary = out.getvalue().splitlines()[-1]
+    assert summary == "digest queued: 2 message(s) (1 digest to 2 destinations): 2 sent"

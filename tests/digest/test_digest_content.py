@@ -186,3 +186,75 @@ def test_untrusted_titles_are_one_line_and_capped(tmp_path) -> None:
         daily_period(DAY, time(9, 0), SHANGHAI), None
     )
     assert len(d.top_negative[0].title) == 90 and "\n" not in d.top_negative[0].title
+
+
+# --- what a reader needs first: critical posts, telling titles, real questions ---------------
+
+
+def _digest(tmp_path, mentions, alerts=()):
+    clock = FakeClock(NOW)
+    config, repo = setup(tmp_path, clock, mentions, list(alerts), rules=RULES)
+    try:
+        return DigestService(config, repo, clock, charts=False).compute(
+            daily_period(DAY, time(9, 0), SHANGHAI), None
+        )
+    finally:
+        repo.close()
+
+
+def test_critical_mentions_have_a_section_whatever_their_score(tmp_path) -> None:
+    at = utc(2026, 11, 28, 3)
+    fine = mention(
+        "fine",
+        at,
+        -0.04,
+        title="市场监管局对艾克米罚款50万",
+        flags=["critical"],
+        aspects=["food_safety"],
+    )
+    shard = mention("shard", at, -0.15, title="咖啡里喝出塑料片", flags=["critical"])
+    angry = [mention(f"n{i}", at, -0.9) for i in range(6)]  # fill "Most negative"
+    d = _digest(tmp_path, [fine, shard, *angry])
+    assert [m.id for m in d.critical] == ["shard", "fine"] and d.critical_total == 2
+    assert not {"fine", "shard"} & {m.id for m in d.top_negative}
+    lines = digest_text(d).splitlines()
+    assert "Critical: 2" in lines
+    assert lines.index("Critical: 2") < lines.index("Most negative:")
+    assert "• [-0.04 food_safety] 市场监管局对艾克米罚款50万" in lines
+    assert "严重：2" in digest_text(d, "zh").splitlines()
+
+
+def test_a_title_that_says_nothing_shows_the_posts_text(tmp_path) -> None:
+    at = utc(2026, 11, 28, 3)
+    posts = [
+        mention("rp", at, -0.9, title="转发微博", text="艾克米的三明治吃出头发"),
+        mention("pic", at, -0.8, title="分享图片", text="门店地板全是水"),
+        mention("me", at, -0.7, title="foodie_jane", author="foodie_jane", text="Acme cold fries"),
+        mention("ok", at, -0.6, title="Acme refund refused", text="long story"),
+    ]
+    asked = alert("A9", at, flags=["question"], title="Repost")
+    asked.summary["text"] = "会员积分怎么兑换？"
+    d = _digest(tmp_path, posts, [asked])
+    titles = {m.id: m.title for m in d.top_negative}
+    assert titles == {
+        "rp": "艾克米的三明治吃出头发",
+        "pic": "门店地板全是水",
+        "me": "Acme cold fries",
+        "ok": "Acme refund refused",
+    }
+    assert [q.title for q in d.unanswered] == ["会员积分怎么兑换？"]
+
+
+def test_rhetorical_complaints_are_not_questions_waiting(tmp_path) -> None:
+    """Alerts flagged as the analyser flags the posts: only the real question waits."""
+    from rules.analyze import Analyzer
+    from tests.conftest import make_config
+
+    analyzer = Analyzer(make_config(tmp_path))
+    posts = {"A1": "艾克米又涨价了？", "A2": "艾克米就这？", "A3": "艾克米门店几点开门？"}
+    alerts = []
+    for aid, text in posts.items():
+        m = analyzer.analyze(mention(aid.lower(), utc(2026, 11, 28, 3), title=text, text=text))
+        alerts.append(alert(aid, utc(2026, 11, 28, 3), flags=m.flags, title=text))
+    d = _digest(tmp_path, [], alerts)
+    assert [q.alert_id for q in d.unanswered] == ["A3"] and d.unanswered_total == 1

@@ -69,10 +69,10 @@ def test_chart_is_a_png_of_the_expected_size(tmp_path) -> None:
 def test_message_goes_without_image_when_the_chart_fails(tmp_path, monkeypatch) -> None:
     import core.digest_chart
 
-    def broken(d, path):
+    def broken(d):
         raise RuntimeError("no backend")
 
-    monkeypatch.setattr(core.digest_chart, "render_chart", broken)
+    monkeypatch.setattr(core.digest_chart, "chart_png", broken)
     clock = FakeClock(utc(2026, 11, 29, 1, 0))
     config, repo = setup(tmp_path, clock)
     DigestService(config, repo, clock).run_due()

@@ -298,3 +298,43 @@ def test_a_storm_of_hundreds_stays_under_the_cap_and_says_how_many_more() -> Non
     shown = len(re.findall(r"\*\*A\d+\*\* LOW", text))
     assert shown > 10 and f"and {399 - shown} more" in text
     assert_inert(text)
+
+
+def test_the_digest_goes_to_dingtalk_in_chinese_one_line_per_line(tmp_path) -> None:
+    from datetime import date, time
+
+    from core.digest import daily_period
+    from core.digest_service import DigestService
+    from listeners.console import ConsoleNotifier
+    from tests.digest.helpers import mention, setup, utc
+
+    clock = FakeClock(utc(2026, 11, 29, 1, 0))
+    posts = [
+        mention("a", utc(2026, 11, 28, 3), -0.9, title="转发微博", text="吃出塑料片"),
+        mention("b", utc(2026, 11, 28, 4), 0.8, reach=5000, title="新品好喝"),
+    ]
+    config, repo = setup(tmp_path, clock, posts)
+    service = DigestService(config, repo, clock, charts=False)
+    [message] = service.build(daily_period(date(2026, 11, 29), time(9, 0), config.digest_tz))
+    repo.close()
+    out = Outgoing("post", message.message())
+
+    payload = _notifier().render(out)
+    title, text = payload["markdown"]["title"], payload["markdown"]["text"]
+    assert "日报" in title and "daily digest" not in title
+    assert "提及：2" in text and "最负面：" in text and "情感：" in text
+    assert "Mentions" not in text and "Most negative" not in text
+    assert "吃出塑料片" in text and "转发微博" not in text
+    # Lines of a section are kept apart by hard breaks; a blank line only between sections.
+    sections = text.split("\n\n")
+    most_negative = next(s for s in sections if s.startswith("最负面："))
+    lines = most_negative.split(md.HARD_BREAK)
+    assert lines[:2] == ["最负面：", "• ［-0.90］ 吃出塑料片"]
+    assert lines[2].startswith("\u3000\u3000weibo · someone · ")  # indented, not a code block
+    assert lines[3] == "\u3000\u3000[example.com](https://example.com/a)"
+    assert len(sections) < len(text.split(md.HARD_BREAK))
+    assert_inert(text)
+
+    # Other platforms keep the English digest.
+    console = ConsoleNotifier().render(out)["text"]
+    assert "Mentions: 2" in console and "提及" not in console

@@ -45,6 +45,9 @@ def test_precision_and_recall_on_labelled_set():
         ("有没有人知道停车场在哪里", "zh"),
         ("这个是正品吗？链接 https://item.taobao.com/item.htm?id=1", "zh"),
         ("这也叫服务？请问怎么投诉", "zh"),  # complaint plus an explicit ask
+        ("又涨价了？请问会员价还有吗？", "zh"),
+        ("就这么定了吗？", "zh"),
+        ("又涨价了吗？", "zh"),  # a yes/no question, not an outcry
         ("Does anyone know if they deliver to Brooklyn", "en"),
         ("How do I cancel my order?", "en"),
         ("@Apple is the battery covered under AppleCare+?", "en"),
@@ -75,6 +78,13 @@ def test_questions(text, lang):
         ("Who even designs this?", "en"),
         ("Why would anyone pay $7 for this??", "en"),
         ("Who asked for this redesign? Nobody.", "en"),
+        # outcries: 就这？ (that's it?) and 又…了？ (again?!)
+        ("就这？", "zh"),
+        ("这杯咖啡就这？还卖30块", "zh"),
+        ("就这服务？", "zh"),
+        ("瑞幸又涨价了？", "zh"),
+        ("又要排队了？我服了", "zh"),
+        ("That's it? For 12 dollars", "en"),
         # statements and praise
         ("今天的麻辣香锅超好吃，下次还来！", "zh"),
         ("不知道为什么，每次来都很开心", "zh"),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from rules.titles import says_nothing, story_title
+from rules.titles import says_nothing, story_title, telling_title
 
 
 @pytest.mark.parametrize(
@@ -52,3 +52,30 @@ def test_titles_that_name_a_story(title: str) -> None:
 def test_too_little_to_tell_stories_apart_is_no_key_but_still_a_headline(title: str) -> None:
     assert story_title(title, "", ["Acme", "艾克米"]) == ""
     assert not says_nothing(title)
+
+
+@pytest.mark.parametrize(
+    ("title", "author"),
+    [
+        ("  Repost ", ""),
+        ("🔥🔥🔥", ""),
+        ("foodie_jane", "@foodie_jane"),
+        ("ＦＯＯＤＩＥ＿ＪＡＮＥ", "foodie_jane"),  # full-width forms of the same name
+    ],
+)
+def test_more_titles_that_say_nothing(title: str, author: str) -> None:
+    assert says_nothing(title, author)
+
+
+@pytest.mark.parametrize(
+    ("title", "author"),
+    [("艾克米退款被拒", ""), ("Repost of the year: Acme's new cup", ""), ("foodie_jane", "bob")],
+)
+def test_titles_that_say_something(title: str, author: str) -> None:
+    assert not says_nothing(title, author)
+
+
+def test_telling_title_falls_back_to_the_text() -> None:
+    assert telling_title("转发微博", "三明治里\n有头发") == "三明治里 有头发"
+    assert telling_title("Acme late again", "text") == "Acme late again"
+    assert telling_title("转发微博", "") == "转发微博"
