@@ -94,6 +94,7 @@ class Buzzwatch:
             config.data_dir,
             clock=self.clock,
             read_only=dry_run or read_only,
+            dsn_env=config.storage.dsn_env,
         )
         self.analyzer = Analyzer(config)
         self.router = Router(config.routes)
@@ -678,7 +679,9 @@ def cmd_export(config: Config, args: argparse.Namespace, out: TextIO) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    repo = open_repository(config.storage.backend, config.data_dir, read_only=True)
+    repo = open_repository(
+        config.storage.backend, config.data_dir, read_only=True, dsn_env=config.storage.dsn_env
+    )
     try:
         start = SystemClock().now() - since
         docs = export.select(repo.iter_mentions(start), start, brand)

@@ -563,9 +563,12 @@ class StormConfig(StormRule):
 class StorageConfig(Strict):
     """Where data_dir's records live: `sqlite` (one SQLite file, the default: scales to
     millions of mentions) or `tinydb` (JSON state file plus day files: for very small installs;
-    its limits are in the README). `python bot.py migrate` moves a tinydb folder to sqlite."""
+    its limits are in the README). `python bot.py migrate` moves a tinydb folder to sqlite.
+    `postgres`: a PostgreSQL server several Buzzwatch processes share; its address is read
+    from the environment variable named by `dsn_env` (it holds a password: not in the file)."""
 
-    backend: Literal["sqlite", "tinydb"] = "sqlite"
+    backend: Literal["sqlite", "tinydb", "postgres"] = "sqlite"
+    dsn_env: str = "BUZZWATCH_DATABASE_URL"
 
 
 # --- the whole file -------------------------------------------------------------------------

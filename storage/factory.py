@@ -1,4 +1,4 @@
-"""Which repository a config asks for (`storage: {backend: sqlite|tinydb}`)."""
+"""Which repository a config asks for (`storage: {backend: sqlite|tinydb|postgres}`)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,23 @@ from core.clock import Clock
 from core.repository import Repository
 from storage.atomic_json import StorageError
 
-BACKENDS = ("sqlite", "tinydb")
+BACKENDS = ("sqlite", "tinydb", "postgres")
+DEFAULT_DSN_ENV = "BUZZWATCH_DATABASE_URL"
 
 
 def open_repository(
-    backend: str, data_dir: Path, clock: Clock | None = None, read_only: bool = False
+    backend: str,
+    data_dir: Path,
+    clock: Clock | None = None,
+    read_only: bool = False,
+    dsn_env: str = DEFAULT_DSN_ENV,
 ) -> Repository:
+    """`data_dir` holds the embedded stores; postgres reads its address from `dsn_env`."""
     # Imported here: a command pays only for the backend it uses.
+    if backend == "postgres":
+        from storage.postgres_repo import PostgresRepository, dsn_from_env
+
+        return PostgresRepository(dsn_from_env(dsn_env), clock=clock, read_only=read_only)
     if backend == "sqlite":
         from storage.sqlite_repo import DB_NAME, SQLiteRepository
 
