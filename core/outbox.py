@@ -97,6 +97,9 @@ def quiet_until(quiet: QuietHours, now: datetime, tz: ZoneInfo) -> datetime | No
     return None
 
 
+CLAIM_LEASE = timedelta(minutes=1)  # a dead process's destinations wait at most this long
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
@@ -275,7 +278,10 @@ class Deliverer:
 
     def _deliver_due(self) -> DeliveryReport:
         report = DeliveryReport()
-        pending = self.repo.pending_outbox()
+        # A store shared by several processes (postgres) hands each destination's items to
+        # one of them at a time: in order, under one rate limit, sent at least once.
+        claim = getattr(self.repo, "claim_outbox", None)
+        pending = claim(CLAIM_LEASE) if claim else self.repo.pending_outbox()
         blocked: set[str] = set()
         posts_waiting = queued_posts(pending)
         for item in pending:

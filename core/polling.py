@@ -29,6 +29,7 @@ class PollOutcome:
     error: str = ""
     not_modified: bool = False
     deferred: bool = False  # not fetched: its host asked us to slow down
+    elsewhere: bool = False  # not fetched: another process sharing the store polls it
 
 
 class Poller:
@@ -45,6 +46,11 @@ class Poller:
         self.health = health
 
     def poll(self, source: Any) -> PollOutcome:
+        # A store shared by several processes (postgres) leases each source to one of them.
+        claim = getattr(self.repo, "claim_source", None)
+        if claim is not None and not claim(source.name, source.every):
+            log.debug("source=%s polled by another process", source.name)
+            return PollOutcome(source.name, ok=True, elsewhere=True)
         key = state_key(source.name)
         state: dict[str, Any] = dict(self.repo.get_state(key) or {})
         fetch_state = dict(state.get("fetch") or {})

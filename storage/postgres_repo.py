@@ -26,9 +26,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import psycopg
@@ -75,7 +77,21 @@ CREATE TABLE dead_letters(seq bigint PRIMARY KEY, doc text NOT NULL);
 CREATE TABLE state(key text COLLATE "C" PRIMARY KEY, value text NOT NULL);
 """
 
-MIGRATIONS: list[str] = [_V1]
+# Which process polls which source: a lease renewed at every poll, lasting one interval, so
+# the sources of a process that dies are taken over within one interval.
+# The same for delivering to a destination (one sender at a time keeps its order and its
+# rate limit), with the outbox's destination as a column.
+_V2 = """
+CREATE TABLE source_leases(
+    name text COLLATE "C" PRIMARY KEY, owner text NOT NULL, until text COLLATE "C" NOT NULL);
+CREATE TABLE destination_leases(
+    destination text COLLATE "C" PRIMARY KEY, owner text NOT NULL,
+    until text COLLATE "C" NOT NULL);
+ALTER TABLE outbox ADD COLUMN destination text COLLATE "C";
+UPDATE outbox SET destination = doc::json->>'destination';
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -115,6 +131,7 @@ class PostgresRepository:
         self._ro: psycopg.Connection | None = None
         self._lock_conn: psycopg.Connection | None = None
         self._lock_depth = 0
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         try:
             # One plain connection first: a wrong address fails now and clearly (a pool
             # would retry it in the background), and it runs the migrations.
@@ -443,15 +460,19 @@ class PostgresRepository:
         rows = []
         for (seq,), item in zip(sorted(seqs), items, strict=True):
             item.id = item.id or f"o{seq}"
-            rows.append((int(item.id.removeprefix("o")), item.alert_id or None, item))
+            rows.append((int(item.id.removeprefix("o")), item))
         self._put_outbox(conn, rows)
 
-    def _put_outbox(self, conn: psycopg.Connection, rows: list[tuple[int, Any, Any]]) -> None:
+    def _put_outbox(self, conn: psycopg.Connection, rows: list[tuple[int, OutboxItem]]) -> None:
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO outbox(seq, alert_id, doc) VALUES (%s,%s,%s) ON CONFLICT (seq)"
-                " DO UPDATE SET alert_id = excluded.alert_id, doc = excluded.doc",
-                [(seq, alert_id, _dumps(item.to_dict())) for seq, alert_id, item in rows],
+                "INSERT INTO outbox(seq, alert_id, destination, doc) VALUES (%s,%s,%s,%s)"
+                " ON CONFLICT (seq) DO UPDATE SET alert_id = excluded.alert_id,"
+                " destination = excluded.destination, doc = excluded.doc",
+                [
+                    (seq, item.alert_id or None, item.destination, _dumps(item.to_dict()))
+                    for seq, item in rows
+                ],
             )
 
     def add_outbox(self, items: list[OutboxItem], state: dict[str, Any] | None = None) -> None:
@@ -460,9 +481,9 @@ class PostgresRepository:
                 self.set_state(key, value)
             self._insert_outbox(conn, items)
 
-    def _items(self, sql: str) -> list[OutboxItem]:
+    def _items(self, sql: str, params: Iterable[Any] = ()) -> list[OutboxItem]:
         with self._tx() as conn:
-            rows = conn.execute(sql).fetchall()
+            rows = conn.execute(sql, list(params)).fetchall()
         return [OutboxItem.from_dict(json.loads(r[0])) for r in rows]
 
     def pending_outbox(self) -> list[OutboxItem]:
@@ -479,7 +500,7 @@ class PostgresRepository:
         seq = int(item.id.removeprefix("o"))
         with self._tx() as conn:
             if item.status == OutboxStatus.PENDING:
-                self._put_outbox(conn, [(seq, item.alert_id or None, item)])
+                self._put_outbox(conn, [(seq, item)])
             else:
                 conn.execute("DELETE FROM outbox WHERE seq = %s", (seq,))
                 if item.status == OutboxStatus.DEAD:
@@ -504,7 +525,53 @@ class PostgresRepository:
         with self._tx() as conn:
             conn.execute("DELETE FROM outbox WHERE seq = ANY(%s)", (seqs,))
             new.id = f"o{min(seqs)}"
-            self._put_outbox(conn, [(min(seqs), new.alert_id or None, new)])
+            self._put_outbox(conn, [(min(seqs), new)])
+
+    # --- several processes ------------------------------------------------------------------
+
+    def claim_source(self, name: str, lease: timedelta) -> bool:
+        """True if this process may poll `name` now: no one holds it, this process does, or
+        the holder's lease ran out (it died or stopped). Holds it for `lease` from now."""
+        if self._ro is not None:
+            return True  # a dry run stores nothing: it takes no lease from the bot
+        now = self.clock.now().astimezone(UTC)
+        with self._tx() as conn:
+            row = conn.execute(
+                "INSERT INTO source_leases(name, owner, until) VALUES (%s, %s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
+                " until = excluded.until WHERE source_leases.owner = excluded.owner"
+                " OR source_leases.until <= %s RETURNING owner",
+                (name, self.owner, (now + lease).isoformat(), now.isoformat()),
+            ).fetchone()
+        return row is not None
+
+    def claim_outbox(self, lease: timedelta) -> list[OutboxItem]:
+        """The pending items of the destinations this process delivers to for `lease` from
+        now: those no other process holds (or whose holder's lease ran out), in order. Two
+        processes claiming at once skip each other's locked rows instead of waiting."""
+        if self._ro is not None:
+            return self.pending_outbox()
+        now = self.clock.now().astimezone(UTC)
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO destination_leases(destination, owner, until)"
+                " SELECT DISTINCT destination, '', '' FROM outbox ON CONFLICT DO NOTHING"
+            )
+            mine = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT destination FROM destination_leases WHERE owner = %s OR until <= %s"
+                    " FOR UPDATE SKIP LOCKED",
+                    (self.owner, now.isoformat()),
+                )
+            ]
+            conn.execute(
+                "UPDATE destination_leases SET owner = %s, until = %s WHERE destination = ANY(%s)",
+                (self.owner, (now + lease).isoformat(), mine),
+            )
+        return self._items(
+            "SELECT doc FROM outbox WHERE destination = ANY(%s) ORDER BY seq", (mine,)
+        )
 
     # --- small state ------------------------------------------------------------------------
 
@@ -528,6 +595,10 @@ class PostgresRepository:
 
     def close(self) -> None:
         with self._lock:
+            if self._pool is not None:  # a clean stop: the others take its sources at once
+                with contextlib.suppress(psycopg.Error, StorageError), self._tx() as conn:
+                    for table in ("source_leases", "destination_leases"):
+                        conn.execute(f"DELETE FROM {table} WHERE owner = %s", (self.owner,))
             for conn in (self._ro, self._lock_conn):
                 if conn is not None:
                     conn.close()  # read-only: its transaction is dropped, never committed
