@@ -727,9 +727,12 @@ def cmd_import(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_migrate(config: Config, args: argparse.Namespace, out: TextIO) -> int:
-    """Move a TinyDB data folder into the SQLite store; the old files stay as they are."""
+    """Move a TinyDB data folder into the SQLite store; the old files stay as they are.
+    With --to: copy the SQLite store into PostgreSQL, or back."""
     from tqdm import tqdm
 
+    if args.to:
+        return _migrate_between(config, args.to, args.no_progress, out)
     from storage.migrate import migrate_tinydb_folder
 
     bar = tqdm(unit=" records", file=sys.stderr, disable=args.no_progress)
@@ -751,6 +754,41 @@ def cmd_migrate(config: Config, args: argparse.Namespace, out: TextIO) -> int:
         "are untouched: delete them once you are satisfied",
         file=out,
     )
+    return 0
+
+
+def _migrate_between(config: Config, to: str, no_progress: bool, out: TextIO) -> int:
+    from tqdm import tqdm
+
+    from storage.postgres_repo import PostgresRepository, dsn_from_env
+    from storage.sqlite_repo import DB_NAME, SQLiteRepository
+    from storage.transfer import transfer
+
+    if to == "postgres" and not (config.data_dir / DB_NAME).exists():
+        print(f"error: {config.data_dir / DB_NAME}: no SQLite store to copy", file=sys.stderr)
+        return 2
+    try:
+        pg = PostgresRepository(dsn_from_env(config.storage.dsn_env), read_only=to == "sqlite")
+    except StorageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    # The source is opened read-only (it is only read); the target takes the writes.
+    lite = SQLiteRepository(config.data_dir, read_only=to == "postgres")
+    source, target = (lite, pg) if to == "postgres" else (pg, lite)
+    bar = tqdm(unit=" records", file=sys.stderr, disable=no_progress)
+    try:
+        report = transfer(source, target, SystemClock().now().isoformat(), progress=bar.update)
+    except StorageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        bar.close()
+        lite.close()
+        pg.close()
+    where = f"PostgreSQL (${config.storage.dsn_env})" if to == "postgres" else config.data_dir
+    print(report.summary(where), file=out)
+    if config.storage.backend != to:
+        print(f"set `storage: {{backend: {to}}}` in the config to use it", file=out)
     return 0
 
 
@@ -834,6 +872,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="route and alert the imported mentions (default: store only)",
     )
     p = add("migrate", help="move a TinyDB data folder into the SQLite store (old files kept)")
+    p.add_argument(
+        "--to",
+        choices=["postgres", "sqlite"],
+        help="copy the SQLite store into PostgreSQL ($dsn_env), or PostgreSQL back into it",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
