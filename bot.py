@@ -22,6 +22,7 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from core import telemetry
 from core.alerts import AlertService
 from core.clock import Clock, SystemClock
 from core.commands import Actor, CommandService, Reply, is_read_only
@@ -352,7 +353,7 @@ def run_forever(app: Buzzwatch) -> int:
     )
 
     def poll_and_deliver(source: Any) -> None:
-        app.poller.poll(source)
+        telemetry.polled(app.poller.poll(source))
         app.storms.check_if_due()
         app.deliverer.kick()
 
@@ -392,6 +393,17 @@ def run_forever(app: Buzzwatch) -> int:
     app.digests.schedule(scheduler)  # at the digest time, and now if today's was missed
     scheduler.add_job(app.archive, "interval", hours=1, id="archive", next_run_time=app.clock.now())
     scheduler.start()
+    service = None
+    if app.config.service.port is not None:
+        from ops.server import start_service
+
+        service = start_service(
+            app.config.service.host,
+            app.config.service.port,
+            app.repo,
+            app.clock,
+            lambda: bool(scheduler.running),
+        )
     log.info(
         "running: %d source(s), %d destination(s); Ctrl-C to stop",
         len(app.sources),
@@ -409,6 +421,8 @@ def run_forever(app: Buzzwatch) -> int:
     scheduler.shutdown(wait=True)
     app.deliverer.stop()
     app.deliverer.deliver_due()
+    if service is not None:
+        service.stop()
     log.info("stopped cleanly")
     return stop.exit_code
 
@@ -811,6 +825,12 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging", **default)
     parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="json: one JSON object per log line (default: text)",
+        **({"default": argparse.SUPPRESS} if suppress else {"default": "text"}),
+    )
+    parser.add_argument(
         "-q", "--quiet", action="store_true", help="warnings and errors only", **default
     )
 
@@ -909,11 +929,16 @@ def _next_to_the_bot_hint(command: str | None, text: str) -> str | None:
     return None
 
 
-def setup_logging(verbose: bool, quiet: bool) -> None:
+def setup_logging(verbose: bool, quiet: bool, fmt: str = "text") -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    if fmt == "json":
+        from ops.logs import JsonFormatter
+
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     for noisy in ("httpx", "httpcore", "apscheduler.executors", "apscheduler.scheduler"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
@@ -932,7 +957,7 @@ def main(
         # Only for these: the running bot must never die of a chat client hanging up.
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     out = out or sys.stdout
-    setup_logging(args.verbose, args.quiet or args.command == "classify")
+    setup_logging(args.verbose, args.quiet or args.command == "classify", args.log_format)
     text = _command_text(args) if args.command in ("mentions", "command") else ""
     try:
         config, path = load_config(args.config)

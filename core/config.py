@@ -571,12 +571,21 @@ class StorageConfig(Strict):
     dsn_env: str = "BUZZWATCH_DATABASE_URL"
 
 
+class ServiceConfig(Strict):
+    """The running bot's /healthz and /metrics (ops/server.py), off unless `port` is set.
+    127.0.0.1 by default; 0.0.0.0 in a container whose port is published."""
+
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=0, le=65535)
+
+
 # --- the whole file -------------------------------------------------------------------------
 
 
 class Config(Strict):
     data_dir: Path = Path("./data")
     storage: StorageConfig = StorageConfig()
+    service: ServiceConfig = ServiceConfig()
     timezone: str = "UTC"
     brands: list[BrandConfig] = Field(min_length=1)
     kols: list[KolConfig] = []

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core import telemetry
 from core.clock import Clock
 from core.config import QuietHours
 from core.durations import format_duration
@@ -564,6 +565,7 @@ class Deliverer:
             for a in batch_alerts or []:
                 refs.append((a.id, item.destination, {**delivery.ref, "batch": "1"}))
             self.repo.save_outbox(item, refs)
+            telemetry.sent(item.destination, "sent")
             return OutboxStatus.SENT
         item.last_error = delivery.error[:500]
         created = datetime.fromisoformat(item.created_at) if item.created_at else now
@@ -578,6 +580,7 @@ class Deliverer:
                 item.last_error,
             )
             self.repo.save_outbox(item)
+            telemetry.sent(item.destination, "misconfigured")
             return OutboxStatus.PENDING
         if not delivery.retryable or now - created >= GIVE_UP_AFTER:
             item.status = OutboxStatus.DEAD.value
@@ -589,6 +592,7 @@ class Deliverer:
                 item.last_error,
             )
             self.repo.save_outbox(item)
+            telemetry.sent(item.destination, "dead")
             return OutboxStatus.DEAD
         wait = backoff(item.attempts, delivery.retry_after, self.rng)
         item.next_attempt_at = to_iso(now + timedelta(seconds=wait)) or ""
@@ -601,4 +605,5 @@ class Deliverer:
             wait,
         )
         self.repo.save_outbox(item)
+        telemetry.sent(item.destination, "retrying")
         return OutboxStatus.PENDING
