@@ -352,8 +352,32 @@ def run_forever(app: Buzzwatch) -> int:
         timezone=app.config.tz,
     )
 
+    polling: set[str] = set()  # sources being polled by this process now
+    polling_lock = threading.Lock()
+
     def poll_and_deliver(source: Any) -> None:
-        telemetry.polled(app.poller.poll(source))
+        with polling_lock:
+            if source.name in polling:
+                return  # (a take-over try met the regular poll: one is enough)
+            polling.add(source.name)
+        try:
+            outcome = app.poller.poll(source)
+        finally:
+            with polling_lock:
+                polling.discard(source.name)
+        telemetry.polled(outcome)
+        if outcome.retry_at is not None:
+            # Another process holds it: try again as its lease ends, so if that process
+            # died, its sources are taken over within one poll interval.
+            scheduler.add_job(
+                poll_and_deliver,
+                "date",
+                run_date=outcome.retry_at + timedelta(seconds=1),
+                args=[source],
+                id=f"take-over:{source.name}",
+                replace_existing=True,
+                misfire_grace_time=max(30, int(source.every.total_seconds()) // 2),
+            )
         app.storms.check_if_due()
         app.deliverer.kick()
 

@@ -215,5 +215,9 @@ class DigestService:
             coalesce=True,
             max_instances=1,
         )
-        # No trigger: runs once as soon as the scheduler starts (the start-up catch-up).
-        scheduler.add_job(self.run_due_logged, id="digest-catch-up", max_instances=1)
+        # No trigger: runs once as soon as the scheduler starts (the start-up catch-up). No
+        # grace limit: on a busy start (many sources due at once) it ran a second late and
+        # APScheduler's default of one second dropped it.
+        scheduler.add_job(
+            self.run_due_logged, id="digest-catch-up", max_instances=1, misfire_grace_time=None
+        )

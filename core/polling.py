@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from core.clock import Clock
@@ -30,6 +31,7 @@ class PollOutcome:
     not_modified: bool = False
     deferred: bool = False  # not fetched: its host asked us to slow down
     elsewhere: bool = False  # not fetched: another process sharing the store polls it
+    retry_at: datetime | None = None  # elsewhere: when its lease there ends
 
 
 class Poller:
@@ -50,7 +52,8 @@ class Poller:
         claim = getattr(self.repo, "claim_source", None)
         if claim is not None and not claim(source.name, source.every):
             log.debug("source=%s polled by another process", source.name)
-            return PollOutcome(source.name, ok=True, elsewhere=True)
+            ends = self.repo.source_lease_ends(source.name)  # type: ignore[attr-defined]
+            return PollOutcome(source.name, ok=True, elsewhere=True, retry_at=ends)
         key = state_key(source.name)
         state: dict[str, Any] = dict(self.repo.get_state(key) or {})
         fetch_state = dict(state.get("fetch") or {})

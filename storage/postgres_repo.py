@@ -545,6 +545,16 @@ class PostgresRepository:
             ).fetchone()
         return row is not None
 
+    def source_lease_ends(self, name: str) -> datetime | None:
+        """When the lease on `name` ends (None: no one holds it): another process polls it
+        then if its holder has not renewed it, so a dead one's sources are taken over
+        within one interval, not two."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT until FROM source_leases WHERE name = %s", (name,)
+            ).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
     def claim_outbox(self, lease: timedelta) -> list[OutboxItem]:
         """The pending items of the destinations this process delivers to for `lease` from
         now: those no other process holds (or whose holder's lease ran out), in order. Two

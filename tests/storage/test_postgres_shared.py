@@ -58,7 +58,8 @@ def test_each_source_is_polled_by_one_process_and_a_dead_ones_taken_over(
     poll_a, poll_b = Poller(a, pa, clock), Poller(b, pb, clock)
     s1, s2 = source("s1"), source("s2")
     assert not poll_a.poll(s1).elsewhere
-    assert poll_b.poll(s1).elsewhere  # a holds it
+    refused = poll_b.poll(s1)  # a holds it, until one interval from its poll
+    assert refused.elsewhere and refused.retry_at == NOW + EVERY
     assert not poll_b.poll(s2).elsewhere  # b takes the one no one holds
     assert poll_a.poll(s2).elsewhere
     clock.advance(EVERY - timedelta(seconds=1))
