@@ -155,6 +155,9 @@ class PostgresRepository:
         except psycopg.Error as err:
             self.close()
             raise StorageError(f"could not open the PostgreSQL store: {err}") from err
+        except BaseException:  # (a schema newer than this code: nothing left open)
+            self.close()
+            raise
 
     # --- connections, transactions and the schema --------------------------------------------
 
