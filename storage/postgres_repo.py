@@ -66,7 +66,7 @@ CREATE TABLE alerts(
     n bigint PRIMARY KEY, status text NOT NULL, created_at text COLLATE "C" NOT NULL,
     resolved_at text COLLATE "C" NOT NULL, kind text NOT NULL,
     dedup_key text COLLATE "C" NOT NULL, archived boolean NOT NULL DEFAULT false,
-    doc text NOT NULL);
+    fingerprint bigint NOT NULL DEFAULT 0, doc text NOT NULL);
 CREATE INDEX alerts_active ON alerts(status) WHERE status != 'resolved';
 CREATE INDEX alerts_created ON alerts(created_at);
 CREATE INDEX alerts_key ON alerts(dedup_key) WHERE status != 'resolved';
@@ -108,6 +108,12 @@ def dsn_from_env(name: str = DEFAULT_DSN_ENV) -> str:
 def _text(value: str) -> str:
     """PostgreSQL text holds no NUL character (third-party ids and text may)."""
     return value.replace("\x00", "\ufffd")
+
+
+def _int64(n: int) -> int:
+    """A 64-bit fingerprint as PostgreSQL's signed bigint."""
+    n &= (1 << 64) - 1
+    return n - (1 << 64) if n >= 1 << 63 else n
 
 
 def _like(pattern: str) -> str:
@@ -256,8 +262,8 @@ class PostgresRepository:
         outbox: list[OutboxItem],
     ) -> None:
         with self._tx() as conn:
-            self._put_mentions(conn, [m.to_dict() for m in mentions])
-            self._put_alerts(conn, alerts)
+            self._put_mentions([m.to_dict() for m in mentions])
+            self._put_alerts(alerts)
             self._insert_outbox(conn, outbox)
             day = self.clock.now().date().isoformat()
             with conn.cursor() as cur:
@@ -266,9 +272,9 @@ class PostgresRepository:
                     [(_text(i), day) for i in dict.fromkeys(seen_ids)],
                 )
 
-    def _put_mentions(self, conn: psycopg.Connection, docs: list[dict[str, Any]]) -> None:
+    def _put_mentions(self, docs: list[dict[str, Any]]) -> None:
         rows = {doc["id"]: mention_row(doc) for doc in docs}  # a repeat: the last one wins
-        with conn.cursor() as cur:
+        with self._tx() as conn, conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO mentions(id, fetched_at, at, source_cf, brands_cf, flags, sentiment,"
                 " search, grams, doc) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
@@ -355,9 +361,7 @@ class PostgresRepository:
             ).fetchall()
         return [f"A{n}" for n in sorted(r[0] for r in rows)]
 
-    def _put_alerts(
-        self, conn: psycopg.Connection, alerts: list[Alert], archived: bool = False
-    ) -> None:
+    def _put_alerts(self, alerts: list[Alert], archived: bool = False) -> None:
         rows = []
         for alert in alerts:
             n = _alert_number(alert.id)
@@ -372,23 +376,26 @@ class PostgresRepository:
                     alert.kind,
                     _text(alert.dedup_key),
                     archived,
+                    _int64(alert.fingerprint),
                     _dumps(alert.to_dict()),
                 )
             )
-        with conn.cursor() as cur:
+        with self._tx() as conn, conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO alerts(n, status, created_at, resolved_at, kind, dedup_key,"
-                " archived, doc) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (n) DO UPDATE"
-                " SET status = excluded.status, created_at = excluded.created_at,"
-                " resolved_at = excluded.resolved_at, kind = excluded.kind,"
-                " dedup_key = excluded.dedup_key, archived = excluded.archived,"
+                " archived, fingerprint, doc) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+                " ON CONFLICT (n) DO UPDATE SET status = excluded.status,"
+                " created_at = excluded.created_at, resolved_at = excluded.resolved_at,"
+                " kind = excluded.kind, dedup_key = excluded.dedup_key,"
+                " archived = excluded.archived, fingerprint = excluded.fingerprint,"
                 " doc = excluded.doc",
                 rows,
             )
 
-    def _alerts(self, sql: str, params: Iterable[Any] = ()) -> list[Alert]:
+    def _alerts(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[Alert]:
         with self._tx() as conn:
-            rows = conn.execute(sql, list(params)).fetchall()
+            args = params if isinstance(params, dict) else list(params)
+            rows = conn.execute(sql, args).fetchall()
         return [Alert.from_dict(json.loads(r[0])) for r in rows]
 
     def get_alert(self, alert_id: str) -> Alert | None:
@@ -420,13 +427,34 @@ class PostgresRepository:
         )
 
     def grouping_candidates(
-        self, keys: Iterable[str], created_since: str, active_since: str
+        self,
+        keys: Iterable[str],
+        created_since: str,
+        active_since: str,
+        near: tuple[list[int], int] | None = None,
     ) -> list[Alert]:
+        """See Repository.grouping_candidates: one query, the union of its cases."""
+        recent = "created_at >= %(created)s"
+        if near is not None:  # only recent alerts near one of the fingerprints
+            recent += (
+                " AND fingerprint != 0 AND EXISTS (SELECT 1 FROM unnest(%(fps)s::bigint[]) f"
+                " WHERE bit_count((fingerprint # f)::bit(64)) <= %(distance)s)"
+            )
+        fps, distance = near or ([], 0)
         return self._alerts(
-            "SELECT doc FROM alerts WHERE NOT archived AND (created_at >= %s"
-            " OR (status != 'resolved' AND (kind = 'storm' OR created_at >= %s"
-            " OR dedup_key = ANY(%s)))) ORDER BY n",
-            (created_since, active_since, [_text(k) for k in dict.fromkeys(keys)]),
+            "SELECT doc FROM alerts WHERE NOT archived AND ("
+            " (status != 'resolved' AND (kind = 'storm' OR created_at >= %(active)s))"
+            " OR (created_at >= %(created)s AND created_at >= %(active)s)"
+            f" OR ({recent})"
+            " OR ((status != 'resolved' OR created_at >= %(created)s)"
+            " AND dedup_key = ANY(%(keys)s))) ORDER BY n",
+            {
+                "created": created_since,
+                "active": active_since,
+                "keys": [_text(k) for k in dict.fromkeys(keys)],
+                "fps": [_int64(f) for f in fps if f],
+                "distance": distance,
+            },
         )
 
     def change_alert(
@@ -447,7 +475,7 @@ class PostgresRepository:
                 return None
             alert = Alert.from_dict(json.loads(row[0]))
             result = change(alert)
-            self._put_alerts(conn, [alert])
+            self._put_alerts([alert])
             if outbox:
                 self._insert_outbox(conn, outbox(alert, result))
             return result
@@ -520,7 +548,7 @@ class PostgresRepository:
                 if row is not None:
                     alert = Alert.from_dict(json.loads(row[0]))
                     alert.messages[destination] = ref
-                    self._put_alerts(conn, [alert], archived=row[1])
+                    self._put_alerts([alert], archived=row[1])
 
     def replace_outbox(self, old: list[OutboxItem], new: OutboxItem) -> None:
         """Swap several pending items for one (a batch) in the place of the first."""

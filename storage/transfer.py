@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from core.models import Alert
 from storage.atomic_json import StorageError
 from storage.migrate import BATCH, MigrationReport
 from storage.postgres_repo import PostgresRepository
@@ -26,7 +27,6 @@ MENTIONS = {  # (rid, record) after a rid, in rid order
     "postgres": "SELECT rid, doc FROM mentions WHERE rid > %s ORDER BY rid LIMIT %s",
 }
 SEEN = "SELECT id, day FROM seen WHERE id > %s ORDER BY id LIMIT %s"
-ALERT_COLUMNS = "n, status, created_at, resolved_at, kind, dedup_key, archived, doc"
 
 
 def _rows(store: Store, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -67,11 +67,8 @@ def transfer(
     report = MigrationReport()
     for rows in _pages(source, MENTIONS[_backend(source)]):
         docs = [json.loads(doc) for _, doc in rows]
-        with target._tx() as conn:
-            if isinstance(target, PostgresRepository):
-                target._put_mentions(conn, docs)
-            else:
-                target._put_mentions(docs)
+        with target._tx():
+            target._put_mentions(docs)
         report.mentions += len(docs)
         if progress:
             progress(len(docs))
@@ -96,9 +93,8 @@ def _small_tables(source: Store, target: Store, report: MigrationReport) -> None
             "the target store already holds alerts or an outbox of its own: migrate into an "
             "empty one"
         )
-    alerts = [
-        (*r[:6], bool(r[6]), r[7]) for r in _rows(source, f"SELECT {ALERT_COLUMNS} FROM alerts")
-    ]
+    # (n, archived, record): written through the target's own code, which derives its columns
+    alerts = _rows(source, "SELECT n, archived, doc FROM alerts ORDER BY n")
     outbox = _rows(source, "SELECT seq, alert_id, doc FROM outbox")
     dead = _rows(source, "SELECT seq, doc FROM dead_letters")
     # the id counters are the target's own (sequences or these keys), set below
@@ -107,8 +103,9 @@ def _small_tables(source: Store, target: Store, report: MigrationReport) -> None
     last_alert = max([last_alert, *(r[0] for r in alerts)])
     last_outbox = max([last_outbox, *(r[0] for r in [*outbox, *dead])])
     with target._tx():
-        marks = ",".join(["%s"] * len(alerts[0])) if alerts else ""
-        _write(target, f"INSERT INTO alerts({ALERT_COLUMNS}) VALUES ({marks})", alerts)
+        for archived in (False, True):
+            records = [json.loads(doc) for _, a, doc in alerts if bool(a) == archived]
+            target._put_alerts([Alert.from_dict(d) for d in records], archived=archived)
         _write(target, "INSERT INTO outbox(seq, alert_id, doc) VALUES (%s, %s, %s)", outbox)
         _write(target, "INSERT INTO dead_letters(seq, doc) VALUES (%s, %s)", dead)
         for key, value in state.items():
@@ -126,7 +123,7 @@ def _small_tables(source: Store, target: Store, report: MigrationReport) -> None
             target.set_state("alert_seq", last_alert)
             target.set_state("outbox_seq", last_outbox)
     report.alerts = len(alerts)
-    report.archived = sum(1 for r in alerts if r[6])
+    report.archived = sum(1 for r in alerts if r[1])
     report.outbox, report.dead = len(outbox), len(dead)
     report.state_keys = len(state)
 
