@@ -97,9 +97,8 @@ def main() -> int:
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp, feeds, chat:
         try:
-            with psycopg.connect(cluster.start(), autocommit=True) as admin:
-                admin.execute("CREATE DATABASE buzzwatch")
-            dsn = cluster.dsn("buzzwatch")
+            cluster.start()
+            dsn = cluster.create_database()
             sources, served, brand_items = [], 0, 0
             first = [feed_items(n, args.entries) for n in range(args.feeds)]
             for n, items in enumerate(first):

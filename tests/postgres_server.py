@@ -110,6 +110,16 @@ class Cluster:
     def dsn(self, database: str) -> str:
         return f"postgresql://buzzwatch:{self.password}@127.0.0.1:{self.port}/{database}"
 
+    def create_database(self, name: str = "buzzwatch") -> str:
+        """A new database (with pg_trgm, in public); its address."""
+        import psycopg
+
+        with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        with psycopg.connect(self.dsn(name), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION pg_trgm")
+        return self.dsn(name)
+
     def stop(self) -> None:
         try:
             if (self.data / "postmaster.pid").exists():
@@ -131,18 +141,10 @@ def server_bin() -> Path:
 @pytest.fixture(scope="session")
 def postgres_dsn() -> Iterator[str]:
     """The address of an empty database `buzzwatch` (with pg_trgm) on a throwaway server."""
-    bin_dir = server_bin()
-    import psycopg
-
-    cluster = Cluster(bin_dir)
+    cluster = Cluster(server_bin())
     try:
-        admin = cluster.start()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE buzzwatch")
-        dsn = cluster.dsn("buzzwatch")
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION pg_trgm")
-        yield dsn
+        cluster.start()
+        yield cluster.create_database()
     finally:
         cluster.stop()
 
