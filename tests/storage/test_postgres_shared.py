@@ -1,25 +1,30 @@
 """Several Buzzwatch processes on one PostgreSQL database (two repositories on one schema
 stand for two processes): each source polled by one of them at a time, a dead one's
-sources and destinations taken over after one lease, the storage lock shared, alert ids
-unique."""
+sources and destinations taken over after one lease, the storage lock shared (an SLA
+reminder once), alert ids unique."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import psycopg
 import pytest
 
+from core.alerts import new_alert
 from core.clock import FakeClock
 from core.models import OutboxItem
 from core.pipeline import CycleResult
 from core.polling import Poller
+from core.sla import SlaWatcher
 from sources.base import PollResult
 from storage.postgres_repo import PostgresRepository
-from tests.storage.test_repository_contract import NOW
+from tests.conftest import make_config
+from tests.storage.test_repository_contract import NOW, mention
 
 EVERY = timedelta(minutes=5)
 
@@ -140,3 +145,37 @@ def test_alert_ids_are_unique_across_processes(two: list[PostgresRepository]) ->
         t.join()
     every = ids[0] + ids[1]
     assert len(set(every)) == len(every) == 180
+
+
+def test_an_sla_reminder_goes_out_once_when_two_processes_find_it_due(
+    two: list[PostgresRepository], clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    route = {"name": "all", "to": ["team"], "respond_within": "15m"}
+    config = make_config(tmp_path, routes=[route], destinations={"team": {"type": "console"}})
+    a = two[0]
+    [aid] = a.next_alert_ids(1)
+    a.save_cycle([], [], [new_alert(aid, mention(1), "all", ["team"], NOW)], [])
+    clock.advance(timedelta(minutes=16))
+    # Both read the due alert before either changes it (without the shared lock they
+    # would both act on it: a reminder and an escalation); a reader held by the lock
+    # waits out the barrier instead.
+    barrier = threading.Barrier(2, timeout=1)
+    for repo in two:
+        read = repo.active_alerts
+
+        def read_then_meet(read=read, **kw: Any) -> list[Any]:
+            found = read(**kw)
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
+            return found
+
+        monkeypatch.setattr(repo, "active_alerts", read_then_meet)
+    threads = [threading.Thread(target=SlaWatcher(config, r, clock).check) for r in two]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    alert = a.get_alert(aid)
+    assert alert is not None and alert.escalations == 1
+    assert [h["action"] for h in alert.history] == ["opened", "reminded"]
+    assert [o.action for o in a.pending_outbox()] == ["reply"]
