@@ -17,6 +17,7 @@ import pytest
 
 from core.alerts import new_alert
 from core.clock import FakeClock
+from core.digest_service import DigestService
 from core.models import OutboxItem
 from core.pipeline import CycleResult
 from core.polling import Poller
@@ -147,6 +148,43 @@ def test_alert_ids_are_unique_across_processes(two: list[PostgresRepository]) ->
     assert len(set(every)) == len(every) == 180
 
 
+def meet_after(repo: PostgresRepository, name: str, barrier: threading.Barrier, mp) -> None:
+    """`repo.name` returns only once the other process has read too (or the barrier timed
+    out: the other waits on the shared lock)."""
+    read = getattr(repo, name)
+
+    def read_then_meet(*args: Any, **kw: Any) -> Any:
+        found = read(*args, **kw)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        return found
+
+    mp.setattr(repo, name, read_then_meet)
+
+
+def run_both(*jobs: Any) -> None:
+    threads = [threading.Thread(target=job) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def test_the_daily_digest_goes_out_once_when_two_processes_find_it_due(
+    two: list[PostgresRepository], clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    digest = {"time": (NOW - timedelta(minutes=5)).strftime("%H:%M"), "timezone": "UTC"}
+    config = make_config(tmp_path, digest=digest)
+    two[0].save_cycle([mention(1, when=NOW - timedelta(hours=2))], [], [], [])
+    barrier = threading.Barrier(2, timeout=1)
+    for repo in two:
+        meet_after(repo, "get_state", barrier, monkeypatch)
+    services = [DigestService(config, r, clock, charts=False) for r in two]
+    run_both(*(s.run_due for s in services))
+    assert len(two[0].pending_outbox()) == 1
+    assert two[1].get_state("digest")["sent_for"] == NOW.date().isoformat()
+
+
 def test_an_sla_reminder_goes_out_once_when_two_processes_find_it_due(
     two: list[PostgresRepository], clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -157,24 +195,11 @@ def test_an_sla_reminder_goes_out_once_when_two_processes_find_it_due(
     a.save_cycle([], [], [new_alert(aid, mention(1), "all", ["team"], NOW)], [])
     clock.advance(timedelta(minutes=16))
     # Both read the due alert before either changes it (without the shared lock they
-    # would both act on it: a reminder and an escalation); a reader held by the lock
-    # waits out the barrier instead.
+    # would both act on it: a reminder and an escalation).
     barrier = threading.Barrier(2, timeout=1)
     for repo in two:
-        read = repo.active_alerts
-
-        def read_then_meet(read=read, **kw: Any) -> list[Any]:
-            found = read(**kw)
-            with contextlib.suppress(threading.BrokenBarrierError):
-                barrier.wait()
-            return found
-
-        monkeypatch.setattr(repo, "active_alerts", read_then_meet)
-    threads = [threading.Thread(target=SlaWatcher(config, r, clock).check) for r in two]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+        meet_after(repo, "active_alerts", barrier, monkeypatch)
+    run_both(*(SlaWatcher(config, r, clock).check for r in two))
     alert = a.get_alert(aid)
     assert alert is not None and alert.escalations == 1
     assert [h["action"] for h in alert.history] == ["opened", "reminded"]
