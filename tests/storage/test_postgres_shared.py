@@ -1,7 +1,7 @@
 """Several Buzzwatch processes on one PostgreSQL database (two repositories on one schema
 stand for two processes): each source polled by one of them at a time, a dead one's
-sources and destinations taken over after one lease, the storage lock shared (an SLA
-reminder once), alert ids unique."""
+sources and destinations taken over after one lease, the storage lock shared (a digest,
+a storm and an SLA reminder once), alert ids unique."""
 
 from __future__ import annotations
 
@@ -22,9 +22,11 @@ from core.models import OutboxItem
 from core.pipeline import CycleResult
 from core.polling import Poller
 from core.sla import SlaWatcher
+from core.storms import StormWatch
 from sources.base import PollResult
 from storage.postgres_repo import PostgresRepository
 from tests.conftest import make_config
+from tests.digest import test_storms as storms
 from tests.storage.test_repository_contract import NOW, mention
 
 EVERY = timedelta(minutes=5)
@@ -183,6 +185,26 @@ def test_the_daily_digest_goes_out_once_when_two_processes_find_it_due(
     run_both(*(s.run_due for s in services))
     assert len(two[0].pending_outbox()) == 1
     assert two[1].get_state("digest")["sent_for"] == NOW.date().isoformat()
+
+
+def test_a_storm_is_raised_once_when_two_processes_see_it(
+    postgres_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock(storms.NOW)
+    repos = [PostgresRepository(postgres_schema, clock=clock) for _ in range(2)]
+    try:
+        surge = storms.burst(40, timedelta(0), "s", 30, "食物中毒 food poisoning")
+        found = storms.baseline([4, 6, 5, 4, 6, 5, 5]) + surge
+        repos[0].save_cycle(found, [], [], [])
+        config = make_config(tmp_path, storms=storms.STORMS, rules=storms.RULES)
+        barrier = threading.Barrier(2, timeout=1)
+        for repo in repos:
+            meet_after(repo, "get_state", barrier, monkeypatch)
+        run_both(*(StormWatch(config, r, clock).check for r in repos))
+        assert len(storms.storm_messages(repos[1])) == 1
+    finally:
+        for r in repos:
+            r.close()
 
 
 def test_an_sla_reminder_goes_out_once_when_two_processes_find_it_due(
