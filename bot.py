@@ -22,6 +22,7 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from core import telemetry
 from core.alerts import AlertService
 from core.clock import Clock, SystemClock
 from core.commands import Actor, CommandService, Reply, is_read_only
@@ -98,6 +99,7 @@ class Buzzwatch:
             clock=self.clock,
             read_only=dry_run or read_only,
             start_empty=start_empty,
+            dsn_env=config.storage.dsn_env,
         )
         self.analyzer = Analyzer(config)
         self.router = Router(config.routes)
@@ -423,11 +425,33 @@ def run_forever(app: Buzzwatch) -> int:
     # would say nothing of it.
     first_cycle = FirstCycle([s.name for s in app.sources], catch_up_digest)
 
+    polling: set[str] = set()  # sources being polled by this process now
+    polling_lock = threading.Lock()
+
     def poll_and_deliver(source: Any) -> None:
+        with polling_lock:
+            if source.name in polling:
+                return  # (a take-over try met the regular poll: one is enough)
+            polling.add(source.name)
         try:
-            app.poller.poll(source)
+            outcome = app.poller.poll(source)
         finally:
+            with polling_lock:
+                polling.discard(source.name)
             first_cycle.polled(source.name)
+        telemetry.polled(outcome)
+        if outcome.retry_at is not None:
+            # Another process holds it: try again as its lease ends, so if that process
+            # died, its sources are taken over within one poll interval.
+            scheduler.add_job(
+                poll_and_deliver,
+                "date",
+                run_date=outcome.retry_at + timedelta(seconds=1),
+                args=[source],
+                id=f"take-over:{source.name}",
+                replace_existing=True,
+                misfire_grace_time=max(30, int(source.every.total_seconds()) // 2),
+            )
         app.storms.check_if_due()
         app.deliverer.kick()
 
@@ -473,6 +497,17 @@ def run_forever(app: Buzzwatch) -> int:
     first_cycle.start()  # no sources: the catch-up (today's, if missed) runs now
     scheduler.add_job(app.archive, "interval", hours=1, id="archive", next_run_time=app.clock.now())
     scheduler.start()
+    service = None
+    if app.config.service.port is not None:
+        from ops.server import start_service
+
+        service = start_service(
+            app.config.service.host,
+            app.config.service.port,
+            app.repo,
+            app.clock,
+            lambda: bool(scheduler.running),
+        )
     log.info(
         "running: %d source(s), %d destination(s); Ctrl-C to stop",
         len(app.sources),
@@ -497,6 +532,8 @@ def run_forever(app: Buzzwatch) -> int:
             app.deliverer.storage_error,
             app.deliverer.unrecorded,
         )
+    if service is not None:
+        service.stop()
     log.info("stopped cleanly")
     return stop.exit_code
 
@@ -790,7 +827,9 @@ def cmd_export(config: Config, args: argparse.Namespace, out: TextIO) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    repo = open_repository(config.storage.backend, config.data_dir, read_only=True)
+    repo = open_repository(
+        config.storage.backend, config.data_dir, read_only=True, dsn_env=config.storage.dsn_env
+    )
     try:
         start = SystemClock().now() - since
         docs = export.select(repo.iter_mentions(start), start, brand)
@@ -836,9 +875,12 @@ def cmd_import(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_migrate(config: Config, args: argparse.Namespace, out: TextIO) -> int:
-    """Move a TinyDB data folder into the SQLite store; the old files stay as they are."""
+    """Move a TinyDB data folder into the SQLite store; the old files stay as they are.
+    With --to: copy the SQLite store into PostgreSQL, or back."""
     from tqdm import tqdm
 
+    if args.to:
+        return _migrate_between(config, args.to, args.no_progress, out)
     from storage.migrate import migrate_tinydb_folder
 
     bar = tqdm(unit=" records", file=sys.stderr, disable=args.no_progress)
@@ -860,6 +902,41 @@ def cmd_migrate(config: Config, args: argparse.Namespace, out: TextIO) -> int:
         "are untouched: delete them once you are satisfied",
         file=out,
     )
+    return 0
+
+
+def _migrate_between(config: Config, to: str, no_progress: bool, out: TextIO) -> int:
+    from tqdm import tqdm
+
+    from storage.postgres_repo import PostgresRepository, dsn_from_env
+    from storage.sqlite_repo import DB_NAME, SQLiteRepository
+    from storage.transfer import transfer
+
+    if to == "postgres" and not (config.data_dir / DB_NAME).exists():
+        print(f"error: {config.data_dir / DB_NAME}: no SQLite store to copy", file=sys.stderr)
+        return 2
+    try:
+        pg = PostgresRepository(dsn_from_env(config.storage.dsn_env), read_only=to == "sqlite")
+    except StorageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    # The source is opened read-only (it is only read); the target takes the writes.
+    lite = SQLiteRepository(config.data_dir, read_only=to == "postgres")
+    source, target = (lite, pg) if to == "postgres" else (pg, lite)
+    bar = tqdm(unit=" records", file=sys.stderr, disable=no_progress)
+    try:
+        report = transfer(source, target, SystemClock().now().isoformat(), progress=bar.update)
+    except StorageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        bar.close()
+        lite.close()
+        pg.close()
+    where = f"PostgreSQL (${config.storage.dsn_env})" if to == "postgres" else config.data_dir
+    print(report.summary(where), file=out)
+    if config.storage.backend != to:
+        print(f"set `storage: {{backend: {to}}}` in the config to use it", file=out)
     return 0
 
 
@@ -888,6 +965,12 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         **default,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging", **default)
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="json: one JSON object per log line (default: text)",
+        **({"default": argparse.SUPPRESS} if suppress else {"default": "text"}),
+    )
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="warnings and errors only", **default
     )
@@ -950,6 +1033,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="route and alert the imported mentions (default: store only)",
     )
     p = add("migrate", help="move a TinyDB data folder into the SQLite store (old files kept)")
+    p.add_argument(
+        "--to",
+        choices=["postgres", "sqlite"],
+        help="copy the SQLite store into PostgreSQL ($dsn_env), or PostgreSQL back into it",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -982,11 +1070,16 @@ def _next_to_the_bot_hint(command: str | None, text: str) -> str | None:
     return None
 
 
-def setup_logging(verbose: bool, quiet: bool) -> None:
+def setup_logging(verbose: bool, quiet: bool, fmt: str = "text") -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    if fmt == "json":
+        from ops.logs import JsonFormatter
+
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     for noisy in ("httpx", "httpcore", "apscheduler.executors", "apscheduler.scheduler"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
@@ -1005,7 +1098,7 @@ def main(
         # Only for these: the running bot must never die of a chat client hanging up.
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     out = out or sys.stdout
-    setup_logging(args.verbose, args.quiet or args.command == "classify")
+    setup_logging(args.verbose, args.quiet or args.command == "classify", args.log_format)
     text = _command_text(args) if args.command in ("mentions", "command") else ""
     try:
         config, path = load_config(args.config)

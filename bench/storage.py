@@ -234,11 +234,25 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", default=["sqlite", "tinydb"])
     args = parser.parse_args()
     print(f"SQLite {__import__('sqlite3').sqlite_version}, {os.cpu_count()} CPU(s)")
-    for backend in args.backends:
-        if backend == "tinydb":
-            measure(backend, args.tinydb_mentions, args.tinydb_alerts)
-        else:
-            measure(backend, args.mentions, args.alerts)
+    cluster = None
+    if "postgres" in args.backends and not os.environ.get("BUZZWATCH_DATABASE_URL"):
+        # no server given: a throwaway one (initdb and pg_ctl needed), as the tests start
+        from tests.postgres_server import Cluster, find_bin
+
+        cluster = Cluster(
+            find_bin() or sys.exit("postgres needs pg_ctl: apt-get install postgresql")
+        )
+        cluster.start()
+        os.environ["BUZZWATCH_DATABASE_URL"] = cluster.create_database()
+    try:
+        for backend in args.backends:
+            if backend == "tinydb":
+                measure(backend, args.tinydb_mentions, args.tinydb_alerts)
+            else:
+                measure(backend, args.mentions, args.alerts)
+    finally:
+        if cluster is not None:
+            cluster.stop()
 
 
 if __name__ == "__main__":

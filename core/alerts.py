@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core import telemetry
 from core.clock import Clock
 from core.models import Alert, Mention, OutboxItem, Status, from_iso, mention_summary, to_iso
 from core.render import local_time
@@ -103,6 +104,11 @@ class AlertService:
 
     def _apply(self, alert_id: str, change, note) -> ActionResult:
         now = self.clock.now()
+        acked_before: list[str] = []  # (for the time-to-ack metric: a first response?)
+
+        def run(a: Alert) -> Alert:
+            acked_before.append(a.acked_at)
+            return change(a, now)
 
         def sends(a: Alert, _: Alert) -> list[OutboxItem]:
             items = outbox_items(a, "update", now, note(a))
@@ -112,7 +118,7 @@ class AlertService:
             return items
 
         try:
-            result = self.repo.change_alert(alert_id, lambda a: change(a, now), outbox=sends)
+            result = self.repo.change_alert(alert_id, run, outbox=sends)
         except Refused as why:
             return ActionResult(False, str(why), self.repo.get_alert(alert_id))
         if result is None:
@@ -127,6 +133,9 @@ class AlertService:
             return ActionResult(
                 False, f"No alert {alert_id}. Alert ids look like A12; `status` lists open ones."
             )
+        telemetry.alert_changed(
+            result, now, first_response=not acked_before[-1] and bool(result.acked_at)
+        )
         return ActionResult(True, note(result), result, changed=True)
 
     def ack(self, alert_id: str, by: str, via: str) -> ActionResult:

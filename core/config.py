@@ -576,9 +576,20 @@ class StormConfig(StormRule):
 class StorageConfig(Strict):
     """Where data_dir's records live: `sqlite` (one SQLite file, the default: scales to
     millions of mentions) or `tinydb` (JSON state file plus day files: for very small installs;
-    its limits are in the README). `python bot.py migrate` moves a tinydb folder to sqlite."""
+    its limits are in the README). `python bot.py migrate` moves a tinydb folder to sqlite.
+    `postgres`: a PostgreSQL server several Buzzwatch processes share; its address is read
+    from the environment variable named by `dsn_env` (it holds a password: not in the file)."""
 
-    backend: Literal["sqlite", "tinydb"] = "sqlite"
+    backend: Literal["sqlite", "tinydb", "postgres"] = "sqlite"
+    dsn_env: str = "BUZZWATCH_DATABASE_URL"
+
+
+class ServiceConfig(Strict):
+    """The running bot's /healthz and /metrics (ops/server.py), off unless `port` is set.
+    127.0.0.1 by default; 0.0.0.0 in a container whose port is published."""
+
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=0, le=65535)
 
 
 # --- the whole file -------------------------------------------------------------------------
@@ -587,6 +598,7 @@ class StorageConfig(Strict):
 class Config(Strict):
     data_dir: Path = Path("./data")
     storage: StorageConfig = StorageConfig()
+    service: ServiceConfig = ServiceConfig()
     timezone: str = "UTC"
     brands: list[BrandConfig] = Field(min_length=1)
     kols: list[KolConfig] = []

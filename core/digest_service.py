@@ -178,8 +178,9 @@ class DigestService:
     def run_due(self) -> date | None:
         """Queue the daily digest if it is due and not yet sent; the date queued, or None.
 
-        Called by the scheduler at the digest time and at start-up (the catch-up)."""
-        with self._lock:
+        Called by the scheduler at the digest time and at start-up (the catch-up). Under
+        the storage lock too: processes sharing a database queue it once."""
+        with self._lock, self.repo.locked():
             now = self.clock.now()
             day = self.due(now)
             if day is None:

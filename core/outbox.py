@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
+from core import telemetry
 from core.clock import Clock
 from core.config import QuietHours
 from core.durations import format_duration
@@ -110,6 +111,9 @@ def quiet_until(quiet: QuietHours, now: datetime, tz: ZoneInfo) -> datetime | No
 
 class RecordFailed(Exception):
     """The outcome of an attempt could not be stored: the pass ends here."""
+
+
+CLAIM_LEASE = timedelta(minutes=1)  # a dead process's destinations wait at most this long
 
 
 @dataclass
@@ -392,7 +396,10 @@ class Deliverer:
     # --- one pass ---------------------------------------------------------------------------
 
     def _deliver_due(self, report: DeliveryReport) -> None:
-        pending = self.repo.pending_outbox()
+        # A store shared by several processes (postgres) hands each destination's items to
+        # one of them at a time: in order, under one rate limit, sent at least once.
+        claim = getattr(self.repo, "claim_outbox", None)
+        pending = claim(CLAIM_LEASE) if claim else self.repo.pending_outbox()
         blocked: set[str] = set()
         posts_waiting = queued_posts(pending)
         for item in pending:
@@ -692,6 +699,7 @@ class Deliverer:
             for a in batch_alerts or []:
                 refs.append((a.id, item.destination, {**delivery.ref, "batch": "1"}))
             self._record(item, refs)
+            telemetry.sent(item.destination, "sent")
             return OutboxStatus.SENT
         item.last_error = delivery.error[:500]
         created = datetime.fromisoformat(item.created_at) if item.created_at else now
@@ -706,6 +714,7 @@ class Deliverer:
                 item.last_error,
             )
             self._record(item)
+            telemetry.sent(item.destination, "misconfigured")
             return OutboxStatus.PENDING
         if not delivery.retryable or now - created >= GIVE_UP_AFTER:
             item.status = OutboxStatus.DEAD.value
@@ -717,6 +726,7 @@ class Deliverer:
                 item.last_error,
             )
             self._record(item)
+            telemetry.sent(item.destination, "dead")
             return OutboxStatus.DEAD
         wait = backoff(item.attempts, delivery.retry_after, self.rng)
         item.next_attempt_at = to_iso(now + timedelta(seconds=wait)) or ""
@@ -729,4 +739,5 @@ class Deliverer:
             wait,
         )
         self._record(item)
+        telemetry.sent(item.destination, "retrying")
         return OutboxStatus.PENDING

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from core.clock import Clock
@@ -30,6 +31,8 @@ class PollOutcome:
     not_modified: bool = False
     deferred: bool = False  # not fetched: its host asked us to slow down
     storage: bool = False  # fetched, but what it found could not be stored (a full disk)
+    elsewhere: bool = False  # not fetched: another process sharing the store polls it
+    retry_at: datetime | None = None  # elsewhere: when its lease there ends
 
 
 class Poller:
@@ -46,6 +49,12 @@ class Poller:
         self.health = health
 
     def poll(self, source: Any) -> PollOutcome:
+        # A store shared by several processes (postgres) leases each source to one of them.
+        claim = getattr(self.repo, "claim_source", None)
+        if claim is not None and not claim(source.name, source.every):
+            log.debug("source=%s polled by another process", source.name)
+            ends = self.repo.source_lease_ends(source.name)  # type: ignore[attr-defined]
+            return PollOutcome(source.name, ok=True, elsewhere=True, retry_at=ends)
         key = state_key(source.name)
         state: dict[str, Any] = dict(self.repo.get_state(key) or {})
         fetch_state = dict(state.get("fetch") or {})

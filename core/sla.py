@@ -38,6 +38,12 @@ class SlaWatcher:
         self.routes = {route_label(r, i): r for i, r in enumerate(config.routes)}
 
     def check(self) -> SlaReport:
+        # Under the storage lock (shared by the processes of one database): an alert found
+        # due is reminded or escalated once, not once per process.
+        with self.repo.locked():
+            return self._check()
+
+    def _check(self) -> SlaReport:
         report = SlaReport()
         now = self.clock.now()
         stamp = to_iso(now) or ""

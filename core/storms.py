@@ -286,8 +286,11 @@ class StormWatch:
                 self.config.rules.negative_threshold,
             )
             queued: list[OutboxItem] = []
-            for brand in self.config.brands:
-                queued += self._one(brand, rules[brand.name], windows[brand.name], now)
+            # Under the storage lock (shared by the processes of one database): a storm is
+            # raised or cleared once, by whichever process sees it first.
+            with self.repo.locked():
+                for brand in self.config.brands:
+                    queued += self._one(brand, rules[brand.name], windows[brand.name], now)
             return queued
 
     def _one(

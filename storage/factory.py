@@ -1,4 +1,4 @@
-"""Which repository a config asks for (`storage: {backend: sqlite|tinydb}`)."""
+"""Which repository a config asks for (`storage: {backend: sqlite|tinydb|postgres}`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from core.clock import Clock
 from core.repository import Repository
 from storage.atomic_json import StorageError
 
-BACKENDS = ("sqlite", "tinydb")
+BACKENDS = ("sqlite", "tinydb", "postgres")
+DEFAULT_DSN_ENV = "BUZZWATCH_DATABASE_URL"
 
 
 def open_repository(
@@ -17,10 +18,16 @@ def open_repository(
     clock: Clock | None = None,
     read_only: bool = False,
     start_empty: bool = False,
+    dsn_env: str = DEFAULT_DSN_ENV,
 ) -> Repository:
-    """The store; `start_empty` (TinyDB only) accepts losing an unreadable state file and its
-    backup. SQLite writes each change as one transaction, so it has no such state to lose."""
+    """`data_dir` holds the embedded stores; postgres reads its address from `dsn_env`.
+    `start_empty` (TinyDB only) accepts losing an unreadable state file and its backup:
+    SQLite and PostgreSQL write each change as one transaction, with no such file to lose."""
     # Imported here: a command pays only for the backend it uses.
+    if backend == "postgres":
+        from storage.postgres_repo import PostgresRepository, dsn_from_env
+
+        return PostgresRepository(dsn_from_env(dsn_env), clock=clock, read_only=read_only)
     if backend == "sqlite":
         from storage.sqlite_repo import DB_NAME, SQLiteRepository
 

@@ -16,6 +16,7 @@ if str(ROOT) not in sys.path:
 
 from core.clock import FakeClock  # noqa: E402
 from core.config import Config, parse_config  # noqa: E402
+from tests.postgres_server import postgres_dsn, postgres_schema  # noqa: E402, F401
 
 BASE_CONFIG: dict[str, Any] = {
     "timezone": "Asia/Shanghai",

@@ -1,0 +1,649 @@
+"""The store on a PostgreSQL server (psycopg 3 and a connection pool), shared by several
+Buzzwatch processes: `storage: {backend: postgres, dsn_env: BUZZWATCH_DATABASE_URL}`.
+
+- The rows are the SQLite store's (storage/sqlite_repo.py builds them: mention_row, the
+  marked search column, the Chinese grams); only the SQL differs. Times are ISO text in
+  the "C" collation, so they sort as the SQLite store's do, byte by byte.
+- Text search: `search LIKE '%word%'` on a pg_trgm GIN index finds any substring of 3+
+  characters; Chinese words of 1-2 characters (shorter than a trigram) are found in a GIN
+  index of the record's Chinese 1- and 2-character grams. Both are exact tests, so the
+  answer is core.query.search_records's whatever the planner picks.
+- Alert and outbox ids come from sequences: unique across processes, never reused.
+- The schema is versioned in a table, schema_migrations(version): MIGRATIONS[i] takes
+  version i to i+1, run under an advisory lock so processes starting together migrate once.
+  (Not Alembic: it works through SQLAlchemy, which the project does not use.)
+- `locked()` is the process's lock plus a PostgreSQL advisory lock, so a read-modify-write
+  over several calls (grouping a poll cycle's mentions) is not interleaved with another
+  process's.
+
+Read-only (dry run, queries): one connection whose transaction is never committed; the
+run sees its own writes and they vanish at close. (Rows it changes stay locked for the
+other processes until then: keep dry runs short next to a running bot.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from core.clock import Clock, SystemClock
+from core.models import Alert, Mention, OutboxItem, OutboxStatus
+from core.query import MentionQuery
+from storage.atomic_json import StorageError
+from storage.sqlite_repo import _CJK_RUN, SEP, _alert_number, _dumps, mark_words, mention_row
+
+T = TypeVar("T")
+
+DEFAULT_DSN_ENV = "BUZZWATCH_DATABASE_URL"
+MIGRATE_LOCK = 0x42575A01  # advisory lock keys: any constant the app owns
+PIPELINE_LOCK = 0x42575A02
+
+_V1 = """
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE TABLE mentions(
+    rid bigserial PRIMARY KEY, id text COLLATE "C" NOT NULL UNIQUE,
+    fetched_at text COLLATE "C" NOT NULL, at text COLLATE "C" NOT NULL,
+    source_cf text COLLATE "C" NOT NULL, brands_cf text COLLATE "C" NOT NULL,
+    flags text COLLATE "C" NOT NULL, sentiment double precision NOT NULL,
+    search text COLLATE "C" NOT NULL, grams text[] NOT NULL, doc text NOT NULL);
+CREATE INDEX mentions_at ON mentions(at, rid);
+CREATE INDEX mentions_fetched ON mentions(fetched_at);
+CREATE INDEX mentions_search ON mentions USING gin (search gin_trgm_ops);
+CREATE INDEX mentions_grams ON mentions USING gin (grams);
+CREATE TABLE seen(id text COLLATE "C" PRIMARY KEY, day text NOT NULL);
+CREATE SEQUENCE alert_ids;
+CREATE TABLE alerts(
+    n bigint PRIMARY KEY, status text NOT NULL, created_at text COLLATE "C" NOT NULL,
+    resolved_at text COLLATE "C" NOT NULL, kind text NOT NULL,
+    dedup_key text COLLATE "C" NOT NULL, archived boolean NOT NULL DEFAULT false,
+    fingerprint bigint NOT NULL DEFAULT 0, doc text NOT NULL);
+CREATE INDEX alerts_active ON alerts(status) WHERE status != 'resolved';
+CREATE INDEX alerts_created ON alerts(created_at);
+CREATE INDEX alerts_key ON alerts(dedup_key) WHERE status != 'resolved';
+CREATE SEQUENCE outbox_ids;
+CREATE TABLE outbox(seq bigint PRIMARY KEY, alert_id text, doc text NOT NULL);
+CREATE INDEX outbox_alert ON outbox(alert_id);
+CREATE TABLE dead_letters(seq bigint PRIMARY KEY, doc text NOT NULL);
+CREATE TABLE state(key text COLLATE "C" PRIMARY KEY, value text NOT NULL);
+"""
+
+# Which process polls which source: a lease renewed at every poll, lasting one interval, so
+# the sources of a process that dies are taken over within one interval.
+# The same for delivering to a destination (one sender at a time keeps its order and its
+# rate limit), with the outbox's destination as a column.
+_V2 = """
+CREATE TABLE source_leases(
+    name text COLLATE "C" PRIMARY KEY, owner text NOT NULL, until text COLLATE "C" NOT NULL);
+CREATE TABLE destination_leases(
+    destination text COLLATE "C" PRIMARY KEY, owner text NOT NULL,
+    until text COLLATE "C" NOT NULL);
+ALTER TABLE outbox ADD COLUMN destination text COLLATE "C";
+UPDATE outbox SET destination = doc::json->>'destination';
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def dsn_from_env(name: str = DEFAULT_DSN_ENV) -> str:
+    dsn = os.environ.get(name, "").strip()
+    if not dsn:
+        raise StorageError(
+            f"storage backend postgres: set {name} to the database's address, e.g. "
+            "postgresql://buzzwatch:secret@127.0.0.1:5432/buzzwatch"
+        )
+    return dsn
+
+
+def _text(value: str) -> str:
+    """PostgreSQL text holds no NUL character (third-party ids and text may)."""
+    return value.replace("\x00", "\ufffd")
+
+
+def _int64(n: int) -> int:
+    """A 64-bit fingerprint as PostgreSQL's signed bigint."""
+    n &= (1 << 64) - 1
+    return n - (1 << 64) if n >= 1 << 63 else n
+
+
+def _like(pattern: str) -> str:
+    return "%" + pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+class PostgresRepository:
+    def __init__(
+        self,
+        dsn: str,
+        clock: Clock | None = None,
+        read_only: bool = False,
+        pool_size: int = 4,
+    ) -> None:
+        self.dsn = dsn
+        self.clock = clock or SystemClock()
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        self._local = threading.local()  # the connection of a transaction in progress
+        self._pool: ConnectionPool | None = None
+        self._ro: psycopg.Connection | None = None
+        self._lock_conn: psycopg.Connection | None = None
+        self._lock_depth = 0
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        try:
+            # One plain connection first: a wrong address fails now and clearly (a pool
+            # would retry it in the background), and it runs the migrations.
+            first = psycopg.connect(dsn, connect_timeout=10)
+            if read_only:
+                self._ro = first
+                first.execute("SELECT 1")  # the outer transaction: each call is a savepoint
+                with self._tx() as conn:
+                    self._migrate(conn)
+            else:
+                with first, first.transaction():
+                    self._migrate(first)
+                self._pool = ConnectionPool(
+                    dsn,
+                    min_size=1,
+                    max_size=pool_size,
+                    kwargs={"autocommit": True},
+                    open=True,
+                    timeout=30,
+                )
+        except psycopg.Error as err:
+            self.close()
+            raise StorageError(f"could not open the PostgreSQL store: {err}") from err
+        except BaseException:  # (a schema newer than this code: nothing left open)
+            self.close()
+            raise
+
+    # --- connections, transactions and the schema --------------------------------------------
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection]:
+        """One transaction (nested calls join the outer one); an error rolls it back."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        try:
+            with contextlib.ExitStack() as stack:
+                if self._ro is not None:
+                    stack.enter_context(self._lock)
+                    conn = self._ro
+                else:
+                    assert self._pool is not None
+                    conn = stack.enter_context(self._pool.connection())
+                # read-only: a savepoint in the never-committed transaction
+                stack.enter_context(conn.transaction())
+                self._local.conn = conn
+                try:
+                    yield conn
+                finally:
+                    self._local.conn = None
+        except psycopg.Error as err:
+            raise StorageError(f"PostgreSQL store: {err}") from err
+
+    def _version(self, conn: psycopg.Connection) -> int:
+        if conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None:
+            return 0
+        return conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] or 0
+
+    def _migrate(self, conn: psycopg.Connection) -> None:
+        if self._version(conn) == SCHEMA_VERSION:
+            return  # (no lock then: a read-only run would hold it until it closes)
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations("
+            "version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        version = self._version(conn)
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"the database's schema is version {version}, newer than this Buzzwatch "
+                f"knows ({SCHEMA_VERSION}): upgrade Buzzwatch"
+            )
+        for v in range(version, SCHEMA_VERSION):
+            conn.execute(MIGRATIONS[v])
+            conn.execute("INSERT INTO schema_migrations(version) VALUES (%s)", (v + 1,))
+
+    def locked(self) -> contextlib.AbstractContextManager[Any]:
+        """This process's lock and, writable, an advisory lock that other processes take too."""
+        return self._locked()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._lock:
+            if self._ro is not None or self._lock_depth:
+                self._lock_depth += 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth -= 1
+                return
+            try:
+                if self._lock_conn is None or self._lock_conn.closed:
+                    self._lock_conn = psycopg.connect(self.dsn, autocommit=True)
+                self._lock_conn.execute("SELECT pg_advisory_lock(%s)", (PIPELINE_LOCK,))
+            except psycopg.Error as err:
+                raise StorageError(f"PostgreSQL store: {err}") from err
+            self._lock_depth = 1
+            try:
+                yield
+            finally:
+                self._lock_depth = 0
+                with contextlib.suppress(psycopg.Error):
+                    self._lock_conn.execute("SELECT pg_advisory_unlock(%s)", (PIPELINE_LOCK,))
+
+    # --- mentions ---------------------------------------------------------------------------
+
+    def unseen(self, ids: Iterable[str]) -> list[str]:
+        wanted = list(dict.fromkeys(ids))
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT id FROM seen WHERE id = ANY(%s)", ([_text(i) for i in wanted],)
+            ).fetchall()
+        known = {r[0] for r in rows}
+        return [i for i in wanted if _text(i) not in known]
+
+    def save_cycle(
+        self,
+        mentions: list[Mention],
+        seen_ids: list[str],
+        alerts: list[Alert],
+        outbox: list[OutboxItem],
+    ) -> None:
+        with self._tx() as conn:
+            self._put_mentions([m.to_dict() for m in mentions])
+            self._put_alerts(alerts)
+            self._insert_outbox(conn, outbox)
+            day = self.clock.now().date().isoformat()
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO seen(id, day) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                    [(_text(i), day) for i in dict.fromkeys(seen_ids)],
+                )
+
+    def _put_mentions(self, docs: list[dict[str, Any]]) -> None:
+        rows = {doc["id"]: mention_row(doc) for doc in docs}  # a repeat: the last one wins
+        with self._tx() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO mentions(id, fetched_at, at, source_cf, brands_cf, flags, sentiment,"
+                " search, grams, doc) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+                " ON CONFLICT (id) DO UPDATE SET fetched_at = excluded.fetched_at,"
+                " at = excluded.at, source_cf = excluded.source_cf,"
+                " brands_cf = excluded.brands_cf, flags = excluded.flags,"
+                " sentiment = excluded.sentiment, search = excluded.search,"
+                " grams = excluded.grams, doc = excluded.doc",
+                [
+                    (
+                        *(_text(v) if isinstance(v, str) else v for v in row[:8]),
+                        _text(row[8]).split(),
+                        row[9],
+                    )
+                    for row in rows.values()
+                ],
+            )
+
+    def iter_mentions(self, since: datetime | None) -> Iterable[dict[str, Any]]:
+        """Records fetched on or after `since`'s UTC day, newest first."""
+        day = since.astimezone(UTC).date().isoformat() if since else ""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT doc FROM mentions WHERE fetched_at >= %s ORDER BY fetched_at DESC, rid",
+                (day,),
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def search_mentions(
+        self,
+        query: MentionQuery,
+        now: datetime,
+        negative_threshold: float,
+        positive_threshold: float,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Matching records, newest first: the page asked for and the total count."""
+        conds = ["at >= %s"]
+        params: list[Any] = [(now - query.since).astimezone(UTC).isoformat()]
+        if query.brand:
+            conds.append("strpos(brands_cf, %s) > 0")
+            params.append(SEP + query.brand.casefold() + SEP)
+        if query.source:
+            conds.append("source_cf = %s")
+            params.append(_text(query.source.casefold()))
+        for flag in dict.fromkeys(query.flags):
+            conds.append("strpos(flags, %s) > 0")
+            params.append(SEP + flag.casefold() + SEP)
+        if query.sentiment == "negative":
+            conds.append("sentiment < %s")
+            params.append(negative_threshold)
+        elif query.sentiment == "positive":
+            conds.append("sentiment >= %s")
+            params.append(positive_threshold)
+        elif query.sentiment == "neutral":
+            conds.append("sentiment >= %s AND sentiment < %s")
+            params += [negative_threshold, positive_threshold]
+        for word in query.normalized_words():
+            if len(word) < 3 and _CJK_RUN.fullmatch(word):
+                conds.append("grams @> ARRAY[%s]")  # shorter than a trigram: the grams index
+                params.append(word)
+            else:
+                conds.append("search LIKE %s")  # the trigram index, and an exact test
+                params.append(_like(_text(mark_words(word))))
+        where = " AND ".join(conds)
+        with self._tx() as conn:
+            total = conn.execute(f"SELECT count(*) FROM mentions WHERE {where}", params).fetchone()
+            rows = conn.execute(
+                f"SELECT doc FROM mentions WHERE {where} ORDER BY at DESC, rid DESC"
+                " LIMIT %s OFFSET %s",
+                [*params, query.limit, query.offset],
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows], total[0]
+
+    def count_mentions(self) -> int:
+        with self._tx() as conn:
+            return conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
+
+    # --- alerts -----------------------------------------------------------------------------
+
+    def next_alert_ids(self, count: int) -> list[str]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT nextval('alert_ids') FROM generate_series(1, %s)", (count,)
+            ).fetchall()
+        return [f"A{n}" for n in sorted(r[0] for r in rows)]
+
+    def _put_alerts(self, alerts: list[Alert], archived: bool = False) -> None:
+        rows = []
+        for alert in alerts:
+            n = _alert_number(alert.id)
+            if n is None:
+                raise ValueError(f"bad alert id {alert.id!r}")
+            rows.append(
+                (
+                    n,
+                    alert.status,
+                    _text(alert.created_at),
+                    _text(alert.resolved_at),
+                    alert.kind,
+                    _text(alert.dedup_key),
+                    archived,
+                    _int64(alert.fingerprint),
+                    _dumps(alert.to_dict()),
+                )
+            )
+        with self._tx() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO alerts(n, status, created_at, resolved_at, kind, dedup_key,"
+                " archived, fingerprint, doc) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+                " ON CONFLICT (n) DO UPDATE SET status = excluded.status,"
+                " created_at = excluded.created_at, resolved_at = excluded.resolved_at,"
+                " kind = excluded.kind, dedup_key = excluded.dedup_key,"
+                " archived = excluded.archived, fingerprint = excluded.fingerprint,"
+                " doc = excluded.doc",
+                rows,
+            )
+
+    def _alerts(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[Alert]:
+        with self._tx() as conn:
+            args = params if isinstance(params, dict) else list(params)
+            rows = conn.execute(sql, args).fetchall()
+        return [Alert.from_dict(json.loads(r[0])) for r in rows]
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        n = _alert_number(alert_id)
+        found = self._alerts("SELECT doc FROM alerts WHERE n = %s", (n,)) if n else []
+        return found[0] if found else None
+
+    def archive_alerts(self, resolved_before: datetime) -> int:
+        """Mark alerts resolved before then (with nothing left to send) archived."""
+        stamp = resolved_before.astimezone(UTC).isoformat()
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE alerts SET archived = true WHERE NOT archived AND status = 'resolved'"
+                " AND resolved_at > '' AND resolved_at < %s AND NOT EXISTS"
+                " (SELECT 1 FROM outbox o WHERE o.alert_id = 'A' || alerts.n)",
+                (stamp,),
+            )
+            return cur.rowcount
+
+    def find_alerts(self, predicate: Callable[[Alert], bool]) -> list[Alert]:
+        alerts = self._alerts("SELECT doc FROM alerts WHERE NOT archived ORDER BY n")
+        return [a for a in alerts if predicate(a)]
+
+    def active_alerts(self, created_since: str = "") -> list[Alert]:
+        return self._alerts(
+            "SELECT doc FROM alerts WHERE NOT archived"
+            " AND (status != 'resolved' OR (%s != '' AND created_at >= %s)) ORDER BY n",
+            (created_since, created_since),
+        )
+
+    def grouping_candidates(
+        self,
+        keys: Iterable[str],
+        created_since: str,
+        active_since: str,
+        near: tuple[list[int], int] | None = None,
+    ) -> list[Alert]:
+        """See Repository.grouping_candidates: one query, the union of its cases."""
+        recent = "created_at >= %(created)s"
+        if near is not None:  # only recent alerts near one of the fingerprints
+            recent += (
+                " AND fingerprint != 0 AND EXISTS (SELECT 1 FROM unnest(%(fps)s::bigint[]) f"
+                " WHERE bit_count((fingerprint # f)::bit(64)) <= %(distance)s)"
+            )
+        fps, distance = near or ([], 0)
+        return self._alerts(
+            "SELECT doc FROM alerts WHERE NOT archived AND ("
+            " (status != 'resolved' AND (kind = 'storm' OR created_at >= %(active)s))"
+            " OR (created_at >= %(created)s AND created_at >= %(active)s)"
+            f" OR ({recent})"
+            " OR ((status != 'resolved' OR created_at >= %(created)s)"
+            " AND dedup_key = ANY(%(keys)s))) ORDER BY n",
+            {
+                "created": created_since,
+                "active": active_since,
+                "keys": [_text(k) for k in dict.fromkeys(keys)],
+                "fps": [_int64(f) for f in fps if f],
+                "distance": distance,
+            },
+        )
+
+    def change_alert(
+        self,
+        alert_id: str,
+        change: Callable[[Alert], T],
+        outbox: Callable[[Alert, T], list[OutboxItem]] | None = None,
+    ) -> T | None:
+        n = _alert_number(alert_id)
+        if n is None:
+            return None
+        with self._tx() as conn:
+            # FOR UPDATE: another process changing the same alert waits for this one.
+            row = conn.execute(
+                "SELECT doc, archived FROM alerts WHERE n = %s FOR UPDATE", (n,)
+            ).fetchone()
+            if row is None or row[1]:
+                return None
+            alert = Alert.from_dict(json.loads(row[0]))
+            result = change(alert)
+            self._put_alerts([alert])
+            if outbox:
+                self._insert_outbox(conn, outbox(alert, result))
+            return result
+
+    # --- outbox -----------------------------------------------------------------------------
+
+    def _insert_outbox(self, conn: psycopg.Connection, items: list[OutboxItem]) -> None:
+        if not items:
+            return
+        seqs = conn.execute(
+            "SELECT nextval('outbox_ids') FROM generate_series(1, %s)", (len(items),)
+        ).fetchall()
+        rows = []
+        for (seq,), item in zip(sorted(seqs), items, strict=True):
+            item.id = item.id or f"o{seq}"
+            rows.append((int(item.id.removeprefix("o")), item))
+        self._put_outbox(conn, rows)
+
+    def _put_outbox(self, conn: psycopg.Connection, rows: list[tuple[int, OutboxItem]]) -> None:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO outbox(seq, alert_id, destination, doc) VALUES (%s,%s,%s,%s)"
+                " ON CONFLICT (seq) DO UPDATE SET alert_id = excluded.alert_id,"
+                " destination = excluded.destination, doc = excluded.doc",
+                [
+                    (seq, item.alert_id or None, item.destination, _dumps(item.to_dict()))
+                    for seq, item in rows
+                ],
+            )
+
+    def add_outbox(self, items: list[OutboxItem], state: dict[str, Any] | None = None) -> None:
+        with self._tx() as conn:
+            for key, value in (state or {}).items():
+                self.set_state(key, value)
+            self._insert_outbox(conn, items)
+
+    def _items(self, sql: str, params: Iterable[Any] = ()) -> list[OutboxItem]:
+        with self._tx() as conn:
+            rows = conn.execute(sql, list(params)).fetchall()
+        return [OutboxItem.from_dict(json.loads(r[0])) for r in rows]
+
+    def pending_outbox(self) -> list[OutboxItem]:
+        return self._items("SELECT doc FROM outbox ORDER BY seq")
+
+    def dead_letters(self) -> list[OutboxItem]:
+        return self._items("SELECT doc FROM dead_letters ORDER BY seq")
+
+    def save_outbox(
+        self, item: OutboxItem, refs: list[tuple[str, str, dict[str, str]]] | None = None
+    ) -> None:
+        """Sent items leave the outbox, dead ones move to the dead letters, others stay with
+        their new retry time; `refs` record where alerts' messages now live, in one write."""
+        seq = int(item.id.removeprefix("o"))
+        with self._tx() as conn:
+            if item.status == OutboxStatus.PENDING:
+                self._put_outbox(conn, [(seq, item)])
+            else:
+                conn.execute("DELETE FROM outbox WHERE seq = %s", (seq,))
+                if item.status == OutboxStatus.DEAD:
+                    conn.execute(
+                        "INSERT INTO dead_letters(seq, doc) VALUES (%s, %s) ON CONFLICT (seq)"
+                        " DO UPDATE SET doc = excluded.doc",
+                        (seq, _dumps(item.to_dict())),
+                    )
+            for alert_id, destination, ref in refs or []:
+                row = conn.execute(
+                    "SELECT doc, archived FROM alerts WHERE n = %s FOR UPDATE",
+                    (_alert_number(alert_id),),
+                ).fetchone()
+                if row is not None:
+                    alert = Alert.from_dict(json.loads(row[0]))
+                    alert.messages[destination] = ref
+                    self._put_alerts([alert], archived=row[1])
+
+    def replace_outbox(self, old: list[OutboxItem], new: OutboxItem) -> None:
+        """Swap several pending items for one (a batch) in the place of the first."""
+        seqs = [int(o.id.removeprefix("o")) for o in old]
+        with self._tx() as conn:
+            conn.execute("DELETE FROM outbox WHERE seq = ANY(%s)", (seqs,))
+            new.id = f"o{min(seqs)}"
+            self._put_outbox(conn, [(min(seqs), new)])
+
+    # --- several processes ------------------------------------------------------------------
+
+    def claim_source(self, name: str, lease: timedelta) -> bool:
+        """True if this process may poll `name` now: no one holds it, this process does, or
+        the holder's lease ran out (it died or stopped). Holds it for `lease` from now."""
+        if self._ro is not None:
+            return True  # a dry run stores nothing: it takes no lease from the bot
+        now = self.clock.now().astimezone(UTC)
+        with self._tx() as conn:
+            row = conn.execute(
+                "INSERT INTO source_leases(name, owner, until) VALUES (%s, %s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
+                " until = excluded.until WHERE source_leases.owner = excluded.owner"
+                " OR source_leases.until <= %s RETURNING owner",
+                (name, self.owner, (now + lease).isoformat(), now.isoformat()),
+            ).fetchone()
+        return row is not None
+
+    def source_lease_ends(self, name: str) -> datetime | None:
+        """When the lease on `name` ends (None: no one holds it): another process polls it
+        then if its holder has not renewed it, so a dead one's sources are taken over
+        within one interval, not two."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT until FROM source_leases WHERE name = %s", (name,)
+            ).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
+    def claim_outbox(self, lease: timedelta) -> list[OutboxItem]:
+        """The pending items of the destinations this process delivers to for `lease` from
+        now: those no other process holds (or whose holder's lease ran out), in order. Two
+        processes claiming at once skip each other's locked rows instead of waiting."""
+        if self._ro is not None:
+            return self.pending_outbox()
+        now = self.clock.now().astimezone(UTC)
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO destination_leases(destination, owner, until)"
+                " SELECT DISTINCT destination, '', '' FROM outbox ON CONFLICT DO NOTHING"
+            )
+            mine = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT destination FROM destination_leases WHERE owner = %s OR until <= %s"
+                    " FOR UPDATE SKIP LOCKED",
+                    (self.owner, now.isoformat()),
+                )
+            ]
+            conn.execute(
+                "UPDATE destination_leases SET owner = %s, until = %s WHERE destination = ANY(%s)",
+                (self.owner, (now + lease).isoformat(), mine),
+            )
+        return self._items(
+            "SELECT doc FROM outbox WHERE destination = ANY(%s) ORDER BY seq", (mine,)
+        )
+
+    # --- small state ------------------------------------------------------------------------
+
+    def get_state(self, key: str, default: Any = None) -> Any:
+        with self._tx() as conn:
+            row = conn.execute("SELECT value FROM state WHERE key = %s", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_state(self, key: str, value: Any) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO state(key, value) VALUES (%s, %s)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, _dumps(value)),
+            )
+
+    def all_state(self) -> dict[str, Any]:
+        with self._tx() as conn:
+            rows = conn.execute("SELECT key, value FROM state").fetchall()
+        return {k: json.loads(v) for k, v in rows}
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:  # a clean stop: the others take its sources at once
+                with contextlib.suppress(psycopg.Error, StorageError), self._tx() as conn:
+                    for table in ("source_leases", "destination_leases"):
+                        conn.execute(f"DELETE FROM {table} WHERE owner = %s", (self.owner,))
+            for conn in (self._ro, self._lock_conn):
+                if conn is not None:
+                    conn.close()  # read-only: its transaction is dropped, never committed
+            self._ro = self._lock_conn = None
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None

@@ -1,0 +1,87 @@
+"""What the PostgreSQL backend adds to the repository contract (which it passes in
+test_repository_contract.py): its schema table, its indexes, and how its tests find a
+server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from core.query import MentionQuery
+from storage.atomic_json import StorageError
+from storage.postgres_repo import SCHEMA_VERSION, PostgresRepository
+from tests import postgres_server
+from tests.storage.test_repository_contract import NEG, NOW, POS, mention
+
+
+@pytest.fixture
+def repo(postgres_schema: str):
+    repo = PostgresRepository(postgres_schema)
+    yield repo
+    repo.close()
+
+
+def test_schema_versions_are_recorded_and_a_newer_schema_is_refused(
+    repo: PostgresRepository, postgres_schema: str
+) -> None:
+    with psycopg.connect(postgres_schema, autocommit=True) as conn:
+        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [
+            (v,) for v in range(1, SCHEMA_VERSION + 1)
+        ]
+        PostgresRepository(postgres_schema).close()  # a second open migrates nothing
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == (
+            SCHEMA_VERSION
+        )
+        conn.execute("INSERT INTO schema_migrations(version) VALUES (%s)", (SCHEMA_VERSION + 1,))
+    with pytest.raises(StorageError, match="newer than this Buzzwatch knows"):
+        PostgresRepository(postgres_schema)
+
+
+def test_a_missing_database_is_a_clear_error(postgres_dsn: str) -> None:
+    missing = postgres_dsn.rsplit("/", 1)[0] + "/no_such_db"
+    with pytest.raises(StorageError, match="could not open the PostgreSQL store"):
+        PostgresRepository(missing)
+
+
+@pytest.mark.parametrize(
+    ("word", "index"),
+    [("refund", "mentions_search"), ("汉堡太", "mentions_search"), ("汉堡", "mentions_grams")],
+)
+def test_word_searches_use_an_index(
+    repo: PostgresRepository, postgres_schema: str, word: str, index: str
+) -> None:
+    ms = [mention(i, f"汉堡太贵 refund {i}", when=NOW - timedelta(minutes=i)) for i in range(50)]
+    repo.save_cycle(ms, [], [], [])
+    page, total = repo.search_mentions(MentionQuery(words=[word]), NOW, NEG, POS)
+    assert total == 50 and len(page) == MentionQuery().limit
+    with psycopg.connect(postgres_schema) as conn:
+        conn.execute("ANALYZE mentions")
+        conn.execute("SET enable_seqscan = off")  # a table this small would be scanned
+        if index == "mentions_grams":
+            sql, param = "SELECT count(*) FROM mentions WHERE grams @> ARRAY[%s]", word
+        else:
+            sql, param = "SELECT count(*) FROM mentions WHERE search LIKE %s", f"%{word}%"
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + sql, (param,)))
+    assert index in plan, plan
+
+
+def test_chinese_characters_make_trigrams_on_a_utf8_cluster(postgres_schema: str) -> None:
+    with psycopg.connect(postgres_schema) as conn:
+        grams = conn.execute("SELECT show_trgm('汉堡太贵')").fetchone()[0]
+    # one word of 4: "  汉", " 汉堡", "汉堡太", "堡太贵", "太贵 " (shown hashed); a cluster in the
+    # plain C locale makes none (it takes only ASCII letters for word characters)
+    assert len(grams) == 5
+
+
+def test_without_pg_ctl_the_tests_skip_and_say_how_but_fail_in_ci(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(postgres_server, "find_bin", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install postgresql"):
+        postgres_server.server_bin()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="pg_ctl"):
+        postgres_server.server_bin()
