@@ -33,8 +33,8 @@ def changes(before: dict[str, bytes], folder: Path) -> list[str]:
     return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> tuple[Path, Path]:
+@pytest.fixture(params=["sqlite", "tinydb"])
+def setup(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Path, Path]:
     items = [
         {"link": f"https://weibo.com/1/{i}", "guid": f"g{i}", "title": t, "description": t}
         for i, t in enumerate(["艾克米的汉堡吃完拉肚子，怀疑食物中毒", "Acme refund please, awful"])
@@ -44,6 +44,7 @@ def setup(tmp_path: Path) -> tuple[Path, Path]:
         tmp_path,
         sources=[{"name": "w", "type": "rss", "path": feed, "every": "60s"}],
         digest={"time": digest_time_just_missed()},
+        storage={"backend": request.param},
     )
     first = run_bot(config, "--once")  # a real run: A1 and A2, stored
     assert first.returncode == 0, first.stderr
@@ -87,7 +88,9 @@ ONE_SHOT = [
 def test_no_dry_run_command_touches_data_dir(setup: tuple[Path, Path]) -> None:
     config, data = setup
     before = snapshot(data)
-    assert "state.json" in before and any(k.startswith("mentions/") for k in before)
+    assert "buzzwatch.sqlite3" in before or (
+        "state.json" in before and any(k.startswith("mentions/") for k in before)
+    )
     for args in ONE_SHOT:
         done = run_bot(config, *args, "--dry-run")
         assert done.returncode == 0, (args, done.stderr)

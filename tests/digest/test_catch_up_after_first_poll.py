@@ -4,7 +4,6 @@ first poll and, marked sent, said "Mentions: 0")."""
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
+from storage.factory import open_repository
 from tests.botproc import read_until
 from tests.conftest import digest_time_just_missed
 from tests.feedserver import FeedServer, Route, rss
@@ -62,8 +62,11 @@ def test_the_catch_up_digest_counts_the_first_polls_mentions(tmp_path: Path) -> 
     digest = seen[seen.index("== Buzzwatch daily digest") :]
     assert "Mentions: 2 ·" in digest, digest
     # Sent once: the stored mark says so, and the alerts came before it.
-    state = json.loads((tmp_path / "data" / "state.json").read_text(encoding="utf-8"))
-    assert state["state"]["1"]["digest"]["sent_for"]
+    repo = open_repository("sqlite", tmp_path / "data", read_only=True)
+    try:
+        assert repo.get_state("digest")["sent_for"]
+    finally:
+        repo.close()
     assert seen.index("[A1]") < seen.index("== Buzzwatch daily digest")
 
 
