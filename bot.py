@@ -86,15 +86,16 @@ class Buzzwatch:
         from listeners.console import DryRunNotifier
         from sources.base import build_sources
         from sources.http import Fetcher
-        from storage.factory import open_repository
+        from storage.factory import effective_backend, open_repository
 
         self.config = config
         self.dry_run = dry_run
         set_display_timezone(config.tz)
         self.clock = clock or SystemClock()
         self.stdout = stdout
+        self.backend = effective_backend(config.storage, config.data_dir)
         self.repo = open_repository(
-            config.storage.backend,
+            self.backend,
             config.data_dir,
             clock=self.clock,
             read_only=dry_run or read_only,
@@ -484,7 +485,7 @@ def run_forever(app: Buzzwatch) -> int:
         app.deliverer.stop()
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if app.config.storage.backend == "tinydb":
+    if app.backend == "tinydb":
         # Day files are parsed on first use: load recent ones before someone searches. (SQLite
         # needs no warm-up: a query reads only what it needs.)
         threading.Thread(
@@ -820,7 +821,7 @@ def cmd_export(config: Config, args: argparse.Namespace, out: TextIO) -> int:
     from tqdm import tqdm
 
     from core import export
-    from storage.factory import open_repository
+    from storage.factory import effective_backend, open_repository
 
     try:
         brand, since = _report_args(config, args)
@@ -828,7 +829,10 @@ def cmd_export(config: Config, args: argparse.Namespace, out: TextIO) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     repo = open_repository(
-        config.storage.backend, config.data_dir, read_only=True, dsn_env=config.storage.dsn_env
+        effective_backend(config.storage, config.data_dir),
+        config.data_dir,
+        read_only=True,
+        dsn_env=config.storage.dsn_env,
     )
     try:
         start = SystemClock().now() - since

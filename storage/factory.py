@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 from core.clock import Clock
 from core.repository import Repository
 from storage.atomic_json import StorageError
 
+log = logging.getLogger("buzzwatch.storage")
+
 BACKENDS = ("sqlite", "tinydb", "postgres")
 DEFAULT_DSN_ENV = "BUZZWATCH_DATABASE_URL"
+
+
+def effective_backend(storage: Any, data_dir: Path) -> str:
+    """The backend to open: the config's, except that a config which names none, over a
+    folder that holds only a TinyDB store (made before SQLite became the default), keeps
+    TinyDB and says how to move; an upgrade must not stop a working bot."""
+    chosen = "backend" in storage.model_fields_set
+    if chosen or storage.backend != "sqlite" or not _tinydb_only(Path(data_dir)):
+        return str(storage.backend)
+    log.warning(
+        "%s holds a TinyDB store: using it. Run `python bot.py migrate` to move it into SQLite "
+        "(faster at any size), or say `storage: {backend: tinydb}` in the config",
+        data_dir,
+    )
+    return "tinydb"
+
+
+def _tinydb_only(data_dir: Path) -> bool:
+    from storage.sqlite_repo import DB_NAME
+
+    return (data_dir / "state.json").exists() and not (data_dir / DB_NAME).exists()
 
 
 def open_repository(
@@ -29,10 +54,10 @@ def open_repository(
 
         return PostgresRepository(dsn_from_env(dsn_env), clock=clock, read_only=read_only)
     if backend == "sqlite":
-        from storage.sqlite_repo import DB_NAME, SQLiteRepository
+        from storage.sqlite_repo import SQLiteRepository
 
         data_dir = Path(data_dir)
-        if not (data_dir / DB_NAME).exists() and (data_dir / "state.json").exists():
+        if _tinydb_only(data_dir):
             # An empty SQLite store next to a TinyDB one would restart alert ids at A1 and
             # alert again on everything already seen.
             raise StorageError(

@@ -161,3 +161,25 @@ def test_migrate_command_prints_counts(tmp_path: Path) -> None:
 def test_migrate_refuses_a_folder_without_a_tinydb_store(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="no TinyDB store"):
         migrate_tinydb_folder(tmp_path, "x")
+
+
+def test_a_config_naming_no_backend_keeps_an_old_tinydb_folder_running(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A folder from before SQLite was the default: the upgraded bot reads it as it is and
+    # says how to move; a config that names sqlite is refused rather than start empty.
+    data_dir = tmp_path / "data"
+    want = fill_tinydb_folder(data_dir)
+    active = [a for a in want["alerts"].values() if a.status != Status.RESOLVED]  # type: ignore[attr-defined]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(dict(BASE_CONFIG, data_dir=str(data_dir))), encoding="utf-8")
+    out = io.StringIO()
+    assert bot.main(["command", "status", "--config", str(path)], out=out) == 0
+    assert f"{len(active)} alert(s) not resolved" in out.getvalue()
+    assert "holds a TinyDB store: using it" in caplog.text and "migrate" in caplog.text
+    assert not (data_dir / "buzzwatch.sqlite3").exists()
+
+    config = dict(BASE_CONFIG, data_dir=str(data_dir), storage={"backend": "sqlite"})
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    assert bot.main(["command", "status", "--config", str(path)], out=io.StringIO()) != 0
+    assert not (data_dir / "buzzwatch.sqlite3").exists()
