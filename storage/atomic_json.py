@@ -295,3 +295,21 @@ class AtomicJSONStorage(Storage):
                 os.replace(self.path, target)
                 return target
         raise StorageError(f"{self.path} is corrupt and 1000 quarantined copies exist already")
+
+
+def save_derived_file(data_dir: Path, relative: str, data: bytes, read_only: bool) -> Path | None:
+    """Write a derived file (a digest chart) under `data_dir`, atomically; its path, or None
+    when read-only (a dry run, a query): then nothing under data_dir is written. Every
+    backend's Repository.save_file is this."""
+    root = Path(data_dir).resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise ValueError(f"{relative!r} is not inside {data_dir}")
+    if read_only:
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StorageError(f"could not create {path.parent}: {err.strerror or err}") from err
+    write_atomically(path, data, keep_backup=False)
+    return path

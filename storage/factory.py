@@ -52,7 +52,9 @@ def open_repository(
     if backend == "postgres":
         from storage.postgres_repo import PostgresRepository, dsn_from_env
 
-        return PostgresRepository(dsn_from_env(dsn_env), clock=clock, read_only=read_only)
+        return PostgresRepository(
+            dsn_from_env(dsn_env), clock=clock, read_only=read_only, data_dir=Path(data_dir)
+        )
     if backend == "sqlite":
         from storage.sqlite_repo import SQLiteRepository
 

@@ -31,6 +31,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
@@ -39,7 +40,7 @@ from psycopg_pool import ConnectionPool
 from core.clock import Clock, SystemClock
 from core.models import Alert, Mention, OutboxItem, OutboxStatus
 from core.query import MentionQuery
-from storage.atomic_json import StorageError
+from storage.atomic_json import StorageError, save_derived_file
 from storage.sqlite_repo import _CJK_RUN, SEP, _alert_number, _dumps, mark_words, mention_row
 
 T = TypeVar("T")
@@ -127,8 +128,10 @@ class PostgresRepository:
         clock: Clock | None = None,
         read_only: bool = False,
         pool_size: int = 4,
+        data_dir: Path | None = None,
     ) -> None:
         self.dsn = dsn
+        self.data_dir = data_dir  # this process's folder, for derived files (digest charts)
         self.clock = clock or SystemClock()
         self.read_only = read_only
         self._lock = threading.RLock()
@@ -615,6 +618,12 @@ class PostgresRepository:
         )
 
     # --- small state ------------------------------------------------------------------------
+
+    def save_file(self, relative: str, data: bytes) -> Path | None:
+        """Derived files (digest charts) stay on this process's disk, under data_dir."""
+        if self.data_dir is None:
+            return None
+        return save_derived_file(self.data_dir, relative, data, self.read_only)
 
     def get_state(self, key: str, default: Any = None) -> Any:
         with self._tx() as conn:

@@ -38,7 +38,7 @@ from core.clock import Clock, SystemClock
 from core.models import Alert, Mention, OutboxItem, OutboxStatus
 from core.query import MentionQuery, search_records
 from rules.text import normalize
-from storage.atomic_json import StorageError
+from storage.atomic_json import StorageError, save_derived_file
 from storage.process_lock import ProcessLock
 
 log = logging.getLogger("buzzwatch.storage")
@@ -805,6 +805,9 @@ class SQLiteRepository:
             )
 
     # --- small state: one row per key, so a source's state saves only that source -----------
+
+    def save_file(self, relative: str, data: bytes) -> Path | None:
+        return save_derived_file(self.data_dir, relative, data, self.read_only)
 
     def get_state(self, key: str, default: Any = None) -> Any:
         with self._lock:

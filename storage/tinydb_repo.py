@@ -29,9 +29,8 @@ from core.query import MentionQuery, search_records
 from storage.alert_ids import AlertIdMark, highest_archived_id
 from storage.atomic_json import (
     AtomicJSONStorage,
-    StorageError,
     remove_orphaned_temps,
-    write_atomically,
+    save_derived_file,
 )
 from storage.mention_log import MentionLog, append_jsonl
 from storage.process_lock import ProcessLock
@@ -439,19 +438,7 @@ class TinyDBRepository:
     # --- derived files ----------------------------------------------------------------------
 
     def save_file(self, relative: str, data: bytes) -> Path | None:
-        """Write a derived file (a digest chart) under data_dir, atomically; its path, or
-        None in read-only mode (a dry run, a query): nothing under data_dir is written."""
-        path = (self.data_dir / relative).resolve()
-        if not path.is_relative_to(self.data_dir.resolve()):
-            raise ValueError(f"{relative!r} is not inside {self.data_dir}")
-        if self.read_only:
-            return None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise StorageError(f"could not create {path.parent}: {err.strerror or err}") from err
-        write_atomically(path, data, keep_backup=False)
-        return path
+        return save_derived_file(self.data_dir, relative, data, self.read_only)
 
     # --- small state ------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.tinydb_repo import TinyDBRepository
+from storage.factory import open_repository
 from tests.chatserver import ChatServer
 from tests.test_once_and_shutdown import (
     COMPLAINT,
@@ -77,7 +77,7 @@ def test_a_change_into_a_closed_pipe_is_kept_and_ends_quietly(config: Path, tmp_
     done = run_into_closed_pipe(config, "command", "ack", "A1")
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
-    repo = TinyDBRepository(tmp_path / "data", read_only=True)
+    repo = open_repository("sqlite", tmp_path / "data", read_only=True)
     try:
         alert = repo.get_alert("A1")
     finally:

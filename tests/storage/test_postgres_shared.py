@@ -49,7 +49,7 @@ class CountingPipeline:
     def __init__(self) -> None:
         self.calls = 0
 
-    def process(self, source: str, mentions: list[Any]) -> CycleResult:
+    def process(self, source: str, mentions: list[Any], backlog: bool = False) -> CycleResult:
         self.calls += 1
         return CycleResult(source)
 

@@ -552,3 +552,16 @@ def test_kill_minus_nine_keeps_everything_reported(
         assert {o.alert_id for o in repo.pending_outbox()} <= {a.id for a in alerts}
         assert sum(a.status == "acked" for a in alerts) >= reported
         repo.close()
+
+
+def test_a_derived_file_is_written_under_data_dir_unless_read_only(
+    repo: Repository, open_repo: Opener, data_dir: Path
+) -> None:
+    saved = repo.save_file("digests/2026-11-29.png", b"png bytes")
+    assert saved is not None and saved.read_bytes() == b"png bytes"
+    assert saved.resolve().is_relative_to(data_dir.resolve())
+    with pytest.raises(ValueError):
+        repo.save_file("../outside.png", b"x")
+    reader = reopen(repo, open_repo, read_only=True)
+    assert reader.save_file("digests/2026-11-30.png", b"x") is None
+    assert not (data_dir / "digests" / "2026-11-30.png").exists()
