@@ -157,6 +157,15 @@ class ZhModel:
         total = sum(exps)
         return [e / total for e in exps]
 
+    def domain_share(self, prepared: str, domains: tuple[str, ...]) -> float:
+        """The gate's total weight on ``domains`` for already-prepared text (0 without
+        text or without those domains): how much the text looks like those corpora."""
+        grams = ngrams(prepared, self.nmax)
+        if not grams or not self.domains:
+            return 0.0
+        share = self.gate(grams, 1.0 / math.sqrt(len(grams)))
+        return sum(p for d, p in zip(self.domains, share, strict=True) if d in domains)
+
     def empty_margin(self) -> float:
         """The margin of a text with no known n-grams (the model's prior)."""
         return self.bias + sum(
@@ -308,6 +317,16 @@ def _score_cleaned(cleaned: str, lang: str) -> float:
     return math.tanh(m / 2.0)
 
 
+REVIEW_DOMAINS = ("hotel", "waimai")
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def zh_review_share(cleaned: str) -> float:
+    """How much cleaned Chinese text looks like a product / service review: the review
+    model's gate weight on its review corpora (hotel, food delivery), in [0, 1]."""
+    return _get_zh_model().domain_share(cleaned.lower(), REVIEW_DOMAINS)
+
+
 @lru_cache(maxsize=_CACHE_SIZE)
 def _clean_and_score(text: str, lang: str) -> tuple[float, str]:
     """First cache level, keyed by the raw text: an exact repost costs one dict lookup."""
@@ -399,3 +418,4 @@ def cache_info():
 def cache_clear() -> None:
     _clean_and_score.cache_clear()
     _score_cleaned.cache_clear()
+    zh_review_share.cache_clear()
