@@ -37,7 +37,7 @@ from rules.sentiment import (
     _score_cleaned,
     ngrams,
     resolve_lang,
-    zh_review_share,
+    zh_score_and_share,
 )
 from rules.social import clean
 
@@ -128,15 +128,16 @@ def fast_margin(text: str, lang: str) -> float:
     return linear_margin(_get_model()["lang"][lang], grams, dense)
 
 
+@lru_cache(maxsize=65536)
 def review_margin(text: str, lang: str) -> float | None:
     """Log-odds of complaint from the review polarity model when a Chinese post looks like
-    a review (``REVIEW_GATE``), else None.  Its own cut-off maps to 0."""
+    a review (``REVIEW_GATE``), else None (cached by raw text).  Its own cut-off maps to 0."""
     if lang != "zh":
         return None
-    cleaned = clean(text, lang)
-    if zh_review_share(cleaned) < REVIEW_GATE:
+    sent, share = zh_score_and_share(clean(text, lang))
+    if share < REVIEW_GATE:
         return None
-    sent = max(-0.999999, min(0.999999, _score_cleaned(cleaned, lang)))
+    sent = max(-0.999999, min(0.999999, sent))
     return 2.0 * (math.atanh(NEGATIVE_THRESHOLD) - math.atanh(sent))  # sent = tanh(m / 2)
 
 
@@ -268,4 +269,5 @@ def check_engine(engine: str) -> None:
 
 def cache_clear() -> None:
     fast_margin.cache_clear()
+    review_margin.cache_clear()
     encoder.cache_clear()
