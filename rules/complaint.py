@@ -7,6 +7,8 @@ Engines (``analysis.engine`` in the config):
   ``rules.sentiment`` (VADER / the Chinese review model) and the cue kinds of
   ``rules.cues`` (factual complaint, boycott, crisis news, sarcasm) as features.  Trained
   on labelled social posts by ``tools/train_complaint.py``; pure Python at run time.
+  A Chinese post that reads like a hotel / food-delivery review (``REVIEW_GATE``) is judged
+  by the review model's polarity instead, in every engine but ``snownlp``.
 - ``default``: ``fast``, and where it is unsure (probability inside the shipped band) the
   multilingual-e5 encoder's head (``rules.encoder``) is blended in with weights fitted on
   validation rows.  Outside the band the fast model decides alone: that is what keeps
