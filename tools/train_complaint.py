@@ -139,13 +139,15 @@ class Featurizer:
         for r, i in enumerate(idx):
             grams, d = self.feats[i]
             s = 1.0 / math.sqrt(len(grams)) if grams else 0.0
-            for g in grams:
+            for g in sorted(grams):  # set order varies per process: same rows, same model
                 j = vocab.get(g)
                 if j is not None:
                     rows.append(r)
                     cols.append(j)
                     vals.append(s)
-            dense[r] = [d[k] for k in complaint.DENSE]
+            # Rounded: the run-time scorers sum over sets, whose order (so the last bits of
+            # a float sum) varies per process, and liblinear's stopping point follows them.
+            dense[r] = [round(d[k], 9) for k in complaint.DENSE]
         sparse = csr_matrix((vals, (rows, cols)), shape=(len(idx), len(vocab)))
         return hstack([sparse, csr_matrix(dense)]).tocsr()
 
