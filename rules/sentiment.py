@@ -165,9 +165,16 @@ class ZhModel:
 
     def margin_prepared(self, prepared: str) -> float | None:
         """Log-odds of positive for already-prepared text; None when there is no text."""
+        return self.margin_and_share(prepared)[0]
+
+    def margin_and_share(
+        self, prepared: str, domains: tuple[str, ...] = ()
+    ) -> tuple[float | None, float]:
+        """``margin_prepared`` and the gate's total weight on ``domains`` (how much the
+        text looks like those corpora; 0.0 without text), from one pass over the n-grams."""
         grams = ngrams(prepared, self.nmax)
         if not grams:
-            return None
+            return None, 0.0
         scale = 1.0 / math.sqrt(len(grams))
         table = self._table
         hits = [table[g] for g in grams & table.keys()]
@@ -176,14 +183,19 @@ class ZhModel:
             [sum(col) * scale for col in zip(*hits, strict=True)] if hits else [0.0] * (1 + 2 * nd)
         )
         margin = self.bias + sums[0]
+        share = 0.0
         if nd:
             logits = [b + v for b, v in zip(self.gate_bias, sums[1 + nd :], strict=True)]
             top = max(logits)
             exps = [math.exp(v - top) for v in logits]
             total = sum(exps)
-            for e, b, v in zip(exps, self.domain_bias, sums[1 : 1 + nd], strict=True):
+            for d, e, b, v in zip(
+                self.domains, exps, self.domain_bias, sums[1 : 1 + nd], strict=True
+            ):
                 margin += e / total * (b + v)
-        return margin
+                if d in domains:
+                    share += e / total
+        return margin, share
 
     def score(self, text: str) -> float:
         """Score in [-1, 1]: tanh(margin / 2) == 2 * P(positive) - 1.  Empty text: 0.0."""
@@ -282,6 +294,18 @@ def _score_cleaned(cleaned: str, lang: str) -> float:
         lowered = cleaned.lower()
         d = _EN_PHRASE * (bool(_EN_POS.search(lowered)) - bool(_EN_NEG.search(lowered)))
         return d + (1.0 - abs(d)) * compound
+    return zh_score_and_share(cleaned)[0]
+
+
+REVIEW_DOMAINS = ("hotel", "waimai")
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def zh_score_and_share(cleaned: str) -> tuple[float, float]:
+    """(score of cleaned Chinese text, how much it looks like a product / service review:
+    the review model's gate weight on its review corpora, hotel and food delivery)."""
+    if not cleaned:
+        return 0.0, 0.0
     model = _get_zh_model()
     lowered = cleaned.lower()
     nudge = 0.0
@@ -295,17 +319,17 @@ def _score_cleaned(cleaned: str, lang: str) -> float:
         neg_slang += len(set(_SHORT_COMPLAINT.findall(lowered)))
     pos_slang = len(set(_SLANG_POS.findall(lowered)))
     nudge += _SLANG_NUDGE * (min(pos_slang, 2) - min(neg_slang, 2))
-    m = model.margin_prepared(lowered)
+    m, share = model.margin_and_share(lowered, REVIEW_DOMAINS)
     if m is None:
         if not nudge:
-            return 0.0
+            return 0.0, share
         m = model.empty_margin()
     m += nudge
     if _DOUBLE_NEG.search(lowered):
         # 不是不好 / 并非不满意: a character model sees the negative "不好"; a double
         # negation is at most mildly positive, so keep its strength but not its sign.
         m = abs(m) * 0.5
-    return math.tanh(m / 2.0)
+    return math.tanh(m / 2.0), share
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
@@ -399,3 +423,4 @@ def cache_info():
 def cache_clear() -> None:
     _clean_and_score.cache_clear()
     _score_cleaned.cache_clear()
+    zh_score_and_share.cache_clear()

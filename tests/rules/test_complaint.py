@@ -281,3 +281,26 @@ def test_the_real_encoder_head_tells_complaint_from_praise() -> None:
         ["They lost my bag and nobody helps", "Lovely staff, great coffee"], "en"
     )
     assert bad > good + 1.0
+
+
+# Chinese posts that read like hotel / food-delivery reviews are judged by the review
+# model's polarity: the complaint model never trained on reviews and reads a mild
+# reservation in praise ("就是有点贵") as a complaint.
+@pytest.mark.parametrize(
+    ("text", "is_complaint"),
+    [
+        ("很好吃啊！！！送得也快", False),
+        ("味道还不错，分量也足，就是稍微有点贵", False),
+        ("房间干净，前台服务热情，下次还住这家", False),
+        ("菜都凉了，等了一个多小时，再也不点了", True),
+        ("酒店隔音太差，一晚上没睡好", True),
+    ],
+)
+def test_review_like_chinese_posts_use_the_review_model(text: str, is_complaint: bool) -> None:
+    assert complaint.review_margin(text, "zh") is not None
+    assert (p(text, "zh") >= 0.5) is is_complaint
+
+
+def test_posts_that_are_not_reviews_skip_the_review_model() -> None:
+    assert complaint.review_margin("今天天气真好，出去走走", "zh") is None
+    assert complaint.review_margin("the room was clean and the staff were lovely", "en") is None
