@@ -49,7 +49,7 @@ def render_storm_text(out: Outgoing) -> str:
             f"      {who + ' · ' if who else ''}{v.status}" + (f" · {v.url}" if v.url else "")
         )
     if sv.total > STORM_MEMBERS:
-        lines.append(f"   … {sv.total - STORM_MEMBERS} more: `status` lists open alerts")
+        lines.append(f"   … {sv.total - STORM_MEMBERS} more: `status all` lists every open alert")
     lines.append("   → ack <id> | assign <id> <person> | resolve <id>")
     return "\n".join(lines)
 

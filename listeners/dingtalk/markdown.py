@@ -308,7 +308,9 @@ def render_storm(
     header = f"#### {sv.mark} {sv.id} · {sv.severity.upper()} · {inline(sv.title, 150)}{mark}"
     state = f"状态 Status: {inline(sv.status, 120)} · {sv.open}/{sv.total} 未解决 open"
     budget = MAX_BODY_BYTES - 2000
-    kept = lines_within(rows, budget, lambda n: f"- …还有 {n} 条 and {n} more: @Buzzwatch status")
+    kept = lines_within(
+        rows, budget, lambda n: f"- …还有 {n} 条 and {n} more: @Buzzwatch 状态 全部 (status all)"
+    )
     return markdown(
         title_text(f"{sv.mark} {sv.title}"),
         "\n\n".join([header, state, "\n".join(kept), command_hint("A12")]),
@@ -327,7 +329,9 @@ def render_batch(alerts: list[Alert], links: LinkMaker | None = None) -> dict[st
         )
     header = f"#### {len(alerts)} 条告警 · {len(alerts)} alerts"
     budget = MAX_BODY_BYTES - 1500
-    kept = lines_within(rows, budget, lambda n: f"- …还有 {n} 条 and {n} more: @Buzzwatch status")
+    kept = lines_within(
+        rows, budget, lambda n: f"- …还有 {n} 条 and {n} more: @Buzzwatch 状态 全部 (status all)"
+    )
     hint = "@Buzzwatch ack A12 · assign A12 姓名 · resolve A12"
     return markdown(
         title_text(f"Buzzwatch: {len(alerts)} alerts"), "\n\n".join([header, "\n".join(kept), hint])

@@ -275,7 +275,9 @@ def storm_blocks(storm: Alert, members: list[Alert]) -> list[Block]:
         blocks.append(storm_member_block(v, by_id[v.id]))
     hidden = sv.total - min(len(sv.members), STORM_MEMBERS)
     if hidden > 0:
-        blocks.append(context([f"… {hidden} more not shown: `/buzz status` lists open alerts"]))
+        blocks.append(
+            context([f"… {hidden} more not shown: `/buzz status all` lists every open alert"])
+        )
     blocks.append(context(["Act on one with its menu, `/assign A12 @someone`, or `/resolve A12`"]))
     actions = alert_actions(storm)
     if actions is not None:

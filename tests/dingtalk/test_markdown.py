@@ -297,6 +297,7 @@ def test_a_storm_of_hundreds_stays_under_the_cap_and_says_how_many_more() -> Non
     text = _text(payload)
     shown = len(re.findall(r"\*\*A\d+\*\* LOW", text))
     assert shown > 10 and f"and {399 - shown} more" in text
+    assert "状态 全部 (status all)" in text
     assert_inert(text)
 
 

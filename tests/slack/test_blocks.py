@@ -152,3 +152,4 @@ def test_a_storm_of_many_members_fits_and_escapes_every_one():
         assert "<https://x.example/1|" in joined and "`A1`" in joined and "*MEDIUM*" in joined
         shown = len([b for b in payload["blocks"] if b.get("accessory")])
         assert shown >= 30 and f"… {119 - shown} more not shown" in joined
+        assert "`/buzz status all`" in joined  # the command that lists every open alert
