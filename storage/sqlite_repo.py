@@ -382,10 +382,14 @@ class SQLiteRepository:
                 self._db.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
                 try:
                     yield self._db
+                    self._db.execute("COMMIT")
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    # A full disk (SQLITE_FULL) may have rolled back already: a second
+                    # ROLLBACK would fail and hide that error behind "no transaction is
+                    # active"; a COMMIT that failed leaves one to end.
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
                     raise
-                self._db.execute("COMMIT")
             except sqlite3.DatabaseError as err:
                 raise StorageError(f"could not write {self.path}: {err}") from err
             finally:

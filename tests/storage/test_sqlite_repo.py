@@ -9,6 +9,7 @@ import pytest
 from core.clock import FakeClock
 from core.query import search_records
 from storage import sqlite_repo
+from storage.atomic_json import StorageError
 from storage.sqlite_repo import SQLiteRepository, mark_words
 from tests.storage.test_repository_contract import CORPUS, NEG, NOW, POS, QUERIES, mention
 
@@ -56,3 +57,21 @@ def test_a_clean_close_leaves_no_wal_files_and_a_reader_creates_none(tmp_path: P
     assert [d["id"] for d in reader.iter_mentions(None)] == ["m1"]
     reader.close()
     assert sorted(p.name for p in data.iterdir()) == names
+
+
+def test_a_full_database_says_so_and_the_store_goes_on_once_there_is_room(tmp_path: Path) -> None:
+    # SQLITE_FULL rolls the transaction back itself: a second ROLLBACK failed and the error
+    # read "cannot rollback - no transaction is active", hiding the full disk.
+    repo = SQLiteRepository(tmp_path, clock=FakeClock(NOW))
+    try:
+        pages = repo._db.execute("PRAGMA page_count").fetchone()[0]
+        repo._db.execute(f"PRAGMA max_page_count = {pages}")
+        with pytest.raises(StorageError) as failed:
+            for i in range(100_000):
+                repo.set_state(f"filler-{i}", "x" * 2000)
+        assert "full" in str(failed.value) and "no transaction" not in str(failed.value)
+        repo._db.execute("PRAGMA max_page_count = 1073741823")  # room again
+        repo.set_state("after", 1)
+        assert repo.get_state("after") == 1
+    finally:
+        repo.close()
