@@ -22,24 +22,24 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from core import telemetry
-from core.alerts import AlertService
-from core.clock import Clock, SystemClock
+from core.alerting.lifecycle import AlertService
+from core.alerting.routing import Router, route_label
+from core.alerting.sla import SlaWatcher
+from core.alerting.views import local_time, set_display_timezone
 from core.commands import Actor, CommandService, Reply, is_read_only
 from core.config import Config, ConfigError, config_warnings, env_secrets, load_config
-from core.digest_service import DigestService
-from core.durations import format_duration
-from core.health import HealthMonitor
-from core.models import Mention
-from core.notify import Notifier, Outgoing
-from core.outbox import Deliverer, DeliveryReport
-from core.pipeline import Pipeline
-from core.polling import Poller, PollOutcome
-from core.query import warm_up
-from core.render import local_time, set_display_timezone
-from core.routing import Router, route_label
-from core.sla import SlaWatcher
-from core.storms import StormWatch
+from core.delivery.outbox import Deliverer, DeliveryReport
+from core.domain import telemetry
+from core.domain.clock import Clock, SystemClock
+from core.domain.durations import format_duration
+from core.domain.models import Mention
+from core.domain.notifier import Notifier, Outgoing
+from core.intake.health import HealthMonitor
+from core.intake.pipeline import Pipeline
+from core.intake.polling import Poller, PollOutcome
+from core.reports.digest_service import DigestService
+from core.reports.query import warm_up
+from core.reports.storms import StormWatch
 from listeners.console import Output
 from rules.analyze import Analyzer
 from storage.atomic_json import StorageError
@@ -742,7 +742,7 @@ def _report_args(
 ) -> tuple[str | None, Any]:
     """--brand and --since of `digest` and `export`; ValueError with a message if wrong.
     `report`: --since within the range chat's `digest since:` takes (REPORT_SINCE)."""
-    from core.durations import check_report_since, parse_duration
+    from core.domain.durations import check_report_since, parse_duration
 
     found = config.brand(args.brand) if args.brand else None
     if args.brand and found is None:
@@ -820,7 +820,7 @@ def cmd_digest(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
 def cmd_export(config: Config, args: argparse.Namespace, out: TextIO) -> int:
     from tqdm import tqdm
 
-    from core import export
+    from core.reports import export
     from storage.factory import effective_backend, open_repository
 
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from core.models import Mention
+from core.domain.models import Mention
 
 ZH_OPENERS = [
     "昨天在艾克米",

@@ -23,11 +23,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import make_mentions
-from core.clock import FakeClock
+from core.alerting.routing import Router
 from core.config import parse_config
-from core.outbox import Deliverer
-from core.pipeline import Pipeline
-from core.routing import Router
+from core.delivery.outbox import Deliverer
+from core.domain.clock import FakeClock
+from core.intake.pipeline import Pipeline
 from listeners.webhook import WebhookNotifier
 from rules.analyze import Analyzer
 from storage.tinydb_repo import TinyDBRepository

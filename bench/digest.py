@@ -22,14 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import export
-from core.clock import FakeClock
 from core.config import load_config
-from core.digest import daily_period, digest_text
-from core.digest_chart import render_chart
-from core.digest_service import DigestService
-from core.models import Mention
-from core.storms import StormWatch
+from core.domain.clock import FakeClock
+from core.domain.models import Mention
+from core.reports import export
+from core.reports.chart import render_chart
+from core.reports.digest import daily_period, digest_text
+from core.reports.digest_service import DigestService
+from core.reports.storms import StormWatch
 from storage.tinydb_repo import TinyDBRepository
 
 WORDS = [

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.clock import FakeClock, SystemClock
-from core.notify import Outgoing
+from core.domain.clock import FakeClock, SystemClock
+from core.domain.notifier import Outgoing
 from listeners.dingtalk.ackpages import AckTokens
 from listeners.dingtalk.notifier import DingTalkNotifier
 from tests.dingtalk import robotserver

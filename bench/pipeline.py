@@ -22,10 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import make_mentions
-from core.clock import FakeClock
+from core.alerting.routing import Router
 from core.config import AnalysisConfig, load_config
-from core.pipeline import Pipeline
-from core.routing import Router
+from core.domain.clock import FakeClock
+from core.intake.pipeline import Pipeline
 from rules import complaint, encoder, sentiment
 from rules.analyze import Analyzer
 from rules.lang import detect_lang

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.notify import Outgoing
+from core.domain.notifier import Outgoing
 from listeners.slack.notifier import SlackNotifier, make_client
 from tests.slack.helpers import make_alert
 from tests.slack.slack_api import CHANNEL, TOKEN, SlackAPI

@@ -38,14 +38,14 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from bench.corpus import make_mentions  # noqa: E402
-from core.alerts import AlertService, new_alert  # noqa: E402
-from core.clock import FakeClock  # noqa: E402
+from core.alerting.lifecycle import AlertService, new_alert  # noqa: E402
+from core.alerting.routing import Router  # noqa: E402
 from core.commands import Actor, CommandService  # noqa: E402
 from core.config import Config, StorageConfig, load_config  # noqa: E402
-from core.models import Mention, Status  # noqa: E402
-from core.outbox import Deliverer  # noqa: E402
-from core.pipeline import Pipeline  # noqa: E402
-from core.routing import Router  # noqa: E402
+from core.delivery.outbox import Deliverer  # noqa: E402
+from core.domain.clock import FakeClock  # noqa: E402
+from core.domain.models import Mention, Status  # noqa: E402
+from core.intake.pipeline import Pipeline  # noqa: E402
 from listeners.console import ConsoleNotifier  # noqa: E402
 from rules.analyze import Analyzer  # noqa: E402
 from storage.factory import open_repository  # noqa: E402

@@ -12,17 +12,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from core.alerts import ACTIVE, ActionResult, AlertService
-from core.clock import Clock
+from core.alerting.lifecycle import ACTIVE, ActionResult, AlertService
+from core.alerting.routing import route_label
 from core.config import Config
-from core.digest import stats_text
-from core.digest_service import DigestService
-from core.durations import check_report_since, format_duration, parse_duration
-from core.health import sources_report
-from core.models import Alert, Flag, Status, from_iso, to_iso
-from core.query import MAX_LIMIT, SENTIMENTS, MentionQuery
-from core.repository import Repository
-from core.routing import route_label
+from core.domain.clock import Clock
+from core.domain.durations import check_report_since, format_duration, parse_duration
+from core.domain.models import Alert, Flag, Status, from_iso, to_iso
+from core.domain.query import MAX_LIMIT, SENTIMENTS, MentionQuery
+from core.domain.repository import Repository
+from core.intake.health import sources_report
+from core.reports.digest import stats_text
+from core.reports.digest_service import DigestService
 from rules.text import cap, clean_name, one_line, strip_invisible
 
 MAX_COMMAND_CHARS = 500

@@ -27,8 +27,8 @@ from pydantic import (
     model_validator,
 )
 
-from core.durations import format_duration, parse_duration
-from core.models import Flag, Severity
+from core.domain.durations import format_duration, parse_duration
+from core.domain.models import Flag, Severity
 from rules.sentiment import NEGATIVE_THRESHOLD
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -9,8 +9,8 @@ from typing import Any
 
 from core.commands import Actor, Permission
 from core.config import ConfigError
-from core.models import Alert
-from core.notify import Notifier
+from core.domain.models import Alert
+from core.domain.notifier import Notifier
 
 # destination type -> builder(name, destination config, context) -> Notifier
 NotifierBuilder = Callable[[str, Any, dict[str, Any]], Notifier]

@@ -16,8 +16,8 @@ import sys
 import threading
 from typing import Any, TextIO
 
-from core.notify import Delivery, Notifier, Outgoing
-from core.render import alert_view, storm_view
+from core.alerting.views import alert_view, storm_view
+from core.domain.notifier import Delivery, Notifier, Outgoing
 from listeners import notifier_type
 from rules.text import strip_invisible
 

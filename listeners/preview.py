@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from pydantic import TypeAdapter
 
 from core.config import DestinationConfig
-from core.notify import Notifier
+from core.domain.notifier import Notifier
 from listeners import NOTIFIERS, build_notifier, load_platforms
 from listeners.console import DryRunNotifier
 

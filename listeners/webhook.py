@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from core.notify import Delivery, Outgoing, retry_after_seconds
+from core.domain.notifier import Delivery, Outgoing, retry_after_seconds
 from listeners import notifier_type
 from listeners.console import render_alert_text
 

@@ -1,6 +1,6 @@
 """The running bot's Prometheus metrics (prometheus_client, a registry of its own).
 
-Events are counted as core reports them (core.telemetry); the outbox's depth, the age of
+Events are counted as core reports them (core.domain.telemetry); the outbox's depth, the age of
 its oldest item and the dead letters are read from the store at each scrape, so every
 process sharing a database reports the same queue.
 """
@@ -15,9 +15,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from core.clock import Clock
-from core.models import from_iso
-from core.repository import Repository
+from core.domain.clock import Clock
+from core.domain.models import from_iso
+from core.domain.repository import Repository
 
 # Time to ack: a minute to a day.
 ACK_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, float("inf"))
@@ -53,7 +53,7 @@ def _poll_result(outcome: Any) -> str:
 
 
 class Metrics:
-    """A core.telemetry sink; `render()` is the /metrics page."""
+    """A core.domain.telemetry sink; `render()` is the /metrics page."""
 
     def __init__(self, repo: Repository, clock: Clock) -> None:
         self.registry = CollectorRegistry()

@@ -51,7 +51,7 @@ class OpsServer:
 
     def stop(self) -> None:
         """Stop serving and counting (again: nothing more)."""
-        from core import telemetry
+        from core.domain import telemetry
 
         telemetry.install(None)
         if self._thread.is_alive():
@@ -87,7 +87,7 @@ def start_service(
     host: str, port: int, repo: Any, clock: Any, scheduler_running: Callable[[], bool]
 ) -> OpsServer:
     """Serve the endpoints and count core's events into the metrics, until stop()."""
-    from core import telemetry
+    from core.domain import telemetry
     from rules.text import cap, one_line
 
     def checks() -> dict[str, str]:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from core.config import BrandConfig, Config
-from core.models import Flag, Mention
+from core.domain.models import Flag, Mention
 from rules.complaint import (
     VERDICT_FLOOR,
     EncoderBudget,

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from core.models import Mention
+from core.domain.models import Mention
 from rules.analyze import Analyzer
 from rules.text import strip_markup
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from core.models import Flag, Severity
+from core.domain.models import Flag, Severity
 
 MEGA_REACH = 1_000_000
 WIDE_REACH = 10_000  # followers from which a complaint is seen by many

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from core.clock import Clock
-from core.models import Mention
+from core.domain.clock import Clock
+from core.domain.models import Mention
 
 if TYPE_CHECKING:
     from core.config import Config

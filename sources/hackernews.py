@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from core.models import Mention, plausible_time
+from core.domain.models import Mention, plausible_time
 from rules.text import cap, one_line, strip_markup
 from sources.base import SourceError, metric_count
 from sources.rss import (

@@ -24,8 +24,8 @@ import httpcore
 import httpx
 
 from core.config import FetchConfig
-from core.durations import format_duration
-from core.notify import retry_after_seconds
+from core.domain.durations import format_duration
+from core.domain.notifier import retry_after_seconds
 from sources.inflate import EncodingError, decoded
 from sources.netguard import AddressPolicy, BlockedAddress, GuardedBackend, deadline_scope
 

@@ -27,9 +27,9 @@ from typing import Any, TextIO
 from pydantic import TypeAdapter
 from tqdm import tqdm
 
-from core.clock import Clock
-from core.durations import format_duration
-from core.models import EARLIEST_PUBLISHED, FUTURE_SLACK, Mention
+from core.domain.clock import Clock
+from core.domain.durations import format_duration
+from core.domain.models import EARLIEST_PUBLISHED, FUTURE_SLACK, Mention
 from rules.text import one_line, strip_invisible
 from sources.inbound import METRIC_KEYS, RejectedInput, parse_record
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from core.models import Mention, plausible_time
+from core.domain.models import Mention, plausible_time
 from rules.text import cap, one_line, strip_markup
 from sources.rss import MAX_AUTHOR, MAX_TEXT, MAX_TITLE, mention_id, safe_url
 

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import feedparser
 
 from core.config import RssSourceConfig
-from core.models import Mention, plausible_time
+from core.domain.models import Mention, plausible_time
 from rules.text import cap, one_line, strip_invisible, strip_markup
 from rules.titles import says_nothing
 from sources.base import PollResult, SourceContext, SourceError, register

@@ -6,8 +6,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from core.clock import Clock
-from core.repository import Repository
+from core.domain.clock import Clock
+from core.domain.repository import Repository
 from storage.atomic_json import StorageError
 
 log = logging.getLogger("buzzwatch.storage")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.models import Alert, OutboxItem
+from core.domain.models import Alert, OutboxItem
 from storage.atomic_json import StorageError
 from storage.mention_log import MentionLog
 from storage.sqlite_repo import SQLiteRepository, _alert_number, _dumps

@@ -7,7 +7,7 @@ Buzzwatch processes: `storage: {backend: postgres, dsn_env: BUZZWATCH_DATABASE_U
 - Text search: `search LIKE '%word%'` on a pg_trgm GIN index finds any substring of 3+
   characters; Chinese words of 1-2 characters (shorter than a trigram) are found in a GIN
   index of the record's Chinese 1- and 2-character grams. Both are exact tests, so the
-  answer is core.query.search_records's whatever the planner picks.
+  answer is core.reports.query.search_records's whatever the planner picks.
 - Alert and outbox ids come from sequences: unique across processes, never reused.
 - The schema is versioned in a table, schema_migrations(version): MIGRATIONS[i] takes
   version i to i+1, run under an advisory lock so processes starting together migrate once.
@@ -37,9 +37,10 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from core.clock import Clock, SystemClock
-from core.models import Alert, Mention, OutboxItem, OutboxStatus
-from core.query import MentionQuery
+from core.domain.clock import Clock, SystemClock
+from core.domain.models import Alert, Mention, OutboxItem, OutboxStatus
+from core.domain.query import MentionQuery
+from core.reports.query import normalized_words
 from storage.atomic_json import StorageError, save_derived_file
 from storage.sqlite_repo import _CJK_RUN, SEP, _alert_number, _dumps, mark_words, mention_row
 
@@ -334,7 +335,7 @@ class PostgresRepository:
         elif query.sentiment == "neutral":
             conds.append("sentiment >= %s AND sentiment < %s")
             params += [negative_threshold, positive_threshold]
-        for word in query.normalized_words():
+        for word in normalized_words(query):
             if len(word) < 3 and _CJK_RUN.fullmatch(word):
                 conds.append("grams @> ARRAY[%s]")  # shorter than a trigram: the grams index
                 params.append(word)

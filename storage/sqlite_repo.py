@@ -34,9 +34,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core.clock import Clock, SystemClock
-from core.models import Alert, Mention, OutboxItem, OutboxStatus
-from core.query import MentionQuery, search_records
+from core.domain.clock import Clock, SystemClock
+from core.domain.models import Alert, Mention, OutboxItem, OutboxStatus
+from core.domain.query import MentionQuery
+from core.reports.query import normalized_words, search_records
 from rules.text import normalize
 from storage.atomic_json import StorageError, save_derived_file
 from storage.process_lock import ProcessLock
@@ -546,7 +547,7 @@ class SQLiteRepository:
             plan.where("sentiment >= ?", positive)
         elif query.sentiment == "neutral":
             plan.where("sentiment >= ? AND sentiment < ?", negative, positive)
-        for word in query.normalized_words():
+        for word in normalized_words(query):
             pattern = mark_words(word)
             # The same test, as an index lookup where there is one and as a scan of the
             # text column: the page picks whichever is cheaper.

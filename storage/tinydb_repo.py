@@ -23,9 +23,10 @@ from typing import Any, TypeVar
 from tinydb import TinyDB
 from tinydb.table import Document, Table
 
-from core.clock import Clock, SystemClock
-from core.models import Alert, Mention, OutboxItem, OutboxStatus, Status
-from core.query import MentionQuery, search_records
+from core.domain.clock import Clock, SystemClock
+from core.domain.models import Alert, Mention, OutboxItem, OutboxStatus, Status
+from core.domain.query import MentionQuery
+from core.reports.query import search_records
 from storage.alert_ids import AlertIdMark, highest_archived_id
 from storage.atomic_json import (
     AtomicJSONStorage,

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from core.models import Alert
+from core.domain.models import Alert
 from storage.atomic_json import StorageError
 from storage.migrate import BATCH, MigrationReport
 from storage.postgres_repo import PostgresRepository

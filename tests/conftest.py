@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core.clock import FakeClock  # noqa: E402
 from core.config import Config, parse_config  # noqa: E402
+from core.domain.clock import FakeClock  # noqa: E402
 from tests.postgres_server import postgres_dsn, postgres_schema  # noqa: E402, F401
 
 BASE_CONFIG: dict[str, Any] = {
@@ -82,6 +82,6 @@ def _no_ambient_config(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _display_in_utc() -> None:
     # Building an app sets the display timezone from its config; each test starts in UTC.
-    from core.render import set_display_timezone
+    from core.alerting.views import set_display_timezone
 
     set_display_timezone(UTC)

@@ -189,7 +189,7 @@ def test_printed_mentions_carry_no_terminal_escapes() -> None:
 
     from bot import _print_reply
     from core.commands import Reply
-    from core.models import Mention
+    from core.domain.models import Mention
 
     evil = "\x1b]0;PWNED\x07\x1b[2J\x1b[31m\u202e"
     mention = Mention(

@@ -80,9 +80,11 @@ def test_digest_since_out_of_the_chat_range_is_refused(
 def test_digest_and_chat_share_one_range(
     config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import core.durations
+    import core.domain.durations
 
-    monkeypatch.setattr(core.durations, "REPORT_SINCE", (timedelta(hours=2), timedelta(days=3)))
+    monkeypatch.setattr(
+        core.domain.durations, "REPORT_SINCE", (timedelta(hours=2), timedelta(days=3))
+    )
     code = main(["--config", str(config), "-q", "--dry-run", "digest", "--since", "1h"])
     assert code == 2 and "between 2h and 3d" in capsys.readouterr().err
     chat = io.StringIO()

@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 import yaml
 
-from core.clock import FakeClock
+from core.alerting.routing import Router
 from core.config import FetchConfig, StorageConfig
-from core.health import state_key
-from core.models import Mention
-from core.outbox import Deliverer
-from core.pipeline import Pipeline
-from core.routing import Router
+from core.delivery.outbox import Deliverer
+from core.domain.clock import FakeClock
+from core.domain.models import Mention
+from core.intake.health import state_key
+from core.intake.pipeline import Pipeline
 from listeners.webhook import WebhookNotifier
 from rules.analyze import Analyzer
 from sources.http import Fetcher, FetchStopped

@@ -23,10 +23,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
-from core.clock import Clock
+from core.alerting.views import alert_view
 from core.commands import Actor
-from core.render import alert_view
-from core.repository import Repository
+from core.domain.clock import Clock
+from core.domain.repository import Repository
 from listeners.dingtalk.callback import declared_length
 from listeners.httpserver import Server, listen
 

@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from core.alerting.views import AlertView, alert_view, storm_view
 from core.commands import Reply
-from core.models import Alert, Mention, Status
-from core.notify import Outgoing
-from core.render import AlertView, alert_view, storm_view
+from core.domain.models import Alert, Mention, Status
+from core.domain.notifier import Outgoing
 from rules.text import cap, cap_bytes, one_line, strip_invisible
 
 MAX_BODY_BYTES = 19_500  # DingTalk's cap is 20,000 bytes; keep a margin under it

@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 
-from core.clock import Clock
-from core.models import to_iso
-from core.notify import Delivery, Outgoing, retry_after_seconds
+from core.domain.clock import Clock
+from core.domain.models import to_iso
+from core.domain.notifier import Delivery, Outgoing, retry_after_seconds
 from listeners.dingtalk import markdown as md
 from listeners.dingtalk.signing import signed_url
 

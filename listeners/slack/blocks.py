@@ -27,8 +27,8 @@ from slack_sdk.models.blocks import (
     UserSelectElement,
 )
 
-from core.models import Alert, Mention, Status
-from core.render import AlertView, alert_view, local_time, storm_view
+from core.alerting.views import AlertView, alert_view, local_time, storm_view
+from core.domain.models import Alert, Mention, Status
 from rules.text import cap, one_line
 
 log = logging.getLogger("buzzwatch.slack")

@@ -21,7 +21,7 @@ from slack_sdk.http_retry import (
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from core.config import ConfigError, SlackDestination, secret_from_env
-from core.notify import Delivery, Outgoing, retry_after_seconds
+from core.domain.notifier import Delivery, Outgoing, retry_after_seconds
 from listeners import notifier_type
 from listeners.slack import blocks as bk
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from core.commands import Actor, Permission
 from core.config import SlackPermissions, SlackRule
-from core.models import Alert
+from core.domain.models import Alert
 from listeners import permission_builder
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.alerts import AlertService, new_alert, outbox_items
-from core.clock import FakeClock
+from core.alerting.lifecycle import AlertService, new_alert, outbox_items
 from core.commands import Actor, CommandService, UsageError, parse_query
-from core.models import Mention
+from core.domain.clock import FakeClock
+from core.domain.models import Mention
 from storage.tinydb_repo import TinyDBRepository
 from tests.conftest import make_config
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from bot import main
-from core.clock import FakeClock
+from core.domain.clock import FakeClock
 from tests.chatserver import ChatServer
 from tests.conftest import BASE_CONFIG
 from tests.core.test_delivery_faults import Node, posted_alert_ids

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from core.clock import FakeClock
-from core.notify import Delivery, Outgoing
-from core.outbox import Deliverer
+from core.delivery.outbox import Deliverer
+from core.domain.clock import FakeClock
+from core.domain.notifier import Delivery, Outgoing
 from listeners.webhook import WebhookNotifier
 from tests.chatserver import ChatServer
 from tests.core.test_delivery_faults import START, Node, posted_alert_ids

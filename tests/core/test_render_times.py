@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.durations import parse_duration
-from core.render import local_time, set_display_timezone
+from core.alerting.views import local_time, set_display_timezone
+from core.domain.durations import parse_duration
 
 
 @pytest.fixture

@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
-from core.alerts import AlertService
-from core.clock import FakeClock
+from core.alerting.lifecycle import AlertService
+from core.alerting.routing import Router
+from core.alerting.sla import SlaWatcher
 from core.commands import Actor, CommandService
-from core.models import Mention
-from core.notify import Delivery
-from core.outbox import Deliverer
-from core.pipeline import Pipeline
-from core.polling import Poller
-from core.routing import Router
-from core.sla import SlaWatcher
+from core.delivery.outbox import Deliverer
+from core.domain.clock import FakeClock
+from core.domain.models import Mention
+from core.domain.notifier import Delivery
+from core.intake.pipeline import Pipeline
+from core.intake.polling import Poller
 from listeners.console import ConsoleNotifier
 from rules.analyze import Analyzer
 from sources.base import SourceContext
@@ -363,7 +363,7 @@ def test_quiet_until(quiet: tuple[str, str]) -> None:
     from zoneinfo import ZoneInfo
 
     from core.config import QuietHours
-    from core.outbox import quiet_until
+    from core.delivery.outbox import quiet_until
 
     tz = ZoneInfo("Asia/Shanghai")
     q = QuietHours(start=quiet[0], end=quiet[1])

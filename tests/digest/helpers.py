@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from core.clock import FakeClock
 from core.config import Config
-from core.models import Alert, Mention, to_iso
-from core.repository import Repository
+from core.domain.clock import FakeClock
+from core.domain.models import Alert, Mention, to_iso
+from core.domain.repository import Repository
 from storage.factory import open_repository
 from tests.conftest import make_config
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import yaml
 
 import bot
-from core.alerts import AlertService
-from core.clock import FakeClock
+from core.alerting.lifecycle import AlertService
 from core.commands import Actor, CommandService
+from core.domain.clock import FakeClock
 from tests.conftest import BASE_CONFIG, ROOT
 from tests.digest.helpers import mention, setup, utc
 
@@ -126,7 +126,7 @@ def test_start_up_does_not_import_matplotlib() -> None:
 
 def test_digest_counts_its_own_messages_and_sends(tmp_path) -> None:
     """One digest to two destinations is two messages; an item queued before is not counted."""
-    from core.models import OutboxItem, to_iso
+    from core.domain.models import OutboxItem, to_iso
     from storage.tinydb_repo import TinyDBRepository
     from tests.chatserver import ChatServer
 

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.clock import FakeClock
-from core.digest import daily_period, digest_text, stats_text
-from core.digest_service import DigestService
+from core.domain.clock import FakeClock
+from core.reports.digest import daily_period, digest_text, stats_text
+from core.reports.digest_service import DigestService
 from tests.digest.helpers import alert, mention, setup, utc
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from core.clock import FakeClock
-from core.digest import daily_period, local_moment
-from core.digest_service import STATE_KEY, DigestService
-from core.repository import Repository
+from core.domain.clock import FakeClock
+from core.domain.repository import Repository
+from core.reports.digest import daily_period, local_moment
+from core.reports.digest_service import STATE_KEY, DigestService
 from storage.factory import open_repository
 from storage.tinydb_repo import TinyDBRepository
 from tests.digest.helpers import mention, setup, utc

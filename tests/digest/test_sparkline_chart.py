@@ -7,10 +7,10 @@ from datetime import date, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from core.clock import FakeClock
-from core.digest import daily_period, sparkline, volume_lines
-from core.digest_chart import DPI, SIZE_INCHES
-from core.digest_service import DigestService
+from core.domain.clock import FakeClock
+from core.reports.chart import DPI, SIZE_INCHES
+from core.reports.digest import daily_period, sparkline, volume_lines
+from core.reports.digest_service import DigestService
 from tests.digest.helpers import mention, setup, utc
 
 
@@ -26,7 +26,7 @@ def test_sparkline_scales_to_the_peak_and_keeps_zero_apart() -> None:
 def test_volume_lines_label_the_first_and_last_hour() -> None:
     clock = FakeClock(utc(2026, 11, 29, 1, 0))
     period = daily_period(date(2026, 11, 29), time(9, 0), ZoneInfo("Asia/Shanghai"))
-    from core.digest import compute_digest
+    from core.reports.digest import compute_digest
 
     d = compute_digest([mention("a", utc(2026, 11, 28, 6, 15)).to_dict()], [], period, clock.now())
     lines = volume_lines(d)
@@ -67,12 +67,12 @@ def test_chart_is_a_png_of_the_expected_size(tmp_path) -> None:
 
 
 def test_message_goes_without_image_when_the_chart_fails(tmp_path, monkeypatch) -> None:
-    import core.digest_chart
+    import core.reports.chart
 
     def broken(d):
         raise RuntimeError("no backend")
 
-    monkeypatch.setattr(core.digest_chart, "chart_png", broken)
+    monkeypatch.setattr(core.reports.chart, "chart_png", broken)
     clock = FakeClock(utc(2026, 11, 29, 1, 0))
     config, repo = setup(tmp_path, clock)
     DigestService(config, repo, clock).run_due()

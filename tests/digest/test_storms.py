@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from core.clock import FakeClock
 from core.config import StormRule
-from core.repository import Repository
-from core.storms import StormWatch, Window, evaluate, top_terms
+from core.domain.clock import FakeClock
+from core.domain.repository import Repository
+from core.reports.storms import StormWatch, Window, evaluate, top_terms
 from storage.factory import open_repository
 from tests.digest.helpers import mention, setup, utc
 

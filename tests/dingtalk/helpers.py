@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from core.alerts import new_alert
-from core.models import Alert, Mention
+from core.alerting.lifecycle import new_alert
+from core.domain.models import Alert, Mention
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
@@ -84,7 +84,7 @@ def build_app(tmp_path, clock, robot, stdout=None, **dingtalk: Any):
 
 def add_alert(app, alert_id: str = "A1", **kw: Any) -> Alert:
     """Store an alert with its posts queued, as a poll cycle would."""
-    from core.alerts import outbox_items
+    from core.alerting.lifecycle import outbox_items
 
     alert = make_alert(alert_id, **kw)
     alert.destinations = list(app.config.destinations)

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from core.clock import FakeClock
-from core.notify import Outgoing
+from core.domain.clock import FakeClock
+from core.domain.notifier import Outgoing
 from listeners.dingtalk import ackpages
 from tests.dingtalk.helpers import add_alert, build_app
 from tests.dingtalk.robotserver import RobotServer

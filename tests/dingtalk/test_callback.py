@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from core.clock import FakeClock
+from core.domain.clock import FakeClock
 from listeners.dingtalk import callback
 from tests.dingtalk.helpers import add_alert, build_app
 from tests.dingtalk.robotserver import RobotServer, spec_sign

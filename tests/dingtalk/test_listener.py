@@ -6,7 +6,7 @@ import io
 import logging
 from datetime import UTC, datetime
 
-from core.clock import FakeClock
+from core.domain.clock import FakeClock
 from listeners.dingtalk import start_dingtalk
 from tests.dingtalk.helpers import build_app
 from tests.dingtalk.robotserver import RobotServer

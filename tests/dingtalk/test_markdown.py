@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from core.clock import FakeClock
 from core.commands import Reply
-from core.models import Alert, Status
-from core.notify import Outgoing
+from core.domain.clock import FakeClock
+from core.domain.models import Alert, Status
+from core.domain.notifier import Outgoing
 from listeners.dingtalk import markdown as md
 from listeners.dingtalk.notifier import DingTalkNotifier
 from tests.dingtalk.helpers import INJECTIONS, NOW, make_alert
@@ -304,8 +304,8 @@ def test_a_storm_of_hundreds_stays_under_the_cap_and_says_how_many_more() -> Non
 def test_the_digest_goes_to_dingtalk_in_chinese_one_line_per_line(tmp_path) -> None:
     from datetime import date, time
 
-    from core.digest import daily_period
-    from core.digest_service import DigestService
+    from core.reports.digest import daily_period
+    from core.reports.digest_service import DigestService
     from listeners.console import ConsoleNotifier
     from tests.digest.helpers import mention, setup, utc
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from core.clock import FakeClock
-from core.models import Status
-from core.notify import Outgoing
+from core.domain.clock import FakeClock
+from core.domain.models import Status
+from core.domain.notifier import Outgoing
 from listeners.dingtalk.notifier import BLOCK_SECONDS, DingTalkNotifier
 from tests.dingtalk.helpers import make_alert
 from tests.dingtalk.robotserver import RobotServer

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from dingtalk_stream import AckMessage, CallbackMessage, ChatbotMessage
 
-from core.clock import FakeClock
+from core.domain.clock import FakeClock
 from listeners.dingtalk.chat import command_text
 from listeners.dingtalk.stream import CommandHandler
 from tests.dingtalk.helpers import add_alert, build_app

@@ -16,12 +16,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import bot
-from core import telemetry
-from core.alerts import AlertService, new_alert, outbox_items
-from core.clock import FakeClock
-from core.models import OutboxStatus
-from core.pipeline import CycleResult
-from core.polling import PollOutcome
+from core.alerting.lifecycle import AlertService, new_alert, outbox_items
+from core.domain import telemetry
+from core.domain.clock import FakeClock
+from core.domain.models import OutboxStatus
+from core.intake.pipeline import CycleResult
+from core.intake.polling import PollOutcome
 from ops.logs import JsonFormatter
 from ops.server import OpsServer, start_service
 from storage.sqlite_repo import SQLiteRepository

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.models import Mention
+from core.domain.models import Mention
 from rules.analyze import Analyzer
 from tests.conftest import make_config
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from core.config import ConfigError
-from core.models import Mention
+from core.domain.models import Mention
 from rules import complaint, encoder
 from rules.analyze import Analyzer, reconcile
 from rules.classify import classify_one

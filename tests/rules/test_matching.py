@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.models import Severity
+from core.domain.models import Severity
 from rules.kol import KolBook
 from rules.lang import detect_lang
 from rules.matching import KeywordMatcher

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from core.models import Alert
+from core.domain.models import Alert
 
 INJECTIONS = [
     "<!channel>",

@@ -21,7 +21,7 @@ from slack_bolt import App, BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot import Buzzwatch
-from core.models import Mention
+from core.domain.models import Mention
 from listeners.slack import blocks as bk
 from listeners.slack.app import HttpListener, build_app, register, services_for, start_slack
 from tests.conftest import make_config

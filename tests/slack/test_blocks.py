@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.models import Status
-from core.notify import Outgoing
+from core.domain.models import Status
+from core.domain.notifier import Outgoing
 from listeners.slack import blocks as bk
 from listeners.slack.notifier import SlackNotifier
 from tests.slack.helpers import INJECTIONS, live_sequences, make_alert, mrkdwn_texts

@@ -7,7 +7,7 @@ import json
 
 from slack_sdk.models.blocks import SectionBlock
 
-from core.notify import Outgoing
+from core.domain.notifier import Outgoing
 from listeners.slack import blocks as bk
 from listeners.slack.notifier import SlackNotifier
 from sources.rss import parse_feed

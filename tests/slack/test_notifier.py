@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.config import ConfigError
-from core.notify import Outgoing
+from core.domain.notifier import Outgoing
 from listeners.slack.notifier import SlackNotifier, build_slack, make_client
 from tests.conftest import make_config
 from tests.slack.helpers import make_alert

@@ -93,7 +93,7 @@ def test_a_crash_after_queueing_the_health_alert_does_not_repeat_it(
 
         app = build()
         # The process dies after the alert is queued, before the poller saves the source.
-        monkeypatch.setattr("core.polling.Poller._save", lambda *_args: None)
+        monkeypatch.setattr("core.intake.polling.Poller._save", lambda *_args: None)
         app.poll_all()
         assert len(_texts(app)) == 1
         app.close()

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from bot import main
-from core.models import plausible_time
+from core.domain.models import plausible_time
 from sources.base import SourceContext
 from sources.hackernews import parse_hits
 from sources.http import FetchError

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from core.clock import FakeClock
+from core.domain.clock import FakeClock
 from sources.base import build_sources
 from sources.http import Fetcher
 from sources.presets import preset_urls

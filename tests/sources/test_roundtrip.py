@@ -14,7 +14,7 @@ import yaml
 
 from bot import main
 from core.config import StorageConfig
-from core.export import METRIC_COLUMNS
+from core.reports.export import METRIC_COLUMNS
 from sources.inbound import METRIC_KEYS
 from storage.factory import open_repository
 from tests.conftest import BASE_CONFIG

@@ -11,8 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from core.alerts import new_alert, outbox_items
-from core.models import Mention
+from core.alerting.lifecycle import new_alert, outbox_items
+from core.domain.models import Mention
 from storage.factory import open_repository
 
 

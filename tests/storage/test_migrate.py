@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 import bot
-from core.alerts import new_alert, outbox_items
-from core.clock import FakeClock
-from core.models import Alert, Mention, OutboxStatus, Status
+from core.alerting.lifecycle import new_alert, outbox_items
+from core.domain.clock import FakeClock
+from core.domain.models import Alert, Mention, OutboxStatus, Status
 from storage.atomic_json import StorageError
 from storage.factory import open_repository
 from storage.migrate import migrate_tinydb_folder

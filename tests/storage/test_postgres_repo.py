@@ -9,7 +9,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from core.query import MentionQuery
+from core.domain.query import MentionQuery
 from storage.atomic_json import StorageError
 from storage.postgres_repo import SCHEMA_VERSION, PostgresRepository
 from tests import postgres_server

@@ -15,14 +15,14 @@ from typing import Any
 import psycopg
 import pytest
 
-from core.alerts import new_alert
-from core.clock import FakeClock
-from core.digest_service import DigestService
-from core.models import OutboxItem
-from core.pipeline import CycleResult
-from core.polling import Poller
-from core.sla import SlaWatcher
-from core.storms import StormWatch
+from core.alerting.lifecycle import new_alert
+from core.alerting.sla import SlaWatcher
+from core.domain.clock import FakeClock
+from core.domain.models import OutboxItem
+from core.intake.pipeline import CycleResult
+from core.intake.polling import Poller
+from core.reports.digest_service import DigestService
+from core.reports.storms import StormWatch
 from sources.base import PollResult
 from storage.postgres_repo import PostgresRepository
 from tests.conftest import make_config

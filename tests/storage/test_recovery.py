@@ -39,8 +39,8 @@ def test_temp_files_left_by_a_kill_are_removed_at_start(
 
 def _two_writes(data: Path) -> None:
     """A state file with alerts A1 and A2 (A2 in the last write, so the backup has A1)."""
-    from core.alerts import new_alert
-    from core.models import Mention
+    from core.alerting.lifecycle import new_alert
+    from core.domain.models import Mention
 
     repo = TinyDBRepository(data)
     for n in (1, 2):
@@ -215,7 +215,7 @@ def test_a_lost_or_damaged_seen_file_does_not_count_stored_mentions_again(
 ) -> None:
     from datetime import UTC, datetime
 
-    from core.clock import FakeClock
+    from core.domain.clock import FakeClock
     from tests.chatserver import ChatServer
     from tests.core.test_delivery_faults import Node
 
@@ -254,7 +254,7 @@ def test_a_torn_mention_record_is_not_taken_as_stored(tmp_path: Path) -> None:
     day.write_bytes(b'{"id":"kept","source":"s"}\n{"id":"torn","source":"s","ti')
     from datetime import UTC, datetime
 
-    from core.clock import FakeClock
+    from core.domain.clock import FakeClock
 
     repo = TinyDBRepository(data, clock=FakeClock(datetime(2026, 1, 2, tzinfo=UTC)))
     # The torn one's cycle never finished: it is redone, not skipped.

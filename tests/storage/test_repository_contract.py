@@ -23,11 +23,12 @@ from typing import Any
 
 import pytest
 
-from core.alerts import new_alert, outbox_items
-from core.clock import FakeClock
-from core.models import Alert, Mention, OutboxItem, OutboxStatus, Status
-from core.query import MentionQuery, search_records
-from core.repository import Repository
+from core.alerting.lifecycle import new_alert, outbox_items
+from core.domain.clock import FakeClock
+from core.domain.models import Alert, Mention, OutboxItem, OutboxStatus, Status
+from core.domain.query import MentionQuery
+from core.domain.repository import Repository
+from core.reports.query import search_records
 from storage.atomic_json import StorageError
 from storage.factory import open_repository
 

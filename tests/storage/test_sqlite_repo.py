@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.clock import FakeClock
-from core.query import search_records
+from core.domain.clock import FakeClock
+from core.reports.query import search_records
 from storage import sqlite_repo
 from storage.atomic_json import StorageError
 from storage.sqlite_repo import SQLiteRepository, mark_words

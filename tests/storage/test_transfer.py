@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 import bot
-from core.alerts import outbox_items
-from core.clock import FakeClock
-from core.models import OutboxStatus, Status
-from core.repository import Repository
+from core.alerting.lifecycle import outbox_items
+from core.domain.clock import FakeClock
+from core.domain.models import OutboxStatus, Status
+from core.domain.repository import Repository
 from storage.postgres_repo import PostgresRepository
 from storage.sqlite_repo import SQLiteRepository
 from tests.conftest import BASE_CONFIG

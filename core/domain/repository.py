@@ -8,8 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from core.models import Alert, Mention, OutboxItem
-from core.query import MentionQuery
+from core.domain.models import Alert, Mention, OutboxItem
+from core.domain.query import MentionQuery
 
 T = TypeVar("T")
 
@@ -45,7 +45,7 @@ class Repository(Protocol):
         positive_threshold: float,
     ) -> tuple[list[dict[str, Any]], int]:
         """The `mentions` query, run where the records are: the page asked for (newest first)
-        and the total count; the same answer as core.query.search_records over every record."""
+        and the total count; the same answer as core.reports.query.search_records over every record."""
 
     def count_mentions(self) -> int:
         """How many mention records are stored."""

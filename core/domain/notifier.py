@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
-from core.models import Alert
+from core.domain.models import Alert
 
 # Message kinds the outbox stores (OutboxItem.message["kind"]):
 #   alert: the alert as it is at send time ("post" or "update")

@@ -4,38 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from core.domain.query import MentionQuery
 from rules.text import normalize
 
-DEFAULT_SINCE = timedelta(days=7)
-DEFAULT_LIMIT = 10
-MAX_LIMIT = 50
-SENTIMENTS = {
-    "neg": "negative",
-    "negative": "negative",
-    "pos": "positive",
-    "positive": "positive",
-    "neu": "neutral",
-    "neutral": "neutral",
-}
 
-
-@dataclass
-class MentionQuery:
-    words: list[str] = field(default_factory=list)
-    since: timedelta = DEFAULT_SINCE
-    sentiment: str = ""  # negative | positive | neutral
-    flags: list[str] = field(default_factory=list)
-    brand: str = ""
-    source: str = ""
-    limit: int = DEFAULT_LIMIT
-    offset: int = 0
-
-    def normalized_words(self) -> list[str]:
-        return [w for w in (normalize(w) for w in self.words) if w]
+def normalized_words(query: MentionQuery) -> list[str]:
+    """The query's words as search text is normalised (empty ones dropped)."""
+    return [w for w in (normalize(w) for w in query.words) if w]
 
 
 def search_text(doc: dict[str, Any]) -> str:
@@ -62,7 +40,7 @@ def matcher(
             if w[0].isascii() and w[0].isalnum()
             else None,
         )
-        for w in query.normalized_words()
+        for w in normalized_words(query)
     ]
     cutoff = (now - query.since).astimezone(UTC).isoformat()
     brand = query.brand.casefold()

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.clock import Clock
+from core.alerting.views import human_number
 from core.config import BrandConfig, Config, StormRule
-from core.durations import format_duration
-from core.models import OutboxItem, from_iso, to_iso
-from core.render import human_number
-from core.repository import Repository
+from core.domain.clock import Clock
+from core.domain.durations import format_duration
+from core.domain.models import OutboxItem, from_iso, to_iso
+from core.domain.repository import Repository
 from rules.text import cap, normalize, one_line
 
 log = logging.getLogger("buzzwatch.storms")

@@ -13,11 +13,11 @@ import logging
 from datetime import datetime, tzinfo
 from typing import Any
 
-from core.clock import Clock
 from core.config import Config, HealthConfig
-from core.durations import format_duration
-from core.models import OutboxItem, from_iso, to_iso
-from core.repository import Repository
+from core.domain.clock import Clock
+from core.domain.durations import format_duration
+from core.domain.models import OutboxItem, from_iso, to_iso
+from core.domain.repository import Repository
 
 log = logging.getLogger("buzzwatch.health")
 

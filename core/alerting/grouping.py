@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.alerts import dedup_key, new_alert, outbox_items
+from core.alerting.lifecycle import dedup_key, new_alert, outbox_items
+from core.alerting.routing import Router, route_label
+from core.alerting.similarity import fingerprint, overlap, shingles, strip_publisher
+from core.alerting.views import alert_view
 from core.config import Config, RouteConfig
-from core.models import Alert, Mention, OutboxItem, Severity, Status, from_iso, to_iso
-from core.render import alert_view
-from core.routing import Router, route_label
-from core.similarity import fingerprint, overlap, shingles, strip_publisher
+from core.domain.models import Alert, Mention, OutboxItem, Severity, Status, from_iso, to_iso
 from rules.titles import says_nothing
 
 log = logging.getLogger("buzzwatch.alerting")

@@ -25,7 +25,7 @@ def install(sink: Sink | None) -> None:
 
 
 def polled(outcome: Any) -> None:
-    """One source polled (core.polling.PollOutcome)."""
+    """One source polled (core.intake.polling.PollOutcome)."""
     if _sink is not None:
         _sink.polled(outcome)
 

@@ -13,7 +13,7 @@ import warnings
 from datetime import timedelta
 from pathlib import Path
 
-from core.digest import Digest
+from core.reports.digest import Digest
 
 COLORS = {"negative": "#d64545", "neutral": "#a0a4ab", "positive": "#3c9a5f"}
 # Fonts that hold CJK glyphs, tried first when installed, so a Chinese brand name renders.

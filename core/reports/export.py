@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
 
-from core.digest import sentiment_kind
-from core.models import from_iso
+from core.domain.models import from_iso
+from core.reports.digest import sentiment_kind
 
 FORMATS = ("csv", "jsonl")
 CSV_COLUMNS = [

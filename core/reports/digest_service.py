@@ -14,9 +14,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from core.clock import Clock
 from core.config import Config
-from core.digest import (
+from core.domain.clock import Clock
+from core.domain.durations import format_duration
+from core.domain.models import OutboxItem, to_iso
+from core.domain.repository import Repository
+from core.reports.digest import (
     Digest,
     Period,
     compute_digest,
@@ -27,9 +30,6 @@ from core.digest import (
     parse_hhmm,
     rolling_period,
 )
-from core.durations import format_duration
-from core.models import OutboxItem, to_iso
-from core.repository import Repository
 
 log = logging.getLogger("buzzwatch.digest")
 
@@ -118,7 +118,7 @@ class DigestService:
         slug = "".join(c if c.isalnum() else "-" for c in (d.brand or "all"))[:40]
         name = f"digest-{slug}-{d.period.end:%Y%m%d-%H%M}.png"
         try:
-            from core import digest_chart
+            from core.reports import chart as digest_chart
 
             if folder is not None:
                 return digest_chart.render_chart(d, folder / name)

@@ -32,13 +32,13 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
-from core import telemetry
-from core.clock import Clock
 from core.config import QuietHours
-from core.durations import format_duration
-from core.models import Alert, OutboxItem, OutboxStatus, Severity, to_iso
-from core.notify import Delivery, Notifier, Outgoing
-from core.repository import Repository
+from core.domain import telemetry
+from core.domain.clock import Clock
+from core.domain.durations import format_duration
+from core.domain.models import Alert, OutboxItem, OutboxStatus, Severity, to_iso
+from core.domain.notifier import Delivery, Notifier, Outgoing
+from core.domain.repository import Repository
 
 log = logging.getLogger("buzzwatch.outbox")
 

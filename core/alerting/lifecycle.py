@@ -11,11 +11,11 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core import telemetry
-from core.clock import Clock
-from core.models import Alert, Mention, OutboxItem, Status, from_iso, mention_summary, to_iso
-from core.render import local_time
-from core.repository import Repository
+from core.alerting.views import local_time
+from core.domain import telemetry
+from core.domain.clock import Clock
+from core.domain.models import Alert, Mention, OutboxItem, Status, from_iso, mention_summary, to_iso
+from core.domain.repository import Repository
 from rules.text import normalize
 from rules.titles import says_nothing, story_title
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.config import RouteConfig, RouteMatch
-from core.models import Mention, Severity
+from core.domain.models import Mention, Severity
 
 
 def route_label(route: RouteConfig, index: int) -> str:

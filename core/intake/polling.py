@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.clock import Clock
-from core.health import HealthMonitor, state_key
-from core.models import to_iso
-from core.pipeline import CycleResult, Pipeline
-from core.repository import Repository
+from core.domain.clock import Clock
+from core.domain.models import to_iso
+from core.domain.repository import Repository
+from core.intake.health import HealthMonitor, state_key
+from core.intake.pipeline import CycleResult, Pipeline
 from rules.text import cap, one_line
 
 log = logging.getLogger("buzzwatch.poll")

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from core.durations import format_duration
-from core.models import Alert, Status, from_iso
-from core.render import human_number
+from core.alerting.views import human_number
+from core.domain.durations import format_duration
+from core.domain.models import Alert, Status, from_iso
 from rules.text import cap, one_line
 from rules.titles import telling_title
 

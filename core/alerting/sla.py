@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from core.alerts import outbox_items
-from core.clock import Clock
+from core.alerting.lifecycle import outbox_items
+from core.alerting.routing import route_label
 from core.config import Config
-from core.durations import format_duration
-from core.models import Alert, OutboxItem, Status, from_iso, to_iso
-from core.outbox import queued_posts
-from core.repository import Repository
-from core.routing import route_label
+from core.delivery.outbox import queued_posts
+from core.domain.clock import Clock
+from core.domain.durations import format_duration
+from core.domain.models import Alert, OutboxItem, Status, from_iso, to_iso
+from core.domain.repository import Repository
 
 log = logging.getLogger("buzzwatch.sla")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from core.models import Alert, Severity, Status, from_iso
+from core.domain.models import Alert, Severity, Status, from_iso
 from rules.text import cap, one_line
 from rules.titles import says_nothing
 

@@ -10,13 +10,13 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from core.alerting import AlertMaker, Batch, text_fingerprint
-from core.alerts import dedup_key
-from core.clock import Clock
+from core.alerting.grouping import AlertMaker, Batch, text_fingerprint
+from core.alerting.lifecycle import dedup_key
+from core.alerting.routing import Router
 from core.config import Config
-from core.models import Alert, Mention, to_iso
-from core.repository import Repository
-from core.routing import Router
+from core.domain.clock import Clock
+from core.domain.models import Alert, Mention, to_iso
+from core.domain.repository import Repository
 from rules.analyze import Analyzer
 
 log = logging.getLogger("buzzwatch.pipeline")

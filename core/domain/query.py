@@ -1,0 +1,33 @@
+"""A mention query as people type it: `mentions <words> [since:24h] [sentiment:neg] ...`.
+
+The value object storage answers; core.reports.query holds how a record is matched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+DEFAULT_SINCE = timedelta(days=7)
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 50
+SENTIMENTS = {
+    "neg": "negative",
+    "negative": "negative",
+    "pos": "positive",
+    "positive": "positive",
+    "neu": "neutral",
+    "neutral": "neutral",
+}
+
+
+@dataclass
+class MentionQuery:
+    words: list[str] = field(default_factory=list)
+    since: timedelta = DEFAULT_SINCE
+    sentiment: str = ""  # negative | positive | neutral
+    flags: list[str] = field(default_factory=list)
+    brand: str = ""
+    source: str = ""
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
