@@ -12,7 +12,8 @@ from typing import Any
 
 from slack_bolt import App
 
-from core.commands import MAX_COMMAND_CHARS, Reply
+from core.commands.context import Reply
+from core.commands.parsing import MAX_COMMAND_CHARS
 from listeners.slack import blocks as bk
 from listeners.slack.app import SlackServices
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from core.alerting.lifecycle import AlertService
-from core.commands import Actor, CommandService, is_read_only
+from core.commands.context import Actor
+from core.commands.service import CommandService, is_read_only
 from core.domain.clock import FakeClock
 from storage.tinydb_repo import TinyDBRepository
 from tests.conftest import make_config
