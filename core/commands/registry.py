@@ -9,8 +9,16 @@ Each module of commands keeps a `CommandGroup` and declares its handlers with it
         \"""status                   open alerts and the delivery queue\"""
 
 The handler's docstring is its entry in `help`, line for line (each shown indented by two
-spaces; indent a line further to continue the one above). `service.COMMANDS` puts the
-groups together in the order `help` lists them.
+spaces; indent a line further to continue the one above). A command that changes one alert
+uses `alert_command`: the handler reads its arguments and returns an AlertChange, which is
+made only if the actor may change that alert. `service.COMMANDS` puts the groups together
+in the order `help` lists them.
+
+Adding a command is one declaration, plus, only if it has them: its first Chinese alias in
+help_text.FOOTER (the footer keeps its own order), and for `slash=True` a field in
+core.config.SlackCommandNames and an entry in listeners/slack/manifest.yaml (the config
+sits below this layer and cannot read the declarations). tests/core/test_command_registry.py
+checks all three against the declarations.
 """
 
 from __future__ import annotations
