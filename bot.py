@@ -26,7 +26,8 @@ from core.alerting.lifecycle import AlertService
 from core.alerting.routing import Router, route_label
 from core.alerting.sla import SlaWatcher
 from core.alerting.views import local_time, set_display_timezone
-from core.commands import Actor, CommandService, Reply, is_read_only
+from core.commands.context import Actor, Reply
+from core.commands.service import CommandService, is_read_only
 from core.config import Config, ConfigError, config_warnings, env_secrets, load_config
 from core.delivery.outbox import Deliverer, DeliveryReport
 from core.domain import telemetry

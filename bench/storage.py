@@ -40,7 +40,8 @@ import yaml  # noqa: E402
 from bench.corpus import make_mentions  # noqa: E402
 from core.alerting.lifecycle import AlertService, new_alert  # noqa: E402
 from core.alerting.routing import Router  # noqa: E402
-from core.commands import Actor, CommandService  # noqa: E402
+from core.commands.context import Actor  # noqa: E402
+from core.commands.service import CommandService  # noqa: E402
 from core.config import Config, StorageConfig, load_config  # noqa: E402
 from core.delivery.outbox import Deliverer  # noqa: E402
 from core.domain.clock import FakeClock  # noqa: E402

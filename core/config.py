@@ -465,6 +465,12 @@ class SlackPermissions(Strict):
 
 
 class SlackCommandNames(Strict):
+    """Slack slash command names, renamable: one field (default `/name`) for each command
+    declared with `slash=True` in core/commands, and `buzz`, which takes any command line.
+    The config sits below core/commands (it cannot import the declarations), so
+    tests/core/test_command_registry.py checks these fields and the Slack manifest against
+    them."""
+
     mentions: str = Field(default="/mentions", pattern=r"^/[a-z0-9_\-]{1,31}$")
     ack: str = Field(default="/ack", pattern=r"^/[a-z0-9_\-]{1,31}$")
     assign: str = Field(default="/assign", pattern=r"^/[a-z0-9_\-]{1,31}$")

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from core.commands import Actor, Permission
+from core.commands.context import Actor, Permission
 from core.config import ConfigError
 from core.domain.models import Alert
 from core.domain.notifier import Notifier

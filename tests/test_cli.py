@@ -188,7 +188,7 @@ def test_printed_mentions_carry_no_terminal_escapes() -> None:
     from datetime import UTC, datetime
 
     from bot import _print_reply
-    from core.commands import Reply
+    from core.commands.context import Reply
     from core.domain.models import Mention
 
     evil = "\x1b]0;PWNED\x07\x1b[2J\x1b[31m\u202e"

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from core.commands import Reply, is_read_only
+from core.commands.context import Reply
+from core.commands.service import is_read_only
 from tests.conftest import digest_time_just_missed
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from core.alerting.views import alert_view
-from core.commands import Actor
+from core.commands.context import Actor
 from core.domain.clock import Clock
 from core.domain.repository import Repository
 from listeners.dingtalk.callback import declared_length

@@ -16,7 +16,7 @@ from typing import Any
 
 from dingtalk_stream import ChatbotMessage
 
-from core.commands import Actor
+from core.commands.context import Actor
 from listeners.dingtalk import markdown as md
 
 log = logging.getLogger("buzzwatch.dingtalk.chat")

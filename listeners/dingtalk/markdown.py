@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from core.alerting.views import AlertView, alert_view, storm_view
-from core.commands import Reply
+from core.commands.context import Reply
 from core.domain.models import Alert, Mention, Status
 from core.domain.notifier import Outgoing
 from rules.text import cap, cap_bytes, one_line, strip_invisible

@@ -13,7 +13,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from core.commands import Reply
+from core.commands.context import Reply
 from listeners.slack import blocks as bk
 from listeners.slack.app import SlackServices
 from listeners.slack.commands import answer

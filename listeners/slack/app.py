@@ -20,7 +20,8 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
-from core.commands import Actor, CommandService
+from core.commands.context import Actor
+from core.commands.service import CommandService
 from core.config import ConfigError, SlackCommandNames, SlackConfig, secret_from_env
 from listeners import listener
 from listeners.httpserver import BoundedThreads, listen

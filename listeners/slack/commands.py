@@ -1,4 +1,5 @@
-"""Slash commands: /mentions, /ack, /assign, /resolve, /buzz (names from the config).
+"""Slash commands: one for each command declared `slash=True` in core/commands (/mentions,
+/ack, /assign, /resolve) and /buzz for any command line; names from the config.
 
 Each handler calls ack() first, so Slack hears back within its 3 seconds whatever the
 command costs; the answer follows through respond() (the command's response_url).
@@ -8,16 +9,21 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App
 
-from core.commands import MAX_COMMAND_CHARS, Reply
+from core.commands.context import Reply
+from core.commands.parsing import MAX_COMMAND_CHARS
+from core.commands.service import COMMANDS
 from listeners.slack import blocks as bk
 from listeners.slack.app import SlackServices
 
 # Slack sends a picked person as <@U123|name> (or <@U123>) when the command escapes them.
-ASSIGN_WORDS = {"assign", "指派", "分配"}
+ASSIGN_WORDS = COMMANDS.words_for("assign")
+# The slash command that takes any command line: `/buzz status`.
+ANY_COMMAND = "buzz"
 USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|([^>]*))?>$")
 
 
@@ -71,23 +77,18 @@ def assign_text(services: SlackServices, args: str) -> str:
 
 
 def register(app: App, services: SlackServices) -> None:
-    names = services.names
+    names = services.names.model_dump()  # slash command names, renamable in the config
 
-    def mentions(ack: Any, body: dict[str, Any], respond: Any) -> None:
-        ack()
-        run(services, "mentions " + str(body.get("text", "")), body, respond)
+    def slash(command: str) -> Callable[[Any, dict[str, Any], Any], None]:
+        """The handler of a command's own slash command: `/ack A12` runs `ack A12`."""
 
-    def ack_cmd(ack: Any, body: dict[str, Any], respond: Any) -> None:
-        ack()
-        run(services, "ack " + str(body.get("text", "")), body, respond)
+        def handle(ack: Any, body: dict[str, Any], respond: Any) -> None:
+            ack()
+            text = str(body.get("text", ""))
+            line = assign_text(services, text) if command == "assign" else f"{command} {text}"
+            run(services, line, body, respond)
 
-    def resolve(ack: Any, body: dict[str, Any], respond: Any) -> None:
-        ack()
-        run(services, "resolve " + str(body.get("text", "")), body, respond)
-
-    def assign(ack: Any, body: dict[str, Any], respond: Any) -> None:
-        ack()
-        run(services, assign_text(services, str(body.get("text", ""))), body, respond)
+        return handle
 
     def buzz(ack: Any, body: dict[str, Any], respond: Any) -> None:
         ack()
@@ -97,8 +98,6 @@ def register(app: App, services: SlackServices) -> None:
             text = assign_text(services, rest)
         run(services, text, body, respond)
 
-    app.command(names.mentions)(mentions)
-    app.command(names.ack)(ack_cmd)
-    app.command(names.assign)(assign)
-    app.command(names.resolve)(resolve)
-    app.command(names.buzz)(buzz)
+    for command in COMMANDS.slash_commands():
+        app.command(names[command.name])(slash(command.name))
+    app.command(names[ANY_COMMAND])(buzz)

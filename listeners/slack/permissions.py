@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.commands import Actor, Permission
+from core.commands.context import Actor, Permission
 from core.config import SlackPermissions, SlackRule
 from core.domain.models import Alert
 from listeners import permission_builder

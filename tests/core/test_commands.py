@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from core.alerting.lifecycle import AlertService, new_alert, outbox_items
-from core.commands import Actor, CommandService, UsageError, parse_query
+from core.commands.context import Actor, UsageError
+from core.commands.parsing import parse_query
+from core.commands.service import CommandService
 from core.domain.clock import FakeClock
 from core.domain.models import Mention
 from storage.tinydb_repo import TinyDBRepository

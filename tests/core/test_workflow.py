@@ -14,7 +14,8 @@ import pytest
 from core.alerting.lifecycle import AlertService
 from core.alerting.routing import Router
 from core.alerting.sla import SlaWatcher
-from core.commands import Actor, CommandService
+from core.commands.context import Actor
+from core.commands.service import CommandService
 from core.delivery.outbox import Deliverer
 from core.domain.clock import FakeClock
 from core.domain.models import Mention

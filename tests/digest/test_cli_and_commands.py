@@ -14,7 +14,8 @@ import yaml
 
 import bot
 from core.alerting.lifecycle import AlertService
-from core.commands import Actor, CommandService
+from core.commands.context import Actor
+from core.commands.service import CommandService
 from core.domain.clock import FakeClock
 from tests.conftest import BASE_CONFIG, ROOT
 from tests.digest.helpers import mention, setup, utc

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from core.commands import Reply
+from core.commands.context import Reply
 from core.domain.clock import FakeClock
 from core.domain.models import Alert, Status
 from core.domain.notifier import Outgoing

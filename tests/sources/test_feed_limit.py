@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot import Buzzwatch
-from core.commands import Actor
+from core.commands.context import Actor
 from sources.rss import MAX_ENTRIES, parse_feed
 from tests.conftest import make_config
 from tests.feedserver import FeedServer, Route, rss

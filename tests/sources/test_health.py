@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot import Buzzwatch
-from core.commands import Actor
+from core.commands.context import Actor
 from tests.conftest import make_config
 from tests.feedserver import FeedServer, Route, rss
 

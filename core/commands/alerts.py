@@ -1,0 +1,59 @@
+"""Commands that change one alert: ack, assign, resolve, snooze.
+
+Each reads its arguments and names the change; `alert_command` makes it only if the alert
+exists and the actor may change it (CommandService's `permission`)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.commands.context import Actor, AlertChange, CommandContext, UsageError
+from core.commands.parsing import alert_id
+from core.commands.registry import CommandGroup
+from core.domain.durations import parse_duration
+from rules.text import clean_name
+
+MAX_SNOOZE = timedelta(days=7)
+
+commands = CommandGroup()
+
+
+@commands.alert_command("ack", aliases=("确认",), slash=True)
+def ack(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
+    """ack <id>                 take an alert: you are on it"""
+    found = alert_id(args, "ack <id>")
+    return AlertChange(found, lambda: ctx.alerts.ack(found, actor.label, actor.platform))
+
+
+@commands.alert_command("assign", aliases=("指派", "分配"), slash=True)
+def assign(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
+    """assign <id> <person>     hand an alert to someone"""
+    found = alert_id(args, "assign <id> <person>")
+    if len(args) < 2:
+        raise UsageError("usage: assign <id> <person>")
+    person = clean_name(" ".join(args[1:]))
+    return AlertChange(found, lambda: ctx.alerts.assign(found, person, actor.label, actor.platform))
+
+
+@commands.alert_command("resolve", aliases=("解决",), slash=True)
+def resolve(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
+    """resolve <id>             close an alert"""
+    found = alert_id(args, "resolve <id>")
+    return AlertChange(found, lambda: ctx.alerts.resolve(found, actor.label, actor.platform))
+
+
+@commands.alert_command("snooze", aliases=("暂停",))
+def snooze(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
+    """snooze <id> <duration>   silence an alert for e.g. 1h, 4h, 24h"""
+    found = alert_id(args, "snooze <id> <duration>")
+    if len(args) < 2:
+        raise UsageError("usage: snooze <id> <duration>, e.g. snooze A12 4h")
+    try:
+        duration = parse_duration(args[1])
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if not timedelta(minutes=1) <= duration <= MAX_SNOOZE:
+        raise UsageError("snooze for between 1m and 7d")
+    return AlertChange(
+        found, lambda: ctx.alerts.snooze(found, duration, actor.label, actor.platform)
+    )

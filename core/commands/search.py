@@ -1,0 +1,53 @@
+"""`mentions`: search the stored mentions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from core.commands.context import Actor, CommandContext, Reply
+from core.commands.parsing import parse_query
+from core.commands.registry import CommandGroup
+from core.config import Config
+from core.domain.durations import format_duration
+from core.domain.query import MentionQuery
+from core.domain.repository import Repository
+
+commands = CommandGroup()
+
+
+def search_mentions(
+    repo: Repository, config: Config, query: MentionQuery, now: datetime
+) -> tuple[list[dict[str, Any]], int]:
+    """Matching mention records, newest first: the requested page and the total count."""
+    return repo.search_mentions(
+        query, now, config.rules.negative_threshold, config.rules.positive_threshold
+    )
+
+
+@commands.command(
+    "mentions", aliases=("查询", "搜索", "search", "find"), read_only=True, slash=True
+)
+def mentions(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
+    """
+    mentions <words> [since:24h] [sentiment:neg|pos|neu] [flag:question|kol|negative|critical] [brand:NAME] [source:NAME] [limit:N]
+        search stored mentions, newest first (since defaults to 7d, limit to 10)
+    """
+    query = parse_query(args)
+    if query.brand and ctx.config.brand(query.brand) is None:
+        known = ", ".join(b.name for b in ctx.config.brands)
+        return Reply(f"Unknown brand {query.brand!r}; brands: {known}.", ok=False)
+    page, total = search_mentions(ctx.repo, ctx.config, query, ctx.clock.now())
+    shown_to = query.offset + len(page)
+    what = " ".join(query.words) or "anything"
+    if not page:
+        text = f"No mentions of {what} in the last {format_duration(query.since)}."
+    else:
+        text = f"{total} mention(s) of {what} in the last {format_duration(query.since)}; showing {query.offset + 1}-{shown_to}."
+    return Reply(
+        text,
+        mentions=page,
+        total=total,
+        query=query,
+        next_offset=shown_to if shown_to < total else None,
+    )

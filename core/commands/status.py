@@ -1,0 +1,96 @@
+"""`status` (open alerts and the delivery queue) and `sources` (every source's health)."""
+
+from __future__ import annotations
+
+from core.alerting.lifecycle import ACTIVE
+from core.commands.context import Actor, CommandContext, Reply, UsageError
+from core.commands.registry import CommandGroup
+from core.domain.durations import format_duration
+from core.domain.models import Status, from_iso
+from core.intake.health import sources_report
+from rules.text import cap, clean_name, one_line, strip_invisible
+
+# Alerts a `status all` page lists: a page fits one Slack section (3,000 characters).
+STATUS_PAGE = 20
+STATUS_ORDER = (Status.OPEN, Status.ACKED, Status.ASSIGNED, Status.SNOOZED)
+
+commands = CommandGroup()
+
+
+@commands.command("status", aliases=("状态",), read_only=True)
+def status(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
+    """
+    status                   open alerts and the delivery queue
+    status all [page:N]      every open alert with its status, severity, brand, age and title
+    """
+    if args:
+        return status_all(ctx, args)
+    now = ctx.clock.now()
+    active = [a for a in ctx.repo.active_alerts() if a.status in ACTIVE]
+    lines = [f"{len(active)} alert(s) not resolved."]
+    cut = False
+    for state in STATUS_ORDER:
+        group = sorted((a for a in active if a.status == state), key=lambda a: a.created_at)
+        if group:
+            ages = ", ".join(
+                f"{a.id} ({format_duration(now - (from_iso(a.created_at) or now))})"
+                for a in group[:10]
+            )
+            more = f" +{len(group) - 10} more" if len(group) > 10 else ""
+            cut = cut or bool(more)
+            lines.append(f"{state.value}: {ages}{more}")
+    if cut:
+        lines.append("status all: every one, with titles")
+    pending = ctx.repo.pending_outbox()
+    dead = ctx.repo.dead_letters()
+    lines.append(f"delivery queue: {len(pending)} pending, {len(dead)} dead letter(s)")
+    for item in dead[-5:]:
+        lines.append(
+            f"  dead: {item.destination} {item.alert_id or item.message.get('kind')}: {item.last_error[:120]}"
+        )
+    return Reply("\n".join(lines))
+
+
+def status_all(ctx: CommandContext, args: list[str]) -> Reply:
+    """Every alert not resolved, STATUS_PAGE a page (a page fits one chat message)."""
+    if args[0].lower() not in ("all", "全部") or len(args) > 2:
+        raise UsageError("usage: status, or status all [page:N]")
+    page = 1
+    if len(args) == 2:
+        key, _, value = args[1].partition(":")
+        if key.lower() != "page" or not (value.isascii() and value.isdigit()):
+            raise UsageError("usage: status all [page:N], e.g. status all page:2")
+        page = int(value)
+    now = ctx.clock.now()
+    order = {s.value: n for n, s in enumerate(STATUS_ORDER)}
+    active = sorted(
+        ctx.repo.find_alerts(lambda a: a.status in ACTIVE),
+        key=lambda a: (order.get(a.status, len(order)), a.created_at, a.id),
+    )
+    if not active:
+        return Reply("No alerts are open.")
+    pages = -(-len(active) // STATUS_PAGE)
+    if not 1 <= page <= pages:
+        raise UsageError(f"page: takes 1 to {pages}")
+    shown = active[(page - 1) * STATUS_PAGE : page * STATUS_PAGE]
+    first = (page - 1) * STATUS_PAGE + 1
+    lines = [
+        f"{len(active)} alert(s) not resolved; {first}-{first + len(shown) - 1}, "
+        f"oldest first by status:"
+    ]
+    for a in shown:
+        age = format_duration(now - (from_iso(a.created_at) or now))
+        who = f" → {clean_name(a.assignee)}" if a.assignee else ""
+        title = a.summary.get("title") or a.summary.get("text") or ""
+        title = cap(one_line(strip_invisible(str(title))), 60)
+        lines.append(f"{a.id} {a.status}{who} · {a.severity} · {a.brand} · {age} · {title}")
+    if page < pages:
+        lines.append(f"page {page} of {pages}; next: status all page:{page + 1}")
+    return Reply("\n".join(lines))
+
+
+@commands.command("sources", read_only=True)
+def sources(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
+    """sources                  every source with its health (last success, errors)"""
+    now = ctx.clock.now()
+    return Reply(sources_report(ctx.config, ctx.repo, now, ctx.config.tz))
