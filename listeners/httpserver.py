@@ -24,8 +24,8 @@ import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from socketserver import ThreadingMixIn
-from typing import Any
+from socketserver import BaseServer, ThreadingMixIn
+from typing import TYPE_CHECKING, Any
 
 from core.config import ConfigError
 
@@ -36,7 +36,15 @@ MAX_WORKERS = 32  # requests handled at once per server; more wait in the backlo
 CONNECTION_DEADLINE = 20.0  # seconds a connection may take in all, request and answer
 
 
-class BoundedThreads(ThreadingMixIn):
+# The mixin goes before a server class (HTTPServer, WSGIServer) and uses its methods; the type
+# checker is told so. At run time it is a plain mixin, as ThreadingMixIn is.
+if TYPE_CHECKING:
+    _MixedInto = BaseServer
+else:
+    _MixedInto = object
+
+
+class BoundedThreads(ThreadingMixIn, _MixedInto):
     """A thread per request, at most `max_workers` at once, and a real listen backlog."""
 
     daemon_threads = True

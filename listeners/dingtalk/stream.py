@@ -23,6 +23,7 @@ import dingtalk_stream
 import httpx
 from dingtalk_stream import AckMessage, CallbackMessage, ChatbotMessage
 
+from listeners.context import ListenerHost
 from listeners.dingtalk.chat import SeenIds, answer, deliver_now
 
 log = logging.getLogger("buzzwatch.dingtalk.stream")
@@ -39,7 +40,7 @@ class CommandHandler(dingtalk_stream.ChatbotHandler):
 
     def __init__(
         self,
-        app: Any,
+        app: ListenerHost,
         http: httpx.Client | None = None,
         seen: SeenIds | None = None,
         workers: int = WORKERS,
@@ -163,7 +164,7 @@ class StreamRunner:
             self.handler.close()
 
 
-def start_stream(app: Any, app_key: str, app_secret: str) -> StreamRunner:
+def start_stream(app: ListenerHost, app_key: str, app_secret: str) -> StreamRunner:
     client = dingtalk_stream.DingTalkStreamClient(dingtalk_stream.Credential(app_key, app_secret))
     handler = CommandHandler(app)
     client.register_callback_handler(ChatbotMessage.TOPIC, handler)

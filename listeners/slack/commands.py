@@ -14,7 +14,7 @@ from slack_bolt import App
 
 from core.commands import MAX_COMMAND_CHARS, Reply
 from listeners.slack import blocks as bk
-from listeners.slack.app import SlackServices
+from listeners.slack.services import SlackServices
 
 # Slack sends a picked person as <@U123|name> (or <@U123>) when the command escapes them.
 ASSIGN_WORDS = {"assign", "指派", "分配"}
