@@ -25,7 +25,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from socketserver import BaseServer, ThreadingMixIn
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.config import ConfigError
 
@@ -110,13 +110,16 @@ class Server(BoundedThreads, HTTPServer):
     """For BaseHTTPRequestHandler handlers."""
 
 
+ServerT = TypeVar("ServerT", bound=HTTPServer)
+
+
 def listen(
-    server_class: type[HTTPServer],
+    server_class: type[ServerT],
     host: str,
     port: int,
     handler: type[BaseHTTPRequestHandler],
     setting: str,
-) -> Any:
+) -> ServerT:
     """`server_class((host, port), handler)`, or a ConfigError that names `setting`."""
     try:
         return server_class((host, port), handler)

@@ -50,7 +50,7 @@ class CommandHandler(dingtalk_stream.ChatbotHandler):
         self.http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
         self.seen = seen or SeenIds()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="dingtalk-command")
-        self._running: set[Future] = set()
+        self._running: set[Future[None]] = set()
         self._lock = threading.Lock()
 
     async def process(self, callback: CallbackMessage) -> tuple[int, str]:
@@ -69,7 +69,7 @@ class CommandHandler(dingtalk_stream.ChatbotHandler):
         except Exception:
             log.exception("DingTalk command failed")
 
-    def _finished(self, future: Future) -> None:
+    def _finished(self, future: Future[None]) -> None:
         with self._lock:
             self._running.discard(future)
 
