@@ -1,4 +1,9 @@
-"""Chat platforms: one notifier (and, where the platform talks back, one listener) each."""
+"""Chat platforms: one notifier (and, where the platform talks back, one listener) each, and
+the HTTP endpoint other tools push mentions to (push_endpoint.py).
+
+Notifier builders, permission builders and listener starters register here; what they are
+built from (the notifier context, the secrets, the app as a listener sees it) is context.py.
+"""
 
 from __future__ import annotations
 

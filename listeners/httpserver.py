@@ -1,4 +1,4 @@
-"""The HTTP servers Buzzwatch listens with: the inbound endpoint, Slack's HTTP mode and
+"""The HTTP servers Buzzwatch listens with: the push endpoint, Slack's HTTP mode and
 DingTalk's callback and ack pages.
 
 The standard library's threading server listens with a backlog of 5 and starts a thread
@@ -12,7 +12,7 @@ A client that sends its request a byte at a time (each byte inside any read time
 would hold a worker for as long as it likes, and MAX_WORKERS such clients would lock
 every other request out. Each connection therefore has CONNECTION_DEADLINE seconds in
 all: then its socket is shut down and the worker is free again. Real requests here
-(a Slack command, a DingTalk callback, an inbound batch) take milliseconds.
+(a Slack command, a DingTalk callback, a pushed batch) take milliseconds.
 """
 
 from __future__ import annotations
