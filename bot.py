@@ -28,7 +28,7 @@ from core.alerting.sla import SlaWatcher
 from core.alerting.views import local_time, set_display_timezone
 from core.commands.context import Actor, Reply
 from core.commands.service import CommandService, is_read_only
-from core.config import Config, ConfigError, config_warnings, env_secrets, load_config
+from core.config import Config, ConfigError, config_warnings, load_config
 from core.delivery.outbox import Deliverer, DeliveryReport
 from core.domain import telemetry
 from core.domain.clock import Clock, SystemClock
@@ -42,6 +42,7 @@ from core.reports.digest_service import DigestService
 from core.reports.query import warm_up
 from core.reports.storms import StormWatch
 from listeners.console import Output
+from listeners.context import NotifierContext, Secrets
 from rules.analyze import Analyzer
 from storage.atomic_json import StorageError
 
@@ -72,7 +73,8 @@ class Buzzwatch:
         offline_ok: bool = False,
         clock: Clock | None = None,
         stdout: TextIO | None = None,
-        extra_context: dict[str, Any] | None = None,
+        secrets: Secrets | None = None,
+        slack_api_url: str | None = None,
         start_empty: bool = False,
     ) -> None:
         """`dry_run`: nothing sent, nothing stored. `read_only`: for queries; no
@@ -80,7 +82,9 @@ class Buzzwatch:
         it works next to a running bot. `offline_ok`: a destination that cannot be built here
         (its secret is not set) is left out and its messages stay queued for the bot.
         `start_empty`: the operator's word that a lost state (state.json and its backup both
-        unreadable) may be started over empty."""
+        unreadable) may be started over empty. `secrets`: where the chat platforms' secrets
+        are looked up (default: the environment). `slack_api_url`: the Slack Web API's base
+        URL (default: $SLACK_API_URL, else Slack's)."""
         import httpx  # noqa: F401  (imported here so `check-config` stays light)
 
         from listeners import build_notifier, build_permission
@@ -115,23 +119,21 @@ class Buzzwatch:
         # One connection pool, the address policy (fetch.allow_hosts) and per-host politeness.
         self.fetcher = Fetcher(config.fetch)
         self.http = self.fetcher.client
-        context = {
-            "stdout": stdout,
-            "clock": self.clock,
-            "config": config,
-            "dry_run": dry_run,
+        self.context = NotifierContext(  # listeners build their clients from it too
+            config=config,
+            clock=self.clock,
             # Secrets from the environment variables the config names (webhooks, tokens).
-            "secrets": env_secrets(config),
-        }
-        # The Slack Web API's base URL (GovSlack, a proxy, or a local stand-in in tests).
-        context["slack_api_url"] = os.environ.get("SLACK_API_URL") or None
-        context.update(extra_context or {})
-        self.context = context  # listeners build their clients from it too
+            secrets=secrets or Secrets(),
+            stdout=stdout,
+            dry_run=dry_run,
+            # The Slack Web API's base URL (GovSlack, a proxy, or a local stand-in in tests).
+            slack_api_url=slack_api_url or os.environ.get("SLACK_API_URL") or None,
+        )
         self.notifiers: dict[str, Notifier] = {}
         self.offline: dict[str, str] = {}  # destination -> why it is not built here
         for name, dest in config.destinations.items() if not read_only else ():
             try:
-                notifier = build_notifier(name, dest, context)
+                notifier = build_notifier(name, dest, self.context)
             except ConfigError as err:
                 if not offline_ok:
                     raise
@@ -798,13 +800,7 @@ def cmd_digest(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
     chart = Path(args.chart) if args.chart else Path("out")
     folder = chart if chart.suffix.lower() != ".png" else chart.parent
     messages = app.digests.on_demand(since, brand, chart_dir=folder)
-    context = {
-        "stdout": out,
-        "clock": app.clock,
-        "config": app.config,
-        **getattr(app, "context", {}),
-    }
-    notifiers, notes = preview_notifiers(app.config, app.digests.destinations(), context, out)
+    notifiers, notes = preview_notifiers(app.config, app.digests.destinations(), app.context, out)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     for m in messages:

@@ -1,4 +1,9 @@
-"""Chat platforms: one notifier (and, where the platform talks back, one listener) each."""
+"""Chat platforms: one notifier (and, where the platform talks back, one listener) each, and
+the HTTP endpoint other tools push mentions to (push_endpoint.py).
+
+Notifier builders, permission builders and listener starters register here; what they are
+built from (the notifier context, the secrets, the app as a listener sees it) is context.py.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,15 @@ from collections.abc import Callable
 from typing import Any
 
 from core.commands.context import Actor, Permission
-from core.config import ConfigError
+from core.config import Config, ConfigError
 from core.domain.models import Alert
 from core.domain.notifier import Notifier
+from listeners.context import ListenerHost, NotifierContext
 
-# destination type -> builder(name, destination config, context) -> Notifier
-NotifierBuilder = Callable[[str, Any, dict[str, Any]], Notifier]
+# destination type -> builder(name, destination config, context) -> Notifier. The config is
+# the destination's own section (SlackDestination, ...): each builder declares its type, and
+# build_notifier picks the builder by that section's `type`.
+NotifierBuilder = Callable[[str, Any, NotifierContext], Notifier]
 NOTIFIERS: dict[str, NotifierBuilder] = {}
 
 
@@ -31,12 +39,12 @@ PLATFORM_MODULES = [
     "listeners.webhook",
     "listeners.slack",
     "listeners.dingtalk",
-    "listeners.inbound",
+    "listeners.push_endpoint",
 ]
 
 # Listener starters: given the running app, start taking commands from a platform if the
 # config and environment ask for it, and return a function that stops it (or None).
-ListenerStarter = Callable[[Any], Callable[[], None] | None]
+ListenerStarter = Callable[[ListenerHost], Callable[[], None] | None]
 LISTENERS: list[ListenerStarter] = []
 
 
@@ -47,7 +55,7 @@ def listener(starter: ListenerStarter) -> ListenerStarter:
 
 # Permission builders: given the config, who may change alerts from that platform (or None).
 # CommandService asks all of them, so every chat path shares one decision.
-PermissionBuilder = Callable[[Any], Permission | None]
+PermissionBuilder = Callable[[Config], Permission | None]
 PERMISSIONS: list[PermissionBuilder] = []
 
 
@@ -56,7 +64,7 @@ def permission_builder(builder: PermissionBuilder) -> PermissionBuilder:
     return builder
 
 
-def build_permission(config: Any) -> Permission:
+def build_permission(config: Config) -> Permission:
     """One Permission from every platform's rules: the first refusal wins."""
     load_platforms()
     checks = [p for p in (b(config) for b in PERMISSIONS) if p is not None]
@@ -72,8 +80,8 @@ def load_platforms() -> None:
         importlib.import_module(module)
 
 
-def start_listeners(app: Any) -> list[Callable[[], None]]:
-    if getattr(app, "dry_run", False):
+def start_listeners(app: ListenerHost) -> list[Callable[[], None]]:
+    if app.dry_run:
         # A dry run changes nothing, so it takes no commands from chat either.
         logging.getLogger("buzzwatch").info("dry run: chat listeners and endpoints not started")
         return []
@@ -91,7 +99,7 @@ def start_listeners(app: Any) -> list[Callable[[], None]]:
     return stops
 
 
-def build_notifier(name: str, cfg: Any, context: dict[str, Any]) -> Notifier:
+def build_notifier(name: str, cfg: Any, context: NotifierContext) -> Notifier:
     load_platforms()
     builder = NOTIFIERS.get(cfg.type)
     if builder is None:

@@ -17,8 +17,10 @@ import threading
 from typing import Any, TextIO
 
 from core.alerting.views import alert_view, storm_view
+from core.config import ConsoleDestination
 from core.domain.notifier import Delivery, Notifier, Outgoing
 from listeners import notifier_type
+from listeners.context import NotifierContext
 from rules.text import strip_invisible
 
 log = logging.getLogger("buzzwatch.console")
@@ -115,7 +117,8 @@ class Output:
 
 class ConsoleNotifier:
     platform = "console"
-    rate_limit = None
+    rate_limit: tuple[int, float] | None = None
+    edits_in_place = True  # an "update" prints the alert's new status line
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
@@ -164,7 +167,10 @@ class DryRunNotifier:
     def __init__(self, inner: Notifier, destination: str, stream: TextIO | None = None) -> None:
         self.inner = inner
         self.platform = inner.platform
-        self.rate_limit = None  # nothing is sent, so nothing to pace
+        self.rate_limit: tuple[int, float] | None = None  # nothing is sent, so nothing to pace
+        # True even over a platform that cannot edit (DingTalk): the outbox then hands the
+        # dry run every update too, and it prints each one.
+        self.edits_in_place = True
         self.destination = destination
         self.stream = stream
         self._out = Output(stream)
@@ -180,5 +186,5 @@ class DryRunNotifier:
 
 
 @notifier_type("console")
-def build_console(name: str, cfg: Any, context: dict[str, Any]) -> ConsoleNotifier:
-    return ConsoleNotifier(context.get("stdout"))
+def build_console(name: str, cfg: ConsoleDestination, context: NotifierContext) -> ConsoleNotifier:
+    return ConsoleNotifier(context.stdout)

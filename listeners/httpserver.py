@@ -1,4 +1,4 @@
-"""The HTTP servers Buzzwatch listens with: the inbound endpoint, Slack's HTTP mode and
+"""The HTTP servers Buzzwatch listens with: the push endpoint, Slack's HTTP mode and
 DingTalk's callback and ack pages.
 
 The standard library's threading server listens with a backlog of 5 and starts a thread
@@ -12,7 +12,7 @@ A client that sends its request a byte at a time (each byte inside any read time
 would hold a worker for as long as it likes, and MAX_WORKERS such clients would lock
 every other request out. Each connection therefore has CONNECTION_DEADLINE seconds in
 all: then its socket is shut down and the worker is free again. Real requests here
-(a Slack command, a DingTalk callback, an inbound batch) take milliseconds.
+(a Slack command, a DingTalk callback, a pushed batch) take milliseconds.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from socketserver import ThreadingMixIn
-from typing import Any
+from socketserver import BaseServer, ThreadingMixIn
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.config import ConfigError
 
@@ -36,7 +36,15 @@ MAX_WORKERS = 32  # requests handled at once per server; more wait in the backlo
 CONNECTION_DEADLINE = 20.0  # seconds a connection may take in all, request and answer
 
 
-class BoundedThreads(ThreadingMixIn):
+# The mixin goes before a server class (HTTPServer, WSGIServer) and uses its methods; the type
+# checker is told so. At run time it is a plain mixin, as ThreadingMixIn is.
+if TYPE_CHECKING:
+    _MixedInto = BaseServer
+else:
+    _MixedInto = object
+
+
+class BoundedThreads(ThreadingMixIn, _MixedInto):
     """A thread per request, at most `max_workers` at once, and a real listen backlog."""
 
     daemon_threads = True
@@ -102,13 +110,16 @@ class Server(BoundedThreads, HTTPServer):
     """For BaseHTTPRequestHandler handlers."""
 
 
+ServerT = TypeVar("ServerT", bound=HTTPServer)
+
+
 def listen(
-    server_class: type[HTTPServer],
+    server_class: type[ServerT],
     host: str,
     port: int,
     handler: type[BaseHTTPRequestHandler],
     setting: str,
-) -> Any:
+) -> ServerT:
     """`server_class((host, port), handler)`, or a ConfigError that names `setting`."""
     try:
         return server_class((host, port), handler)

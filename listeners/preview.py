@@ -7,15 +7,17 @@ one (rendered by that platform's own notifier, with a placeholder channel).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, TextIO
 
 from pydantic import TypeAdapter
 
-from core.config import DestinationConfig
+from core.config import Config, DestinationConfig
 from core.domain.notifier import Notifier
 from listeners import NOTIFIERS, build_notifier, load_platforms
 from listeners.console import DryRunNotifier
+from listeners.context import NotifierContext
 
 log = logging.getLogger("buzzwatch.preview")
 
@@ -27,23 +29,23 @@ PLACEHOLDERS: dict[str, dict[str, Any]] = {
 
 
 def preview_notifiers(
-    config: Any,
+    config: Config,
     destinations: list[str],
-    context: dict[str, Any],
+    context: NotifierContext,
     stream: TextIO | None,
     platforms: tuple[str, ...] = ("slack", "dingtalk"),
 ) -> tuple[dict[str, Notifier], list[str]]:
     """Dry-run notifiers for `destinations` plus one placeholder per platform in `platforms`
     that none of them covers; and notes on any platform that could not be previewed."""
     load_platforms()
-    ctx = {**context, "dry_run": True}
+    ctx = dataclasses.replace(context, dry_run=True)
     out: dict[str, Notifier] = {}
     for name in destinations:
         out[name] = DryRunNotifier(
             build_notifier(name, config.destinations[name], ctx), name, stream
         )
     covered = {config.destinations[n].type for n in destinations}
-    notes = []
+    notes: list[str] = []
     for platform in platforms:
         if platform in covered:
             continue
@@ -52,7 +54,7 @@ def preview_notifiers(
             continue
         name = f"preview-{platform}"
         try:
-            cfg = TypeAdapter(DestinationConfig).validate_python(PLACEHOLDERS[platform])
+            cfg: Any = TypeAdapter(DestinationConfig).validate_python(PLACEHOLDERS[platform])
             out[name] = DryRunNotifier(build_notifier(name, cfg, ctx), name, stream)
         except Exception as err:  # a preview is never worth a crash
             notes.append(f"{platform}: not previewed ({type(err).__name__}: {err})")

@@ -13,13 +13,16 @@ from typing import Any
 
 import httpx
 
+from core.config import WebhookDestination
 from core.domain.notifier import Delivery, Outgoing, retry_after_seconds
 from listeners import notifier_type
 from listeners.console import render_alert_text
+from listeners.context import NotifierContext
 
 
 class WebhookNotifier:
     platform = "webhook"
+    edits_in_place = True  # an "update" is POSTed with the message's ref: the tool edits
 
     def __init__(
         self,
@@ -92,6 +95,6 @@ class WebhookNotifier:
 
 
 @notifier_type("webhook")
-def build_webhook(name: str, cfg: Any, context: dict[str, Any]) -> WebhookNotifier:
-    token = context.get("secrets", {}).get(cfg.token_env) if cfg.token_env else None
-    return WebhookNotifier(cfg.url, token, tuple(cfg.rate_limit) if cfg.rate_limit else None)
+def build_webhook(name: str, cfg: WebhookDestination, context: NotifierContext) -> WebhookNotifier:
+    token = context.secrets.get(cfg.token_env) if cfg.token_env else None
+    return WebhookNotifier(cfg.url, token, cfg.rate_limit)

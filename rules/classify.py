@@ -60,7 +60,8 @@ def _json_kind(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return "true/false"
-    return {list: "an array", str: "a string"}.get(type(value), "a number")
+    names: dict[type, str] = {list: "an array", str: "a string"}
+    return names.get(type(value), "a number")
 
 
 def classify_one(line: str, n: int, analyzer: Analyzer, brand: str | None) -> dict[str, Any]:

@@ -31,6 +31,7 @@ import time
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from rules import encoder
 from rules.cues import CUE_NAMES, cue_features, denied_concern, verdict
@@ -67,7 +68,7 @@ REVIEW_GATE = 0.95
 DENIED_CAP = 0.3
 
 _lock = threading.Lock()
-_model: dict | None = None
+_model: dict[str, Any] | None = None  # the fast models, as rules/models/ stores them
 
 
 def en_grams(lowered: str) -> set[str]:
@@ -100,7 +101,7 @@ def features(text: str, lang: str) -> tuple[set[str], dict[str, float]]:
     return grams, dense
 
 
-def _get_model() -> dict:
+def _get_model() -> dict[str, Any]:
     global _model
     if _model is None:
         with _lock:
@@ -113,12 +114,13 @@ def _get_model() -> dict:
     return _model
 
 
-def linear_margin(part: dict, grams: set[str], dense: dict[str, float]) -> float:
-    weights = part["weights"]
+def linear_margin(part: dict[str, Any], grams: set[str], dense: dict[str, float]) -> float:
+    weights: dict[str, float] = part["weights"]
+    dense_weights: dict[str, float] = part["dense"]
     hits = grams & weights.keys()
     scale = 1.0 / math.sqrt(len(grams)) if grams else 0.0
-    m = part["bias"] + scale * sum(weights[g] for g in hits)
-    return m + sum(part["dense"].get(k, 0.0) * v for k, v in dense.items())
+    m: float = part["bias"] + scale * sum(weights[g] for g in hits)
+    return m + sum(dense_weights.get(k, 0.0) * v for k, v in dense.items())
 
 
 @lru_cache(maxsize=65536)
@@ -126,7 +128,8 @@ def fast_margin(text: str, lang: str) -> float:
     """Log-odds of complaint from the fast model (cached by raw text)."""
     grams, dense = features(text, lang)
     if not grams:
-        return _get_model()["lang"][lang]["bias"]
+        bias: float = _get_model()["lang"][lang]["bias"]
+        return bias
     return linear_margin(_get_model()["lang"][lang], grams, dense)
 
 
@@ -147,9 +150,10 @@ def sigmoid(m: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, m))))
 
 
-def blend(fast: float, enc: float, lang: str, fusion: dict) -> float:
+def blend(fast: float, enc: float, lang: str, fusion: dict[str, Any]) -> float:
     f = fusion[lang]
-    return f["bias"] + f["fast"] * fast + f["encoder"] * enc
+    blended: float = f["bias"] + f["fast"] * fast + f["encoder"] * enc
+    return blended
 
 
 def _snownlp_margin(text: str) -> float:

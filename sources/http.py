@@ -93,9 +93,11 @@ def make_client(
         max_connections=max(20, cfg.workers * 2), max_keepalive_connections=max(20, cfg.workers)
     )
     transport = httpx.HTTPTransport(limits=limits, trust_env=False)
-    if policy is not None or backend is not None:
+    if backend is None and policy is not None:
+        backend = GuardedBackend(policy)
+    if backend is not None:
         # httpx has no parameter for httpcore's network backend; the pool it built has one.
-        transport._pool._network_backend = backend or GuardedBackend(policy)  # type: ignore[attr-defined]
+        transport._pool._network_backend = backend
     return httpx.Client(
         transport=transport,
         timeout=timeout,

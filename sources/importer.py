@@ -1,7 +1,7 @@
 """`python bot.py import FILE.jsonl|csv [--source NAME]`: backfill mentions from a file.
 
 Each line (JSON Lines) or row (CSV with a header) is one mention in the inbound schema
-(sources/inbound.py); CSV metrics go in columns named followers, likes, comments,
+(core/intake/mention_schema.py); CSV metrics go in columns named followers, likes, comments,
 reposts, points, views. Rows that do not fit are skipped and reported with their line
 number; the good ones go through the same pipeline as polled mentions, in batches.
 
@@ -30,8 +30,8 @@ from tqdm import tqdm
 from core.domain.clock import Clock
 from core.domain.durations import format_duration
 from core.domain.models import EARLIEST_PUBLISHED, FUTURE_SLACK, Mention
+from core.intake.mention_schema import METRIC_KEYS, RejectedInput, parse_record
 from rules.text import one_line, strip_invisible
-from sources.inbound import METRIC_KEYS, RejectedInput, parse_record
 
 BATCH = 500
 MAX_LINE_CHARS = 1_000_000
@@ -59,7 +59,7 @@ EXPORT_ONLY = DERIVED | {"when"}
 _WHEN = TypeAdapter(datetime)
 # A source name as the config allows it.
 SOURCE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
-# A mention id as Buzzwatch makes them (sources/rss.py mention_id): kept as it is.
+# A mention id as Buzzwatch makes them (core/intake/records.py mention_id): kept as it is.
 MENTION_ID = re.compile(r"m[0-9a-f]{20}")
 # Export puts an apostrophe before a cell a spreadsheet would run as a formula (and before
 # one that already starts with apostrophes and then such a character): one comes off.
@@ -346,8 +346,8 @@ def import_file(
                 mention = read(data)
                 given = data.get("id") if isinstance(data, dict) else None
                 given = given.strip() if isinstance(given, str) else given
-                # The same id is the same post, with or without a link: the link, when there
-                # is one, makes the mention id (sources/rss.py), so the id is checked too.
+                # The same id is the same post, with or without a link: the link, when there is
+                # one, makes the mention id (core/intake/records.py), so the id is checked too.
                 same_id = first_given.get((mention.source, given)) if given else None
                 if same_id is not None:
                     report.duplicates.append(
@@ -372,7 +372,10 @@ def import_file(
             if pending >= BATCH:
                 flush()
             if report.rows % 200 == 0:
-                now_at = stream.buffer.tell() if hasattr(stream, "buffer") else position
+                # The bytes under the text have a tell(); typeshed's type for them
+                # (_WrappedBuffer) leaves it out, hence Any.
+                buffer: Any = getattr(stream, "buffer", None)
+                now_at = buffer.tell() if buffer is not None else position
                 bar.update(max(0, now_at - bar.n))
         flush()
         bar.update(max(0, size - bar.n))

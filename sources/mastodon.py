@@ -13,17 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from core.domain.models import Mention, plausible_time
+from core.intake.records import MAX_AUTHOR, MAX_TEXT, MAX_TITLE, mention_id, safe_url
 from rules.text import cap, one_line, strip_markup
 from sources.base import SourceError, metric_count
-from sources.rss import (
-    MAX_AUTHOR,
-    MAX_TEXT,
-    MAX_TITLE,
-    Mentions,
-    mention_id,
-    records_to_mentions,
-    safe_url,
-)
+from sources.rss import Mentions, records_to_mentions
 
 _METRICS = {
     "replies_count": "comments",
@@ -38,7 +31,9 @@ def status_to_mention(status: dict[str, Any], source: str, now: datetime) -> Men
     if not text and not warning:
         return None
     url = safe_url(status.get("url") or status.get("uri"))
-    account = status.get("account") if isinstance(status.get("account"), dict) else {}
+    account = status.get("account")
+    if not isinstance(account, dict):
+        account = {}
     author = account.get("acct") or account.get("username") or ""
     metrics = {
         name: n

@@ -10,6 +10,7 @@ RSSHub routes are fetched from `rsshub.base_url` (https://rsshub.app unless conf
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -128,7 +129,7 @@ def rsshub_urls(cfg: Any, config: Config) -> list[str]:
     return [config.rsshub.base_url + route for route in rsshub_routes(cfg, config)]
 
 
-URL_BUILDERS = {
+URL_BUILDERS: dict[str, Callable[[Any, Config], list[str]]] = {
     "google_news": google_news_urls,
     "bing_news": bing_news_urls,
     "reddit_search": reddit_search_urls,

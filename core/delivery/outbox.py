@@ -175,7 +175,7 @@ class Deliverer:
         self.sleep = sleep
         self._windows: dict[str, RateWindow] = {}
         for name, notifier in notifiers.items():
-            limit = getattr(notifier, "rate_limit", None)
+            limit = notifier.rate_limit
             if limit:
                 self._windows[name] = RateWindow(int(limit[0]), float(limit[1]))
         # Outcomes of sends that could not be recorded (a full disk), oldest first. While
@@ -461,7 +461,7 @@ class Deliverer:
 
     def _note_follows(self, item: OutboxItem, pending: list[OutboxItem]) -> bool:
         notifier = self.notifiers.get(item.destination)
-        if getattr(notifier, "edits_in_place", True):
+        if notifier is None or notifier.edits_in_place:
             return False
         return any(
             o.action == "reply"

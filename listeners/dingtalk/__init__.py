@@ -7,17 +7,19 @@ stream.py     @bot commands in Stream mode (dingtalk-stream's ChatbotHandler)
 callback.py   @bot commands in HTTP callback mode (timestamp/sign headers, repeated msgIds dropped)
 ackpages.py   signed, expiring, single-use ack links and their pages
 
-Secrets arrive in the context's "secrets" (read by bot.py from the variables the config names).
+Secrets come from the context's `Secrets` (the environment variables the config names).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
-from typing import Any
 
-from core.config import ConfigError
+from core.config import ConfigError, DingTalkConfig, DingTalkDestination
+from core.domain.repository import Repository
 from listeners import listener, notifier_type
+from listeners.context import ListenerHost, NotifierContext
 from listeners.dingtalk.ackpages import AckTokens
 from listeners.dingtalk.notifier import DingTalkNotifier
 
@@ -30,25 +32,22 @@ DRY_RUN_WEBHOOK = "https://oapi.dingtalk.com/robot/send?access_token=DRY-RUN"
 DRY_RUN_ACK_KEY = "dry-run-placeholder-not-a-secret"
 
 
-def _secret(context: dict[str, Any], var: str, what: str) -> str | None:
-    value = (context.get("secrets") or {}).get(var)
-    if value:
-        return value
-    if context.get("dry_run"):
+def _secret(context: NotifierContext, var: str, what: str) -> str | None:
+    """The secret in `var`; in a dry run None when it is not set, else a ConfigError."""
+    if context.dry_run and context.secrets.get(var) is None:
         return None
-    raise ConfigError(f"{what}: environment variable {var} is not set")
+    return context.secrets.require(var, what)
 
 
-def ack_tokens(context: dict[str, Any], repo: Any = None) -> AckTokens | None:
+def ack_tokens(context: NotifierContext, repo: Repository | None = None) -> AckTokens | None:
     """The ack-link signer, when the config has a public base URL for the ack pages."""
-    config = context.get("config")
-    section = getattr(config, "dingtalk", None)
+    section = context.config.dingtalk
     if section is None or not section.public_base_url:
         return None
     key = _secret(context, section.ack_secret_env, "dingtalk.ack_secret_env (ack links)")
     return AckTokens(
         key or DRY_RUN_ACK_KEY,
-        context["clock"],
+        context.clock,
         section.public_base_url,
         section.ack_link_ttl,
         repo,
@@ -56,7 +55,9 @@ def ack_tokens(context: dict[str, Any], repo: Any = None) -> AckTokens | None:
 
 
 @notifier_type("dingtalk")
-def build_dingtalk(name: str, cfg: Any, context: dict[str, Any]) -> DingTalkNotifier:
+def build_dingtalk(
+    name: str, cfg: DingTalkDestination, context: NotifierContext
+) -> DingTalkNotifier:
     where = f"destinations.{name}"
     webhook = _secret(context, cfg.webhook_env, f"{where}.webhook_env (the robot's webhook URL)")
     webhook = webhook or DRY_RUN_WEBHOOK
@@ -72,19 +73,19 @@ def build_dingtalk(name: str, cfg: Any, context: dict[str, Any]) -> DingTalkNoti
         name,
         webhook,
         secret,
-        context["clock"],
+        context.clock,
         style=cfg.style,
         at_mobiles=cfg.at_mobiles,
         at_user_ids=cfg.at_user_ids,
         links=tokens.link if tokens else None,
-        http=context.get("dingtalk_http"),
+        http=context.dingtalk_http,
     )
 
 
 @listener
-def start_dingtalk(app: Any) -> Callable[[], None] | None:
+def start_dingtalk(app: ListenerHost) -> Callable[[], None] | None:
     """Start whatever the config's `dingtalk:` section asks for; return how to stop it."""
-    section = getattr(app.config, "dingtalk", None)
+    section = app.config.dingtalk
     if section is None:
         return None
     stops: list[Callable[[], None]] = []
@@ -104,9 +105,8 @@ def start_dingtalk(app: Any) -> Callable[[], None] | None:
     return stop
 
 
-def _start(app: Any, section: Any, stops: list[Callable[[], None]]) -> None:
-    context = getattr(app, "context", {})
-    secrets = context.get("secrets") or {}
+def _start(app: ListenerHost, section: DingTalkConfig, stops: list[Callable[[], None]]) -> None:
+    secrets = app.context.secrets
     if section.stream.enabled:
         key, secret = (
             secrets.get(section.stream.app_key_env),
@@ -142,7 +142,7 @@ def _start(app: Any, section: Any, stops: list[Callable[[], None]]) -> None:
 
     if section.public_base_url:
         try:
-            tokens = ack_tokens({**context, "dry_run": False}, app.repo)
+            tokens = ack_tokens(dataclasses.replace(app.context, dry_run=False), app.repo)
         except ConfigError as err:
             log.error("no DingTalk ack pages: %s", err)
             tokens = None

@@ -18,6 +18,7 @@ from typing import Any
 
 from dingtalk_stream import ChatbotMessage
 
+from listeners.context import ListenerHost
 from listeners.dingtalk.chat import SeenIds, answer, deliver_now
 from listeners.dingtalk.signing import verify_callback
 from listeners.httpserver import Server, listen
@@ -32,7 +33,7 @@ class CallbackEndpoint:
 
     def __init__(
         self,
-        app: Any,
+        app: ListenerHost,
         app_secret: str,
         now_ms: Callable[[], int],
         seen: SeenIds | None = None,

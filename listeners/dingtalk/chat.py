@@ -17,6 +17,7 @@ from typing import Any
 from dingtalk_stream import ChatbotMessage
 
 from core.commands.context import Actor
+from listeners.context import ListenerHost
 from listeners.dingtalk import markdown as md
 
 log = logging.getLogger("buzzwatch.dingtalk.chat")
@@ -69,14 +70,14 @@ class SeenIds:
             return True
 
 
-def answer(app: Any, msg: ChatbotMessage) -> tuple[dict[str, Any], bool]:
+def answer(app: ListenerHost, msg: ChatbotMessage) -> tuple[dict[str, Any], bool]:
     """Run the message's command; (markdown body for the reply, whether an alert changed)."""
     text = command_text(msg)
     reply = app.commands.run(text, actor_of(msg))
     return md.render_reply(reply), reply.changed
 
 
-def deliver_now(app: Any) -> None:
+def deliver_now(app: ListenerHost) -> None:
     """Send the updates a change queued; on failure the worker's next round does it."""
     try:
         app.deliverer.kick()

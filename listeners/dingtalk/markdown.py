@@ -348,7 +348,7 @@ def linked(line: str) -> str:
     """A line of plain text, escaped; a line that is just an http(s) URL, a working link."""
     m = _URL_LINE.match(line)
     target = safe_url(m.group(2)) if m else ""
-    if not target:
+    if m is None or not target:
         return escape(line)
     host = urlsplit(target).hostname or "link"
     return f"{m.group(1)}[{escape(host)}]({target})"

@@ -23,6 +23,7 @@ import dingtalk_stream
 import httpx
 from dingtalk_stream import AckMessage, CallbackMessage, ChatbotMessage
 
+from listeners.context import ListenerHost
 from listeners.dingtalk.chat import SeenIds, answer, deliver_now
 
 log = logging.getLogger("buzzwatch.dingtalk.stream")
@@ -39,7 +40,7 @@ class CommandHandler(dingtalk_stream.ChatbotHandler):
 
     def __init__(
         self,
-        app: Any,
+        app: ListenerHost,
         http: httpx.Client | None = None,
         seen: SeenIds | None = None,
         workers: int = WORKERS,
@@ -49,7 +50,7 @@ class CommandHandler(dingtalk_stream.ChatbotHandler):
         self.http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
         self.seen = seen or SeenIds()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="dingtalk-command")
-        self._running: set[Future] = set()
+        self._running: set[Future[None]] = set()
         self._lock = threading.Lock()
 
     async def process(self, callback: CallbackMessage) -> tuple[int, str]:
@@ -68,7 +69,7 @@ class CommandHandler(dingtalk_stream.ChatbotHandler):
         except Exception:
             log.exception("DingTalk command failed")
 
-    def _finished(self, future: Future) -> None:
+    def _finished(self, future: Future[None]) -> None:
         with self._lock:
             self._running.discard(future)
 
@@ -163,7 +164,7 @@ class StreamRunner:
             self.handler.close()
 
 
-def start_stream(app: Any, app_key: str, app_secret: str) -> StreamRunner:
+def start_stream(app: ListenerHost, app_key: str, app_secret: str) -> StreamRunner:
     client = dingtalk_stream.DingTalkStreamClient(dingtalk_stream.Credential(app_key, app_secret))
     handler = CommandHandler(app)
     client.register_callback_handler(ChatbotMessage.TOPIC, handler)

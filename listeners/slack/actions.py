@@ -15,8 +15,8 @@ from slack_bolt import App
 
 from core.commands.context import Reply
 from listeners.slack import blocks as bk
-from listeners.slack.app import SlackServices
 from listeners.slack.commands import answer
+from listeners.slack.services import SlackServices
 
 
 def _action(body: dict[str, Any]) -> dict[str, Any]:

@@ -11,102 +11,29 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
-from core.commands.context import Actor
-from core.commands.service import CommandService
-from core.config import ConfigError, SlackCommandNames, SlackConfig, secret_from_env
+from core.config import ConfigError, SlackConfig
 from listeners import listener
+from listeners.context import ListenerHost
 from listeners.httpserver import BoundedThreads, listen
+from listeners.slack import actions, commands
 from listeners.slack.notifier import tune_client
 from listeners.slack.permissions import uses_groups
+from listeners.slack.services import Directory, SlackServices
 from listeners.slack.verify import SignedOnce
 
 log = logging.getLogger("buzzwatch.slack")
 
-DIRECTORY_TTL = 300.0  # seconds a user's name or group list is trusted
 MAX_BODY_BYTES = 1_000_000  # Slack's requests are a few KB
 DRAIN_BYTES = 4 * MAX_BODY_BYTES
-
-
-class Directory:
-    """Names and user-group memberships from the Web API, cached for a few minutes."""
-
-    def __init__(self, client: WebClient, with_groups: bool, clock=time.monotonic) -> None:
-        self.client = client
-        self.with_groups = with_groups
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._names: dict[str, tuple[float, str]] = {}
-        self._groups: tuple[float, dict[str, tuple[str, ...]]] | None = None
-
-    def name(self, user_id: str, fallback: str = "") -> str:
-        with self._lock:
-            hit = self._names.get(user_id)
-            if hit and self.clock() - hit[0] < DIRECTORY_TTL:
-                return hit[1]
-        try:
-            user = self.client.users_info(user=user_id)["user"]
-            profile = user.get("profile", {})
-            name = profile.get("display_name") or profile.get("real_name") or user.get("name")
-        except Exception as err:  # a name is nice to have; the id still identifies them
-            log.warning("users.info %s failed: %s", user_id, err)
-            return fallback or user_id
-        name = str(name or fallback or user_id)[:80]
-        with self._lock:
-            self._names[user_id] = (self.clock(), name)
-        return name
-
-    def groups_of(self, user_id: str) -> tuple[str, ...]:
-        if not self.with_groups:
-            return ()
-        with self._lock:
-            cached = self._groups
-        if cached is None or self.clock() - cached[0] >= DIRECTORY_TTL:
-            try:
-                groups = self.client.usergroups_list(include_users=True)["usergroups"]
-            except Exception as err:  # without the list, group rules refuse: fail closed
-                log.warning("usergroups.list failed: %s", err)
-                return ()
-            members: dict[str, list[str]] = {}
-            for g in groups:
-                for u in g.get("users") or []:
-                    members.setdefault(u, []).append(g["id"])
-            cached = (self.clock(), {u: tuple(gs) for u, gs in members.items()})
-            with self._lock:
-                self._groups = cached
-        return cached[1].get(user_id, ())
-
-
-@dataclass
-class SlackServices:
-    """What the handlers need from the rest of Buzzwatch."""
-
-    commands: CommandService
-    deliver: Callable[[], Any]  # send what the outbox holds (message updates, thread notes)
-    names: SlackCommandNames
-    directory: Directory
-
-    def actor(self, user_id: str, user_name: str) -> Actor:
-        return Actor(
-            id=user_id,
-            name=user_name or user_id,
-            platform="slack",
-            groups=self.directory.groups_of(user_id),
-        )
-
-    def deliver_now(self) -> None:
-        try:
-            self.deliver()
-        except Exception:  # the outbox keeps the items; the scheduler tries again
-            log.exception("delivery after a Slack action failed")
 
 
 def build_app(
@@ -137,8 +64,6 @@ def build_app(
 
 
 def register(app: App, services: SlackServices) -> None:
-    from listeners.slack import actions, commands
-
     commands.register(app, services)
     actions.register(app, services)
 
@@ -157,8 +82,8 @@ class _QuietHandler(WSGIRequestHandler):
         log.debug("http: " + format, *args)
 
 
-def _limit_body(app: Callable) -> Callable:
-    def wsgi(environ: dict[str, Any], start_response: Callable) -> Any:
+def _limit_body(app: WSGIApplication) -> WSGIApplication:
+    def wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
             size = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -202,7 +127,7 @@ class HttpListener:
 # --- the listener starter -------------------------------------------------------------------
 
 
-def slack_config(bw: Any) -> SlackConfig | None:
+def slack_config(bw: ListenerHost) -> SlackConfig | None:
     """The `slack:` section; its defaults when only a Slack destination is configured."""
     if bw.config.slack is not None:
         return bw.config.slack
@@ -211,7 +136,7 @@ def slack_config(bw: Any) -> SlackConfig | None:
     return None
 
 
-def services_for(bw: Any, client: WebClient, cfg: SlackConfig) -> SlackServices:
+def services_for(bw: ListenerHost, client: WebClient, cfg: SlackConfig) -> SlackServices:
     return SlackServices(
         commands=bw.commands,
         deliver=bw.deliverer.kick,
@@ -221,21 +146,22 @@ def services_for(bw: Any, client: WebClient, cfg: SlackConfig) -> SlackServices:
 
 
 @listener
-def start_slack(bw: Any) -> Callable[[], None] | None:
+def start_slack(bw: ListenerHost) -> Callable[[], None] | None:
     cfg = slack_config(bw)
     if cfg is None or bw.dry_run:
         return None
+    secrets = bw.context.secrets
     try:
-        token = secret_from_env(cfg.bot_token_env, "slack")
+        token = secrets.require(cfg.bot_token_env, "slack")
         if cfg.mode == "socket":
-            app_token = secret_from_env(cfg.app_token_env, "slack (socket mode)")
+            app_token = secrets.require(cfg.app_token_env, "slack (socket mode)")
             secret = ""
         else:
-            secret = secret_from_env(cfg.signing_secret_env, "slack (http mode)")
+            secret = secrets.require(cfg.signing_secret_env, "slack (http mode)")
         app = build_app(
             token,
             secret,
-            api_url=bw.context.get("slack_api_url"),
+            api_url=bw.context.slack_api_url,
             now=lambda: bw.clock.now().timestamp(),
         )
         client = app.client

@@ -194,7 +194,7 @@ def alert_blocks(alert: Alert) -> list[Block]:
                 link_host(v.url),
                 esc(v.when),
                 f"sentiment {v.sentiment:+.2f}",
-                v.aspects and "aspects: " + esc(", ".join(v.aspects)),
+                "aspects: " + esc(", ".join(v.aspects)) if v.aspects else "",
             ]
         )
     )

@@ -18,7 +18,7 @@ from core.commands.context import Reply
 from core.commands.parsing import MAX_COMMAND_CHARS
 from core.commands.service import COMMANDS
 from listeners.slack import blocks as bk
-from listeners.slack.app import SlackServices
+from listeners.slack.services import SlackServices
 
 # Slack sends a picked person as <@U123|name> (or <@U123>) when the command escapes them.
 ASSIGN_WORDS = COMMANDS.words_for("assign")

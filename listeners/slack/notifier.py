@@ -16,13 +16,17 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry import (
     ConnectionErrorRetryHandler,
     FixedValueRetryIntervalCalculator,
+    HttpRequest,
+    HttpResponse,
     RateLimitErrorRetryHandler,
+    RetryState,
 )
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
-from core.config import ConfigError, SlackDestination, secret_from_env
+from core.config import ConfigError, SlackDestination
 from core.domain.notifier import Delivery, Outgoing, retry_after_seconds
 from listeners import notifier_type
+from listeners.context import NotifierContext
 from listeners.slack import blocks as bk
 
 log = logging.getLogger("buzzwatch.slack")
@@ -74,7 +78,14 @@ class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
         super().__init__(max_retry_count=1)
         self.max_wait = max_wait
 
-    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
         if response is None or response.status_code != 429:
             return False
         return retry_after_of(response.headers) <= self.max_wait
@@ -137,7 +148,9 @@ def delivery_for_error(err: Exception, what: str, dest: str, token_env: str) -> 
 
 class SlackNotifier:
     platform = "slack"
-    rate_limit = (1, 1.0)  # Slack allows about one message a second per channel
+    # Slack allows about one message a second per channel.
+    rate_limit: tuple[int, float] | None = (1, 1.0)
+    edits_in_place = True  # chat.update
 
     def __init__(
         self,
@@ -244,14 +257,14 @@ class SlackNotifier:
 
 
 @notifier_type("slack")
-def build_slack(name: str, cfg: SlackDestination, context: dict[str, Any]) -> SlackNotifier:
-    if context.get("dry_run"):
+def build_slack(name: str, cfg: SlackDestination, context: NotifierContext) -> SlackNotifier:
+    if context.dry_run:
         return SlackNotifier(name, cfg.channel, None, cfg.token_env)
-    token = secret_from_env(cfg.token_env, f"destinations.{name}")
+    token = context.secrets.require(cfg.token_env, f"destinations.{name}")
     if not token.startswith(("xoxb-", "xoxp-")):
         raise ConfigError(
             f"destinations.{name}: {cfg.token_env} should hold a bot token (xoxb-…), "
             "from the app's OAuth & Permissions page"
         )
-    client = make_client(token, context.get("slack_api_url"))
+    client = make_client(token, context.slack_api_url)
     return SlackNotifier(name, cfg.channel, client, cfg.token_env)

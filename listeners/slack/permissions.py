@@ -5,10 +5,8 @@ Pure: the Slack handlers put the person's user group ids on the Actor before ask
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.commands.context import Actor, Permission
-from core.config import SlackPermissions, SlackRule
+from core.config import Config, SlackPermissions, SlackRule
 from core.domain.models import Alert
 from listeners import permission_builder
 
@@ -43,5 +41,5 @@ def slack_permission(permissions: SlackPermissions) -> Permission:
 
 
 @permission_builder
-def build(config: Any) -> Permission | None:
+def build(config: Config) -> Permission | None:
     return slack_permission(config.slack.permissions) if config.slack else None

@@ -62,7 +62,7 @@ class SocketModeRunner:
         # Asked once here so that a refused token raises; the client's own connect() would
         # log it and retry for ever.
         client.wss_uri = await client.issue_new_wss_url()
-        await client.connect()
+        await client.connect()  # type: ignore[no-untyped-call]  # unannotated in slack_sdk
 
     def start(self) -> SocketModeRunner:
         self._thread.start()
@@ -77,7 +77,8 @@ class SocketModeRunner:
         if self._thread.is_alive():
             if self.handler is not None:
                 try:
-                    self._run(self.handler.close_async(), 5)
+                    # close_async is unannotated in slack_sdk.
+                    self._run(self.handler.close_async(), 5)  # type: ignore[no-untyped-call]
                 except Exception as err:  # closing anyway
                     log.debug("closing Socket Mode: %r", err)
             self._loop.call_soon_threadsafe(self._loop.stop)

@@ -18,7 +18,7 @@ from typing import Any
 
 from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.signature import Clock, SignatureVerifier
 
 log = logging.getLogger("buzzwatch.slack")
 
@@ -55,7 +55,7 @@ class SeenRequests:
         return len(self._expiry)
 
 
-class _Seconds:
+class _Seconds(Clock):
     """slack_sdk's Clock interface (now() -> epoch seconds) over a Buzzwatch clock."""
 
     def __init__(self, now: Callable[[], float]) -> None:

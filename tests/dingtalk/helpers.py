@@ -7,6 +7,7 @@ from typing import Any
 
 from core.alerting.lifecycle import new_alert
 from core.domain.models import Alert, Mention
+from listeners.context import Secrets
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
@@ -77,9 +78,7 @@ def build_app(tmp_path, clock, robot, stdout=None, **dingtalk: Any):
         "DT_APP_KEY": "ding-app-key",  # Stream mode's app credentials
         "DT_APP_SECRET": "ding-app-secret",
     }
-    return Buzzwatch(
-        config, clock=clock, stdout=stdout or io.StringIO(), extra_context={"secrets": secrets}
-    )
+    return Buzzwatch(config, clock=clock, stdout=stdout or io.StringIO(), secrets=Secrets(secrets))
 
 
 def add_alert(app, alert_id: str = "A1", **kw: Any) -> Alert:

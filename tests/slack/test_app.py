@@ -68,7 +68,7 @@ class Rig:
         self.bw = Buzzwatch(
             slack_config(tmp_path, burst, **slack),
             clock=clock,
-            extra_context={"slack_api_url": api.api_url},
+            slack_api_url=api.api_url,
         )
         self.app: App = build_app(
             TOKEN, SECRET, api_url=api.api_url, now=lambda: clock.now().timestamp()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from core.config import ConfigError
+from core.domain.clock import SystemClock
 from core.domain.notifier import Outgoing
+from listeners.context import NotifierContext
 from listeners.slack.notifier import SlackNotifier, build_slack, make_client
 from tests.conftest import make_config
 from tests.slack.helpers import make_alert
@@ -142,12 +145,13 @@ def test_builder_needs_a_token_except_in_a_dry_run(tmp_path: Path, monkeypatch):
         tmp_path, destinations={"slack": {"type": "slack", "channel": CHANNEL}}, routes=[]
     )
     dest = cfg.destinations["slack"]
+    context = NotifierContext(config=cfg, clock=SystemClock())
     with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN is not set"):
-        build_slack("slack", dest, {})
-    assert build_slack("slack", dest, {"dry_run": True}).client is None
+        build_slack("slack", dest, context)
+    assert build_slack("slack", dest, replace(context, dry_run=True)).client is None
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xapp-wrong-kind")
     with pytest.raises(ConfigError, match="bot token"):
-        build_slack("slack", dest, {})
+        build_slack("slack", dest, context)
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
-    n = build_slack("slack", dest, {"slack_api_url": "http://127.0.0.1:9/api/"})
+    n = build_slack("slack", dest, replace(context, slack_api_url="http://127.0.0.1:9/api/"))
     assert n.client.base_url == "http://127.0.0.1:9/api/" and n.rate_limit == (1, 1.0)

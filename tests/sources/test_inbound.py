@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from bot import Buzzwatch
-from listeners.inbound import start_inbound
+from listeners.push_endpoint import start_inbound
 from tests.conftest import make_config
 
 TOKEN = "s3cret-token-for-tests"

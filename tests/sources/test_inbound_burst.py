@@ -15,7 +15,7 @@ import pytest
 
 from bot import Buzzwatch
 from core.config import ConfigError
-from listeners.inbound import InboundServer, start_inbound
+from listeners.push_endpoint import InboundServer, start_inbound
 from tests.conftest import make_config
 from tests.sources.test_inbound import TOKEN
 from tests.test_once_and_shutdown import ROOT, env, write_config

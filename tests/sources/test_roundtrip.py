@@ -14,8 +14,8 @@ import yaml
 
 from bot import main
 from core.config import StorageConfig
+from core.intake.mention_schema import METRIC_KEYS
 from core.reports.export import METRIC_COLUMNS
-from sources.inbound import METRIC_KEYS
 from storage.factory import open_repository
 from tests.conftest import BASE_CONFIG
 

@@ -1,5 +1,6 @@
-"""The inbound endpoint: other tools POST mentions as JSON, Buzzwatch handles them like
-polled ones (same pipeline, then delivery).
+"""The push endpoint (`inbound:` in the config): other tools POST mentions as JSON, Buzzwatch
+handles them like polled ones (same pipeline, then delivery). The schema and its cleaning
+are core/intake/mention_schema.py's, shared with `bot.py import`.
 
     POST /mentions   Authorization: Bearer <token>   Content-Type: application/json
     {"mentions": [{"title": ..., "text": ..., "url": ..., "author": ..., "id": ...,
@@ -24,9 +25,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from core.config import InboundConfig
+from core.intake.mention_schema import RejectedInput, parse_batch
 from listeners import listener
+from listeners.context import ListenerHost
 from listeners.httpserver import Server, listen
-from sources.inbound import RejectedInput, parse_batch
 
 log = logging.getLogger("buzzwatch.inbound")
 
@@ -34,7 +36,7 @@ log = logging.getLogger("buzzwatch.inbound")
 class InboundServer:
     """A small threaded HTTP server around `handle(mentions) -> result dict`."""
 
-    def __init__(self, app: Any, cfg: InboundConfig, token: str) -> None:
+    def __init__(self, app: ListenerHost, cfg: InboundConfig, token: str) -> None:
         self.app = app
         self.cfg = cfg
         self._token = token.encode("utf-8")
@@ -143,11 +145,11 @@ class InboundServer:
 
 
 @listener
-def start_inbound(app: Any) -> Callable[[], None] | None:
-    cfg = getattr(app.config, "inbound", None)
+def start_inbound(app: ListenerHost) -> Callable[[], None] | None:
+    cfg = app.config.inbound
     if cfg is None:
         return None
-    token = (getattr(app, "context", {}).get("secrets") or {}).get(cfg.token_env)
+    token = app.context.secrets.get(cfg.token_env)
     if not token:
         log.error("inbound is configured but %s is not set: endpoint not started", cfg.token_env)
         return None

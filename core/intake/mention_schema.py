@@ -1,4 +1,5 @@
-"""Mentions pushed by other tools (the inbound endpoint) or loaded from a file (import).
+"""The schema other tools send mentions in: pushed to the HTTP endpoint
+(listeners/push_endpoint.py) or loaded from a file (sources/importer.py).
 
 One schema for both, checked with pydantic; every text field is cleaned and capped as a
 feed entry's would be, and URLs must be http(s). A pushed mention is as untrusted as a
@@ -13,8 +14,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.domain.models import Mention, plausible_time
+from core.intake.records import MAX_AUTHOR, MAX_TEXT, MAX_TITLE, mention_id, safe_url
 from rules.text import cap, one_line, strip_markup
-from sources.rss import MAX_AUTHOR, MAX_TEXT, MAX_TITLE, mention_id, safe_url
 
 METRIC_KEYS = frozenset({"followers", "likes", "comments", "reposts", "points", "views"})
 # Generous limits before cleaning and capping: beyond them the input is refused, not cut.
