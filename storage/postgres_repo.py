@@ -239,7 +239,7 @@ class PostgresRepository(AlertOutboxWrites):
 
     def count_mentions(self) -> int:
         with self._tx() as conn:
-            return conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
+            return int(scalar(conn.execute("SELECT count(*) FROM mentions").fetchone()))
 
     # --- alerts -----------------------------------------------------------------------------
 
@@ -491,9 +491,9 @@ class PostgresRepository(AlertOutboxWrites):
                 with contextlib.suppress(psycopg.Error, StorageError), self._tx() as conn:
                     for table in ("source_leases", "destination_leases"):
                         conn.execute(f"DELETE FROM {table} WHERE owner = %s", (self.owner,))
-            for conn in (self._ro, self._lock_conn):
-                if conn is not None:
-                    conn.close()  # read-only: its transaction is dropped, never committed
+            for open_conn in (self._ro, self._lock_conn):
+                if open_conn is not None:
+                    open_conn.close()  # read-only: its transaction is dropped, never committed
             self._ro = self._lock_conn = None
             if self._pool is not None:
                 self._pool.close()

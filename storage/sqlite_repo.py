@@ -44,6 +44,7 @@ from storage.common import (
     alert_number,
     dumps,
     reserve_from_state,
+    scalar,
     signed64,
     unsigned64,
 )
@@ -255,8 +256,8 @@ class SQLiteRepository(AlertOutboxWrites, OneProcessLeases):
 
     def count_mentions(self) -> int:
         with self._lock:
-            n = self._db.execute("SELECT count(*) FROM mentions").fetchone()[0]
-            return n + len(self._new_mentions)
+            n = scalar(self._db.execute("SELECT count(*) FROM mentions").fetchone())
+            return int(n) + len(self._new_mentions)
 
     # --- alerts -----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from core.domain.query import MentionQuery
 from core.reports.query import normalized_words
+from storage.common import scalar
 from storage.mention_search import CJK_RUN, SEP, mark_words
 
 
@@ -43,14 +44,14 @@ class SearchPlan:
     def count(self, db: sqlite3.Connection) -> int:
         if self.lookups:
             hits, params = self._hits()
-            n_hits = db.execute(f"SELECT count(*) FROM ({hits})", params).fetchone()[0]
+            n_hits = int(scalar(db.execute(f"SELECT count(*) FROM ({hits})", params).fetchone()))
             if not self.conds:
                 return n_hits
             if self.size < n_hits:  # a short time range: test its rows rather than each hit
                 conds = [*self.conds, *("instr(search, ?) > 0" for _ in self.lookups)]
                 sql = "SELECT count(*) FROM mentions WHERE " + " AND ".join(conds)
                 params = [*self.params, *(s for _, _, s in self.lookups)]
-                return db.execute(sql, params).fetchone()[0]
+                return int(scalar(db.execute(sql, params).fetchone()))
             # Each hit is read once: the matching rows' times give the count and, when few
             # enough, the page too.
             sql = f"SELECT at, rid FROM mentions WHERE rid IN ({hits}) AND " + " AND ".join(
@@ -59,7 +60,8 @@ class SearchPlan:
             self.rows = db.execute(sql, [*params, *self.params]).fetchall()
             return len(self.rows)
         cond = " AND ".join(self.conds) or "1"
-        return db.execute(f"SELECT count(*) FROM mentions WHERE {cond}", self.params).fetchone()[0]
+        sql = f"SELECT count(*) FROM mentions WHERE {cond}"
+        return int(scalar(db.execute(sql, self.params).fetchone()))
 
     def page(self, db: sqlite3.Connection, total: int, limit: int, offset: int) -> list[int]:
         """The rids of the page, newest first."""

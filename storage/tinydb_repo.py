@@ -260,7 +260,7 @@ class TinyDBRepository(AlertOutboxWrites, OneProcessLeases):
         if n is None:
             return None
         with self._lock:
-            doc = self._alerts.get(doc_id=n)
+            doc: dict[str, Any] | None = self._alerts.get(doc_id=n)
             if doc is None and n <= int(self.get_state("alert_seq", 0)):
                 doc = self._archived(f"A{n}")
             return Alert.from_dict(doc) if doc else None
@@ -302,9 +302,10 @@ class TinyDBRepository(AlertOutboxWrites, OneProcessLeases):
             for line in path.read_bytes().splitlines():
                 if needle in line:
                     try:
-                        return json.loads(line)
+                        found: dict[str, Any] = json.loads(line)
                     except ValueError:
                         continue  # a torn line from a crash mid-append
+                    return found
         return None
 
     def find_alerts(self, predicate: Callable[[Alert], bool]) -> list[Alert]:
