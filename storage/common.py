@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from core.domain.models import Alert, OutboxItem, OutboxStatus
 
@@ -182,7 +182,13 @@ class OneProcessLeases(ABC):
         return None
 
 
-def reserve_from_state(store: Any, key: str, count: int) -> list[int]:
+class StateStore(Protocol):
+    def get_state(self, key: str, default: Any = None) -> Any: ...
+
+    def set_state(self, key: str, value: Any) -> None: ...
+
+
+def reserve_from_state(store: StateStore, key: str, count: int) -> list[int]:
     """The next `count` numbers of a counter kept in a store's state (the embedded stores'
     alert and outbox ids); the caller holds the write that stores it."""
     first = int(store.get_state(key, 0)) + 1
