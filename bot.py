@@ -29,7 +29,7 @@ from core.alerting.views import local_time, set_display_timezone
 from core.commands.context import Actor, Reply
 from core.commands.service import CommandService, is_read_only
 from core.config import Config, ConfigError, config_warnings, load_config
-from core.delivery.outbox import Deliverer, DeliveryReport
+from core.delivery.worker import Deliverer, DeliveryReport
 from core.domain import telemetry
 from core.domain.clock import Clock, SystemClock
 from core.domain.durations import format_duration

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.corpus import make_mentions
 from core.alerting.routing import Router
 from core.config import parse_config
-from core.delivery.outbox import Deliverer
+from core.delivery.worker import Deliverer
 from core.domain.clock import FakeClock
 from core.intake.pipeline import Pipeline
 from listeners.webhook import WebhookNotifier

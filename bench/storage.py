@@ -43,7 +43,7 @@ from core.alerting.routing import Router  # noqa: E402
 from core.commands.context import Actor  # noqa: E402
 from core.commands.service import CommandService  # noqa: E402
 from core.config import Config, StorageConfig, load_config  # noqa: E402
-from core.delivery.outbox import Deliverer  # noqa: E402
+from core.delivery.worker import Deliverer  # noqa: E402
 from core.domain.clock import FakeClock  # noqa: E402
 from core.domain.models import Mention, Status  # noqa: E402
 from core.intake.pipeline import Pipeline  # noqa: E402

@@ -223,7 +223,7 @@ class AtomicJSONStorage(Storage):
         raw = path.read_bytes()
         if not raw.strip():
             raise ValueError("the file is empty")
-        data = json.loads(raw)
+        data: dict[str, Any] = json.loads(raw)
         check_tinydb_shape(data)
         if self.validate is not None:
             self.validate(data)

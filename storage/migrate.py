@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.domain.models import Alert, OutboxItem
+from core.domain.models import Alert
 from storage.atomic_json import StorageError
+from storage.common import alert_number, dumps, outbox_seq
 from storage.mention_log import MentionLog
-from storage.sqlite_repo import SQLiteRepository, _alert_number, _dumps
+from storage.sqlite_repo import SQLiteRepository
 from storage.tinydb_repo import CYCLE_SEEN, TinyDBRepository
 
 MARK_KEY = "migrated_from_tinydb"
@@ -169,30 +170,21 @@ def _small_tables(
     outbox = source.pending_outbox()
     dead = source.dead_letters()
     state = {k: v for k, v in source.all_state().items() if k != CYCLE_SEEN}
-    numbers = [_alert_number(a.id) or 0 for a in [*hot, *archived]]
-    seqs = [_seq(o) for o in [*outbox, *dead]]
+    numbers = [alert_number(a.id) or 0 for a in [*hot, *archived]]
+    seqs = [outbox_seq(o) for o in [*outbox, *dead]]
     state["alert_seq"] = max([int(state.get("alert_seq", 0)), *numbers])
     state["outbox_seq"] = max([int(state.get("outbox_seq", 0)), *seqs])
-    with target._tx() as db:
+    with target._tx():
         target._put_alerts(hot)
         target._put_alerts(archived, archived=True)
-        db.executemany(
-            "INSERT OR REPLACE INTO outbox(seq, alert_id, doc) VALUES (?,?,?)",
-            [(_seq(o), o.alert_id or None, _dumps(o.to_dict())) for o in outbox],
-        )
-        db.executemany(
-            "INSERT OR REPLACE INTO dead_letters(seq, doc) VALUES (?,?)",
-            [(_seq(o), _dumps(o.to_dict())) for o in dead],
-        )
+        target._put_outbox([(outbox_seq(o), o) for o in outbox])
+        for o in dead:
+            target._put_dead_letter(outbox_seq(o), o)
         for key, value in state.items():
-            target.set_state(key, json.loads(_dumps(value)))
+            target.set_state(key, json.loads(dumps(value)))
         target.set_state(MARK_KEY, now_iso)
     report.alerts = len(hot) + len(archived)
     report.archived = len(archived)
     report.outbox = len(outbox)
     report.dead = len(dead)
     report.state_keys = len(state)
-
-
-def _seq(item: OutboxItem) -> int:
-    return int(item.id.removeprefix("o"))

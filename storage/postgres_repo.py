@@ -1,17 +1,12 @@
 """The store on a PostgreSQL server (psycopg 3 and a connection pool), shared by several
 Buzzwatch processes: `storage: {backend: postgres, dsn_env: BUZZWATCH_DATABASE_URL}`.
 
-- The rows are the SQLite store's (storage/sqlite_repo.py builds them: mention_row, the
+- The rows are the SQLite store's (storage/mention_search.py builds them: mention_row, the
   marked search column, the Chinese grams); only the SQL differs. Times are ISO text in
   the "C" collation, so they sort as the SQLite store's do, byte by byte.
-- Text search: `search LIKE '%word%'` on a pg_trgm GIN index finds any substring of 3+
-  characters; Chinese words of 1-2 characters (shorter than a trigram) are found in a GIN
-  index of the record's Chinese 1- and 2-character grams. Both are exact tests, so the
-  answer is core.reports.query.search_records's whatever the planner picks.
+- Text search: trigram and grams indexes, exact tests (storage/postgres_search.py).
 - Alert and outbox ids come from sequences: unique across processes, never reused.
-- The schema is versioned in a table, schema_migrations(version): MIGRATIONS[i] takes
-  version i to i+1, run under an advisory lock so processes starting together migrate once.
-  (Not Alembic: it works through SQLAlchemy, which the project does not use.)
+- The schema is versioned in a table (storage/postgres_schema.py).
 - `locked()` is the process's lock plus a PostgreSQL advisory lock, so a read-modify-write
   over several calls (grouping a poll cycle's mentions) is not interleaved with another
   process's.
@@ -32,69 +27,22 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
 from core.domain.clock import Clock, SystemClock
-from core.domain.models import Alert, Mention, OutboxItem, OutboxStatus
+from core.domain.models import Alert, Mention, OutboxItem
 from core.domain.query import MentionQuery
-from core.reports.query import normalized_words
 from storage.atomic_json import StorageError, save_derived_file
-from storage.sqlite_repo import _CJK_RUN, SEP, _alert_number, _dumps, mark_words, mention_row
-
-T = TypeVar("T")
+from storage.common import AlertOutboxWrites, alert_number, dumps, scalar, signed64
+from storage.mention_search import mention_row
+from storage.postgres_schema import migrate
+from storage.postgres_search import pg_text, search_conditions
 
 DEFAULT_DSN_ENV = "BUZZWATCH_DATABASE_URL"
-MIGRATE_LOCK = 0x42575A01  # advisory lock keys: any constant the app owns
-PIPELINE_LOCK = 0x42575A02
-
-_V1 = """
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
-CREATE TABLE mentions(
-    rid bigserial PRIMARY KEY, id text COLLATE "C" NOT NULL UNIQUE,
-    fetched_at text COLLATE "C" NOT NULL, at text COLLATE "C" NOT NULL,
-    source_cf text COLLATE "C" NOT NULL, brands_cf text COLLATE "C" NOT NULL,
-    flags text COLLATE "C" NOT NULL, sentiment double precision NOT NULL,
-    search text COLLATE "C" NOT NULL, grams text[] NOT NULL, doc text NOT NULL);
-CREATE INDEX mentions_at ON mentions(at, rid);
-CREATE INDEX mentions_fetched ON mentions(fetched_at);
-CREATE INDEX mentions_search ON mentions USING gin (search gin_trgm_ops);
-CREATE INDEX mentions_grams ON mentions USING gin (grams);
-CREATE TABLE seen(id text COLLATE "C" PRIMARY KEY, day text NOT NULL);
-CREATE SEQUENCE alert_ids;
-CREATE TABLE alerts(
-    n bigint PRIMARY KEY, status text NOT NULL, created_at text COLLATE "C" NOT NULL,
-    resolved_at text COLLATE "C" NOT NULL, kind text NOT NULL,
-    dedup_key text COLLATE "C" NOT NULL, archived boolean NOT NULL DEFAULT false,
-    fingerprint bigint NOT NULL DEFAULT 0, doc text NOT NULL);
-CREATE INDEX alerts_active ON alerts(status) WHERE status != 'resolved';
-CREATE INDEX alerts_created ON alerts(created_at);
-CREATE INDEX alerts_key ON alerts(dedup_key) WHERE status != 'resolved';
-CREATE SEQUENCE outbox_ids;
-CREATE TABLE outbox(seq bigint PRIMARY KEY, alert_id text, doc text NOT NULL);
-CREATE INDEX outbox_alert ON outbox(alert_id);
-CREATE TABLE dead_letters(seq bigint PRIMARY KEY, doc text NOT NULL);
-CREATE TABLE state(key text COLLATE "C" PRIMARY KEY, value text NOT NULL);
-"""
-
-# Which process polls which source: a lease renewed at every poll, lasting one interval, so
-# the sources of a process that dies are taken over within one interval.
-# The same for delivering to a destination (one sender at a time keeps its order and its
-# rate limit), with the outbox's destination as a column.
-_V2 = """
-CREATE TABLE source_leases(
-    name text COLLATE "C" PRIMARY KEY, owner text NOT NULL, until text COLLATE "C" NOT NULL);
-CREATE TABLE destination_leases(
-    destination text COLLATE "C" PRIMARY KEY, owner text NOT NULL,
-    until text COLLATE "C" NOT NULL);
-ALTER TABLE outbox ADD COLUMN destination text COLLATE "C";
-UPDATE outbox SET destination = doc::json->>'destination';
-"""
-
-MIGRATIONS: list[str] = [_V1, _V2]
-SCHEMA_VERSION = len(MIGRATIONS)
+PIPELINE_LOCK = 0x42575A02  # advisory lock key: any constant the app owns
 
 
 def dsn_from_env(name: str = DEFAULT_DSN_ENV) -> str:
@@ -107,22 +55,7 @@ def dsn_from_env(name: str = DEFAULT_DSN_ENV) -> str:
     return dsn
 
 
-def _text(value: str) -> str:
-    """PostgreSQL text holds no NUL character (third-party ids and text may)."""
-    return value.replace("\x00", "\ufffd")
-
-
-def _int64(n: int) -> int:
-    """A 64-bit fingerprint as PostgreSQL's signed bigint."""
-    n &= (1 << 64) - 1
-    return n - (1 << 64) if n >= 1 << 63 else n
-
-
-def _like(pattern: str) -> str:
-    return "%" + pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-class PostgresRepository:
+class PostgresRepository(AlertOutboxWrites):
     def __init__(
         self,
         dsn: str,
@@ -150,10 +83,10 @@ class PostgresRepository:
                 self._ro = first
                 first.execute("SELECT 1")  # the outer transaction: each call is a savepoint
                 with self._tx() as conn:
-                    self._migrate(conn)
+                    migrate(conn)
             else:
                 with first, first.transaction():
-                    self._migrate(first)
+                    migrate(first)
                 self._pool = ConnectionPool(
                     dsn,
                     min_size=1,
@@ -196,29 +129,6 @@ class PostgresRepository:
         except psycopg.Error as err:
             raise StorageError(f"PostgreSQL store: {err}") from err
 
-    def _version(self, conn: psycopg.Connection) -> int:
-        if conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None:
-            return 0
-        return conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] or 0
-
-    def _migrate(self, conn: psycopg.Connection) -> None:
-        if self._version(conn) == SCHEMA_VERSION:
-            return  # (no lock then: a read-only run would hold it until it closes)
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations("
-            "version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        version = self._version(conn)
-        if version > SCHEMA_VERSION:
-            raise StorageError(
-                f"the database's schema is version {version}, newer than this Buzzwatch "
-                f"knows ({SCHEMA_VERSION}): upgrade Buzzwatch"
-            )
-        for v in range(version, SCHEMA_VERSION):
-            conn.execute(MIGRATIONS[v])
-            conn.execute("INSERT INTO schema_migrations(version) VALUES (%s)", (v + 1,))
-
     def locked(self) -> contextlib.AbstractContextManager[Any]:
         """This process's lock and, writable, an advisory lock that other processes take too."""
         return self._locked()
@@ -253,10 +163,10 @@ class PostgresRepository:
         wanted = list(dict.fromkeys(ids))
         with self._tx() as conn:
             rows = conn.execute(
-                "SELECT id FROM seen WHERE id = ANY(%s)", ([_text(i) for i in wanted],)
+                "SELECT id FROM seen WHERE id = ANY(%s)", ([pg_text(i) for i in wanted],)
             ).fetchall()
         known = {r[0] for r in rows}
-        return [i for i in wanted if _text(i) not in known]
+        return [i for i in wanted if pg_text(i) not in known]
 
     def save_cycle(
         self,
@@ -268,12 +178,12 @@ class PostgresRepository:
         with self._tx() as conn:
             self._put_mentions([m.to_dict() for m in mentions])
             self._put_alerts(alerts)
-            self._insert_outbox(conn, outbox)
+            self._insert_outbox(outbox)
             day = self.clock.now().date().isoformat()
             with conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO seen(id, day) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                    [(_text(i), day) for i in dict.fromkeys(seen_ids)],
+                    [(pg_text(i), day) for i in dict.fromkeys(seen_ids)],
                 )
 
     def _put_mentions(self, docs: list[dict[str, Any]]) -> None:
@@ -289,8 +199,8 @@ class PostgresRepository:
                 " grams = excluded.grams, doc = excluded.doc",
                 [
                     (
-                        *(_text(v) if isinstance(v, str) else v for v in row[:8]),
-                        _text(row[8]).split(),
+                        *(pg_text(v) if isinstance(v, str) else v for v in row[:8]),
+                        pg_text(row[8]).split(),
                         row[9],
                     )
                     for row in rows.values()
@@ -315,46 +225,21 @@ class PostgresRepository:
         positive_threshold: float,
     ) -> tuple[list[dict[str, Any]], int]:
         """Matching records, newest first: the page asked for and the total count."""
-        conds = ["at >= %s"]
-        params: list[Any] = [(now - query.since).astimezone(UTC).isoformat()]
-        if query.brand:
-            conds.append("strpos(brands_cf, %s) > 0")
-            params.append(SEP + query.brand.casefold() + SEP)
-        if query.source:
-            conds.append("source_cf = %s")
-            params.append(_text(query.source.casefold()))
-        for flag in dict.fromkeys(query.flags):
-            conds.append("strpos(flags, %s) > 0")
-            params.append(SEP + flag.casefold() + SEP)
-        if query.sentiment == "negative":
-            conds.append("sentiment < %s")
-            params.append(negative_threshold)
-        elif query.sentiment == "positive":
-            conds.append("sentiment >= %s")
-            params.append(positive_threshold)
-        elif query.sentiment == "neutral":
-            conds.append("sentiment >= %s AND sentiment < %s")
-            params += [negative_threshold, positive_threshold]
-        for word in normalized_words(query):
-            if len(word) < 3 and _CJK_RUN.fullmatch(word):
-                conds.append("grams @> ARRAY[%s]")  # shorter than a trigram: the grams index
-                params.append(word)
-            else:
-                conds.append("search LIKE %s")  # the trigram index, and an exact test
-                params.append(_like(_text(mark_words(word))))
-        where = " AND ".join(conds)
+        where, params = search_conditions(query, now, negative_threshold, positive_threshold)
         with self._tx() as conn:
-            total = conn.execute(f"SELECT count(*) FROM mentions WHERE {where}", params).fetchone()
+            total = scalar(
+                conn.execute(f"SELECT count(*) FROM mentions WHERE {where}", params).fetchone()
+            )
             rows = conn.execute(
                 f"SELECT doc FROM mentions WHERE {where} ORDER BY at DESC, rid DESC"
                 " LIMIT %s OFFSET %s",
                 [*params, query.limit, query.offset],
             ).fetchall()
-        return [json.loads(r[0]) for r in rows], total[0]
+        return [json.loads(r[0]) for r in rows], int(total)
 
     def count_mentions(self) -> int:
         with self._tx() as conn:
-            return conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
+            return int(scalar(conn.execute("SELECT count(*) FROM mentions").fetchone()))
 
     # --- alerts -----------------------------------------------------------------------------
 
@@ -368,20 +253,20 @@ class PostgresRepository:
     def _put_alerts(self, alerts: list[Alert], archived: bool = False) -> None:
         rows = []
         for alert in alerts:
-            n = _alert_number(alert.id)
+            n = alert_number(alert.id)
             if n is None:
                 raise ValueError(f"bad alert id {alert.id!r}")
             rows.append(
                 (
                     n,
                     alert.status,
-                    _text(alert.created_at),
-                    _text(alert.resolved_at),
+                    pg_text(alert.created_at),
+                    pg_text(alert.resolved_at),
                     alert.kind,
-                    _text(alert.dedup_key),
+                    pg_text(alert.dedup_key),
                     archived,
-                    _int64(alert.fingerprint),
-                    _dumps(alert.to_dict()),
+                    signed64(alert.fingerprint),
+                    dumps(alert.to_dict()),
                 )
             )
         with self._tx() as conn, conn.cursor() as cur:
@@ -403,7 +288,7 @@ class PostgresRepository:
         return [Alert.from_dict(json.loads(r[0])) for r in rows]
 
     def get_alert(self, alert_id: str) -> Alert | None:
-        n = _alert_number(alert_id)
+        n = alert_number(alert_id)
         found = self._alerts("SELECT doc FROM alerts WHERE n = %s", (n,)) if n else []
         return found[0] if found else None
 
@@ -455,66 +340,57 @@ class PostgresRepository:
             {
                 "created": created_since,
                 "active": active_since,
-                "keys": [_text(k) for k in dict.fromkeys(keys)],
-                "fps": [_int64(f) for f in fps if f],
+                "keys": [pg_text(k) for k in dict.fromkeys(keys)],
+                "fps": [signed64(f) for f in fps if f],
                 "distance": distance,
             },
         )
 
-    def change_alert(
-        self,
-        alert_id: str,
-        change: Callable[[Alert], T],
-        outbox: Callable[[Alert, T], list[OutboxItem]] | None = None,
-    ) -> T | None:
-        n = _alert_number(alert_id)
-        if n is None:
-            return None
+    # --- outbox -----------------------------------------------------------------------------
+
+    # The steps of storage.common.AlertOutboxWrites (change_alert and the outbox writes).
+
+    def _write(self) -> contextlib.AbstractContextManager[psycopg.Connection]:
+        return self._tx()
+
+    def _alert_for_update(self, n: int) -> tuple[Alert, bool] | None:
         with self._tx() as conn:
             # FOR UPDATE: another process changing the same alert waits for this one.
             row = conn.execute(
                 "SELECT doc, archived FROM alerts WHERE n = %s FOR UPDATE", (n,)
             ).fetchone()
-            if row is None or row[1]:
-                return None
-            alert = Alert.from_dict(json.loads(row[0]))
-            result = change(alert)
-            self._put_alerts([alert])
-            if outbox:
-                self._insert_outbox(conn, outbox(alert, result))
-            return result
+        return None if row is None else (Alert.from_dict(json.loads(row[0])), bool(row[1]))
 
-    # --- outbox -----------------------------------------------------------------------------
+    def _next_outbox_seqs(self, count: int) -> list[int]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT nextval('outbox_ids') FROM generate_series(1, %s)", (count,)
+            ).fetchall()
+        return sorted(int(r[0]) for r in rows)
 
-    def _insert_outbox(self, conn: psycopg.Connection, items: list[OutboxItem]) -> None:
-        if not items:
-            return
-        seqs = conn.execute(
-            "SELECT nextval('outbox_ids') FROM generate_series(1, %s)", (len(items),)
-        ).fetchall()
-        rows = []
-        for (seq,), item in zip(sorted(seqs), items, strict=True):
-            item.id = item.id or f"o{seq}"
-            rows.append((int(item.id.removeprefix("o")), item))
-        self._put_outbox(conn, rows)
-
-    def _put_outbox(self, conn: psycopg.Connection, rows: list[tuple[int, OutboxItem]]) -> None:
-        with conn.cursor() as cur:
+    def _put_outbox(self, rows: list[tuple[int, OutboxItem]]) -> None:
+        with self._tx() as conn, conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO outbox(seq, alert_id, destination, doc) VALUES (%s,%s,%s,%s)"
                 " ON CONFLICT (seq) DO UPDATE SET alert_id = excluded.alert_id,"
                 " destination = excluded.destination, doc = excluded.doc",
                 [
-                    (seq, item.alert_id or None, item.destination, _dumps(item.to_dict()))
+                    (seq, item.alert_id or None, item.destination, dumps(item.to_dict()))
                     for seq, item in rows
                 ],
             )
 
-    def add_outbox(self, items: list[OutboxItem], state: dict[str, Any] | None = None) -> None:
+    def _delete_outbox(self, seqs: list[int]) -> None:
         with self._tx() as conn:
-            for key, value in (state or {}).items():
-                self.set_state(key, value)
-            self._insert_outbox(conn, items)
+            conn.execute("DELETE FROM outbox WHERE seq = ANY(%s)", (seqs,))
+
+    def _put_dead_letter(self, seq: int, item: OutboxItem) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO dead_letters(seq, doc) VALUES (%s, %s) ON CONFLICT (seq)"
+                " DO UPDATE SET doc = excluded.doc",
+                (seq, dumps(item.to_dict())),
+            )
 
     def _items(self, sql: str, params: Iterable[Any] = ()) -> list[OutboxItem]:
         with self._tx() as conn:
@@ -526,41 +402,6 @@ class PostgresRepository:
 
     def dead_letters(self) -> list[OutboxItem]:
         return self._items("SELECT doc FROM dead_letters ORDER BY seq")
-
-    def save_outbox(
-        self, item: OutboxItem, refs: list[tuple[str, str, dict[str, str]]] | None = None
-    ) -> None:
-        """Sent items leave the outbox, dead ones move to the dead letters, others stay with
-        their new retry time; `refs` record where alerts' messages now live, in one write."""
-        seq = int(item.id.removeprefix("o"))
-        with self._tx() as conn:
-            if item.status == OutboxStatus.PENDING:
-                self._put_outbox(conn, [(seq, item)])
-            else:
-                conn.execute("DELETE FROM outbox WHERE seq = %s", (seq,))
-                if item.status == OutboxStatus.DEAD:
-                    conn.execute(
-                        "INSERT INTO dead_letters(seq, doc) VALUES (%s, %s) ON CONFLICT (seq)"
-                        " DO UPDATE SET doc = excluded.doc",
-                        (seq, _dumps(item.to_dict())),
-                    )
-            for alert_id, destination, ref in refs or []:
-                row = conn.execute(
-                    "SELECT doc, archived FROM alerts WHERE n = %s FOR UPDATE",
-                    (_alert_number(alert_id),),
-                ).fetchone()
-                if row is not None:
-                    alert = Alert.from_dict(json.loads(row[0]))
-                    alert.messages[destination] = ref
-                    self._put_alerts([alert], archived=row[1])
-
-    def replace_outbox(self, old: list[OutboxItem], new: OutboxItem) -> None:
-        """Swap several pending items for one (a batch) in the place of the first."""
-        seqs = [int(o.id.removeprefix("o")) for o in old]
-        with self._tx() as conn:
-            conn.execute("DELETE FROM outbox WHERE seq = ANY(%s)", (seqs,))
-            new.id = f"o{min(seqs)}"
-            self._put_outbox(conn, [(min(seqs), new)])
 
     # --- several processes ------------------------------------------------------------------
 
@@ -636,7 +477,7 @@ class PostgresRepository:
             conn.execute(
                 "INSERT INTO state(key, value) VALUES (%s, %s)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, _dumps(value)),
+                (key, dumps(value)),
             )
 
     def all_state(self) -> dict[str, Any]:
@@ -650,9 +491,9 @@ class PostgresRepository:
                 with contextlib.suppress(psycopg.Error, StorageError), self._tx() as conn:
                     for table in ("source_leases", "destination_leases"):
                         conn.execute(f"DELETE FROM {table} WHERE owner = %s", (self.owner,))
-            for conn in (self._ro, self._lock_conn):
-                if conn is not None:
-                    conn.close()  # read-only: its transaction is dropped, never committed
+            for open_conn in (self._ro, self._lock_conn):
+                if open_conn is not None:
+                    open_conn.close()  # read-only: its transaction is dropped, never committed
             self._ro = self._lock_conn = None
             if self._pool is not None:
                 self._pool.close()

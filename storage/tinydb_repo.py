@@ -14,17 +14,17 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import MISSING, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from tinydb import TinyDB
 from tinydb.table import Document, Table
 
 from core.domain.clock import Clock, SystemClock
-from core.domain.models import Alert, Mention, OutboxItem, OutboxStatus, Status
+from core.domain.models import Alert, Mention, OutboxItem, Status
 from core.domain.query import MentionQuery
 from core.reports.query import search_records
 from storage.alert_ids import AlertIdMark, highest_archived_id
@@ -33,11 +33,15 @@ from storage.atomic_json import (
     remove_orphaned_temps,
     save_derived_file,
 )
+from storage.common import (
+    AlertOutboxWrites,
+    OneProcessLeases,
+    alert_number,
+    reserve_from_state,
+)
 from storage.mention_log import MentionLog, append_jsonl
 from storage.process_lock import ProcessLock
 from storage.seen_log import SeenLog
-
-T = TypeVar("T")
 
 log = logging.getLogger("buzzwatch.storage")
 
@@ -57,11 +61,6 @@ def _bulk_upsert(table: Table, docs: dict[int, dict[str, Any]]) -> None:
         table_docs.update(docs)
 
     table._update_table(put)
-
-
-def alert_number(alert_id: str) -> int | None:
-    text = alert_id.strip().upper().removeprefix("A")
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
 # The fields a stored record cannot do without (those with no default).
@@ -94,7 +93,7 @@ def check_records(data: dict[str, Any]) -> None:
                 raise ValueError(f"state/{key} is not a number: {str(doc.get(key))[:20]!r}")
 
 
-class TinyDBRepository:
+class TinyDBRepository(AlertOutboxWrites, OneProcessLeases):
     def __init__(
         self,
         data_dir: Path,
@@ -246,10 +245,8 @@ class TinyDBRepository:
             self.set_state("alert_seq", first + count - 1)
             return [f"A{n}" for n in range(first, first + count)]
 
-    def _put_alert(self, alert: Alert) -> None:
-        self._put_alerts([alert])
-
-    def _put_alerts(self, alerts: list[Alert]) -> None:
+    def _put_alerts(self, alerts: list[Alert], archived: bool = False) -> None:
+        """(`archived`: always False here, archived alerts live in alerts-archive/.)"""
         docs = {}
         for alert in alerts:
             n = alert_number(alert.id)
@@ -263,7 +260,7 @@ class TinyDBRepository:
         if n is None:
             return None
         with self._lock:
-            doc = self._alerts.get(doc_id=n)
+            doc: dict[str, Any] | None = self._alerts.get(doc_id=n)
             if doc is None and n <= int(self.get_state("alert_seq", 0)):
                 doc = self._archived(f"A{n}")
             return Alert.from_dict(doc) if doc else None
@@ -305,9 +302,10 @@ class TinyDBRepository:
             for line in path.read_bytes().splitlines():
                 if needle in line:
                     try:
-                        return json.loads(line)
+                        found: dict[str, Any] = json.loads(line)
                     except ValueError:
                         continue  # a torn line from a crash mid-append
+                    return found
         return None
 
     def find_alerts(self, predicate: Callable[[Alert], bool]) -> list[Alert]:
@@ -353,45 +351,33 @@ class TinyDBRepository:
                 with contextlib.suppress(ValueError):
                     yield json.loads(line)
 
-    def change_alert(
-        self,
-        alert_id: str,
-        change: Callable[[Alert], T],
-        outbox: Callable[[Alert, T], list[OutboxItem]] | None = None,
-    ) -> T | None:
-        n = alert_number(alert_id)
-        if n is None:
-            return None
-        with self._lock:
-            doc = self._alerts.get(doc_id=n)
-            if doc is None:
-                return None
-            alert = Alert.from_dict(doc)
-            result = change(alert)
-            with self._storage.transaction():
-                self._put_alert(alert)
-                if outbox:
-                    self._insert_outbox(outbox(alert, result))
-            return result
-
     # --- outbox -----------------------------------------------------------------------------
 
-    def _insert_outbox(self, items: list[OutboxItem]) -> None:
-        if not items:
-            return
-        first = int(self.get_state("outbox_seq", 0)) + 1
-        self.set_state("outbox_seq", first + len(items) - 1)
-        docs = {}
-        for seq, item in enumerate(items, first):
-            item.id = item.id or f"o{seq}"
-            docs[seq] = item.to_dict()
-        _bulk_upsert(self._outbox, docs)
+    # The steps of storage.common.AlertOutboxWrites (change_alert and the outbox writes).
 
-    def add_outbox(self, items: list[OutboxItem], state: dict[str, Any] | None = None) -> None:
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
         with self._lock, self._storage.transaction():
-            for key, value in (state or {}).items():
-                self.set_state(key, value)
-            self._insert_outbox(items)
+            yield
+
+    def _read_for_change(self) -> threading.RLock:
+        return self._lock
+
+    def _alert_for_update(self, n: int) -> tuple[Alert, bool] | None:
+        doc = self._alerts.get(doc_id=n)
+        return None if doc is None else (Alert.from_dict(doc), False)  # archived: not here
+
+    def _next_outbox_seqs(self, count: int) -> list[int]:
+        return reserve_from_state(self, "outbox_seq", count)
+
+    def _put_outbox(self, rows: list[tuple[int, OutboxItem]]) -> None:
+        _bulk_upsert(self._outbox, {seq: item.to_dict() for seq, item in rows})
+
+    def _delete_outbox(self, seqs: list[int]) -> None:
+        self._outbox.remove(doc_ids=[i for i in seqs if self._outbox.contains(doc_id=i)])
+
+    def _put_dead_letter(self, seq: int, item: OutboxItem) -> None:
+        self._dead.upsert(Document(item.to_dict(), doc_id=seq))
 
     def pending_outbox(self) -> list[OutboxItem]:
         with self._lock:
@@ -401,40 +387,6 @@ class TinyDBRepository:
     def dead_letters(self) -> list[OutboxItem]:
         with self._lock:
             return [OutboxItem.from_dict(d) for d in self._dead.all()]
-
-    def save_outbox(
-        self, item: OutboxItem, refs: list[tuple[str, str, dict[str, str]]] | None = None
-    ) -> None:
-        """Record an attempt's outcome: sent items leave the outbox, dead ones move to the
-        dead-letter table, others stay with their new retry time. `refs` (alert id,
-        destination, message reference) record where alerts' messages now live, in the
-        same write."""
-        seq = int(item.id.removeprefix("o"))
-        with self._lock, self._storage.transaction():
-            if item.status == OutboxStatus.PENDING:
-                self._outbox.upsert(Document(item.to_dict(), doc_id=seq))
-            else:
-                if self._outbox.contains(doc_id=seq):
-                    self._outbox.remove(doc_ids=[seq])
-                if item.status == OutboxStatus.DEAD:
-                    self._dead.upsert(Document(item.to_dict(), doc_id=seq))
-            for alert_id, destination, ref in refs or []:
-                n = alert_number(alert_id)
-                doc = self._alerts.get(doc_id=n) if n is not None else None
-                if doc is not None:
-                    alert = Alert.from_dict(doc)
-                    alert.messages[destination] = ref
-                    self._put_alert(alert)
-
-    def replace_outbox(self, old: list[OutboxItem], new: OutboxItem) -> None:
-        """Swap several pending items for one (a batch), in one write. The batch takes the
-        place in the queue of the first item it replaces, so order is kept."""
-        with self._lock, self._storage.transaction():
-            ids = [int(o.id.removeprefix("o")) for o in old]
-            self._outbox.remove(doc_ids=[i for i in ids if self._outbox.contains(doc_id=i)])
-            first = min(ids)
-            new.id = f"o{first}"
-            _bulk_upsert(self._outbox, {first: new.to_dict()})
 
     # --- derived files ----------------------------------------------------------------------
 

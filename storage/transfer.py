@@ -42,12 +42,12 @@ def _write(store: Store, sql: str, rows: list[tuple[Any, ...]]) -> None:
     if not rows:
         return
     sql += " ON CONFLICT DO NOTHING"
-    with store._tx() as conn:
-        if isinstance(store, PostgresRepository):
-            with conn.cursor() as cur:
-                cur.executemany(sql, rows)
-        else:
-            conn.executemany(sql.replace("%s", "?"), rows)
+    if isinstance(store, PostgresRepository):
+        with store._tx() as conn, conn.cursor() as cur:
+            cur.executemany(sql, rows)
+    else:
+        with store._tx() as db:
+            db.executemany(sql.replace("%s", "?"), rows)
 
 
 def _backend(store: Store) -> str:

@@ -24,7 +24,7 @@ import yaml
 
 from core.alerting.routing import Router
 from core.config import FetchConfig, StorageConfig
-from core.delivery.outbox import Deliverer
+from core.delivery.worker import Deliverer
 from core.domain.clock import FakeClock
 from core.domain.models import Mention
 from core.intake.health import state_key

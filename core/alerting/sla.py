@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from core.alerting.lifecycle import outbox_items
 from core.alerting.routing import route_label
 from core.config import Config
-from core.delivery.outbox import queued_posts
+from core.delivery.hold import queued_posts
 from core.domain.clock import Clock
 from core.domain.durations import format_duration
 from core.domain.models import Alert, OutboxItem, Status, from_iso, to_iso

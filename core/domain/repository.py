@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -113,6 +113,20 @@ class Repository(Protocol):
         "sent for date D" mark and the sends it stands for are stored together or not at all)."""
 
     def dead_letters(self) -> list[OutboxItem]: ...
+
+    # --- several processes sharing one store (postgres) ---
+    # A store that only one process opens (tinydb, sqlite) answers as if it held every lease.
+    def claim_outbox(self, lease: timedelta) -> list[OutboxItem]:
+        """The pending items of the destinations this process delivers to for `lease` from
+        now (those no other process holds), in order: one sender per destination keeps its
+        order and its rate limit."""
+
+    def claim_source(self, name: str, lease: timedelta) -> bool:
+        """True if this process may poll source `name` now (no one else holds it); holds it
+        for `lease` from now."""
+
+    def source_lease_ends(self, name: str) -> datetime | None:
+        """When another process's lease on source `name` ends; None: no one holds it."""
 
     # --- derived files ---
     def save_file(self, relative: str, data: bytes) -> Path | None:

@@ -50,10 +50,9 @@ class Poller:
 
     def poll(self, source: Any) -> PollOutcome:
         # A store shared by several processes (postgres) leases each source to one of them.
-        claim = getattr(self.repo, "claim_source", None)
-        if claim is not None and not claim(source.name, source.every):
+        if not self.repo.claim_source(source.name, source.every):
             log.debug("source=%s polled by another process", source.name)
-            ends = self.repo.source_lease_ends(source.name)  # type: ignore[attr-defined]
+            ends = self.repo.source_lease_ends(source.name)
             return PollOutcome(source.name, ok=True, elsewhere=True, retry_at=ends)
         key = state_key(source.name)
         state: dict[str, Any] = dict(self.repo.get_state(key) or {})

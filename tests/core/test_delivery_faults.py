@@ -16,7 +16,7 @@ from core.alerting.lifecycle import AlertService
 from core.alerting.routing import Router
 from core.commands.context import Actor
 from core.commands.service import CommandService
-from core.delivery.outbox import Deliverer
+from core.delivery.worker import Deliverer
 from core.domain.clock import FakeClock
 from core.domain.models import Mention
 from core.intake.pipeline import Pipeline
@@ -291,7 +291,7 @@ def test_a_burst_of_429s_is_waited_out_in_order(tmp_path: Path, chat: ChatServer
 
 
 def test_alerts_inside_a_queued_batch_count_as_queued() -> None:
-    from core.delivery.outbox import queued_posts
+    from core.delivery.hold import queued_posts
     from core.domain.models import OutboxItem
 
     pending = [
@@ -344,7 +344,7 @@ def test_after_a_long_outage_a_destination_is_retried_within_a_minute_of_recover
 
 
 def test_backoff_is_capped_at_a_minute_but_retry_after_is_still_honoured() -> None:
-    from core.delivery.outbox import backoff
+    from core.delivery.retry import backoff
 
     rng = random.Random(3)
     assert max(backoff(n, None, rng) for n in range(1, 40) for _ in range(20)) <= 60

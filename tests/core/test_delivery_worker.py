@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from core.delivery.outbox import Deliverer
+from core.delivery.worker import Deliverer
 from tests.chatserver import ChatServer
 from tests.core.test_delivery_faults import Node, posted_alert_ids
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from core.delivery.outbox import Deliverer
+from core.delivery.worker import Deliverer
 from core.domain.clock import FakeClock
 from core.domain.notifier import Delivery, Outgoing
 from listeners.webhook import WebhookNotifier

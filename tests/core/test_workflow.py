@@ -16,7 +16,7 @@ from core.alerting.routing import Router
 from core.alerting.sla import SlaWatcher
 from core.commands.context import Actor
 from core.commands.service import CommandService
-from core.delivery.outbox import Deliverer
+from core.delivery.worker import Deliverer
 from core.domain.clock import FakeClock
 from core.domain.models import Mention
 from core.domain.notifier import Delivery
@@ -364,7 +364,7 @@ def test_quiet_until(quiet: tuple[str, str]) -> None:
     from zoneinfo import ZoneInfo
 
     from core.config import QuietHours
-    from core.delivery.outbox import quiet_until
+    from core.delivery.hold import quiet_until
 
     tz = ZoneInfo("Asia/Shanghai")
     q = QuietHours(start=quiet[0], end=quiet[1])

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.delivery.outbox import Deliverer
+from core.delivery.worker import Deliverer
 from core.domain.clock import FakeClock
 from tests.dingtalk.helpers import add_alert, build_app
 from tests.dingtalk.robotserver import RobotServer

@@ -11,7 +11,8 @@ import pytest
 
 from core.domain.query import MentionQuery
 from storage.atomic_json import StorageError
-from storage.postgres_repo import SCHEMA_VERSION, PostgresRepository
+from storage.postgres_repo import PostgresRepository
+from storage.postgres_schema import SCHEMA_VERSION
 from tests import postgres_server
 from tests.storage.test_repository_contract import NEG, NOW, POS, mention
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from storage.atomic_json import StartEmptyRefused
-from storage.tinydb_repo import TinyDBRepository, alert_number
+from storage.common import alert_number
+from storage.tinydb_repo import TinyDBRepository
 
 
 def test_temp_files_left_by_a_kill_are_removed_at_start(

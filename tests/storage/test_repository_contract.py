@@ -395,6 +395,18 @@ def test_add_outbox_with_state_and_replace_keeps_the_place(repo: Repository) -> 
     assert more[0].id not in {o.id for o in after}  # outbox ids are not reused either
 
 
+def test_a_lone_process_holds_every_destination_and_source(repo: Repository) -> None:
+    """The lease methods (shared with other processes on postgres): a process alone on the
+    store delivers the whole outbox, in order, and polls every source."""
+    items = [OutboxItem("", dest, "post", {"kind": "text"}, NOW.isoformat()) for dest in "abab"]
+    repo.add_outbox(items)
+    claimed = repo.claim_outbox(timedelta(minutes=1))
+    assert [o.id for o in claimed] == [o.id for o in repo.pending_outbox()]
+    assert [o.destination for o in claimed] == list("abab")
+    assert repo.claim_source("feed", timedelta(minutes=5))
+    assert repo.claim_source("feed", timedelta(minutes=5))  # its own lease, renewed
+
+
 # --- state ------------------------------------------------------------------------------------
 
 

@@ -8,9 +8,10 @@ import pytest
 
 from core.domain.clock import FakeClock
 from core.reports.query import search_records
-from storage import sqlite_repo
+from storage import sqlite_search
 from storage.atomic_json import StorageError
-from storage.sqlite_repo import SQLiteRepository, mark_words
+from storage.mention_search import mark_words
+from storage.sqlite_repo import SQLiteRepository
 from tests.storage.test_repository_contract import CORPUS, NEG, NOW, POS, QUERIES, mention
 
 
@@ -29,9 +30,9 @@ def repo(tmp_path: Path):
 def test_every_query_plan_answers_the_same(repo, how: str, monkeypatch) -> None:
     repo, docs = repo
     if how == "index lookups":
-        monkeypatch.setattr(sqlite_repo._SearchPlan, "WALK_BELOW", 0)
+        monkeypatch.setattr(sqlite_search.SearchPlan, "WALK_BELOW", 0)
     elif how == "walking the time index":
-        monkeypatch.setattr(sqlite_repo._SearchPlan, "WALK_BELOW", 10**9)
+        monkeypatch.setattr(sqlite_search.SearchPlan, "WALK_BELOW", 10**9)
     else:
         repo.fts = False
     for query in QUERIES:

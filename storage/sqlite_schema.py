@@ -1,0 +1,159 @@
+"""Opening the SQLite store, and its schema, versioned by PRAGMA user_version: MIGRATIONS[i]
+upgrades version i to i+1. TABLES and INDEXES are also made as TEMP copies by a read-only store's overlay.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from storage.atomic_json import StorageError
+
+log = logging.getLogger("buzzwatch.storage")
+
+_HAS_TRIGRAM: bool | None = None
+
+
+def trigram_available() -> bool:
+    """FTS5 with the trigram tokenizer needs SQLite 3.34+ built with FTS5."""
+    global _HAS_TRIGRAM
+    if _HAS_TRIGRAM is None:
+        try:
+            probe = sqlite3.connect(":memory:")
+            probe.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='trigram')")
+            probe.execute("CREATE VIRTUAL TABLE u USING fts5(x)")
+            probe.close()
+            _HAS_TRIGRAM = True
+        except sqlite3.OperationalError:
+            _HAS_TRIGRAM = False
+            log.warning(
+                "SQLite %s has no FTS5 trigram tokenizer (3.34+ needed): `mentions` word "
+                "searches scan the stored text instead of using an index",
+                sqlite3.sqlite_version,
+            )
+    return _HAS_TRIGRAM
+
+
+# --- the schema: MIGRATIONS[i] takes version i to version i+1 ------------------------------
+
+TABLES = {
+    "alerts": """CREATE TABLE {s}alerts(
+        n INTEGER PRIMARY KEY, status TEXT NOT NULL, created_at TEXT NOT NULL,
+        resolved_at TEXT NOT NULL, kind TEXT NOT NULL, dedup_key TEXT NOT NULL,
+        fingerprint INTEGER NOT NULL DEFAULT 0,
+        archived INTEGER NOT NULL DEFAULT 0, doc TEXT NOT NULL)""",
+    "outbox": "CREATE TABLE {s}outbox(seq INTEGER PRIMARY KEY, alert_id TEXT, doc TEXT NOT NULL)",
+    "dead_letters": "CREATE TABLE {s}dead_letters(seq INTEGER PRIMARY KEY, doc TEXT NOT NULL)",
+    "state": "CREATE TABLE {s}state(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+}
+INDEXES = [
+    # open alerts of any age are found without reading the resolved ones
+    "CREATE INDEX {s}alerts_active ON alerts(status) WHERE status != 'resolved'",
+    "CREATE INDEX {s}alerts_created ON alerts(created_at)",
+    "CREATE INDEX {s}alerts_key ON alerts(dedup_key) WHERE status != 'resolved'",
+    "CREATE INDEX {s}outbox_alert ON outbox(alert_id)",
+]
+
+
+def _schema_v1(fts: bool) -> list[str]:
+    sql = [t.format(s="") for t in TABLES.values()] + [i.format(s="") for i in INDEXES]
+    sql += [
+        # What queries filter on, kept narrow so a count reads many rows per page; the
+        # record itself (and its Chinese grams) sit in mention_docs, read for a page only.
+        """CREATE TABLE mentions(
+            rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, fetched_at TEXT NOT NULL,
+            at TEXT NOT NULL, source_cf TEXT NOT NULL, brands_cf TEXT NOT NULL,
+            flags TEXT NOT NULL, sentiment REAL NOT NULL, search TEXT NOT NULL)""",
+        "CREATE TABLE mention_docs(rid INTEGER PRIMARY KEY, grams TEXT NOT NULL, doc TEXT NOT NULL)",
+        "CREATE INDEX mentions_at ON mentions(at)",
+        "CREATE INDEX mentions_fetched ON mentions(fetched_at)",
+        "CREATE TABLE seen(id TEXT PRIMARY KEY, day TEXT NOT NULL) WITHOUT ROWID",
+    ]
+    if fts:
+        sql += [
+            """CREATE VIRTUAL TABLE mention_text USING fts5(search, content='mentions',
+                content_rowid='rid', tokenize='trigram case_sensitive 1')""",
+            """CREATE VIRTUAL TABLE mention_grams USING fts5(grams, content='mention_docs',
+                content_rowid='rid', tokenize='unicode61 remove_diacritics 0')""",
+            """CREATE TRIGGER mentions_ai AFTER INSERT ON mentions BEGIN
+                INSERT INTO mention_text(rowid, search) VALUES (new.rid, new.search);
+            END""",
+            """CREATE TRIGGER mentions_ad AFTER DELETE ON mentions BEGIN
+                INSERT INTO mention_text(mention_text, rowid, search)
+                    VALUES ('delete', old.rid, old.search);
+            END""",
+            """CREATE TRIGGER mention_docs_ai AFTER INSERT ON mention_docs BEGIN
+                INSERT INTO mention_grams(rowid, grams) VALUES (new.rid, new.grams);
+            END""",
+            """CREATE TRIGGER mention_docs_ad AFTER DELETE ON mention_docs BEGIN
+                INSERT INTO mention_grams(mention_grams, rowid, grams)
+                    VALUES ('delete', old.rid, old.grams);
+            END""",
+        ]
+    return sql
+
+
+MIGRATIONS: list[Callable[[bool], list[str]]] = [_schema_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: sqlite3.Connection, path: Path, read_only: bool) -> None:
+    """Bring the store at `path` (open as `db`) to SCHEMA_VERSION; a read-only one that
+    needs it is refused."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StorageError(
+            f"{path} was written by a newer Buzzwatch (schema {version}, this one "
+            f"knows {SCHEMA_VERSION}): upgrade Buzzwatch"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    if read_only and path.exists():
+        raise StorageError(
+            f"{path} has schema {version}, this Buzzwatch needs {SCHEMA_VERSION}: "
+            "start the bot once (without --dry-run) to upgrade it"
+        )
+    fts = trigram_available()
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for step in range(version, SCHEMA_VERSION):
+            for sql in MIGRATIONS[step](fts):
+                db.execute(sql)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def connect(path: Path, read_only: bool) -> sqlite3.Connection:
+    """The store's one connection (autocommit: transactions are explicit), its schema
+    brought up to date; read-only with no file yet, an empty store in memory."""
+    if read_only and not path.exists():
+        # Nothing stored yet: an empty store in memory, so even the folder is not created.
+        db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        migrate(db, path, read_only)
+        return db
+    try:
+        if read_only:
+            uri = f"file:{path.resolve()}?mode=ro"
+            db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        else:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute("PRAGMA temp_store = MEMORY")
+        # Reads through a memory map (no read() call per page) and a 64 MB page cache:
+        # both bounded, so memory stays flat however many mentions are stored.
+        db.execute(f"PRAGMA mmap_size = {256 << 20}")
+        db.execute(f"PRAGMA cache_size = -{64 << 10}")
+        if not read_only:
+            db.execute("PRAGMA journal_mode = WAL")
+            # Each commit reaches the disk before the call returns, as the JSON store's
+            # fsync did: an outbox item is stored before its message is sent.
+            db.execute("PRAGMA synchronous = FULL")
+        migrate(db, path, read_only)
+    except sqlite3.DatabaseError as err:
+        raise StorageError(f"could not open {path}: {err}") from err
+    return db

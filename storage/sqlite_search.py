@@ -1,0 +1,131 @@
+"""The SQLite store's `mentions` query: the plan that runs it in SQL, with the same answer as
+core.reports.query.search_records over every record.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+from core.domain.query import MentionQuery
+from core.reports.query import normalized_words
+from storage.common import scalar
+from storage.mention_search import CJK_RUN, SEP, mark_words
+
+
+class SearchPlan:
+    """One `mentions` query as SQL: plain conditions, and word conditions that can run as
+    index lookups (FTS) or as substring tests on the text column, with the same answer."""
+
+    # When at least one row in this many matches, the newest page is found sooner by
+    # walking the time index and testing the text than by collecting every index hit.
+    WALK_BELOW = 50
+
+    def __init__(self) -> None:
+        self.conds: list[str] = []
+        self.params: list[Any] = []
+        self.lookups: list[tuple[str, str, str]] = []  # (fts table, MATCH expression, substring)
+        self.size = 0  # about how many rows the time range holds
+        self.rows: list[tuple[str, int]] | None = None  # (at, rid) of every match, if read
+
+    def where(self, cond: str, *params: Any) -> None:
+        self.conds.append(cond)
+        self.params.extend(params)
+
+    def index(self, table: str, match: str, substring: str) -> None:
+        self.lookups.append((table, match, substring))
+
+    def _hits(self) -> tuple[str, list[Any]]:
+        parts = [f"SELECT rowid FROM {t} WHERE {t} MATCH ?" for t, _, _ in self.lookups]
+        return " INTERSECT ".join(parts), [m for _, m, _ in self.lookups]
+
+    def count(self, db: sqlite3.Connection) -> int:
+        if self.lookups:
+            hits, params = self._hits()
+            n_hits = int(scalar(db.execute(f"SELECT count(*) FROM ({hits})", params).fetchone()))
+            if not self.conds:
+                return n_hits
+            if self.size < n_hits:  # a short time range: test its rows rather than each hit
+                conds = [*self.conds, *("instr(search, ?) > 0" for _ in self.lookups)]
+                sql = "SELECT count(*) FROM mentions WHERE " + " AND ".join(conds)
+                params = [*self.params, *(s for _, _, s in self.lookups)]
+                return int(scalar(db.execute(sql, params).fetchone()))
+            # Each hit is read once: the matching rows' times give the count and, when few
+            # enough, the page too.
+            sql = f"SELECT at, rid FROM mentions WHERE rid IN ({hits}) AND " + " AND ".join(
+                self.conds
+            )
+            self.rows = db.execute(sql, [*params, *self.params]).fetchall()
+            return len(self.rows)
+        cond = " AND ".join(self.conds) or "1"
+        sql = f"SELECT count(*) FROM mentions WHERE {cond}"
+        return int(scalar(db.execute(sql, self.params).fetchone()))
+
+    def page(self, db: sqlite3.Connection, total: int, limit: int, offset: int) -> list[int]:
+        """The rids of the page, newest first."""
+        conds, params = list(self.conds), list(self.params)
+        if self.rows is not None and total * self.WALK_BELOW < self.size:
+            return [rid for _, rid in heapq.nlargest(offset + limit, self.rows)][offset:]
+        if self.lookups and total * self.WALK_BELOW < self.size:
+            hits, hit_params = self._hits()
+            conds.insert(0, f"m.rid IN ({hits})")
+            params[:0] = hit_params
+        else:
+            for _, _, substring in self.lookups:
+                conds.append("instr(search, ?) > 0")
+                params.append(substring)
+        # The page's rows first, from the narrow table; their records after (a join would
+        # read the record of every hit before sorting).
+        sql = (
+            "SELECT rid FROM mentions m WHERE "
+            + (" AND ".join(conds) or "1")
+            + " ORDER BY m.at DESC, m.rid DESC LIMIT ? OFFSET ?"
+        )
+        return [r[0] for r in db.execute(sql, [*params, limit, offset])]
+
+
+def plan_search(
+    db: sqlite3.Connection,
+    fts: bool,
+    query: MentionQuery,
+    now: datetime,
+    negative: float,
+    positive: float,
+) -> SearchPlan:
+    """The plan of `query` (`fts`: the store has the FTS5 indexes)."""
+    plan = SearchPlan()
+    cutoff = (now - query.since).astimezone(UTC).isoformat()
+    oldest = db.execute("SELECT min(at) FROM mentions").fetchone()[0]
+    if oldest is None or cutoff > oldest:  # (a range that holds everything needs no test)
+        plan.where("at >= ?", cutoff)
+        # rows in the time range (from the index alone): what a walk would read at most
+        plan.size = db.execute("SELECT count(*) FROM mentions WHERE at >= ?", (cutoff,)).fetchone()[
+            0
+        ]
+    else:
+        plan.size = db.execute("SELECT max(rid) FROM mentions").fetchone()[0] or 0
+    if query.brand:
+        plan.where("instr(brands_cf, ?) > 0", SEP + query.brand.casefold() + SEP)
+    if query.source:
+        plan.where("source_cf = ?", query.source.casefold())
+    for flag in dict.fromkeys(query.flags):
+        plan.where("instr(flags, ?) > 0", SEP + flag.casefold() + SEP)
+    if query.sentiment == "negative":
+        plan.where("sentiment < ?", negative)
+    elif query.sentiment == "positive":
+        plan.where("sentiment >= ?", positive)
+    elif query.sentiment == "neutral":
+        plan.where("sentiment >= ? AND sentiment < ?", negative, positive)
+    for word in normalized_words(query):
+        pattern = mark_words(word)
+        # The same test, as an index lookup where there is one and as a scan of the
+        # text column: the page picks whichever is cheaper.
+        if fts and len(pattern) >= 3:
+            plan.index("mention_text", '"' + pattern.replace('"', '""') + '"', pattern)
+        elif fts and CJK_RUN.fullmatch(word):
+            plan.index("mention_grams", f'"{word}"', pattern)
+        else:
+            plan.where("instr(search, ?) > 0", pattern)
+    return plan
