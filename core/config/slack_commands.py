@@ -1,0 +1,15 @@
+"""The slash command names the Slack app answers to (also written in its manifest)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from core.config.base import Strict
+
+
+class SlackCommandNames(Strict):
+    mentions: str = Field(default="/mentions", pattern=r"^/[a-z0-9_\-]{1,31}$")
+    ack: str = Field(default="/ack", pattern=r"^/[a-z0-9_\-]{1,31}$")
+    assign: str = Field(default="/assign", pattern=r"^/[a-z0-9_\-]{1,31}$")
+    resolve: str = Field(default="/resolve", pattern=r"^/[a-z0-9_\-]{1,31}$")
+    buzz: str = Field(default="/buzz", pattern=r"^/[a-z0-9_\-]{1,31}$")
