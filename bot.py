@@ -84,7 +84,7 @@ class Buzzwatch:
 
         from listeners import build_notifier, build_permission
         from listeners.console import DryRunNotifier
-        from sources.base import build_sources
+        from sources.build import build_sources
         from sources.http import Fetcher
         from storage.factory import effective_backend, open_repository
 

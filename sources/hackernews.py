@@ -13,13 +13,14 @@ from typing import Any
 
 from core.domain.models import Mention, plausible_time
 from rules.text import cap, one_line, strip_markup
-from sources.base import SourceError, metric_count
-from sources.rss import (
+from sources.base import SourceError
+from sources.records import (
     MAX_AUTHOR,
     MAX_TEXT,
     MAX_TITLE,
     Mentions,
     mention_id,
+    metric_count,
     records_to_mentions,
     safe_url,
 )

@@ -59,7 +59,7 @@ EXPORT_ONLY = DERIVED | {"when"}
 _WHEN = TypeAdapter(datetime)
 # A source name as the config allows it.
 SOURCE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
-# A mention id as Buzzwatch makes them (sources/rss.py mention_id): kept as it is.
+# A mention id as Buzzwatch makes them (sources/records.py mention_id): kept as it is.
 MENTION_ID = re.compile(r"m[0-9a-f]{20}")
 # Export puts an apostrophe before a cell a spreadsheet would run as a formula (and before
 # one that already starts with apostrophes and then such a character): one comes off.
@@ -347,7 +347,7 @@ def import_file(
                 given = data.get("id") if isinstance(data, dict) else None
                 given = given.strip() if isinstance(given, str) else given
                 # The same id is the same post, with or without a link: the link, when there
-                # is one, makes the mention id (sources/rss.py), so the id is checked too.
+                # is one, makes the mention id (sources/records.py), so the id is checked too.
                 same_id = first_given.get((mention.source, given)) if given else None
                 if same_id is not None:
                     report.duplicates.append(

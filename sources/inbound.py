@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from core.domain.models import Mention, plausible_time
 from rules.text import cap, one_line, strip_markup
-from sources.rss import MAX_AUTHOR, MAX_TEXT, MAX_TITLE, mention_id, safe_url
+from sources.records import MAX_AUTHOR, MAX_TEXT, MAX_TITLE, mention_id, safe_url
 
 METRIC_KEYS = frozenset({"followers", "likes", "comments", "reposts", "points", "views"})
 # Generous limits before cleaning and capping: beyond them the input is refused, not cut.

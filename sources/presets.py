@@ -35,7 +35,8 @@ from sources.base import SourceContext, register
 from sources.hackernews import parse_hits
 from sources.hints import RSSHUB_KINDS
 from sources.mastodon import parse_statuses
-from sources.rss import FeedSource, Parser
+from sources.records import Parser
+from sources.rss import FeedSource
 
 MAX_KEYWORD_URLS = 5
 _ZH_EDITIONS = {"zh-CN": "zh-Hans", "zh-SG": "zh-Hans", "zh-TW": "zh-Hant", "zh-HK": "zh-Hant"}

@@ -19,7 +19,8 @@ from sources.base import SourceContext
 from sources.hackernews import parse_hits
 from sources.http import FetchError
 from sources.mastodon import parse_statuses
-from sources.rss import FeedSource, parse_feed, safe_url
+from sources.records import safe_url
+from sources.rss import FeedSource, parse_feed
 from tests.conftest import BASE_CONFIG, make_config
 from tests.feedserver import FeedServer, Route, rss
 
