@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from core.config.base import BUNDLED_CONFIG, REPO_ROOT, ConfigError
 from core.config.routing import DestinationConfig
 from core.config.schema import Config
-from core.config.sources import SourceConfig
+from core.config.sources import RssSourceConfig, SourceConfig
 
 
 def find_config_path(cli_path: str | os.PathLike[str] | None = None) -> Path:
@@ -134,7 +134,7 @@ def _bundled_paths(config: Config) -> Config:
     """The bundled examples' sample feeds ship with the code: find them from any folder."""
     sources = [
         s.model_copy(update={"path": REPO_ROOT / s.path})
-        if getattr(s, "path", None) is not None and not Path(s.path).is_absolute()
+        if isinstance(s, RssSourceConfig) and s.path is not None and not s.path.is_absolute()
         else s
         for s in config.sources
     ]
