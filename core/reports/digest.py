@@ -11,7 +11,6 @@ Periods are in local time: the daily digest covers the day that ended at the dig
 from __future__ import annotations
 
 import heapq
-import statistics
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -377,7 +376,7 @@ def _alert_figures(
             d.alerts_resolved += 1
         if "question" in a.flags and created < end and not a.acked_at and a.status not in ANSWERED:
             waiting.append((created, a))
-    d.median_ack = statistics.median(ack_times) if ack_times else None
+    d.median_ack = _median(ack_times) if ack_times else None
     waiting.sort(key=lambda pair: (pair[0], pair[1].id))
     d.unanswered_total = len(waiting)
     for created, a in waiting[:top]:
@@ -635,3 +634,11 @@ def stats_text(d: Digest) -> str:
             )
         )
     return "\n".join(lines)
+
+
+def _median(values: list[timedelta]) -> timedelta:
+    """statistics.median for durations (its typing accepts numbers only): the middle one,
+    or the mean of the middle two."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
