@@ -21,8 +21,8 @@ from core.domain.models import Alert, Flag, Status, from_iso, to_iso
 from core.domain.query import MAX_LIMIT, SENTIMENTS, MentionQuery
 from core.domain.repository import Repository
 from core.intake.health import sources_report
-from core.reports.digest import stats_text
 from core.reports.digest_service import DigestService
+from core.reports.digest_text import stats_text
 from rules.text import cap, clean_name, one_line, strip_invisible
 
 MAX_COMMAND_CHARS = 500
