@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import sources.kinds  # noqa: F401  (every source kind's config section)
 from core.config import load_config
 from core.domain.clock import FakeClock
 from core.domain.models import Mention

@@ -1,13 +1,11 @@
-"""Building the configured sources: every kind registers itself when its module is imported
-(sources.rss, sources.presets), and `build_sources` imports them all first."""
+"""Building the configured sources, each by its registered kind (sources/kinds.py imports
+every kind)."""
 
 from __future__ import annotations
 
 import itertools
 
-# Imported for what they register: the preset kinds and "rss".
-import sources.presets
-import sources.rss  # noqa: F401
+import sources.kinds  # noqa: F401  (registers every kind)
 from core.config import Config
 from core.domain.clock import Clock
 from sources.base import REGISTRY, Source, SourceContext

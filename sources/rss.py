@@ -10,11 +10,12 @@ import logging
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import feedparser
+from pydantic import model_validator
 
-from core.config import RssSourceConfig
+from core.config import SourceSection, source_section
 from core.domain.models import Mention, plausible_time
 from rules.text import cap, one_line, strip_markup
 from sources.base import PollResult, SourceContext, SourceError, register
@@ -127,6 +128,23 @@ def parse_feed(
         # An RSS/Atom start, then broken before any entry (truncated, say).
         raise SourceError(f"not a readable feed: {_problem(parsed) or 'unknown error'}")
     return Mentions()
+
+
+@source_section
+class RssSourceConfig(SourceSection):
+    """An RSS or Atom feed: at a URL, or in a local file."""
+
+    type: Literal["rss"]
+    url: str | None = None
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _url_or_path(self) -> RssSourceConfig:
+        if (self.url is None) == (self.path is None):
+            raise ValueError("give exactly one of 'url' or 'path'")
+        if self.url is not None and not self.url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        return self
 
 
 class FeedSource:

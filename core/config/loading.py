@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from core.config.base import BUNDLED_CONFIG, REPO_ROOT, ConfigError
 from core.config.routing import DestinationConfig
 from core.config.schema import Config
-from core.config.sources import RssSourceConfig, SourceConfig
+from core.config.sources import SOURCE_SECTIONS, SourceSection, source_section_union
 
 
 def find_config_path(cli_path: str | os.PathLike[str] | None = None) -> Path:
@@ -35,16 +35,19 @@ def _union_tags(annotated: Any) -> set[str]:
     return {get_args(m.model_fields["type"].annotation)[0] for m in members}
 
 
-# pydantic puts the discriminator's value into an error's location; people never typed it.
-_TAGS = _union_tags(SourceConfig) | _union_tags(DestinationConfig)
+def _tags() -> set[str]:
+    """The source and destination types: pydantic puts the discriminator's value into an
+    error's location, and people never typed it."""
+    return set(SOURCE_SECTIONS) | _union_tags(DestinationConfig)
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
+    tags = _tags()
     for i, item in enumerate(loc):
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in _TAGS and i >= 2 and loc[i - 2] in ("sources", "destinations"):
+        elif item in tags and i >= 2 and loc[i - 2] in ("sources", "destinations"):
             continue
         else:
             parts.append(("." if parts else "") + str(item))
@@ -67,12 +70,14 @@ def _did_you_mean(loc: tuple[Any, ...]) -> str:
 def _inside(kind: Any, item: Any) -> Any:
     """What sits at `item` (a key, a list index, a mapping key, a source or destination type
     as pydantic puts it in the location) inside a value of type `kind`; None if unknown."""
-    fields = getattr(kind, "model_fields", None)
-    if fields is not None:
-        return fields[item].annotation if isinstance(item, str) and item in fields else None
     origin, args = get_origin(kind), get_args(kind)
     if origin is Annotated:
         return _inside(args[0], item)
+    if kind is SourceSection and SOURCE_SECTIONS:  # the sections the kinds registered
+        return _inside(source_section_union(), item)
+    fields = getattr(kind, "model_fields", None)
+    if fields is not None:
+        return fields[item].annotation if isinstance(item, str) and item in fields else None
     if origin in (list, tuple, set, frozenset):
         return args[0] if isinstance(item, int) and args else None
     if origin is dict:
@@ -133,8 +138,8 @@ def load_config(cli_path: str | os.PathLike[str] | None = None) -> tuple[Config,
 def _bundled_paths(config: Config) -> Config:
     """The bundled examples' sample feeds ship with the code: find them from any folder."""
     sources = [
-        s.model_copy(update={"path": REPO_ROOT / s.path})
-        if isinstance(s, RssSourceConfig) and s.path is not None and not s.path.is_absolute()
+        s.model_copy(update={"path": REPO_ROOT / path})
+        if isinstance(path := getattr(s, "path", None), Path) and not path.is_absolute()
         else s
         for s in config.sources
     ]

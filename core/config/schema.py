@@ -18,7 +18,7 @@ from core.config.sources import (
     HealthConfig,
     InboundConfig,
     RsshubConfig,
-    SourceConfig,
+    SourceSections,
 )
 
 
@@ -32,7 +32,7 @@ class Config(Strict):
     rules: RulesConfig = RulesConfig()
     analysis: AnalysisConfig = AnalysisConfig()
     fetch: FetchConfig = FetchConfig()
-    sources: list[SourceConfig] = []
+    sources: SourceSections = []
     destinations: dict[str, DestinationConfig] = {}
     routes: list[RouteConfig] = []
     digest: DigestConfig = DigestConfig()

@@ -1,23 +1,26 @@
-"""The `sources` section (feeds and presets) and how sources are fetched.
-
-sources/presets.py turns each preset section into URLs.
-"""
+"""The `sources` section (what every source has, and the hook each source kind registers
+its own section with), and how sources are fetched."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
-from typing import Annotated, Literal
+from functools import cache
+from typing import Annotated, Any, TypeVar, Union, get_args
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SerializeAsAny, TypeAdapter, field_validator
 
-from core.config.base import Duration, SafeId, Strict
+from core.config.base import Duration, Strict
 
 
-class SourceBase(Strict):
+class SourceSection(Strict):
+    """What every entry of `sources` has. Each source kind declares its own section, a
+    subclass with `type: Literal["<kind>"]` and its fields, beside its code in sources/, and
+    registers it with `source_section` (sources/kinds.py imports every kind)."""
+
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     every: Duration = timedelta(minutes=5)
     enabled: bool = True
+    type: str
 
     @field_validator("every")
     @classmethod
@@ -27,139 +30,43 @@ class SourceBase(Strict):
         return every
 
 
-class RssSourceConfig(SourceBase):
-    type: Literal["rss"]
-    url: str | None = None
-    path: Path | None = None
+# kind ("rss", "google_news", ...) -> its section, in the order the kinds registered
+SOURCE_SECTIONS: dict[str, type[SourceSection]] = {}
 
-    @model_validator(mode="after")
-    def _url_or_path(self) -> RssSourceConfig:
-        if (self.url is None) == (self.path is None):
-            raise ValueError("give exactly one of 'url' or 'path'")
-        if self.url is not None and not self.url.lower().startswith(("http://", "https://")):
-            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
-        return self
+Section = TypeVar("Section", bound=SourceSection)
 
 
-class SearchPreset(SourceBase):
-    """A keyword search. Without `query`, the keywords of `brand` (default: the first brand)."""
-
-    query: str | None = Field(default=None, min_length=1, max_length=200)
-    brand: str | None = None
-
-
-class GoogleNewsSourceConfig(SearchPreset):
-    type: Literal["google_news"]
-    lang: str = Field(default="en-US", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
-    country: str = Field(default="US", pattern=r"^[A-Za-z]{2}$")
+def source_section(section: type[Section]) -> type[Section]:
+    """Register a source kind's config section (a class decorator); its kind is the one
+    value its `type` field allows."""
+    (kind,) = get_args(section.model_fields["type"].annotation)
+    SOURCE_SECTIONS[kind] = section
+    _sections_adapter.cache_clear()
+    return section
 
 
-class BingNewsSourceConfig(SearchPreset):
-    type: Literal["bing_news"]
-    market: str | None = Field(default=None, pattern=r"^[a-z]{2}-[A-Za-z]{2}$")
+def source_section_union() -> Any:
+    """Every registered section as one union, told apart by `type`."""
+    members = tuple(SOURCE_SECTIONS.values())
+    if not members:
+        raise RuntimeError("no source kinds registered: import sources.kinds first")
+    union = members[0] if len(members) == 1 else Union[members]  # noqa: UP007
+    return Annotated[union, Field(discriminator="type")]
 
 
-class RedditSearchSourceConfig(SearchPreset):
-    type: Literal["reddit_search"]
-    subreddit: SafeId | None = None
-    sort: Literal["new", "relevance", "top", "comments"] = "new"
+@cache
+def _sections_adapter() -> TypeAdapter[list[SourceSection]]:
+    return TypeAdapter(list[source_section_union()])  # type: ignore[misc]
 
 
-class HackerNewsSourceConfig(SearchPreset):
-    type: Literal["hackernews"]
-    tags: Literal["story", "comment", "all"] = "all"
+def _typed_sections(value: Any) -> Any:
+    """The `sources` list validated by each entry's registered section: its errors keep
+    their place (sources[1].url), as if the union had been written into Config."""
+    return _sections_adapter().validate_python(value) if value else value
 
 
-class MastodonHashtagSourceConfig(SourceBase):
-    type: Literal["mastodon_hashtag"]
-    instance: str = Field(pattern=r"^[A-Za-z0-9.\-]+(:\d+)?$")  # e.g. mastodon.social
-    tag: str = Field(pattern=r"^\w{1,100}$")  # without the #
-    scheme: Literal["https", "http"] = "https"
-
-
-class YouTubeChannelSourceConfig(SourceBase):
-    type: Literal["youtube_channel"]
-    channel_id: str = Field(pattern=r"^UC[A-Za-z0-9_\-]{22}$")
-
-
-class WeiboSearchSourceConfig(SearchPreset):
-    type: Literal["weibo_search"]
-
-
-class BilibiliSearchSourceConfig(SearchPreset):
-    type: Literal["bilibili_search"]
-
-
-class WeiboUserSourceConfig(SourceBase):
-    type: Literal["weibo_user"]
-    uid: str = Field(pattern=r"^\d{1,20}$")
-
-
-class ZhihuSourceConfig(SourceBase):
-    type: Literal["zhihu"]
-    kind: Literal["topic", "question", "people"] = "topic"
-    id: SafeId
-
-
-class XiaohongshuUserSourceConfig(SourceBase):
-    type: Literal["xiaohongshu_user"]
-    user_id: SafeId
-
-
-class DouyinUserSourceConfig(SourceBase):
-    type: Literal["douyin_user"]
-    uid: SafeId
-
-
-class WechatMpSourceConfig(SourceBase):
-    """A WeChat official account's homepage (RSSHub /wechat/mp/homepage/:biz/:hid)."""
-
-    type: Literal["wechat_mp"]
-    biz: SafeId
-    hid: SafeId
-
-
-class RsshubRouteSourceConfig(SourceBase):
-    """Any other RSSHub route, e.g. /weibo/user/1195230310."""
-
-    type: Literal["rsshub"]
-    route: str = Field(pattern=r"^/[A-Za-z0-9_.~%=@+:,\-/]+$", max_length=500)
-
-    @field_validator("route")
-    @classmethod
-    def _no_dot_segments(cls, route: str) -> str:
-        if any(part in (".", "..") for part in route.split("/")):
-            raise ValueError("route must not contain . or .. segments")
-        return route
-
-
-SEARCH_PRESETS = (
-    GoogleNewsSourceConfig,
-    BingNewsSourceConfig,
-    RedditSearchSourceConfig,
-    HackerNewsSourceConfig,
-    WeiboSearchSourceConfig,
-    BilibiliSearchSourceConfig,
-)
-
-SourceConfig = Annotated[
-    RssSourceConfig
-    | GoogleNewsSourceConfig
-    | BingNewsSourceConfig
-    | RedditSearchSourceConfig
-    | HackerNewsSourceConfig
-    | MastodonHashtagSourceConfig
-    | YouTubeChannelSourceConfig
-    | WeiboSearchSourceConfig
-    | WeiboUserSourceConfig
-    | ZhihuSourceConfig
-    | BilibiliSearchSourceConfig
-    | XiaohongshuUserSourceConfig
-    | DouyinUserSourceConfig
-    | WechatMpSourceConfig
-    | RsshubRouteSourceConfig,
-    Field(discriminator="type"),
-]
+# Config's `sources`: serialized as the sections they are, not as the base.
+SourceSections = Annotated[list[SerializeAsAny[SourceSection]], BeforeValidator(_typed_sections)]
 
 
 class RsshubConfig(Strict):
