@@ -69,7 +69,7 @@ class Batch:
     outbox: list[OutboxItem] = field(default_factory=list)
     grouped: int = 0
     silenced: int = 0
-    stormed: int = 0
+    folded_into_bursts: int = 0  # new alerts listed in a burst instead of posted
     _seen: set[str] = field(default_factory=set)
 
     def add_new(self, alert: Alert) -> None:
@@ -270,7 +270,7 @@ class AlertMaker:
                 alert.destinations = []  # delivered inside the burst message
                 burst.members.append(alert.id)
                 self._refresh_burst(burst, alert, cfg)
-                batch.stormed += 1
+                batch.folded_into_bursts += 1
                 continue
             wait = cfg.group_wait if cfg else timedelta(0)
             for item in outbox_items(alert, "post", now):
