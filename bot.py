@@ -22,6 +22,7 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+import sources.kinds  # noqa: F401  (every source kind's config section, before a config is read)
 from core.alerting.lifecycle import AlertService
 from core.alerting.routing import Router, route_label
 from core.alerting.sla import SlaWatcher
@@ -89,7 +90,7 @@ class Buzzwatch:
 
         from listeners import build_notifier, build_permission
         from listeners.console import DryRunNotifier
-        from sources.base import build_sources
+        from sources.build import build_sources
         from sources.http import Fetcher
         from storage.factory import effective_backend, open_repository
 

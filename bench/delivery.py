@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import sources.kinds  # noqa: F401  (every source kind's config section)
 from bench.corpus import make_mentions
 from core.alerting.routing import Router
 from core.config import parse_config

@@ -22,13 +22,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import sources.kinds  # noqa: F401  (every source kind's config section)
 from core.config import load_config
 from core.domain.clock import FakeClock
 from core.domain.models import Mention
 from core.reports import export
 from core.reports.chart import render_chart
-from core.reports.digest import daily_period, digest_text
+from core.reports.digest import daily_period
 from core.reports.digest_service import DigestService
+from core.reports.digest_text import digest_text
 from core.reports.storms import StormWatch
 from storage.tinydb_repo import TinyDBRepository
 

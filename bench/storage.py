@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
+import sources.kinds  # noqa: F401, E402  (every source kind's config section)
 from bench.corpus import make_mentions  # noqa: E402
 from core.alerting.lifecycle import AlertService, new_alert  # noqa: E402
 from core.alerting.routing import Router  # noqa: E402

@@ -16,7 +16,7 @@ import sys
 import threading
 from typing import Any, TextIO
 
-from core.alerting.views import alert_view, storm_view
+from core.alerting.views import alert_view, burst_view
 from core.config import ConsoleDestination
 from core.domain.notifier import Delivery, Notifier, Outgoing
 from listeners import notifier_type
@@ -41,7 +41,7 @@ STORM_MEMBERS = 50  # lines of members a console storm message shows
 
 def render_storm_text(out: Outgoing) -> str:
     assert out.alert is not None
-    sv = storm_view(out.alert, out.alerts)
+    sv = burst_view(out.alert, out.alerts)
     lines = [f"{sv.mark} [{sv.id}] {sv.severity.upper()} · {sv.title}"]
     lines.append(f"   {sv.status} · {sv.open} of {sv.total} alerts still open")
     for v in sv.members[:STORM_MEMBERS]:

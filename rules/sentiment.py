@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.config.analysis import NEGATIVE_THRESHOLD
 from rules.cues import asserted
 from rules.social import clean, has_cjk
 
@@ -50,12 +51,6 @@ MODEL_PATH = Path(__file__).resolve().parent / "models" / "zh_sentiment.json.gz"
 MODEL_FORMAT = "buzzwatch-zh-ngram-lr/2"
 NGRAM_MAX = 4
 
-# VADER's own cut-off (compound <= -0.05 is negative; neutral text scores exactly 0).  The
-# Chinese model's cut-off is calibrated by tools/train_zh_sentiment.py on validation folds of
-# the training data and folded into the model's bias so that this same value applies (the
-# model file records it; a test keeps the two in sync).  A literal, so reading it does not
-# load the model.  Config may override it.
-NEGATIVE_THRESHOLD: float = -0.05
 
 _CACHE_SIZE = 65536
 

@@ -70,18 +70,26 @@ def emoticon_token(name: str) -> str:
     return f"〔{cat}:{name}〕"
 
 
-_URL = re.compile(r"(?:https?://|www\.)[^\s\u3000，。！？；、（）【】「」“”<>\"']+", re.IGNORECASE)
+# The shapes of platform markup, one place for each: rules/titles.py builds on them too.
+URL_START = r"(?:https?://|www\.)"
 # Weibo handles: letters, digits, CJK, '-' and '_', up to 30 chars; stop at ':' / space.
-_MENTION = re.compile(r"@[\w\-\u4e00-\u9fff]{1,30}")
-_REPOST_SPLIT = re.compile(r"\s*//\s*@[\w\-\u4e00-\u9fff]{1,30}\s*[:：]?\s*")
-_REPOST_PREFIX = re.compile(r"^\s*(?:转发微博|轉發微博|repost|rt)\s*[:：]?\s*", re.IGNORECASE)
+HANDLE = r"@[\w\-\u4e00-\u9fff]{1,30}"
+TOPIC = r"#([^#\n]{1,40})#"  # Weibo's #话题#
+EMOTICON_CODE = r"\[([^\[\]\s]{1,8})\]"  # [哈哈], [doge]
+REPOST_WORDS = r"转发微博|轉發微博|repost|rt"  # what a repost says before its own words
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Chinese characters (a class's ranges)
+
+_URL = re.compile(URL_START + r"[^\s\u3000，。！？；、（）【】「」“”<>\"']+", re.IGNORECASE)
+_MENTION = re.compile(HANDLE)
+_REPOST_SPLIT = re.compile(rf"\s*//\s*{HANDLE}\s*[:：]?\s*")
+_REPOST_PREFIX = re.compile(rf"^\s*(?:{REPOST_WORDS})\s*[:：]?\s*", re.IGNORECASE)
 _RT_HEAD = re.compile(r"^\s*RT\s+@[\w\-]{1,30}\s*:?\s*")
 # Weibo export markup seen in weibo2018: {%#话题#%}, {%某某的秒拍视频%}, {%北京·三里屯%}
 _WEIBO_CARD = re.compile(r"\{%\s*(.*?)\s*%\}")
 _VIDEO_CARD = re.compile(r"\S{0,20}的(?:秒拍|微博|美拍)视频")
-_TOPIC = re.compile(r"#([^#\n]{1,40})#")
+_TOPIC = re.compile(TOPIC)
 _HASHTAG = re.compile(r"(?<![\w&])#(\w{1,40})")
-_EMOTICON_CODE = re.compile(r"\[([^\[\]\s]{1,8})\]")
+_EMOTICON_CODE = re.compile(EMOTICON_CODE)
 # Ranges covering the emoji we meet in posts (pictographs, dingbats, symbols).
 _EMOJI = re.compile(
     "[\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2764\u263a\u2639]\ufe0f?",
@@ -95,7 +103,7 @@ _REPEAT_PAIR = re.compile(r"(..)\1{2,}", re.DOTALL)
 # Same token repeated: 〔负:怒〕〔负:怒〕〔负:怒〕 -> two of them.
 _REPEAT_TOKEN = re.compile(r"(〔[^〕]{1,12}〕)(?:\s*\1){2,}")
 _SPACES = re.compile(r"[ \t\u3000]+")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(f"[{HAN}]")
 
 
 def has_cjk(text: str) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from rules.social import EMOTICON_CODE, HAN, HANDLE, REPOST_WORDS, TOPIC, URL_START
 from rules.text import normalize, one_line
 
 # Compared after normalize() and noise removal (so "转发微博：", "Repost!" and "[图片]" match).
@@ -99,20 +100,23 @@ PLACEHOLDERS = frozenset(
     }
 )
 
-_URL = re.compile(r"(?:https?://|www\.)\S+")
-_HANDLE = re.compile(r"@[\w\-\u4e00-\u9fff]{1,30}")
-_TOPIC = re.compile(r"#[^#\n]{1,40}#|#\w{1,40}")
-_EMOTICON = re.compile(r"\[[^\[\]\s]{1,8}\]")
-# Repost markers: "转发微博:" or "RT" before the words, "//" between a repost chain's parts.
-_REPOST_MARK = re.compile(r"^\s*(?:转发微博|轉發微博|转发|repost|rt)\b\s*[:：]?|//")
+# The platform markup patterns are rules/social.py's; a title's differ only where noted.
+# A link runs to the next space (a title keeps nothing glued to its link).
+_URL = re.compile(URL_START + r"\S+")
+_HANDLE = re.compile(HANDLE)
+_TOPIC = re.compile(rf"{TOPIC}|#\w{{1,40}}")  # also a bare #tag, even inside a word
+_EMOTICON = re.compile(EMOTICON_CODE)
+# Repost markers: "转发微博:" or "RT" before the words (as a whole word), "//" between a
+# repost chain's parts.
+_REPOST_MARK = re.compile(rf"^\s*(?:{REPOST_WORDS}|转发)\b\s*[:：]?|//")
 # Weibo's media cards ("某某的秒拍视频") and "<author>的微博": the platform speaking, not the author.
 _CARD = re.compile(r"^.{0,30}的(?:微博|秒拍视频|美拍视频|微博视频|视频|动态|笔记|主页)$")
 # What is left to read: letters (any script) and digits, one space between words.
 _NOT_WORD = re.compile(r"[^\w]+|_")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
-_LATIN_WORD = re.compile(
-    r"[^\W_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]+"
-)
+# Scripts written without spaces: Chinese, and Japanese kana and Korean hangul too.
+_CJK_CLASS = HAN + "\u3040-\u30ff\uac00-\ud7af"
+_CJK = re.compile(f"[{_CJK_CLASS}]")
+_LATIN_WORD = re.compile(f"[^\\W_{_CJK_CLASS}]+")
 
 # Fewer than this many CJK characters and Latin words cannot name one story ("差评",
 # "Help!", "OMG"): many unrelated posts share such a title.

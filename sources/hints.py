@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-RSSHUB_KINDS = frozenset(
-    {
-        "weibo_search",
-        "weibo_user",
-        "zhihu",
-        "bilibili_search",
-        "xiaohongshu_user",
-        "douyin_user",
-        "wechat_mp",
-        "rsshub",
-    }
-)
+# The presets fetched through RSSHub ("weibo_user", "zhihu", ...): sources/presets.py adds
+# each as it registers it.
+RSSHUB_KINDS: set[str] = set()
 
 
 def hint(kind: str, error: str, status: int | None) -> str:

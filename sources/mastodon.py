@@ -15,8 +15,8 @@ from typing import Any
 from core.domain.models import Mention, plausible_time
 from core.intake.records import MAX_AUTHOR, MAX_TEXT, MAX_TITLE, mention_id, safe_url
 from rules.text import cap, one_line, strip_markup
-from sources.base import SourceError, metric_count
-from sources.rss import Mentions, records_to_mentions
+from sources.base import SourceError
+from sources.records import Mentions, metric_count, records_to_mentions
 
 _METRICS = {
     "replies_count": "comments",

@@ -8,26 +8,23 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import feedparser
+from pydantic import model_validator
 
-from core.config import RssSourceConfig
+from core.config import SourceSection, source_section
 from core.domain.models import Mention, plausible_time
 from core.intake.records import MAX_AUTHOR, MAX_TEXT, MAX_TITLE, mention_id, safe_url
-from rules.text import cap, one_line, strip_invisible, strip_markup
+from rules.text import cap, one_line, strip_markup
 from sources.base import PollResult, SourceContext, SourceError, register
 from sources.hints import hint
-
-# content, source name, fetch time, response headers -> mentions
-Parser = Callable[[bytes, str, datetime, "dict[str, str] | None"], list[Mention]]
+from sources.records import Mentions, Parser, count, records_to_mentions
 
 log = logging.getLogger("buzzwatch.sources")
 
-MAX_ENTRIES = 500
 # Numeric fields feeds carry (slash:comments, media:statistics, RSSHub extras) -> our metric names.
 _METRIC_FIELDS = {
     "slash_comments": "comments",
@@ -43,22 +40,6 @@ def _time(entry: Any, now: datetime) -> datetime | None:
     return plausible_time(entry.get("published_parsed") or entry.get("updated_parsed"), now)
 
 
-def count(value: object) -> int | None:
-    """A count as a feed or an API writes it (123, "123", " 1,234 "), or None when it is not
-    a sane one. Only ASCII digits, and few enough: int() takes '²' for a digit and then
-    fails on it, and refuses (ValueError) a string of more than 4,300 digits."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        s = value.strip().replace(",", "")
-        if not (s.isascii() and s.isdigit() and len(s) < 16):
-            return None
-        value = int(s)
-    if isinstance(value, int) and 0 <= value < 10**12:
-        return value
-    return None
-
-
 def _metrics(entry: Any) -> dict[str, int]:
     metrics: dict[str, int] = {}
     for key, name in _METRIC_FIELDS.items():
@@ -72,79 +53,6 @@ def _metrics(entry: Any) -> dict[str, int]:
     if isinstance(rating, dict) and (n := count(rating.get("count"))) is not None:
         metrics["likes"] = max(metrics.get("likes", 0), n)
     return metrics
-
-
-# What one malformed entry or record can raise while it is turned into a mention.
-RECORD_ERRORS = (ValueError, TypeError, OverflowError, RecursionError)
-
-
-class Mentions(list[Mention]):
-    """The mentions of one answer, and how many of its entries were left out for being
-    over MAX_ENTRIES (`cut`): the poller counts them in the source's health."""
-
-    cut: int = 0
-
-
-def records_to_mentions(
-    records: Sequence[Any], convert: Callable[..., Mention | None], source: str, now: datetime
-) -> Mentions:
-    """`convert(record, source, now)` over the records of one answer (feed entries, API
-    hits). One odd record (not a mapping, or raising while converted) is skipped and logged;
-    it does not cost the answer its others. Of more than MAX_ENTRIES mentions the newest
-    are kept (a feed listing oldest first would otherwise lose every new entry for good);
-    the rest are logged and counted as cut."""
-    mentions = Mentions()
-    for record in records:
-        if not isinstance(record, dict):
-            continue
-        try:
-            m = convert(record, source, now)
-        except RECORD_ERRORS as err:
-            log.warning(
-                "source=%s skipped an entry: %s: %s",
-                source,
-                type(err).__name__,
-                cap(one_line(strip_invisible(str(err))), 200),
-            )
-            continue
-        if m is not None:
-            mentions.append(m)
-    if len(mentions) <= MAX_ENTRIES:
-        return mentions
-    return _newest(mentions, source)
-
-
-def _newest(mentions: list[Mention], source: str) -> Mentions:
-    """The MAX_ENTRIES newest, in the answer's order; undated ones count as oldest, and among
-    equals the answer's order decides (so an undated feed keeps its first entries)."""
-    ranked = sorted(
-        range(len(mentions)),
-        key=lambda i: mentions[i].published or datetime.min.replace(tzinfo=UTC),
-        reverse=True,
-    )
-    keep = set(ranked[:MAX_ENTRIES])
-    kept = Mentions(m for i, m in enumerate(mentions) if i in keep)
-    cut = [mentions[i] for i in ranked[MAX_ENTRIES:]]
-    kept.cut = len(cut)
-    dated = [m.published for m in cut if m.published]
-    span = (
-        f", published {min(dated):%Y-%m-%d %H:%M} to {max(dated):%Y-%m-%d %H:%M} UTC"
-        if dated
-        else ""
-    )
-    undated = len(cut) - len(dated)
-    log.warning(
-        "source=%s answer has %d entries, over the %d read per answer: the newest %d kept, "
-        "%d older cut%s%s",
-        source,
-        len(mentions),
-        MAX_ENTRIES,
-        MAX_ENTRIES,
-        len(cut),
-        span,
-        f" ({undated} with no time)" if undated else "",
-    )
-    return kept
 
 
 def entry_to_mention(entry: Any, source: str, now: datetime) -> Mention | None:
@@ -211,6 +119,23 @@ def parse_feed(
         # An RSS/Atom start, then broken before any entry (truncated, say).
         raise SourceError(f"not a readable feed: {_problem(parsed) or 'unknown error'}")
     return Mentions()
+
+
+@source_section
+class RssSourceConfig(SourceSection):
+    """An RSS or Atom feed: at a URL, or in a local file."""
+
+    type: Literal["rss"]
+    url: str | None = None
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _url_or_path(self) -> RssSourceConfig:
+        if (self.url is None) == (self.path is None):
+            raise ValueError("give exactly one of 'url' or 'path'")
+        if self.url is not None and not self.url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        return self
 
 
 class FeedSource:

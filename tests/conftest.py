@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import sources.kinds  # noqa: F401, E402  (every source kind's config section)
 from core.config import Config, parse_config  # noqa: E402
 from core.domain.clock import FakeClock  # noqa: E402
 from tests.postgres_server import postgres_dsn, postgres_schema  # noqa: E402, F401

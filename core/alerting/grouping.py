@@ -3,7 +3,7 @@
 - The same story (same dedup key, or a near-duplicate by SimHash) counts on the alert
   people already have instead of posting again; a resolved story that comes back reopens.
 - A burst on one route (more than `burst.threshold` new alerts within `burst.window`)
-  folds into one storm message that is updated as it grows.
+  folds into one burst message that is updated as it grows.
 - `group_wait` delays a first post so similar mentions can join it; automatic updates are
   sent at most once per `group_interval` (one pending update renders the latest state).
 - Silenced brands, sources and routes make no alert (the mention is still stored).
@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from core.alerting.lifecycle import dedup_key, new_alert, outbox_items
 from core.alerting.routing import Router, route_label
@@ -26,7 +27,15 @@ from rules.titles import says_nothing
 
 log = logging.getLogger("buzzwatch.alerting")
 
-STORM_LINES = 15
+# next_ids(n) reserves n alert ids.
+NextIds = Callable[[int], list[str]]
+
+# A burst on one route is one alert of its own (kind BURST_KIND, its members' `storm_of`
+# naming it) whose message lists its members. People read it as a "storm" (that is the
+# stored kind and the messages' wording); in the code it is a burst, to tell it from a
+# brand's volume storm (core/reports/storms.py).
+BURST_KIND = "storm"
+BURST_LINES = 15  # member lines a burst's summary keeps
 
 
 def story_text(title: str, text: str, author: str = "") -> str:
@@ -60,7 +69,7 @@ class Batch:
     outbox: list[OutboxItem] = field(default_factory=list)
     grouped: int = 0
     silenced: int = 0
-    stormed: int = 0
+    folded_into_bursts: int = 0  # new alerts listed in a burst instead of posted
     _seen: set[str] = field(default_factory=set)
 
     def add_new(self, alert: Alert) -> None:
@@ -111,15 +120,20 @@ def may_hold(target: Alert | _Story, mention: Mention, route: str, dests: list[s
         return False
     if isinstance(target, _Story):
         return set(dests) <= set(target.dests)
-    if target.storm_of:  # shown in its storm's message, which went where its route sends
+    if target.storm_of:  # shown in its burst's message, which went where its route sends
         return target.route == route
     return set(dests) <= set(target.destinations)
 
 
 _RANK = {s.value: s.rank for s in Severity}
 
+# What may hold a new mention: a stored alert, or a story found earlier in this cycle.
+_Candidate = TypeVar("_Candidate", Alert, _Story)
 
-def _holder(candidates, mention: Mention, route: str, dests: list[str]):
+
+def _holder(
+    candidates: Sequence[_Candidate], mention: Mention, route: str, dests: list[str]
+) -> _Candidate | None:
     """The newest of the alerts or stories sharing the mention's key that may hold it."""
     return next((c for c in reversed(candidates) if may_hold(c, mention, route, dests)), None)
 
@@ -153,7 +167,7 @@ class AlertMaker:
         alerts: list[Alert],
         pending: list[OutboxItem],
         silences: list[dict[str, Any]],
-        next_ids,
+        next_ids: NextIds,
         now: datetime,
         backlog: bool = False,
     ) -> Batch:
@@ -161,7 +175,7 @@ class AlertMaker:
         `next_ids(n)`: reserves n alert ids. `backlog`: these mentions are what a source had
         before its first poll, however fast they arrive now, so they are no burst."""
         batch = Batch()
-        routed = []
+        routed: list[tuple[Mention, str, list[str]]] = []
         for m in mentions:
             route, dests = self.router.destinations_for(m)
             if not dests:
@@ -186,8 +200,10 @@ class AlertMaker:
             if a.kind == "mention":
                 by_key.setdefault(a.dedup_key, []).append(a)
         near = [a for a in alerts if a.kind == "mention" and a.created_at >= window_start]
-        storms = {a.route: a for a in alerts if a.kind == "storm" and a.status != Status.RESOLVED}
-        storm_by_id = {a.id: a for a in alerts if a.kind == "storm"}
+        bursts = {
+            a.route: a for a in alerts if a.kind == BURST_KIND and a.status != Status.RESOLVED
+        }
+        burst_by_id = {a.id: a for a in alerts if a.kind == BURST_KIND}
         # An update is redundant while the alert's post is still queued, or another update
         # is: either one renders the alert as it is when it goes out.
         pending_updates = {
@@ -215,8 +231,8 @@ class AlertMaker:
             if existing is None:
                 existing = self._near(near, mention, route, dests, fp, own, cache) if own else None
             if existing is not None:
-                storm_of = storm_by_id.get(existing.storm_of) if existing.storm_of else None
-                self._join(existing, mention, now, batch, pending_updates, storm_of)
+                burst = burst_by_id.get(existing.storm_of) if existing.storm_of else None
+                self._join(existing, mention, now, batch, pending_updates, burst)
                 continue
             story = _holder(fresh_by_key.get(key, []), mention, route, dests)
             if story is None:
@@ -243,18 +259,18 @@ class AlertMaker:
             cfg = self.routes.get(route)
             recent = recent_by_route.setdefault(route, [])
             recent.append(alert)
-            storm = None
+            burst = None
             if not backlog and Severity(alert.severity).rank < Severity.HIGH.rank:
                 # High and critical alerts are never folded: each needs its own message.
-                storm = self._storm_for(
-                    route, cfg, recent, storms, now, batch, next_ids, pending_updates
+                burst = self._burst_for(
+                    route, cfg, recent, bursts, now, batch, next_ids, pending_updates
                 )
-            if storm is not None:
-                alert.storm_of = storm.id
-                alert.destinations = []  # delivered inside the storm message
-                storm.members.append(alert.id)
-                self._refresh_storm(storm, alert, cfg)
-                batch.stormed += 1
+            if burst is not None:
+                alert.storm_of = burst.id
+                alert.destinations = []  # delivered inside the burst message
+                burst.members.append(alert.id)
+                self._refresh_burst(burst, alert, cfg)
+                batch.folded_into_bursts += 1
                 continue
             wait = cfg.group_wait if cfg else timedelta(0)
             for item in outbox_items(alert, "post", now):
@@ -266,14 +282,14 @@ class AlertMaker:
 
     def _near(
         self,
-        candidates,
+        candidates: Sequence[_Candidate],
         mention: Mention,
         route: str,
         dests: list[str],
         fp: int,
         own: frozenset[str],
-        cache: dict,
-    ):
+        cache: dict[str, frozenset[str]],
+    ) -> _Candidate | None:
         """The first alert or story of the same brand whose text is a near-duplicate: its
         SimHash within `max_distance` bits (a cheap filter), then enough shared shingles
         (SimHash alone merged unrelated short posts and missed one-word edits)."""
@@ -308,8 +324,8 @@ class AlertMaker:
         mention: Mention,
         now: datetime,
         batch: Batch,
-        pending_updates: set,
-        storm: Alert | None = None,
+        pending_updates: set[tuple[str, str]],
+        burst: Alert | None = None,
     ) -> None:
         self._count(existing, mention, batch)
         note = ""
@@ -323,13 +339,18 @@ class AlertMaker:
             note = f"{existing.id} reopened: a new mention of a resolved story ({mention.source})"
         batch.touch(existing)
         self._queue_update(existing, now, batch, pending_updates, note)
-        if storm is not None and note:
-            # A reopened storm member has no message of its own: the storm's shows it. (A
-            # mere +1 changes nothing the storm's list shows.)
-            self._queue_update(storm, now, batch, pending_updates, note)
+        if burst is not None and note:
+            # A reopened burst member has no message of its own: the burst's shows it. (A
+            # mere +1 changes nothing the burst's list shows.)
+            self._queue_update(burst, now, batch, pending_updates, note)
 
     def _queue_update(
-        self, alert: Alert, now: datetime, batch: Batch, pending_updates: set, note: str = ""
+        self,
+        alert: Alert,
+        now: datetime,
+        batch: Batch,
+        pending_updates: set[tuple[str, str]],
+        note: str = "",
     ) -> None:
         cfg = self.routes.get(alert.route)
         interval = cfg.group_interval if cfg else timedelta(0)
@@ -342,68 +363,68 @@ class AlertMaker:
                 item.next_attempt_at = to_iso(now + interval) or ""
             batch.outbox.append(item)
 
-    def _storm_for(
+    def _burst_for(
         self,
-        route,
+        route: str,
         cfg: RouteConfig | None,
         recent: list[Alert],
-        storms,
-        now,
+        bursts: dict[str, Alert],
+        now: datetime,
         batch: Batch,
-        next_ids,
-        pending_updates,
+        next_ids: NextIds,
+        pending_updates: set[tuple[str, str]],
     ) -> Alert | None:
-        """The storm this new alert belongs to, opening one when the route's burst threshold
+        """The burst this new alert belongs to, opening one when the route's burst threshold
         is crossed; None when the route is calm."""
         if cfg is None or cfg.burst is None:
             return None
         since = to_iso(now - cfg.burst.window) or ""
-        storm = storms.get(route)
-        if storm is not None:
-            last = from_iso(storm.summary.get("last_member_at")) or now
+        burst = bursts.get(route)
+        if burst is not None:
+            last = from_iso(burst.summary.get("last_member_at")) or now
             if now - last <= cfg.burst.window:
-                batch.touch(storm)
-                self._queue_update(storm, now, batch, pending_updates)
-                return storm
-            storms.pop(route)  # that storm has calmed down; a new burst starts a new one
+                batch.touch(burst)
+                self._queue_update(burst, now, batch, pending_updates)
+                return burst
+            bursts.pop(route)  # that burst has calmed down; a new burst starts a new one
         in_window = [
             a for a in recent if a.created_at >= since and not a.storm_of and not a.backlog
         ]
         if len(in_window) <= cfg.burst.threshold:
             return None
-        storm_id = next_ids(1)[0]
-        storm = Alert(
-            id=storm_id,
+        burst_id = next_ids(1)[0]
+        burst = Alert(
+            id=burst_id,
             mention_id="",
             brand=recent[-1].brand,
             severity=Severity.LOW.value,  # then its worst member's
-            flags=["storm"],
+            flags=["storm"],  # a flag routes can match on, as people write it
             destinations=list(recent[-1].destinations),
             created_at=to_iso(now) or "",
-            kind="storm",
+            kind=BURST_KIND,
             route=route,
             sla_from=to_iso(now) or "",
         )
-        storm.record(now, "opened", by="buzzwatch", via="pipeline", detail=f"burst on {route}")
-        storms[route] = storm
-        batch.add_new(storm)
-        for item in outbox_items(storm, "post", now):
+        burst.record(now, "opened", by="buzzwatch", via="pipeline", detail=f"burst on {route}")
+        bursts[route] = burst
+        batch.add_new(burst)
+        for item in outbox_items(burst, "post", now):
             pending_updates.add((item.alert_id, item.destination))
             batch.outbox.append(item)
-        return storm
+        return burst
 
-    def _refresh_storm(self, storm: Alert, member: Alert, cfg: RouteConfig | None) -> None:
-        """The storm's summary is what every platform renders: keep it current."""
-        lines = storm.summary.get("lines", [])
+    def _refresh_burst(self, burst: Alert, member: Alert, cfg: RouteConfig | None) -> None:
+        """The burst's summary is what every platform renders: keep it current."""
+        lines = burst.summary.get("lines", [])
         v = alert_view(member)
-        lines = [*lines, f"{member.id} · {member.severity} · {v.headline}"][-STORM_LINES:]
-        worst = max((Severity(storm.severity), Severity(member.severity)), key=lambda s: s.rank)
-        storm.severity = worst.value
-        storm.count = len(storm.members)
-        storm.flags = sorted({*storm.flags, *member.flags})
+        lines = [*lines, f"{member.id} · {member.severity} · {v.headline}"][-BURST_LINES:]
+        worst = max((Severity(burst.severity), Severity(member.severity)), key=lambda s: s.rank)
+        burst.severity = worst.value
+        burst.count = len(burst.members)
+        burst.flags = sorted({*burst.flags, *member.flags})
         window = int(cfg.burst.window.total_seconds() // 60) if cfg and cfg.burst else 0
-        storm.summary = {
-            "title": f"Storm on route {storm.route}: {storm.count} alerts in one message "
+        burst.summary = {
+            "title": f"Storm on route {burst.route}: {burst.count} alerts in one message "
             f"(more than {cfg.burst.threshold if cfg and cfg.burst else 0} new alerts in {window} min)",
             "text": "\n".join(lines),
             "lines": lines,
@@ -413,10 +434,10 @@ class AlertMaker:
             "when": member.summary.get("when"),
             "sentiment": member.summary.get("sentiment", 0.0),
             "aspects": sorted(
-                {*storm.summary.get("aspects", []), *member.summary.get("aspects", [])}
+                {*burst.summary.get("aspects", []), *member.summary.get("aspects", [])}
             ),
             "reach": max(
-                int(storm.summary.get("reach", 0) or 0), int(member.summary.get("reach", 0) or 0)
+                int(burst.summary.get("reach", 0) or 0), int(member.summary.get("reach", 0) or 0)
             ),
             "last_member_at": member.created_at,
         }

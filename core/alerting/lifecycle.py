@@ -8,6 +8,7 @@ was posted to, in the same write.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -102,7 +103,12 @@ class AlertService:
         self.repo = repo
         self.clock = clock
 
-    def _apply(self, alert_id: str, change, note) -> ActionResult:
+    def _apply(
+        self,
+        alert_id: str,
+        change: Callable[[Alert, datetime], Alert],
+        note: Callable[[Alert], str],
+    ) -> ActionResult:
         now = self.clock.now()
         acked_before: list[str] = []  # (for the time-to-ack metric: a first response?)
 
@@ -112,9 +118,9 @@ class AlertService:
 
         def sends(a: Alert, _: Alert) -> list[OutboxItem]:
             items = outbox_items(a, "update", now, note(a))
-            storm = self.repo.get_alert(a.storm_of) if a.storm_of else None
-            if storm is not None:  # its message is the storm's: update that, note under it
-                items += outbox_items(storm, "update", now, note(a))
+            burst = self.repo.get_alert(a.storm_of) if a.storm_of else None
+            if burst is not None:  # its message is the burst's: update that, note under it
+                items += outbox_items(burst, "update", now, note(a))
             return items
 
         try:

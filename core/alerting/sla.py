@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from core.alerting.lifecycle import outbox_items
 from core.alerting.routing import route_label
-from core.config import Config
+from core.config import Config, RouteConfig
 from core.delivery.hold import queued_posts
 from core.domain.clock import Clock
 from core.domain.durations import format_duration
@@ -93,7 +93,8 @@ class SlaWatcher:
         if self.repo.change_alert(alert_id, change, sends):
             report.woken += 1
 
-    def _step(self, alert_id: str, route, report: SlaReport) -> None:
+    def _step(self, alert_id: str, route: RouteConfig, report: SlaReport) -> None:
+        assert route.respond_within is not None  # routes without an SLA have no steps
         now = self.clock.now()
         target = format_duration(route.respond_within)
 

@@ -118,8 +118,9 @@ def alert_view(alert: Alert) -> AlertView:
 
 
 @dataclass
-class StormView:
-    """A storm message: its own state, then its members, the ones needing attention first."""
+class BurstView:
+    """A route burst's message (people read it as a storm): its own state, then its
+    members, the ones needing attention first."""
 
     id: str
     severity: str
@@ -131,8 +132,8 @@ class StormView:
     members: list[AlertView]
 
 
-def storm_view(storm: Alert, members: list[Alert]) -> StormView:
-    order = {m: i for i, m in enumerate(storm.members)}
+def burst_view(burst: Alert, members: list[Alert]) -> BurstView:
+    order = {m: i for i, m in enumerate(burst.members)}
     ranked = sorted(
         members,
         key=lambda a: (
@@ -141,13 +142,13 @@ def storm_view(storm: Alert, members: list[Alert]) -> StormView:
             order.get(a.id, len(order)),
         ),
     )
-    return StormView(
-        id=storm.id,
-        severity=storm.severity,
-        mark=SEVERITY_MARK.get(storm.severity, "⚪"),
-        title=one_line(storm.summary.get("title", "")) or f"Storm on route {storm.route}",
-        status=status_line(storm),
-        total=len(storm.members),
+    return BurstView(
+        id=burst.id,
+        severity=burst.severity,
+        mark=SEVERITY_MARK.get(burst.severity, "⚪"),
+        title=one_line(burst.summary.get("title", "")) or f"Storm on route {burst.route}",
+        status=status_line(burst),
+        total=len(burst.members),
         open=sum(a.status != Status.RESOLVED for a in members),
         members=[alert_view(a) for a in ranked],
     )

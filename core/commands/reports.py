@@ -7,8 +7,8 @@ from datetime import timedelta
 from core.commands.context import Actor, CommandContext, Reply
 from core.commands.parsing import report_args
 from core.commands.registry import CommandGroup
-from core.reports.digest import stats_text
 from core.reports.digest_service import DigestService
+from core.reports.digest_text import stats_text
 
 commands = CommandGroup()
 

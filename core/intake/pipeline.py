@@ -125,7 +125,7 @@ class Pipeline:
             result.matched,
             len(result.alerts),
             batch.grouped,
-            batch.stormed,
+            batch.folded_into_bursts,
             batch.silenced,
             " (first poll: a backlog, not a burst)" if backlog and batch.new else "",
         )

@@ -51,6 +51,7 @@ def chart_png(d: Digest) -> bytes:
     # The Agg canvas is used directly: no GUI backend, no environment variable needed.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     hourly = d.bucket < timedelta(days=1)
     labels = [f"{b.start:%H}" if hourly else f"{b.start:%m-%d}" for b in d.buckets]
@@ -73,7 +74,9 @@ def chart_png(d: Digest) -> bytes:
         f"{d.period.end:%Y-%m-%d %H:%M} ({zone})",
         fontsize=10,
     )
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    locator = ax.yaxis.get_major_locator()  # an AutoLocator, a kind of MaxNLocator
+    if isinstance(locator, MaxNLocator):
+        locator.set_params(integer=True)
     ax.set_ylim(0, max(1, max(bottom, default=0)) * 1.2)  # room for the legend
     ax.legend(loc="upper right", ncols=3, frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)

@@ -24,12 +24,11 @@ from core.reports.digest import (
     Period,
     compute_digest,
     daily_period,
-    digest_text,
-    digest_title,
     local_moment,
     parse_hhmm,
     rolling_period,
 )
+from core.reports.digest_text import digest_text, digest_title
 
 log = logging.getLogger("buzzwatch.digest")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ def search_text(doc: dict[str, Any]) -> str:
 
 def matcher(
     query: MentionQuery, now: datetime, negative_threshold: float, positive_threshold: float
-):
+) -> Callable[[dict[str, Any]], bool]:
     """A predicate over stored mention records for this query."""
     # A Latin word matches from a word start ("refund" finds "refunded", "x" does not find
     # "experience"); Chinese has no spaces, so CJK words match anywhere.

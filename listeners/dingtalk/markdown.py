@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from core.alerting.views import AlertView, alert_view, storm_view
+from core.alerting.views import AlertView, alert_view, burst_view
 from core.commands.context import Reply
 from core.domain.models import Alert, Mention, Status
 from core.domain.notifier import Outgoing
@@ -291,7 +291,7 @@ def render_storm(
     """A burst on one route: each member with its link, severity, id, author and status,
     and its ack/resolve links; those needing attention first. A robot cannot edit what it
     posted, so a change goes out as the list again, marked as an update."""
-    sv = storm_view(storm, members)
+    sv = burst_view(storm, members)
     by_id = {a.id: a for a in members}
     rows = []
     for v in sv.members:

@@ -27,7 +27,7 @@ from slack_sdk.models.blocks import (
     UserSelectElement,
 )
 
-from core.alerting.views import AlertView, alert_view, local_time, storm_view
+from core.alerting.views import AlertView, alert_view, burst_view, local_time
 from core.domain.models import Alert, Mention, Status
 from rules.text import cap, one_line
 
@@ -256,7 +256,7 @@ def storm_member_block(v: AlertView, alert: Alert) -> SectionBlock:
 
 
 def storm_fallback(storm: Alert, members: list[Alert]) -> str:
-    sv = storm_view(storm, members)
+    sv = burst_view(storm, members)
     ids = ", ".join(v.id for v in sv.members[:20])
     return fallback(f"{sv.mark} [{sv.id}] {sv.title}: {ids}" + (" …" if sv.total > 20 else ""))
 
@@ -264,7 +264,7 @@ def storm_fallback(storm: Alert, members: list[Alert]) -> str:
 def storm_blocks(storm: Alert, members: list[Alert]) -> list[Block]:
     """Every member with its link, severity, id, author and status, and a menu to act on
     it; then the storm's own buttons. Members needing attention come first."""
-    sv = storm_view(storm, members)
+    sv = burst_view(storm, members)
     head = (
         f"{sv.mark} *{esc(sv.severity.upper())}* · *{esc(sv.title)}* · `{sv.id}`\n"
         f"*Status:* {esc(sv.status)} · {sv.open} of {sv.total} alerts still open"

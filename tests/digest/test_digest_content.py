@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.domain.clock import FakeClock
-from core.reports.digest import daily_period, digest_text, stats_text
+from core.reports.digest import daily_period
 from core.reports.digest_service import DigestService
+from core.reports.digest_text import digest_text, stats_text
 from tests.digest.helpers import alert, mention, setup, utc
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 from core.domain.clock import FakeClock
 from core.reports.chart import DPI, SIZE_INCHES
-from core.reports.digest import daily_period, sparkline, volume_lines
+from core.reports.digest import daily_period
 from core.reports.digest_service import DigestService
+from core.reports.digest_text import sparkline, volume_lines
 from tests.digest.helpers import mention, setup, utc
 
 

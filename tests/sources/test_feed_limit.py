@@ -13,7 +13,8 @@ import pytest
 
 from bot import Buzzwatch
 from core.commands.context import Actor
-from sources.rss import MAX_ENTRIES, parse_feed
+from sources.records import MAX_ENTRIES
+from sources.rss import parse_feed
 from tests.conftest import make_config
 from tests.feedserver import FeedServer, Route, rss
 

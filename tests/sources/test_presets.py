@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from core.domain.clock import FakeClock
-from sources.base import build_sources
+from sources.build import build_sources
 from sources.http import Fetcher
 from sources.presets import preset_urls
 from tests.conftest import make_config
