@@ -187,7 +187,7 @@ def test_printed_mentions_carry_no_terminal_escapes() -> None:
     import io
     from datetime import UTC, datetime
 
-    from bot import _print_reply
+    from app.replies import print_reply
     from core.commands import Reply
     from core.domain.models import Mention
 
@@ -202,7 +202,7 @@ def test_printed_mentions_carry_no_terminal_escapes() -> None:
         fetched_at=datetime(2026, 11, 28, tzinfo=UTC),
     )
     out = io.StringIO()
-    _print_reply(Reply(f"1 mention(s) of {evil}Acme", mentions=[mention.to_dict()]), out)
+    print_reply(Reply(f"1 mention(s) of {evil}Acme", mentions=[mention.to_dict()]), out)
     printed = out.getvalue()
     assert "Acme" in printed and "title" in printed and "eve" in printed
     assert not any(ch in printed for ch in "\x1b\x07\u202e")

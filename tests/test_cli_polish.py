@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import main
+from app.cli import main
 from tests.conftest import BASE_CONFIG
 
 

@@ -294,7 +294,7 @@ def test_commands_go_on_running_after_stdout_is_closed(caplog: pytest.LogCapture
     """Whoever read the bot's stdout left (`bot.py | tee` killed): the first reply hits a
     broken pipe. The reader used to die of it with a traceback and ignore every later line;
     now it says once that the output is closed and runs the commands silently."""
-    import bot
+    from app import stdin_commands
 
     ran: list[str] = []
     kicks: list[int] = []
@@ -308,12 +308,14 @@ def test_commands_go_on_running_after_stdout_is_closed(caplog: pytest.LogCapture
     os.close(gone_out)
     out = os.fdopen(write_end, "w")
     reader = threading.Thread(
-        target=bot.read_stdin_commands, args=(app, commands_in, out, threading.Event())
+        target=stdin_commands.read_stdin_commands, args=(app, commands_in, out, threading.Event())
     )
 
     def type_lines() -> None:  # more than a pipe holds: written as it is read
         with os.fdopen(typed, "wb") as keyboard, contextlib.suppress(OSError):
-            keyboard.write(b"ack A1\nresolve A1\nquit\n" + b"x" * (3 * bot.MAX_STDIN_LINE))
+            keyboard.write(
+                b"ack A1\nresolve A1\nquit\n" + b"x" * (3 * stdin_commands.MAX_STDIN_LINE)
+            )
             keyboard.write(b"\nassign A2 bob")
 
     keyboard = threading.Thread(target=type_lines, daemon=True)

@@ -429,7 +429,7 @@ class HalfFeedServer:
 def test_a_feed_cut_off_by_stop_is_not_stored_as_fetched(tmp_path: Path, clock: FakeClock) -> None:
     """The cut ends the read as if the body were complete: without a check, the first half
     was stored with the feed's ETag, and the next start got a 304 for the rest for good."""
-    from bot import Buzzwatch
+    from app.buzzwatch import Buzzwatch
 
     items = [
         {"title": f"Acme story {i}", "link": f"https://e.com/{i}", "guid": f"g{i}"}
@@ -537,7 +537,7 @@ def test_ctrl_c_during_the_once_poll_cuts_the_fetch(tmp_path: Path) -> None:
 
 
 def test_stop_request_exit_codes() -> None:
-    from bot import StopRequest
+    from app.signals import StopRequest
 
     stop = StopRequest()
     stop.signum = signal.SIGINT
@@ -550,7 +550,7 @@ SIGNAL_STORM = """
 import logging, os, signal, sys, threading, time
 sys.path.insert(0, sys.argv[1])
 logging.basicConfig(level=logging.INFO, format="%(message)s")
-from bot import StopRequest, install_stop_signals
+from app.signals import StopRequest, install_stop_signals
 stop = StopRequest()
 ran = []
 restore = install_stop_signals(stop, then=lambda: ran.append(1))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import Buzzwatch
+from app.buzzwatch import Buzzwatch
 from core.commands import Actor
 from sources.rss import MAX_ENTRIES, parse_feed
 from tests.conftest import make_config
