@@ -15,8 +15,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from core.config import Config, parse_config  # noqa: E402
-from tests.cli_fixture import Cli  # noqa: E402
 from core.domain.clock import FakeClock  # noqa: E402
+from tests.cli_fixture import Cli  # noqa: E402
 from tests.postgres_server import postgres_dsn, postgres_schema  # noqa: E402, F401
 
 BASE_CONFIG: dict[str, Any] = {

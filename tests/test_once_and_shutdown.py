@@ -1,5 +1,6 @@
 """Stopping and finishing: Ctrl-C and SIGTERM during `--once` and the running bot, a closed
 stdout, and `--once` not waiting out a route's group_interval. Real `bot.py` processes
+where a signal or a closed pipe is the point (the rest in-process, tests/cli_fixture.py),
 against stand-ins on 127.0.0.1; the timeouts are generous bounds, far under what the old
 behaviour took (a 100 s Retry-After, a two-minute retry loop, a 60 s fetch deadline)."""
 
@@ -35,6 +36,7 @@ from sources.http import Fetcher, FetchStopped
 from storage.factory import open_repository
 from storage.tinydb_repo import TinyDBRepository
 from tests.chatserver import ChatServer
+from tests.cli_fixture import Cli
 from tests.conftest import make_config
 from tests.feedserver import rss
 
@@ -257,7 +259,7 @@ def test_the_running_bot_outlives_a_closed_stdout(tmp_path: Path, chat: ChatServ
 
 
 def test_once_sends_an_update_without_waiting_for_group_interval(
-    tmp_path: Path, chat: ChatServer
+    tmp_path: Path, chat: ChatServer, cli: Cli
 ) -> None:
     feed = feed_file(tmp_path, [COMPLAINT])
     config = write_config(
@@ -269,11 +271,11 @@ def test_once_sends_an_update_without_waiting_for_group_interval(
             {"name": "all", "match": {"brand": "Acme"}, "to": ["chat"], "group_interval": "10m"}
         ],
     )
-    first = run_bot(config, "--once")
+    first = cli("--config", str(config), "--once")
     assert first.returncode == 0, first.stderr
     copy = {**COMPLAINT, "link": "https://weibo.com/9/z", "guid": "https://weibo.com/9/z"}
     Path(feed).write_bytes(rss([COMPLAINT, copy]))
-    second = run_bot(config, "--once")
+    second = cli("--config", str(config), "--once")
     assert second.returncode == 0, second.stderr
     assert [(b["action"], b["kind"]) for b in chat.received] == [
         ("post", "alert"),
@@ -550,6 +552,10 @@ SIGNAL_STORM = """
 import logging, os, signal, sys, threading, time
 sys.path.insert(0, sys.argv[1])
 logging.basicConfig(level=logging.INFO, format="%(message)s")
+# The main thread below never sleeps: without a short switch interval, the killing thread
+# waits up to 5 ms for the GIL after each of its sleeps (15 s for 3,000 signals). Each signal
+# still lands while the main thread loops in stop.wait(), as many times as before.
+sys.setswitchinterval(0.0001)
 from app.signals import StopRequest, install_stop_signals
 stop = StopRequest()
 ran = []
