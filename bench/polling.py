@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import Buzzwatch  # noqa: E402
+from app.buzzwatch import Buzzwatch  # noqa: E402
 from tests.conftest import make_config  # noqa: E402
 from tests.feedserver import FeedServer, Route, rss  # noqa: E402
 

@@ -17,6 +17,7 @@ if str(ROOT) not in sys.path:
 import sources.kinds  # noqa: F401, E402  (every source kind's config section)
 from core.config import Config, parse_config  # noqa: E402
 from core.domain.clock import FakeClock  # noqa: E402
+from tests.cli_fixture import Cli  # noqa: E402
 from tests.postgres_server import postgres_dsn, postgres_schema  # noqa: E402, F401
 
 BASE_CONFIG: dict[str, Any] = {
@@ -86,3 +87,9 @@ def _display_in_utc() -> None:
     from core.alerting.views import set_display_timezone
 
     set_display_timezone(UTC)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    """The command line, run in-process in tmp_path: tests/cli_fixture.py."""
+    return Cli(tmp_path)

@@ -1,49 +1,31 @@
-"""`python bot.py ...` as a new user runs it: from a fresh copy, with no configuration."""
+"""`python bot.py ...` as a new user runs it: from a fresh copy, with no configuration. The
+command line runs in-process (tests/cli_fixture.py); one test starts a real `python bot.py`
+from another folder."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_fixture import Cli
+
 ROOT = Path(__file__).resolve().parent.parent
-SKIP = shutil.ignore_patterns(
-    ".git", "data", "__pycache__", ".pytest_cache", ".ruff_cache", "tests", "bench"
-)
 
 
-@pytest.fixture(scope="module")
-def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("clone") / "buzzwatch"
-    shutil.copytree(ROOT, dest, ignore=SKIP)
-    return dest
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A folder to run in, where `examples/` is the bundled one (as in a fresh copy)."""
+    (tmp_path / "examples").symlink_to(ROOT / "examples", target_is_directory=True)
+    return tmp_path
 
 
-def bot(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("BUZZWATCH_", "SLACK_", "DINGTALK_"))
-    }
-    return subprocess.run(
-        [sys.executable, "bot.py", *args],
-        cwd=cwd,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def test_zero_config_once_alerts_the_samples_and_not_the_noise(checkout: Path) -> None:
-    shutil.rmtree(checkout / "data", ignore_errors=True)
-    run = bot(checkout, "--once")
+def test_zero_config_once_alerts_the_samples_and_not_the_noise(cli: Cli, tmp_path: Path) -> None:
+    run = cli("--once")
     assert run.returncode == 0, run.stderr
     out = run.stdout
     headers = [line for line in out.splitlines() if line[:1] in "🔴🟠🟡⚪"]
@@ -53,37 +35,36 @@ def test_zero_config_once_alerts_the_samples_and_not_the_noise(checkout: Path) -
     for noise in ("Acmeville", "Acme Corp stock", "天气真不错", "ten new openings"):
         assert noise not in out
     assert "examples/config.yaml" in run.stderr and "cycle done" in run.stderr
-    assert (checkout / "data" / "buzzwatch.sqlite3").exists()  # the default store
+    assert (tmp_path / "data" / "buzzwatch.sqlite3").exists()  # the default store
 
-    again = bot(checkout, "--once")
+    again = cli("--once")
     assert again.returncode == 0
     assert not [line for line in again.stdout.splitlines() if line[:1] in "🔴🟠🟡⚪"]
 
-    found = bot(checkout, "mentions", "艾克米", "since:30d")
+    found = cli("mentions", "艾克米", "since:30d")
     assert found.returncode == 0 and "mention(s) of 艾克米" in found.stdout
 
 
-def test_dry_run_prints_exact_payloads_and_stores_nothing(checkout: Path) -> None:
-    shutil.rmtree(checkout / "data", ignore_errors=True)
-    run = bot(checkout, "--once", "--dry-run")
+def test_dry_run_prints_exact_payloads_and_stores_nothing(cli: Cli, tmp_path: Path) -> None:
+    run = cli("--once", "--dry-run")
     assert run.returncode == 0, run.stderr
     lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
     assert lines and all(set(line) == {"platform", "destination", "payload"} for line in lines)
     assert {line["platform"] for line in lines} == {"console"}
-    assert not (checkout / "data").exists()
+    assert not (tmp_path / "data").exists()
 
 
-def test_check_config_and_a_broken_config(checkout: Path, tmp_path: Path) -> None:
-    ok = bot(checkout, "check-config")
+def test_check_config_and_a_broken_config(cli: Cli, tmp_path: Path) -> None:
+    ok = cli("check-config")
     assert ok.returncode == 0 and "OK" in ok.stdout and "needs-a-person" in ok.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text("brands: []\n", encoding="utf-8")
-    run = bot(checkout, "--config", str(bad), "--once")
+    run = cli("--config", str(bad), "--once")
     assert run.returncode == 2
     assert f"{bad}: invalid configuration" in run.stderr and "brands" in run.stderr
 
 
-def test_classify_keeps_order_and_reports_bad_lines(checkout: Path) -> None:
+def test_classify_keeps_order_and_reports_bad_lines(cli: Cli) -> None:
     lines = [
         "艾克米的汉堡吃完拉肚子，怀疑食物中毒",
         json.dumps({"text": "Does anyone know when Acme opens?", "author": "美食家小王"}),
@@ -91,7 +72,7 @@ def test_classify_keeps_order_and_reports_bad_lines(checkout: Path) -> None:
         '{"text": 5}',
         "Acme fries are amazing, love them",
     ]
-    run = bot(checkout, "classify", "--brand", "acme", stdin="\n".join(lines) + "\n")
+    run = cli("classify", "--brand", "acme", stdin="\n".join(lines) + "\n")
     assert run.returncode == 0, run.stderr
     results = [json.loads(line) for line in run.stdout.splitlines()]
     assert [r["line"] for r in results] == [1, 2, 3, 4, 5]
@@ -107,14 +88,16 @@ def test_classify_keeps_order_and_reports_bad_lines(checkout: Path) -> None:
     assert all(-1 <= r["sentiment"] <= 1 for r in (first, second, praise))
 
 
-def test_bundled_config_works_from_another_folder(checkout: Path, tmp_path: Path) -> None:
+def test_bundled_config_works_from_another_folder(tmp_path: Path) -> None:
+    """A real process: `python /path/to/bot.py` finds its own modules and the bundled config
+    from any folder, and keeps its data under the folder it runs in."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("BUZZWATCH_", "SLACK_", "DINGTALK_"))
     }
     run = subprocess.run(
-        [sys.executable, str(checkout / "bot.py"), "--once"],
+        [sys.executable, str(ROOT / "bot.py"), "--once"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -130,11 +113,11 @@ def test_bundled_config_works_from_another_folder(checkout: Path, tmp_path: Path
 
 
 def test_global_options_work_after_the_command_and_errors_are_short(
-    checkout: Path, tmp_path: Path
+    cli: Cli, workdir: Path
 ) -> None:
-    ok = bot(checkout, "check-config", "-q", "--config", "examples/config.yaml")
+    ok = cli("check-config", "-q", "--config", "examples/config.yaml")
     assert ok.returncode == 0 and "OK" in ok.stdout
-    missing = bot(checkout, "classify", str(tmp_path / "nope.txt"))
+    missing = cli("classify", str(workdir / "nope.txt"))
     assert (
         missing.returncode == 2
         and "No such file" in missing.stderr
@@ -142,20 +125,19 @@ def test_global_options_work_after_the_command_and_errors_are_short(
     )
 
 
-def test_words_with_apostrophes_and_options_after_the_words(checkout: Path) -> None:
-    run = bot(checkout, "command", "mentions Acme's burger")
+def test_words_with_apostrophes_and_options_after_the_words(cli: Cli, workdir: Path) -> None:
+    run = cli("command", "mentions Acme's burger")
     assert run.returncode in (0, 1) and "Traceback" not in run.stderr
-    dry = bot(checkout, "mentions", "艾克米", "--config", "examples/config.yaml", "-q")
+    dry = cli("mentions", "艾克米", "--config", "examples/config.yaml", "-q")
     assert dry.returncode == 0 and "--config" not in dry.stdout and "config:" not in dry.stderr
 
 
 def test_commands_work_without_chat_secrets_and_keep_the_messages_queued(
-    checkout: Path, tmp_path: Path
+    cli: Cli, workdir: Path
 ) -> None:
     """`command`, `import`... queue work for the bot: a Slack token that is only set where
     the bot runs must not stop them, and nothing they queue for Slack is lost."""
-    shutil.rmtree(checkout / "data", ignore_errors=True)
-    backfill = tmp_path / "complaints.jsonl"
+    backfill = workdir / "complaints.jsonl"
     backfill.write_text(
         json.dumps(
             {
@@ -169,17 +151,17 @@ def test_commands_work_without_chat_secrets_and_keep_the_messages_queued(
         encoding="utf-8",
     )
     slack = ["--config", "examples/slack.yaml"]
-    imported = bot(checkout, *slack, "import", str(backfill), "--alert")
+    imported = cli(*slack, "import", str(backfill), "--alert")
     assert imported.returncode == 0, imported.stderr
     assert "stay queued" in imported.stderr and "SLACK_BOT_TOKEN is not set" in imported.stderr
-    acked = bot(checkout, *slack, "command", "ack A1")
+    acked = cli(*slack, "command", "ack A1")
     assert acked.returncode == 0, acked.stderr
     assert "A1 acked" in acked.stdout and "Traceback" not in acked.stderr
-    status = bot(checkout, *slack, "command", "status")
+    status = cli(*slack, "command", "status")
     assert "0 dead letter" in status.stdout
     assert "pending" in status.stdout and "0 pending" not in status.stdout
     # The bot itself still refuses to start without its token.
-    run = bot(checkout, *slack, "--once")
+    run = cli(*slack, "--once")
     assert run.returncode == 2 and "SLACK_BOT_TOKEN is not set" in run.stderr
 
 
@@ -187,7 +169,7 @@ def test_printed_mentions_carry_no_terminal_escapes() -> None:
     import io
     from datetime import UTC, datetime
 
-    from bot import _print_reply
+    from app.replies import print_reply
     from core.commands.context import Reply
     from core.domain.models import Mention
 
@@ -202,7 +184,7 @@ def test_printed_mentions_carry_no_terminal_escapes() -> None:
         fetched_at=datetime(2026, 11, 28, tzinfo=UTC),
     )
     out = io.StringIO()
-    _print_reply(Reply(f"1 mention(s) of {evil}Acme", mentions=[mention.to_dict()]), out)
+    print_reply(Reply(f"1 mention(s) of {evil}Acme", mentions=[mention.to_dict()]), out)
     printed = out.getvalue()
     assert "Acme" in printed and "title" in printed and "eve" in printed
     assert not any(ch in printed for ch in "\x1b\x07\u202e")

@@ -12,13 +12,13 @@ import pytest
 
 from storage.factory import open_repository
 from tests.chatserver import ChatServer
+from tests.cli_fixture import Cli
 from tests.test_once_and_shutdown import (
     COMPLAINT,
     ROOT,
     closed_pipe,
     env,
     feed_file,
-    run_bot,
     write_config,
 )
 
@@ -41,10 +41,10 @@ def run_into_closed_pipe(config: Path, *args: str) -> subprocess.CompletedProces
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
+def config(tmp_path: Path, cli: Cli) -> Path:
     source = {"name": "w", "type": "rss", "path": feed_file(tmp_path, [COMPLAINT])}
     path = write_config(tmp_path, sources=[source])
-    assert run_bot(path, "--once").returncode == 0  # A1 exists
+    assert cli("--config", str(path), "--once").returncode == 0  # A1 exists (in-process)
     return path
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
-from bot import main
+from app.cli import main
+from tests.cli_fixture import Cli
 from tests.conftest import BASE_CONFIG
 
 
@@ -92,13 +93,33 @@ def test_digest_and_chat_share_one_range(
     assert "since: takes between 2h and 3d" in chat.getvalue()
 
 
-def test_digest_since_within_the_range_works(config: Path, tmp_path: Path) -> None:
-    out = io.StringIO()
+def test_digest_since_within_the_range_works(config: Path, tmp_path: Path, cli: Cli) -> None:
+    chart = tmp_path / "c.png"
     args = ["--config", str(config), "-q", "--dry-run", "digest", "--since", "92d"]
-    assert main([*args, "--chart", str(tmp_path / "c.png")], out) == 0
+    run = cli(*args, "--chart", str(chart))
+    assert run.returncode == 0, run.stderr
+    # The dry run prints the digest of the 92 days asked for, and writes its chart there.
+    printed = [json.loads(line) for line in run.stdout.splitlines()]
+    console = [p["payload"]["text"] for p in printed if p["destination"] == "console"]
+    assert [text.splitlines()[0] for text in console] == [
+        "== Buzzwatch digest · all brands · last 92d =="
+    ]
+    assert f"chart written to {chart}" in run.stderr and chart.stat().st_size > 0
+    assert "error" not in run.stderr
 
 
-def test_export_keeps_any_since(config: Path, tmp_path: Path) -> None:
+def test_export_keeps_any_since(config: Path, tmp_path: Path, cli: Cli) -> None:
     """Only the digest has the chat's range: an export may look back a year."""
-    out = io.StringIO()
-    assert main(["--config", str(config), "-q", "export", "--since", "365d"], out) == 0
+    said = (datetime.now(UTC) - timedelta(days=100)).isoformat()
+    old = {"id": "old-1", "url": "https://e.com/1", "text": "Acme 退款", "published": said}
+    backfill = tmp_path / "old.jsonl"
+    backfill.write_text(json.dumps(old, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert (
+        cli("--config", str(config), "-q", "import", str(backfill), "--no-progress").returncode == 0
+    )
+    run = cli("--config", str(config), "-q", "export", "--since", "365d")
+    assert run.returncode == 0, run.stderr
+    [line] = run.stdout.splitlines()
+    assert json.loads(line)["url"] == "https://e.com/1"  # 100 days back: within 365d
+    default = cli("--config", str(config), "-q", "export")  # 7 days: not in it
+    assert default.returncode == 0 and default.stdout == "", default.stdout

@@ -1,5 +1,7 @@
 """Acting on alerts while `python bot.py` runs: lines typed into its terminal are chat
-commands, and read-only `command`s work next to it (the running bot holds data_dir/.lock)."""
+commands, and read-only `command`s work next to it (the running bot holds data_dir/.lock).
+The running bot is a real process (its stdin, a terminal, SIGINT); the commands next to it
+run in-process (tests/cli_fixture.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import pytest
 
 from core.commands.context import Reply
 from core.commands.service import is_read_only
+from tests.cli_fixture import Cli, CliRun
 from tests.conftest import digest_time_just_missed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,16 +56,10 @@ def clean_env() -> dict[str, str]:
     }
 
 
-def bot(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "bot.py", *args],
-        cwd=cwd,
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def command_line(cli: Cli, checkout: Path) -> Callable[..., CliRun]:
+    """`python bot.py ...` run next to the bot in `checkout`, with its config: in-process."""
+    config = str(checkout / "examples" / "config.yaml")
+    return lambda *args: cli(*args, cwd=checkout, env={"BUZZWATCH_CONFIG": config})
 
 
 def wait_for(read: Callable[[], str], text: str, proc: subprocess.Popen) -> str:
@@ -107,9 +104,10 @@ def stop_bot(proc: subprocess.Popen) -> int:
 
 
 def test_lines_on_stdin_are_commands_and_read_only_commands_work_alongside(
-    checkout: Path, tmp_path: Path
+    checkout: Path, tmp_path: Path, cli: Cli
 ) -> None:
     shutil.rmtree(checkout / "data", ignore_errors=True)
+    bot = command_line(cli, checkout)
     proc, out, err = start_bot(checkout, tmp_path)
     stdout = lambda: out.read_text(encoding="utf-8")  # noqa: E731
     try:
@@ -124,23 +122,23 @@ def test_lines_on_stdin_are_commands_and_read_only_commands_work_alongside(
         proc.stdin.close()  # end of input ends the reader, not the bot
 
         # Read-only commands open the data folder without its lock.
-        status = bot(checkout, "command", "status")
+        status = bot("command", "status")
         assert status.returncode == 0, status.stderr
         assert "acked: A1" in status.stdout
         for query in (["command", "sources"], ["command", "help"], ["command", "stats"]):
-            run = bot(checkout, *query)
+            run = bot(*query)
             assert run.returncode == 0, (query, run.stderr)
-        listed = bot(checkout, "command", "silence")
+        listed = bot("command", "silence")
         assert listed.returncode == 0 and "No silences." in listed.stdout
 
         # Changing commands still may not: the error says where to type them.
-        ack = bot(checkout, "command", "ack", "A2")
+        ack = bot("command", "ack", "A2")
         assert ack.returncode == 2
         assert "another Buzzwatch process" in ack.stderr
         assert "type it into the running bot's terminal, or use the chat" in ack.stderr
-        silence = bot(checkout, "command", "silence source sample_news 1h")
+        silence = bot("command", "silence source sample_news 1h")
         assert silence.returncode == 2 and "running bot's terminal" in silence.stderr
-        console = bot(checkout, "console")
+        console = bot("console")
         assert console.returncode == 2
         assert "type commands into the running bot's terminal, or use the chat" in console.stderr
         assert "Traceback" not in ack.stderr + console.stderr
@@ -149,7 +147,7 @@ def test_lines_on_stdin_are_commands_and_read_only_commands_work_alongside(
     finally:
         code = stop_bot(proc)
     assert code in STOPPED and "Traceback" not in err.read_text(encoding="utf-8")
-    after = bot(checkout, "command", "status")
+    after = bot("command", "status")
     assert after.returncode == 0 and "acked: A1" in after.stdout
     assert "open: A1" not in after.stdout
 
@@ -173,12 +171,12 @@ def test_a_dry_run_bot_says_a_change_is_not_stored(checkout: Path, tmp_path: Pat
     assert not (checkout / "data").exists()
 
 
-def test_command_dry_run_says_it_stored_nothing(checkout: Path) -> None:
-    shutil.rmtree(checkout / "data", ignore_errors=True)
-    assert bot(checkout, "--once").returncode == 0
-    dry = bot(checkout, "command", "ack", "A1", "--dry-run")
+def test_command_dry_run_says_it_stored_nothing(cli: Cli) -> None:
+    bot = cli
+    assert bot("--once").returncode == 0
+    dry = bot("command", "ack", "A1", "--dry-run")
     assert dry.returncode == 0 and "A1 acked" in dry.stdout and "not stored" in dry.stdout
-    status = bot(checkout, "command", "status")
+    status = bot("command", "status")
     assert "open: A1" in status.stdout and "acked" not in status.stdout
 
 
@@ -295,7 +293,7 @@ def test_commands_go_on_running_after_stdout_is_closed(caplog: pytest.LogCapture
     """Whoever read the bot's stdout left (`bot.py | tee` killed): the first reply hits a
     broken pipe. The reader used to die of it with a traceback and ignore every later line;
     now it says once that the output is closed and runs the commands silently."""
-    import bot
+    from app import stdin_commands
 
     ran: list[str] = []
     kicks: list[int] = []
@@ -309,12 +307,14 @@ def test_commands_go_on_running_after_stdout_is_closed(caplog: pytest.LogCapture
     os.close(gone_out)
     out = os.fdopen(write_end, "w")
     reader = threading.Thread(
-        target=bot.read_stdin_commands, args=(app, commands_in, out, threading.Event())
+        target=stdin_commands.read_stdin_commands, args=(app, commands_in, out, threading.Event())
     )
 
     def type_lines() -> None:  # more than a pipe holds: written as it is read
         with os.fdopen(typed, "wb") as keyboard, contextlib.suppress(OSError):
-            keyboard.write(b"ack A1\nresolve A1\nquit\n" + b"x" * (3 * bot.MAX_STDIN_LINE))
+            keyboard.write(
+                b"ack A1\nresolve A1\nquit\n" + b"x" * (3 * stdin_commands.MAX_STDIN_LINE)
+            )
             keyboard.write(b"\nassign A2 bob")
 
     keyboard = threading.Thread(target=type_lines, daemon=True)

@@ -1,7 +1,8 @@
 """`--dry-run` is a mode of the whole process: no command given it creates, changes or removes
 a file under data_dir, byte for byte: not the state, the mention and seen logs, the archive,
 the lock, nor the daily digest's chart (a dry-run bot started after the digest time still
-runs the missed digest, and prints it)."""
+runs the missed digest, and prints it). The one-shot commands run in-process
+(tests/cli_fixture.py); the bot that keeps running is a real process, stopped by SIGTERM."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.botproc import read_until
+from tests.cli_fixture import Cli
 from tests.conftest import digest_time_just_missed
-from tests.test_once_and_shutdown import ROOT, env, feed_file, run_bot, write_config
+from tests.test_once_and_shutdown import ROOT, env, feed_file, write_config
 
 WAIT = 90.0  # a bound for a hung bot, never a measurement (and for its shutdown)
 
@@ -34,7 +36,7 @@ def changes(before: dict[str, bytes], folder: Path) -> list[str]:
 
 
 @pytest.fixture(params=["sqlite", "tinydb"])
-def setup(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Path, Path]:
+def setup(tmp_path: Path, request: pytest.FixtureRequest, cli: Cli) -> tuple[Path, Path]:
     items = [
         {"link": f"https://weibo.com/1/{i}", "guid": f"g{i}", "title": t, "description": t}
         for i, t in enumerate(["艾克米的汉堡吃完拉肚子，怀疑食物中毒", "Acme refund please, awful"])
@@ -46,9 +48,9 @@ def setup(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Path, Path]:
         digest={"time": digest_time_just_missed()},
         storage={"backend": request.param},
     )
-    first = run_bot(config, "--once")  # a real run: A1 and A2, stored
+    first = cli("--config", str(config), "--once")  # a real run: A1 and A2, stored
     assert first.returncode == 0, first.stderr
-    resolved = run_bot(config, "command", "resolve", "A2")
+    resolved = cli("--config", str(config), "command", "resolve", "A2")
     assert resolved.returncode == 0, resolved.stderr
     # New posts the dry runs will see (and would store, were they not dry runs).
     more = [
@@ -85,25 +87,23 @@ ONE_SHOT = [
 ]
 
 
-def test_no_dry_run_command_touches_data_dir(setup: tuple[Path, Path]) -> None:
+def test_no_dry_run_command_touches_data_dir(setup: tuple[Path, Path], cli: Cli) -> None:
     config, data = setup
     before = snapshot(data)
     assert "buzzwatch.sqlite3" in before or (
         "state.json" in before and any(k.startswith("mentions/") for k in before)
     )
     for args in ONE_SHOT:
-        done = run_bot(config, *args, "--dry-run")
+        done = cli("--config", str(config), *args, "--dry-run")
         assert done.returncode == 0, (args, done.stderr)
         assert "Traceback" not in done.stderr, (args, done.stderr)
         assert changes(before, data) == [], args
-    console = subprocess.run(
-        [sys.executable, str(ROOT / "bot.py"), "--config", str(config), "console", "--dry-run"],
-        cwd=config.parent,
-        env=env(),
-        input="ack A1\nsilence source w 1h\nresolve A1\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
+    console = cli(
+        "--config",
+        str(config),
+        "console",
+        "--dry-run",
+        stdin="ack A1\nsilence source w 1h\nresolve A1\n",
     )
     assert console.returncode == 0 and "A1 acked" in console.stdout, console.stderr
     assert changes(before, data) == []

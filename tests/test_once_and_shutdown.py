@@ -1,18 +1,17 @@
 """Stopping and finishing: Ctrl-C and SIGTERM during `--once` and the running bot, a closed
-stdout, and `--once` not waiting out a route's group_interval. Real `bot.py` processes
+stdout, and `--once` not waiting out a route's group_interval (a slow source and the
+shutdown: tests/test_stop_cuts_slow_fetches.py). Real `bot.py` processes
+where a signal or a closed pipe is the point (the rest in-process, tests/cli_fixture.py),
 against stand-ins on 127.0.0.1; the timeouts are generous bounds, far under what the old
 behaviour took (a 100 s Retry-After, a two-minute retry loop, a 60 s fetch deadline)."""
 
 from __future__ import annotations
 
-import io
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,18 +22,17 @@ import pytest
 import yaml
 
 from core.alerting.routing import Router
-from core.config import FetchConfig, StorageConfig
+from core.config import StorageConfig
 from core.delivery.worker import Deliverer
 from core.domain.clock import FakeClock
 from core.domain.models import Mention
-from core.intake.health import state_key
 from core.intake.pipeline import Pipeline
 from listeners.webhook import WebhookNotifier
 from rules.analyze import Analyzer
-from sources.http import Fetcher, FetchStopped
 from storage.factory import open_repository
 from storage.tinydb_repo import TinyDBRepository
 from tests.chatserver import ChatServer
+from tests.cli_fixture import Cli
 from tests.conftest import make_config
 from tests.feedserver import rss
 
@@ -52,50 +50,6 @@ COMPLAINT = {
 def chat() -> Iterator[ChatServer]:
     with ChatServer() as server:
         yield server
-
-
-class SilentServer:
-    """Accepts connections and answers nothing (`dribble`: one header byte every 0.2 s, so
-    no single read times out); counts the connections it accepted."""
-
-    def __init__(self, dribble: bool = False) -> None:
-        self.dribble = dribble
-        self.accepted = 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.conns: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/feed.xml"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            self.conns.append(conn)
-            if self.dribble:
-                threading.Thread(target=self._dribble, args=(conn,), daemon=True).start()
-
-    def _dribble(self, conn: socket.socket) -> None:
-        try:
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-            for _ in range(600):
-                conn.sendall(b"a")
-                time.sleep(0.2)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.conns:
-            conn.close()
 
 
 def write_config(tmp_path: Path, **parts: Any) -> Path:
@@ -257,7 +211,7 @@ def test_the_running_bot_outlives_a_closed_stdout(tmp_path: Path, chat: ChatServ
 
 
 def test_once_sends_an_update_without_waiting_for_group_interval(
-    tmp_path: Path, chat: ChatServer
+    tmp_path: Path, chat: ChatServer, cli: Cli
 ) -> None:
     feed = feed_file(tmp_path, [COMPLAINT])
     config = write_config(
@@ -269,11 +223,11 @@ def test_once_sends_an_update_without_waiting_for_group_interval(
             {"name": "all", "match": {"brand": "Acme"}, "to": ["chat"], "group_interval": "10m"}
         ],
     )
-    first = run_bot(config, "--once")
+    first = cli("--config", str(config), "--once")
     assert first.returncode == 0, first.stderr
     copy = {**COMPLAINT, "link": "https://weibo.com/9/z", "guid": "https://weibo.com/9/z"}
     Path(feed).write_bytes(rss([COMPLAINT, copy]))
-    second = run_bot(config, "--once")
+    second = cli("--config", str(config), "--once")
     assert second.returncode == 0, second.stderr
     assert [(b["action"], b["kind"]) for b in chat.received] == [
         ("post", "alert"),
@@ -347,197 +301,8 @@ def test_drain_hurries_only_items_waiting_for_their_group_timer(tmp_path: Path) 
         repo.close()
 
 
-# --- 4. a slow source does not hold up the shutdown ---------------------------------------------
-
-SLOW_FETCH = {
-    "allow_hosts": ["127.0.0.1"],
-    "connect_timeout": "5s",
-    "read_timeout": "60s",
-    "deadline": "90s",
-}
-
-
-def test_fetcher_stop_cuts_a_hanging_fetch_and_refuses_new_ones() -> None:
-    server = SilentServer()
-    fetcher = Fetcher(FetchConfig(**SLOW_FETCH))
-    caught: list[BaseException] = []
-
-    def fetch() -> None:
-        try:
-            fetcher.get(server.url)
-        except BaseException as err:
-            caught.append(err)
-
-    worker = threading.Thread(target=fetch, daemon=True)
-    worker.start()
-    end = time.monotonic() + 10
-    while not server.accepted and time.monotonic() < end:
-        time.sleep(0.02)
-    time.sleep(0.2)  # the request is sent; the read is blocked
-    fetcher.stop()
-    worker.join(timeout=20)
-    assert not worker.is_alive()
-    assert len(caught) == 1 and isinstance(caught[0], FetchStopped), caught
-    assert caught[0].deferred  # the poller does not count it against the source
-    with pytest.raises(FetchStopped):
-        fetcher.get(server.url)
-    assert server.accepted == 1  # nothing new was opened
-    fetcher.close()
-    server.close()
-
-
-class HalfFeedServer:
-    """Sends a feed with an ETag whose body ends when the connection closes (no
-    Content-Length, no chunks): the first half at once, the rest after `release` is set."""
-
-    def __init__(self, body: bytes, cut_at: int) -> None:
-        self.body, self.cut_at = body, cut_at
-        self.half_sent = threading.Event()
-        self.release = threading.Event()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/feed.xml"
-
-    def _serve(self) -> None:
-        try:
-            conn, _ = self.sock.accept()
-        except OSError:
-            return
-        with conn:
-            try:
-                conn.recv(65536)
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
-                    b'ETag: "v1"\r\nConnection: close\r\n\r\n' + self.body[: self.cut_at]
-                )
-                self.half_sent.set()
-                self.release.wait(30)
-                conn.sendall(self.body[self.cut_at :])
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        self.release.set()
-        self.sock.close()
-
-
-def test_a_feed_cut_off_by_stop_is_not_stored_as_fetched(tmp_path: Path, clock: FakeClock) -> None:
-    """The cut ends the read as if the body were complete: without a check, the first half
-    was stored with the feed's ETag, and the next start got a 304 for the rest for good."""
-    from bot import Buzzwatch
-
-    items = [
-        {"title": f"Acme story {i}", "link": f"https://e.com/{i}", "guid": f"g{i}"}
-        for i in range(10)
-    ]
-    body = rss(items)
-    server = HalfFeedServer(body, body.index(b"Acme story 3"))
-    config = make_config(
-        tmp_path, sources=[{"name": "half", "type": "rss", "url": server.url}], fetch=SLOW_FETCH
-    )
-    app = Buzzwatch(config, clock=clock, stdout=io.StringIO())
-    outcomes: list[Any] = []
-    worker = threading.Thread(
-        target=lambda: outcomes.append(app.poller.poll(app.sources[0])), daemon=True
-    )
-    worker.start()
-    try:
-        assert server.half_sent.wait(20)
-        time.sleep(0.3)  # the first half is read; the next read blocks
-        app.fetcher.stop()
-        worker.join(timeout=20)
-        assert not worker.is_alive()
-        [outcome] = outcomes
-        assert outcome.deferred and not outcome.ok, outcome
-        state = app.repo.get_state(state_key("half")) or {}
-        assert not state.get("fetch") and "last_success_at" not in state, state
-        assert list(app.repo.iter_mentions(None)) == []
-    finally:
-        server.close()
-        app.close()
-
-
-def test_fetcher_get_raises_stopped_for_a_body_cut_short() -> None:
-    body = rss([{"title": f"story {i}", "guid": f"g{i}"} for i in range(10)])
-    server = HalfFeedServer(body, len(body) // 2)
-    fetcher = Fetcher(FetchConfig(**SLOW_FETCH))
-    caught: list[BaseException] = []
-
-    def fetch() -> None:
-        try:
-            caught.append(AssertionError(f"returned {fetcher.get(server.url)}"))
-        except BaseException as err:
-            caught.append(err)
-
-    worker = threading.Thread(target=fetch, daemon=True)
-    worker.start()
-    try:
-        assert server.half_sent.wait(20)
-        time.sleep(0.3)
-        fetcher.stop()
-        worker.join(timeout=20)
-        assert not worker.is_alive()
-        assert len(caught) == 1 and isinstance(caught[0], FetchStopped), caught
-    finally:
-        server.close()
-        fetcher.close()
-
-
-@pytest.mark.parametrize("dribble", [False, True], ids=["hanging", "dribbling"])
-def test_ctrl_c_on_the_running_bot_does_not_wait_for_a_slow_source(
-    tmp_path: Path, dribble: bool
-) -> None:
-    server = SilentServer(dribble=dribble)
-    config = write_config(
-        tmp_path,
-        sources=[{"name": "slow", "type": "rss", "url": server.url, "every": "1m"}],
-        fetch=SLOW_FETCH,
-    )
-    proc = start_bot(config)
-    try:
-        wait_for(lambda: server.accepted >= 1, proc, "a fetch")
-        time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        server.close()
-    assert proc.returncode == 130, err
-    assert "received SIGINT" in err and "stopped cleanly" in err
-    assert "Traceback" not in err
-    assert "source=slow failed" not in err  # cut off by the stop, not the source's failure
-
-
-def test_ctrl_c_during_the_once_poll_cuts_the_fetch(tmp_path: Path) -> None:
-    server = SilentServer()
-    config = write_config(
-        tmp_path,
-        sources=[{"name": "slow", "type": "rss", "url": server.url}],
-        fetch=SLOW_FETCH,
-    )
-    proc = start_bot(config, "--once")
-    try:
-        wait_for(lambda: server.accepted >= 1, proc, "a fetch")
-        time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        server.close()
-    assert proc.returncode == 130, err
-    assert "stopped by SIGINT" in err and "Traceback" not in err
-    assert "every source failed" not in err
-
-
 def test_stop_request_exit_codes() -> None:
-    from bot import StopRequest
+    from app.signals import StopRequest
 
     stop = StopRequest()
     stop.signum = signal.SIGINT
@@ -550,7 +315,11 @@ SIGNAL_STORM = """
 import logging, os, signal, sys, threading, time
 sys.path.insert(0, sys.argv[1])
 logging.basicConfig(level=logging.INFO, format="%(message)s")
-from bot import StopRequest, install_stop_signals
+# The main thread below never sleeps: without a short switch interval, the killing thread
+# waits up to 5 ms for the GIL after each of its sleeps (15 s for 3,000 signals). Each signal
+# still lands while the main thread loops in stop.wait(), as many times as before.
+sys.setswitchinterval(0.0001)
+from app.signals import StopRequest, install_stop_signals
 stop = StopRequest()
 ran = []
 restore = install_stop_signals(stop, then=lambda: ran.append(1))

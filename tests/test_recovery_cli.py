@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import main
+from app.cli import main
 from storage.tinydb_repo import TinyDBRepository
 from tests.conftest import BASE_CONFIG
 

@@ -90,7 +90,7 @@ class HealthConfig(Strict):
 
 
 class InboundConfig(Strict):
-    """An HTTP endpoint where other tools POST mentions (sources/inbound.py)."""
+    """An HTTP endpoint where other tools POST mentions (listeners/push_endpoint.py; the schema in core/intake/mention_schema.py)."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8788, ge=0, le=65535)

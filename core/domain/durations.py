@@ -12,7 +12,7 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # ("snooze A1 99999999999999999999d") would overflow datetime arithmetic.
 MAX_DURATION = timedelta(days=3650)
 # How far back an on-demand digest or stats report looks: chat `digest since:`, `stats
-# since:` and `bot.py digest --since` (core/commands/parsing.py, bot.py) all take this range.
+# since:` and `bot.py digest --since` (core/commands/parsing.py, app/cli/digest.py) all take this range.
 REPORT_SINCE = (timedelta(hours=1), timedelta(days=92))
 
 

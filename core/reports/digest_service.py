@@ -202,29 +202,10 @@ class DigestService:
     ) -> list[DigestMessage]:
         return self.build(rolling_period(self.clock.now(), since, self.tz), brand, chart_dir)
 
-    # --- the scheduler ----------------------------------------------------------------------
+    # --- the daily job (registered by the app: app/buzzwatch.py register_jobs) ---------------
 
     def run_due_logged(self) -> None:
         try:
             self.run_due()
         except Exception:  # logged; the next start-up or day tries again
             log.exception("daily digest failed")
-
-    def schedule(self, scheduler: Any) -> None:
-        """Add the daily job to an APScheduler 3 scheduler. (The start-up catch-up is a
-        plain `run_due`, which the run loop calls once the first poll cycle is stored.)
-
-        The grace time is hours, not APScheduler's default of one second, so a late wake-up
-        still sends; the stored mark makes any second run a no-op."""
-        if not self.config.digest.enabled:
-            return
-        from apscheduler.triggers.cron import CronTrigger
-
-        scheduler.add_job(
-            self.run_due_logged,
-            CronTrigger(hour=self.at.hour, minute=self.at.minute, timezone=self.tz),
-            id="digest",
-            misfire_grace_time=int(self.config.digest.grace.total_seconds()),
-            coalesce=True,
-            max_instances=1,
-        )

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot import main
+from app.cli import main
 from core.domain.clock import FakeClock
 from tests.chatserver import ChatServer
 from tests.conftest import BASE_CONFIG

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-import bot
+import app.cli as cli
 from core.alerting.lifecycle import AlertService
 from core.commands.context import Actor
 from core.commands.service import CommandService
@@ -76,7 +76,7 @@ def test_digest_dry_run_prints_payloads_and_writes_the_chart(tmp_path, capsys) -
     store_recent(tmp_path)
     chart = tmp_path / "chart.png"
     out = io.StringIO()
-    code = bot.main(
+    code = cli.main(
         ["--config", str(write_config(tmp_path)), "digest", "--dry-run", "--chart", str(chart)], out
     )
     assert code == 0
@@ -100,7 +100,7 @@ def test_export_csv_and_jsonl(tmp_path) -> None:
     store_recent(tmp_path)
     config = str(write_config(tmp_path))
     target = tmp_path / "out.csv"
-    code = bot.main(
+    code = cli.main(
         ["--config", config, "export", "--since", "7d", "--format", "csv", "-o", str(target)]
     )
     assert code == 0
@@ -112,12 +112,12 @@ def test_export_csv_and_jsonl(tmp_path) -> None:
     assert float(r1["sentiment"]) < 0  # a negative score stays a number, not guarded text
     assert rows[2]["title"] == 'Good, "really" good'
     out = io.StringIO()
-    code = bot.main(["--config", config, "export", "--since", "30d", "--brand", "acme"], out)
+    code = cli.main(["--config", config, "export", "--since", "30d", "--brand", "acme"], out)
     assert code == 0
     docs = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [d["id"] for d in docs] == ["old", "r1", "r2"]
     assert not any(k.startswith("_") for d in docs for k in d)
-    assert bot.main(["--config", config, "export", "--brand", "nosuch"], io.StringIO()) == 2
+    assert cli.main(["--config", config, "export", "--brand", "nosuch"], io.StringIO()) == 2
 
 
 def test_start_up_does_not_import_matplotlib() -> None:
@@ -143,6 +143,6 @@ def test_digest_counts_its_own_messages_and_sends(tmp_path) -> None:
         path = tmp_path / "buzzwatch.yaml"
         path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         out = io.StringIO()
-        assert bot.main(["--config", str(path), "digest"], out) == 0
+        assert cli.main(["--config", str(path), "digest"], out) == 0
     summary = out.getvalue().splitlines()[-1]
     assert summary == "digest queued: 2 message(s) (1 digest to 2 destinations): 2 sent"

@@ -6,8 +6,9 @@ from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from apscheduler.schedulers.background import BackgroundScheduler
 
+from app.buzzwatch import register_daily_digest
+from app.jobs import JobRegistry, Scheduler
 from core.domain.clock import FakeClock
 from core.domain.repository import Repository
 from core.reports.digest import daily_period, local_moment
@@ -142,8 +143,10 @@ def test_scheduler_job_has_real_grace_coalesce_and_one_instance(tmp_path) -> Non
     config, repo = setup(
         tmp_path, clock, timezone="UTC", digest={"time": "09:00", "timezone": "America/New_York"}
     )
-    scheduler = BackgroundScheduler(timezone=ZoneInfo("UTC"))
-    DigestService(config, repo, clock, charts=False).schedule(scheduler)
+    jobs = JobRegistry()  # the one way jobs are registered; the scheduler takes them from it
+    register_daily_digest(jobs, DigestService(config, repo, clock, charts=False))
+    scheduler = Scheduler(workers=1, tz=ZoneInfo("UTC"))
+    scheduler.add_all(jobs)
     job = scheduler.get_job("digest")
     assert job.misfire_grace_time == 6 * 3600
     assert job.coalesce is True and job.max_instances == 1

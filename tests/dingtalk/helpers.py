@@ -55,7 +55,7 @@ def build_app(tmp_path, clock, robot, stdout=None, **dingtalk: Any):
     """A Buzzwatch with a DingTalk robot destination (the stand-in) and a console one."""
     import io
 
-    from bot import Buzzwatch
+    from app.buzzwatch import Buzzwatch
     from tests.conftest import make_config
 
     config = make_config(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-import bot
+import app.cli as cli
 from core.config import REPO_ROOT
 from tests.dingtalk.robotserver import shape_problem
 
@@ -26,7 +26,7 @@ def _config(tmp_path: Path, **dingtalk) -> Path:
 
 def test_dry_run_prints_exact_bodies_without_secrets(tmp_path: Path):
     out = io.StringIO()
-    assert bot.main(["--config", str(_config(tmp_path)), "--once", "--dry-run", "-q"], out=out) == 0
+    assert cli.main(["--config", str(_config(tmp_path)), "--once", "--dry-run", "-q"], out=out) == 0
     lines = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
     assert lines, out.getvalue()
     for line in lines:
@@ -43,12 +43,12 @@ def test_dry_run_prints_exact_bodies_without_secrets(tmp_path: Path):
 def test_dry_run_with_ack_links_needs_no_ack_secret(tmp_path: Path):
     path = _config(tmp_path, public_base_url="https://buzz.example.com")
     out = io.StringIO()
-    assert bot.main(["--config", str(path), "--once", "--dry-run", "-q"], out=out) == 0
+    assert cli.main(["--config", str(path), "--once", "--dry-run", "-q"], out=out) == 0
     assert "https://buzz.example.com/dingtalk/ack/ack.A" in out.getvalue()
 
 
 def test_a_real_run_names_the_missing_variable(tmp_path: Path, capsys):
-    assert bot.main(["--config", str(_config(tmp_path)), "--once", "-q"]) == 2
+    assert cli.main(["--config", str(_config(tmp_path)), "--once", "-q"]) == 2
     err = capsys.readouterr().err
     assert "destinations.pr_group.webhook_env" in err and "DINGTALK_WEBHOOK" in err
 
@@ -56,5 +56,5 @@ def test_a_real_run_names_the_missing_variable(tmp_path: Path, capsys):
 def test_a_webhook_that_is_not_a_url_is_refused(tmp_path: Path, capsys, monkeypatch):
     monkeypatch.setenv("DINGTALK_WEBHOOK", "tok123")
     monkeypatch.setenv("DINGTALK_SECRET", "SECx")
-    assert bot.main(["--config", str(_config(tmp_path)), "--once", "-q"]) == 2
+    assert cli.main(["--config", str(_config(tmp_path)), "--once", "-q"]) == 2
     assert "https:// webhook URL" in capsys.readouterr().err

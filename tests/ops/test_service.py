@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-import bot
+from app.cli.parser import build_parser
 from core.alerting.lifecycle import AlertService, new_alert, outbox_items
 from core.domain import telemetry
 from core.domain.clock import FakeClock
@@ -144,5 +144,5 @@ def test_json_log_lines() -> None:
     doc = json.loads(JsonFormatter().format(record))
     assert doc["level"] == "error" and doc["logger"] == "buzzwatch.x"
     assert doc["message"] == "a b 汉" and "ValueError: boom" in doc["exception"]
-    assert bot.build_parser().parse_args(["--log-format", "json"]).log_format == "json"
-    assert bot.build_parser().parse_args(["digest", "--log-format", "json"]).log_format == "json"
+    assert build_parser().parse_args(["--log-format", "json"]).log_format == "json"
+    assert build_parser().parse_args(["digest", "--log-format", "json"]).log_format == "json"

@@ -20,7 +20,7 @@ import pytest
 from slack_bolt import App, BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bot import Buzzwatch
+from app.buzzwatch import Buzzwatch
 from core.domain.models import Mention
 from listeners.slack import blocks as bk
 from listeners.slack.app import HttpListener, build_app, register, services_for, start_slack

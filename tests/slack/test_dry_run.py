@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-import bot
+import app.cli as cli
 from core.config import REPO_ROOT
 from tests.slack.helpers import live_sequences
 from tests.slack.slack_api import CHANNEL, TOKEN, block_problems
@@ -27,7 +27,7 @@ def test_dry_run_prints_valid_block_kit_for_the_sample_feeds(tmp_path: Path):
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
 
     out = io.StringIO()
-    assert bot.main(["--config", str(path), "--once", "--dry-run", "-q"], out=out) == 0
+    assert cli.main(["--config", str(path), "--once", "--dry-run", "-q"], out=out) == 0
     lines = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
     alerts = [x for x in lines if x["platform"] == "slack"]
     assert alerts, out.getvalue()
@@ -68,7 +68,7 @@ def test_once_with_only_the_bot_token_posts_the_cycle_and_exits(
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("SLACK_API_URL", slack_api.api_url)  # no SLACK_APP_TOKEN at all
-    assert bot.main(["--config", str(path), "--once", "-q"], out=io.StringIO()) == 0
+    assert cli.main(["--config", str(path), "--once", "-q"], out=io.StringIO()) == 0
     posts = slack_api.calls("chat.postMessage")
     assert len(posts) == 7
     assert all(block_problems(c.body["blocks"]) == [] for c in posts)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import Buzzwatch
+from app.buzzwatch import Buzzwatch
 from core.commands.context import Actor
 from tests.conftest import make_config
 from tests.feedserver import FeedServer, Route

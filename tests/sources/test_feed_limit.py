@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import Buzzwatch
+from app.buzzwatch import Buzzwatch
 from core.commands.context import Actor
 from sources.records import MAX_ENTRIES
 from sources.rss import parse_feed

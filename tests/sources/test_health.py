@@ -7,7 +7,7 @@ import io
 from datetime import timedelta
 from pathlib import Path
 
-from bot import Buzzwatch
+from app.buzzwatch import Buzzwatch
 from core.commands.context import Actor
 from tests.conftest import make_config
 from tests.feedserver import FeedServer, Route, rss

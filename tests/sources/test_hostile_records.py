@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import main
+from app.cli import main
 from core.domain.models import plausible_time
 from core.intake.records import safe_url
 from sources.base import SourceContext

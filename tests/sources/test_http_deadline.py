@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import Buzzwatch
+from app.buzzwatch import Buzzwatch
 from core.config import FetchConfig
 from sources.http import Fetcher, FetchError
 from tests.conftest import make_config

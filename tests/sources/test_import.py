@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from bot import main
+from app.cli import main
 from tests.conftest import BASE_CONFIG
 
 

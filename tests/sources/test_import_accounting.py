@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import Buzzwatch
+from app.buzzwatch import Buzzwatch
 from sources.importer import ImportReport, import_file
 from tests.conftest import make_config
 

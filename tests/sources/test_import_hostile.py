@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from bot import main
+from app.cli import main
 from tests.sources.test_import import _config
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot import Buzzwatch
+from app.buzzwatch import Buzzwatch
 from listeners.push_endpoint import start_inbound
 from tests.conftest import make_config
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import Buzzwatch
+from app.buzzwatch import Buzzwatch
 from core.config import ConfigError
 from listeners.push_endpoint import InboundServer, start_inbound
 from tests.conftest import make_config

@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from bot import Buzzwatch
+from app.buzzwatch import Buzzwatch
 from tests.conftest import make_config
 from tests.feedserver import FeedServer, Route, rss
 

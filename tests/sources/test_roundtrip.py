@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot import main
+from app.cli import main
 from core.config import StorageConfig
 from core.intake.mention_schema import METRIC_KEYS
 from core.reports.export import METRIC_COLUMNS

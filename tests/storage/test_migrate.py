@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import bot
+import app.cli as cli
 from core.alerting.lifecycle import new_alert, outbox_items
 from core.domain.clock import FakeClock
 from core.domain.models import Alert, Mention, OutboxStatus, Status
@@ -147,14 +147,14 @@ def test_migrate_command_prints_counts(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     out = io.StringIO()
-    assert bot.main(["migrate", "--config", str(path), "--no-progress"], out=out) == 0
+    assert cli.main(["migrate", "--config", str(path), "--no-progress"], out=out) == 0
     text = out.getvalue()
     assert f"{len(want['mentions']):,} mention(s)" in text  # type: ignore[arg-type]
     assert "untouched" in text
     # the bot now reads the SQLite store (the default backend)
     active = [a for a in want["alerts"].values() if a.status != Status.RESOLVED]  # type: ignore[attr-defined]
     out = io.StringIO()
-    assert bot.main(["command", "status", "--config", str(path)], out=out) == 0
+    assert cli.main(["command", "status", "--config", str(path)], out=out) == 0
     assert f"{len(active)} alert(s) not resolved" in out.getvalue()
 
 
@@ -174,12 +174,12 @@ def test_a_config_naming_no_backend_keeps_an_old_tinydb_folder_running(
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(dict(BASE_CONFIG, data_dir=str(data_dir))), encoding="utf-8")
     out = io.StringIO()
-    assert bot.main(["command", "status", "--config", str(path)], out=out) == 0
+    assert cli.main(["command", "status", "--config", str(path)], out=out) == 0
     assert f"{len(active)} alert(s) not resolved" in out.getvalue()
     assert "holds a TinyDB store: using it" in caplog.text and "migrate" in caplog.text
     assert not (data_dir / "buzzwatch.sqlite3").exists()
 
     config = dict(BASE_CONFIG, data_dir=str(data_dir), storage={"backend": "sqlite"})
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    assert bot.main(["command", "status", "--config", str(path)], out=io.StringIO()) != 0
+    assert cli.main(["command", "status", "--config", str(path)], out=io.StringIO()) != 0
     assert not (data_dir / "buzzwatch.sqlite3").exists()

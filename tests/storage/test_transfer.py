@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import bot
+import app.cli as cli
 from core.alerting.lifecycle import outbox_items
 from core.domain.clock import FakeClock
 from core.domain.models import OutboxStatus, Status
@@ -53,7 +53,7 @@ def content(repo: Repository) -> dict[str, object]:
 
 def run(path: Path, *args: str) -> str:
     out = io.StringIO()
-    assert bot.main(["migrate", "--config", str(path), "--no-progress", *args], out=out) == 0
+    assert cli.main(["migrate", "--config", str(path), "--no-progress", *args], out=out) == 0
     return out.getvalue()
 
 

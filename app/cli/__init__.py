@@ -1,0 +1,98 @@
+"""The command line: `main(argv, out)` parses, loads the config, builds what the subcommand
+needs and runs it; one module per subcommand. `python bot.py --help` lists them."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+import sources.kinds  # noqa: F401  (every source kind's config section, before a config is read)
+from app.buzzwatch import Buzzwatch
+from app.cli.check_config import cmd_check_config
+from app.cli.classify import cmd_classify
+from app.cli.command import cmd_command, command_text, next_to_the_bot_hint
+from app.cli.console import cmd_console
+from app.cli.digest import cmd_digest
+from app.cli.export import cmd_export
+from app.cli.import_ import cmd_import
+from app.cli.migrate import cmd_migrate
+from app.cli.parser import build_parser, options_among_words
+from app.cli.run import cmd_run
+from app.logging_setup import setup_logging
+from app.runloop import EXIT_STORAGE_FAILED
+from core.commands.service import is_read_only
+from core.config import ConfigError, load_config
+from storage.atomic_json import StorageError
+
+log = logging.getLogger("buzzwatch")
+
+# Commands whose output is meant for a pipe: `python bot.py export | head` ends quietly.
+PIPED_COMMANDS = {"export", "mentions", "classify", "check-config"}
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, as_program: bool = False
+) -> int:
+    """Run the command line `argv` (None: sys.argv); its answers go to `out` (None:
+    sys.stdout), errors and the log to stderr; the exit code. `as_program`: this is the
+    process itself (`python bot.py`), so SIGPIPE may end the piped commands quietly."""
+    args = build_parser().parse_args(argv)
+    if args.command in ("mentions", "command"):
+        args = options_among_words(args)
+    if as_program and args.command in PIPED_COMMANDS and hasattr(signal, "SIGPIPE"):
+        # Only for these: the running bot must never die of a chat client hanging up.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    out = out or sys.stdout
+    setup_logging(args.verbose, args.quiet or args.command == "classify", args.log_format)
+    text = command_text(args) if args.command in ("mentions", "command") else ""
+    try:
+        config, path = load_config(args.config)
+        if args.command == "check-config":
+            return cmd_check_config(config, path, out, args.sample)
+        if args.command == "classify":
+            return cmd_classify(config, args, out)
+        if args.command == "export":
+            return cmd_export(config, args, out)
+        if args.command == "migrate":
+            return cmd_migrate(config, args, out)
+        log.info("config: %s", path)
+        app = Buzzwatch(
+            config,
+            dry_run=args.dry_run,
+            # Queries need no lock on the data folder: they work next to a running bot.
+            read_only=args.command == "mentions"
+            or (args.command == "command" and is_read_only(text)),
+            # These queue work for the bot: a chat secret that is not set here must not stop them.
+            offline_ok=args.command in ("command", "console", "digest", "import"),
+            stdout=out,
+            start_empty=args.start_empty,
+        )
+    except (ConfigError, StorageError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        if isinstance(err, StorageError) and "another Buzzwatch process" in str(err):
+            hint = next_to_the_bot_hint(args.command, text)
+            if hint:
+                print(hint, file=sys.stderr)
+        return 2
+    except OSError as err:  # a file named on the command line (classify, export...)
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "console":
+            return cmd_console(app, out)
+        if args.command == "digest":
+            return cmd_digest(app, args, out)
+        if args.command == "import":
+            return cmd_import(app, args, out)
+        if args.command in ("mentions", "command"):
+            return cmd_command(app, text, out)
+        return cmd_run(app, args)
+    except StorageError as err:  # a write failed (a full disk): the error names the file
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_STORAGE_FAILED
+    finally:
+        app.close()

@@ -1,0 +1,49 @@
+"""`mentions ...` and `command ...`: one chat command from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import TextIO
+
+from app.buzzwatch import Buzzwatch
+from app.replies import print_reply
+from core.commands.service import is_read_only
+
+
+def command_text(args: argparse.Namespace) -> str:
+    """The chat command line that `mentions ...` or `command ...` stands for."""
+    words = args.query if args.command == "mentions" else args.words
+    if len(words) == 1 and " " in words[0]:
+        try:
+            words = shlex.split(words[0])
+        except ValueError:  # O'Brien, an unbalanced quote
+            words = words[0].split()
+    return shlex.join(words) if args.command == "command" else "mentions " + shlex.join(words)
+
+
+def next_to_the_bot_hint(command: str | None, text: str) -> str | None:
+    """What to do instead when `command`/`console` meets a running bot's data folder."""
+    if command == "command":
+        name = (text.split() or ["this command"])[0][:40]
+        return (
+            f"  `{name}` changes stored state, so it cannot run next to the bot: "
+            "type it into the running bot's terminal, or use the chat."
+        )
+    if command == "console":
+        return (
+            "  the console cannot run next to the bot: type commands into the running bot's "
+            "terminal, or use the chat; read-only ones (status, sources, stats, mentions...) "
+            "also work here, e.g. `python bot.py command status`."
+        )
+    return None
+
+
+def cmd_command(app: Buzzwatch, text: str, out: TextIO) -> int:
+    reply = app.run_command(text)
+    if app.dry_run and reply.ok and not is_read_only(text):
+        reply.text += "\n(dry run: not stored)"
+    print_reply(reply, out)
+    if reply.changed:
+        app.deliver_now()
+    return 0 if reply.ok else 1

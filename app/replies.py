@@ -1,0 +1,32 @@
+"""A chat command's reply as terminal text, and a one-shot command's answer on stdout."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from core.alerting.views import local_time
+from core.commands.context import Reply
+from core.domain.models import Mention
+from listeners.console import Output, printable
+
+
+def reply_text(reply: Reply) -> str:
+    # Stored text is third-party: printable() drops terminal escapes.
+    lines = [printable(reply.text)]
+    for doc in reply.mentions:
+        m = Mention.from_dict(doc)
+        flags = ",".join(m.flags) or "-"
+        head = f"  {local_time(m.when)} [{m.source}] {m.title or m.text[:80]}"
+        tail = f"      {m.author or '?'} · {flags} · sentiment {m.sentiment:+.2f} · {m.url}"
+        lines += [printable(head), printable(tail)]
+    return "\n".join(lines)
+
+
+def say(text: str, out: TextIO | None) -> None:
+    """A one-shot command's answer on stdout. A reader that has left (`| head -1`) ends
+    nothing: what the command did is kept, and it finishes quietly."""
+    Output(out, quiet=True).print(text)
+
+
+def print_reply(reply: Reply, out: TextIO) -> None:
+    say(reply_text(reply), out)
