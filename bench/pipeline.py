@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import sources.kinds  # noqa: F401  (every source kind's config section, before a config is read)
 from bench.corpus import make_mentions
 from core.alerting.routing import Router
 from core.config import AnalysisConfig, load_config

@@ -37,9 +37,10 @@ class MigrationReport:
     state_keys: int = 0
     already: str = ""  # when an earlier run moved alerts/outbox/state: its time
 
-    def summary(self, path: Path) -> str:
+    def summary(self, where: Path | str) -> str:
+        """The counts, naming `where` they now are (a data folder, or PostgreSQL's DSN variable)."""
         lines = [
-            f"{self.mentions:,} mention(s) and {self.seen:,} seen id(s) in {path}",
+            f"{self.mentions:,} mention(s) and {self.seen:,} seen id(s) in {where}",
         ]
         if self.already:
             lines.append(

@@ -152,3 +152,16 @@ def test_check_config_warns_only_about_variables_that_are_used(
     text = "\n".join(config_warnings(http))
     assert "SLACK_SIGNING_SECRET" in text and "SLACK_APP_TOKEN" not in text
     assert "DINGTALK_APP_KEY" in text and "DINGTALK_APP_SECRET" in text
+
+
+def test_the_database_variable_is_asked_for_only_with_the_postgres_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.config import config_warnings
+    from tests.conftest import make_config
+
+    monkeypatch.delenv("BUZZWATCH_DATABASE_URL", raising=False)
+    embedded = make_config(tmp_path)
+    assert not any("BUZZWATCH_DATABASE_URL" in w for w in config_warnings(embedded))
+    shared = make_config(tmp_path, storage={"backend": "postgres"})
+    assert any("BUZZWATCH_DATABASE_URL" in w for w in config_warnings(shared))

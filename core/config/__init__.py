@@ -26,8 +26,6 @@ from core.config.chat import (
 from core.config.environment import (
     config_warnings,
     env_names,
-    env_secrets,
-    secret_from_env,
     unused_env_names,
 )
 from core.config.loading import (
@@ -106,12 +104,10 @@ __all__ = [
     "WebhookDestination",
     "config_warnings",
     "env_names",
-    "env_secrets",
     "find_config_path",
     "format_validation_error",
     "load_config",
     "parse_config",
-    "secret_from_env",
     "source_section",
     "unused_env_names",
 ]

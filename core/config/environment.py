@@ -8,7 +8,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from core.config.base import ConfigError
 from core.config.schema import Config
 
 
@@ -44,6 +43,8 @@ def unused_env_names(config: Config) -> set[str]:
             names |= env_names(d.callback)
         if not d.public_base_url:
             names.add(d.ack_secret_env)
+    if config.storage.backend != "postgres":
+        names.add(config.storage.dsn_env)
     # ...unless another, active part names the same variable
     return names - (env_names(config.destinations) | _active_section_names(config))
 
@@ -64,14 +65,6 @@ def _active_section_names(config: Config) -> set[str]:
     return names
 
 
-def secret_from_env(var: str, what: str) -> str:
-    """Read a secret from the environment variable the config names."""
-    value = os.environ.get(var, "").strip()
-    if not value:
-        raise ConfigError(f"{what}: environment variable {var} is not set")
-    return value
-
-
 def env_names(model: Any) -> set[str]:
     """Every environment variable the config names (fields ending in `_env`)."""
     names: set[str] = set()
@@ -89,8 +82,3 @@ def env_names(model: Any) -> set[str]:
         for value in model:
             names |= env_names(value)
     return names
-
-
-def env_secrets(config: Config) -> dict[str, str]:
-    """The values of the environment variables the config names, where set."""
-    return {name: os.environ[name] for name in sorted(env_names(config)) if os.environ.get(name)}
