@@ -1,0 +1,56 @@
+"""What the README tells a new user holds: each test reads the README's words and checks the
+behaviour they describe."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot import Buzzwatch
+from core.config import REPO_ROOT, InboundConfig
+from listeners.inbound import start_inbound
+from tests.conftest import make_config
+
+README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+TOKEN = "readme-token"
+
+
+def section(start: str, end: str) -> str:
+    """The README's text from `start` up to `end` (both must be there)."""
+    begin = README.index(start)
+    return README[begin : README.index(end, begin)]
+
+
+@pytest.fixture
+def inbound_url(tmp_path: Path, clock, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("BUZZWATCH_INBOUND_TOKEN", TOKEN)
+    app = Buzzwatch(make_config(tmp_path, inbound={"port": 0}), clock=clock, stdout=io.StringIO())
+    stop = start_inbound(app)
+    assert stop is not None
+    host, port = stop.__self__.address
+    yield f"http://{host}:{port}/mentions"
+    stop()
+    app.close()
+
+
+def test_inbound_section_names_both_token_headers_and_the_per_request_cap(inbound_url) -> None:
+    text = section("**Inbound endpoint.**", "**Backfill.**")
+    cap = InboundConfig().max_mentions
+    assert "Authorization: Bearer" in text and "X-Buzzwatch-Token" in text
+    assert f"max_mentions: {cap}" in text and "per request" in text
+    one = {"mentions": [{"id": "t1", "title": "Acme fries are great"}]}
+    for header in ({"Authorization": f"Bearer {TOKEN}"}, {"X-Buzzwatch-Token": TOKEN}):
+        r = httpx.post(inbound_url, json=one, headers=header, timeout=5)
+        assert r.status_code == 200, r.text
+    many = {"mentions": [{"id": f"m{i}", "title": "Acme"} for i in range(cap + 1)]}
+    r = httpx.post(
+        inbound_url,
+        content=json.dumps(many),
+        timeout=5,
+        headers={"X-Buzzwatch-Token": TOKEN, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 400 and f"at most {cap} mentions per request" in r.text
