@@ -54,3 +54,30 @@ def test_inbound_section_names_both_token_headers_and_the_per_request_cap(inboun
         headers={"X-Buzzwatch-Token": TOKEN, "Content-Type": "application/json"},
     )
     assert r.status_code == 400 and f"at most {cap} mentions per request" in r.text
+
+
+def test_limiting_who_changes_alerts_is_said_to_be_slack_only(tmp_path: Path, clock) -> None:
+    from core.alerting.lifecycle import new_alert, outbox_items
+    from core.commands.context import Actor
+    from core.domain.models import Mention
+    from listeners import build_permission
+
+    commands_section = section("## Commands people type in chat", "## Configuration")
+    assert "Slack only" in commands_section and "DingTalk" in commands_section
+    dingtalk = section("## DingTalk", "## Alert workflow")
+    assert "anyone in the group" in dingtalk and "slack.permissions" in dingtalk
+
+    # What those words describe: the Slack list refuses a Slack stranger, and lets a DingTalk
+    # group member (and the console) change the same alert.
+    config = make_config(tmp_path, slack={"permissions": {"default": {"users": ["U_OK"]}}})
+    app = Buzzwatch(config, clock=clock, stdout=io.StringIO())
+    app.commands.permission = build_permission(config)
+    mention = Mention(id="m1", source="s", url="", title="Acme", text="", brands=["Acme"])
+    alerts = [new_alert(a, mention, "r", ["console"], clock.now()) for a in ("A1", "A2", "A3")]
+    app.repo.save_cycle(
+        [], [], alerts, [o for a in alerts for o in outbox_items(a, "post", clock.now())]
+    )
+    assert not app.commands.run("ack A1", Actor("U_NO", "stranger", "slack")).ok
+    assert app.commands.run("ack A2", Actor("d1", "张三", "dingtalk")).ok
+    assert app.commands.run("ack A3", Actor("local", "me", "console")).ok
+    app.close()
