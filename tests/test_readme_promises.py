@@ -25,6 +25,18 @@ def section(start: str, end: str) -> str:
     return README[begin : README.index(end, begin)]
 
 
+def same_lines(printed: str, shown: str) -> bool:
+    """The same lines, alert ids aside: the sample feeds are polled side by side, so which
+    alert is A2 and in which order same-second alerts are listed depend on which feed answers
+    first."""
+    import re
+
+    def lines(text: str) -> list[str]:
+        return sorted(re.sub(r"\bA\d+\b", "A?", line) for line in text.strip().splitlines())
+
+    return lines(printed) == lines(shown)
+
+
 @pytest.fixture
 def inbound_url(tmp_path: Path, clock, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("BUZZWATCH_INBOUND_TOKEN", TOKEN)
@@ -81,3 +93,41 @@ def test_limiting_who_changes_alerts_is_said_to_be_slack_only(tmp_path: Path, cl
     assert app.commands.run("ack A2", Actor("d1", "张三", "dingtalk")).ok
     assert app.commands.run("ack A3", Actor("local", "me", "console")).ok
     app.close()
+
+
+def test_the_digest_sample_is_what_the_bundled_samples_print_at_its_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+    import shutil
+    from datetime import UTC, datetime, timedelta
+
+    import bot
+    from core.domain.clock import FakeClock
+
+    # The README's sample digest says when it was printed (the sample feeds carry fixed dates).
+    text = section("## Daily digest, storms, stats and export", "## Sources")
+    shown = text[text.index("```text\n== Buzzwatch digest") + len("```text\n") :]
+    shown = shown[: shown.index("```")]
+    printed_at = re.search(r"printed at\s+(\d{4}-\d\d-\d\d \d\d:\d\d) UTC", text)
+    assert printed_at, "the README says when its sample digest was printed"
+    when = datetime.strptime(printed_at[1], "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+
+    shutil.copytree(REPO_ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)  # a fresh checkout's folder: its own ./data
+    # `--once` a few seconds before the digest, as when the two commands run one after another.
+    monkeypatch.setattr(bot, "SystemClock", lambda: FakeClock(when - timedelta(seconds=5)))
+    assert bot.main(["--once", "-q"], io.StringIO()) == 0
+    monkeypatch.setattr(bot, "SystemClock", lambda: FakeClock(when))
+    out = io.StringIO()
+    assert bot.main(["digest", "--dry-run", "-q", "--chart", str(tmp_path / "c.png")], out) == 0
+    console = next(
+        json.loads(line)["payload"]["text"]
+        for line in out.getvalue().splitlines()
+        if line.startswith("{") and json.loads(line)["platform"] == "console"
+    )
+    assert same_lines(console, shown)
+    stats = io.StringIO()
+    assert bot.main(["command", "stats", "-q"], stats) == 0
+    shown_stats = text[text.index("```text\nStats ·") + len("```text\n") :]
+    assert same_lines(stats.getvalue(), shown_stats[: shown_stats.index("```")])
