@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterable
 from datetime import timedelta
 
 from core.commands.context import UsageError
 from core.config import Config
-from core.domain.durations import check_report_since, parse_duration
+from core.domain import durations
+from core.domain.durations import DurationTooLong, format_duration, parse_duration
 from core.domain.models import Flag
-from core.domain.query import MAX_LIMIT, SENTIMENTS, MentionQuery
+from core.domain.query import MAX_LIMIT, SENTIMENTS, SINCE_RANGE, MentionQuery
 
 MAX_COMMAND_CHARS = 500
 QUERY_KEYS = frozenset({"since", "sentiment", "flag", "brand", "source", "limit", "page", "offset"})
@@ -38,12 +40,7 @@ def parse_query(args: list[str]) -> MentionQuery:
         if not value:
             raise UsageError(f"`{key}:` needs a value")
         if key == "since":
-            try:
-                q.since = parse_duration(value)
-            except ValueError:
-                raise UsageError(
-                    f"since:{value[:20]} is not a duration; try since:24h or since:7d"
-                ) from None
+            q.since = since_arg(value, SINCE_RANGE)
         elif key == "sentiment":
             if value.lower() not in SENTIMENTS:
                 raise UsageError("sentiment: takes neg, pos or neu")
@@ -62,10 +59,37 @@ def parse_query(args: list[str]) -> MentionQuery:
                 raise UsageError(f"{key}: takes a whole number")
             n = int(value)
             if key == "limit":
-                q.limit = max(1, min(MAX_LIMIT, n))
+                if n < 1:
+                    raise UsageError(f"limit: takes 1 to {MAX_LIMIT}")
+                q.limit = min(MAX_LIMIT, n)  # README: "at most 50"
             else:
                 q.offset = n
     return q
+
+
+def since_arg(value: str, allowed: tuple[timedelta, timedelta]) -> timedelta:
+    """A `since:` value within `allowed`, or a UsageError a person can act on: the value is
+    no duration, or it is out of the range (said with the range)."""
+    low, high = allowed
+    shown = f"since:{value[:20]}"
+    takes = f"since: takes between {format_duration(low)} and {format_duration(high)}"
+    try:
+        since = parse_duration(value)
+    except DurationTooLong:
+        raise UsageError(f"{shown} is too long; {takes}") from None
+    except ValueError:
+        raise UsageError(f"{shown} is not a duration; try since:24h or since:7d") from None
+    if since < low:
+        raise UsageError(f"{shown} is too short; {takes}")
+    if since > high:
+        raise UsageError(f"{shown} is too long; {takes}")
+    return since
+
+
+def unknown_name(kind: str, name: str, known: Iterable[str]) -> UsageError:
+    """The one wording for a brand, source or route a command names and the config has not:
+    `Unknown brand 'x'; brands: Acme, Beta`."""
+    return UsageError(f"Unknown {kind} {name[:40]!r}; {kind}s: {', '.join(known) or 'none'}")
 
 
 def alert_id(args: list[str], usage: str) -> str:
@@ -90,19 +114,12 @@ def report_args(
     for arg in args:
         key, sep, value = arg.partition(":")
         if sep and key.lower() == "since":
-            try:
-                since = parse_duration(value)
-            except ValueError:
-                raise UsageError(f"since:{value[:20]} is not a duration; try since:7d") from None
-            try:
-                check_report_since(since)
-            except ValueError as err:
-                raise UsageError(f"since: {err}") from None
+            # Read at call time: the range is one setting for chat and `bot.py digest`.
+            since = since_arg(value, durations.REPORT_SINCE)
             continue
         name = value if sep and key.lower() == "brand" else arg
         found = config.brand(name)
         if found is None:
-            known = ", ".join(b.name for b in config.brands)
-            raise UsageError(f"unknown brand {name[:40]!r}; brands: {known}")
+            raise unknown_name("brand", name, (b.name for b in config.brands))
         brand = found.name
     return brand, since

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from core.commands.context import Actor, CommandContext, Reply
-from core.commands.parsing import parse_query
+from core.commands.parsing import parse_query, unknown_name
 from core.commands.registry import CommandGroup
 from core.config import Config
 from core.domain.durations import format_duration
@@ -35,15 +35,22 @@ def mentions(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
     """
     query = parse_query(args)
     if query.brand and ctx.config.brand(query.brand) is None:
-        known = ", ".join(b.name for b in ctx.config.brands)
-        return Reply(f"Unknown brand {query.brand!r}; brands: {known}.", ok=False)
+        raise unknown_name("brand", query.brand, (b.name for b in ctx.config.brands))
     page, total = search_mentions(ctx.repo, ctx.config, query, ctx.clock.now())
+    sources = [s.name for s in ctx.config.sources]
+    # A source the config does not name may still hold mentions (`bot.py import` files rows
+    # under `import` or the file's source): unknown only if nothing is stored under it either.
+    if not total and query.source and query.source.casefold() not in map(str.casefold, sources):
+        raise unknown_name("source", query.source, sources)
     shown_to = query.offset + len(page)
     what = " ".join(query.words) or "anything"
-    if not page:
-        text = f"No mentions of {what} in the last {format_duration(query.since)}."
+    period = f"in the last {format_duration(query.since)}"
+    if not total:
+        text = f"No mentions of {what} {period}."
+    elif not page:
+        text = f"No more mentions of {what} {period} ({total} in all; offset:{query.offset} is past the end)."
     else:
-        text = f"{total} mention(s) of {what} in the last {format_duration(query.since)}; showing {query.offset + 1}-{shown_to}."
+        text = f"{total} mention(s) of {what} {period}; showing {query.offset + 1}-{shown_to}."
     return Reply(
         text,
         mentions=page,

@@ -7,6 +7,7 @@ from typing import Any
 
 from core.alerting.routing import route_label
 from core.commands.context import Actor, CommandContext, Reply, UsageError
+from core.commands.parsing import unknown_name
 from core.commands.registry import CommandGroup, Guard, no_arguments
 from core.domain.durations import format_duration, parse_duration
 from core.domain.models import Alert, from_iso, to_iso
@@ -52,7 +53,7 @@ def silence(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
     }[kind]
     match = next((k for k in known if k.casefold() == value.casefold()), None)
     if match is None:
-        return Reply(f"Unknown {kind} {value!r}; known: {', '.join(known) or 'none'}.", ok=False)
+        raise unknown_name(kind, value, known)
     try:
         duration = parse_duration(args[2])
     except ValueError as err:

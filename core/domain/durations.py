@@ -16,6 +16,10 @@ MAX_DURATION = timedelta(days=3650)
 REPORT_SINCE = (timedelta(hours=1), timedelta(days=92))
 
 
+class DurationTooLong(ValueError):
+    """A duration written right but longer than MAX_DURATION: the reply can give the range."""
+
+
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
     """Parse '5m', '1h30m', '7d' (or a number of seconds) into a timedelta.
 
@@ -38,7 +42,7 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
 
 def _bounded(seconds: float, typed: object) -> timedelta:
     if seconds > MAX_DURATION.total_seconds():
-        raise ValueError(f"duration too long: {str(typed)[:30]!r} (at most 3650d)")
+        raise DurationTooLong(f"duration too long: {str(typed)[:30]!r} (at most 3650d)")
     return timedelta(seconds=seconds)
 
 

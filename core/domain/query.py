@@ -8,7 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from core.domain.durations import MAX_DURATION
+
 DEFAULT_SINCE = timedelta(days=7)
+# How far back `mentions since:` looks: since:0s could find nothing, and MAX_DURATION is the
+# longest duration Buzzwatch reads.
+SINCE_RANGE = (timedelta(minutes=1), MAX_DURATION)
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 50
 SENTIMENTS = {

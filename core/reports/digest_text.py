@@ -36,7 +36,7 @@ WORDS: dict[str, dict[str, str]] = {
         "waiting": "• {id} · waiting {waited} · {title}",
         "more_questions": "   … and {n} more (`status`)",
         "kols": "KOL activity: {n} mention(s)",
-        "kol": "• {author} ({reach}{tier}) · {n} mention(s) · sentiment {sentiment:+.2f}",
+        "kol": "• {author} ({reach}{tier}) · {n} mention(s) · sentiment {sentiment}",
         "aspects": "Aspects (negative / neutral / positive · mean sentiment):",
         "alerts": "Alerts: {opened} opened · {acked} acked · {resolved} resolved",
         "median_ack": " · median time to ack {ack}",
@@ -65,7 +65,7 @@ WORDS: dict[str, dict[str, str]] = {
         "waiting": "• {id} · 已等 {waited} · {title}",
         "more_questions": "   …… 还有 {n} 条（status 查看）",
         "kols": "KOL 动态：{n} 条提及",
-        "kol": "• {author}（{reach}{tier}）· {n} 条 · 情感 {sentiment:+.2f}",
+        "kol": "• {author}（{reach}{tier}）· {n} 条 · 情感 {sentiment}",
         "aspects": "方面（负面 / 中性 / 正面 · 平均情感）：",
         "alerts": "告警：新开 {opened} · 已确认 {acked} · 已解决 {resolved}",
         "median_ack": " · 确认用时中位数 {ack}",
@@ -176,14 +176,14 @@ def digest_text(d: Digest, lang: str = "en") -> str:
     for m in d.critical:
         aspects = ", ".join(m.aspects)
         lines += _mention_line(
-            m, f"[{m.sentiment:+.2f}{' ' + aspects if aspects else ''}]", tz, lang
+            m, f"[{signed(m.sentiment)}{' ' + aspects if aspects else ''}]", tz, lang
         )
     if d.critical_total > len(d.critical):
         lines.append(w["more"].format(n=d.critical_total - len(d.critical)))
     if d.top_negative:
         lines += ["", w["most_negative"]]
         for m in d.top_negative:
-            lines += _mention_line(m, f"[{m.sentiment:+.2f}]", tz, lang)
+            lines += _mention_line(m, f"[{signed(m.sentiment)}]", tz, lang)
     if d.top_reach:
         lines += ["", w["widest"]]
         for m in d.top_reach:
@@ -208,7 +208,7 @@ def digest_text(d: Digest, lang: str = "en") -> str:
                     reach=human_number(k.reach),
                     tier=tier,
                     n=k.mentions,
-                    sentiment=k.sentiment,
+                    sentiment=signed(k.sentiment),
                 )
             )
     if d.aspects:
@@ -216,7 +216,7 @@ def digest_text(d: Digest, lang: str = "en") -> str:
         for a in d.aspects:
             lines.append(
                 f"• {a.name} {a.total}: {a.negative} / {a.neutral} / {a.positive}"
-                f" · {a.sentiment:+.2f}"
+                f" · {signed(a.sentiment)}"
             )
     ack = w["median_ack"].format(ack=format_duration(d.median_ack)) if d.median_ack else ""
     alerts = w["alerts"].format(
@@ -226,6 +226,12 @@ def digest_text(d: Digest, lang: str = "en") -> str:
     if d.sources:
         lines.append(w["sources"] + " · ".join(f"{s} {n}" for s, n in d.sources))
     return "\n".join(lines)
+
+
+def signed(score: float) -> str:
+    """A sentiment score as `+0.42` / `-0.42`; a mean just below zero reads +0.00, not -0.00."""
+    text = f"{score:+.2f}"
+    return "+0.00" if text == "-0.00" else text
 
 
 def stats_text(d: Digest) -> str:
@@ -244,7 +250,7 @@ def stats_text(d: Digest) -> str:
         lines.append(
             "Aspects: "
             + " · ".join(
-                f"{a.name} {a.total} ({a.negative} neg, {a.sentiment:+.2f})" for a in d.aspects
+                f"{a.name} {a.total} ({a.negative} neg, {signed(a.sentiment)})" for a in d.aspects
             )
         )
     return "\n".join(lines)

@@ -126,8 +126,8 @@ def test_mentions_pages(service: CommandService) -> None:
         ("snooze A1 30d", "between 1m and 7d"),
         ("snooze A1 99999999999999999999d", "too long"),
         ("silence brand Acme 9999999999999w", "too long"),
-        ("mentions x since:1000000d", "not a duration"),
-        ("digest since:99999999999999999999d", "not a duration"),
+        ("mentions x since:1000000d", "is too long"),
+        ("digest since:99999999999999999999d", "is too long"),
         ("ack A¹", "is not an alert id"),
         ("mentions limit:¹", "whole number"),
         ("mentions since:soon", "not a duration"),
@@ -293,3 +293,74 @@ def test_a_status_all_page_fits_one_chat_message(service: CommandService, clock:
     assert last_id in section["text"]["text"] and "<!channel>" not in section["text"]["text"]
     dingtalk = render_reply(reply)["markdown"]["text"]
     assert last_id in dingtalk and "next: status all page:2" in dingtalk
+
+
+def test_an_offset_past_the_end_says_the_results_ended(service: CommandService) -> None:
+    reply = service.run("mentions Acme since:24h offset:5", ANN)
+    assert reply.ok and reply.mentions == [] and reply.total == 2
+    assert reply.text.startswith("No more mentions of Acme in the last 1d (2 in all")
+    assert "offset:5" in reply.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "mentions x since:100000d",
+            "since:100000d is too long; since: takes between 1m and 3650d",
+        ),
+        ("mentions x since:0s", "since:0s is too short; since: takes between 1m and 3650d"),
+        ("mentions since:soon", "since:soon is not a duration"),
+        ("digest since:100000d", "since:100000d is too long; since: takes between 1h and 92d"),
+        ("stats since:0s", "since:0s is too short; since: takes between 1h and 92d"),
+        ("mentions limit:0", "limit: takes 1 to 50"),
+    ],
+)
+def test_a_since_or_limit_out_of_range_gives_the_range(
+    service: CommandService, text: str, expected: str
+) -> None:
+    reply = service.run(text, ANN)
+    assert not reply.ok and expected in reply.text
+
+
+def test_a_limit_over_the_cap_shows_at_most_50(service: CommandService) -> None:
+    reply = service.run("mentions limit:500", ANN)
+    assert reply.ok and reply.query is not None and reply.query.limit == 50
+
+
+def test_an_unknown_source_is_said_with_the_known_ones(tmp_path: Path, clock: FakeClock) -> None:
+    config = make_config(
+        tmp_path, sources=[{"name": "weibo", "type": "rss", "path": "feed.xml", "every": "5m"}]
+    )
+    repo = TinyDBRepository(config.data_dir, clock=clock)
+    found = Mention(
+        id="imp",
+        source="import",  # not a configured source: `bot.py import` files rows under it
+        url="",
+        title="Acme imported",
+        text="",
+        brands=["Acme"],
+        published=clock.now(),
+        fetched_at=clock.now(),
+    )
+    repo.save_cycle([found], [], [], [])
+    commands = CommandService(config, repo, AlertService(repo, clock), clock)
+    reply = commands.run("mentions source:nope", ANN)
+    assert not reply.ok
+    assert reply.text.startswith("Unknown source 'nope'; sources: weibo.")
+    assert [d["title"] for d in commands.run("mentions source:import", ANN).mentions] == [
+        "Acme imported"
+    ]
+    repo.close()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["mentions brand:Nobody", "digest Nobody", "stats brand:Nobody", "silence brand Nobody 1h"],
+)
+def test_an_unknown_brand_is_said_the_same_way_everywhere(
+    service: CommandService, text: str
+) -> None:
+    reply = service.run(text, ANN)
+    assert not reply.ok
+    assert reply.text == "Unknown brand 'Nobody'; brands: Acme. Type `help` for usage."

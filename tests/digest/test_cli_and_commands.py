@@ -146,3 +146,21 @@ def test_digest_counts_its_own_messages_and_sends(tmp_path) -> None:
         assert cli.main(["--config", str(path), "digest"], out) == 0
     summary = out.getvalue().splitlines()[-1]
     assert summary == "digest queued: 2 message(s) (1 digest to 2 destinations): 2 sent"
+
+
+def test_stats_and_digest_never_show_minus_zero(tmp_path) -> None:
+    clock = FakeClock(utc(2026, 11, 28, 12, 0))
+    config, repo = setup(
+        tmp_path,
+        clock,
+        [
+            mention("a", utc(2026, 11, 28, 6), -0.003, aspects=["price"], author="美食家小王"),
+            mention("b", utc(2026, 11, 28, 7), 0.0, aspects=["price"], author="美食家小王"),
+        ],
+    )
+    commands = CommandService(config, repo, AlertService(repo, clock), clock)
+    stats = commands.run("stats", ME)
+    assert "price 2 (0 neg, +0.00)" in stats.text
+    digest = commands.run("digest", ME)
+    assert digest.ok and "-0.00" not in stats.text + digest.text
+    repo.close()
