@@ -23,6 +23,7 @@ def cmd_classify(config: Config, args: argparse.Namespace, out: TextIO) -> int:
     brand = found.name if found else None
     # Bytes that are not UTF-8 are kept (as lone surrogates) so that only their line gets an
     # error result, from a file or stdin alike, whatever the locale says stdin is.
+    stream: TextIO
     if args.file:
         stream = open(args.file, encoding="utf-8-sig", errors="surrogateescape")  # noqa: SIM115
     else:
