@@ -128,7 +128,12 @@ def parse_feed(
 ) -> Mentions:
     """Bytes of an RSS/Atom document -> mentions. Raises SourceError if it is not a feed,
     or has more tags than MAX_TAGS; a feed with no entries is fine (nothing new yet)."""
-    check_markup(content)
+    try:
+        check_markup(content)
+    except SourceError:
+        if _is_html(content, headers):  # a big web page: say what it is
+            raise SourceError("this is an HTML page, not a feed") from None
+        raise
     parsed = feedparser.parse(content, response_headers=headers or {"content-location": ""})
     if parsed.entries:  # read what can be read, even from a feed that is not well-formed
         return records_to_mentions(parsed.entries, entry_to_mention, source, now)

@@ -81,3 +81,9 @@ def test_the_source_is_skipped_and_the_others_go_on(tmp_path: Path, clock) -> No
     assert f"over the {MAX_TAGS:,}-tag limit" in outcomes["hostile"].error
     assert outcomes["good"].ok
     assert "hostile" in reply and "-tag limit" in reply
+
+
+def test_a_big_web_page_is_still_named_as_one() -> None:
+    page = b"<!DOCTYPE html><html><body>" + b"<p>Acme</p>" * MAX_TAGS + b"</body></html>"
+    with pytest.raises(SourceError, match="this is an HTML page, not a feed"):
+        parse_feed(page, "page", NOW)
