@@ -56,6 +56,8 @@ def run_once(app: Buzzwatch, stop: StopRequest) -> int:
         if queued
         else ""
     )
+    if report.dropped:  # the console's output closed: said once already, counted here
+        later += f"; dropped {report.dropped} for a closed console"
     if stop.is_set():
         log.warning(
             "stopped by %s: %d source(s) polled, %d alert(s); sent %d, dead %d, "

@@ -97,7 +97,7 @@ class Output:
         stream = self.stream or sys.stdout
         with self._lock:
             if self._closed:
-                return Delivery(ok=False, retryable=False, error=self._closed)
+                return Delivery(ok=False, retryable=False, error=self._closed, dropped=True)
             try:
                 print(text, file=stream, flush=True)
             except (OSError, ValueError) as err:
@@ -111,7 +111,7 @@ class Output:
                 if not self.quiet:
                     log.warning("%s: console messages are dropped from now on", self._closed)
                 _point_at_devnull(stream)
-                return Delivery(ok=False, retryable=False, error=self._closed)
+                return Delivery(ok=False, retryable=False, error=self._closed, dropped=True)
         return None
 
 

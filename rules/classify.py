@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -11,6 +12,8 @@ from rules.analyze import Analyzer
 from rules.text import strip_markup
 
 MAX_LINE_CHARS = 20_000
+# Bytes that are not UTF-8, as the "surrogateescape" error handler decodes them.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 
 def _mention_from_line(line: str, n: int) -> Mention:
@@ -69,6 +72,8 @@ def classify_one(line: str, n: int, analyzer: Analyzer, brand: str | None) -> di
         return {"line": n, "error": f"line is over {MAX_LINE_CHARS} characters"}
     if not line.strip():
         return {"line": n, "error": "empty line"}
+    if _NOT_UTF8.search(line):
+        return {"line": n, "error": "not valid UTF-8"}
     try:
         mention = _mention_from_line(line, n)
     except (ValueError, TypeError) as err:

@@ -17,7 +17,12 @@ def cmd_import(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
 
     path = Path(args.file)
     if not path.is_file():
-        print(f"error: {path}: no such file", file=sys.stderr)
+        what = "no such file"
+        if path.is_dir():
+            what = "a directory, not a file"
+        elif path.exists():
+            what = "not a regular file"
+        print(f"error: {path}: {what}", file=sys.stderr)
         return 2
     try:
         process = functools.partial(app.pipeline.process, alert=args.alert)

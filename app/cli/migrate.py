@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from core.config import Config
 from core.domain.clock import SystemClock
@@ -20,16 +20,24 @@ def cmd_migrate(config: Config, args: argparse.Namespace, out: TextIO) -> int:
         return _migrate_between(config, args.to, args.no_progress, out)
     from storage.migrate import migrate_tinydb_folder
 
-    bar = tqdm(unit=" records", file=sys.stderr, disable=args.no_progress)
+    # The bar starts once the store is found and counted: a folder holding no TinyDB store
+    # gets its error alone, not after an empty bar.
+    bars: list[tqdm[Any]] = []
+
+    def start(total: int) -> None:
+        bars.append(tqdm(total=total, unit=" records", file=sys.stderr, disable=args.no_progress))
+
+    def step(n: int) -> None:
+        if bars:
+            bars[0].update(n)
+
     try:
         report = migrate_tinydb_folder(
-            config.data_dir,
-            SystemClock().now().isoformat(),
-            progress=bar.update,
-            on_total=lambda n: setattr(bar, "total", n),
+            config.data_dir, SystemClock().now().isoformat(), progress=step, on_total=start
         )
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     db = config.data_dir / "buzzwatch.sqlite3"
     print(report.summary(db), file=out)
     if config.storage.backend != "sqlite":

@@ -98,7 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="route and alert the imported mentions (default: store only)",
     )
-    p = add("migrate", help="move a TinyDB data folder into the SQLite store (old files kept)")
+    migrate = (
+        "move a TinyDB data folder into the SQLite store (old files kept); "
+        "--to postgres|sqlite: copy the SQLite store into PostgreSQL, or back"
+    )
+    p = add("migrate", help=migrate, description=migrate)
     p.add_argument(
         "--to",
         choices=["postgres", "sqlite"],

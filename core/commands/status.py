@@ -12,6 +12,7 @@ from rules.text import cap, clean_name, one_line, strip_invisible
 
 # Alerts a `status all` page lists: a page fits one Slack section (3,000 characters).
 STATUS_PAGE = 20
+DEAD_LISTED = 5  # the newest dead letters `status` shows; it counts the rest
 STATUS_ORDER = (Status.OPEN, Status.ACKED, Status.ASSIGNED, Status.SNOOZED)
 
 commands = CommandGroup()
@@ -44,10 +45,12 @@ def status(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
     pending = ctx.repo.pending_outbox()
     dead = ctx.repo.dead_letters()
     lines.append(f"delivery queue: {len(pending)} pending, {len(dead)} dead letter(s)")
-    for item in dead[-5:]:
+    for item in dead[-DEAD_LISTED:]:
         lines.append(
             f"  dead: {item.destination} {item.alert_id or item.message.get('kind')}: {item.last_error[:120]}"
         )
+    if len(dead) > DEAD_LISTED:
+        lines.append(f"  +{len(dead) - DEAD_LISTED} more (older)")
     return Reply("\n".join(lines))
 
 

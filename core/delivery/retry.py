@@ -3,7 +3,8 @@
 Sent: the item leaves the outbox, and where the message now lives is recorded in the same
 write. A misconfigured destination pauses (nothing can go there until a person fixes it).
 A retryable failure backs off exponentially with jitter and honours Retry-After, for up to
-GIVE_UP_AFTER; a permanent one, or one past that, goes to the dead letters.
+GIVE_UP_AFTER; a permanent one, or one past that, goes to the dead letters. One the notifier
+drops (its destination can never show it, said once) leaves the queue unsent.
 """
 
 from __future__ import annotations
@@ -82,6 +83,14 @@ class Retry:
             self.recorder.record(item)
             telemetry.sent(item.destination, "misconfigured")
             return OutboxStatus.PENDING
+        if delivery.dropped:  # the notifier said so once; no line per message
+            item.status = OutboxStatus.DROPPED.value
+            log.debug(
+                "destination=%s item=%s dropped: %s", item.destination, item.id, item.last_error
+            )
+            self.recorder.record(item)
+            telemetry.sent(item.destination, "dropped")
+            return OutboxStatus.DROPPED
         if not delivery.retryable or now - created >= GIVE_UP_AFTER:
             return give_up(item, self.recorder)
         wait = backoff(item.attempts, delivery.retry_after, self.rng)

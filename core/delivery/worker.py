@@ -51,6 +51,7 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     dead: int = 0
+    dropped: int = 0  # for a destination that can never show them (a closed console)
     skipped: int = 0
     batched: int = 0
 
@@ -144,7 +145,7 @@ class Deliverer:
                 break
             try:
                 report = self.deliver_due()
-                progressed = bool(report.sent or report.dead or report.batched)
+                progressed = bool(report.sent or report.dead or report.dropped or report.batched)
                 timeout = self._worker_wait(every, progressed)
             except Exception:  # the worker must outlive one bad pass (a full disk, a bug)
                 log.exception("delivery pass failed; trying again shortly")
@@ -202,7 +203,7 @@ class Deliverer:
                 setattr(total, key, getattr(total, key) + getattr(report, key))
             wake = self.next_wake()
             now = self.clock.now()
-            progressed = report.sent or report.dead or report.batched
+            progressed = report.sent or report.dead or report.dropped or report.batched
             if wake is None or wake > deadline or (wake <= now and not progressed):
                 return total
             seconds = max(0.0, (wake - now).total_seconds())
@@ -295,13 +296,15 @@ class Deliverer:
                 if window is not None:  # it may well have been sent
                     window.record(self.clock.now())
                 raise
-            if window is not None and outcome != OutboxStatus.DEAD:
+            if window is not None and outcome not in (OutboxStatus.DEAD, OutboxStatus.DROPPED):
                 window.record(self.clock.now())
             if outcome == OutboxStatus.SENT:
                 report.sent += 1
                 posts_waiting.discard((item.alert_id, item.destination))
             elif outcome == OutboxStatus.DEAD:
                 report.dead += 1
+            elif outcome == OutboxStatus.DROPPED:
+                report.dropped += 1
             else:
                 report.retrying += 1
                 blocked.add(item.destination)

@@ -245,6 +245,9 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     DEAD = "dead"
+    # Left the queue unsent, on purpose: its destination can never show it (a console whose
+    # output closed). Not a dead letter: there is nothing for a person to look at or resend.
+    DROPPED = "dropped"
 
 
 @dataclass

@@ -33,6 +33,9 @@ class Delivery:
     # signature): no message can go until a person fixes it. The outbox keeps the message
     # and pauses the destination instead of dropping it into the dead letters.
     misconfigured: bool = False
+    # The destination is gone for good and has said so once (a console whose stdout closed):
+    # the message leaves the queue unsent, quietly, instead of becoming a dead letter.
+    dropped: bool = False
 
 
 @dataclass

@@ -38,6 +38,6 @@ def alert_changed(alert: Any, now: datetime, first_response: bool) -> None:
 
 
 def sent(destination: str, result: str) -> None:
-    """One outbox send finished: `result` is sent, retrying, misconfigured or dead."""
+    """One outbox send finished: `result` is sent, retrying, misconfigured, dead or dropped."""
     if _sink is not None:
         _sink.sent(destination, result)
