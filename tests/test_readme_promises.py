@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from listeners.push_endpoint import start_inbound
 
 from app.buzzwatch import Buzzwatch
 from core.config import REPO_ROOT, InboundConfig
+from listeners.push_endpoint import start_inbound
 from tests.conftest import make_config
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
@@ -117,7 +117,9 @@ def test_the_digest_sample_is_what_the_bundled_samples_print_at_its_time(
     shutil.copytree(REPO_ROOT / "examples", tmp_path / "examples")
     monkeypatch.chdir(tmp_path)  # a fresh checkout's folder: its own ./data
     # `--once` a few seconds before the digest, as when the two commands run one after another.
-    monkeypatch.setattr(app.buzzwatch, "SystemClock", lambda: FakeClock(when - timedelta(seconds=5)))
+    monkeypatch.setattr(
+        app.buzzwatch, "SystemClock", lambda: FakeClock(when - timedelta(seconds=5))
+    )
     assert main(["--once", "-q"], io.StringIO()) == 0
     monkeypatch.setattr(app.buzzwatch, "SystemClock", lambda: FakeClock(when))
     out = io.StringIO()
