@@ -12,7 +12,7 @@ import pytest
 from core.domain.clock import FakeClock
 from listeners.dingtalk import callback
 from tests.dingtalk.helpers import add_alert, build_app
-from tests.dingtalk.robotserver import RobotServer, spec_sign
+from tests.standin.dingtalk import RobotServer, spec_sign
 
 APP_SECRET = "app-secret-for-callbacks"
 

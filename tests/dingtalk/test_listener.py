@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from core.domain.clock import FakeClock
 from listeners.dingtalk import start_dingtalk
 from tests.dingtalk.helpers import build_app
-from tests.dingtalk.robotserver import RobotServer
+from tests.standin.dingtalk import RobotServer
 
 
 def test_stream_without_keys_starts_nothing_and_says_why(tmp_path, caplog):

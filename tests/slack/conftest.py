@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.slack.slack_api import SlackAPI
+from tests.standin.slack import SlackAPI
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from core.domain.models import Mention
 from listeners.slack import blocks as bk
 from listeners.slack.app import HttpListener, build_app, register, services_for, start_slack
 from tests.conftest import make_config
-from tests.slack.slack_api import CHANNEL, TOKEN, SlackAPI, block_problems
+from tests.standin.slack import CHANNEL, TOKEN, SlackAPI, block_problems
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 

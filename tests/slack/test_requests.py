@@ -15,8 +15,8 @@ from slack_sdk.signature import SignatureVerifier
 from listeners.slack import blocks as bk
 from listeners.slack.app import HttpListener, build_app
 from listeners.slack.verify import SeenRequests
-from tests.slack.slack_api import TOKEN
 from tests.slack.test_app import SECRET, answers, button, click, rig, slash, wait_for  # noqa: F401
+from tests.standin.slack import TOKEN
 
 
 def signed(rig, body: str, ts: str | None = None) -> dict[str, list[str]]:  # noqa: F811

@@ -15,7 +15,7 @@ from bot import Buzzwatch
 from core.commands import Actor
 from sources.rss import MAX_ENTRIES, parse_feed
 from tests.conftest import make_config
-from tests.feedserver import FeedServer, Route, rss
+from tests.standin.feeds import FeedServer, Route, rss
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 EXTRA = 100
