@@ -77,6 +77,7 @@ class RobotServer(StandInServer):
         self.delay = delay
         self.answers: list[int] = []  # errcodes to answer next, whatever the request
         self.status: int | None = None  # an HTTP status to answer instead
+        self.status_headers: dict[str, str] = {}  # with it (a Retry-After)
         self.accepted: list[dict[str, Any]] = []  # robot messages DingTalk would show
         self.session_messages: list[dict[str, Any]] = []
         self.session_gate: threading.Event | None = None  # session posts wait until it is set
@@ -93,7 +94,7 @@ class RobotServer(StandInServer):
         if self.delay:
             time.sleep(self.delay)
         if self.status:
-            return Reply.json({"error": "forced"}, self.status)
+            return Reply.json({"error": "forced"}, self.status, self.status_headers)
         if request.path == "/robot/sendBySession":
             code = self._session(request.query, request.raw)
         elif request.path == "/robot/send":
