@@ -11,7 +11,7 @@ from core.reports.query import search_records
 from storage import sqlite_repo
 from storage.atomic_json import StorageError
 from storage.sqlite_repo import SQLiteRepository, mark_words
-from tests.storage.test_repository_contract import CORPUS, NEG, NOW, POS, QUERIES, mention
+from tests.storage.repository_contract import CORPUS, NEG, NOW, POS, QUERIES, mention
 
 
 @pytest.fixture
