@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.slack.rig import Rig
 from tests.standin.slack import SlackAPI
 
 
@@ -9,3 +10,10 @@ from tests.standin.slack import SlackAPI
 def slack_api():
     with SlackAPI() as api:
         yield api
+
+
+@pytest.fixture
+def rig(tmp_path, slack_api, clock, monkeypatch):
+    r = Rig(tmp_path, slack_api, clock, monkeypatch)
+    yield r
+    r.close()
