@@ -9,5 +9,6 @@ checks what the real service checks and can answer with that service's errors:
 - slack.SlackAPI        the Slack Web API (slack_sdk's WebClient(base_url=...))
 - dingtalk.RobotServer  DingTalk's custom robot and session webhooks
 
-The websocket stand-ins (Slack Socket Mode, DingTalk Stream) are in tests/wsstandin.py.
+The websocket stand-ins (Slack Socket Mode, DingTalk Stream) build on tests/wsstandin.py;
+the DingTalk Stream gateway's HTTP half (tests/dingtalk/gateway.py) is a StandInServer too.
 """
