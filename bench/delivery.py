@@ -32,7 +32,7 @@ from core.intake.pipeline import Pipeline
 from listeners.webhook import WebhookNotifier
 from rules.analyze import Analyzer
 from storage.tinydb_repo import TinyDBRepository
-from tests.chatserver import ChatServer
+from tests.standin.chat import ChatServer
 
 START = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
 CYCLE = timedelta(minutes=5)

@@ -24,8 +24,8 @@ from core.domain.clock import FakeClock, SystemClock
 from core.domain.notifier import Outgoing
 from listeners.dingtalk.ackpages import AckTokens
 from listeners.dingtalk.notifier import DingTalkNotifier
-from tests.dingtalk import robotserver
 from tests.dingtalk.helpers import INJECTIONS, make_alert
+from tests.standin import dingtalk as robotserver
 
 
 def size(payload: dict) -> int:

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.buzzwatch import Buzzwatch  # noqa: E402
 from tests.conftest import make_config  # noqa: E402
-from tests.feedserver import FeedServer, Route, rss  # noqa: E402
+from tests.standin.feeds import FeedServer, Route, rss  # noqa: E402
 
 WORDS = [
     "market",

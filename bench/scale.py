@@ -37,10 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.polling import WORDS, feed_items  # noqa: E402
-from tests.chatserver import ChatServer  # noqa: E402
 from tests.conftest import BASE_CONFIG  # noqa: E402
-from tests.feedserver import FeedServer, Route, rss  # noqa: E402
 from tests.postgres_server import Cluster, find_bin  # noqa: E402
+from tests.standin.chat import ChatServer  # noqa: E402
+from tests.standin.feeds import FeedServer, Route, rss  # noqa: E402
 
 LOGS: list[Path] = []
 

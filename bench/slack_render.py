@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.domain.notifier import Outgoing
 from listeners.slack.notifier import SlackNotifier, make_client
 from tests.slack.helpers import make_alert
-from tests.slack.slack_api import CHANNEL, TOKEN, SlackAPI
+from tests.standin.slack import CHANNEL, TOKEN, SlackAPI
 
 
 def main(n: int) -> None:

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from listeners.slack.app import build_app
 from listeners.slack.socket_mode import SocketModeRunner
-from tests.slack.slack_api import APP_TOKEN, TOKEN, SlackAPI
 from tests.slack.socket_mode import SocketModeServer, slash_payload
+from tests.standin.slack import APP_TOKEN, TOKEN, SlackAPI
 
 
 def builtin(app, api):

@@ -1,6 +1,7 @@
 """A throwaway PostgreSQL cluster for the tests: initdb in a temp folder, a free port on
 127.0.0.1 (and a unix socket in the folder), a random password; stopped and removed at the
-end of the session.
+end of the session. Under pytest-xdist each worker that needs it starts its own (a session
+fixture is per worker), so workers never share a database.
 
 initdb refuses to run as root: as root, the cluster is made and run by the unprivileged
 user `nobody` (runuser), the folder handed to it.
@@ -89,23 +90,34 @@ class Cluster:
             f"--pwfile={pwfile}",
         )
         pwfile.unlink()
+        # Another worker's cluster may take the free port between our check and the start:
+        # then try the next free port (a few times) rather than fail the tests.
+        for attempt in range(3):
+            try:
+                self._run(
+                    "pg_ctl",
+                    "-D",
+                    str(self.data),
+                    "-o",
+                    self._options(),
+                    "-l",
+                    str(self.root / "server.log"),
+                    "-w",
+                    "start",
+                )
+                break
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+                self.port = free_port()
+        return self.dsn("postgres")
+
+    def _options(self) -> str:
         # fsync off: a throwaway cluster, never meant to outlive a crash
-        options = (
+        return (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-l",
-            str(self.root / "server.log"),
-            "-w",
-            "start",
-        )
-        return self.dsn("postgres")
 
     def dsn(self, database: str) -> str:
         return f"postgresql://buzzwatch:{self.password}@127.0.0.1:{self.port}/{database}"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from storage.factory import open_repository
-from tests.chatserver import ChatServer
 from tests.cli_fixture import Cli
+from tests.standin.chat import ChatServer
 from tests.test_once_and_shutdown import (
     COMPLAINT,
     ROOT,

@@ -64,7 +64,7 @@ def setup(tmp_path: Path, request: pytest.FixtureRequest, cli: Cli) -> tuple[Pat
 
 
 def _items(items: list[dict[str, str]]) -> bytes:
-    from tests.feedserver import rss
+    from tests.standin.feeds import rss
 
     body = rss(items)
     start, end = body.index(b"<item>"), body.rindex(b"</item>") + len(b"</item>")

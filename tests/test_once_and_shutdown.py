@@ -31,10 +31,10 @@ from listeners.webhook import WebhookNotifier
 from rules.analyze import Analyzer
 from storage.factory import open_repository
 from storage.tinydb_repo import TinyDBRepository
-from tests.chatserver import ChatServer
 from tests.cli_fixture import Cli
 from tests.conftest import make_config
-from tests.feedserver import rss
+from tests.standin.chat import ChatServer
+from tests.standin.feeds import rss
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ import pytest
 
 from app.buzzwatch import Buzzwatch
 from tests.conftest import make_config
-from tests.feedserver import FeedServer, Route, rss
+from tests.standin.feeds import FeedServer, Route, rss
 
 ITEMS = [
     {
@@ -112,12 +112,12 @@ def test_pipeline_end_to_end(
     app.close()
 
     # A second run (a restart) alerts nothing again, and the ETag feed costs a 304.
-    server.requests.clear()
+    server.recorded.clear()
     app2 = app_for(tmp_path, server, clock, out)
     outcomes2 = {o.source: o for o in app2.poll_all()}
     assert outcomes2["etag"].not_modified
-    etag_requests = [h for p, h in server.requests if p == "/etag.xml"]
-    assert etag_requests[0].get("If-None-Match") == '"v1"'
+    etag_requests = server.assert_called("/etag.xml", times=1)
+    assert etag_requests[0].headers.get("If-None-Match") == '"v1"'
     assert sum(len(o.result.alerts) for o in outcomes2.values() if o.result) == 0
     assert app2.deliverer.deliver_due().sent == 0
     assert len(app2.repo.find_alerts(lambda a: True)) == 3

@@ -19,7 +19,7 @@ from core.domain.clock import FakeClock
 from core.intake.health import state_key
 from sources.http import Fetcher, FetchStopped
 from tests.conftest import make_config
-from tests.feedserver import rss
+from tests.standin.feeds import rss
 from tests.test_once_and_shutdown import start_bot, wait_for, write_config
 
 

@@ -23,8 +23,8 @@ from core.intake.pipeline import Pipeline
 from listeners.webhook import WebhookNotifier
 from rules.analyze import Analyzer
 from storage.tinydb_repo import TinyDBRepository
-from tests.chatserver import ChatServer
 from tests.conftest import make_config
+from tests.standin.chat import ChatServer
 
 START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core.delivery.worker import Deliverer
-from tests.chatserver import ChatServer
 from tests.core.test_delivery_faults import Node, posted_alert_ids
+from tests.standin.chat import ChatServer
 
 START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 

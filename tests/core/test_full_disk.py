@@ -16,9 +16,9 @@ import yaml
 
 from app.cli import main
 from core.domain.clock import FakeClock
-from tests.chatserver import ChatServer
 from tests.conftest import BASE_CONFIG
 from tests.core.test_delivery_faults import Node, posted_alert_ids
+from tests.standin.chat import ChatServer
 
 START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 

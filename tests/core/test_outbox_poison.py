@@ -15,8 +15,8 @@ from core.delivery.worker import Deliverer
 from core.domain.clock import FakeClock
 from core.domain.notifier import Delivery, Outgoing
 from listeners.webhook import WebhookNotifier
-from tests.chatserver import ChatServer
 from tests.core.test_delivery_faults import START, Node, posted_alert_ids
+from tests.standin.chat import ChatServer
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 from storage.factory import open_repository
 from tests.botproc import read_until
 from tests.conftest import digest_time_just_missed
-from tests.feedserver import FeedServer, Route, rss
+from tests.standin.feeds import FeedServer, Route, rss
 from tests.test_once_and_shutdown import ROOT, env, write_config
 
 WAIT = 90.0  # a bound for a hung bot, never a measurement
@@ -92,7 +92,7 @@ def test_a_stop_during_the_first_poll_with_a_digest_due_ends_the_bot(tmp_path: P
         )
         try:
             deadline = time.monotonic() + WAIT
-            while not feeds.requests and proc.poll() is None and time.monotonic() < deadline:
+            while not feeds.recorded and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)  # until the first poll is fetching
         finally:
             proc.send_signal(signal.SIGTERM)

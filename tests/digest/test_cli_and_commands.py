@@ -129,7 +129,7 @@ def test_digest_counts_its_own_messages_and_sends(tmp_path) -> None:
     """One digest to two destinations is two messages; an item queued before is not counted."""
     from core.domain.models import OutboxItem, to_iso
     from storage.tinydb_repo import TinyDBRepository
-    from tests.chatserver import ChatServer
+    from tests.standin.chat import ChatServer
 
     store_recent(tmp_path)
     repo = TinyDBRepository(tmp_path / "data")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -89,3 +90,20 @@ def add_alert(app, alert_id: str = "A1", **kw: Any) -> Alert:
     alert.destinations = list(app.config.destinations)
     app.repo.save_cycle([], [], [alert], outbox_items(alert, "post", app.clock.now()))
     return alert
+
+
+def assert_inert(text: str) -> None:
+    """No link or image to anything but our own http(s) links, no mention, heading or HTML."""
+    assert "](javascript" not in text and "<javascript" not in text
+    # Bare URLs from feeds are not auto-linked either: only our own "](http" links remain.
+    assert len(re.findall(r"(?i)(https?|javascript):", text)) == len(
+        re.findall(r"\]\(https?:", text)
+    )
+    assert "![" not in text
+    assert not re.search(r"@(\d|all|所有人)", text)
+    assert "<" not in text and ">" not in text.replace("> ", "", 1)
+    for line in text.splitlines():
+        assert not line.startswith("#") or line.startswith("#### "), line
+    for target in re.findall(r"\]\(([^)]*)\)", text):
+        assert target.startswith(("https://", "http://")), target
+        assert "track.example" not in target and "evil.example" not in target

@@ -13,7 +13,7 @@ from core.domain.clock import FakeClock
 from core.domain.notifier import Outgoing
 from listeners.dingtalk import ackpages
 from tests.dingtalk.helpers import add_alert, build_app
-from tests.dingtalk.robotserver import RobotServer
+from tests.standin.dingtalk import RobotServer
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import yaml
 
 import app.cli as cli
 from core.config import REPO_ROOT
-from tests.dingtalk.robotserver import shape_problem
+from tests.standin.dingtalk import shape_problem
 
 
 def _config(tmp_path: Path, **dingtalk) -> Path:

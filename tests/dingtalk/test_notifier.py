@@ -12,7 +12,7 @@ from core.domain.models import Status
 from core.domain.notifier import Outgoing
 from listeners.dingtalk.notifier import BLOCK_SECONDS, DingTalkNotifier
 from tests.dingtalk.helpers import make_alert
-from tests.dingtalk.robotserver import RobotServer
+from tests.standin.dingtalk import RobotServer
 
 SECRET = "SECtest-secret"
 

@@ -16,7 +16,7 @@ import pytest
 from core.delivery.worker import Deliverer
 from core.domain.clock import FakeClock
 from tests.dingtalk.helpers import add_alert, build_app
-from tests.dingtalk.robotserver import RobotServer
+from tests.standin.dingtalk import RobotServer
 
 
 @pytest.mark.parametrize("spacing", [0.0, 1.2])  # all at once, or spread over the minute

@@ -15,7 +15,7 @@ from core.domain.clock import FakeClock
 from listeners.dingtalk.chat import command_text
 from listeners.dingtalk.stream import CommandHandler
 from tests.dingtalk.helpers import add_alert, build_app
-from tests.dingtalk.robotserver import RobotServer
+from tests.standin.dingtalk import RobotServer
 
 
 @pytest.fixture

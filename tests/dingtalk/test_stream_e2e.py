@@ -17,8 +17,8 @@ from dingtalk_stream import AckMessage, ChatbotMessage, DingTalkStreamClient
 from listeners.dingtalk import start_dingtalk
 from tests.dingtalk.gateway import OPEN_PATH, Gateway
 from tests.dingtalk.helpers import add_alert, build_app
-from tests.dingtalk.robotserver import RobotServer
 from tests.dingtalk.test_stream import chatbot_payload, clock, replies  # noqa: F401
+from tests.standin.dingtalk import RobotServer
 from tests.test_once_and_shutdown import ROOT, env
 
 KEY, SECRET = "ding-app-key", "ding-app-secret"  # as tests/dingtalk/helpers.py hands them out

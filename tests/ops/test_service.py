@@ -25,7 +25,7 @@ from core.intake.polling import PollOutcome
 from ops.logs import JsonFormatter
 from ops.server import OpsServer, start_service
 from storage.sqlite_repo import SQLiteRepository
-from tests.storage.test_repository_contract import NOW, mention
+from tests.storage.repository_contract import NOW, mention
 
 
 @pytest.fixture

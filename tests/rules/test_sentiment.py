@@ -146,23 +146,37 @@ def test_domain_words_latin_need_word_start():
     )
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "",
-        "   ",
-        "@someone",
-        "http://t.cn/abc",
-        "哈哈哈哈哈哈哈哈" * 50,
-        "[怒]" * 30,
-        "?!?!",
-        "a" * 5000,
-    ],
-)
-@pytest.mark.parametrize("lang", ["zh", "en", "ja", ""])
-def test_range(text, lang):
+LANGS = ["zh", "en", "ja", ""]
+LAUGHTER, ANGER = "哈哈哈哈哈哈哈哈" * 50, "[怒]" * 30
+
+
+@pytest.mark.parametrize("text", ["", "   ", "@someone", "http://t.cn/abc"])
+@pytest.mark.parametrize("lang", LANGS)
+def test_nothing_to_judge_is_exactly_neutral(text, lang):
+    assert sentiment_score(text, lang) == 0.0
+
+
+@pytest.mark.parametrize(("text", "sign"), [(LAUGHTER, 1), (ANGER, -1)])
+@pytest.mark.parametrize("lang", ["zh", "ja", ""])
+def test_repeated_laughter_and_anger_saturate_within_range(text, sign, lang):
+    # Read as Chinese (the script decides for ja and ""): strongly one way, never past 1.
+    assert 0.9 <= sign * sentiment_score(text, lang) <= 1.0
+
+
+@pytest.mark.parametrize("text", [LAUGHTER, ANGER])
+def test_an_english_reader_finds_no_words_in_chinese_text(text):
+    assert sentiment_score(text, "en") == 0.0
+
+
+@pytest.mark.parametrize("text", ["?!?!", "a" * 5000])
+@pytest.mark.parametrize("lang", LANGS)
+def test_noise_stays_in_range_and_scores_the_same_every_time(text, lang):
     s = sentiment_score(text, lang)
-    assert -1.0 <= s <= 1.0
+    assert -1.0 <= s <= 1.0 and sentiment_score(text, lang) == s
+    # What the Chinese model makes of punctuation or a letter run moves with retraining
+    # and is not pinned; every other reader finds no words in it.
+    if lang != "zh":
+        assert s == 0.0
 
 
 def test_empty_is_neutral():

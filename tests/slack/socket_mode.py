@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from tests.slack.slack_api import CHANNEL, SlackAPI
+from tests.standin.slack import CHANNEL, SlackAPI
 from tests.wsstandin import WsStandIn
 
 _ids = itertools.count(1)

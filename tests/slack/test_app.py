@@ -9,183 +9,27 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from datetime import timedelta
 from itertools import pairwise
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
 
 import pytest
-from slack_bolt import App, BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from app.buzzwatch import Buzzwatch
 from core.domain.models import Mention
 from listeners.slack import blocks as bk
-from listeners.slack.app import HttpListener, build_app, register, services_for, start_slack
-from tests.conftest import make_config
-from tests.slack.slack_api import CHANNEL, TOKEN, SlackAPI, block_problems
-
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
-
-
-def slack_config(tmp_path: Path, burst: dict[str, Any] | None = None, **slack: Any):
-    return make_config(
-        tmp_path,
-        destinations={"slack": {"type": "slack", "channel": CHANNEL}},
-        routes=[{"name": "all", "match": {"brand": "Acme"}, "to": ["slack"], "burst": burst}],
-        grouping={"enabled": False},
-        slack={"mode": "http", **slack},
-    )
-
-
-class Rig:
-    """A Buzzwatch with one Slack destination, and its Bolt app, against the stand-in."""
-
-    def __init__(
-        self,
-        tmp_path: Path,
-        api: SlackAPI,
-        clock,
-        monkeypatch,
-        burst: dict[str, Any] | None = None,
-        **slack: Any,
-    ) -> None:
-        monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
-        self.api, self.clock = api, clock
-        api.state.now = clock.now
-        self.bw = Buzzwatch(
-            slack_config(tmp_path, burst, **slack),
-            clock=clock,
-            slack_api_url=api.api_url,
-        )
-        self.app: App = build_app(
-            TOKEN, SECRET, api_url=api.api_url, now=lambda: clock.now().timestamp()
-        )
-        register(self.app, services_for(self.bw, self.app.client, self.bw.config.slack))
-
-    def push(self, n: int, start: int = 0, word: str = "complaint", settle: bool = True) -> None:
-        self.bw.pipeline.process(
-            "feed",
-            [
-                Mention(
-                    id=f"m{i}",
-                    source="feed",
-                    url=f"https://example.com/{i}",
-                    title=f"Acme {word} number {i}, food poisoning?",
-                    text=f"story {i} about Acme food poisoning",
-                    author=f"writer{i}",
-                    fetched_at=self.clock.now() - timedelta(minutes=n - i),
-                )
-                for i in range(start, start + n)
-            ],
-        )
-        if settle:
-            self.settle()
-
-    def settle(self, seconds: int = 30) -> None:
-        """Let the outbox send everything, one fake second at a time (1 msg/s per channel)."""
-        for _ in range(seconds):
-            self.bw.deliverer.deliver_due()
-            if not self.bw.repo.pending_outbox():
-                return
-            self.clock.advance(1)
-
-    def now(self) -> str:
-        return str(int(self.clock.now().timestamp()))
-
-    def dispatch(
-        self,
-        body: str,
-        ts: str | None = None,
-        secret: str = SECRET,
-        sign: bool = True,
-        extra: dict[str, list[str]] | None = None,
-    ):
-        ts = self.now() if ts is None else ts
-        headers = {"content-type": ["application/x-www-form-urlencoded"], **(extra or {})}
-        if sign:
-            sig = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
-            headers |= {"x-slack-signature": [sig], "x-slack-request-timestamp": [ts]}
-        started = time.monotonic()
-        resp = self.app.dispatch(BoltRequest(body=body, headers=headers))
-        assert time.monotonic() - started < 3  # Slack's deadline for the ack
-        return resp
-
-    def alert(self, alert_id: str = "A1"):
-        return self.bw.repo.get_alert(alert_id)
-
-    def close(self) -> None:
-        self.bw.close()
-
-
-@pytest.fixture
-def rig(tmp_path, slack_api, clock, monkeypatch):
-    r = Rig(tmp_path, slack_api, clock, monkeypatch)
-    yield r
-    r.close()
-
-
-def slash(api: SlackAPI, command: str, text: str, user: str = "U1", name: str = "ann") -> str:
-    return urlencode(
-        {
-            "token": "legacy",
-            "team_id": "T1",
-            "channel_id": CHANNEL,
-            "user_id": user,
-            "user_name": name,
-            "command": command,
-            "text": text,
-            "response_url": api.response_url(f"{user}-{time.monotonic_ns()}"),
-            "trigger_id": "1.2.3",
-        }
-    )
-
-
-def click(api: SlackAPI, action: dict[str, Any], user: str = "U2", name: str = "bob") -> str:
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T1", "domain": "t"},
-        "user": {"id": user, "username": name, "name": name, "team_id": "T1"},
-        "api_app_id": "A0APP",
-        "token": "legacy",
-        "trigger_id": "1.2.3",
-        "container": {"type": "message", "channel_id": CHANNEL, "message_ts": "1.1"},
-        "channel": {"id": CHANNEL, "name": "alerts"},
-        "response_url": api.response_url(f"{user}-{time.monotonic_ns()}"),
-        "actions": [action],
-    }
-    return urlencode({"payload": json.dumps(payload)})
-
-
-def button(action_id: str, alert_id: str = "A1", **extra: Any) -> dict[str, Any]:
-    return {
-        "action_id": action_id,
-        "block_id": f"{bk.ALERT_BLOCK_PREFIX}{alert_id}",
-        "type": "button",
-        "value": alert_id,
-        "action_ts": "1.1",
-        **extra,
-    }
-
-
-def answers(api: SlackAPI, n: int = 1) -> list[dict[str, Any]]:
-    return [c.body for c in wait_for(lambda: len(api.responses()) >= n and api.responses())]
-
-
-def text_of(body: dict[str, Any]) -> str:
-    return body.get("text", "") + json.dumps(body.get("blocks", []), ensure_ascii=False)
+from listeners.slack.app import HttpListener, start_slack
+from tests.slack.rig import (
+    SECRET,
+    Rig,
+    _free_port,
+    answers,
+    button,
+    click,
+    slash,
+    text_of,
+    wait_for,
+)
+from tests.standin.slack import CHANNEL, block_problems
 
 
 def test_slash_ack_updates_the_message_and_notes_it_in_the_thread(rig, slack_api):
@@ -459,14 +303,6 @@ def test_two_hundred_alerts_in_one_cycle_all_arrive_at_one_a_second(rig, slack_a
     times = [c.at for c in posts]
     assert all(b - a >= timedelta(seconds=1) for a, b in pairwise(times))
     assert len(posts) < 200  # the backlog behind the rate limit went out in batches
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_a_storm_lists_its_members_and_a_members_menu_updates_it(

@@ -7,7 +7,7 @@ from core.domain.notifier import Outgoing
 from listeners.slack import blocks as bk
 from listeners.slack.notifier import SlackNotifier
 from tests.slack.helpers import INJECTIONS, live_sequences, make_alert, mrkdwn_texts
-from tests.slack.slack_api import block_problems
+from tests.standin.slack import block_problems
 
 NOTIFIER = SlackNotifier("slack", "C0TESTCHAN", None)
 

@@ -11,7 +11,7 @@ import yaml
 import app.cli as cli
 from core.config import REPO_ROOT
 from tests.slack.helpers import live_sequences
-from tests.slack.slack_api import CHANNEL, TOKEN, block_problems
+from tests.standin.slack import CHANNEL, TOKEN, block_problems
 
 
 def test_dry_run_prints_valid_block_kit_for_the_sample_feeds(tmp_path: Path):

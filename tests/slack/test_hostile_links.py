@@ -12,8 +12,8 @@ from listeners.slack import blocks as bk
 from listeners.slack.notifier import SlackNotifier
 from sources.rss import parse_feed
 from tests.slack.helpers import live_sequences, make_alert, mrkdwn_texts
-from tests.slack.slack_api import block_problems
-from tests.slack.test_app import Rig, answers, slash
+from tests.slack.rig import Rig, answers, slash
+from tests.standin.slack import block_problems
 
 NOTIFIER = SlackNotifier("slack", "C0TESTCHAN", None)
 # Passes the feed reader's URL check; Slack escaping turns each `|` into `%7C` (3 chars).

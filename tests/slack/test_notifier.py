@@ -17,7 +17,7 @@ from listeners.context import NotifierContext
 from listeners.slack.notifier import SlackNotifier, build_slack, make_client
 from tests.conftest import make_config
 from tests.slack.helpers import make_alert
-from tests.slack.slack_api import CHANNEL, TOKEN, Failure
+from tests.standin.slack import CHANNEL, TOKEN, Failure
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ from slack_sdk.signature import SignatureVerifier
 from listeners.slack import blocks as bk
 from listeners.slack.app import HttpListener, build_app
 from listeners.slack.verify import SeenRequests
-from tests.slack.slack_api import TOKEN
-from tests.slack.test_app import SECRET, answers, button, click, rig, slash, wait_for  # noqa: F401
+from tests.slack.rig import SECRET, answers, button, click, slash, wait_for
+from tests.standin.slack import TOKEN
 
 
-def signed(rig, body: str, ts: str | None = None) -> dict[str, list[str]]:  # noqa: F811
+def signed(rig, body: str, ts: str | None = None) -> dict[str, list[str]]:
     ts = ts or rig.now()
     sig = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)
     return {
@@ -29,7 +29,7 @@ def signed(rig, body: str, ts: str | None = None) -> dict[str, list[str]]:  # no
     }
 
 
-def test_a_replayed_command_is_answered_but_not_acted_on(rig, slack_api):  # noqa: F811
+def test_a_replayed_command_is_answered_but_not_acted_on(rig, slack_api):
     from slack_bolt import BoltRequest
 
     rig.push(1)
@@ -52,7 +52,7 @@ def test_a_replayed_command_is_answered_but_not_acted_on(rig, slack_api):  # noq
     assert rig.app.dispatch(BoltRequest(body=body, headers=headers)).status == 401
 
 
-def test_a_replayed_button_click_and_a_slack_retry(rig, slack_api):  # noqa: F811
+def test_a_replayed_button_click_and_a_slack_retry(rig, slack_api):
     from slack_bolt import BoltRequest
 
     rig.push(2)
@@ -75,7 +75,7 @@ def test_a_replayed_button_click_and_a_slack_retry(rig, slack_api):  # noqa: F81
     wait_for(lambda: rig.alert("A2").status == "resolved")
 
 
-def test_an_event_retried_by_slack_with_a_new_signature_is_not_taken_twice(rig):  # noqa: F811
+def test_an_event_retried_by_slack_with_a_new_signature_is_not_taken_twice(rig):
     from slack_bolt import BoltRequest
 
     event = json.dumps(
@@ -105,7 +105,7 @@ def test_remembered_requests_are_bounded_and_expire():
 
 
 def test_malformed_timestamp_is_401_and_refusals_log_only_the_reason(
-    rig,  # noqa: F811
+    rig,
     slack_api,
     caplog,
 ):
@@ -164,7 +164,7 @@ def test_bolt_starts_without_the_unused_token_warning(slack_api, monkeypatch, ca
     assert [c.method for c in slack_api.calls()] == ["auth.test"]
 
 
-def test_http_mode_on_a_taken_port_is_a_clear_error(rig):  # noqa: F811
+def test_http_mode_on_a_taken_port_is_a_clear_error(rig):
     import socket
 
     import pytest

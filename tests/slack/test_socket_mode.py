@@ -4,14 +4,15 @@ stand-ins for apps.connections.open and Slack's websocket on 127.0.0.1."""
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 
 from listeners.slack import blocks as bk
 from listeners.slack.app import start_slack
-from tests.slack.slack_api import APP_TOKEN
+from tests.slack.rig import Rig, answers, button, wait_for
 from tests.slack.socket_mode import SocketModeServer, click_payload, slash_payload
-from tests.slack.test_app import Rig, answers, button, wait_for
+from tests.standin.slack import APP_TOKEN
 
 SLACK_DEADLINE = 3.0  # seconds Slack waits for an envelope's ack
 
@@ -59,9 +60,15 @@ def test_disconnect_reconnects_and_an_envelope_in_between_is_acked_in_time(socke
     rig, ws = socket_rig
     rig.push(3)
     ws.wait_connections(1)
+    # Slack may still deliver on the old connection until the client has moved. The move
+    # waits (in apps.connections.open) until that envelope is out: on a loaded machine the
+    # client could otherwise move and close the old connection before the test sends on it.
+    moved, url_of = threading.Event(), slack_api.state.socket_url
+    slack_api.state.socket_url = lambda: moved.wait(10) and url_of()
     ws.disconnect()
-    # Slack may still deliver on the old connection until the client has moved.
-    acked_in_time(ws, ws.envelope("slash_commands", slash_payload(slack_api, "/ack", "A1"), 0))
+    in_between = ws.envelope("slash_commands", slash_payload(slack_api, "/ack", "A1"), 0)
+    moved.set()
+    acked_in_time(ws, in_between)
     wait_for(lambda: rig.alert("A1").status == "acked")
     ws.wait_connections(2)
     assert len(slack_api.calls("apps.connections.open")) == 2  # a fresh URL for the new one

@@ -11,7 +11,7 @@ import pytest
 from app.buzzwatch import Buzzwatch
 from core.commands.context import Actor
 from tests.conftest import make_config
-from tests.feedserver import FeedServer, Route
+from tests.standin.feeds import FeedServer, Route
 
 EMPTY_RSS = (
     b'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Acme news'

@@ -16,7 +16,7 @@ from core.commands.context import Actor
 from sources.records import MAX_ENTRIES
 from sources.rss import parse_feed
 from tests.conftest import make_config
-from tests.feedserver import FeedServer, Route, rss
+from tests.standin.feeds import FeedServer, Route, rss
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 EXTRA = 100

@@ -16,7 +16,7 @@ from core.commands.context import Actor
 from sources.base import SourceError
 from sources.rss import MAX_TAGS, check_markup, parse_feed
 from tests.conftest import make_config
-from tests.feedserver import rss
+from tests.standin.feeds import rss
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from pathlib import Path
 from app.buzzwatch import Buzzwatch
 from core.commands.context import Actor
 from tests.conftest import make_config
-from tests.feedserver import FeedServer, Route, rss
+from tests.standin.feeds import FeedServer, Route, rss
 
 
 def _texts(app: Buzzwatch) -> list[dict]:

@@ -22,7 +22,7 @@ from sources.http import FetchError
 from sources.mastodon import parse_statuses
 from sources.rss import FeedSource, parse_feed
 from tests.conftest import BASE_CONFIG, make_config
-from tests.feedserver import FeedServer, Route, rss
+from tests.standin.feeds import FeedServer, Route, rss
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ import pytest
 from core.config import FetchConfig
 from sources.http import Fetcher, FetchError, FetchStopped
 from sources.netguard import AddressPolicy
-from tests.feedserver import rss
+from tests.standin.feeds import rss
 
 
 class TricklingBody:

@@ -14,7 +14,7 @@ from app.buzzwatch import Buzzwatch
 from core.config import FetchConfig
 from sources.http import Fetcher, FetchError
 from tests.conftest import make_config
-from tests.feedserver import FeedServer, Route, rss
+from tests.standin.feeds import FeedServer, Route, rss
 
 GOOD_ITEM = {
     "title": "请问艾克米的会员积分怎么兑换？",

@@ -13,7 +13,7 @@ import pytest
 from core.config import FetchConfig
 from sources.http import Fetcher, FetchError
 from sources.inflate import decoded
-from tests.feedserver import FeedServer, Route, rss
+from tests.standin.feeds import FeedServer, Route, rss
 
 CAP = 1_000_000
 BOMB_BYTES = 200_000_000  # ~200 KB of gzip on the wire
@@ -87,7 +87,10 @@ def test_a_fetch_asks_only_for_what_it_decodes_and_reads_gzip() -> None:
         with FeedServer() as server:
             server.routes["/f.xml"] = Route(body, gzip=True)
             assert fetcher.get(server.base + "/f.xml").content == body
-            assert server.requests[0][1]["Accept-Encoding"] == "gzip, deflate"
+            assert (
+                server.assert_called("/f.xml", times=1)[0].headers["Accept-Encoding"]
+                == "gzip, deflate"
+            )
     finally:
         fetcher.close()
 

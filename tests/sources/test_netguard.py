@@ -7,7 +7,7 @@ import pytest
 from core.config import FetchConfig
 from sources.http import Fetcher, FetchError
 from sources.netguard import AddressPolicy, BlockedAddress, parse_ip
-from tests.feedserver import FeedServer, Route, rss
+from tests.standin.feeds import FeedServer, Route, rss
 
 REFUSED = [
     "http://127.0.0.1/",
@@ -108,7 +108,7 @@ def test_a_redirect_to_an_internal_address_is_refused(loopback_only: list) -> No
             with pytest.raises(FetchError, match="refusing"):
                 fetcher.get(server.base + path)
         fetcher.close()
-        assert [p for p, _ in server.requests] == ["/meta", "/hex", "/mapped", "/scheme"]
+        assert [r.path for r in server.recorded] == ["/meta", "/hex", "/mapped", "/scheme"]
     assert {a[0] for a in loopback_only} == {"127.0.0.1"}  # only the allowed server was reached
 
 
@@ -119,7 +119,7 @@ def test_loopback_is_refused_without_an_explicit_allow(loopback_only: list) -> N
         with pytest.raises(FetchError, match="loopback"):
             fetcher.get(server.base + "/f")
         fetcher.close()
-        assert server.requests == []
+        assert server.recorded == []
     assert loopback_only == []
 
 
@@ -128,13 +128,13 @@ def test_the_connection_goes_to_the_checked_address(loopback_only: list) -> None
     connect uses an address checked in the same step, so the swap is refused."""
     with FeedServer() as server:
         server.routes["/f"] = Route(rss([{"title": "pinned"}]))
-        port = server.httpd.server_address[1]
+        port = server.port
         answers = iter([["127.0.0.1"], ["127.0.0.1"], ["10.0.0.7"]])
         fetcher = _fetcher(["127.0.0.1"], resolver=lambda h, p: next(answers))
         url = f"http://feeds.test:{port}/f"
         result = fetcher.get(url)  # the guard and the connect both saw 127.0.0.1 (allowed)
         assert b"pinned" in result.content
-        assert server.requests[-1][1]["Host"] == f"feeds.test:{port}"
+        assert server.recorded[-1].headers["Host"] == f"feeds.test:{port}"
         fetcher.client.close()
         fetcher = Fetcher(fetcher.cfg, fetcher.policy)  # a fresh pool must connect again
         with pytest.raises(FetchError, match=r"10\.0\.0\.7"):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from app.buzzwatch import Buzzwatch
 from tests.conftest import make_config
-from tests.feedserver import FeedServer, Route, rss
+from tests.standin.feeds import FeedServer, Route, rss
 
 
 class Inflight:
@@ -98,10 +98,11 @@ def test_three_hundred_sources(tmp_path: Path, clock) -> None:
         fast_done = sorted(done[f"fast{n}"] for n in range(240))
         assert fast_done[-1] < wall and fast_done[len(fast_done) // 2] < 5
 
-        fast.requests.clear()
+        fast.recorded.clear()
         second = {o.source: o for o in app.poll_all()}
         assert all(second[f"fast{n}"].not_modified for n in range(240))
-        assert all(h.get("If-None-Match") == f'"e{p[2:-4]}"' for p, h in fast.requests)
+        assert len(fast.recorded) == 240
+        assert all(r.headers.get("If-None-Match") == f'"e{r.path[2:-4]}"' for r in fast.recorded)
         state = app.repo.get_state("source:slow0")
         assert state["error_streak"] == 2 and state["last_error"]
         assert app.repo.get_state("source:fast0")["last_items"] == 0  # a 304 brings nothing
@@ -125,7 +126,7 @@ def test_a_host_that_says_429_rests_and_its_other_sources_wait(tmp_path: Path, c
         app = Buzzwatch(config, clock=clock, stdout=io.StringIO())
         outcomes = app.poll_all()
         by_name = {o.source: o for o in outcomes}
-        assert len(limited.requests) == 1  # one 429, then the host rests
+        assert len(limited.recorded) == 1  # one 429, then the host rests
         hit = [o for o in outcomes if "HTTP 429" in o.error]
         assert len(hit) == 1 and "rests for 120s" in hit[0].error
         deferred = [o for o in outcomes if o.deferred]
@@ -134,5 +135,5 @@ def test_a_host_that_says_429_rests_and_its_other_sources_wait(tmp_path: Path, c
         for o in deferred:  # waiting politely is not a failure of the source
             assert app.repo.get_state(f"source:{o.source}").get("error_streak", 0) == 0
         app.poll_all()
-        assert len(limited.requests) == 1  # still resting: nothing sent
+        assert len(limited.recorded) == 1  # still resting: nothing sent
         app.close()

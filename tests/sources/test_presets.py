@@ -12,7 +12,7 @@ from sources.build import build_sources
 from sources.http import Fetcher
 from sources.presets import preset_urls
 from tests.conftest import make_config
-from tests.feedserver import FeedServer, Route
+from tests.standin.feeds import FeedServer, Route
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "sources"
 

@@ -1,5 +1,5 @@
 """What the PostgreSQL backend adds to the repository contract (which it passes in
-test_repository_contract.py): its schema table, its indexes, and how its tests find a
+tests/storage/contract/): its schema table, its indexes, and how its tests find a
 server."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from storage.atomic_json import StorageError
 from storage.postgres_repo import PostgresRepository
 from storage.postgres_schema import SCHEMA_VERSION
 from tests import postgres_server
-from tests.storage.test_repository_contract import NEG, NOW, POS, mention
+from tests.storage.repository_contract import NEG, NOW, POS, mention
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from sources.base import PollResult
 from storage.postgres_repo import PostgresRepository
 from tests.conftest import make_config
 from tests.digest import test_storms as storms
-from tests.storage.test_repository_contract import NOW, mention
+from tests.storage.repository_contract import NOW, mention
 
 EVERY = timedelta(minutes=5)
 

@@ -217,8 +217,8 @@ def test_a_lost_or_damaged_seen_file_does_not_count_stored_mentions_again(
     from datetime import UTC, datetime
 
     from core.domain.clock import FakeClock
-    from tests.chatserver import ChatServer
     from tests.core.test_delivery_faults import Node
+    from tests.standin.chat import ChatServer
 
     clock = FakeClock(datetime(2026, 11, 28, 2, 0, tzinfo=UTC))
     with ChatServer() as chat:

@@ -12,7 +12,7 @@ from storage import sqlite_search
 from storage.atomic_json import StorageError
 from storage.mention_search import mark_words
 from storage.sqlite_repo import SQLiteRepository
-from tests.storage.test_repository_contract import CORPUS, NEG, NOW, POS, QUERIES, mention
+from tests.storage.repository_contract import CORPUS, NEG, NOW, POS, QUERIES, mention
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from core.domain.repository import Repository
 from storage.postgres_repo import PostgresRepository
 from storage.sqlite_repo import SQLiteRepository
 from tests.conftest import BASE_CONFIG
-from tests.storage.test_repository_contract import NOW, alerts_for, mention
+from tests.storage.repository_contract import NOW, alerts_for, mention
 
 
 def fill(repo: Repository) -> None:

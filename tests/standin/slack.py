@@ -1,4 +1,4 @@
-"""A stand-in for the Slack Web API on 127.0.0.1, for slack_sdk's WebClient(base_url=...).
+"""A stand-in for the Slack Web API, for slack_sdk's WebClient(base_url=api.api_url).
 
 It checks what Slack checks (the bearer token, channel access, text or blocks present,
 at most 50 blocks, section text at most 3000 characters, the ts of an update), records
@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
 from urllib.parse import parse_qs
 
 from slack_sdk.models.blocks import Block
+
+from tests.standin.base import Reply, Request, StandInServer
 
 TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-1-test-token"  # Socket Mode's app-level token (apps.connections.open)
@@ -28,7 +29,7 @@ CHANNEL = "C0TESTCHAN"
 
 @dataclass
 class Call:
-    method: str
+    method: str  # the Web API method (chat.postMessage), "upload", or a /respond/ path
     body: dict[str, Any]
     at: Any = None  # the test's clock reading when the call arrived
 
@@ -38,7 +39,6 @@ class Failure:
     status: int = 200
     error: str = ""
     retry_after: float | None = None
-    body: bytes | None = None
 
 
 def block_problems(blocks: Any) -> list[str]:
@@ -81,26 +81,12 @@ class SlackState:
     now: Callable[[], Any] | None = None
 
 
-class SlackAPI:
+class SlackAPI(StandInServer):
     def __init__(self) -> None:
+        super().__init__()
         self.state = SlackState()
         self._ts = itertools.count(1)
-        self._lock = threading.Lock()
-        handler = self._handler_class()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_port
-        self.base = f"http://127.0.0.1:{self.port}"
         self.api_url = f"{self.base}/api/"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> SlackAPI:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     # --- for tests ----------------------------------------------------------------------
 
@@ -112,6 +98,14 @@ class SlackAPI:
         with self._lock:
             return [c for c in self.state.calls if method is None or c.method == method]
 
+    def assert_method_called(self, method: str, times: int | None = None) -> list[Call]:
+        """The calls of one Web API method; fails if none (or not `times`)."""
+        calls = self.calls(method)
+        assert calls, f"{method} never called (called: {[c.method for c in self.calls()]})"
+        if times is not None:
+            assert len(calls) == times, f"{method} called {len(calls)} times, not {times}"
+        return calls
+
     def responses(self) -> list[Call]:
         with self._lock:
             return list(self.state.responses)
@@ -121,7 +115,25 @@ class SlackAPI:
 
     # --- the fake service ---------------------------------------------------------------
 
-    def _answer(self, method: str, headers: Any, body: dict[str, Any]) -> tuple[int, dict, dict]:
+    def handle(self, request: Request) -> Reply:
+        if request.path.startswith("/upload/"):
+            with self._lock:
+                self.state.calls.append(Call("upload", {"bytes": len(request.raw)}))
+            return Reply(500 if self.state.upload_fails else 200, b"OK", "text/plain")
+        body = parse_body(request.raw, request.headers.get("Content-Type", ""))
+        if request.path.startswith("/respond/"):
+            with self._lock:
+                self.state.responses.append(Call(request.path, body))
+            return Reply.text("ok")
+        if not request.path.startswith("/api/"):
+            return Reply.text("not found", 404)
+        method = request.path[len("/api/") :]
+        status, data, extra = self._answer(method, request.headers, body)
+        return Reply.json(data, status, extra)
+
+    def _answer(
+        self, method: str, headers: Message, body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         st = self.state
         with self._lock:
             queue = st.failures.get(method)
@@ -206,48 +218,6 @@ class SlackAPI:
         if error:
             return {"ok": False, "error": error}
         return {"ok": True, "files": [{"id": "F1", "title": "chart"}]}
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                size = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(size)
-                ctype = self.headers.get("Content-Type", "")
-                if self.path.startswith("/upload/"):
-                    with api._lock:
-                        api.state.calls.append(Call("upload", {"bytes": len(raw)}))
-                    self._send(500 if api.state.upload_fails else 200, b"OK", "text/plain")
-                    return
-                body = parse_body(raw, ctype)
-                if self.path.startswith("/respond/"):
-                    with api._lock:
-                        api.state.responses.append(Call(self.path, body))
-                    self._send(200, b"ok", "text/plain")
-                    return
-                if not self.path.startswith("/api/"):
-                    self._send(404, b"not found", "text/plain")
-                    return
-                method = self.path[len("/api/") :].split("?")[0]
-                status, data, extra = api._answer(method, self.headers, body)
-                self._send(status, json.dumps(data).encode(), "application/json", extra)
-
-            def _send(
-                self, status: int, data: bytes, ctype: str, extra: dict | None = None
-            ) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (extra or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
-        return Handler
 
 
 def parse_body(raw: bytes, ctype: str) -> dict[str, Any]:

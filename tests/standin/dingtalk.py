@@ -1,4 +1,4 @@
-"""A stand-in for DingTalk's robot endpoints on 127.0.0.1, checking what DingTalk checks.
+"""A stand-in for DingTalk's robot endpoints, checking what DingTalk checks.
 
 /robot/send?access_token=..&timestamp=..&sign=..   the custom robot webhook:
   - the access token must match, and with a secret the signature must be
@@ -22,9 +22,9 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from tests.standin.base import Reply, Request, StandInServer
 
 MAX_BYTES = 20_000
 PER_MINUTE = 20
@@ -62,7 +62,7 @@ def shape_problem(body: dict[str, Any]) -> str:
     return f"unknown msgtype {kind!r}"
 
 
-class RobotServer:
+class RobotServer(StandInServer):
     def __init__(
         self,
         secret: str | None = "SECtest-secret",
@@ -70,12 +70,14 @@ class RobotServer:
         now_ms: Callable[[], int] | None = None,
         delay: float = 0.0,
     ) -> None:
+        super().__init__()
         self.secret = secret
         self.token = token
         self.now_ms = now_ms or (lambda: int(time.time() * 1000))
         self.delay = delay
         self.answers: list[int] = []  # errcodes to answer next, whatever the request
         self.status: int | None = None  # an HTTP status to answer instead
+        self.status_headers: dict[str, str] = {}  # with it (a Retry-After)
         self.accepted: list[dict[str, Any]] = []  # robot messages DingTalk would show
         self.session_messages: list[dict[str, Any]] = []
         self.session_gate: threading.Event | None = None  # session posts wait until it is set
@@ -83,48 +85,23 @@ class RobotServer:
         self.problems: list[str] = []
         self._sent_ms: list[int] = []
         self._blocked_until = 0
-        self._lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if server.delay:
-                    time.sleep(server.delay)
-                parts = urlsplit(self.path)
-                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                if server.status:
-                    self._reply(server.status, {"error": "forced"})
-                    return
-                if parts.path == "/robot/sendBySession":
-                    code = server._session(query, raw)
-                elif parts.path == "/robot/send":
-                    code = server._robot(query, raw)
-                else:
-                    self._reply(404, {"errcode": 404})
-                    return
-                self._reply(
-                    200, {"errcode": code, "errmsg": "ok" if code == 0 else f"error {code}"}
-                )
-
-            def _reply(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.webhook = f"{self.base}/robot/send?access_token={token}"
 
     def session_url(self, session: str = "s1") -> str:
         return f"{self.base}/robot/sendBySession?session={session}"
+
+    def handle(self, request: Request) -> Reply:
+        if self.delay:
+            time.sleep(self.delay)
+        if self.status:
+            return Reply.json({"error": "forced"}, self.status, self.status_headers)
+        if request.path == "/robot/sendBySession":
+            code = self._session(request.query, request.raw)
+        elif request.path == "/robot/send":
+            code = self._robot(request.query, request.raw)
+        else:
+            return Reply.json({"errcode": 404}, 404)
+        return Reply.json({"errcode": code, "errmsg": "ok" if code == 0 else f"error {code}"})
 
     # --- the checks -------------------------------------------------------------------------
 
@@ -191,11 +168,3 @@ class RobotServer:
         for i, start in enumerate(times):
             best = max(best, sum(1 for t in times[i:] if t < start + 60_000))
         return best
-
-    def __enter__(self) -> RobotServer:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
