@@ -4,7 +4,8 @@ notifier.py   signed robot webhook sender (DingTalkNotifier), errcode handling
 markdown.py   alerts, batches and replies as markdown / ActionCard bodies, untrusted text made inert
 signing.py    the webhook signature and the callback header check
 stream.py     @bot commands in Stream mode (dingtalk-stream's ChatbotHandler)
-callback.py   @bot commands in HTTP callback mode (timestamp/sign headers, repeated msgIds dropped)
+callback.py   @bot commands in HTTP callback mode (timestamp/sign headers; each signature and
+              msgId used once, remembered in the repository)
 ackpages.py   signed, expiring, single-use ack links and their pages
 
 Secrets come from the context's `Secrets` (the environment variables the config names).
