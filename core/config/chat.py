@@ -27,7 +27,9 @@ class SlackPermissions(Strict):
 class SlackConfig(Strict):
     mode: Literal["socket", "http"] = "socket"
     port: int = Field(default=3000, ge=1, le=65535)
-    host: str = "0.0.0.0"
+    # http mode: plain HTTP, which Slack never calls (it wants HTTPS): an HTTPS proxy on this
+    # machine forwards to it. 0.0.0.0 in a container whose port is published.
+    host: str = "127.0.0.1"
     path: str = Field(default="/slack/events", pattern=r"^/")
     bot_token_env: str = "SLACK_BOT_TOKEN"
     app_token_env: str = "SLACK_APP_TOKEN"  # socket mode
