@@ -56,9 +56,22 @@ class DingTalkCallbackConfig(Strict):
     app_secret_env: str = Field(default="DINGTALK_APP_SECRET", pattern=ENV_NAME)
 
 
+class DingTalkRule(Strict):
+    """Who may ack, assign, resolve and snooze from DingTalk: the senders' staffIds (员工
+    UserID, `senderStaffId`). Empty: everyone."""
+
+    users: list[str] = []
+
+
+class DingTalkPermissions(Strict):
+    default: DingTalkRule = DingTalkRule()
+    brands: dict[str, DingTalkRule] = {}  # brand name -> the rule for its alerts
+
+
 class DingTalkConfig(Strict):
     stream: DingTalkStreamConfig = DingTalkStreamConfig()
     callback: DingTalkCallbackConfig = DingTalkCallbackConfig()
+    permissions: DingTalkPermissions = DingTalkPermissions()
     # Where people reach Buzzwatch's ack pages (https://buzzwatch.example.com); with it,
     # alerts carry signed, expiring, single-use ack / resolve links.
     public_base_url: str | None = None

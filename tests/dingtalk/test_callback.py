@@ -204,3 +204,34 @@ def test_a_callback_that_cannot_be_remembered_is_not_run(served, clock, monkeypa
     answer = httpx.post(url, content=body("resolve A1", "m-5"), headers=headers(clock))
     assert answer.status_code == 503
     assert app.repo.get_alert("A1").status == "open"
+
+
+def test_only_listed_people_may_change_alerts_from_dingtalk(tmp_path, clock):
+    from core.commands.context import Actor
+    from core.config import ConfigError
+    from tests.conftest import make_config
+
+    def sent_by(staff_id: str, text: str, msg_id: str) -> bytes:
+        return json.dumps({**json.loads(body(text, msg_id)), "senderStaffId": staff_id}).encode()
+
+    rules = {"default": {"users": ["staff-1"]}, "brands": {"Acme": {"users": ["staff-boss"]}}}
+    with RobotServer("SECcb", now_ms=lambda: int(clock.now().timestamp() * 1000)) as robot:
+        app = build_app(tmp_path, clock, robot, callback={"enabled": False}, permissions=rules)
+        try:
+            add_alert(app, "A1")
+            add_alert(app, "A2")
+            endpoint = _endpoint(app, clock)
+            status, reply = _handle(endpoint, headers(clock), sent_by("staff-7", "ack A1", "p1"))
+            assert status == 200 and "not on the list" in reply["markdown"]["text"]
+            link = Actor(id="dingtalk-link", name="DingTalk link", platform="dingtalk")
+            assert not app.commands.run("resolve A1", link).changed  # a link names no one
+            assert app.repo.get_alert("A1").status == "open"
+            clock.advance(1)
+            _handle(endpoint, headers(clock), sent_by("staff-boss", "ack A1", "p2"))
+            assert app.repo.get_alert("A1").status == "acked"
+            # Slack and the console are not bound by DingTalk's list.
+            assert app.commands.run("ack A2", Actor("U1", "ann", "slack")).changed
+        finally:
+            app.close()
+    with pytest.raises(ConfigError, match=r"dingtalk.permissions.brands: unknown brand 'Nope'"):
+        make_config(tmp_path, dingtalk={"permissions": {"brands": {"Nope": {"users": ["x"]}}}})
