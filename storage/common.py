@@ -8,13 +8,15 @@ so the SQL or the TinyDB calls stay in the backend's own module.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from core.domain.clock import Clock
 from core.domain.models import Alert, OutboxItem, OutboxStatus
 
 T = TypeVar("T")
@@ -49,6 +51,25 @@ def scalar(row: Sequence[Any] | None) -> Any:
     if row is None:
         raise ValueError("an aggregate query returned no row")
     return row[0]
+
+
+def utc_stamp(when: datetime) -> str:
+    """A time as fixed-width ISO text in UTC (microseconds always given), so stamps compare
+    as text in the same order as the times they stand for."""
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+ONCE_KEY_CHARS = 128
+
+
+def once_key(kind: str, key: str) -> str:
+    """What remember_once stores for (kind, key): the pair as text when short and plain,
+    else a digest of it, so an attacker-sized or binary key (a msgId from a request body)
+    costs one short row and any text column takes it."""
+    text = f"{kind}:{key}"
+    if len(text) <= ONCE_KEY_CHARS and text.isprintable():
+        return text
+    return f"{kind}:sha256:{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()}"
 
 
 def dumps(value: Any) -> str:
@@ -180,6 +201,29 @@ class OneProcessLeases(ABC):
 
     def source_lease_ends(self, name: str) -> datetime | None:
         return None
+
+
+class SQLOnceKeys(ABC):
+    """remember_once (see Repository) over the SQL stores' once_keys(key, until) table, in
+    one transaction: expired keys pruned, then the key inserted unless it is there. The
+    key's primary index makes that atomic, also between processes sharing a server."""
+
+    clock: Clock
+    _param = "%s"  # the driver's placeholder: psycopg's; sqlite3's ("?") where it says so
+
+    @abstractmethod
+    def _write(self) -> AbstractContextManager[Any]:
+        """One write transaction, yielding the connection."""
+
+    def remember_once(self, kind: str, key: str, until: datetime) -> bool:
+        p = self._param
+        with self._write() as db:
+            db.execute(f"DELETE FROM once_keys WHERE until <= {p}", (utc_stamp(self.clock.now()),))
+            added = db.execute(
+                f"INSERT INTO once_keys(key, until) VALUES ({p}, {p}) ON CONFLICT DO NOTHING",
+                (once_key(kind, key), utc_stamp(until)),
+            )
+            return bool(added.rowcount == 1)
 
 
 class StateStore(Protocol):

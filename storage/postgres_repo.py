@@ -36,7 +36,7 @@ from core.domain.clock import Clock, SystemClock
 from core.domain.models import Alert, Mention, OutboxItem
 from core.domain.query import MentionQuery
 from storage.atomic_json import StorageError, save_derived_file
-from storage.common import AlertOutboxWrites, alert_number, dumps, scalar, signed64
+from storage.common import AlertOutboxWrites, SQLOnceKeys, alert_number, dumps, scalar, signed64
 from storage.mention_search import mention_row
 from storage.postgres_schema import migrate
 from storage.postgres_search import pg_text, search_conditions
@@ -55,7 +55,7 @@ def dsn_from_env(name: str = DEFAULT_DSN_ENV) -> str:
     return dsn
 
 
-class PostgresRepository(AlertOutboxWrites):
+class PostgresRepository(AlertOutboxWrites, SQLOnceKeys):
     def __init__(
         self,
         dsn: str,

@@ -56,7 +56,13 @@ ALTER TABLE outbox ADD COLUMN destination text COLLATE "C";
 UPDATE outbox SET destination = doc::json->>'destination';
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+# The keys of signed chat requests already acted on (Repository.remember_once), until then.
+_V3 = """
+CREATE TABLE once_keys(key text COLLATE "C" PRIMARY KEY, until text COLLATE "C" NOT NULL);
+CREATE INDEX once_keys_until ON once_keys(until);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

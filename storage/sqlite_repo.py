@@ -41,6 +41,7 @@ from storage.atomic_json import StorageError, save_derived_file
 from storage.common import (
     AlertOutboxWrites,
     OneProcessLeases,
+    SQLOnceKeys,
     alert_number,
     dumps,
     reserve_from_state,
@@ -58,7 +59,9 @@ CHUNK = 500  # ids per `IN (...)`: well under SQLite's variable limit
 ALERT_CACHE = 50_000  # parsed alerts kept (about 2 KB each); cleared when full
 
 
-class SQLiteRepository(AlertOutboxWrites, OneProcessLeases):
+class SQLiteRepository(AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
+    _param = "?"
+
     def __init__(self, data_dir: Path, clock: Clock | None = None, read_only: bool = False) -> None:
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / DB_NAME

@@ -47,18 +47,23 @@ TABLES = {
     "outbox": "CREATE TABLE {s}outbox(seq INTEGER PRIMARY KEY, alert_id TEXT, doc TEXT NOT NULL)",
     "dead_letters": "CREATE TABLE {s}dead_letters(seq INTEGER PRIMARY KEY, doc TEXT NOT NULL)",
     "state": "CREATE TABLE {s}state(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    # (since version 2) requests that must act at most once, each until its time
+    "once_keys": "CREATE TABLE {s}once_keys(key TEXT PRIMARY KEY, until TEXT NOT NULL) WITHOUT ROWID",
 }
+V1_TABLES = ["alerts", "outbox", "dead_letters", "state"]
 INDEXES = [
     # open alerts of any age are found without reading the resolved ones
     "CREATE INDEX {s}alerts_active ON alerts(status) WHERE status != 'resolved'",
     "CREATE INDEX {s}alerts_created ON alerts(created_at)",
     "CREATE INDEX {s}alerts_key ON alerts(dedup_key) WHERE status != 'resolved'",
     "CREATE INDEX {s}outbox_alert ON outbox(alert_id)",
+    "CREATE INDEX {s}once_keys_until ON once_keys(until)",
 ]
+V1_INDEXES = INDEXES[:4]
 
 
 def _schema_v1(fts: bool) -> list[str]:
-    sql = [t.format(s="") for t in TABLES.values()] + [i.format(s="") for i in INDEXES]
+    sql = [TABLES[t].format(s="") for t in V1_TABLES] + [i.format(s="") for i in V1_INDEXES]
     sql += [
         # What queries filter on, kept narrow so a count reads many rows per page; the
         # record itself (and its Chinese grams) sit in mention_docs, read for a page only.
@@ -95,7 +100,12 @@ def _schema_v1(fts: bool) -> list[str]:
     return sql
 
 
-MIGRATIONS: list[Callable[[bool], list[str]]] = [_schema_v1]
+def _schema_v2(fts: bool) -> list[str]:
+    """The keys of signed chat requests already acted on (Repository.remember_once)."""
+    return [TABLES["once_keys"].format(s=""), INDEXES[4].format(s="")]
+
+
+MIGRATIONS: list[Callable[[bool], list[str]]] = [_schema_v1, _schema_v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -37,7 +37,9 @@ from storage.common import (
     AlertOutboxWrites,
     OneProcessLeases,
     alert_number,
+    once_key,
     reserve_from_state,
+    utc_stamp,
 )
 from storage.mention_log import MentionLog, append_jsonl
 from storage.process_lock import ProcessLock
@@ -127,6 +129,7 @@ class TinyDBRepository(AlertOutboxWrites, OneProcessLeases):
         self._outbox = self._db.table("outbox", cache_size=0)
         self._dead = self._db.table("dead_letters", cache_size=0)
         self._state = self._db.table("state", cache_size=0)
+        self._once = self._db.table("once_keys", cache_size=0)
         self._archive_dir = self.data_dir / "alerts-archive"
         self._id_mark = AlertIdMark(self.data_dir / "alert-ids", read_only=read_only)
         self._storage.read()  # now: a state that cannot be used is said at start
@@ -387,6 +390,20 @@ class TinyDBRepository(AlertOutboxWrites, OneProcessLeases):
     def dead_letters(self) -> list[OutboxItem]:
         with self._lock:
             return [OutboxItem.from_dict(d) for d in self._dead.all()]
+
+    # --- requests that act at most once -------------------------------------------------------
+
+    def remember_once(self, kind: str, key: str, until: datetime) -> bool:
+        """The keys are one document of the state file (a few hundred at most: each lives
+        an hour or less), written with the key before the request is acted on."""
+        now, name = utc_stamp(self.clock.now()), once_key(kind, key)
+        with self._lock:
+            keys = {k: u for k, u in (self._once.get(doc_id=1) or {}).items() if u > now}
+            if name in keys:
+                return False
+            keys[name] = utc_stamp(until)
+            self._once.upsert(Document(keys, doc_id=1))
+            return True
 
     # --- derived files ----------------------------------------------------------------------
 

@@ -18,6 +18,8 @@ from core.config.base import BUNDLED_CONFIG, REPO_ROOT, ConfigError, Duration, S
 from core.config.chat import (
     DingTalkCallbackConfig,
     DingTalkConfig,
+    DingTalkPermissions,
+    DingTalkRule,
     DingTalkStreamConfig,
     SlackConfig,
     SlackPermissions,
@@ -77,6 +79,8 @@ __all__ = [
     "DingTalkCallbackConfig",
     "DingTalkConfig",
     "DingTalkDestination",
+    "DingTalkPermissions",
+    "DingTalkRule",
     "DingTalkStreamConfig",
     "Duration",
     "FetchConfig",

@@ -27,7 +27,9 @@ class SlackPermissions(Strict):
 class SlackConfig(Strict):
     mode: Literal["socket", "http"] = "socket"
     port: int = Field(default=3000, ge=1, le=65535)
-    host: str = "0.0.0.0"
+    # http mode: plain HTTP, which Slack never calls (it wants HTTPS): an HTTPS proxy on this
+    # machine forwards to it. 0.0.0.0 in a container whose port is published.
+    host: str = "127.0.0.1"
     path: str = Field(default="/slack/events", pattern=r"^/")
     bot_token_env: str = "SLACK_BOT_TOKEN"
     app_token_env: str = "SLACK_APP_TOKEN"  # socket mode
@@ -54,9 +56,22 @@ class DingTalkCallbackConfig(Strict):
     app_secret_env: str = Field(default="DINGTALK_APP_SECRET", pattern=ENV_NAME)
 
 
+class DingTalkRule(Strict):
+    """Who may ack, assign, resolve and snooze from DingTalk: the senders' staffIds (员工
+    UserID, `senderStaffId`). Empty: everyone."""
+
+    users: list[str] = []
+
+
+class DingTalkPermissions(Strict):
+    default: DingTalkRule = DingTalkRule()
+    brands: dict[str, DingTalkRule] = {}  # brand name -> the rule for its alerts
+
+
 class DingTalkConfig(Strict):
     stream: DingTalkStreamConfig = DingTalkStreamConfig()
     callback: DingTalkCallbackConfig = DingTalkCallbackConfig()
+    permissions: DingTalkPermissions = DingTalkPermissions()
     # Where people reach Buzzwatch's ack pages (https://buzzwatch.example.com); with it,
     # alerts carry signed, expiring, single-use ack / resolve links.
     public_base_url: str | None = None

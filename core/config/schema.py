@@ -74,11 +74,13 @@ class Config(Strict):
         return self
 
     @model_validator(mode="after")
-    def _slack_brands_known(self) -> Config:
+    def _permission_brands_known(self) -> Config:
         brands = {b.name for b in self.brands}
-        for name in self.slack.permissions.brands if self.slack else {}:
-            if name not in brands:
-                raise ValueError(f"slack.permissions.brands: unknown brand {name!r}")
+        for section in ("slack", "dingtalk"):
+            chat = getattr(self, section)
+            for name in chat.permissions.brands if chat else {}:
+                if name not in brands:
+                    raise ValueError(f"{section}.permissions.brands: unknown brand {name!r}")
         return self
 
     @model_validator(mode="after")

@@ -128,6 +128,14 @@ class Repository(Protocol):
     def source_lease_ends(self, name: str) -> datetime | None:
         """When another process's lease on source `name` ends; None: no one holds it."""
 
+    # --- requests that must act at most once (signed chat callbacks) ---
+    def remember_once(self, kind: str, key: str, until: datetime) -> bool:
+        """True the first time `key` (of `kind`, e.g. a used signature) is remembered; False
+        while it is remembered, also after a restart and in another process sharing the
+        store. Atomic: of two callers at once, one gets True. Kept until `until` (against
+        the repository's clock); expired keys are pruned. A read-only store remembers in
+        memory only."""
+
     # --- derived files ---
     def save_file(self, relative: str, data: bytes) -> Path | None:
         """Write a file under the data folder (a digest chart); its path, or None when the

@@ -4,8 +4,10 @@ notifier.py   signed robot webhook sender (DingTalkNotifier), errcode handling
 markdown.py   alerts, batches and replies as markdown / ActionCard bodies, untrusted text made inert
 signing.py    the webhook signature and the callback header check
 stream.py     @bot commands in Stream mode (dingtalk-stream's ChatbotHandler)
-callback.py   @bot commands in HTTP callback mode (timestamp/sign headers, repeated msgIds dropped)
+callback.py   @bot commands in HTTP callback mode (timestamp/sign headers; each signature and
+              msgId used once, remembered in the repository)
 ackpages.py   signed, expiring, single-use ack links and their pages
+permissions.py  who may change alerts from DingTalk (`dingtalk.permissions`)
 
 Secrets come from the context's `Secrets` (the environment variables the config names).
 """
@@ -20,6 +22,7 @@ from core.config import ConfigError, DingTalkConfig, DingTalkDestination
 from core.domain.repository import Repository
 from listeners import listener, notifier_type
 from listeners.context import ListenerHost, NotifierContext
+from listeners.dingtalk import permissions  # noqa: F401  (registers the permission builder)
 from listeners.dingtalk.ackpages import AckTokens
 from listeners.dingtalk.notifier import DingTalkNotifier
 

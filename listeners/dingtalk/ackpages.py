@@ -5,7 +5,9 @@ a URL instead. Link scanners and chat previews fetch URLs on their own, so openi
 shows a small confirmation page; only the page's POST changes the alert.
 
 A token is `action.alert_id.expires.nonce.signature`, the signature an HMAC-SHA256 over the
-rest with a key from the environment. A used nonce is stored until its token expires.
+rest with a key from the environment. A used nonce is stored until its token expires: taken
+atomically through Repository.remember_once (so two processes on one PostgreSQL database
+cannot both take it), and listed in the state so the page says so before the POST.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
@@ -102,6 +104,9 @@ class AckTokens:
             used = {n: exp for n, exp in self._used().items() if exp >= now}
             used[claims["nonce"]] = claims["expires"]
             if self.repo is not None:
+                until = datetime.fromtimestamp(claims["expires"] + 1, UTC)
+                if not self.repo.remember_once("dingtalk-ack-link", claims["nonce"], until):
+                    return None, "This link was already used."  # by another process, just now
                 self.repo.set_state(USED_KEY, used)
             else:
                 self._memory = used

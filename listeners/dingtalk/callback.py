@@ -2,9 +2,17 @@
 
 DingTalk POSTs each @bot message to a public URL with `timestamp` and `sign` headers
 (HMAC-SHA256 with the app secret). A request whose signature does not match, or whose
-timestamp is over an hour off, is refused with 401 before its body is read as a command;
-a msgId already handled (DingTalk retries) is answered but not run again. The reply is the
-HTTP response body, which DingTalk posts into the conversation.
+timestamp is over an hour off, is refused with 401 before its body is read as a command.
+The reply is the HTTP response body, which DingTalk posts into the conversation.
+
+DingTalk's signature covers the timestamp only, not the body: anyone who sees one request
+(a proxy's log, a leaked capture) holds a pair that verifies for an hour, with any body. So
+each signature is spent on one message, and each msgId on one run: both are remembered in
+the repository (Repository.remember_once) until the signature's hour is over, so neither a
+restart nor another process on the same PostgreSQL database takes them again. A used
+signature is refused (401); a msgId already handled (DingTalk retries) is answered but not
+run again. That bounds what a captured pair can do; it cannot prove who wrote a body whose
+signature was never used (README, DingTalk: what a callback's signature proves).
 """
 
 from __future__ import annotations
@@ -13,14 +21,15 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from dingtalk_stream import ChatbotMessage
 
 from listeners.context import ListenerHost
-from listeners.dingtalk.chat import SeenIds, answer, deliver_now
-from listeners.dingtalk.signing import verify_callback
+from listeners.dingtalk.chat import answer, deliver_now
+from listeners.dingtalk.signing import CALLBACK_WINDOW_MS, verify_callback
 from listeners.httpserver import Server, listen
 
 log = logging.getLogger("buzzwatch.dingtalk.callback")
@@ -36,22 +45,18 @@ class CallbackEndpoint:
         app: ListenerHost,
         app_secret: str,
         now_ms: Callable[[], int],
-        seen: SeenIds | None = None,
         deliver: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
         self.app = app
         self._secret = app_secret
         self.now_ms = now_ms
-        self.seen = seen or SeenIds()
-        self.signs = SeenIds()
         # How to run the after-change delivery: by default in the background, so the
         # response is not held up by other platforms.
         self.deliver = deliver or (lambda job: threading.Thread(target=job, daemon=True).start())
 
     def handle(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
-        why = verify_callback(
-            self._secret, headers.get("timestamp"), headers.get("sign"), self.now_ms()
-        )
+        now_ms = self.now_ms()
+        why = verify_callback(self._secret, headers.get("timestamp"), headers.get("sign"), now_ms)
         if why:
             log.warning("refused a DingTalk callback: %s", why)
             return 401, {"error": "bad signature"}
@@ -62,14 +67,23 @@ class CallbackEndpoint:
             msg = ChatbotMessage.from_dict(data)
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             return 400, {"error": "not a DingTalk robot message"}
-        if not self.seen.first_time(msg.message_id):
-            log.info("DingTalk message %s seen before; dropped", msg.message_id)
-            return 200, {}
-        # The signature covers only the timestamp, not the body: a captured pair must not
-        # carry a second, different message (a new msgId) within its hour.
-        if not self.signs.first_time(_signature_key(headers)):
-            log.warning("refused a DingTalk callback: its signature was used before")
-            return 401, {"error": "signature already used"}
+        # Both kept until no request with this timestamp verifies any more (nor, for the
+        # msgId, one stamped up to an hour after now, as far as a clock may be off).
+        until_ms = max(int(str(headers["timestamp"]).strip()), now_ms) + CALLBACK_WINDOW_MS + 1
+        until = datetime.fromtimestamp(until_ms / 1000, UTC)
+        try:
+            if msg.message_id and not self.app.repo.remember_once(
+                "dingtalk-msg", str(msg.message_id), until
+            ):
+                log.info("DingTalk message %s seen before; dropped", str(msg.message_id)[:80])
+                return 200, {}
+            # A captured pair must not carry a second, different message (a new msgId).
+            if not self.app.repo.remember_once("dingtalk-sign", _signature_key(headers), until):
+                log.warning("refused a DingTalk callback: its signature was used before")
+                return 401, {"error": "signature already used"}
+        except Exception as err:  # fail closed: a request not remembered is not run
+            log.error("DingTalk callback not run: could not remember it (%s)", err)
+            return 503, {"error": "try again later"}
         reply, changed = answer(self.app, msg)
         if changed:
             self.deliver(lambda: deliver_now(self.app))

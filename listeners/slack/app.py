@@ -8,6 +8,7 @@ pool. (Lazy listeners are for FaaS hosts, where the process may freeze after the
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -28,7 +29,7 @@ from listeners.slack import actions, commands
 from listeners.slack.notifier import tune_client
 from listeners.slack.permissions import uses_groups
 from listeners.slack.services import Directory, SlackServices
-from listeners.slack.verify import SignedOnce
+from listeners.slack.verify import Remember, SignedOnce
 
 log = logging.getLogger("buzzwatch.slack")
 
@@ -43,16 +44,21 @@ def build_app(
     api_url: str | None = None,
     now: Callable[[], float] = time.time,
     verify_token: bool = True,
+    remember: Remember | None = None,
 ) -> App:
     """The Bolt app. Bolt makes its WebClient from `token` (given a client of ours instead,
     it warns at every start that SLACK_BOT_TOKEN from the environment goes unused); it gets
     our API URL, timeout and retries before its first call. HTTP mode checks signatures,
-    freshness and replays with SignedOnce (on `now`, the app's clock) instead of Bolt."""
+    freshness and replays with SignedOnce (on `now`, the app's clock) instead of Bolt;
+    `remember` (the repository's remember_once) keeps the used ones across restarts and
+    processes."""
     app = App(
         token=token,
         signing_secret=signing_secret,
         request_verification_enabled=False,
-        before_authorize=SignedOnce(signing_secret, now) if signing_secret else None,
+        before_authorize=(
+            SignedOnce(signing_secret, now, remember=remember) if signing_secret else None
+        ),
         token_verification_enabled=False,  # done below, once the client has our settings
         process_before_response=False,
         logger=logging.getLogger("buzzwatch.slack.bolt"),
@@ -163,6 +169,7 @@ def start_slack(bw: ListenerHost) -> Callable[[], None] | None:
             secret,
             api_url=bw.context.slack_api_url,
             now=lambda: bw.clock.now().timestamp(),
+            remember=bw.repo.remember_once,
         )
         client = app.client
     except ConfigError as err:
@@ -186,5 +193,22 @@ def start_slack(bw: ListenerHost) -> Callable[[], None] | None:
         log.info("Slack: connected in Socket Mode")
         return runner.stop
     http = HttpListener(app, cfg.host, cfg.port, cfg.path).start()
-    log.info("Slack: listening on http://%s:%d%s", cfg.host, http.port, cfg.path)
+    log.info(
+        "Slack: HTTP mode listening on http://%s:%d%s (%s)",
+        cfg.host,
+        http.port,
+        cfg.path,
+        reach(cfg.host),
+    )
     return http.stop
+
+
+def reach(host: str) -> str:
+    """Who can reach the HTTP-mode listener on `host`, for the start-up log line."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return "this machine only: point your HTTPS proxy here; slack.host changes it"
+    return "reachable from other machines (slack.host): keep it behind an HTTPS proxy"

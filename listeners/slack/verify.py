@@ -6,6 +6,12 @@ answers a non-numeric timestamp with a 500, and logs the whole rejected body. Th
 timestamp with a 401 and logs only the reason, and remembers every accepted signature
 until its timestamp leaves the window: a replay is answered 200 without being acted on.
 Slack's own retries (X-Slack-Retry-Num) of an event already taken are answered the same way.
+
+The memory is this process's (a fast answer to a replay, and the only one for an app built
+without a store) and, given `remember` (the repository's remember_once), the store's: then
+a replay after a restart, or sent to another process on the same PostgreSQL database, is
+answered the same way. A request the store cannot remember is not acted on (503; Slack
+retries it).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import heapq
 import logging
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import BoltRequest, BoltResponse
@@ -51,6 +58,12 @@ class SeenRequests:
                 heapq.heappush(self._heap, (expires, key))
             return "new"
 
+    def forget(self, keys: list[str]) -> None:
+        """Drop keys just added (the request was not taken after all)."""
+        with self._lock:
+            for key in keys:
+                self._expiry.pop(key, None)
+
     def __len__(self) -> int:
         return len(self._expiry)
 
@@ -65,13 +78,22 @@ class _Seconds(Clock):
         return self._now()
 
 
+# Repository.remember_once: (kind, key, until) -> True the first time.
+Remember = Callable[[str, str, datetime], bool]
+
+
 class SignedOnce(Middleware):
     def __init__(
-        self, signing_secret: str, now: Callable[[], float], seen: SeenRequests | None = None
+        self,
+        signing_secret: str,
+        now: Callable[[], float],
+        seen: SeenRequests | None = None,
+        remember: Remember | None = None,
     ) -> None:
         self.now = now
         self.verifier = SignatureVerifier(signing_secret, clock=_Seconds(now))
         self.seen = seen or SeenRequests()
+        self.remember = remember
 
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
@@ -94,7 +116,17 @@ class SignedOnce(Middleware):
         if isinstance(event_id, str) and event_id:
             keys.append("event:" + event_id[:100])
         # Until the timestamp leaves the window, after which the check above refuses it.
-        state = self.seen.add(keys, int(timestamp) + WINDOW_SECONDS + 1, now)
+        expires = int(timestamp) + WINDOW_SECONDS + 1
+        state = self.seen.add(keys, expires, now)
+        if state == "new" and self.remember is not None:
+            try:
+                until = datetime.fromtimestamp(expires, UTC)
+                if not all(self.remember("slack", key, until) for key in keys):
+                    state = "seen"  # taken before this process started, or by another one
+            except Exception as err:  # fail closed: a request not remembered is not taken
+                self.seen.forget(keys)
+                log.error("Slack request not taken: could not remember it (%s)", err)
+                return BoltResponse(status=503, body={"error": "busy"})
         if state == "new":
             return next()
         if state == "full":

@@ -150,3 +150,42 @@ def test_actioncard_buttons_use_the_links(site):
     urls = [b["actionURL"] for b in card["btns"]]
     assert urls[0] == "https://weibo.com/1/a"
     assert all(u.startswith("https://buzz.example.com/dingtalk/ack/") for u in urls[1:])
+
+
+def test_a_link_posted_to_two_processes_at_once_is_taken_once(postgres_schema, clock):
+    """Two processes on one database, each reading the used links before either writes:
+    only one may take the link."""
+    import threading
+
+    from storage.postgres_repo import PostgresRepository
+
+    repos = [PostgresRepository(postgres_schema, clock=clock) for _ in range(2)]
+    both_read = threading.Barrier(2, timeout=5)
+    for repo in repos:
+        read = repo.get_state
+
+        def get_state(key, default=None, read=read):
+            value = read(key, default)
+            if key == ackpages.USED_KEY:
+                both_read.wait()
+            return value
+
+        repo.get_state = get_state
+    tokens = [
+        ackpages.AckTokens("ack-key-0123456789", clock, "https://buzz.example.com", repo=r)
+        for r in repos
+    ]
+    token = tokens[0].mint("A1", "resolve")
+    taken: list[object] = []
+    threads = [
+        threading.Thread(target=lambda t=t: taken.append(t.consume(token)[0])) for t in tokens
+    ]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(taken) == 2 and sum(c is not None for c in taken) == 1
+    finally:
+        for repo in repos:
+            repo.close()

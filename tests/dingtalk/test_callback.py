@@ -139,3 +139,105 @@ def test_non_ascii_digits_in_headers_are_refused_not_crashed_on(served, clock):
     assert answer.json() == {"error": "bad signature"}
     good = httpx.post(url, content=body("help", "cb-after"), headers=headers(clock))
     assert good.status_code == 200  # the endpoint goes on answering
+
+
+def _handle(endpoint: callback.CallbackEndpoint, sent: dict[str, str], payload: bytes):
+    return endpoint.handle({k.lower(): v for k, v in sent.items()}, payload)
+
+
+def _endpoint(app, clock: FakeClock) -> callback.CallbackEndpoint:
+    return callback.CallbackEndpoint(
+        app, APP_SECRET, lambda: int(clock.now().timestamp() * 1000), deliver=lambda job: job()
+    )
+
+
+def test_a_captured_signature_or_msg_id_is_refused_after_a_restart(tmp_path, clock):
+    captured = headers(clock)
+    with RobotServer("SECcb", now_ms=lambda: int(clock.now().timestamp() * 1000)) as robot:
+        app = build_app(tmp_path, clock, robot)
+        add_alert(app, "A1")
+        assert _handle(_endpoint(app, clock), captured, body("help", "m-1"))[0] == 200
+        app.close()
+        app = build_app(tmp_path, clock, robot)  # the bot restarted on the same data folder
+        try:
+            clock.advance(59 * 60)  # the pair still verifies for one more minute
+            endpoint = _endpoint(app, clock)
+            assert _handle(endpoint, captured, body("resolve A1", "m-2"))[0] == 401
+            assert _handle(endpoint, captured, body("resolve A1", "m-1")) == (200, {})
+            assert app.repo.get_alert("A1").status == "open"
+            fresh = _handle(endpoint, headers(clock), body("resolve A1", "m-3"))
+            assert fresh[0] == 200 and app.repo.get_alert("A1").status == "resolved"
+        finally:
+            app.close()
+
+
+def test_a_signature_used_by_one_process_is_refused_by_another(
+    tmp_path, clock, postgres_schema, monkeypatch
+):
+    from app.buzzwatch import Buzzwatch
+    from tests.conftest import make_config
+
+    monkeypatch.setenv("BUZZWATCH_DATABASE_URL", postgres_schema)
+    apps = [
+        Buzzwatch(
+            make_config(tmp_path / name, storage={"backend": "postgres"}),
+            clock=clock,
+            stdout=io.StringIO(),
+        )
+        for name in ("one", "two")
+    ]
+    try:
+        add_alert(apps[0], "A1")
+        captured = headers(clock)
+        assert _handle(_endpoint(apps[0], clock), captured, body("help", "m-1"))[0] == 200
+        other = _endpoint(apps[1], clock)
+        assert _handle(other, captured, body("resolve A1", "m-2"))[0] == 401
+        assert _handle(other, headers(clock, offset_ms=1), body("help", "m-1")) == (200, {})
+        assert apps[1].repo.get_alert("A1").status == "open"
+    finally:
+        for app in apps:
+            app.close()
+
+
+def test_a_callback_that_cannot_be_remembered_is_not_run(served, clock, monkeypatch):
+    app, url, _ = served
+    add_alert(app, "A1")
+
+    def broken(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(app.repo, "remember_once", broken)
+    answer = httpx.post(url, content=body("resolve A1", "m-5"), headers=headers(clock))
+    assert answer.status_code == 503
+    assert app.repo.get_alert("A1").status == "open"
+
+
+def test_only_listed_people_may_change_alerts_from_dingtalk(tmp_path, clock):
+    from core.commands.context import Actor
+    from core.config import ConfigError
+    from tests.conftest import make_config
+
+    def sent_by(staff_id: str, text: str, msg_id: str) -> bytes:
+        return json.dumps({**json.loads(body(text, msg_id)), "senderStaffId": staff_id}).encode()
+
+    rules = {"default": {"users": ["staff-1"]}, "brands": {"Acme": {"users": ["staff-boss"]}}}
+    with RobotServer("SECcb", now_ms=lambda: int(clock.now().timestamp() * 1000)) as robot:
+        app = build_app(tmp_path, clock, robot, callback={"enabled": False}, permissions=rules)
+        try:
+            add_alert(app, "A1")
+            add_alert(app, "A2")
+            endpoint = _endpoint(app, clock)
+            status, reply = _handle(endpoint, headers(clock), sent_by("staff-7", "ack A1", "p1"))
+            assert status == 200 and "not on the list" in reply["markdown"]["text"]
+            link = Actor(id="dingtalk-link", name="DingTalk link", platform="dingtalk")
+            assert not app.commands.run("resolve A1", link).changed  # a link names no one
+            assert app.repo.get_alert("A1").status == "open"
+            clock.advance(1)
+            _handle(endpoint, headers(clock), sent_by("staff-boss", "ack A1", "p2"))
+            assert app.repo.get_alert("A1").status == "acked"
+            # Slack and the console are not bound by DingTalk's list.
+            assert app.commands.run("ack A2", Actor("U1", "ann", "slack")).changed
+        finally:
+            app.close()
+    with pytest.raises(ConfigError, match=r"dingtalk.permissions.brands: unknown brand 'Nope'"):
+        make_config(tmp_path, dingtalk={"permissions": {"brands": {"Nope": {"users": ["x"]}}}})

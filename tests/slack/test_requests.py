@@ -177,3 +177,90 @@ def test_http_mode_on_a_taken_port_is_a_clear_error(rig):
         port = holder.getsockname()[1]
         with pytest.raises(ConfigError, match=rf"^slack.port: cannot listen on 127.0.0.1:{port}: "):
             HttpListener(rig.app, "127.0.0.1", port, "/slack/events")
+
+
+def _bolt_on_store(rig):
+    """The Bolt app as start_slack builds it: used requests remembered in the repository."""
+    from listeners.slack.app import register, services_for
+
+    app = build_app(
+        TOKEN,
+        SECRET,
+        api_url=rig.api.api_url,
+        now=lambda: rig.clock.now().timestamp(),
+        remember=rig.bw.repo.remember_once,
+    )
+    register(app, services_for(rig.bw, app.client, rig.bw.config.slack))
+    return app
+
+
+def test_a_replay_after_a_restart_is_answered_but_not_acted_on(
+    tmp_path, slack_api, clock, monkeypatch
+):
+    from slack_bolt import BoltRequest
+
+    from tests.slack.test_app import Rig
+
+    first = Rig(tmp_path, slack_api, clock, monkeypatch)
+    first.push(1)
+    body = slash(slack_api, "/buzz", "snooze A1 1h")
+    headers = signed(first, body)
+    assert _bolt_on_store(first).dispatch(BoltRequest(body=body, headers=headers)).status == 200
+    wait_for(lambda: first.alert().status == "snoozed")
+    snoozed_until = first.alert().snoozed_until
+    answers(slack_api, 1)
+    first.close()
+    again = Rig(tmp_path, slack_api, clock, monkeypatch)  # restarted, same data folder
+    try:
+        clock.advance(240)  # still inside Slack's 5-minute window
+        resp = _bolt_on_store(again).dispatch(BoltRequest(body=body, headers=headers))
+        assert resp.status == 200 and resp.body == ""
+        time.sleep(0.3)
+        assert again.alert().snoozed_until == snoozed_until
+        assert [h["action"] for h in again.alert().history].count("snoozed") == 1
+        assert len(slack_api.responses()) == 1
+    finally:
+        again.close()
+
+
+def test_a_request_the_store_cannot_remember_is_not_taken(rig, slack_api, monkeypatch):
+    from slack_bolt import BoltRequest
+
+    rig.push(1)
+    app = _bolt_on_store(rig)
+    body = slash(slack_api, "/ack", "A1")
+    broken = True
+
+    def remember(kind, key, until):
+        if broken:
+            raise OSError("disk full")
+        return True
+
+    app_verify = next(m for m in app._middleware_list if hasattr(m, "remember"))
+    monkeypatch.setattr(app_verify, "remember", remember)
+    assert app.dispatch(BoltRequest(body=body, headers=signed(rig, body))).status == 503
+    time.sleep(0.3)
+    assert rig.alert().status == "open"
+    broken = False  # Slack's retry, once the store works again, is taken
+    assert app.dispatch(BoltRequest(body=body, headers=signed(rig, body))).status == 200
+    wait_for(lambda: rig.alert().status == "acked")
+
+
+def test_http_mode_listens_on_this_machine_by_default_and_says_so(
+    rig,
+    monkeypatch,
+    caplog,
+):
+    from listeners.slack.app import reach, start_slack
+    from tests.slack.test_app import _free_port
+
+    assert rig.bw.config.slack.host == "127.0.0.1"  # as every other listener
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    rig.bw.config.slack.port = _free_port()
+    with caplog.at_level(logging.INFO):
+        stop = start_slack(rig.bw)
+    assert stop is not None
+    stop()
+    assert "http://127.0.0.1:" in caplog.text and "this machine only" in caplog.text
+    assert "this machine only" in reach("::1") and "this machine only" in reach("localhost")
+    assert "other machines" in reach("0.0.0.0") and "other machines" in reach("10.0.0.5")

@@ -86,3 +86,24 @@ def test_without_pg_ctl_the_tests_skip_and_say_how_but_fail_in_ci(
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="pg_ctl"):
         postgres_server.server_bin()
+
+
+def test_a_version_2_database_gets_the_once_keys_table(postgres_schema: str) -> None:
+    from storage.postgres_schema import MIGRATIONS
+
+    with psycopg.connect(postgres_schema) as conn:  # a database as the previous release left it
+        conn.execute(
+            "CREATE TABLE schema_migrations(version integer PRIMARY KEY,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for v, sql in enumerate(MIGRATIONS[:2], start=1):
+            conn.execute(sql)
+            conn.execute("INSERT INTO schema_migrations(version) VALUES (%s)", (v,))
+    repo = PostgresRepository(postgres_schema)
+    try:
+        assert repo.remember_once("sign", "k", NOW + timedelta(hours=1)) is True
+        assert repo.remember_once("sign", "k", NOW + timedelta(hours=1)) is False
+    finally:
+        repo.close()
+    with psycopg.connect(postgres_schema) as conn:
+        assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (3,)

@@ -226,3 +226,23 @@ def test_an_sla_reminder_goes_out_once_when_two_processes_find_it_due(
     assert alert is not None and alert.escalations == 1
     assert [h["action"] for h in alert.history] == ["opened", "reminded"]
     assert [o.action for o in a.pending_outbox()] == ["reply"]
+
+
+def test_a_request_key_is_taken_by_one_process_only(two, clock) -> None:
+    """Two processes answering the same signed request (a replay sent to both): one acts."""
+    answers: list[bool] = []
+    start = threading.Barrier(2)
+
+    def claim(repo: PostgresRepository) -> None:
+        start.wait()
+        answers.extend(
+            repo.remember_once("sign", f"k{i}", NOW + timedelta(hours=1)) for i in range(20)
+        )
+
+    threads = [threading.Thread(target=claim, args=(r,)) for r in two]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers.count(True) == 20 and len(answers) == 40
+    assert not two[1].remember_once("sign", "k0", NOW + timedelta(hours=1))

@@ -76,3 +76,28 @@ def test_a_full_database_says_so_and_the_store_goes_on_once_there_is_room(tmp_pa
         assert repo.get_state("after") == 1
     finally:
         repo.close()
+
+
+def test_a_version_1_store_is_upgraded_and_remembers_request_keys(tmp_path: Path) -> None:
+    import sqlite3
+    from datetime import timedelta
+
+    from storage.sqlite_repo import DB_NAME
+    from storage.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    db = sqlite3.connect(folder / DB_NAME, isolation_level=None)  # as the previous release left it
+    for sql in MIGRATIONS[0](False):
+        db.execute(sql)
+    db.execute("PRAGMA user_version = 1")
+    db.close()
+    with pytest.raises(StorageError, match="start the bot once"):
+        SQLiteRepository(folder, clock=FakeClock(NOW), read_only=True)
+    repo = SQLiteRepository(folder, clock=FakeClock(NOW))
+    try:
+        assert repo.remember_once("sign", "k", NOW + timedelta(hours=1)) is True
+        assert repo.remember_once("sign", "k", NOW + timedelta(hours=1)) is False
+        assert repo._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    finally:
+        repo.close()
