@@ -68,30 +68,38 @@ def test_inbound_section_names_both_token_headers_and_the_per_request_cap(inboun
     assert r.status_code == 400 and f"at most {cap} mentions per request" in r.text
 
 
-def test_limiting_who_changes_alerts_is_said_to_be_slack_only(tmp_path: Path, clock) -> None:
+def test_each_platforms_permission_list_binds_that_platform_only(tmp_path: Path, clock) -> None:
     from core.alerting.lifecycle import new_alert, outbox_items
     from core.commands.context import Actor
     from core.domain.models import Mention
     from listeners import build_permission
 
     commands_section = section("## Commands people type in chat", "## Configuration")
-    assert "Slack only" in commands_section and "DingTalk" in commands_section
+    assert "per chat" in commands_section and "not bound by either" in commands_section
+    assert "dingtalk.permissions" in commands_section and "slack.permissions" in commands_section
     dingtalk = section("## DingTalk", "## Alert workflow")
-    assert "anyone in the group" in dingtalk and "slack.permissions" in dingtalk
+    assert "Without `dingtalk.permissions`" in dingtalk and "binds DingTalk only" in dingtalk
 
-    # What those words describe: the Slack list refuses a Slack stranger, and lets a DingTalk
-    # group member (and the console) change the same alert.
-    config = make_config(tmp_path, slack={"permissions": {"default": {"users": ["U_OK"]}}})
+    # What those words describe: each list refuses a stranger on its own platform only, and
+    # the console is bound by neither.
+    config = make_config(
+        tmp_path,
+        slack={"permissions": {"default": {"users": ["U_OK"]}}},
+        dingtalk={"permissions": {"default": {"users": ["staff_ok"]}}},
+    )
     app = Buzzwatch(config, clock=clock, stdout=io.StringIO())
     app.commands.permission = build_permission(config)
     mention = Mention(id="m1", source="s", url="", title="Acme", text="", brands=["Acme"])
-    alerts = [new_alert(a, mention, "r", ["console"], clock.now()) for a in ("A1", "A2", "A3")]
+    ids = ("A1", "A2", "A3", "A4", "A5")
+    alerts = [new_alert(a, mention, "r", ["console"], clock.now()) for a in ids]
     app.repo.save_cycle(
         [], [], alerts, [o for a in alerts for o in outbox_items(a, "post", clock.now())]
     )
     assert not app.commands.run("ack A1", Actor("U_NO", "stranger", "slack")).ok
-    assert app.commands.run("ack A2", Actor("d1", "张三", "dingtalk")).ok
-    assert app.commands.run("ack A3", Actor("local", "me", "console")).ok
+    assert not app.commands.run("ack A2", Actor("staff_no", "李四", "dingtalk")).ok
+    assert app.commands.run("ack A3", Actor("U_OK", "ann", "slack")).ok
+    assert app.commands.run("ack A4", Actor("staff_ok", "张三", "dingtalk")).ok
+    assert app.commands.run("ack A5", Actor("local", "me", "console")).ok
     app.close()
 
 
