@@ -93,10 +93,13 @@ def test_three_hundred_sources(tmp_path: Path, clock) -> None:
         assert all("HTML page, not a feed" in outcomes[f"bad{n}"].error for n in range(1, 20, 2))
         assert all(outcomes[f"busy{n}"].ok for n in range(20))
         assert counter.peak <= 3  # per-host limit held
-        # Slow sources cost their own timeout, not everyone's: the cycle is not 20 x 1 s.
-        assert wall < 10, wall  # serially it would be over 20 s
-        fast_done = sorted(done[f"fast{n}"] for n in range(240))
-        assert fast_done[-1] < wall and fast_done[len(fast_done) // 2] < 5
+        # Slow sources cost their own timeout, not everyone's: the cycle is not 20 x 1 s of
+        # timeouts (waits, not CPU: a loaded machine does not make the serial figure smaller).
+        assert wall < 15, wall  # serially the slow sources alone would take over 20 s
+        # ...and fast sources go on while slow ones hang: many are done before the first slow
+        # one gives up (relative, so it holds on a loaded machine as on an idle one).
+        first_slow = min(done[f"slow{n}"] for n in range(20))
+        assert sum(done[f"fast{n}"] < first_slow for n in range(240)) >= 10, first_slow
 
         fast.recorded.clear()
         second = {o.source: o for o in app.poll_all()}
