@@ -11,14 +11,11 @@ from core.commands.context import Actor, Permission
 from core.config import Config, DingTalkPermissions, DingTalkRule
 from core.domain.models import Alert
 from listeners import permission_builder
+from listeners.permissions import not_on_the_list, rule_for_brand
 
 
 def rule_for(permissions: DingTalkPermissions, brand: str) -> DingTalkRule:
-    wanted = brand.casefold()
-    for name, rule in permissions.brands.items():
-        if name.casefold() == wanted:
-            return rule
-    return permissions.default
+    return rule_for_brand(permissions.brands, permissions.default, brand)
 
 
 def dingtalk_permission(permissions: DingTalkPermissions) -> Permission:
@@ -28,10 +25,7 @@ def dingtalk_permission(permissions: DingTalkPermissions) -> Permission:
         rule = rule_for(permissions, alert.brand)
         if not rule.users or actor.id in rule.users:
             return None
-        return (
-            f"Sorry, you are not on the list of people who may change {alert.brand or 'these'} "
-            f"alerts, so {alert.id} was left as it is. Ask someone on the team to do it."
-        )
+        return not_on_the_list(alert)
 
     return check
 

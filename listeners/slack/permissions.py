@@ -9,14 +9,11 @@ from core.commands.context import Actor, Permission
 from core.config import Config, SlackPermissions, SlackRule
 from core.domain.models import Alert
 from listeners import permission_builder
+from listeners.permissions import not_on_the_list, rule_for_brand
 
 
 def rule_for(permissions: SlackPermissions, brand: str) -> SlackRule:
-    wanted = brand.casefold()
-    for name, rule in permissions.brands.items():
-        if name.casefold() == wanted:
-            return rule
-    return permissions.default
+    return rule_for_brand(permissions.brands, permissions.default, brand)
 
 
 def uses_groups(permissions: SlackPermissions) -> bool:
@@ -32,10 +29,7 @@ def slack_permission(permissions: SlackPermissions) -> Permission:
             return None
         if actor.id in rule.users or set(actor.groups) & set(rule.groups):
             return None
-        return (
-            f"Sorry, you are not on the list of people who may change {alert.brand or 'these'} "
-            f"alerts, so {alert.id} was left as it is. Ask someone on the team to do it."
-        )
+        return not_on_the_list(alert)
 
     return check
 
