@@ -55,6 +55,28 @@ def test_mentions_round_trip_and_since_is_by_fetch_day(repo: Repository, open_re
     assert repo.count_mentions() == 2
 
 
+def test_a_backfilled_mention_is_stored_by_when_it_was_said(
+    repo: Repository, open_repo: Opener
+) -> None:
+    """Imported today, said 20 days ago: found with the mentions polled 20 days ago (30-day
+    reads and queries), not with today's (7-day ones)."""
+    said = NOW - timedelta(days=20)
+    backfilled = mention(1, "Acme backfill refund", when=said)
+    backfilled.fetched_at = NOW  # imported now
+    polled = mention(2, "Acme polled refund", when=said)  # fetched 5 minutes after it was said
+    repo.save_cycle([backfilled, polled], ["m1", "m2"], [], [])
+    repo = reopen(repo, open_repo)
+    for days, want in ((30, {"m1", "m2"}), (7, set())):
+        since = NOW - timedelta(days=days)
+        assert {d["id"] for d in repo.iter_mentions(since)} == want
+        page, total = repo.search_mentions(
+            MentionQuery(words=["refund"], since=timedelta(days=days)), NOW, NEG, POS
+        )
+        assert total == len(want) and {d["id"] for d in page} == want
+    assert {d["id"] for d in repo.iter_mentions(said.replace(hour=0))} == {"m1", "m2"}
+    assert [d["id"] for d in repo.iter_mentions(said + timedelta(days=1))] == []
+
+
 def test_a_mention_stored_twice_is_kept_once_last_version(repo: Repository) -> None:
     repo.save_cycle([mention(1, "first version")], ["m1"], [], [])
     repo.save_cycle([mention(1, "second version")], ["m1"], [], [])
