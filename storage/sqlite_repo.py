@@ -235,7 +235,7 @@ class SQLiteRepository(AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
             plan = plan_search(
                 self._db, self.fts, query, now, negative_threshold, positive_threshold
             )
-            total = plan.count(self._db)
+            total = plan.count(self._db, want)
             rids = plan.page(self._db, total, want - skip, skip)
             docs = dict(
                 self._db.execute(
