@@ -41,7 +41,9 @@ def test_unseen_until_a_cycle_is_saved_and_after_a_restart(
     assert repo.unseen(many) == many[1::2]
 
 
-def test_mentions_round_trip_and_since_is_by_fetch_day(repo: Repository, open_repo: Opener) -> None:
+def test_mentions_round_trip_and_since_is_by_the_day_they_were_said(
+    repo: Repository, open_repo: Opener
+) -> None:
     old = mention(1, when=NOW - timedelta(days=10))
     new = mention(2, '艾克米 汉堡 "quoted" <b>', metrics={"likes": 3}, flags=["negative"])
     repo.save_cycle([old, new], ["m1", "m2"], [], [])
