@@ -1,4 +1,6 @@
-"""The bulk of mentions, as append-only JSON-lines files: one per UTC day of fetching.
+"""The bulk of mentions, as append-only JSON-lines files: one per UTC day a mention was said
+(published; fetched when that is unknown or later), so a backfilled mention sits with those
+polled when it was said, not in the day of its import.
 
 Mentions are written once and read by time range. An append costs what the batch costs,
 however many mentions are stored (a TinyDB file would be rewritten whole on every batch),
@@ -8,13 +10,14 @@ at most a torn last line, which loading skips and the next append closes off.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,24 @@ def append_jsonl(path: Path, docs: list[dict[str, Any]]) -> None:
 
 
 MAX_DAYS_IN_MEMORY = 45
+
+
+def stored_day(doc: dict[str, Any]) -> date:
+    """The UTC day whose file holds a record: the day it was said (published), or the day it
+    was fetched when that is earlier or the publish time is unknown (a mention cannot be
+    fetched before it is said: a later publish time is a clock's mistake)."""
+    fetched = datetime.fromisoformat(doc["fetched_at"])
+    published = doc.get("published")
+    when = fetched
+    if published:
+        with contextlib.suppress(TypeError, ValueError):
+            when = min(fetched, datetime.fromisoformat(published))
+    return _utc_day(when)
+
+
+def _utc_day(when: datetime) -> date:
+    return when.astimezone(UTC).date() if when.tzinfo else when.date()
+
 
 # A record's id, read without parsing the record: the line starts with it (as every record
 # this log writes does), it holds no escapes, and the line is whole (ends with "}" and a
@@ -116,10 +137,11 @@ class MentionLog:
         return docs
 
     def append(self, mentions: Iterable[dict[str, Any]]) -> None:
-        """Append mention records (dicts with 'id' and 'fetched_at') durably."""
+        """Append mention records (dicts with 'id' and 'fetched_at') durably, each to the
+        file of the day it was said (stored_day)."""
         by_day: dict[date, list[dict[str, Any]]] = {}
         for doc in mentions:
-            by_day.setdefault(datetime.fromisoformat(doc["fetched_at"]).date(), []).append(doc)
+            by_day.setdefault(stored_day(doc), []).append(doc)
         for day, docs in by_day.items():
             if not self.read_only:
                 self._append_file(self._path(day), docs)
@@ -134,25 +156,28 @@ class MentionLog:
         append_jsonl(path, docs)
 
     def iter_since(self, since: datetime | None) -> Iterator[dict[str, Any]]:
-        """Mention records fetched on or after the day of `since`, newest day first.
-
-        A mention is fetched after it is published, so the days before `since` cannot hold
-        a mention published after it.
-        """
+        """Mention records said (published, else fetched) on or after the UTC day of `since`,
+        newest day first: each sits in the file of the day it was said (stored_day)."""
         days = self.days_on_disk()
         for day in self._days:
             if day not in days:
                 days.append(day)
-        first = since.date() if since else date.min
+        first = date.min if since is None else _utc_day(since)
         for day in sorted((d for d in days if d >= first), reverse=True):
             yield from self._load_day(day).values()
 
     def iter_ids(self, first_day: date) -> Iterator[str]:
-        """The ids of the records in the day files from `first_day` on, without parsing
-        whole records (a scan of 100,000 takes a fraction of a second)."""
+        """The ids of the records in the day files from `first_day` on, and in older day files
+        written since (a backfill of old mentions), without parsing whole records (a scan of
+        100,000 takes a fraction of a second)."""
+        since = datetime.combine(first_day, datetime.min.time(), UTC).timestamp()
         for day in self.days_on_disk():
             if day < first_day:
-                continue
+                try:
+                    if self._path(day).stat().st_mtime < since:
+                        continue
+                except FileNotFoundError:
+                    continue
             try:
                 raw = b"\n" + self._path(day).read_bytes()
             except FileNotFoundError:

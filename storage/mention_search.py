@@ -49,12 +49,18 @@ def tags(values: Iterable[str]) -> str:
     return SEP + SEP.join(v.casefold() for v in values) + SEP if values else ""
 
 
+def said(doc: dict[str, Any]) -> str:
+    """When a record was said (its `at` column): published, else fetched. Every mention
+    query, and iter_mentions, goes by it: a backfilled mention is stored by it."""
+    return str(doc.get("published") or doc.get("fetched_at") or "")
+
+
 def mention_row(doc: dict[str, Any]) -> tuple[Any, ...]:
     search = search_column(doc)
     return (
         doc["id"],
         doc["fetched_at"],
-        doc.get("published") or doc.get("fetched_at") or "",
+        said(doc),
         str(doc.get("source", "")).casefold(),
         tags(doc.get("brands") or ()),
         tags(doc.get("flags") or ()),

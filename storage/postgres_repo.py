@@ -208,11 +208,12 @@ class PostgresRepository(AlertOutboxWrites, SQLOnceKeys):
             )
 
     def iter_mentions(self, since: datetime | None) -> Iterable[dict[str, Any]]:
-        """Records fetched on or after `since`'s UTC day, newest first."""
+        """Records said (published, else fetched: the `at` the queries use) on or after
+        `since`'s UTC day, newest first."""
         day = since.astimezone(UTC).date().isoformat() if since else ""
         with self._tx() as conn:
             rows = conn.execute(
-                "SELECT doc FROM mentions WHERE fetched_at >= %s ORDER BY fetched_at DESC, rid",
+                "SELECT doc FROM mentions WHERE at >= %s ORDER BY at DESC, rid",
                 (day,),
             ).fetchall()
         return [json.loads(r[0]) for r in rows]

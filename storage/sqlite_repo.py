@@ -49,7 +49,7 @@ from storage.common import (
     signed64,
     unsigned64,
 )
-from storage.mention_search import mention_row
+from storage.mention_search import mention_row, said
 from storage.process_lock import ProcessLock
 from storage.sqlite_schema import INDEXES, TABLES, connect
 from storage.sqlite_search import plan_search
@@ -207,17 +207,18 @@ class SQLiteRepository(AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
         return [json.loads(r[0]) for r in self._db.execute(sql, tuple(params))]
 
     def iter_mentions(self, since: datetime | None) -> Iterable[dict[str, Any]]:
-        """Records fetched on or after `since`'s UTC day, newest first."""
+        """Records said (published, else fetched: the `at` the queries use) on or after
+        `since`'s UTC day, newest first."""
         day = since.astimezone(UTC).date().isoformat() if since else ""
         with self._lock:
             docs = self._mention_docs(
                 "SELECT d.doc FROM mentions m JOIN mention_docs d ON d.rid = m.rid"
-                " WHERE m.fetched_at >= ? ORDER BY m.fetched_at DESC, m.rid",
+                " WHERE m.at >= ? ORDER BY m.at DESC, m.rid",
                 (day,),
             )
             if self._new_mentions:
                 docs = [d for d in docs if d["id"] not in self._new_mentions]
-                docs += [d for d in self._new_mentions.values() if d["fetched_at"] >= day]
+                docs += [d for d in self._new_mentions.values() if said(d) >= day]
         return docs
 
     def search_mentions(
@@ -234,7 +235,7 @@ class SQLiteRepository(AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
             plan = plan_search(
                 self._db, self.fts, query, now, negative_threshold, positive_threshold
             )
-            total = plan.count(self._db)
+            total = plan.count(self._db, want)
             rids = plan.page(self._db, total, want - skip, skip)
             docs = dict(
                 self._db.execute(

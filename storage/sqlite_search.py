@@ -4,7 +4,6 @@ core.reports.query.search_records over every record.
 
 from __future__ import annotations
 
-import heapq
 import sqlite3
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +27,7 @@ class SearchPlan:
         self.params: list[Any] = []
         self.lookups: list[tuple[str, str, str]] = []  # (fts table, MATCH expression, substring)
         self.size = 0  # about how many rows the time range holds
-        self.rows: list[tuple[str, int]] | None = None  # (at, rid) of every match, if read
+        self.top: list[int] | None = None  # rids of the newest matches, if read with the count
 
     def where(self, cond: str, *params: Any) -> None:
         self.conds.append(cond)
@@ -38,10 +37,11 @@ class SearchPlan:
         self.lookups.append((table, match, substring))
 
     def _hits(self) -> tuple[str, list[Any]]:
-        parts = [f"SELECT rowid FROM {t} WHERE {t} MATCH ?" for t, _, _ in self.lookups]
+        parts = [f"SELECT rowid AS hit FROM {t} WHERE {t} MATCH ?" for t, _, _ in self.lookups]
         return " INTERSECT ".join(parts), [m for _, m, _ in self.lookups]
 
-    def count(self, db: sqlite3.Connection) -> int:
+    def count(self, db: sqlite3.Connection, want: int) -> int:
+        """The number of matches (`want`: how many of the newest the page may need)."""
         if self.lookups:
             hits, params = self._hits()
             n_hits = int(scalar(db.execute(f"SELECT count(*) FROM ({hits})", params).fetchone()))
@@ -52,22 +52,29 @@ class SearchPlan:
                 sql = "SELECT count(*) FROM mentions WHERE " + " AND ".join(conds)
                 params = [*self.params, *(s for _, _, s in self.lookups)]
                 return int(scalar(db.execute(sql, params).fetchone()))
-            # Each hit is read once: the matching rows' times give the count and, when few
-            # enough, the page too.
-            sql = f"SELECT at, rid FROM mentions WHERE rid IN ({hits}) AND " + " AND ".join(
-                self.conds
+            # Each hit is read once, in the rid index (it holds every filter column: no wide
+            # row is read), and one pass gives both the count and the page: a window count
+            # over the matches, the newest `want` of them kept by the sort.
+            sql = (
+                f"SELECT m.rid, count(*) OVER () FROM ({hits}) AS h"
+                " CROSS JOIN mentions AS m INDEXED BY mentions_hits ON m.rid = h.hit WHERE "
+                + " AND ".join(self.conds)
+                + " ORDER BY m.at DESC, m.rid DESC LIMIT ?"
             )
-            self.rows = db.execute(sql, [*params, *self.params]).fetchall()
-            return len(self.rows)
+            found = db.execute(sql, [*params, *self.params, max(want, 1)]).fetchall()
+            self.top = [rid for rid, _ in found]
+            return int(found[0][1]) if found else 0
         cond = " AND ".join(self.conds) or "1"
         sql = f"SELECT count(*) FROM mentions WHERE {cond}"
         return int(scalar(db.execute(sql, self.params).fetchone()))
 
     def page(self, db: sqlite3.Connection, total: int, limit: int, offset: int) -> list[int]:
         """The rids of the page, newest first."""
+        if offset >= total:  # nothing to show (walking the time index for it would read all)
+            return []
         conds, params = list(self.conds), list(self.params)
-        if self.rows is not None and total * self.WALK_BELOW < self.size:
-            return [rid for _, rid in heapq.nlargest(offset + limit, self.rows)][offset:]
+        if self.top is not None:
+            return self.top[offset : offset + limit]
         if self.lookups and total * self.WALK_BELOW < self.size:
             hits, hit_params = self._hits()
             conds.insert(0, f"m.rid IN ({hits})")

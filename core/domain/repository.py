@@ -35,7 +35,9 @@ class Repository(Protocol):
         end means the cycle is redone (at least once), never skipped."""
 
     def iter_mentions(self, since: datetime | None) -> Iterable[dict[str, Any]]:
-        """Stored mention records fetched on or after `since`'s day (raw dicts, read-only)."""
+        """Stored mention records said (published, else fetched) on or after `since`'s UTC
+        day (raw dicts, read-only). A backfilled mention is stored by the time it was said:
+        it is found with those polled then, not with those of the day it was imported."""
 
     def search_mentions(
         self,

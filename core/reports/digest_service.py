@@ -81,7 +81,7 @@ class DigestService:
     def compute(self, period: Period, brand: str | None) -> Digest:
         wanted = brand.casefold() if brand else None
         earliest = min(period.start - period.span, period.start - timedelta(days=7))
-        # Records are filed by UTC fetch day: ask from the UTC day of the earliest instant.
+        # Records are filed by the UTC day they were said: ask from the UTC day of the earliest instant.
         mentions = self.repo.iter_mentions(earliest.astimezone(UTC))
         alerts = self.repo.find_alerts(lambda a: not wanted or a.brand.casefold() == wanted)
         rules = self.config.rules

@@ -123,6 +123,15 @@ QUERIES = [
     MentionQuery(since=timedelta(hours=5)),
     MentionQuery(limit=3, offset=2),
     MentionQuery(words=["nothing-like-this"]),
+    # words with filters (hits tested in an index), filters alone, pages past the end
+    MentionQuery(words=["退款"], sentiment="negative"),
+    MentionQuery(words=["refund"], flags=["negative"]),
+    MentionQuery(words=["acme"], source="news"),
+    MentionQuery(words=["汉堡"], brand="acme", sentiment="positive"),
+    MentionQuery(sentiment="positive", flags=["negative"]),
+    MentionQuery(flags=["negative"], limit=2, offset=1),
+    MentionQuery(words=["refund"], offset=50),
+    MentionQuery(sentiment="negative", offset=3),
 ]
 
 

@@ -98,6 +98,45 @@ def test_a_version_1_store_is_upgraded_and_remembers_request_keys(tmp_path: Path
     try:
         assert repo.remember_once("sign", "k", NOW + timedelta(hours=1)) is True
         assert repo.remember_once("sign", "k", NOW + timedelta(hours=1)) is False
-        assert repo._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert repo._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    finally:
+        repo.close()
+
+
+def test_a_version_2_store_gets_the_covering_indexes_and_answers_the_same(tmp_path: Path) -> None:
+    """Version 3 adds the covering indexes the `mentions` plan reads (mentions_when,
+    mentions_hits) in place of mentions_at: a store written at version 2 is upgraded and
+    its queries answer what the reference matcher answers."""
+    import sqlite3
+
+    from core.domain.query import MentionQuery
+    from core.reports.query import search_records
+    from storage.sqlite_repo import DB_NAME
+    from storage.sqlite_schema import MIGRATIONS
+    from tests.storage.repository_contract import CORPUS, NEG, POS, QUERIES, mention
+
+    folder = tmp_path / "data"
+    repo = SQLiteRepository(folder, clock=FakeClock(NOW))
+    mentions = [mention(i, text, **dict(extra)) for i, (text, extra) in enumerate(CORPUS)]
+    repo.save_cycle(mentions, [m.id for m in mentions], [], [])
+    repo.close()
+    db = sqlite3.connect(folder / DB_NAME, isolation_level=None)  # back to version 2
+    db.execute("DROP INDEX mentions_when")
+    db.execute("DROP INDEX mentions_hits")
+    db.execute("CREATE INDEX mentions_at ON mentions(at)")
+    db.execute("PRAGMA user_version = 2")
+    db.close()
+    assert len(MIGRATIONS) == 3
+    repo = SQLiteRepository(folder, clock=FakeClock(NOW))
+    try:
+        names = {
+            r[0] for r in repo._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+        assert {"mentions_when", "mentions_hits"} <= names and "mentions_at" not in names
+        docs = [m.to_dict() for m in mentions]
+        for query in [*QUERIES, MentionQuery(words=["退款"], sentiment="negative")]:
+            want_page, want_total = search_records(docs, query, NOW, NEG, POS)
+            page, total = repo.search_mentions(query, NOW, NEG, POS)
+            assert (total, [d["id"] for d in page]) == (want_total, [d["id"] for d in want_page])
     finally:
         repo.close()

@@ -41,7 +41,9 @@ def test_unseen_until_a_cycle_is_saved_and_after_a_restart(
     assert repo.unseen(many) == many[1::2]
 
 
-def test_mentions_round_trip_and_since_is_by_fetch_day(repo: Repository, open_repo: Opener) -> None:
+def test_mentions_round_trip_and_since_is_by_the_day_they_were_said(
+    repo: Repository, open_repo: Opener
+) -> None:
     old = mention(1, when=NOW - timedelta(days=10))
     new = mention(2, '艾克米 汉堡 "quoted" <b>', metrics={"likes": 3}, flags=["negative"])
     repo.save_cycle([old, new], ["m1", "m2"], [], [])
@@ -53,6 +55,28 @@ def test_mentions_round_trip_and_since_is_by_fetch_day(repo: Repository, open_re
     day_of_new = new.fetched_at.replace(hour=23, minute=59)  # same day, later: still in
     assert [d["id"] for d in repo.iter_mentions(day_of_new)] == ["m2"]
     assert repo.count_mentions() == 2
+
+
+def test_a_backfilled_mention_is_stored_by_when_it_was_said(
+    repo: Repository, open_repo: Opener
+) -> None:
+    """Imported today, said 20 days ago: found with the mentions polled 20 days ago (30-day
+    reads and queries), not with today's (7-day ones)."""
+    said = NOW - timedelta(days=20)
+    backfilled = mention(1, "Acme backfill refund", when=said)
+    backfilled.fetched_at = NOW  # imported now
+    polled = mention(2, "Acme polled refund", when=said)  # fetched 5 minutes after it was said
+    repo.save_cycle([backfilled, polled], ["m1", "m2"], [], [])
+    repo = reopen(repo, open_repo)
+    for days, want in ((30, {"m1", "m2"}), (7, set())):
+        since = NOW - timedelta(days=days)
+        assert {d["id"] for d in repo.iter_mentions(since)} == want
+        page, total = repo.search_mentions(
+            MentionQuery(words=["refund"], since=timedelta(days=days)), NOW, NEG, POS
+        )
+        assert total == len(want) and {d["id"] for d in page} == want
+    assert {d["id"] for d in repo.iter_mentions(said.replace(hour=0))} == {"m1", "m2"}
+    assert [d["id"] for d in repo.iter_mentions(said + timedelta(days=1))] == []
 
 
 def test_a_mention_stored_twice_is_kept_once_last_version(repo: Repository) -> None:
