@@ -56,7 +56,7 @@ from storage.sqlite_search import plan_search
 
 DB_NAME = "buzzwatch.sqlite3"
 CHUNK = 500  # ids per `IN (...)`: well under SQLite's variable limit
-ITER_ROWS = 2000  # mentions read at a time by iter_mentions
+ITER_ROWS = 5000  # mentions read at a time by iter_mentions
 ALERT_CACHE = 50_000  # parsed alerts kept (about 2 KB each); cleared when full
 
 
@@ -233,7 +233,8 @@ class SQLiteRepository(AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
             # The next page: after the last row in this order (keyset, not OFFSET).
             after, rid = rows[-1][0], rows[-1][1]
             rows = self._page(
-                select + " AND (m.fetched_at < ? OR (m.fetched_at = ? AND m.rid > ?))" + order,
+                # (a range on the fetch-time index, not an OR that would scan it all)
+                select + " AND m.fetched_at <= ? AND NOT (m.fetched_at = ? AND m.rid <= ?)" + order,
                 (day, after, after, rid, ITER_ROWS),
             )
         yield from (d for d in overlay.values() if d["fetched_at"] >= day)
