@@ -9,6 +9,7 @@ from datetime import UTC, timedelta
 from typing import TextIO
 
 from app.jobs import JobRegistry
+from app.queries import open_store
 from core.alerting.lifecycle import AlertService
 from core.alerting.routing import Router
 from core.alerting.sla import SlaWatcher
@@ -67,21 +68,14 @@ class Buzzwatch:
         from listeners.console import DryRunNotifier
         from sources.build import build_sources
         from sources.http import Fetcher
-        from storage.factory import effective_backend, open_repository
 
         self.config = config
         self.dry_run = dry_run
         set_display_timezone(config.tz)
         self.clock = clock or SystemClock()
         self.stdout = stdout
-        self.backend = effective_backend(config.storage, config.data_dir)
-        self.repo = open_repository(
-            self.backend,
-            config.data_dir,
-            clock=self.clock,
-            read_only=dry_run or read_only,
-            start_empty=start_empty,
-            dsn_env=config.storage.dsn_env,
+        self.backend, self.repo = open_store(
+            config, self.clock, read_only=dry_run or read_only, start_empty=start_empty
         )
         self.analyzer = Analyzer(config)
         self.router = Router(config.routes)

@@ -16,7 +16,11 @@ the same 30 days: 10% open, 15% acked or assigned, 75% resolved; resolved alerts
 - `python bot.py mentions ...` end to end in a fresh process, with its peak RSS (< 1.5 s);
 - an ack of an open alert (< 20 ms);
 - a poll cycle of 10 new mentions that each become an alert, plus their delivery to a
-  console destination (< 500 ms).
+  console destination (< 500 ms);
+- the real bot (`python bot.py`, the bundled config's sample feeds, its clock set to the
+  store's last day) on that store and on an empty one: how soon a `status` typed at start
+  is answered, and its RSS once the first poll cycle and start-up work are done (< 300 MB,
+  and flat as mentions grow). --rss-mentions adds store sizes measured for this alone.
 TinyDB runs at a smaller size by default: at 1M mentions its first query alone takes ~45 s
 and 3.7 GB (issue 15); pass --tinydb-mentions 1000000 to see it.
 """
@@ -28,10 +32,12 @@ import io
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -143,6 +149,129 @@ def cli_mentions(config_path: Path) -> tuple[float, int]:
     return wall, int(done.stderr.strip().splitlines()[-1]) // 1024
 
 
+# The running bot, its clock moved to the bench's END (the stored mentions' last day), so the
+# storm check, the digest and the TinyDB warm-up see the stored weeks whatever day the bench
+# runs on; its jobs' first runs are moved back to the real clock APScheduler goes by.
+RUN_BOT = """
+import dataclasses, runpy, sys
+from datetime import UTC, datetime
+import app.buzzwatch, app.jobs
+offset = datetime.fromisoformat(sys.argv[1]) - datetime.now(UTC)
+class BenchClock:
+    def now(self):
+        return datetime.now(UTC) + offset
+app.buzzwatch.SystemClock = BenchClock
+add = app.jobs.Scheduler.add
+def real_time_add(self, job):
+    if isinstance(job.when, app.jobs.Every) and job.when.first_run is not None:
+        when = dataclasses.replace(job.when, first_run=job.when.first_run - offset)
+        job = dataclasses.replace(job, when=when)
+    add(self, job)
+app.jobs.Scheduler.add = real_time_add
+sys.argv = ['bot.py', '--config', sys.argv[2]]
+runpy.run_path('bot.py', run_name='__main__')
+"""
+
+
+def _proc_mb(pid: int) -> dict[str, int]:
+    wanted = ("VmRSS", "VmHWM", "RssAnon", "RssFile")
+    out = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in wanted:
+                out[key] = int(value.split()[0]) // 1024
+    return out
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def running_bot(config_path: Path) -> dict[str, float]:
+    """`python bot.py` on the store: when it says it is running, when a `status` typed then
+    is answered, and its memory once it has settled (the first poll of the sample feeds
+    stored, start-up work done: no CPU used for 2 s). Then Ctrl-C."""
+    t0 = time.perf_counter()
+    bot = subprocess.Popen(
+        [sys.executable, "-c", RUN_BOT, END.isoformat(), str(config_path)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: dict[str, float] = {}
+    log: list[str] = []
+
+    def watch(stream: io.TextIOBase, marks: dict[str, str]) -> None:
+        for line in stream:
+            log.append(line)
+            for mark, key in marks.items():
+                if mark in line and key not in seen:
+                    seen[key] = time.perf_counter() - t0
+
+    threading.Thread(target=watch, args=(bot.stdout, {"not resolved": "status"})).start()
+    threading.Thread(target=watch, args=(bot.stderr, {"running:": "running"})).start()
+    try:
+        deadline = time.monotonic() + 600
+        while "running" not in seen:
+            if bot.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the bot did not start:\n" + "".join(log[-20:]))
+            time.sleep(0.02)
+        assert bot.stdin is not None
+        bot.stdin.write("status\n")
+        bot.stdin.flush()
+        typed = time.perf_counter() - t0
+        cpu = _cpu_seconds(bot.pid)
+        while True:
+            time.sleep(2)
+            now = _cpu_seconds(bot.pid)
+            if (now - cpu < 0.05 and "status" in seen) or time.monotonic() > deadline:
+                break
+            cpu = now
+        memory = _proc_mb(bot.pid)
+    finally:
+        bot.send_signal(signal.SIGINT)
+        bot.wait(120)
+    return {
+        "running": seen["running"],
+        "status": seen.get("status", float("nan")) - typed,
+        "settled": time.perf_counter() - t0,
+        "cpu": cpu,
+        **memory,
+    }
+
+
+def bot_config(backend: str, folder: Path) -> Path:
+    raw = yaml.safe_load((ROOT / "examples" / "config.yaml").read_text("utf-8"))
+    raw.update(data_dir=str(folder), storage={"backend": backend})
+    config_path = folder / "bench-config.yaml"
+    config_path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return config_path
+
+
+def rss_line(backend: str, n_mentions: int, bot: dict[str, float]) -> str:
+    return (
+        f"   running bot, {n_mentions:>9,} mentions stored: RSS after start "
+        f"{bot['VmRSS']:5,} MB (< 300; {bot['RssAnon']:,} MB anonymous, {bot['RssFile']:,} MB "
+        f"file pages), peak {bot['VmHWM']:5,} MB; `status` typed at start answered in "
+        f"{bot['status']:5.2f} s; running after {bot['running']:4.1f} s, settled after "
+        f"{bot['settled']:5.1f} s"
+    )
+
+
+def rss_only(backend: str, n_mentions: int) -> str:
+    """The running bot's figure on a store of n_mentions (and alerts a tenth of that)."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-rss-{backend}-") as tmp:
+        folder = Path(tmp)
+        if n_mentions:
+            build(backend, folder, n_mentions, n_mentions // 10)
+        return rss_line(backend, n_mentions, running_bot(bot_config(backend, folder)))
+
+
 def poll_cycle(config: Config, repo, clock: FakeClock) -> tuple[float, float, int]:
     """10 new negative mentions through the pipeline (10 alerts), then their delivery."""
     analyzer = Analyzer(config)
@@ -198,7 +327,12 @@ def built_store(
 
 
 def measure(
-    backend: str, n_mentions: int, n_alerts: int, keep: Path | None = None, repeat: int = 3
+    backend: str,
+    n_mentions: int,
+    n_alerts: int,
+    rss_sizes: list[int],
+    keep: Path | None = None,
+    repeat: int = 3,
 ) -> None:
     config, _ = load_config(ROOT / "examples" / "config.yaml")
     with tempfile.TemporaryDirectory(prefix=f"bench-{backend}-") as tmp:
@@ -241,11 +375,9 @@ def measure(
         first_poll, cycle, made = poll_cycle(config, repo, clock)
         repo.close()
 
-        raw = yaml.safe_load((ROOT / "examples" / "config.yaml").read_text("utf-8"))
-        raw.update(data_dir=str(folder), storage={"backend": backend})
-        config_path = folder / "bench-config.yaml"
-        config_path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+        config_path = bot_config(backend, folder)
         cli_s, cli_rss = cli_mentions(config_path)
+        bot = running_bot(config_path)  # (last: it stores the sample feeds' mentions)
 
     print(
         f"{backend}: {n_mentions:,} mentions over {DAYS} days, {n_alerts:,} alerts "
@@ -278,6 +410,10 @@ def measure(
         f"{cycle * 1000:8.1f} ms (< 500); the first poll after start (loads the models, "
         f"reads the grouping's alerts): {first_poll * 1000:8.1f} ms"
     )
+    for size in sorted(set(rss_sizes) - {n_mentions}):
+        print(rss_only(backend, size))
+        sys.stdout.flush()
+    print(rss_line(backend, n_mentions, bot))
     sys.stdout.flush()
 
 
@@ -292,6 +428,13 @@ def main() -> None:
         "--store", type=Path, help="keep built stores here and reuse them in later runs"
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each warm query")
+    parser.add_argument(
+        "--rss-mentions",
+        type=int,
+        nargs="*",
+        default=[0],
+        help="more store sizes to start the running bot on (default: an empty store)",
+    )
     args = parser.parse_args()
     print(f"SQLite {__import__('sqlite3').sqlite_version}, {os.cpu_count()} CPU(s)")
     cluster = None
@@ -307,9 +450,18 @@ def main() -> None:
     try:
         for backend in args.backends:
             if backend == "tinydb":
-                measure(backend, args.tinydb_mentions, args.tinydb_alerts, args.store, args.repeat)
+                measure(
+                    backend,
+                    args.tinydb_mentions,
+                    args.tinydb_alerts,
+                    args.rss_mentions,
+                    args.store,
+                    args.repeat,
+                )
             else:
-                measure(backend, args.mentions, args.alerts, args.store, args.repeat)
+                measure(
+                    backend, args.mentions, args.alerts, args.rss_mentions, args.store, args.repeat
+                )
     finally:
         if cluster is not None:
             cluster.stop()

@@ -56,6 +56,7 @@ from storage.sqlite_search import plan_search
 
 DB_NAME = "buzzwatch.sqlite3"
 CHUNK = 500  # ids per `IN (...)`: well under SQLite's variable limit
+ITER_ROWS = 5000  # mentions read at a time by iter_mentions
 ALERT_CACHE = 50_000  # parsed alerts kept (about 2 KB each); cleared when full
 
 
@@ -203,23 +204,45 @@ class SQLiteRepository(AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
             return
         db.executemany("INSERT OR IGNORE INTO seen(id, day) VALUES (?, ?)", ((i, day) for i in ids))
 
-    def _mention_docs(self, sql: str, params: Iterable[Any]) -> list[dict[str, Any]]:
-        return [json.loads(r[0]) for r in self._db.execute(sql, tuple(params))]
-
     def iter_mentions(self, since: datetime | None) -> Iterable[dict[str, Any]]:
         """Records said (published, else fetched: the `at` the queries use) on or after
-        `since`'s UTC day, newest first."""
+        `since`'s UTC day, newest first, read ITER_ROWS at a time: the storm check and the
+        digest read a week of mentions, which at a busy brand's volume would not fit in
+        memory at once, and the lock is held for one page only (a `status` typed meanwhile
+        is not kept waiting for the whole read)."""
         day = since.astimezone(UTC).date().isoformat() if since else ""
         with self._lock:
-            docs = self._mention_docs(
-                "SELECT d.doc FROM mentions m JOIN mention_docs d ON d.rid = m.rid"
-                " WHERE m.at >= ? ORDER BY m.at DESC, m.rid",
-                (day,),
+            overlay = dict(self._new_mentions)  # read-only: this run's "stored" mentions
+        return self._iter_mentions(day, overlay)
+
+    def _iter_mentions(
+        self, day: str, overlay: dict[str, dict[str, Any]]
+    ) -> Iterator[dict[str, Any]]:
+        select = (
+            "SELECT m.at, m.rid, d.doc FROM mentions m JOIN mention_docs d"
+            " ON d.rid = m.rid WHERE m.at >= ?"
+        )
+        order = " ORDER BY m.at DESC, m.rid LIMIT ?"
+        rows = self._page(select + order, (day, ITER_ROWS))
+        while rows:
+            for _, _, doc in rows:
+                record = json.loads(doc)
+                if record["id"] not in overlay:
+                    yield record
+            if len(rows) < ITER_ROWS:
+                break
+            # The next page: after the last row in this order (keyset, not OFFSET).
+            after, rid = rows[-1][0], rows[-1][1]
+            rows = self._page(
+                # (a range on the time index, not an OR that would scan it all)
+                select + " AND m.at <= ? AND NOT (m.at = ? AND m.rid <= ?)" + order,
+                (day, after, after, rid, ITER_ROWS),
             )
-            if self._new_mentions:
-                docs = [d for d in docs if d["id"] not in self._new_mentions]
-                docs += [d for d in self._new_mentions.values() if said(d) >= day]
-        return docs
+        yield from (d for d in overlay.values() if said(d) >= day)
+
+    def _page(self, sql: str, params: tuple[Any, ...]) -> list[tuple[str, int, str]]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
 
     def search_mentions(
         self,

@@ -111,6 +111,7 @@ def test_the_digest_sample_is_what_the_bundled_samples_print_at_its_time(
     from datetime import UTC, datetime, timedelta
 
     import app.buzzwatch
+    import app.queries
     from app.cli import main
     from core.domain.clock import FakeClock
 
@@ -130,6 +131,7 @@ def test_the_digest_sample_is_what_the_bundled_samples_print_at_its_time(
     )
     assert main(["--once", "-q"], io.StringIO()) == 0
     monkeypatch.setattr(app.buzzwatch, "SystemClock", lambda: FakeClock(when))
+    monkeypatch.setattr(app.queries, "SystemClock", lambda: FakeClock(when))  # (`command stats`)
     out = io.StringIO()
     assert main(["digest", "--dry-run", "-q", "--chart", str(tmp_path / "c.png")], out) == 0
     console = next(

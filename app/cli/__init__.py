@@ -7,25 +7,21 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+# Only what every command needs is imported here; each command imports the rest when it
+# runs, so `mentions ...` and read-only `command ...` pay for no chat SDK, source or analyser.
 import sources.kinds  # noqa: F401  (every source kind's config section, before a config is read)
-from app.buzzwatch import Buzzwatch
-from app.cli.check_config import cmd_check_config
-from app.cli.classify import cmd_classify
 from app.cli.command import cmd_command, command_text, next_to_the_bot_hint
-from app.cli.console import cmd_console
-from app.cli.digest import cmd_digest
-from app.cli.export import cmd_export
-from app.cli.import_ import cmd_import
-from app.cli.migrate import cmd_migrate
 from app.cli.parser import build_parser, options_among_words
-from app.cli.run import cmd_run
 from app.logging_setup import setup_logging
-from app.runloop import EXIT_STORAGE_FAILED
+from app.queries import QueryApp
 from core.commands.service import is_read_only
 from core.config import ConfigError, load_config
 from storage.atomic_json import StorageError
+
+if TYPE_CHECKING:
+    from app.buzzwatch import Buzzwatch
 
 log = logging.getLogger("buzzwatch")
 
@@ -51,25 +47,37 @@ def main(
     try:
         config, path = load_config(args.config)
         if args.command == "check-config":
+            from app.cli.check_config import cmd_check_config
+
             return cmd_check_config(config, path, out, args.sample)
         if args.command == "classify":
+            from app.cli.classify import cmd_classify
+
             return cmd_classify(config, args, out)
         if args.command == "export":
+            from app.cli.export import cmd_export
+
             return cmd_export(config, args, out)
         if args.command == "migrate":
+            from app.cli.migrate import cmd_migrate
+
             return cmd_migrate(config, args, out)
         log.info("config: %s", path)
-        app = Buzzwatch(
-            config,
-            dry_run=args.dry_run,
-            # Queries need no lock on the data folder: they work next to a running bot.
-            read_only=args.command == "mentions"
-            or (args.command == "command" and is_read_only(text)),
-            # These queue work for the bot: a chat secret that is not set here must not stop them.
-            offline_ok=args.command in ("command", "console", "digest", "import"),
-            stdout=out,
-            start_empty=args.start_empty,
-        )
+        if args.command == "mentions" or (args.command == "command" and is_read_only(text)):
+            # A query: the repository (read-only: no lock on the data folder, so it works
+            # next to a running bot) and the command service, nothing else.
+            app: QueryApp | Buzzwatch = QueryApp(config, start_empty=args.start_empty)
+        else:
+            from app.buzzwatch import Buzzwatch
+
+            app = Buzzwatch(
+                config,
+                dry_run=args.dry_run,
+                # These queue work for the bot: a chat secret not set here must not stop them.
+                offline_ok=args.command in ("command", "console", "digest", "import"),
+                stdout=out,
+                start_empty=args.start_empty,
+            )
     except (ConfigError, StorageError) as err:
         print(f"error: {err}", file=sys.stderr)
         if isinstance(err, StorageError) and "another Buzzwatch process" in str(err):
@@ -82,17 +90,34 @@ def main(
         print(f"error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
     try:
+        if isinstance(app, QueryApp):
+            return cmd_command(app, text, out)
         if args.command == "console":
+            from app.cli.console import cmd_console
+
             return cmd_console(app, out)
         if args.command == "digest":
+            from app.cli.digest import cmd_digest
+
             return cmd_digest(app, args, out)
         if args.command == "import":
+            from app.cli.import_ import cmd_import
+
             return cmd_import(app, args, out)
         if args.command in ("mentions", "command"):
             return cmd_command(app, text, out)
+        from app.cli.run import cmd_run
+
         return cmd_run(app, args)
-    except StorageError as err:  # a write failed (a full disk): the error names the file
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_STORAGE_FAILED
+    except StorageError as err:
+        return storage_failed(err)
     finally:
         app.close()
+
+
+def storage_failed(err: StorageError) -> int:
+    """A write failed (a full disk): the error names the file."""
+    from app.runloop import EXIT_STORAGE_FAILED
+
+    print(f"error: {err}", file=sys.stderr)
+    return EXIT_STORAGE_FAILED

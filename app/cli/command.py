@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from app.buzzwatch import Buzzwatch
 from app.replies import print_reply
 from core.commands.service import is_read_only
+
+if TYPE_CHECKING:
+    from app.buzzwatch import Buzzwatch
+    from app.queries import QueryApp
 
 
 def command_text(args: argparse.Namespace) -> str:
@@ -39,7 +42,7 @@ def next_to_the_bot_hint(command: str | None, text: str) -> str | None:
     return None
 
 
-def cmd_command(app: Buzzwatch, text: str, out: TextIO) -> int:
+def cmd_command(app: Buzzwatch | QueryApp, text: str, out: TextIO) -> int:
     reply = app.run_command(text)
     if app.dry_run and reply.ok and not is_read_only(text):
         reply.text += "\n(dry run: not stored)"

@@ -140,3 +140,46 @@ def test_a_version_2_store_gets_the_covering_indexes_and_answers_the_same(tmp_pa
             assert (total, [d["id"] for d in page]) == (want_total, [d["id"] for d in want_page])
     finally:
         repo.close()
+
+
+def test_iter_mentions_reads_a_page_at_a_time_and_misses_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every record once, newest first (ties on the fetch time included), however many pages;
+    the lock is free between pages (a storm check's week of mentions does not stall
+    `status`), and a read-only store's own new mentions come too."""
+    import threading
+    from datetime import timedelta
+
+    from storage import sqlite_repo
+
+    monkeypatch.setattr(sqlite_repo, "ITER_ROWS", 3)
+    data = tmp_path / "data"
+    repo = SQLiteRepository(data, clock=FakeClock(NOW))
+    batches = []
+    for n in range(4):  # four cycles, each of 5 mentions fetched at the same instant
+        batch = [mention(n * 5 + i) for i in range(5)]
+        for m in batch:
+            m.fetched_at = NOW - timedelta(hours=n)
+        batches.append(batch)
+        repo.save_cycle(batch, [m.id for m in batch], [], [])
+    repo.close()
+    reader = SQLiteRepository(data, read_only=True)
+    extra = mention(99)
+    extra.fetched_at = NOW
+    reader.save_cycle([extra], [extra.id], [], [])
+    docs = reader.iter_mentions(None)
+    it = iter(docs)
+    first = next(it)
+    other = threading.Thread(target=lambda: reader.get_state("x"))
+    other.start()
+    other.join(5)
+    assert not other.is_alive(), "the lock was held between pages"
+    ids = [first["id"]] + [d["id"] for d in it]
+    assert sorted(ids) == sorted([m.id for b in batches for m in b] + [extra.id])
+    stored = ids[:-1]  # (the read-only run's own mention comes last)
+    times = [d["fetched_at"] for d in reader.iter_mentions(None)][:-1]
+    assert times == sorted(times, reverse=True) and len(set(stored)) == len(stored) == 20
+    since = NOW - timedelta(hours=1)
+    assert {d["id"] for d in reader.iter_mentions(since)} >= {m.id for m in batches[0]}
+    reader.close()
