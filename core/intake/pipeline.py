@@ -62,9 +62,9 @@ class Pipeline:
         result.new = len(unseen)
         matched = []
         # The encoder reads the cycle's unsure posts in batches, within a time budget.
-        self.analyzer.prepare([by_id[i] for i in unseen])
-        for i in unseen:
-            m = self.analyzer.analyze(by_id[i], only_brands=True, encode=False)
+        found = self.analyzer.prepare([by_id[i] for i in unseen])
+        for i, brands in zip(unseen, found, strict=True):
+            m = self.analyzer.analyze(by_id[i], only_brands=True, encode=False, matched=brands)
             if m.brands:
                 matched.append(m)
                 log.debug(
