@@ -1,6 +1,7 @@
 """Whole-pipeline throughput per analysis engine, next to that engine's models alone, on the same texts.
 
     python bench/pipeline.py [--n 20000] [--n-slow 3000] [--batch 500] [--tinydb]
+                             [--engines fast,default,snownlp]
 
 Engines side by side: fast, default (fast + the encoder where unsure, within the shipped
 time budget; "encoded" is the share of posts the encoder read) and snownlp.
