@@ -1,14 +1,20 @@
-"""Whole-pipeline throughput per analysis engine, next to the models alone, on the same texts.
+"""Whole-pipeline throughput per analysis engine, next to that engine's models alone, on the same texts.
 
-    python bench/pipeline.py [--n 20000] [--n-slow 3000] [--batch 500]
+    python bench/pipeline.py [--n 20000] [--n-slow 3000] [--batch 500] [--tinydb]
+                             [--engines fast,default,snownlp]
 
-Engines side by side: fast, default (fast + the encoder where unsure; "encoded" is the share
-of posts the encoder read) and snownlp; VADER and SnowNLP alone for scale.
+Engines side by side: fast, default (fast + the encoder where unsure, within the shipped
+time budget; "encoded" is the share of posts the encoder read) and snownlp.
 
-The pipeline figure covers analysis (brands, language, sentiment, questions, KOLs, aspects,
-severity), routing, grouping, alert creation and storage (mentions, alerts, outbox, seen
-ids) in poll-cycle batches. Caches are cleared before each run so both figures pay for
-every text.
+"models" is what the engine itself costs on each text: the sentiment score and the
+complaint probability (rules.sentiment / rules.complaint, the default engine's encoder
+batched and budgeted as in a poll cycle), on the text the pipeline analyses. "pipeline" is
+everything a poll cycle does with the same mentions: the models, then language, questions,
+KOLs, aspects, severity, routing, grouping, alert creation and storage (mentions, alerts,
+outbox, seen ids) in poll-cycle batches, on the default store (SQLite; --tinydb adds the
+TinyDB backend as a comparison row). pipeline/models is the share of the models' rate the
+whole pipeline keeps (issue #15 asks for at least 0.8). Caches are cleared before each run
+so every figure pays for every text.
 """
 
 from __future__ import annotations
@@ -24,13 +30,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sources.kinds  # noqa: F401  (every source kind's config section, before a config is read)
 from bench.corpus import make_mentions
 from core.alerting.routing import Router
-from core.config import AnalysisConfig, load_config
+from core.config import AnalysisConfig, Config, load_config
 from core.domain.clock import FakeClock
+from core.domain.models import Mention
+from core.domain.repository import Repository
 from core.intake.pipeline import Pipeline
 from rules import complaint, encoder, sentiment
-from rules.analyze import Analyzer
+from rules.analyze import ANALYSED_CHARS, MIN_CYCLE_BUDGET_S, Analyzer
 from rules.lang import detect_lang
+from rules.text import cap
+from storage.sqlite_repo import SQLiteRepository
 from storage.tinydb_repo import TinyDBRepository
+
+BACKENDS = {"sqlite": SQLiteRepository, "tinydb": TinyDBRepository}
 
 
 def clear_caches() -> None:
@@ -38,16 +50,45 @@ def clear_caches() -> None:
     complaint.cache_clear()
 
 
-def pipeline_rate(config, engine: str, n: int, batch: int) -> tuple[float, int, float]:
+def engine_config(config: Config, engine: str, data_dir: Path) -> Config:
+    return config.model_copy(
+        update={"data_dir": data_dir, "analysis": AnalysisConfig(engine=engine)}
+    )
+
+
+def models_rate(config: Config, engine: str, mentions: list[Mention], batch: int) -> float:
+    """Texts/s of the engine's models alone (sentiment + complaint) on the pipeline's texts,
+    in the same batches and (default engine) with the same encoder budget as the pipeline."""
+    clear_caches()
+    domain = dict(config.brands[0].domain_words) if config.brands else {}
+    items = []
+    for m in mentions:
+        body = cap(f"{m.title}\n{m.text}".strip(), ANALYSED_CHARS)
+        items.append((body, m.lang or detect_lang(body)))
+    rate = AnalysisConfig().encoder_rate
+    budget = complaint.EncoderBudget(rate, MIN_CYCLE_BUDGET_S) if rate else None
+    t0 = time.perf_counter()
+    for i in range(0, len(items), batch):
+        chunk = items[i : i + batch]
+        if budget is not None:
+            budget.grant(len(chunk))
+        complaint.prefetch(chunk, engine, budget)
+        for body, lang in chunk:
+            sentiment.sentiment_score(body, lang, domain or None)
+            complaint.complaint_probability(body, lang, engine, encode=False)
+    return len(items) / (time.perf_counter() - t0)
+
+
+def pipeline_rate(
+    config: Config, engine: str, mentions: list[Mention], batch: int, backend: str = "sqlite"
+) -> tuple[float, int, float]:
     """(mentions/s, alerts, share of analysed posts the encoder read) for one engine."""
     clear_caches()
-    mentions = make_mentions(n)
+    n = len(mentions)
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = config.model_copy(
-            update={"data_dir": Path(tmp), "analysis": AnalysisConfig(engine=engine)}
-        )
+        cfg = engine_config(config, engine, Path(tmp))
         clock = FakeClock(mentions[-1].fetched_at)
-        repo = TinyDBRepository(Path(tmp), clock=clock)
+        repo: Repository = BACKENDS[backend](Path(tmp), clock=clock)
         pipeline = Pipeline(cfg, repo, Analyzer(cfg), Router(cfg.routes), clock)
         alerts = 0
         t0 = time.perf_counter()
@@ -63,53 +104,46 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20000, help="mentions for the fast engine")
     parser.add_argument("--n-slow", type=int, default=3000, help="for default and snownlp")
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--tinydb", action="store_true", help="add TinyDB rows for comparison")
+    parser.add_argument("--engines", default="fast,default,snownlp")
     args = parser.parse_args()
     config, _ = load_config(Path(__file__).resolve().parent.parent / "examples" / "config.yaml")
 
-    texts = [(f"{m.title}\n{m.text}", detect_lang(m.text)) for m in make_mentions(args.n)]
     complaint.complaint_probability("预热", "zh", "fast")  # load the models before timing
     complaint.complaint_probability("warm up", "en", "fast")
-    clear_caches()
-    t0 = time.perf_counter()
-    for text, lang in texts:
-        complaint.complaint_probability(text, lang, "fast")
-    fast_alone = args.n / (time.perf_counter() - t0)
-    en = [t for t, lang in texts if lang == "en"][:2000]
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    vader = SentimentIntensityAnalyzer()
-    t0 = time.perf_counter()
-    for text in en:
-        vader.polarity_scores(text)
-    vader_rate = len(en) / (time.perf_counter() - t0)
-    snow_rate = snownlp_rate([t for t, lang in texts if lang == "zh"][:500])
-
+    sentiment.sentiment_score("预热", "zh")
+    sentiment.sentiment_score("warm up", "en")
+    if "default" in args.engines:  # load the encoder and learn its speed before timing
+        for _ in range(2):
+            encoder.margins(["预热一下", "warm up the encoder"], "en")
+            encoder.cache_clear()
     print(f"mentions in batches of {args.batch} (60% Chinese, 40% English), all brand-matched")
-    print(f"{'engine':<10}{'mentions':>9}{'pipeline/s':>12}{'alerts':>8}{'encoded':>9}")
-    for engine, n in (("fast", args.n), ("default", args.n_slow), ("snownlp", args.n_slow)):
-        if engine == "snownlp" and snow_rate is None:
-            print(f"{engine:<10}  (not installed: pip install snownlp==0.12.3)")
-            continue
-        rate, alerts, share = pipeline_rate(config, engine, n, args.batch)
-        print(f"{engine:<10}{n:>9,}{rate:>12,.0f}{alerts:>8,}{share:>9.0%}")
     print(
-        f"models alone: fast engine {fast_alone:,.0f} texts/s; VADER alone (English) "
-        f"{vader_rate:,.0f} texts/s"
-        + (f"; SnowNLP alone (Chinese) {snow_rate:,.0f} texts/s" if snow_rate else "")
+        f"{'engine':<10}{'store':<8}{'mentions':>9}{'models/s':>10}{'pipeline/s':>12}"
+        f"{'pipeline/models':>17}{'alerts':>8}{'encoded':>9}"
     )
-
-
-def snownlp_rate(texts: list[str]) -> float | None:
-    """SnowNLP's rate on the same Chinese texts, when it is installed (requirements-dev)."""
-    try:
-        from snownlp import SnowNLP
-    except ImportError:
-        return None
-    _ = SnowNLP("预热").sentiments  # loads its model
-    t0 = time.perf_counter()
-    for text in texts:
-        _ = SnowNLP(text).sentiments
-    return len(texts) / (time.perf_counter() - t0)
+    met = []
+    for engine in args.engines.split(","):
+        n = args.n if engine == "fast" else args.n_slow
+        if engine == "snownlp":
+            try:
+                import snownlp  # noqa: F401
+            except ImportError:
+                print(f"{engine:<10}  (not installed: pip install snownlp==0.12.3)")
+                continue
+        models = models_rate(config, engine, make_mentions(n), args.batch)
+        for backend in ("sqlite", "tinydb") if args.tinydb else ("sqlite",):
+            rate, alerts, share = pipeline_rate(
+                config, engine, make_mentions(n), args.batch, backend
+            )
+            ratio = rate / models
+            if backend == "sqlite" and ratio >= 0.8:
+                met.append(engine)
+            print(
+                f"{engine:<10}{backend:<8}{n:>9,}{models:>10,.0f}{rate:>12,.0f}{ratio:>17.2f}"
+                f"{alerts:>8,}{share:>9.0%}"
+            )
+    print(f"pipeline/models >= 0.8 on SQLite: {', '.join(met) or 'none'}")
 
 
 if __name__ == "__main__":

@@ -120,19 +120,24 @@ class Analyzer:
             if b.keywords.matches(normalized) and not b.exclude.matches(normalized)
         ]
 
-    def prepare(self, mentions: list[Mention]) -> None:
+    def prepare(self, mentions: list[Mention]) -> list[list[str]]:
         """Batch the slow part (the encoder) for the brand-matched mentions of a poll cycle,
         within the encoder's time budget (``analysis.encoder_rate``); ``analyze(...,
-        encode=False)`` then uses what it read.  Changes no mention."""
+        encode=False)`` then uses what it read.  Changes no mention; returns each one's
+        matched brands (``analyze(..., matched=...)`` takes them, so no text is matched twice)."""
         items = []
+        found = []
         for m in mentions:
             full = f"{m.title}\n{m.text}".strip()
-            if self.match_brands(normalize(full)):
+            brands = self.match_brands(normalize(full))
+            found.append(brands)
+            if brands:
                 body = cap(full, ANALYSED_CHARS)
                 items.append((body, m.lang or detect_lang(body)))
         if self._budget is not None:
             self._budget.grant(len(items))
         prefetch(items, self.analysis.engine, self._budget)
+        return found
 
     def analyze(
         self,
@@ -140,22 +145,29 @@ class Analyzer:
         brand: str | None = None,
         only_brands: bool = False,
         encode: bool = True,
+        matched: list[str] | None = None,
     ) -> Mention:
         """Fill the mention's analysis fields in place and return it.
 
         With `brand`, that brand's words and aspects apply even if its keywords are absent
-        (as `bot.py classify --brand` wants); otherwise the matched brands' do. With
+        (as `bot.py classify --brand` wants); otherwise the matched brands' do (`matched`:
+        what prepare() found for this mention, else they are looked for here). With
         `only_brands`, a mention that names no brand is left at that (the pipeline drops it,
         so sentiment and the rest would be wasted on it).
         """
         full = f"{mention.title}\n{mention.text}".strip()
         # Brands are looked for in the whole text (an article may name one in its fifth
         # paragraph); the rest of the analysis reads the first part only.
-        mention.brands = [brand] if brand else self.match_brands(normalize(full))
-        body = cap(full, ANALYSED_CHARS)
-        normalized = normalize(body)
+        if brand:
+            mention.brands = [brand]
+        else:
+            mention.brands = (
+                list(matched) if matched is not None else self.match_brands(normalize(full))
+            )
         if only_brands and not mention.brands:
             return mention
+        body = cap(full, ANALYSED_CHARS)
+        normalized = normalize(body)
         mention.lang = mention.lang or detect_lang(body)
         brands = [self._by_name[name] for name in mention.brands if name in self._by_name]
 

@@ -28,6 +28,7 @@ import math
 import re
 import threading
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
@@ -202,19 +203,41 @@ def complaint_probability(
     return p
 
 
+# The floor (min_s) is earned at most once per this many seconds: a quiet feed's cycle still
+# gets its few posts encoded, and 2,000 feeds polled together earn one floor per 10 s, not
+# 2,000 floors (which let the encoder take 2,000 s of one cold cycle: no budget at all).
+FLOOR_EVERY_S = 10.0
+
+
 class EncoderBudget:
     """Encoder time a stream of poll cycles may spend: each cycle earns ``posts / rate``
-    seconds (at least ``min_s``), unspent time carries over up to ``cap_s``, and a call that
-    overruns is a debt the next cycles repay.  So the encoder's share of time holds on
-    average however slow one call is (a 64-text call takes 0.5-3 s with the machine's load).
+    seconds, at least ``min_s`` once per ``floor_every`` seconds; unspent time carries over up
+    to ``cap_s``, and a call that overruns is a debt the next cycles repay.  So the encoder's
+    share of time holds on average however slow one call is (a 64-text call takes 0.5-3 s
+    with the machine's load), and however many sources poll at once.
     """
 
-    def __init__(self, rate: int, min_s: float = 1.0, cap_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        rate: int,
+        min_s: float = 1.0,
+        cap_s: float = 5.0,
+        floor_every: float = FLOOR_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.rate, self.min_s, self.cap_s = rate, min_s, cap_s
+        self.floor_every, self._clock = floor_every, clock
+        self._floor_at: float | None = None
         self.credit = 0.0
 
     def grant(self, posts: int) -> None:
-        self.credit = min(self.cap_s, self.credit + max(self.min_s, posts / self.rate))
+        earned = posts / self.rate
+        now = self._clock()
+        due = self._floor_at is None or now - self._floor_at >= self.floor_every
+        if due and self.min_s > earned:
+            earned = self.min_s
+            self._floor_at = now
+        self.credit = min(self.cap_s, self.credit + earned)
 
 
 def prefetch(

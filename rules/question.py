@@ -164,10 +164,13 @@ def _is_rhetorical(sentence: str) -> bool:
 @lru_cache(maxsize=32768)
 def _classify(text: str) -> bool:
     sentences = _sentences(_prepare(text))
+    cues = [_has_cue(s) for s in sentences]
+    if not any(is_q for is_q, _ask in cues):
+        return False  # no question at all: the rhetorical patterns could only say no again
     rhetorical_post = False
     questions: list[bool] = []  # for each question sentence: is it an explicit ask
     for i, s in enumerate(sentences):
-        is_q, ask = _has_cue(s)
+        is_q, ask = cues[i]
         nxt = sentences[i + 1] if i + 1 < len(sentences) else ""
         if _is_rhetorical(s) or (is_q and nxt and _SELF_ANSWER.search(nxt)):
             rhetorical_post = True

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from rules.social import EMOTICON_CODE, HAN, HANDLE, REPOST_WORDS, TOPIC, URL_START
 from rules.text import normalize, one_line
@@ -130,33 +131,47 @@ def _words(text: str) -> str:
 
 def _bare(title: str) -> str:
     """The words of a title without the platform's noise around them."""
-    norm = _URL.sub(" ", normalize(title or ""))
+    return _bare_normalized(normalize(title or ""))
+
+
+def _bare_normalized(norm: str) -> str:
+    norm = _URL.sub(" ", norm)
     norm = _EMOTICON.sub(" ", _TOPIC.sub(" ", _HANDLE.sub(" ", norm)))
     return _words(_REPOST_MARK.sub(" ", norm))
+
+
+def _read_title(title: str, author: str) -> tuple[bool, str]:
+    """(says nothing, its bare words): says_nothing and story_title share the work (each
+    normalize() of a title is most of their cost)."""
+    norm = normalize(title or "")
+    if _CARD.match(norm.replace(" ", "")):
+        return True, ""
+    bare = _bare_normalized(norm)
+    if not bare or bare in PLACEHOLDERS:
+        return True, bare
+    who = _words(normalize(author or "").lstrip("@")).replace(" ", "")
+    if not who:
+        return False, bare
+    whole = _words(norm.lstrip("@")).replace(" ", "")
+    return who in (whole, bare.replace(" ", "")), bare
 
 
 def says_nothing(title: str, author: str = "") -> bool:
     """True when `title` tells a reader nothing about its post: empty or only noise, a
     platform's placeholder, the author's name, a media card. The text should stand in."""
-    if _CARD.match(normalize(title or "").replace(" ", "")):
-        return True
-    bare = _bare(title)
-    if not bare or bare in PLACEHOLDERS:
-        return True
-    who = _words(normalize(author or "").lstrip("@")).replace(" ", "")
-    whole = _words(normalize(title).strip().lstrip("@")).replace(" ", "")
-    return bool(who) and who in (whole, bare.replace(" ", ""))
+    return _read_title(title, author)[0]
 
 
 def story_title(title: str, author: str = "", brands: Iterable[str] = ()) -> str:
     """The title when it can tell this story from others of the same brand, else "": it
     says something, and more than the brand's name and a word or two ("Acme 差评", "Help!"
     head many unrelated posts)."""
-    if says_nothing(title, author):
+    nothing, bare = _read_title(title, author)
+    if nothing:
         return ""
-    rest = f" {_bare(title)} "
+    rest = f" {bare} "
     for brand in brands:
-        name = _words(normalize(brand))
+        name = _brand_words(brand)
         if name:  # a Latin name as a whole word; a CJK one anywhere
             rest = rest.replace(f" {name} ", " ") if name.isascii() else rest.replace(name, " ")
     rest = rest.strip()
@@ -164,6 +179,11 @@ def story_title(title: str, author: str = "", brands: Iterable[str] = ()) -> str
         return ""
     short = len(_CJK.findall(rest)) < MIN_CJK and len(_LATIN_WORD.findall(rest)) < MIN_WORDS
     return "" if short else title
+
+
+@lru_cache(maxsize=256)
+def _brand_words(brand: str) -> str:
+    return _words(normalize(brand))
 
 
 def telling_title(title: str, text: str, author: str = "") -> str:

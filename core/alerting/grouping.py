@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from core.alerting.lifecycle import dedup_key, new_alert, outbox_items
 from core.alerting.routing import Router, route_label
-from core.alerting.similarity import fingerprint, overlap, shingles, strip_publisher
+from core.alerting.similarity import fingerprint, overlap, shingles, simhash, strip_publisher
 from core.alerting.views import alert_view
 from core.config import Config, RouteConfig
 from core.domain.models import Alert, Mention, OutboxItem, Severity, Status, from_iso, to_iso
@@ -155,11 +155,59 @@ def active_silence(
     return None
 
 
+@dataclass
+class Routed:
+    """A mention a route takes, with what grouping compares it on, worked out once: its
+    dedup key, and (grouping enabled) its SimHash fingerprint and shingles."""
+
+    mention: Mention
+    route: str
+    dests: list[str]
+    key: str
+    fingerprint: int = 0
+    shingles: frozenset[str] | None = None
+
+
+@dataclass
+class Routing:
+    """A cycle's mentions that go somewhere (in order), and how many a silence kept quiet."""
+
+    routed: list[Routed] = field(default_factory=list)
+    silenced: int = 0
+
+
 class AlertMaker:
     def __init__(self, config: Config, router: Router) -> None:
         self.config = config
         self.router = router
         self.routes = {route_label(r, i): r for i, r in enumerate(config.routes)}
+
+    def route(
+        self, mentions: list[Mention], silences: list[dict[str, Any]], now: datetime
+    ) -> Routing:
+        """The mentions a route sends somewhere and no silence holds, each with its dedup key
+        and fingerprint: the rest are stored and make no alert, so grouping never needs
+        theirs (most of a busy cycle's mentions route nowhere)."""
+        routing = Routing()
+        grouping = self.config.grouping.enabled
+        for m in mentions:
+            route, dests = self.router.destinations_for(m)
+            if not dests:
+                log.debug(
+                    "mention %s: no route matched (flags=%s); stored, no alert", m.id, m.flags
+                )
+                continue
+            if active_silence(silences, m, route, now):
+                log.debug("mention %s: route %s is silenced; stored, no alert", m.id, route)
+                routing.silenced += 1
+                continue
+            r = Routed(m, route, dests, dedup_key(m))
+            if grouping:
+                features = shingles(story_text(m.title, m.text, m.author))
+                r.fingerprint = simhash(features)
+                r.shingles = frozenset(features) if r.fingerprint else None
+            routing.routed.append(r)
+        return routing
 
     def make(
         self,
@@ -170,25 +218,16 @@ class AlertMaker:
         next_ids: NextIds,
         now: datetime,
         backlog: bool = False,
+        routing: Routing | None = None,
     ) -> Batch:
         """`alerts`: the stored alerts that may still group; `pending`: the outbox as it is;
         `next_ids(n)`: reserves n alert ids. `backlog`: these mentions are what a source had
-        before its first poll, however fast they arrive now, so they are no burst."""
-        batch = Batch()
-        routed: list[tuple[Mention, str, list[str]]] = []
-        for m in mentions:
-            route, dests = self.router.destinations_for(m)
-            if not dests:
-                log.debug(
-                    "mention %s: no route matched (flags=%s); stored, no alert", m.id, m.flags
-                )
-                continue
-            if active_silence(silences, m, route, now):
-                log.debug("mention %s: route %s is silenced; stored, no alert", m.id, route)
-                batch.silenced += 1
-                continue
-            routed.append((m, route, dests))
-        if not routed:
+        before its first poll, however fast they arrive now, so they are no burst.
+        `routing`: what route(mentions, silences, now) gave, when the caller has it."""
+        if routing is None:
+            routing = self.route(mentions, silences, now)
+        batch = Batch(silenced=routing.silenced)
+        if not routing.routed:
             return batch
 
         grouping = self.config.grouping
@@ -219,14 +258,9 @@ class AlertMaker:
         fresh: list[_Story] = []
         fresh_by_key: dict[str, list[_Story]] = {}
         cache: dict[str, frozenset[str]] = {}  # stored alert id -> its shingles
-        for mention, route, dests in routed:
-            fp = text_fingerprint(mention) if grouping.enabled else 0
-            own = (
-                frozenset(shingles(story_text(mention.title, mention.text, mention.author)))
-                if fp
-                else None
-            )
-            key = dedup_key(mention)
+        for r in routing.routed:
+            mention, route, dests, key = r.mention, r.route, r.dests, r.key
+            fp, own = r.fingerprint, r.shingles
             existing = _holder(by_key.get(key, []), mention, route, dests)
             if existing is None:
                 existing = self._near(near, mention, route, dests, fp, own, cache) if own else None
@@ -247,7 +281,7 @@ class AlertMaker:
         ids = iter(next_ids(len(fresh)) if fresh else [])
         for story in fresh:
             mention, route, dests = story.mention, story.route, story.dests
-            alert = new_alert(next(ids), mention, route, dests, now)
+            alert = new_alert(next(ids), mention, route, dests, now, key=story.key)
             alert.fingerprint = story.fingerprint
             alert.sla_from = alert.created_at
             alert.backlog = backlog

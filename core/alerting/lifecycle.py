@@ -35,8 +35,14 @@ def dedup_key(mention: Mention) -> str:
 
 
 def new_alert(
-    alert_id: str, mention: Mention, route: str, destinations: list[str], now: datetime
+    alert_id: str,
+    mention: Mention,
+    route: str,
+    destinations: list[str],
+    now: datetime,
+    key: str = "",
 ) -> Alert:
+    """`key`: the mention's dedup_key, when the caller has it already."""
     alert = Alert(
         id=alert_id,
         mention_id=mention.id,
@@ -45,7 +51,7 @@ def new_alert(
         flags=list(mention.flags),
         destinations=list(destinations),
         created_at=to_iso(now) or "",
-        dedup_key=dedup_key(mention),
+        dedup_key=key or dedup_key(mention),
         route=route,
         summary=mention_summary(mention),
     )

@@ -10,8 +10,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from core.alerting.grouping import AlertMaker, Batch, text_fingerprint
-from core.alerting.lifecycle import dedup_key
+from core.alerting.grouping import AlertMaker, Batch
 from core.alerting.routing import Router
 from core.config import Config
 from core.domain.clock import Clock
@@ -63,9 +62,9 @@ class Pipeline:
         result.new = len(unseen)
         matched = []
         # The encoder reads the cycle's unsure posts in batches, within a time budget.
-        self.analyzer.prepare([by_id[i] for i in unseen])
-        for i in unseen:
-            m = self.analyzer.analyze(by_id[i], only_brands=True, encode=False)
+        found = self.analyzer.prepare([by_id[i] for i in unseen])
+        for i, brands in zip(unseen, found, strict=True):
+            m = self.analyzer.analyze(by_id[i], only_brands=True, encode=False, matched=brands)
             if m.brands:
                 matched.append(m)
                 log.debug(
@@ -92,28 +91,35 @@ class Pipeline:
         with self.repo.locked():
             batch = Batch()
             if matched and alert:
-                # Only what grouping can use: recent alerts, open ones of these mentions'
-                # stories, open storms, and open alerts a route's burst still counts.
-                horizon = to_iso(now - self.config.grouping.window) or ""
-                bursts = [r.burst.window for r in self.config.routes if r.burst]
-                counted = to_iso(now - max(bursts)) if bursts else horizon
-                grouping = self.config.grouping
-                fps = [text_fingerprint(m) for m in matched] if grouping.enabled else []
-                candidates = self.repo.grouping_candidates(
-                    {dedup_key(m) for m in matched},
-                    horizon,
-                    counted or horizon,
-                    near=(fps, grouping.max_distance),
-                )
-                batch = self.maker.make(
-                    matched,
-                    candidates,
-                    self.repo.pending_outbox(),
-                    self.repo.get_state("silences", []) or [],
-                    self.repo.next_alert_ids,
-                    now,
-                    backlog=backlog,
-                )
+                # Routing first: only the mentions a route takes are grouped, so only theirs
+                # need a dedup key and a fingerprint (most of a busy cycle's route nowhere).
+                silences = self.repo.get_state("silences", []) or []
+                routing = self.maker.route(matched, silences, now)
+                batch.silenced = routing.silenced
+                if routing.routed:
+                    # Only what grouping can use: recent alerts, open ones of these mentions'
+                    # stories, open storms, and open alerts a route's burst still counts.
+                    horizon = to_iso(now - self.config.grouping.window) or ""
+                    bursts = [r.burst.window for r in self.config.routes if r.burst]
+                    counted = to_iso(now - max(bursts)) if bursts else horizon
+                    grouping = self.config.grouping
+                    fps = [r.fingerprint for r in routing.routed] if grouping.enabled else []
+                    candidates = self.repo.grouping_candidates(
+                        {r.key for r in routing.routed},
+                        horizon,
+                        counted or horizon,
+                        near=(fps, grouping.max_distance),
+                    )
+                    batch = self.maker.make(
+                        matched,
+                        candidates,
+                        self.repo.pending_outbox(),
+                        silences,
+                        self.repo.next_alert_ids,
+                        now,
+                        backlog=backlog,
+                        routing=routing,
+                    )
             self.repo.save_cycle(matched, unseen, batch.new + batch.changed, batch.outbox)
         result.alerts = [a for a in batch.new if not a.storm_of]
         result.grouped = batch.grouped

@@ -227,6 +227,25 @@ def test_a_spent_budget_leaves_the_rest_to_the_fast_model(monkeypatch) -> None:
     assert sum(calls) == 20
 
 
+def test_the_budget_floor_is_earned_once_per_period_however_many_sources_poll() -> None:
+    now = [100.0]
+    budget = complaint.EncoderBudget(
+        rate=400, min_s=1.0, cap_s=50.0, floor_every=10.0, clock=lambda: now[0]
+    )
+    budget.grant(2)  # a quiet feed's cycle: the floor
+    assert budget.credit == 1.0
+    for _ in range(1999):  # the other feeds of a 2,000-feed cycle, in the same seconds
+        budget.grant(2)
+    assert budget.credit == pytest.approx(
+        1.0 + 1999 * 2 / 400
+    )  # their posts' share only, no more floors
+    now[0] += 10.0  # a period later a cycle earns the floor again
+    budget.grant(2)
+    assert budget.credit == pytest.approx(1.0 + 1999 * 2 / 400 + 1.0)
+    budget.grant(1000)  # a burst earns its own share, more than the floor
+    assert budget.credit == pytest.approx(1.0 + 1999 * 2 / 400 + 1.0 + 2.5)
+
+
 def test_the_default_engine_batches_unsure_posts_and_caches(tmp_path, monkeypatch) -> None:
     import numpy as np
 
