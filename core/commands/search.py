@@ -30,7 +30,7 @@ def search_mentions(
 )
 def mentions(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
     """
-    mentions <words> [since:24h] [sentiment:neg|pos|neu] [flag:question|kol|negative|critical] [brand:NAME] [source:NAME] [limit:N]
+    mentions <words> [since:24h] [sentiment:neg|pos|neu] [flag:question|kol|negative|critical] [brand:NAME] [source:NAME] [limit:N] [offset:N]
         search stored mentions, newest first (since defaults to 7d, limit to 10)
     """
     query = parse_query(args)
