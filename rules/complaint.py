@@ -226,13 +226,13 @@ class EncoderBudget:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rate, self.min_s, self.cap_s = rate, min_s, cap_s
-        self.floor_every, self._clock = floor_every, clock
+        self.floor_every, self.clock = floor_every, clock
         self._floor_at: float | None = None
         self.credit = 0.0
 
     def grant(self, posts: int) -> None:
         earned = posts / self.rate
-        now = self._clock()
+        now = self.clock()
         due = self._floor_at is None or now - self._floor_at >= self.floor_every
         if due and self.min_s > earned:
             earned = self.min_s
@@ -246,9 +246,9 @@ def prefetch(
     """Run the encoder, batched, for the (text, lang) pairs the default engine is unsure of,
     so the per-post calls that follow are cache hits; returns how many it encoded.
 
-    With a ``budget``, the most unsure posts go first and a batch runs only while the
-    budget's credit covers it at the encoder's recent speed; the posts left out are decided
-    by the fast model alone."""
+    With a ``budget``, the most unsure posts go first, and only as many as the budget's
+    credit covers at the encoder's recent speed; the posts left out are decided by the fast
+    model alone."""
     if engine != "default":
         return 0
     head = encoder.head()
@@ -266,17 +266,26 @@ def prefetch(
     unsure.sort()
     done = 0
     while done < len(unsure):
-        chunk = unsure[done : done + encoder.BATCH]
+        take = encoder.BATCH
         if budget is not None:
-            # Before the first call the speed is unknown: any credit pays for one batch.
-            cost = encoder.seconds_per_text() * len(chunk)
-            if budget.credit <= 0 or cost > budget.credit:
+            if budget.credit <= 0:
                 break
-        t0 = time.perf_counter()
+            # As many as the credit covers at the encoder's recent speed (a smaller batch
+            # rather than none: on a loaded machine a whole batch can cost more than the
+            # credit's cap, and the encoder would never run). Before the first call the speed
+            # is unknown: any credit pays for one batch.
+            per_text = encoder.seconds_per_text()
+            if per_text > 0:
+                take = min(take, int(budget.credit / per_text + 1e-9))
+            if take < 1:
+                break
+        chunk = unsure[done : done + take]
+        clock = budget.clock if budget is not None else time.monotonic
+        t0 = clock()
         for code in {c for _m, c, _t in chunk}:
             encoder.margins([t for _m, c, t in chunk if c == code], code)
         if budget is not None:
-            budget.credit -= time.perf_counter() - t0
+            budget.credit -= clock() - t0
         done += len(chunk)
     return done
 

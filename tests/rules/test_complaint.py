@@ -202,8 +202,11 @@ def test_a_spent_budget_leaves_the_rest_to_the_fast_model(monkeypatch) -> None:
 
     calls: list[int] = []
 
+    now = [0.0]  # the budget's clock: the fake encoder takes 10 ms a text on it
+
     def fake_embed(inputs):
         calls.append(len(inputs))
+        now[0] += 0.01 * len(inputs)
         return np.zeros((len(inputs), 384), dtype=np.float32)
 
     monkeypatch.setattr(encoder, "embed", fake_embed)
@@ -213,18 +216,45 @@ def test_a_spent_budget_leaves_the_rest_to_the_fast_model(monkeypatch) -> None:
     texts = [f"Acme order {i} arrived, it is what it is" for i in range(20)]
     monkeypatch.setattr(encoder, "seconds_per_text", lambda: 0.01)
     items = [(t, "en") for t in texts]
-    budget = complaint.EncoderBudget(rate=100, min_s=0.0)
+    budget = complaint.EncoderBudget(rate=100, min_s=0.0, clock=lambda: now[0])
     assert complaint.prefetch(items, "default", budget) == 0  # no credit, no encoder
-    budget.grant(10)  # 0.1 s: less than the batch of 20 costs at 10 ms each
-    assert complaint.prefetch(items, "default", budget) == 0
-    budget.grant(20)  # 0.3 s in all
-    assert complaint.prefetch(items, "default", budget) == 20 == sum(calls)
-    assert 0 < budget.credit < 0.3
+    budget.grant(10)  # 0.1 s: half of what the 20 cost at 10 ms each
+    assert complaint.prefetch(items, "default", budget) == 10 == sum(calls)
+    assert budget.credit == pytest.approx(0.0)
+    budget.grant(30)  # 0.3 s more: the other 10, and 0.2 s left
+    assert complaint.prefetch(items, "default", budget) == 10
+    assert sum(calls) == 20
+    assert budget.credit == pytest.approx(0.2)
     # A post the budget left out: the fast model decides, and encode=False runs no encoder.
     other = "Acme parcel came, fine I suppose"
     fast = complaint.complaint_probability(other, "en", "fast")
     assert complaint.complaint_probability(other, "en", "default", encode=False) == fast
     assert sum(calls) == 20
+
+
+def test_a_slow_encoder_still_spends_its_credit(monkeypatch) -> None:
+    """On a loaded machine a whole batch (64 texts) can cost more than the credit's cap:
+    the encoder then reads as many as the credit covers instead of none."""
+    import numpy as np
+
+    calls: list[int] = []
+    now = [0.0]
+
+    def fake_embed(inputs):
+        calls.append(len(inputs))
+        now[0] += 0.1 * len(inputs)
+        return np.zeros((len(inputs), 384), dtype=np.float32)
+
+    monkeypatch.setattr(encoder, "embed", fake_embed)
+    head = encoder.head()
+    monkeypatch.setitem(head, "gate", {lang: {"low": 0.0, "high": 1.0} for lang in ("en", "zh")})
+    complaint.cache_clear()
+    monkeypatch.setattr(encoder, "seconds_per_text", lambda: 0.1)  # 64 texts: 6.4 s
+    items = [(f"Acme order {i} came late, it is what it is", "en") for i in range(100)]
+    budget = complaint.EncoderBudget(rate=1, min_s=0.0, cap_s=5.0, clock=lambda: now[0])
+    budget.grant(1000)  # capped at 5 s
+    assert budget.credit == 5.0
+    assert complaint.prefetch(items, "default", budget) == 50 == sum(calls)
 
 
 def test_the_budget_floor_is_earned_once_per_period_however_many_sources_poll() -> None:
