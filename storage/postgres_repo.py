@@ -8,8 +8,7 @@ Buzzwatch processes: `storage: {backend: postgres, dsn_env: BUZZWATCH_DATABASE_U
 - Alert and outbox ids come from sequences: unique across processes, never reused.
 - The schema is versioned in a table (storage/postgres_schema.py).
 - `locked()` is the process's lock plus a PostgreSQL advisory lock, so a read-modify-write
-  over several calls (grouping a poll cycle's mentions) is not interleaved with another
-  process's.
+  over several calls (grouping a cycle's mentions) is not interleaved with another's.
 
 Read-only (dry run, queries): one connection whose transaction is never committed; the
 run sees its own writes and they vanish at close. (Rows it changes stay locked for the

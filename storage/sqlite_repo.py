@@ -49,14 +49,13 @@ from storage.common import (
     signed64,
     unsigned64,
 )
-from storage.mention_search import mention_row, said
+from storage.mention_search import mention_row
 from storage.process_lock import ProcessLock
 from storage.sqlite_schema import INDEXES, TABLES, connect
-from storage.sqlite_search import plan_search
+from storage.sqlite_search import mentions_said_since, plan_search
 
 DB_NAME = "buzzwatch.sqlite3"
 CHUNK = 500  # ids per `IN (...)`: well under SQLite's variable limit
-ITER_ROWS = 5000  # mentions read at a time by iter_mentions
 ALERT_CACHE = 50_000  # parsed alerts kept (about 2 KB each); cleared when full
 
 
@@ -206,39 +205,14 @@ class SQLiteRepository(AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
 
     def iter_mentions(self, since: datetime | None) -> Iterable[dict[str, Any]]:
         """Records said (published, else fetched: the `at` the queries use) on or after
-        `since`'s UTC day, newest first, read ITER_ROWS at a time: the storm check and the
+        `since`'s UTC day, newest first, read a page at a time (sqlite_search.ITER_ROWS): the storm check and the
         digest read a week of mentions, which at a busy brand's volume would not fit in
         memory at once, and the lock is held for one page only (a `status` typed meanwhile
         is not kept waiting for the whole read)."""
         day = since.astimezone(UTC).date().isoformat() if since else ""
         with self._lock:
             overlay = dict(self._new_mentions)  # read-only: this run's "stored" mentions
-        return self._iter_mentions(day, overlay)
-
-    def _iter_mentions(
-        self, day: str, overlay: dict[str, dict[str, Any]]
-    ) -> Iterator[dict[str, Any]]:
-        select = (
-            "SELECT m.at, m.rid, d.doc FROM mentions m JOIN mention_docs d"
-            " ON d.rid = m.rid WHERE m.at >= ?"
-        )
-        order = " ORDER BY m.at DESC, m.rid LIMIT ?"
-        rows = self._page(select + order, (day, ITER_ROWS))
-        while rows:
-            for _, _, doc in rows:
-                record = json.loads(doc)
-                if record["id"] not in overlay:
-                    yield record
-            if len(rows) < ITER_ROWS:
-                break
-            # The next page: after the last row in this order (keyset, not OFFSET).
-            after, rid = rows[-1][0], rows[-1][1]
-            rows = self._page(
-                # (a range on the time index, not an OR that would scan it all)
-                select + " AND m.at <= ? AND NOT (m.at = ? AND m.rid <= ?)" + order,
-                (day, after, after, rid, ITER_ROWS),
-            )
-        yield from (d for d in overlay.values() if said(d) >= day)
+        return mentions_said_since(self._page, day, overlay)
 
     def _page(self, sql: str, params: tuple[Any, ...]) -> list[tuple[str, int, str]]:
         with self._lock:

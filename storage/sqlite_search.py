@@ -1,17 +1,50 @@
-"""The SQLite store's `mentions` query: the plan that runs it in SQL, with the same answer as
-core.reports.query.search_records over every record.
+"""The SQLite store's reads of mentions: the `mentions` query's plan, with the same answer as
+core.reports.query.search_records over every record, and the paged read of a period.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from core.domain.query import MentionQuery
 from core.reports.query import normalized_words
 from storage.common import scalar
-from storage.mention_search import CJK_RUN, SEP, mark_words
+from storage.mention_search import CJK_RUN, SEP, mark_words, said
+
+ITER_ROWS = 5000  # mentions read at a time by mentions_said_since
+PageReader = Callable[[str, tuple[Any, ...]], list[tuple[str, int, str]]]
+
+
+def mentions_said_since(
+    read_page: PageReader, day: str, overlay: dict[str, dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """Records said on or after `day`, newest first, ITER_ROWS at a time (`read_page` runs one
+    page's SQL under the store's lock), then the read-only overlay's own new records."""
+    select = (
+        "SELECT m.at, m.rid, d.doc FROM mentions m JOIN mention_docs d"
+        " ON d.rid = m.rid WHERE m.at >= ?"
+    )
+    order = " ORDER BY m.at DESC, m.rid LIMIT ?"
+    rows = read_page(select + order, (day, ITER_ROWS))
+    while rows:
+        for _, _, doc in rows:
+            record = json.loads(doc)
+            if record["id"] not in overlay:
+                yield record
+        if len(rows) < ITER_ROWS:
+            break
+        # The next page: after the last row in this order (keyset, not OFFSET).
+        after, rid = rows[-1][0], rows[-1][1]
+        rows = read_page(
+            # (a range on the time index, not an OR that would scan it all)
+            select + " AND m.at <= ? AND NOT (m.at = ? AND m.rid <= ?)" + order,
+            (day, after, after, rid, ITER_ROWS),
+        )
+    yield from (d for d in overlay.values() if said(d) >= day)
 
 
 class SearchPlan:

@@ -151,9 +151,9 @@ def test_iter_mentions_reads_a_page_at_a_time_and_misses_none(
     import threading
     from datetime import timedelta
 
-    from storage import sqlite_repo
+    from storage import sqlite_search
 
-    monkeypatch.setattr(sqlite_repo, "ITER_ROWS", 3)
+    monkeypatch.setattr(sqlite_search, "ITER_ROWS", 3)
     data = tmp_path / "data"
     repo = SQLiteRepository(data, clock=FakeClock(NOW))
     batches = []
