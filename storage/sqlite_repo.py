@@ -52,18 +52,18 @@ from storage.common import (
 )
 from storage.mention_search import mention_row
 from storage.process_lock import ProcessLock
+from storage.sqlite_alerts import SQLiteReads
 from storage.sqlite_schema import INDEXES, TABLES, connect
 from storage.sqlite_search import mentions_said_since, plan_search
 
 DB_NAME = "buzzwatch.sqlite3"
 CHUNK = 500  # ids per `IN (...)`: well under SQLite's variable limit
-# Parsed alerts kept, least recently used dropped first: about 11 KB each in memory (their
-# summary and history), so a few thousand, not every open alert (issue 15: 50,000 held
-# 270 MB of a running bot's RSS on a 100k-alert store).
+# Parsed alerts kept, least recently used dropped first: ~11 KB each in memory, so a few
+# thousand (issue 15: 50,000 held 270 MB of a running bot's RSS on a 100k-alert store).
 ALERT_CACHE = 2_000
 
 
-class SQLiteRepository(AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
+class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
     _param = "?"
 
     def __init__(self, data_dir: Path, clock: Clock | None = None, read_only: bool = False) -> None:
