@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from core.domain.models import Alert, SlaView, Status, from_iso, to_iso
 from storage.common import alert_number
 from storage.mention_search import SEP, said
 
+ALERT_PAGE = 1000  # alerts read at a time by iter_alerts
 # What the SLA check reads of an alert, in SlaView's order after id, status and created_at.
 SLA_FIELDS = ("route", "sla_from", "snoozed_until", "escalations", "storm_of")
 
@@ -73,6 +74,12 @@ class ScanReads(ABC):
 
     @abstractmethod
     def iter_mentions(self, since: datetime | None) -> Iterable[dict[str, Any]]: ...
+
+    @abstractmethod
+    def find_alerts(self, predicate: Callable[[Alert], bool]) -> list[Alert]: ...
+
+    def iter_alerts(self) -> Iterable[Alert]:
+        return iter(self.find_alerts(lambda a: True))
 
     def count_active_alerts(self) -> dict[str, int]:
         return dict(Counter(a.status for a in self.active_alerts()))
@@ -133,6 +140,20 @@ class SQLReads(ABC):
 
     @abstractmethod
     def iter_mentions(self, since: datetime | None) -> Iterable[dict[str, Any]]: ...
+
+    def iter_alerts(self) -> Iterator[Alert]:
+        p, after = self._param, 0
+        while True:
+            rows = self._page(
+                f"SELECT n, doc FROM alerts WHERE NOT archived AND n > {p} ORDER BY n LIMIT {p}",
+                (after, ALERT_PAGE),
+            )
+            # Parsed here, not through a store's cache of recent alerts (which they would
+            # only push out).
+            yield from (Alert.from_dict(json.loads(doc)) for _, doc in rows)
+            if len(rows) < ALERT_PAGE:
+                return
+            after = rows[-1][0]
 
     def count_active_alerts(self) -> dict[str, int]:
         rows = self._page(

@@ -67,6 +67,10 @@ class Repository(Protocol):
         """Every alert not archived that `predicate` accepts (reads them all: prefer
         active_alerts where it will do)."""
 
+    def iter_alerts(self) -> Iterable[Alert]:
+        """Every alert not archived, in id order, read a page at a time: the daily digest
+        reads them all, and memory holds one page, not every alert of the last two weeks."""
+
     def active_alerts(self, created_since: str = "") -> list[Alert]:
         """Alerts not resolved and, with `created_since` (ISO time), resolved ones created at
         or after it; archived ones left out; in id order. Cost grows with the open alerts,

@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+
 from core.domain.models import SlaView, Status
 from core.domain.repository import Repository
+from storage import narrow_reads
 from storage.narrow_reads import count_spans
 from tests.storage.repository_contract import NOW, Opener, mention, reopen, store_alerts
 
@@ -119,3 +122,18 @@ def test_mention_counts_per_span_by_brand_and_sentiment(
     extra = mention(99, when=NOW - 0.5 * HOUR, brands=["Acme"], sentiment=-0.7)
     reader.save_cycle([extra], [extra.id], [], [])
     assert reader.count_mentions_between("Acme", spans[:1], -0.05) == [(3, 2)]
+
+
+def test_iter_alerts_reads_every_alert_not_archived_a_page_at_a_time(
+    repo: Repository, open_repo: Opener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(narrow_reads, "ALERT_PAGE", 2)  # pages of 2: the keyset paging runs
+    alerts = store_alerts(repo, 5)
+    alerts[1].status, alerts[1].resolved_at = Status.RESOLVED.value, (NOW - 500 * HOUR).isoformat()
+    alerts[3].status = Status.ACKED.value
+    repo.save_cycle([], [], alerts, [])
+    repo.archive_alerts(NOW - 50 * HOUR)  # A2 archived
+    repo = reopen(repo, open_repo)
+    got = list(repo.iter_alerts())
+    assert [a.id for a in got] == ["A1", "A3", "A4", "A5"]
+    assert got == repo.find_alerts(lambda a: True)  # whole alerts, as stored
