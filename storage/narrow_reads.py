@@ -1,5 +1,5 @@
 """The Repository's narrow reads (`status`'s counts and page, the SLA check's candidates, the
-storm watch's counts), done where the records are.
+storm watch's counts, the digest's paged alerts), done where the records are.
 
 - SQLReads: the SQL stores (SQLite, PostgreSQL). Counts come from indexed columns; alerts
   are parsed only for the page asked for; the SLA check's fields are read from the stored
@@ -53,7 +53,7 @@ def count_spans(
     return [(total, neg) for total, neg in counts]
 
 
-def _order_key(statuses: Sequence[str]) -> Any:
+def _order_key(statuses: Sequence[str]) -> Callable[[Alert], tuple[int, str, int]]:
     rank = {s: i for i, s in enumerate(statuses)}
     return lambda a: (rank[a.status], a.created_at, alert_number(a.id) or 0)
 
