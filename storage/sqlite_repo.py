@@ -58,9 +58,7 @@ from storage.sqlite_search import mentions_said_since, plan_search
 
 DB_NAME = "buzzwatch.sqlite3"
 CHUNK = 500  # ids per `IN (...)`: well under SQLite's variable limit
-# Parsed alerts kept, least recently used dropped first: ~11 KB each in memory, so a few
-# thousand (issue 15: 50,000 held 270 MB of a running bot's RSS on a 100k-alert store).
-ALERT_CACHE = 2_000
+ALERT_CACHE = 2_000  # parsed alerts kept, least recently used out first (~11 KB each)
 
 
 class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
@@ -406,9 +404,11 @@ class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnce
                 marks = ",".join("?" * len(chunk))
                 queries.append(
                     (
-                        "SELECT n, doc FROM alerts WHERE (status != 'resolved' OR created_at >= ?)"
-                        f" AND archived = 0 AND dedup_key IN ({marks})",
-                        [created_since, *chunk],
+                        # (two index searches: an OR of the two would read every alert)
+                        f"SELECT n, doc FROM alerts WHERE status != 'resolved' AND dedup_key IN"
+                        f" ({marks}) UNION ALL SELECT n, doc FROM alerts WHERE {recent}"
+                        f" AND dedup_key IN ({marks})",
+                        [*chunk, created_since, *chunk],
                     )
                 )
             for sql, params in queries:
