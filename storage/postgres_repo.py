@@ -37,6 +37,7 @@ from core.domain.query import MentionQuery
 from storage.atomic_json import StorageError, save_derived_file
 from storage.common import AlertOutboxWrites, SQLOnceKeys, alert_number, dumps, scalar, signed64
 from storage.mention_search import mention_row
+from storage.postgres_alerts import PostgresReads
 from storage.postgres_schema import migrate
 from storage.postgres_search import pg_text, search_conditions
 
@@ -54,7 +55,7 @@ def dsn_from_env(name: str = DEFAULT_DSN_ENV) -> str:
     return dsn
 
 
-class PostgresRepository(AlertOutboxWrites, SQLOnceKeys):
+class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
     def __init__(
         self,
         dsn: str,
@@ -281,12 +282,6 @@ class PostgresRepository(AlertOutboxWrites, SQLOnceKeys):
                 rows,
             )
 
-    def _alerts(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[Alert]:
-        with self._tx() as conn:
-            args = params if isinstance(params, dict) else list(params)
-            rows = conn.execute(sql, args).fetchall()
-        return [Alert.from_dict(json.loads(r[0])) for r in rows]
-
     def get_alert(self, alert_id: str) -> Alert | None:
         n = alert_number(alert_id)
         found = self._alerts("SELECT doc FROM alerts WHERE n = %s", (n,)) if n else []
@@ -313,37 +308,6 @@ class PostgresRepository(AlertOutboxWrites, SQLOnceKeys):
             "SELECT doc FROM alerts WHERE NOT archived"
             " AND (status != 'resolved' OR (%s != '' AND created_at >= %s)) ORDER BY n",
             (created_since, created_since),
-        )
-
-    def grouping_candidates(
-        self,
-        keys: Iterable[str],
-        created_since: str,
-        active_since: str,
-        near: tuple[list[int], int] | None = None,
-    ) -> list[Alert]:
-        """See Repository.grouping_candidates: one query, the union of its cases."""
-        recent = "created_at >= %(created)s"
-        if near is not None:  # only recent alerts near one of the fingerprints
-            recent += (
-                " AND fingerprint != 0 AND EXISTS (SELECT 1 FROM unnest(%(fps)s::bigint[]) f"
-                " WHERE bit_count((fingerprint # f)::bit(64)) <= %(distance)s)"
-            )
-        fps, distance = near or ([], 0)
-        return self._alerts(
-            "SELECT doc FROM alerts WHERE NOT archived AND ("
-            " (status != 'resolved' AND (kind = 'storm' OR created_at >= %(active)s))"
-            " OR (created_at >= %(created)s AND created_at >= %(active)s)"
-            f" OR ({recent})"
-            " OR ((status != 'resolved' OR created_at >= %(created)s)"
-            " AND dedup_key = ANY(%(keys)s))) ORDER BY n",
-            {
-                "created": created_since,
-                "active": active_since,
-                "keys": [pg_text(k) for k in dict.fromkeys(keys)],
-                "fps": [signed64(f) for f in fps if f],
-                "distance": distance,
-            },
         )
 
     # --- outbox -----------------------------------------------------------------------------

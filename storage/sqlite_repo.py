@@ -27,6 +27,7 @@ import contextlib
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -51,15 +52,16 @@ from storage.common import (
 )
 from storage.mention_search import mention_row
 from storage.process_lock import ProcessLock
+from storage.sqlite_alerts import SQLiteReads
 from storage.sqlite_schema import INDEXES, TABLES, connect
 from storage.sqlite_search import mentions_said_since, plan_search
 
 DB_NAME = "buzzwatch.sqlite3"
 CHUNK = 500  # ids per `IN (...)`: well under SQLite's variable limit
-ALERT_CACHE = 50_000  # parsed alerts kept (about 2 KB each); cleared when full
+ALERT_CACHE = 2_000  # parsed alerts kept, least recently used out first (~11 KB each)
 
 
-class SQLiteRepository(AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
+class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
     _param = "?"
 
     def __init__(self, data_dir: Path, clock: Clock | None = None, read_only: bool = False) -> None:
@@ -72,7 +74,7 @@ class SQLiteRepository(AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
         self._overlay = False  # read-only: the small tables are shadowed by TEMP copies
         self._new_mentions: dict[str, dict[str, Any]] = {}  # read-only: mentions "stored"
         self._new_seen: set[str] = set()
-        self._alert_cache: dict[int, tuple[str, Alert]] = {}
+        self._alert_cache: OrderedDict[int, tuple[str, Alert]] = OrderedDict()
         self._near: tuple[list[int], int] = ([], 0)
         self._process_lock = None if read_only else ProcessLock(self.data_dir)
         try:
@@ -305,10 +307,11 @@ class SQLiteRepository(AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
         # never be stale: a changed alert has a different text.
         cached = self._alert_cache.get(n)
         if cached is None or cached[0] != doc:
-            if len(self._alert_cache) >= ALERT_CACHE:
-                self._alert_cache.clear()
             cached = (doc, Alert.from_dict(json.loads(doc)))
             self._alert_cache[n] = cached
+            if len(self._alert_cache) > ALERT_CACHE:
+                self._alert_cache.popitem(last=False)
+        self._alert_cache.move_to_end(n)
         # A copy with its own lists and dicts (callers change them; their items are plain
         # values or history entries, never changed in place), made without the dataclass
         # machinery: grouping copies thousands of alerts every poll.
@@ -401,9 +404,11 @@ class SQLiteRepository(AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
                 marks = ",".join("?" * len(chunk))
                 queries.append(
                     (
-                        "SELECT n, doc FROM alerts WHERE (status != 'resolved' OR created_at >= ?)"
-                        f" AND archived = 0 AND dedup_key IN ({marks})",
-                        [created_since, *chunk],
+                        # (two index searches: an OR of the two would read every alert)
+                        f"SELECT n, doc FROM alerts WHERE status != 'resolved' AND dedup_key IN"
+                        f" ({marks}) UNION ALL SELECT n, doc FROM alerts WHERE {recent}"
+                        f" AND dedup_key IN ({marks})",
+                        [*chunk, created_since, *chunk],
                     )
                 )
             for sql, params in queries:

@@ -168,10 +168,12 @@ def connect(path: Path, read_only: bool) -> sqlite3.Connection:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA busy_timeout = 10000")
         db.execute("PRAGMA temp_store = MEMORY")
-        # Reads through a memory map (no read() call per page) and a 64 MB page cache:
-        # both bounded, so memory stays flat however many mentions are stored.
-        db.execute(f"PRAGMA mmap_size = {256 << 20}")
-        db.execute(f"PRAGMA cache_size = -{64 << 10}")
+        # A 16 MB page cache and no memory map: both count in the bot's RSS (a 256 MB map
+        # filled as the storm check read a week of mentions, and 64 MB of cache as `status`
+        # read the open alerts), and neither made a query measurably faster; the OS's own
+        # file cache keeps the pages read (issue 15, bench/storage.py --rss-mentions).
+        db.execute("PRAGMA mmap_size = 0")
+        db.execute(f"PRAGMA cache_size = -{16 << 10}")
         if not read_only:
             db.execute("PRAGMA journal_mode = WAL")
             # Each commit reaches the disk before the call returns, as the JSON store's

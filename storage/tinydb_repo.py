@@ -42,6 +42,7 @@ from storage.common import (
     utc_stamp,
 )
 from storage.mention_log import MentionLog, append_jsonl
+from storage.narrow_reads import ScanReads
 from storage.process_lock import ProcessLock
 from storage.seen_log import SeenLog
 
@@ -95,7 +96,7 @@ def check_records(data: dict[str, Any]) -> None:
                 raise ValueError(f"state/{key} is not a number: {str(doc.get(key))[:20]!r}")
 
 
-class TinyDBRepository(AlertOutboxWrites, OneProcessLeases):
+class TinyDBRepository(ScanReads, AlertOutboxWrites, OneProcessLeases):
     def __init__(
         self,
         data_dir: Path,

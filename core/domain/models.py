@@ -222,6 +222,20 @@ class Alert:
         return cls(**_copy_known(cls, data))
 
 
+@dataclass(frozen=True)
+class SlaView:
+    """The fields of an alert the SLA check decides on (Repository.sla_candidates): read
+    from the store without parsing the alert."""
+
+    id: str
+    status: str
+    route: str
+    created_at: str
+    sla_from: str = ""
+    snoozed_until: str = ""
+    escalations: int = 0
+
+
 def mention_summary(m: Mention) -> dict[str, Any]:
     return {
         "title": m.title,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from core.domain.models import Alert, Mention, OutboxItem
+from core.domain.models import Alert, Mention, OutboxItem, SlaView
 from core.domain.query import MentionQuery
 
 T = TypeVar("T")
@@ -67,10 +67,41 @@ class Repository(Protocol):
         """Every alert not archived that `predicate` accepts (reads them all: prefer
         active_alerts where it will do)."""
 
+    def iter_alerts(self) -> Iterable[Alert]:
+        """Every alert not archived, in id order, read a page at a time: the daily digest
+        reads them all, and memory holds one page, not every alert of the last two weeks."""
+
     def active_alerts(self, created_since: str = "") -> list[Alert]:
         """Alerts not resolved and, with `created_since` (ISO time), resolved ones created at
         or after it; archived ones left out; in id order. Cost grows with the open alerts,
         not with history."""
+
+    # --- narrow reads: counted or selected where the records are, so that `status`, the SLA
+    # check and the storm watch cost (in time and memory) what they return, not what is stored.
+    # Alerts not resolved are never archived (only resolved ones are, and archived ones are
+    # not changed): "not resolved" needs no archived test.
+    def count_active_alerts(self) -> dict[str, int]:
+        """How many alerts there are in each status but resolved (statuses with none left
+        out), counted without reading an alert."""
+
+    def oldest_active_alerts(
+        self, statuses: Sequence[str], limit: int, offset: int = 0
+    ) -> list[Alert]:
+        """Alerts in one of `statuses` (not "resolved"), in the order of `statuses`, then
+        oldest first (created_at), then by id number: `limit` of them after the first
+        `offset`. Only those are read."""
+
+    def sla_candidates(self, routes: Collection[str], woken_by: str) -> list[SlaView]:
+        """What the SLA check may act on, in id order, storms' members left out: open alerts
+        of one of `routes`, and snoozed alerts whose snooze ends at or before `woken_by`
+        (ISO time). Read as SlaView rows, no alert parsed."""
+
+    def count_mentions_between(
+        self, brand: str, spans: Sequence[tuple[datetime, datetime]], negative_below: float
+    ) -> list[tuple[int, int]]:
+        """For each [start, end) span: how many stored mentions of `brand` (casefolded) were
+        said then (published, else fetched, as iter_mentions goes by), and how many of them
+        have a sentiment under `negative_below`. Counted where the records are."""
 
     def grouping_candidates(
         self,

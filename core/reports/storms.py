@@ -278,13 +278,10 @@ class StormWatch:
             now = self.clock.now()
             self._last_check = now
             rules = {b.name: self.rule_for(b) for b in self.config.brands}
-            reach_back = max(r.baseline_days * DAY + r.window for r in rules.values())
-            windows = count_windows(
-                self.repo.iter_mentions((now - reach_back).astimezone(UTC)),
-                rules,
-                now,
-                self.config.rules.negative_threshold,
-            )
+            threshold = self.config.rules.negative_threshold
+            # Counted by the store from narrow columns; the records themselves are read only
+            # when a storm is raised (issue 15: parsing a week of mentions every minute).
+            windows = {name: self.count(name, rule, now, threshold) for name, rule in rules.items()}
             queued: list[OutboxItem] = []
             # Under the storage lock (shared by the processes of one database): a storm is
             # raised or cleared once, by whichever process sees it first.
@@ -292,6 +289,26 @@ class StormWatch:
                 for brand in self.config.brands:
                     queued += self._one(brand, rules[brand.name], windows[brand.name], now)
             return queued
+
+    def count(
+        self, brand: str, rule: StormRule, now: datetime, negative_threshold: float
+    ) -> BrandWindows:
+        """The current window and the same window on each past day, as count_windows
+        counts them: [now - window, now], then [now - d days - window, now - d days)."""
+        window = min(rule.window, DAY)
+        spans = [(now - window, now + timedelta(microseconds=1))]
+        spans += [(now - d * DAY - window, now - d * DAY) for d in range(1, rule.baseline_days + 1)]
+        counts = [
+            Window(*c) for c in self.repo.count_mentions_between(brand, spans, negative_threshold)
+        ]
+        return BrandWindows(current=counts[0], baseline=counts[1:])
+
+    def current_docs(self, brand: str, rule: StormRule, now: datetime) -> list[dict[str, Any]]:
+        """The records of a brand's current window (for a raised storm's terms and examples)."""
+        since = now - min(rule.window, DAY)
+        mentions = self.repo.iter_mentions(since.astimezone(UTC))
+        threshold = self.config.rules.negative_threshold
+        return count_windows(mentions, {brand: rule}, now, threshold)[brand].docs
 
     def _one(
         self, brand: BrandConfig, rule: StormRule, bw: BrandWindows, now: datetime
@@ -301,6 +318,7 @@ class StormWatch:
         active = bool(state.get("active"))
         v = evaluate(bw.current, bw.baseline, rule, active)
         if v.storm and not active:
+            bw.docs = self.current_docs(brand.name, rule, now)
             title, text = self.raised_text(brand, rule, bw, v)
             new_state = {
                 "active": True,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from core.config import StormRule
 from core.domain.clock import FakeClock
 from core.domain.repository import Repository
-from core.reports.storms import StormWatch, Window, evaluate, top_terms
+from core.reports.storms import StormWatch, Window, count_windows, evaluate, top_terms
 from storage.factory import open_repository
 from tests.digest.helpers import mention, setup, utc
 
@@ -160,3 +162,32 @@ def test_top_terms_count_documents_not_repeats() -> None:
     assert terms["退款"] == 2
     assert terms["refund"] == 1
     assert "the" not in terms
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "tinydb"])
+def test_the_store_counts_the_windows_as_count_windows_counts_the_records(
+    tmp_path, backend: str
+) -> None:
+    clock = FakeClock(NOW)
+    tick, hour, day = timedelta(microseconds=1), timedelta(hours=1), timedelta(days=1)
+    ages = [  # edges of the current window, of the past days' windows and of the baseline
+        *(timedelta(0), hour, hour + tick, hour - tick, -tick),
+        *(day, day + tick, day + hour, day + hour + tick, 3 * day + 30 * timedelta(minutes=1)),
+        *(7 * day + hour, 7 * day + hour + tick, 8 * day, timedelta(minutes=7)),
+    ]
+    mentions = [
+        mention(f"m{i}", NOW - age, -0.5 if i % 3 else 0.1) for i, age in enumerate(ages)
+    ] + [mention("other", NOW - timedelta(minutes=3), -0.9, brand="Other")]
+    config, repo = setup(
+        tmp_path, clock, mentions, storms=STORMS, rules=RULES, storage={"backend": backend}
+    )
+    watch = StormWatch(config, repo, clock)
+    rule = watch.rule_for(config.brands[0])
+    counted = watch.count("Acme", rule, NOW, -0.2)
+    want = count_windows(repo.iter_mentions(NOW - 9 * day), {"Acme": rule}, NOW, -0.2)["Acme"]
+    assert (counted.current, counted.baseline) == (want.current, want.baseline)
+    # (exactly a day ago is the end of day 0's window, not within day 1's: out of both)
+    assert counted.current.total == 4
+    assert [w.total for w in counted.baseline] == [2, 0, 1, 0, 0, 0, 1]
+    assert [d["id"] for d in watch.current_docs("Acme", rule, NOW)] == [d["id"] for d in want.docs]
+    repo.close()

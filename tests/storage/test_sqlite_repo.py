@@ -183,3 +183,23 @@ def test_iter_mentions_reads_a_page_at_a_time_and_misses_none(
     since = NOW - timedelta(hours=1)
     assert {d["id"] for d in reader.iter_mentions(since)} >= {m.id for m in batches[0]}
     reader.close()
+
+
+def test_the_parsed_alert_cache_is_bounded_and_keeps_the_recently_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage import sqlite_repo
+    from tests.storage.repository_contract import ack, store_alerts
+
+    monkeypatch.setattr(sqlite_repo, "ALERT_CACHE", 3)
+    repo = SQLiteRepository(tmp_path / "data", clock=FakeClock(NOW))
+    alerts = store_alerts(repo, 10)
+    assert [a.id for a in repo.find_alerts(lambda a: True)] == [a.id for a in alerts]
+    assert len(repo._alert_cache) == 3  # the last three read
+    repo.get_alert("A8")  # read again: the most recent now, A9 the next to go
+    repo.get_alert("A1")
+    assert list(repo._alert_cache) == [10, 8, 1]
+    repo.change_alert("A8", ack)  # a changed alert is read as stored, never from the cache
+    got = repo.get_alert("A8")
+    assert got is not None and got.status == "acked"
+    repo.close()
