@@ -21,6 +21,7 @@ from core.intake.records import MAX_AUTHOR, MAX_TEXT, MAX_TITLE, mention_id, saf
 from rules.text import cap, one_line, strip_markup
 from sources.base import PollResult, SourceContext, SourceError, register
 from sources.hints import hint
+from sources.parsing import pooled
 from sources.records import Mentions, Parser, count, records_to_mentions
 
 log = logging.getLogger("buzzwatch.sources")
@@ -195,6 +196,8 @@ class FeedSource:
         self.fetcher = ctx.fetcher
         self.clock = ctx.clock
         self.parse: Parser = parse or parse_feed
+        if ctx.parse_in_pool:
+            self.parse = pooled(self.parse)
 
     def hint(self, err: Exception) -> str:
         return hint(self.kind, str(err), getattr(err, "status", None))
