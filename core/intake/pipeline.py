@@ -142,8 +142,15 @@ class Pipeline:
         for i in unseen:
             results[owner[i]].new += 1
         matched = []
-        # The encoder reads the batch's unsure posts together, within a time budget.
-        found = self.analyzer.prepare([by_id[i] for i in unseen])
+        found: list[list[str] | None]
+        if backlog and self.config.analysis.encoder_rate:
+            # A first poll's backlog (posts written before Buzzwatch looked) is decided by
+            # the fast model: where the encoder has a time budget, that time goes to posts
+            # as they come, and starting many feeds does not wait for it.
+            found = [None] * len(unseen)
+        else:
+            # The encoder reads the batch's unsure posts together, within its time budget.
+            found = list(self.analyzer.prepare([by_id[i] for i in unseen]))
         for i, brands in zip(unseen, found, strict=True):
             m = self.analyzer.analyze(by_id[i], only_brands=True, encode=False, matched=brands)
             if m.brands:

@@ -36,10 +36,10 @@ def mention(source: str, n: int, text: str = "") -> Mention:
 
 
 class Rig:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, encoder_rate: int = 0) -> None:
         config = make_config(
             tmp_path,
-            analysis={"engine": "fast"},
+            analysis={"engine": "fast", "encoder_rate": encoder_rate},
             routes=ROUTES,
             destinations={"console": {"type": "console"}},
             grouping={"enabled": False},
@@ -140,3 +140,18 @@ def test_one_failing_source_fails_alone(rig: Rig) -> None:
     assert isinstance(out["bad"], ValueError)
     assert out["a"].new == 1 and out["c"].new == 1 and len(out["c"].alerts) == 1
     assert rig.repo.unseen(["a-1", "bad-1", "c-1"]) == ["bad-1"]
+
+
+@pytest.mark.parametrize(
+    ("rate", "backlog", "encoder_pass"), [(400, True, False), (400, False, True), (0, True, True)]
+)
+def test_a_first_polls_backlog_waits_for_no_encoder_when_it_has_a_budget(
+    tmp_path: Path, rate: int, backlog: bool, encoder_pass: bool
+) -> None:
+    rig = Rig(tmp_path, encoder_rate=rate)
+    try:
+        result = rig.pipeline.process("a", [mention("a", 1), mention("a", 2)], backlog=backlog)
+        assert (rig.batches == [2]) is encoder_pass
+        assert (result.new, result.matched, len(result.alerts)) == (2, 2, 2)  # brands all the same
+    finally:
+        rig.repo.close()
