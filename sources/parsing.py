@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,7 @@ from sources.records import Parser
 log = logging.getLogger("buzzwatch.sources")
 
 PROCESSES_FROM = 100  # feed sources in a config from which answers are parsed in a pool
+ORPHAN_CHECK_S = 1.0  # how often a worker checks that the bot that started it is there
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -49,9 +51,18 @@ class _Collect(logging.Handler):
         self.records.append(record)
 
 
-def _quiet_worker() -> None:
+def _worker_start(parent: int) -> None:
     # Ctrl-C reaches the whole process group: the bot stops its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A bot that is killed (SIGKILL, a crash) cannot: its workers, which hold both ends of
+    # their task queue and so never see it close, notice their parent gone and exit.
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(0)
 
 
 def _parse_here(
@@ -82,7 +93,8 @@ def _get_pool() -> ProcessPoolExecutor:
             _pool = ProcessPoolExecutor(
                 max_workers=max(1, min(os.cpu_count() or 1, 4)),
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_quiet_worker,
+                initializer=_worker_start,
+                initargs=(os.getpid(),),
             )
         return _pool
 

@@ -4,6 +4,10 @@ same errors and the same log lines as parsed in the thread that fetched them."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,3 +72,45 @@ def test_only_configs_with_many_feeds_use_it(tmp_path: Path) -> None:
     many = make_config(tmp_path, sources=feeds(parsing.PROCESSES_FROM))
     assert not parsing.uses_pool(few)
     assert parsing.uses_pool(many)
+
+
+def test_workers_exit_when_the_bot_is_killed(tmp_path: Path) -> None:
+    """A bot killed outright (no clean exit) leaves no parsing process behind."""
+    script = tmp_path / "bot.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        "from datetime import UTC, datetime\n"
+        "from sources import parsing\n"
+        "from sources.rss import parse_feed\n"
+        "if __name__ == '__main__':\n"
+        "    parsing.parse_in_pool(parse_feed, b'<rss version=\"2.0\"><channel></channel></rss>',"
+        " 'f', datetime.now(UTC), None)\n"
+        "    print(' '.join(str(p.pid) for p in parsing.multiprocessing.active_children()),"
+        " flush=True)\n"
+        "    import time; time.sleep(60)\n"
+    )
+    bot = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert bot.stdout is not None
+        workers = [int(p) for p in bot.stdout.readline().split()]
+        assert workers
+    finally:
+        bot.kill()
+        bot.wait()
+    deadline = time.monotonic() + 15
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in workers if _running(p)]
+    assert alive == []
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A worker that exited but is not reaped yet (its parent, killed, was init's to reap).
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
