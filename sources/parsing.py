@@ -4,7 +4,8 @@ feedparser is pure Python: 2,000 feeds are ~10 s of parsing, and in the bot's ow
 that time holds the interpreter lock the poll cycle's other threads (fetching, the
 pipeline) need. With at least PROCESSES_FROM feed sources, answers are parsed in a pool of
 worker processes (one per core, started the first time one is needed, shared by every
-source of the process) and only the mentions come back. Smaller configs parse in the
+source of the process) and only the mentions come back; until a worker is up, answers
+are parsed in the fetching thread. Smaller configs parse in the
 thread that fetched, as before: no process is started for them.
 
 What a parser logs in a worker is logged here, under the same logger; a SourceError it
@@ -19,7 +20,8 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
+from concurrent.futures import wait as wait_futures
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +35,7 @@ ORPHAN_CHECK_S = 1.0  # how often a worker checks that the bot that started it i
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
+_up: list[Future[int]] = []  # one per worker: done once that worker has started
 
 
 class _Collect(logging.Handler):
@@ -85,26 +88,40 @@ def _parse_here(
         root.removeHandler(collect)
 
 
-def _get_pool() -> ProcessPoolExecutor:
-    global _pool
+def start(wait: bool = False) -> ProcessPoolExecutor:
+    """The worker pool, started if it is not (in the background: a worker takes a second or
+    two to start); with `wait`, once a worker is up."""
+    global _pool, _up
     with _lock:
         if _pool is None:
+            workers = max(1, min(os.cpu_count() or 1, 4))
             # spawn, not fork: the bot's process has threads (and locks they may hold).
             _pool = ProcessPoolExecutor(
-                max_workers=max(1, min(os.cpu_count() or 1, 4)),
+                max_workers=workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_worker_start,
                 initargs=(os.getpid(),),
             )
-        return _pool
+            _up = [_pool.submit(os.getpid) for _ in range(workers)]
+        pool, up = _pool, _up
+    if wait:
+        wait_futures(up, return_when=FIRST_COMPLETED)
+    return pool
+
+
+def _started() -> bool:
+    return any(f.done() for f in _up)
 
 
 def parse_in_pool(
     parse: Parser, content: bytes, source: str, now: datetime, headers: dict[str, str] | None
 ) -> list[Mention]:
     """`parse(content, source, now, headers)` in a worker process; its result, its error."""
+    pool = start()
+    if not _started():  # the first answers of a run are not held up by the workers' start
+        return parse(content, source, now, headers)
     level = logging.getLogger("buzzwatch.sources").getEffectiveLevel()
-    future = _get_pool().submit(_parse_here, parse, content, source, now, headers, level)
+    future = pool.submit(_parse_here, parse, content, source, now, headers, level)
     mentions, err, records = future.result()
     for record in records:
         logging.getLogger(record.name).handle(record)
@@ -127,9 +144,9 @@ def pooled(parse: Parser) -> Parser:
 
 def close() -> None:
     """Stop the workers (they are started again if a parse needs them)."""
-    global _pool
+    global _pool, _up
     with _lock:
-        pool, _pool = _pool, None
+        pool, _pool, _up = _pool, None, []
     if pool is not None:
         pool.shutdown(wait=False, cancel_futures=True)
 

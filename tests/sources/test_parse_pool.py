@@ -25,7 +25,8 @@ NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def _stop_workers() -> Iterator[None]:
+def _workers() -> Iterator[None]:
+    parsing.start(wait=True)
     yield
     parsing.close()
 
@@ -45,6 +46,7 @@ def items(n: int) -> list[dict[str, str]]:
 
 def test_same_mentions_as_in_the_thread() -> None:
     body = rss(items(MAX_ENTRIES + 3), title="many")
+    assert parsing._started()
     here = parse_feed(body, "feed", NOW)
     there = parsing.pooled(parse_feed)(body, "feed", NOW, None)
     assert [m.to_dict() for m in there] == [m.to_dict() for m in here]
@@ -84,6 +86,7 @@ def test_workers_exit_when_the_bot_is_killed(tmp_path: Path) -> None:
         "from sources import parsing\n"
         "from sources.rss import parse_feed\n"
         "if __name__ == '__main__':\n"
+        "    parsing.start(wait=True)\n"
         "    parsing.parse_in_pool(parse_feed, b'<rss version=\"2.0\"><channel></channel></rss>',"
         " 'f', datetime.now(UTC), None)\n"
         "    print(' '.join(str(p.pid) for p in parsing.multiprocessing.active_children()),"
