@@ -5,18 +5,23 @@
 
 Analysis as shipped (engine default, analysis.encoder_rate as AnalysisConfig has it), not
 as the tests set it (encoder_rate 0: the encoder reads every unsure post, whatever the
-time); --encoder-rate 0 measures that. "CPU" is the process's CPU time over the cycle (the
-machine may be shared), "encoded" the posts the encoder read.
+time); --encoder-rate 0 measures that. "CPU" is the CPU time over the cycle of the process
+and of its feed-parsing worker processes (the machine may be shared), "encoded" the posts
+the encoder read.
 
 Feeds are served from 127.0.0.1 (several servers = several hosts, as real sources are
 spread over sites), ~20 entries each, realistic sizes (~25 KB), one in ten entries naming
-the brand. Targets on a 2-core machine: cold under 10 s, warm under 3 s.
+the brand. Targets on a 2-core machine (issue #15): cold under 30 s, warm under 8 s.
+"Cold" is every source's first poll: its backlog, which the default engine decides with
+the fast model alone when the encoder has a time budget (core/intake/pipeline.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import multiprocessing
+import os
 import sys
 import tempfile
 import time
@@ -28,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from app.buzzwatch import Buzzwatch  # noqa: E402
 from core.config import AnalysisConfig  # noqa: E402
 from rules import encoder  # noqa: E402
+from sources import parsing  # noqa: E402
 from tests.conftest import make_config  # noqa: E402
 from tests.standin.feeds import FeedServer, Route, rss  # noqa: E402
 
@@ -77,6 +83,18 @@ def feed_items(feed: int, entries: int) -> list[dict[str, str]]:
     return items
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its live worker processes (Linux /proc)."""
+    total = time.process_time()
+    for child in multiprocessing.active_children():
+        try:
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--feeds", type=int, default=500)
@@ -118,13 +136,14 @@ def main() -> int:
                 f"{args.feeds} feeds on {args.servers} local server(s), {args.entries} entries, "
                 f"{size / args.feeds / 1024:.0f} KB each; workers={args.workers} "
                 f"per_host={args.per_host}; storage: {args.backend}; engine: {args.engine}, "
-                f"encoder_rate {args.encoder_rate or 'unlimited'}"
+                f"encoder_rate {args.encoder_rate or 'unlimited'}; parsing in "
+                f"{'worker processes' if parsing.uses_pool(config) else 'the fetching threads'}"
             )
             for label in ("cold", "warm"):
-                start, cpu, encoded = time.perf_counter(), time.process_time(), len(encoder._cache)
+                start, cpu, encoded = time.perf_counter(), cpu_seconds(), len(encoder._cache)
                 outcomes = app.poll_all()
                 wall = time.perf_counter() - start
-                cpu = time.process_time() - cpu
+                cpu = cpu_seconds() - cpu
                 encoded = len(encoder._cache) - encoded
                 ok = sum(o.ok for o in outcomes)
                 unchanged = sum(o.not_modified for o in outcomes)

@@ -45,6 +45,8 @@ class SourceContext:
     config: Config
     fetcher: Fetcher
     clock: Clock
+    # Parse fetched answers in worker processes (sources/parsing.py): many feeds.
+    parse_in_pool: bool = False
 
 
 # builder(source config section, context) -> Source

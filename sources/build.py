@@ -10,11 +10,14 @@ from core.config import Config
 from core.domain.clock import Clock
 from sources.base import REGISTRY, Source, SourceContext
 from sources.http import Fetcher, host_key
+from sources.parsing import uses_pool
 
 
 def build_sources(config: Config, fetcher: Fetcher, clock: Clock) -> list[Source]:
     """Every enabled source in the config, built by its registered kind."""
-    ctx = SourceContext(config=config, fetcher=fetcher, clock=clock)
+    ctx = SourceContext(
+        config=config, fetcher=fetcher, clock=clock, parse_in_pool=uses_pool(config)
+    )
     built = [REGISTRY[cfg.type](cfg, ctx) for cfg in config.sources if cfg.enabled]
     return interleave_by_host(built)
 

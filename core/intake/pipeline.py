@@ -2,15 +2,21 @@
 
 Nothing leaves the process here: alerts and their sends are stored (the outbox) and the
 delivery worker sends them. A mention seen before is skipped, also after a restart.
+
+Sources polled at once share a batch: what several threads hand in while another batch is
+being processed is taken together (one pass of the encoder, one grouping query, one
+transaction), and each caller gets its own source's result. Alone (one source, an import),
+a call is its own batch, as before.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 
-from core.alerting.grouping import AlertMaker, Batch
+from core.alerting.grouping import BURST_KIND, AlertMaker, Batch
 from core.alerting.routing import Router
 from core.config import Config
 from core.domain.clock import Clock
@@ -19,6 +25,10 @@ from core.domain.repository import Repository
 from rules.analyze import Analyzer
 
 log = logging.getLogger("buzzwatch.pipeline")
+
+# A batch takes waiting calls up to about this many mentions (always at least one call):
+# enough for the encoder's batches and one transaction, small enough for a short one.
+BATCH_MENTIONS = 4000
 
 
 @dataclass
@@ -31,6 +41,19 @@ class CycleResult:
     grouped: int = 0
 
 
+@dataclass
+class _Call:
+    """One process() call waiting for a batch: its source's mentions and, once done, what
+    came of them."""
+
+    source: str
+    mentions: list[Mention]
+    alert: bool
+    backlog: bool
+    result: CycleResult | None = None
+    error: BaseException | None = None
+
+
 class Pipeline:
     def __init__(
         self, config: Config, repo: Repository, analyzer: Analyzer, router: Router, clock: Clock
@@ -41,8 +64,11 @@ class Pipeline:
         self.analyzer = analyzer
         self.router = router
         self.clock = clock
-        # Cycles from several sources may finish at once; grouping must see each other's alerts.
+        # Cycles from several sources may finish at once; grouping must see each other's
+        # alerts: one batch at a time, under this lock.
         self._lock = threading.Lock()
+        self._waiting: deque[_Call] = deque()
+        self._waiting_lock = threading.Lock()
 
     def process(
         self, source: str, mentions: list[Mention], alert: bool = True, backlog: bool = False
@@ -50,23 +76,86 @@ class Pipeline:
         """With alert=False (a backfill), mentions are analysed and stored, and no alert is made.
         With backlog=True (a source's first poll), alerts are made, each on its own: what had
         piled up before Buzzwatch looked is not a burst."""
+        call = _Call(source, list(mentions), alert, backlog)
+        with self._waiting_lock:
+            self._waiting.append(call)
+        # Whoever holds the lock processes every call waiting then (this one's, too, or a
+        # later holder does): calls that arrive during a batch make the next one.
         with self._lock:
-            return self._process(source, mentions, alert, backlog)
+            while call.result is None and call.error is None:
+                self._run(self._take())
+        if call.error is not None:
+            raise call.error
+        assert call.result is not None
+        return call.result
 
-    def _process(
-        self, source: str, mentions: list[Mention], alert: bool, backlog: bool
-    ) -> CycleResult:
-        result = CycleResult(source=source, fetched=len(mentions))
-        by_id = {m.id: m for m in mentions}
+    def _take(self) -> list[_Call]:
+        """The oldest waiting call, and those after it that can share its batch (the same
+        alert and backlog settings) up to BATCH_MENTIONS mentions."""
+        with self._waiting_lock:
+            first = self._waiting.popleft()
+            calls, size, rest = [first], len(first.mentions), deque[_Call]()
+            while self._waiting:
+                call = self._waiting.popleft()
+                same = (call.alert, call.backlog) == (first.alert, first.backlog)
+                if same and size + len(call.mentions) <= BATCH_MENTIONS:
+                    calls.append(call)
+                    size += len(call.mentions)
+                else:
+                    rest.append(call)
+            self._waiting = rest
+        return calls
+
+    def _run(self, calls: list[_Call]) -> None:
+        try:
+            self._process(calls)
+        except Exception as err:
+            if len(calls) == 1:
+                calls[0].error = err
+                return
+            # Nothing of the batch was stored (one transaction): each source alone, so the
+            # one whose mentions fail is the only one that fails.
+            log.warning("a batch of %d sources failed (%s); each alone", len(calls), err)
+            for call in calls:
+                try:
+                    self._process([call])
+                except Exception as one:
+                    call.error = one
+        except BaseException as err:  # a stop: no caller waits for a batch that never ends
+            for call in calls:
+                if call.result is None:
+                    call.error = err
+            raise
+
+    def _process(self, calls: list[_Call]) -> None:
+        alert, backlog = calls[0].alert, calls[0].backlog
+        results = [CycleResult(source=c.source, fetched=len(c.mentions)) for c in calls]
+        # The first call to bring a mention has it (an entry another source already brought
+        # is seen, as it would be a moment later); within one answer a repeat's last copy.
+        by_id: dict[str, Mention] = {}
+        owner: dict[str, int] = {}
+        for n, call in enumerate(calls):
+            for i, m in {m.id: m for m in call.mentions}.items():
+                if i not in owner:
+                    by_id[i], owner[i] = m, n
         unseen = self.repo.unseen(by_id)
-        result.new = len(unseen)
+        for i in unseen:
+            results[owner[i]].new += 1
         matched = []
-        # The encoder reads the cycle's unsure posts in batches, within a time budget.
-        found = self.analyzer.prepare([by_id[i] for i in unseen])
+        found: list[list[str] | None]
+        if backlog and self.config.analysis.encoder_rate:
+            # A first poll's backlog (posts written before Buzzwatch looked) is decided by
+            # the fast model: where the encoder has a time budget, that time goes to posts
+            # as they come, and starting many feeds does not wait for it.
+            found = [None] * len(unseen)
+        else:
+            # The encoder reads the batch's unsure posts together, within its time budget.
+            found = list(self.analyzer.prepare([by_id[i] for i in unseen]))
         for i, brands in zip(unseen, found, strict=True):
             m = self.analyzer.analyze(by_id[i], only_brands=True, encode=False, matched=brands)
             if m.brands:
                 matched.append(m)
+                results[owner[i]].matched += 1
                 log.debug(
                     "mention %s %.60r: brands=%s lang=%s sentiment=%+.2f flags=%s severity=%s",
                     m.id,
@@ -83,9 +172,9 @@ class Pipeline:
                     i,
                     by_id[i].title or by_id[i].text,
                 )
-        result.matched = len(matched)
 
         now = self.clock.now()
+        routed: list[int] = [0] * len(calls)
         # Grouping reads alerts, changes them and writes them back: under the storage lock,
         # so an ack or a delivery record made meanwhile is not overwritten.
         with self.repo.locked():
@@ -96,6 +185,8 @@ class Pipeline:
                 silences = self.repo.get_state("silences", []) or []
                 routing = self.maker.route(matched, silences, now)
                 batch.silenced = routing.silenced
+                for r in routing.routed:
+                    routed[owner[r.mention.id]] += 1
                 if routing.routed:
                     # Only what grouping can use: recent alerts, open ones of these mentions'
                     # stories, open storms, and open alerts a route's burst still counts.
@@ -121,18 +212,33 @@ class Pipeline:
                         routing=routing,
                     )
             self.repo.save_cycle(matched, unseen, batch.new + batch.changed, batch.outbox)
-        result.alerts = [a for a in batch.new if not a.storm_of]
-        result.grouped = batch.grouped
-        log.info(
-            "source=%s fetched=%d new=%d matched=%d alerts=%d grouped=%d stormed=%d silenced=%d%s",
-            source,
-            result.fetched,
-            result.new,
-            result.matched,
-            len(result.alerts),
-            batch.grouped,
-            batch.folded_into_bursts,
-            batch.silenced,
-            " (first poll: a backlog, not a burst)" if backlog and batch.new else "",
-        )
-        return result
+
+        # Each new alert is its source's: a mention's alert the mention's, a burst the
+        # source of the alert that opened it.
+        made = {a.id: a for a in batch.new}
+        stormed = [0] * len(calls)
+        for a in batch.new:
+            first = made.get(a.members[0]) if a.kind == BURST_KIND and a.members else a
+            n = owner.get(first.mention_id, 0) if first is not None else 0
+            if a.storm_of:
+                stormed[n] += 1
+            else:
+                results[n].alerts.append(a)
+            if a.kind != BURST_KIND:
+                routed[n] -= 1  # started a story; the others of the route's joined one
+        for n, (call, result) in enumerate(zip(calls, results, strict=True)):
+            result.grouped = max(0, routed[n])
+            log.info(
+                "source=%s fetched=%d new=%d matched=%d alerts=%d grouped=%d stormed=%d%s",
+                call.source,
+                result.fetched,
+                result.new,
+                result.matched,
+                len(result.alerts),
+                result.grouped,
+                stormed[n],
+                " (first poll: a backlog, not a burst)" if backlog and result.alerts else "",
+            )
+            call.result = result
+        if batch.silenced:
+            log.info("silenced: %d mentions stored without an alert", batch.silenced)
