@@ -35,7 +35,7 @@ from core.domain.clock import FakeClock
 from core.domain.models import Mention
 from core.domain.repository import Repository
 from core.intake.pipeline import Pipeline
-from rules import complaint, encoder, sentiment
+from rules import analyze, complaint, encoder, sentiment
 from rules.analyze import ANALYSED_CHARS, MIN_CYCLE_BUDGET_S, Analyzer
 from rules.lang import detect_lang
 from rules.text import cap
@@ -46,8 +46,7 @@ BACKENDS = {"sqlite": SQLiteRepository, "tinydb": TinyDBRepository}
 
 
 def clear_caches() -> None:
-    sentiment.cache_clear()
-    complaint.cache_clear()
+    analyze.cache_clear()
 
 
 def engine_config(config: Config, engine: str, data_dir: Path) -> Config:

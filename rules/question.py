@@ -21,7 +21,7 @@ from functools import lru_cache
 
 from rules.social import split_repost
 
-__all__ = ["is_question"]
+__all__ = ["cache_clear", "is_question"]
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"@[\w\-\u4e00-\u9fff]{1,30}[:：]?")
@@ -192,3 +192,7 @@ def is_question(text: str, lang: str) -> bool:
     if not text:
         return False
     return _classify(text)
+
+
+def cache_clear() -> None:
+    _classify.cache_clear()

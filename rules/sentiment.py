@@ -367,7 +367,14 @@ def _domain_matcher(
 
 
 def _domain_value(text: str, domain_words: Mapping[str, float]) -> float | None:
-    pattern, values = _domain_matcher(tuple(sorted(domain_words.items())))
+    return _domain_value_of(text, tuple(sorted(domain_words.items())))
+
+
+@lru_cache(maxsize=4096)
+def _domain_value_of(text: str, items: tuple[tuple[str, float], ...]) -> float | None:
+    """Remembered for the last few thousand texts: a post's sentiment score and its
+    complaint probability both ask (``sentiment_score``, ``domain_value``)."""
+    pattern, values = _domain_matcher(items)
     # A denied concern ("never got food poisoning", 从来没有拉肚子) does not count.
     found = {
         m.group(0)
@@ -432,3 +439,4 @@ def cache_clear() -> None:
     _score_cleaned.cache_clear()
     zh_score_and_share.cache_clear()
     clean_cached.cache_clear()
+    _domain_value_of.cache_clear()
