@@ -182,7 +182,7 @@ class ZhModel:
             return None, 0.0
         scale = 1.0 / math.sqrt(len(grams))
         table = self._table
-        hits = [table[g] for g in grams & table.keys()]
+        hits = list(filter(None, map(table.get, grams)))  # one look-up per n-gram
         nd = len(self.domains)
         sums = (
             [sum(col) * scale for col in zip(*hits, strict=True)] if hits else [0.0] * (1 + 2 * nd)
@@ -358,8 +358,10 @@ def _domain_matcher(
         values[key] = max(-1.0, min(1.0, float(value)))
         # Latin words must start at a word boundary ("refund" matches "refunded" but
         # "art" does not match "start"); CJK words match anywhere (no spaces in Chinese).
-        prefix = r"(?<![a-z0-9])" if key[0].isascii() and key[0].isalnum() else ""
-        parts.append(prefix + re.escape(key))
+        # The start check follows the word's first character (r(?<![a-z0-9].)efund: the
+        # same matches), so every branch opens with a literal and the engine skips to them.
+        check = r"(?<![a-z0-9].)" if key[0].isascii() and key[0].isalnum() else ""
+        parts.append(re.escape(key[0]) + check + re.escape(key[1:]))
     # Longest first, so 食物中毒 wins over a shorter overlapping word at the same place.
     parts.sort(key=len, reverse=True)
     pattern = re.compile("|".join(parts)) if parts else re.compile(r"(?!x)x")
