@@ -141,9 +141,18 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if _WORD.search(s)]
 
 
+# Every match of the case-insensitive English patterns (_ASK_EN, _RHETORICAL_EN) holds Latin
+# letters, and under IGNORECASE only these characters match a Latin letter: a sentence
+# without any (most Chinese ones) cannot match them, and is not scanned for their dozens of
+# phrasings.
+_LATIN_LETTER = re.compile("[A-Za-z\u0130\u0131\u017f\u212a]")
+
+
 def _has_cue(sentence: str) -> tuple[bool, bool]:
     """(is a question, is an explicit ask) for one sentence."""
-    ask = bool(_ASK_ZH.search(sentence) or _ASK_EN.search(sentence))
+    ask = bool(
+        _ASK_ZH.search(sentence) or (_LATIN_LETTER.search(sentence) and _ASK_EN.search(sentence))
+    )
     if ask:
         return True, True
     if "?" in sentence or "？" in sentence:
@@ -158,7 +167,10 @@ def _has_cue(sentence: str) -> tuple[bool, bool]:
 
 
 def _is_rhetorical(sentence: str) -> bool:
-    return bool(_RHETORICAL_ZH.search(sentence) or _RHETORICAL_EN.search(sentence))
+    return bool(
+        _RHETORICAL_ZH.search(sentence)
+        or (_LATIN_LETTER.search(sentence) and _RHETORICAL_EN.search(sentence))
+    )
 
 
 @lru_cache(maxsize=32768)
