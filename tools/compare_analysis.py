@@ -96,7 +96,7 @@ def dump(path: Path) -> None:
                 published=when,
                 fetched_at=when,
                 metrics={"followers": [10, 50_000, 2_000_000][i % 3]},
-                lang=None if lang == "und" else lang,
+                lang="" if lang == "und" else lang,
             )
             brand = "Acme" if mode == "brand" else None
             analyzer.analyze(m, brand=brand, only_brands=mode == "match", encode=False)
