@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from core.config import BrandConfig, Config
 from core.domain.models import Flag, Mention
+from rules import complaint, question, sentiment, titles
 from rules.complaint import (
     VERDICT_FLOOR,
     EncoderBudget,
@@ -30,6 +32,21 @@ from rules.text import cap, normalize
 # Sentiment and question cues live in the first part of a post; long articles are capped
 # so one 50 KB page cannot stall a poll cycle.
 ANALYSED_CHARS = 1500
+
+# prepare() and analyze() read the same text (the whole post when it is under
+# ANALYSED_CHARS): its normal form and language are worked out once per cycle.
+_normalize = lru_cache(maxsize=4096)(normalize)
+_detect_lang = lru_cache(maxsize=4096)(detect_lang)
+
+
+def cache_clear() -> None:
+    """Forget every analysis cache (the benchmarks pay for every text)."""
+    _normalize.cache_clear()
+    _detect_lang.cache_clear()
+    sentiment.cache_clear()
+    complaint.cache_clear()
+    question.cache_clear()
+    titles.cache_clear()
 
 
 @dataclass
@@ -129,11 +146,11 @@ class Analyzer:
         found = []
         for m in mentions:
             full = f"{m.title}\n{m.text}".strip()
-            brands = self.match_brands(normalize(full))
+            brands = self.match_brands(_normalize(full))
             found.append(brands)
             if brands:
                 body = cap(full, ANALYSED_CHARS)
-                items.append((body, m.lang or detect_lang(body)))
+                items.append((body, m.lang or _detect_lang(body)))
         if self._budget is not None:
             self._budget.grant(len(items))
         prefetch(items, self.analysis.engine, self._budget)
@@ -162,13 +179,13 @@ class Analyzer:
             mention.brands = [brand]
         else:
             mention.brands = (
-                list(matched) if matched is not None else self.match_brands(normalize(full))
+                list(matched) if matched is not None else self.match_brands(_normalize(full))
             )
         if only_brands and not mention.brands:
             return mention
         body = cap(full, ANALYSED_CHARS)
-        normalized = normalize(body)
-        mention.lang = mention.lang or detect_lang(body)
+        normalized = _normalize(body)
+        mention.lang = mention.lang or _detect_lang(body)
         brands = [self._by_name[name] for name in mention.brands if name in self._by_name]
 
         domain: dict[str, float] = {}

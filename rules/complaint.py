@@ -43,7 +43,7 @@ from rules.sentiment import (
     resolve_lang,
     zh_score_and_share,
 )
-from rules.social import clean
+from rules.social import clean_cached
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "complaint.json.gz"
 MODEL_FORMAT = "buzzwatch-complaint-lr/1"
@@ -93,7 +93,7 @@ def en_grams(lowered: str) -> set[str]:
 
 def features(text: str, lang: str) -> tuple[set[str], dict[str, float]]:
     """(sparse n-grams, dense features) of a raw text -- the same for training and scoring."""
-    cleaned = clean(text, lang)
+    cleaned = clean_cached(text, lang)
     lowered = cleaned.lower()
     grams = ngrams(lowered, ZH_NMAX) if lang == "zh" else en_grams(lowered)
     sent = _score_cleaned(cleaned, lang)
@@ -140,7 +140,7 @@ def review_margin(text: str, lang: str) -> float | None:
     a review (``REVIEW_GATE``), else None (cached by raw text).  Its own cut-off maps to 0."""
     if lang != "zh":
         return None
-    sent, share = zh_score_and_share(clean(text, lang))
+    sent, share = zh_score_and_share(clean_cached(text, lang))
     if share < REVIEW_GATE:
         return None
     sent = max(-0.999999, min(0.999999, sent))
@@ -195,7 +195,7 @@ def complaint_probability(
             if enc is not None:
                 m = blend(m, enc, code, head["fusion"])
     p = sigmoid(m)
-    lowered = clean(text, code).lower()
+    lowered = clean_cached(text, code).lower()
     if p < VERDICT_FLOOR and verdict(lowered, code):
         return VERDICT_FLOOR
     if p > DENIED_CAP and denied_concern(lowered, code):

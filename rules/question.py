@@ -21,7 +21,7 @@ from functools import lru_cache
 
 from rules.social import split_repost
 
-__all__ = ["is_question"]
+__all__ = ["cache_clear", "is_question"]
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"@[\w\-\u4e00-\u9fff]{1,30}[:：]?")
@@ -141,9 +141,18 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if _WORD.search(s)]
 
 
+# Every match of the case-insensitive English patterns (_ASK_EN, _RHETORICAL_EN) holds Latin
+# letters, and under IGNORECASE only these characters match a Latin letter: a sentence
+# without any (most Chinese ones) cannot match them, and is not scanned for their dozens of
+# phrasings.
+_LATIN_LETTER = re.compile("[A-Za-z\u0130\u0131\u017f\u212a]")
+
+
 def _has_cue(sentence: str) -> tuple[bool, bool]:
     """(is a question, is an explicit ask) for one sentence."""
-    ask = bool(_ASK_ZH.search(sentence) or _ASK_EN.search(sentence))
+    ask = bool(
+        _ASK_ZH.search(sentence) or (_LATIN_LETTER.search(sentence) and _ASK_EN.search(sentence))
+    )
     if ask:
         return True, True
     if "?" in sentence or "？" in sentence:
@@ -158,7 +167,10 @@ def _has_cue(sentence: str) -> tuple[bool, bool]:
 
 
 def _is_rhetorical(sentence: str) -> bool:
-    return bool(_RHETORICAL_ZH.search(sentence) or _RHETORICAL_EN.search(sentence))
+    return bool(
+        _RHETORICAL_ZH.search(sentence)
+        or (_LATIN_LETTER.search(sentence) and _RHETORICAL_EN.search(sentence))
+    )
 
 
 @lru_cache(maxsize=32768)
@@ -192,3 +204,7 @@ def is_question(text: str, lang: str) -> bool:
     if not text:
         return False
     return _classify(text)
+
+
+def cache_clear() -> None:
+    _classify.cache_clear()

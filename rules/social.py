@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 __all__ = [
     "EMOTICON_POLARITY",
     "clean",
+    "clean_cached",
     "emoticon_token",
     "has_cjk",
     "split_repost",
@@ -178,3 +180,10 @@ def clean(text: str, lang: str = "zh") -> str:
     text = _REPEAT_TOKEN.sub(r"\1\1", text)
     text = _SPACES.sub(" ", text)
     return text.strip()
+
+
+@lru_cache(maxsize=4096)
+def clean_cached(text: str, lang: str = "zh") -> str:
+    """``clean``, remembered for the last few thousand texts: one post's analysis cleans the
+    same text for its sentiment score, its complaint features and its cues."""
+    return clean(text, lang)

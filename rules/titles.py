@@ -140,9 +140,12 @@ def _bare_normalized(norm: str) -> str:
     return _words(_REPOST_MARK.sub(" ", norm))
 
 
+@lru_cache(maxsize=4096)
 def _read_title(title: str, author: str) -> tuple[bool, str]:
     """(says nothing, its bare words): says_nothing and story_title share the work (each
-    normalize() of a title is most of their cost)."""
+    normalize() of a title is most of their cost). Remembered for the last few thousand
+    titles: grouping reads one mention's title and text three times or more (its story
+    text, its dedup key, its near-duplicate check)."""
     norm = normalize(title or "")
     if _CARD.match(norm.replace(" ", "")):
         return True, ""
@@ -191,3 +194,8 @@ def telling_title(title: str, text: str, author: str = "") -> str:
     if not says_nothing(title, author):
         return one_line(title)
     return one_line(text or "") or one_line(title or "")
+
+
+def cache_clear() -> None:
+    _read_title.cache_clear()
+    _brand_words.cache_clear()

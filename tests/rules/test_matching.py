@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 from core.domain.models import Severity
 from rules.kol import KolBook
 from rules.lang import detect_lang
+from rules.matching import _WORDCHAR as WORDCHAR
 from rules.matching import KeywordMatcher
 from rules.severity import severity_of
-from rules.text import normalize, strip_markup
+from rules.text import has_cjk, normalize, strip_markup
 
 ACME = KeywordMatcher(["Acme", "艾克米", "Acme Burger"])
 
@@ -98,3 +102,30 @@ def test_kol(author: str, metrics: dict[str, int], kol: bool, tier: str) -> None
 )
 def test_severity(flags: list[str], sentiment: float, reach: int, expected: Severity) -> None:
     assert severity_of(flags, sentiment, reach, positive_threshold=0.5) == expected
+
+
+def _plain_spans(keywords: list[str], text: str) -> list[tuple[int, str]]:
+    """The reference: each Latin keyword wrapped in whole-word checks, longest first."""
+    parts = []
+    for kw in sorted(keywords, key=len, reverse=True):
+        escaped = re.escape(kw).replace(r"\ ", r"\s+")
+        parts.append(
+            f"(?:{escaped})" if has_cjk(kw) else f"(?<![{WORDCHAR}])(?:{escaped})(?![{WORDCHAR}])"
+        )
+    regex = re.compile("|".join(parts))
+    return [(m.start(), m.group(0)) for m in regex.finditer(text)]
+
+
+def test_keyword_spans_equal_the_plain_whole_word_regex() -> None:
+    rng = random.Random(12)
+    alphabet = [*"ab acme-_.#@\n1é艾克米Ａ!", "  ", "acme", "艾克", "\u00ad"]
+    checked = 0
+    for _ in range(3000):
+        keywords = ["".join(rng.choices(alphabet, k=rng.randint(1, 3))) for _ in range(3)]
+        text = normalize("".join(rng.choices(alphabet, k=rng.randint(0, 14))))
+        matcher = KeywordMatcher(keywords)
+        if matcher.keywords:
+            spans = matcher.spans(text)
+            assert spans == _plain_spans(matcher.keywords, text), (keywords, text)
+            checked += bool(spans)
+    assert checked > 300  # the texts do contain keywords

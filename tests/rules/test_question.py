@@ -1,7 +1,10 @@
+import re
+import sys
 from pathlib import Path
 
 import pytest
 
+from rules import question
 from rules.question import is_question
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "questions.tsv"
@@ -96,3 +99,24 @@ def test_questions(text, lang):
 )
 def test_not_questions(text, lang):
     assert not is_question(text, lang)
+
+
+def test_latin_prefilter_lets_through_every_character_an_english_pattern_can_match() -> None:
+    """The English patterns are skipped for a sentence with no character of _LATIN_LETTER:
+    that set must hold every character that matches a Latin letter case-insensitively."""
+    any_letter = re.compile("[a-z]", re.IGNORECASE)
+    matching = {chr(c) for c in range(sys.maxunicode + 1) if any_letter.fullmatch(chr(c))}
+    assert {c for c in matching if not question._LATIN_LETTER.fullmatch(c)} == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("İS THERE a store near me", True),  # dotted capital I still reads as "is"
+        ("Are you KIDDING me? 等了一个小时", False),  # rhetorical, mixed scripts
+        ("有人知道几点关门吗", True),
+        ("客服呢？？？这也叫服务？", False),
+    ],
+)
+def test_mixed_scripts_and_special_case_letters(text: str, expected: bool) -> None:
+    assert is_question(text, "und") is expected

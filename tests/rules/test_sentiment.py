@@ -1,6 +1,8 @@
 import gzip
 import json
 import math
+import random
+import re
 
 import pytest
 
@@ -144,6 +146,31 @@ def test_domain_words_latin_need_word_start():
     assert sentiment_score("great start", "en", {"art": -1.0}) == sentiment_score(
         "great start", "en"
     )
+
+
+def test_domain_word_matches_equal_the_plain_word_start_regex():
+    """The shipped alternation puts the word-start check after a word's first character;
+    it must find what (?<![a-z0-9])word finds."""
+    rng = random.Random(5)
+    alphabet = [*"ab rt1-é退款艾\n", "art", "refund", "退款"]
+    for _ in range(2000):
+        words = {"".join(rng.choices(alphabet, k=rng.randint(1, 3))): -0.5 for _ in range(3)}
+        text = "".join(rng.choices(alphabet, k=rng.randint(0, 14)))
+        pattern, _values = rs._domain_matcher(tuple(sorted(words.items())))
+        keys = sorted(
+            {w.lower().strip() for w in words if w.strip()},
+            key=lambda k: len(re.escape(k)) + (13 if k[0].isascii() and k[0].isalnum() else 0),
+            reverse=True,
+        )
+        plain = re.compile(
+            "|".join(
+                ("(?<![a-z0-9])" if k[0].isascii() and k[0].isalnum() else "") + re.escape(k)
+                for k in keys
+            )
+            or "(?!x)x"
+        )
+        found = [(m.start(), m.group(0)) for m in pattern.finditer(text)]
+        assert found == [(m.start(), m.group(0)) for m in plain.finditer(text)], (words, text)
 
 
 LANGS = ["zh", "en", "ja", ""]
