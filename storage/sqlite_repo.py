@@ -49,8 +49,8 @@ from storage.common import (
     signed64,
     unsigned64,
 )
-from storage.mention_search import mention_row
 from storage.process_lock import ProcessLock
+from storage.sqlite_mentions import put_mentions
 from storage.sqlite_schema import INDEXES, TABLES, connect
 from storage.sqlite_search import mentions_said_since, plan_search
 
@@ -175,27 +175,7 @@ class SQLiteRepository(AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
             for doc in docs:
                 self._new_mentions[doc["id"]] = doc
             return
-        rows = {doc["id"]: mention_row(doc) for doc in docs}  # a repeat: the last one wins
-        ids = list(rows)
-        for i in range(0, len(ids), CHUNK):
-            chunk = ids[i : i + CHUNK]
-            # DELETE then INSERT (not REPLACE): the delete triggers keep the indexes true.
-            marks = ",".join("?" * len(chunk))
-            self._db.execute(
-                f"DELETE FROM mention_docs WHERE rid IN (SELECT rid FROM mentions WHERE id IN ({marks}))",
-                chunk,
-            )
-            self._db.execute(f"DELETE FROM mentions WHERE id IN ({marks})", chunk)
-        for row in rows.values():
-            cur = self._db.execute(
-                "INSERT INTO mentions(id, fetched_at, at, source_cf, brands_cf, flags, sentiment,"
-                " search) VALUES (?,?,?,?,?,?,?,?)",
-                row[:8],
-            )
-            self._db.execute(
-                "INSERT INTO mention_docs(rid, grams, doc) VALUES (?,?,?)",
-                (cur.lastrowid, *row[8:]),
-            )
+        put_mentions(self._db, docs, self.fts)
 
     def _add_seen(self, ids: Iterable[str], day: str, db: sqlite3.Connection) -> None:
         if self.read_only:

@@ -14,6 +14,7 @@ from core.domain.query import MentionQuery
 from core.reports.query import normalized_words
 from storage.common import scalar
 from storage.mention_search import CJK_RUN, SEP, mark_words, said
+from storage.sqlite_mentions import SENTIMENT_CUTS, tag
 
 ITER_ROWS = 5000  # mentions read at a time by mentions_said_since
 PageReader = Callable[[str, tuple[Any, ...]], list[tuple[str, int, str]]]
@@ -48,17 +49,22 @@ def mentions_said_since(
 
 
 class SearchPlan:
-    """One `mentions` query as SQL: plain conditions, and word conditions that can run as
-    index lookups (FTS) or as substring tests on the text column, with the same answer."""
+    """One `mentions` query as SQL: conditions on the filter columns, and full-text terms
+    (words, and the filter tags of schema 4) that run as index lookups, each with an
+    equivalent test on the row (a substring of the text column, or the filter's condition),
+    so the page can walk the time index instead, with the same answer."""
 
     # When at least one row in this many matches, the newest page is found sooner by
     # walking the time index and testing the text than by collecting every index hit.
     WALK_BELOW = 50
 
     def __init__(self) -> None:
-        self.conds: list[str] = []
+        self.conds: list[str] = []  # tested on the rows (not answered by the index)
         self.params: list[Any] = []
-        self.lookups: list[tuple[str, str, str]] = []  # (fts table, MATCH expression, substring)
+        self.tagged: list[str] = []  # answered by the index's tags: tested on a walk only
+        self.tagged_params: list[Any] = []
+        self.terms: dict[str, list[str]] = {}  # fts table: MATCH terms, AND-ed
+        self.substrings: list[str] = []  # the words' test on the text column
         self.size = 0  # about how many rows the time range holds
         self.top: list[int] | None = None  # rids of the newest matches, if read with the count
 
@@ -67,11 +73,29 @@ class SearchPlan:
         self.params.extend(params)
 
     def index(self, table: str, match: str, substring: str) -> None:
-        self.lookups.append((table, match, substring))
+        self.terms.setdefault(table, []).append(match)
+        self.substrings.append(substring)
+
+    def tag(self, token: str, cond: str, *params: Any) -> None:
+        """A filter answered by the index's tags (with `cond` its test on a row)."""
+        table = "mention_grams" if list(self.terms) == ["mention_grams"] else "mention_text"
+        self.terms.setdefault(table, []).append(f'"{token}"')
+        self.tagged.append(cond)
+        self.tagged_params.extend(params)
+
+    @property
+    def lookups(self) -> bool:
+        return bool(self.terms)
 
     def _hits(self) -> tuple[str, list[Any]]:
-        parts = [f"SELECT rowid AS hit FROM {t} WHERE {t} MATCH ?" for t, _, _ in self.lookups]
-        return " INTERSECT ".join(parts), [m for _, m, _ in self.lookups]
+        # One MATCH per index: FTS5 intersects its own doclists, skipping through them
+        parts = [f"SELECT rowid AS hit FROM {t} WHERE {t} MATCH ?" for t in self.terms]
+        return " INTERSECT ".join(parts), [" AND ".join(m) for m in self.terms.values()]
+
+    def _row_tests(self) -> tuple[list[str], list[Any]]:
+        """Every condition as a test on the row: the filters, the tags' and the words'."""
+        conds = [*self.conds, *self.tagged, *("instr(search, ?) > 0" for _ in self.substrings)]
+        return conds, [*self.params, *self.tagged_params, *self.substrings]
 
     def count(self, db: sqlite3.Connection, want: int) -> int:
         """The number of matches (`want`: how many of the newest the page may need)."""
@@ -81,9 +105,8 @@ class SearchPlan:
             if not self.conds:
                 return n_hits
             if self.size < n_hits:  # a short time range: test its rows rather than each hit
-                conds = [*self.conds, *("instr(search, ?) > 0" for _ in self.lookups)]
+                conds, params = self._row_tests()
                 sql = "SELECT count(*) FROM mentions WHERE " + " AND ".join(conds)
-                params = [*self.params, *(s for _, _, s in self.lookups)]
                 return int(scalar(db.execute(sql, params).fetchone()))
             # Each hit is read once, in the rid index (it holds every filter column: no wide
             # row is read), and one pass gives both the count and the page: a window count
@@ -105,17 +128,14 @@ class SearchPlan:
         """The rids of the page, newest first."""
         if offset >= total:  # nothing to show (walking the time index for it would read all)
             return []
-        conds, params = list(self.conds), list(self.params)
         if self.top is not None:
             return self.top[offset : offset + limit]
         if self.lookups and total * self.WALK_BELOW < self.size:
             hits, hit_params = self._hits()
-            conds.insert(0, f"m.rid IN ({hits})")
-            params[:0] = hit_params
+            conds = [f"m.rid IN ({hits})", *self.conds]
+            params = [*hit_params, *self.params]
         else:
-            for _, _, substring in self.lookups:
-                conds.append("instr(search, ?) > 0")
-                params.append(substring)
+            conds, params = self._row_tests()
         # The page's rows first, from the narrow table; their records after (a join would
         # read the record of every hit before sorting).
         sql = (
@@ -146,19 +166,8 @@ def plan_search(
         ]
     else:
         plan.size = db.execute("SELECT max(rid) FROM mentions").fetchone()[0] or 0
-    if query.brand:
-        plan.where("instr(brands_cf, ?) > 0", SEP + query.brand.casefold() + SEP)
-    if query.source:
-        plan.where("source_cf = ?", query.source.casefold())
-    for flag in dict.fromkeys(query.flags):
-        plan.where("instr(flags, ?) > 0", SEP + flag.casefold() + SEP)
-    if query.sentiment == "negative":
-        plan.where("sentiment < ?", negative)
-    elif query.sentiment == "positive":
-        plan.where("sentiment >= ?", positive)
-    elif query.sentiment == "neutral":
-        plan.where("sentiment >= ? AND sentiment < ?", negative, positive)
-    for word in normalized_words(query):
+    words = normalized_words(query)
+    for word in words:
         pattern = mark_words(word)
         # The same test, as an index lookup where there is one and as a scan of the
         # text column: the page picks whichever is cheaper.
@@ -168,4 +177,28 @@ def plan_search(
             plan.index("mention_grams", f'"{word}"', pattern)
         else:
             plan.where("instr(search, ?) > 0", pattern)
+    # The filters: as the index's tags (schema 4) where it has them, else on the rows.
+    filters: list[tuple[str | None, str, list[Any]]] = []
+    if query.brand:
+        brand = query.brand.casefold()
+        filters.append((tag("b", brand), "instr(brands_cf, ?) > 0", [SEP + brand + SEP]))
+    if query.source:
+        source = query.source.casefold()
+        filters.append((tag("s", source), "source_cf = ?", [source]))
+    for flag in dict.fromkeys(f.casefold() for f in query.flags):
+        filters.append((tag("f", flag), "instr(flags, ?) > 0", [SEP + flag + SEP]))
+    rule = {
+        "negative": ("sentiment < ?", [negative]),
+        "positive": ("sentiment >= ?", [positive]),
+        "neutral": ("sentiment >= ? AND sentiment < ?", [negative, positive]),
+    }.get(query.sentiment)
+    if rule:
+        # (tagged by the default thresholds only: other ones are tested on the rows)
+        token = tag("m", query.sentiment) if (negative, positive) == SENTIMENT_CUTS else None
+        filters.append((token, *rule))
+    for token, cond, params in filters:
+        if fts and token:
+            plan.tag(token, cond, *params)
+        else:
+            plan.where(cond, *params)
     return plan
