@@ -57,6 +57,9 @@ class SearchPlan:
     # When at least one row in this many matches, the newest page is found sooner by
     # walking the time index and testing the text than by collecting every index hit.
     WALK_BELOW = 50
+    WALK_AT_MOST = 50_000  # rows a walk for a sparser page may read before the hits are sorted
+    SPARE = 4  # ...as many times the rows that would hold the page if matches were spread evenly
+    EXTRA = 100  # ...and as many more
 
     def __init__(self) -> None:
         self.conds: list[str] = []  # tested on the rows (not answered by the index)
@@ -130,16 +133,50 @@ class SearchPlan:
             return []
         if self.top is not None:
             return self.top[offset : offset + limit]
-        if self.lookups and total * self.WALK_BELOW < self.size:
-            hits, hit_params = self._hits()
-            conds = [f"m.rid IN ({hits})", *self.conds]
-            params = [*hit_params, *self.params]
-        else:
-            conds, params = self._row_tests()
+        conds, params = self._row_tests()
+        if not self.lookups or total * self.WALK_BELOW >= self.size:
+            return self._walk(db, conds, params, limit, offset)
+        # Fewer matches: first a walk of the newest rows where, spread evenly, they would
+        # hold the page SPARE times over (a few thousand rows at most: milliseconds); the
+        # page is right if it is full there (any other match is older than all of them).
+        need = min(total, offset + limit)
+        newest = need * self.size // total * self.SPARE + self.EXTRA
+        if newest < self.size and newest <= self.WALK_AT_MOST:
+            rows = self._walk(db, conds, params, need, 0, newest)
+            if len(rows) == need:
+                return rows[offset:]
+        # Else every hit, its time read from the rid index (no wide row), sorted.
+        hits, hit_params = self._hits()
+        sql = (
+            f"SELECT m.rid FROM ({hits}) AS h CROSS JOIN mentions AS m INDEXED BY mentions_hits"
+            " ON m.rid = h.hit WHERE "
+            + (" AND ".join(self.conds) or "1")
+            + " ORDER BY m.at DESC, m.rid DESC LIMIT ? OFFSET ?"
+        )
+        return [r[0] for r in db.execute(sql, [*hit_params, *self.params, limit, offset])]
+
+    @staticmethod
+    def _walk(
+        db: sqlite3.Connection,
+        conds: list[str],
+        params: list[Any],
+        limit: int,
+        offset: int,
+        newest: int | None = None,
+    ) -> list[int]:
+        """Walk the time index newest first (its newest `newest` rows only, if given),
+        testing every condition on the row."""
+        rows = "mentions m"
+        if newest is not None:
+            rows = (
+                "(SELECT rid FROM mentions ORDER BY at DESC, rid DESC LIMIT ?) AS n"
+                " CROSS JOIN mentions m ON m.rid = n.rid"
+            )
+            params = [newest, *params]
         # The page's rows first, from the narrow table; their records after (a join would
         # read the record of every hit before sorting).
         sql = (
-            "SELECT rid FROM mentions m WHERE "
+            f"SELECT m.rid FROM {rows} WHERE "
             + (" AND ".join(conds) or "1")
             + " ORDER BY m.at DESC, m.rid DESC LIMIT ? OFFSET ?"
         )

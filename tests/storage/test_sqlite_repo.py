@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,13 @@ def repo(tmp_path: Path):
 
 @pytest.mark.parametrize("cuts", [(NEG, POS), SENTIMENT_CUTS], ids=["other cuts", "tagged cuts"])
 @pytest.mark.parametrize(
-    "how", ["index lookups", "walking the time index", "no full-text index (old SQLite)"]
+    "how",
+    [
+        "index lookups",
+        "walking the time index",
+        "a walk of the newest rows, then the hits",
+        "no full-text index (old SQLite)",
+    ],
 )
 def test_every_query_plan_answers_the_same(repo, how: str, cuts, monkeypatch) -> None:
     """With the default thresholds a sentiment filter is answered by the index's tags, with
@@ -40,12 +48,32 @@ def test_every_query_plan_answers_the_same(repo, how: str, cuts, monkeypatch) ->
         monkeypatch.setattr(sqlite_search.SearchPlan, "WALK_BELOW", 0)
     elif how == "walking the time index":
         monkeypatch.setattr(sqlite_search.SearchPlan, "WALK_BELOW", 10**9)
+    elif how == "a walk of the newest rows, then the hits":
+        # the newest 6 rows only: some pages are full there, the
+        # others fall back to sorting the hits
+        walks: list[int] = []
+        walk = sqlite_search.SearchPlan._walk
+
+        def counted(db, conds, params, limit, offset, newest=None):  # type: ignore[no-untyped-def]
+            rows = walk(db, conds, params, limit, offset, newest)
+            if newest is not None:
+                walks.append(len(rows) == limit)
+            return rows
+
+        monkeypatch.setattr(sqlite_search.SearchPlan, "_walk", staticmethod(counted))
+        monkeypatch.setattr(sqlite_search.SearchPlan, "WALK_BELOW", 0)
+        monkeypatch.setattr(sqlite_search.SearchPlan, "SPARE", 0)
+        monkeypatch.setattr(sqlite_search.SearchPlan, "EXTRA", 6)
     else:
         repo.fts = False
-    for query in QUERIES:
+    # each query also over the whole store (no time condition left for the rows)
+    everything = [replace(q, since=timedelta(days=60)) for q in QUERIES]
+    for query in [*QUERIES, *everything]:
         want_page, want_total = search_records(docs, query, NOW, neg, pos)
         page, total = repo.search_mentions(query, NOW, neg, pos)
         assert (total, [d["id"] for d in page]) == (want_total, [d["id"] for d in want_page]), query
+    if how == "a walk of the newest rows, then the hits":
+        assert True in walks and False in walks  # both ways were taken
 
 
 def test_the_tagged_sentiment_classes_are_the_config_defaults() -> None:
@@ -187,7 +215,7 @@ def test_an_older_store_is_upgraded_to_schema_4_and_answers_the_same(
         assert db.execute("PRAGMA user_version").fetchone()[0] == 4
         names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
         assert {"mentions_when", "mentions_hits", "mention_text", "mention_grams"} <= names
-        assert not names & {"mentions_at", "mentions_ai", "mention_docs_ai"}
+        assert not names & {"mentions_at", "mentions_fetched", "mentions_ai", "mention_docs_ai"}
         # the second mention is stored again, with other words (refund -> 退款)
         changed = mention(1, "只想退款", sentiment=-0.9, flags=["negative"])
         repo.save_cycle([changed], [], [], [])
