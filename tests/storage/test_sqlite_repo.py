@@ -54,7 +54,7 @@ def test_every_query_plan_answers_the_same(repo, how: str, cuts, monkeypatch) ->
         walks: list[int] = []
         walk = sqlite_search.SearchPlan._walk
 
-        def counted(db, conds, params, limit, offset, newest=None):  # type: ignore[no-untyped-def]
+        def counted(db, conds, params, limit, offset, newest=None):
             rows = walk(db, conds, params, limit, offset, newest)
             if newest is not None:
                 walks.append(len(rows) == limit)
@@ -150,6 +150,7 @@ def test_a_version_1_store_is_upgraded_and_remembers_request_keys(tmp_path: Path
     folder.mkdir()
     db = sqlite3.connect(folder / DB_NAME, isolation_level=None)  # as the previous release left it
     for sql in MIGRATIONS[0](False):
+        assert isinstance(sql, str)
         db.execute(sql)
     db.execute("PRAGMA user_version = 1")
     db.close()
