@@ -57,9 +57,13 @@ class SearchPlan:
     # When at least one row in this many matches, the newest page is found sooner by
     # walking the time index and testing the text than by collecting every index hit.
     WALK_BELOW = 50
-    WALK_AT_MOST = 50_000  # rows a walk for a sparser page may read before the hits are sorted
-    SPARE = 4  # ...as many times the rows that would hold the page if matches were spread evenly
-    EXTRA = 100  # ...and as many more
+    # Sparser: a walk of the newest rows first, SPARE times as many as would hold the page
+    # if the matches were spread evenly, plus EXTRA; tried when it reads at most
+    # WALK_PER_HIT rows per hit (else sorting the hits costs about as much, and a walk that
+    # came back short would double the cost).
+    SPARE = 4
+    EXTRA = 100
+    WALK_PER_HIT = 2
 
     def __init__(self) -> None:
         self.conds: list[str] = []  # tested on the rows (not answered by the index)
@@ -137,11 +141,11 @@ class SearchPlan:
         if not self.lookups or total * self.WALK_BELOW >= self.size:
             return self._walk(db, conds, params, limit, offset)
         # Fewer matches: first a walk of the newest rows where, spread evenly, they would
-        # hold the page SPARE times over (a few thousand rows at most: milliseconds); the
-        # page is right if it is full there (any other match is older than all of them).
+        # hold the page SPARE times over (a few thousand rows: milliseconds); the page is
+        # right if it is full there (any other match is older than all of them).
         need = min(total, offset + limit)
         newest = need * self.size // total * self.SPARE + self.EXTRA
-        if newest < self.size and newest <= self.WALK_AT_MOST:
+        if newest < self.size and newest <= total * self.WALK_PER_HIT:
             rows = self._walk(db, conds, params, need, 0, newest)
             if len(rows) == need:
                 return rows[offset:]

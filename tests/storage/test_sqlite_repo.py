@@ -64,6 +64,7 @@ def test_every_query_plan_answers_the_same(repo, how: str, cuts, monkeypatch) ->
         monkeypatch.setattr(sqlite_search.SearchPlan, "WALK_BELOW", 0)
         monkeypatch.setattr(sqlite_search.SearchPlan, "SPARE", 0)
         monkeypatch.setattr(sqlite_search.SearchPlan, "EXTRA", 6)
+        monkeypatch.setattr(sqlite_search.SearchPlan, "WALK_PER_HIT", 100)
     else:
         repo.fts = False
     # each query also over the whole store (no time condition left for the rows)
