@@ -5,6 +5,8 @@ token per source, brand, flag and sentiment class, made of supplementary private
 characters that no stored text can contain (mark_words replaces them). A `mentions` query
 then narrows by `source:weibo` inside the index, in one MATCH with its words
 (`"艾克米" AND <tag>`), instead of testing each of the word's hits against the table.
+An index row's rowid is the mention's hour and its rid, so `since:7d` is a rowid range
+FTS5 keeps to while it reads.
 
 Both indexes are contentless (nothing stored twice) and written here, not by triggers: a
 mention's index rows are deleted with the text they were made from, which this module
@@ -14,8 +16,10 @@ recomputes from the mentions row.
 from __future__ import annotations
 
 import hashlib
+import math
 import sqlite3
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from storage.mention_search import SEP, cjk_grams, mention_row, scrub
@@ -66,7 +70,32 @@ def index_texts(
     return f"{search}\n{tags}", f"{cjk_grams(search)} {tags}"
 
 
-FTS_COLUMNS = "rid, search, source_cf, brands_cf, flags, sentiment"
+# An index row's rowid is its mention's hour and rid, (hour << 32) + rid: FTS5 narrows a
+# MATCH to a rowid range itself, so `since:7d` is answered inside the index too. (Hours,
+# not seconds: a doclist stores the gaps between rowids, and within an hour they stay rid
+# gaps, a byte or two each.)
+RID_BITS = 32
+RID_MASK = (1 << RID_BITS) - 1
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def hour(at: str) -> int:
+    """The hour (since 2000, UTC) of a stored `at`; 0 if it cannot be read."""
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        return 0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(-(1 << 30), min(1 << 30, math.floor((when - _EPOCH).total_seconds() / 3600)))
+
+
+def time_key(at: str, rid: int) -> int:
+    """The index rowid of the mention `rid` said at `at`: sorted by hour, then rid."""
+    return (hour(at) << RID_BITS) + rid
+
+
+FTS_COLUMNS = "rid, at, search, source_cf, brands_cf, flags, sentiment"
 
 
 def index_rows(
@@ -74,10 +103,15 @@ def index_rows(
 ) -> None:
     """Add (or, with `delete`, remove) the index rows of mentions rows (FTS_COLUMNS)."""
     text, grams = [], []
-    for rid, *cols in rows:
+    for rid, at, *cols in rows:
+        key = time_key(at, rid)
         t, g = index_texts(*cols)
-        text.append((rid, t))
-        grams.append((rid, g))
+        text.append((key, t))
+        grams.append((key, g))
+    # In rowid order: FTS5 writes out what it holds in memory whenever a rowid is lower
+    # than the last one (a segment per row, in a poll's random publish times).
+    text.sort()
+    grams.sort()
     if delete:
         db.executemany(
             "INSERT INTO mention_text(mention_text, rowid, search) VALUES ('delete', ?, ?)", text
@@ -114,6 +148,6 @@ def put_mentions(db: sqlite3.Connection, docs: list[dict[str, Any]], fts: bool) 
         ).lastrowid
         # (the grams are the index's alone: recomputed from the search column when needed)
         db.execute("INSERT INTO mention_docs(rid, grams, doc) VALUES (?, '', ?)", (rid, row[9]))
-        added.append((rid, row[7], *row[3:7]))
+        added.append((rid, row[2], row[7], *row[3:7]))
     if fts:
         index_rows(db, added)

@@ -14,7 +14,7 @@ from core.domain.query import MentionQuery
 from core.reports.query import normalized_words
 from storage.common import scalar
 from storage.mention_search import CJK_RUN, SEP, mark_words, said
-from storage.sqlite_mentions import SENTIMENT_CUTS, tag
+from storage.sqlite_mentions import RID_BITS, RID_MASK, SENTIMENT_CUTS, hour, tag
 
 ITER_ROWS = 5000  # mentions read at a time by mentions_said_since
 PageReader = Callable[[str, tuple[Any, ...]], list[tuple[str, int, str]]]
@@ -72,6 +72,7 @@ class SearchPlan:
         self.tagged_params: list[Any] = []
         self.terms: dict[str, list[str]] = {}  # fts table: MATCH terms, AND-ed
         self.substrings: list[str] = []  # the words' test on the text column
+        self.since: tuple[str, int] | None = None  # (cutoff, its hour) if in the index
         self.size = 0  # about how many rows the time range holds
         self.top: list[int] | None = None  # rids of the newest matches, if read with the count
 
@@ -90,14 +91,34 @@ class SearchPlan:
         self.tagged.append(cond)
         self.tagged_params.extend(params)
 
+    def within(self, cutoff: str) -> None:
+        """Mentions said at or after `cutoff`, answered by the index's rowids (their time)."""
+        self.since = (cutoff, hour(cutoff))
+        self.tagged.append("at >= ?")
+        self.tagged_params.append(cutoff)
+
     @property
     def lookups(self) -> bool:
         return bool(self.terms)
 
     def _hits(self) -> tuple[str, list[Any]]:
-        # One MATCH per index: FTS5 intersects its own doclists, skipping through them
-        parts = [f"SELECT rowid AS hit FROM {t} WHERE {t} MATCH ?" for t in self.terms]
-        return " INTERSECT ".join(parts), [" AND ".join(m) for m in self.terms.values()]
+        """The rids of the index hits, as SQL. One MATCH per index: FTS5 intersects its own
+        doclists, skipping through them, and keeps to the rowid (time) range itself."""
+        parts: list[str] = []
+        params: list[Any] = []
+        for table, terms in self.terms.items():
+            parts.append(f"SELECT rowid AS k FROM {table} WHERE {table} MATCH ?")
+            params.append(" AND ".join(terms))
+            if self.since:
+                parts[-1] += " AND rowid >= ?"
+                params.append(self.since[1] << RID_BITS)
+        sql = f"SELECT k & {RID_MASK} AS hit FROM ({' INTERSECT '.join(parts)})"
+        if not self.since:
+            return sql, params
+        # The cutoff's own hour is in the range whole: its hits' times are read
+        cutoff, first = self.since
+        sql += f" WHERE k >= ? OR (SELECT at FROM mentions WHERE rid = k & {RID_MASK}) >= ?"
+        return sql, [*params, (first + 1) << RID_BITS, cutoff]
 
     def _row_tests(self) -> tuple[list[str], list[Any]]:
         """Every condition as a test on the row: the filters, the tags' and the words'."""
@@ -111,10 +132,6 @@ class SearchPlan:
             n_hits = int(scalar(db.execute(f"SELECT count(*) FROM ({hits})", params).fetchone()))
             if not self.conds:
                 return n_hits
-            if self.size < n_hits:  # a short time range: test its rows rather than each hit
-                conds, params = self._row_tests()
-                sql = "SELECT count(*) FROM mentions WHERE " + " AND ".join(conds)
-                return int(scalar(db.execute(sql, params).fetchone()))
             # Each hit is read once, in the rid index (it holds every filter column: no wide
             # row is read), and one pass gives both the count and the page: a window count
             # over the matches, the newest `want` of them kept by the sort.
@@ -199,8 +216,8 @@ def plan_search(
     plan = SearchPlan()
     cutoff = (now - query.since).astimezone(UTC).isoformat()
     oldest = db.execute("SELECT min(at) FROM mentions").fetchone()[0]
-    if oldest is None or cutoff > oldest:  # (a range that holds everything needs no test)
-        plan.where("at >= ?", cutoff)
+    timed = oldest is None or cutoff > oldest  # (a range that holds everything needs no test)
+    if timed:
         # rows in the time range (from the index alone): what a walk would read at most
         plan.size = db.execute("SELECT count(*) FROM mentions WHERE at >= ?", (cutoff,)).fetchone()[
             0
@@ -242,4 +259,8 @@ def plan_search(
             plan.tag(token, cond, *params)
         else:
             plan.where(cond, *params)
+    if timed and plan.lookups:
+        plan.within(cutoff)
+    elif timed:
+        plan.where("at >= ?", cutoff)
     return plan

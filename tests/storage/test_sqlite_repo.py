@@ -77,6 +77,42 @@ def test_every_query_plan_answers_the_same(repo, how: str, cuts, monkeypatch) ->
         assert True in walks and False in walks  # both ways were taken
 
 
+@pytest.mark.parametrize("how", ["index lookups", "walking the time index"])
+def test_the_time_range_is_exact_to_the_microsecond(tmp_path: Path, how: str, monkeypatch) -> None:
+    """The index keeps a mention's time to the hour (its rowid): mentions said within the
+    cutoff's own hour, before and after it, are told apart by their stored time."""
+    if how == "index lookups":
+        monkeypatch.setattr(sqlite_search.SearchPlan, "WALK_BELOW", 0)
+    else:
+        monkeypatch.setattr(sqlite_search.SearchPlan, "WALK_BELOW", 10**9)
+    since = timedelta(hours=5)
+    later = timedelta(minutes=30, microseconds=500_000)  # the query's cutoff: mid-hour
+    cutoff = NOW - since + later
+    offsets = [-1800.0, -1.0, -0.5, -0.1, 0.0, 0.1, 0.4, 1.0, 1800.0, 3600.0]  # s after the cutoff
+    mentions = [
+        mention(i, f"退款 refund {i}", when=cutoff + timedelta(seconds=s), flags=["negative"])
+        for i, s in enumerate(offsets)
+    ]
+    mentions.append(mention(50, "退款 refund old", when=NOW - timedelta(days=30)))
+    repo = SQLiteRepository(tmp_path, clock=FakeClock(NOW))
+    try:
+        repo.save_cycle(mentions, [m.id for m in mentions], [], [])
+        docs = [m.to_dict() for m in mentions]
+        now = NOW + later
+        for query in [
+            MentionQuery(words=["退款"], since=since),
+            MentionQuery(words=["refund"], since=since, limit=2),
+            MentionQuery(flags=["negative"], since=since),
+            MentionQuery(words=["退款"], since=since, limit=3, offset=2),
+        ]:
+            want_page, want_total = search_records(docs, query, now, NEG, POS)
+            page, total = repo.search_mentions(query, now, NEG, POS)
+            assert want_total == 6
+            assert (total, [d["id"] for d in page]) == (want_total, [d["id"] for d in want_page])
+    finally:
+        repo.close()
+
+
 def test_the_tagged_sentiment_classes_are_the_config_defaults() -> None:
     from core.config.analysis import RulesConfig
 
