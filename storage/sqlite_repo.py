@@ -11,7 +11,8 @@
   substring test and the whole query (text, time, brand, source, flags, sentiment, count,
   page) runs in SQL.
 - The schema is versioned by PRAGMA user_version (storage/sqlite_schema.py); the search
-  plan is storage/sqlite_search.py's, the rows storage/mention_search.py's.
+  plan is storage/sqlite_search.py's, the rows storage/mention_search.py's, the mention
+  writes and full-text index rows (with their filter tags and time) storage/sqlite_mentions.py's.
 - One connection, guarded by one re-entrant lock (also `locked()`), shared by the bot's
   threads: SQLite serialises writers anyway, and every call here is short.
 
