@@ -18,13 +18,22 @@ from storage.common import dumps
 SEP = "\x1f"  # between the casefolded brands/flags of a mention: '\x1fa\x1fb\x1f'
 MARK = "\x01"  # before every Latin word start in the search column
 _WORD_START = re.compile(r"(?<![a-z0-9])(?=[a-z0-9])")
+# Supplementary private-use characters: the SQLite index's filter tags are made of them, so
+# stored text never holds one (each becomes U+FFFD, in queries too).
+_PRIVATE = re.compile("[\U000f0000-\U0010ffff]")
 CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
+
+
+def scrub(text: str) -> str:
+    """Text without supplementary private-use characters (each becomes U+FFFD)."""
+    return _PRIVATE.sub("\ufffd", text)
 
 
 def mark_words(text: str) -> str:
     """Text with MARK before every Latin word start: "(?<![a-z0-9])word" in the text is then
-    MARK+word in the marked text, a plain substring test SQL and FTS can run."""
-    return _WORD_START.sub(MARK, text.replace(MARK, "\ufffd"))
+    MARK+word in the marked text, a plain substring test SQL and FTS can run. A stored MARK
+    or private-use character cannot fake a mark or a filter tag: each becomes U+FFFD."""
+    return _WORD_START.sub(MARK, scrub(text.replace(MARK, "\ufffd")))
 
 
 def search_column(doc: dict[str, Any]) -> str:

@@ -11,7 +11,8 @@
   substring test and the whole query (text, time, brand, source, flags, sentiment, count,
   page) runs in SQL.
 - The schema is versioned by PRAGMA user_version (storage/sqlite_schema.py); the search
-  plan is storage/sqlite_search.py's, the rows storage/mention_search.py's.
+  plan is storage/sqlite_search.py's, the rows storage/mention_search.py's, the mention
+  writes and full-text index rows (with their filter tags and time) storage/sqlite_mentions.py's.
 - One connection, guarded by one re-entrant lock (also `locked()`), shared by the bot's
   threads: SQLite serialises writers anyway, and every call here is short.
 
@@ -50,9 +51,9 @@ from storage.common import (
     signed64,
     unsigned64,
 )
-from storage.mention_search import mention_row
 from storage.process_lock import ProcessLock
 from storage.sqlite_alerts import SQLiteReads
+from storage.sqlite_mentions import put_mentions
 from storage.sqlite_schema import INDEXES, TABLES, connect
 from storage.sqlite_search import mentions_said_since, plan_search
 
@@ -177,27 +178,7 @@ class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnce
             for doc in docs:
                 self._new_mentions[doc["id"]] = doc
             return
-        rows = {doc["id"]: mention_row(doc) for doc in docs}  # a repeat: the last one wins
-        ids = list(rows)
-        for i in range(0, len(ids), CHUNK):
-            chunk = ids[i : i + CHUNK]
-            # DELETE then INSERT (not REPLACE): the delete triggers keep the indexes true.
-            marks = ",".join("?" * len(chunk))
-            self._db.execute(
-                f"DELETE FROM mention_docs WHERE rid IN (SELECT rid FROM mentions WHERE id IN ({marks}))",
-                chunk,
-            )
-            self._db.execute(f"DELETE FROM mentions WHERE id IN ({marks})", chunk)
-        for row in rows.values():
-            cur = self._db.execute(
-                "INSERT INTO mentions(id, fetched_at, at, source_cf, brands_cf, flags, sentiment,"
-                " search) VALUES (?,?,?,?,?,?,?,?)",
-                row[:8],
-            )
-            self._db.execute(
-                "INSERT INTO mention_docs(rid, grams, doc) VALUES (?,?,?)",
-                (cur.lastrowid, *row[8:]),
-            )
+        put_mentions(self._db, docs, self.fts)
 
     def _add_seen(self, ids: Iterable[str], day: str, db: sqlite3.Connection) -> None:
         if self.read_only:

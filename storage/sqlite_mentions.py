@@ -1,0 +1,153 @@
+"""What the SQLite store's full-text indexes hold for a mention (schema 4), and its writes.
+
+Each index row is the mention's searchable text followed by its filter tags: one 3-character
+token per source, brand, flag and sentiment class, made of supplementary private-use
+characters that no stored text can contain (mark_words replaces them). A `mentions` query
+then narrows by `source:weibo` inside the index, in one MATCH with its words
+(`"艾克米" AND <tag>`), instead of testing each of the word's hits against the table.
+An index row's rowid is the mention's hour and its rid, so `since:7d` is a rowid range
+FTS5 keeps to while it reads.
+
+Both indexes are contentless (nothing stored twice) and written here, not by triggers: a
+mention's index rows are deleted with the text they were made from, which this module
+recomputes from the mentions row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sqlite3
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from storage.mention_search import SEP, cjk_grams, mention_row, scrub
+
+CHUNK = 500  # ids per `IN (...)`: well under SQLite's variable limit
+# The sentiment classes tagged in the index, by the default thresholds (rules.negative_threshold
+# and rules.positive_threshold): a config with other thresholds is answered from the
+# sentiment column instead. Part of schema 4: changing them needs a migration.
+SENTIMENT_CUTS = (-0.05, 0.5)
+_PLANE = 0xF0000  # supplementary private use area A: U+F0000..U+FFFFD
+
+
+def tag(kind: str, value: str) -> str:
+    """The index token of one filter value (kind: s source, b brand, f flag, m sentiment
+    class): 3 characters, so the trigram index holds it as one token."""
+    digest = hashlib.blake2b(f"{kind}\x00{value}".encode(), digest_size=6).digest()
+    return "".join(
+        chr(_PLANE + int.from_bytes(digest[i : i + 2], "big") % 0xFFFE) for i in (0, 2, 4)
+    )
+
+
+def sentiment_class(sentiment: float) -> str:
+    negative, positive = SENTIMENT_CUTS
+    return (
+        "negative" if sentiment < negative else "positive" if sentiment >= positive else "neutral"
+    )
+
+
+def _split(tags: str) -> list[str]:
+    return [t for t in tags.split(SEP) if t]
+
+
+def row_tags(source_cf: str, brands_cf: str, flags: str, sentiment: float) -> str:
+    """A mentions row's filter tags, space-separated."""
+    tokens = [tag("s", source_cf), tag("m", sentiment_class(sentiment))]
+    tokens += [tag("b", b) for b in _split(brands_cf)]
+    tokens += [tag("f", f) for f in _split(flags)]
+    return " ".join(tokens)
+
+
+def index_texts(
+    search: str, source_cf: str, brands_cf: str, flags: str, sentiment: float
+) -> tuple[str, str]:
+    """The rows of the trigram index (mention_text) and of the Chinese gram index
+    (mention_grams) for a mentions row (its search column and filter columns)."""
+    search = scrub(search)  # (a schema 3 row may hold private-use characters)
+    tags = row_tags(source_cf, brands_cf, flags, sentiment)
+    return f"{search}\n{tags}", f"{cjk_grams(search)} {tags}"
+
+
+# An index row's rowid is its mention's hour and rid, (hour << 32) + rid: FTS5 narrows a
+# MATCH to a rowid range itself, so `since:7d` is answered inside the index too. (Hours,
+# not seconds: a doclist stores the gaps between rowids, and within an hour they stay rid
+# gaps, a byte or two each.)
+RID_BITS = 32
+RID_MASK = (1 << RID_BITS) - 1
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def hour(at: str) -> int:
+    """The hour (since 2000, UTC) of a stored `at`; 0 if it cannot be read."""
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        return 0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(-(1 << 30), min(1 << 30, math.floor((when - _EPOCH).total_seconds() / 3600)))
+
+
+def time_key(at: str, rid: int) -> int:
+    """The index rowid of the mention `rid` said at `at`: sorted by hour, then rid."""
+    return (hour(at) << RID_BITS) + rid
+
+
+FTS_COLUMNS = "rid, at, search, source_cf, brands_cf, flags, sentiment"
+
+
+def index_rows(
+    db: sqlite3.Connection, rows: Iterable[tuple[Any, ...]], delete: bool = False
+) -> None:
+    """Add (or, with `delete`, remove) the index rows of mentions rows (FTS_COLUMNS)."""
+    text, grams = [], []
+    for rid, at, *cols in rows:
+        key = time_key(at, rid)
+        t, g = index_texts(*cols)
+        text.append((key, t))
+        grams.append((key, g))
+    # In rowid order: FTS5 writes out what it holds in memory whenever a rowid is lower
+    # than the last one (a segment per row, in a poll's random publish times).
+    text.sort()
+    grams.sort()
+    if delete:
+        db.executemany(
+            "INSERT INTO mention_text(mention_text, rowid, search) VALUES ('delete', ?, ?)", text
+        )
+        db.executemany(
+            "INSERT INTO mention_grams(mention_grams, rowid, grams) VALUES ('delete', ?, ?)", grams
+        )
+    else:
+        db.executemany("INSERT INTO mention_text(rowid, search) VALUES (?, ?)", text)
+        db.executemany("INSERT INTO mention_grams(rowid, grams) VALUES (?, ?)", grams)
+
+
+def put_mentions(db: sqlite3.Connection, docs: list[dict[str, Any]], fts: bool) -> None:
+    """Store mention records (a stored id is replaced), inside the caller's transaction."""
+    rows = {doc["id"]: mention_row(doc) for doc in docs}  # a repeat: the last one wins
+    ids = list(rows)
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i : i + CHUNK]
+        marks = ",".join("?" * len(chunk))
+        if fts:
+            old = db.execute(f"SELECT {FTS_COLUMNS} FROM mentions WHERE id IN ({marks})", chunk)
+            index_rows(db, old.fetchall(), delete=True)
+        db.execute(
+            f"DELETE FROM mention_docs WHERE rid IN (SELECT rid FROM mentions WHERE id IN ({marks}))",
+            chunk,
+        )
+        db.execute(f"DELETE FROM mentions WHERE id IN ({marks})", chunk)
+    added = []
+    for row in rows.values():
+        rid = db.execute(
+            "INSERT INTO mentions(id, fetched_at, at, source_cf, brands_cf, flags, sentiment,"
+            " search) VALUES (?,?,?,?,?,?,?,?)",
+            row[:8],
+        ).lastrowid
+        # (the grams are the index's alone: recomputed from the search column when needed)
+        db.execute("INSERT INTO mention_docs(rid, grams, doc) VALUES (?, '', ?)", (rid, row[9]))
+        added.append((rid, row[2], row[7], *row[3:7]))
+    if fts:
+        index_rows(db, added)
