@@ -12,9 +12,7 @@ Engines (``analysis.engine`` in the config):
 - ``default``: ``fast``, and where it is unsure (probability inside the shipped band) the
   multilingual-e5 encoder's head (``rules.encoder``) is blended in with weights fitted on
   validation rows.  Outside the band the fast model decides alone: that is what keeps
-  throughput at hundreds of posts per second.  A plain question (``plain_question``: no
-  complaint cue, no negative polarity) always goes to the encoder, and is a complaint only
-  if the encoder's head agrees: the n-grams read its topic words ("late", "still") as one.
+  throughput at hundreds of posts per second.
 - ``snownlp``: SnowNLP's sentiment for Chinese (optional package, imported lazily) and the
   fast model for English: for teams who asked for it; measured worse.
 
@@ -158,11 +156,12 @@ def review_margin(text: str, lang: str) -> float | None:
 @lru_cache(maxsize=65536)
 def plain_question(text: str, lang: str) -> bool:
     """A question with no complaint cue and, in English, no negative polarity ("Does anyone
-    know if Acme still does the late-night menu?").  On the complaint tweets' training rows
-    such posts are as often complaints as the rest (36% against 35%), but the n-gram model
-    reads them worst (out-of-fold AUC 0.80 against 0.89 on the other posts; the encoder head
-    0.85), so the default engine always asks the encoder about them.  No polarity test in
-    Chinese: the review model reads plain questions as negative (请问…怎么兑换？ -0.70)."""
+    know if Acme still does the late-night menu?").  No polarity test in Chinese: the review
+    model reads plain questions as negative (请问…怎么兑换？ -0.70).  On the complaint
+    tweets' training rows such posts are as often complaints as the rest (36% against 35%),
+    but the n-grams read them worst (out-of-fold AUC 0.80 against 0.89 on the other posts,
+    the encoder head 0.85); asking the encoder about every one of them gained nothing on
+    validation (objective +0.001), so only a question to the crowd is capped."""
     if not is_question(text, lang):
         return False
     cleaned = clean(text, lang)
@@ -179,15 +178,6 @@ def blend(fast: float, enc: float, lang: str, fusion: dict[str, Any]) -> float:
     f = fusion[lang]
     blended: float = f["bias"] + f["fast"] * fast + f["encoder"] * enc
     return blended
-
-
-def _plain_question_offset(head: dict[str, Any], text: str, lang: str) -> float | None:
-    """For a plain question, how far the encoder head must agree (its margin + this offset
-    caps the post's; chosen on validation rows by ``tools/train_complaint.py``), else None."""
-    offsets: dict[str, float] = head.get("plain_question", {})
-    if lang not in offsets or not plain_question(text, lang):
-        return None
-    return offsets[lang]
 
 
 def _in_gate(head: dict[str, Any], lang: str, fast: float) -> bool:
@@ -225,13 +215,10 @@ def complaint_probability(
     if m is None:
         m = fast_margin(text, code)
         head = encoder.head() if engine == "default" else None
-        offset = None if head is None else _plain_question_offset(head, text, code)
-        if head is not None and (offset is not None or _in_gate(head, code, m)):
+        if head is not None and _in_gate(head, code, m):
             enc = encoder.margins([text], code)[0] if encode else encoder.cached(text, code)
             if enc is not None:
                 m = blend(m, enc, code, head["fusion"])
-                if offset is not None:
-                    m = min(m, enc + offset)
     p = sigmoid(m)
     lowered = clean(text, code).lower()
     if p < VERDICT_FLOOR and verdict(lowered, code):
@@ -300,8 +287,7 @@ def prefetch(
         if review_margin(text, code) is not None:
             continue  # judged by the review model, never by the encoder
         m = fast_margin(text, code)
-        wanted = _in_gate(head, code, m) or _plain_question_offset(head, text, code) is not None
-        if wanted and encoder.cached(text, code) is None:
+        if _in_gate(head, code, m) and encoder.cached(text, code) is None:
             unsure.append((abs(m), code, text))
     unsure.sort()
     done = 0

@@ -268,9 +268,7 @@ def encoder_rows(lang: str):
     return out
 
 
-def train_head(
-    lang: str, fast_val: dict, curve: bool
-) -> tuple[dict, dict, dict, dict, float | None]:
+def train_head(lang: str, fast_val: dict, curve: bool) -> tuple[dict, dict, dict, dict]:
     rows = encoder_rows(lang)
     tr = [r for r in rows if not is_val(r[0])]
     va = [r for r in rows if is_val(r[0])]
@@ -325,8 +323,6 @@ def train_head(
             print(f"    g={g:<4} share {share:.2f} obj {obj:.4f}  {detail}{mark}")
     g = chosen[0]
     gate = {"low": round(1 / (1 + math.exp(g)), 4), "high": round(1 / (1 + math.exp(-g)), 4)}
-    gated = np.where(np.abs(fast_m) < g, fused, fast_m)
-    questions = plain_question_rule(lang, va, fast_m, enc_val, fused, gated)
     final_head = LogisticRegression(C=C, max_iter=5000).fit(
         np.array([r[2] for r in rows]), np.array([r[1] for r in rows]), sample_weight=weights(rows)
     )
@@ -335,30 +331,7 @@ def train_head(
         "weights": [round(float(v), 5) for v in final_head.coef_[0]],
     }
     notes = {"C": C, "gate_margin": g, "share": chosen[1]}
-    return head, fusion, gate, notes, questions
-
-
-def plain_question_rule(lang: str, va, fast_m, enc_val, fused, gated) -> float | None:
-    """How far the encoder head must agree on a plain question (``rules.complaint.
-    plain_question``): its final margin is min(blend, head margin + offset).  The smallest
-    offset that costs the validation objective at most 0.002 (a lower one trades recall on
-    the complaint tweets for accuracy); None when even the largest costs more."""
-    yv = np.array([r[1] for r in va])
-    nv = np.array([r[3] for r in va])
-    q = np.array([complaint.plain_question(r[0], lang) for r in va])
-    base = objective(set_scores(gated, yv, nv))
-    print(f"  {lang} plain questions: {q.sum()} of {len(q)} validation rows; objective {base:.4f}")
-    chosen = None
-    for offset in np.arange(3.0, -1.01, -0.25):
-        ruled = np.where(q, np.minimum(fused, enc_val + offset), gated)
-        sc = set_scores(ruled, yv, nv)
-        obj = objective(sc)
-        detail = " ".join(f"{n[:12]}={a:.3f}/{r:.3f}" for n, (a, r) in sc.items())
-        print(f"    min(blend, head + {offset:+.2f}): obj {obj:.4f}  {detail}")
-        if obj >= base - 0.002:
-            chosen = round(float(offset), 2)
-    print(f"  {lang} plain-question offset: {chosen}")
-    return chosen
+    return head, fusion, gate, notes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -380,9 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         part, val = train_fast(lang, training_rows(lang))
         fast_out["lang"][lang] = part
         print(f"{lang}: encoder head")
-        head, fusion, gate, notes, questions = train_head(lang, val, args.curve)
-        if questions is not None:
-            head_out.setdefault("plain_question", {})[lang] = questions
+        head, fusion, gate, notes = train_head(lang, val, args.curve)
         head_out["bias"][lang] = head["bias"]
         head_out["weights"][lang] = head["weights"]
         head_out["fusion"][lang] = fusion

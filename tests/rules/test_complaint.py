@@ -374,37 +374,6 @@ def test_a_plain_question_has_no_complaint_cue(text: str, plain: bool) -> None:
     assert complaint.plain_question(text, lang) is plain
 
 
-def test_a_plain_question_always_asks_the_encoder(monkeypatch) -> None:
-    """The n-grams read a question's topic words ("late", "still") as a complaint; a plain
-    question goes to the encoder even where the fast model is sure, and is a complaint only
-    if the encoder's head agrees."""
-    import numpy as np
-
-    seen: list[str] = []
-
-    def fake_embed(inputs):
-        seen.extend(inputs)
-        return np.zeros((len(inputs), 384), dtype=np.float32)
-
-    monkeypatch.setattr(encoder, "embed", fake_embed)
-    monkeypatch.setattr(encoder, "seconds_per_text", lambda: 0.001)
-    head = encoder.head()
-    nowhere = {lang: {"low": 2.0, "high": 2.0} for lang in ("en", "zh")}  # no band at all
-    monkeypatch.setitem(head, "gate", nowhere)
-    monkeypatch.setitem(head, "plain_question", {"en": 0.0})
-    # The fake vectors are zeros: the head's margin is its bias, here "not a complaint".
-    monkeypatch.setitem(head, "bias", {**head["bias"], "en": -5.0})
-    complaint.cache_clear()
-    question = "Does anyone know if Acme still does the late-night menu?"
-    statement = "Acme still does the late-night menu, love it"
-    assert complaint.prefetch([(question, "en"), (statement, "en")], "default") == 1
-    assert len(seen) == 1 and "anyone know" in seen[0]
-    assert complaint.complaint_probability(question, "en", "default", encode=False) < 0.01
-    fast = complaint.complaint_probability(statement, "en", "fast")
-    assert complaint.complaint_probability(statement, "en", "default") == fast
-    assert len(seen) == 1
-
-
 @pytest.mark.parametrize(
     ("text", "complains"),
     [
