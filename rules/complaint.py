@@ -164,7 +164,7 @@ def plain_question(text: str, lang: str) -> bool:
     validation (objective +0.001), so only a question to the crowd is capped."""
     if not is_question(text, lang):
         return False
-    cleaned = clean(text, lang)
+    cleaned = clean_cached(text, lang)
     if any(cue_features(cleaned.lower(), lang).values()):
         return False
     return lang == "zh" or _score_cleaned(cleaned, lang) >= NEGATIVE_THRESHOLD
