@@ -15,6 +15,10 @@ DEFAULT_SINCE = timedelta(days=7)
 # longest duration Buzzwatch reads.
 SINCE_RANGE = (timedelta(minutes=1), MAX_DURATION)
 DEFAULT_LIMIT = 10
+# A `mentions` total is exact up to this many; past it a store may stop counting (an exact
+# count of a common word over 10M stored mentions reads a million rows) and the reply says
+# "10,000+". A store answers more than COUNT_CAP then, and exactly when paging further.
+COUNT_CAP = 10_000
 MAX_LIMIT = 50
 SENTIMENTS = {
     "neg": "negative",

@@ -1,0 +1,101 @@
+"""The PostgreSQL store's mention rows: writing them, the `mentions` query (a page and a
+capped count) and the read of a period through a server-side cursor.
+
+At 10M stored mentions an exact count of a common word visits every matching row (about a
+million for "贵" or "acme": seconds); the count stops at COUNT_CAP + 1, so the reply says
+"10,000+" and stays fast, while counts up to COUNT_CAP are exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from core.domain.query import COUNT_CAP, MentionQuery
+from storage.common import scalar
+from storage.mention_search import mention_row
+from storage.postgres_search import pg_text, search_conditions
+
+PERIOD_PAGE = 2000  # rows a period read fetches from its server-side cursor at a time
+
+_UPSERT = (
+    "INSERT INTO mentions(id, fetched_at, at, source_cf, brands_cf, flags, sentiment,"
+    " search, grams, doc) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+    " ON CONFLICT (id) DO UPDATE SET fetched_at = excluded.fetched_at,"
+    " at = excluded.at, source_cf = excluded.source_cf,"
+    " brands_cf = excluded.brands_cf, flags = excluded.flags,"
+    " sentiment = excluded.sentiment, search = excluded.search,"
+    " grams = excluded.grams, doc = excluded.doc"
+)
+
+
+def put_mentions(conn: psycopg.Connection, docs: list[dict[str, Any]]) -> None:
+    rows = {doc["id"]: mention_row(doc) for doc in docs}  # a repeat: the last one wins
+    with conn.cursor() as cur:
+        cur.executemany(
+            _UPSERT,
+            [
+                (
+                    *(pg_text(v) if isinstance(v, str) else v for v in row[:8]),
+                    pg_text(row[8]).split(),
+                    row[9],
+                )
+                for row in rows.values()
+            ],
+        )
+
+
+def search_mentions(
+    conn: psycopg.Connection,
+    query: MentionQuery,
+    now: datetime,
+    negative: float,
+    positive: float,
+) -> tuple[list[dict[str, Any]], int]:
+    """The page asked for (newest first) and the count of matches, exact up to COUNT_CAP
+    (or the page's end, paging past it); one more than that when there are more."""
+    where, params = search_conditions(query, now, negative, positive)
+    cap = max(COUNT_CAP, query.offset + query.limit)
+    total = scalar(
+        conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM mentions WHERE {where} LIMIT %s) capped",
+            [*params, cap + 1],
+        ).fetchone()
+    )
+    rows = conn.execute(
+        f"SELECT doc FROM mentions WHERE {where} ORDER BY at DESC, rid DESC LIMIT %s OFFSET %s",
+        [*params, query.limit, query.offset],
+    ).fetchall()
+    return [json.loads(r[0]) for r in rows], int(total)
+
+
+def period_rows(
+    conn: psycopg.Connection,
+    day: str,
+    lock: contextlib.AbstractContextManager[Any] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Records said on or after `day`, newest first, read PERIOD_PAGE at a time through a
+    server-side cursor in the connection's transaction (memory stays flat however long
+    the period). `lock` is held around each statement, not between pages."""
+    guard = lock or contextlib.nullcontext()
+    with guard:
+        cur = conn.cursor(name=f"period_{uuid.uuid4().hex}")
+        cur.execute("SELECT doc FROM mentions WHERE at >= %s ORDER BY at DESC, rid", (day,))
+    try:
+        while True:
+            with guard:
+                rows = cur.fetchmany(PERIOD_PAGE)
+            if not rows:
+                return
+            for (doc,) in rows:
+                yield json.loads(doc)
+    finally:
+        with guard:
+            if not conn.closed:
+                cur.close()
