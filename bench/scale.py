@@ -19,6 +19,8 @@ others against the poll interval, and digests sent.
 --query-mentions N first fills a PostgreSQL store with N mentions and an SQLite store with
 --sqlite-mentions (default N) and prints, side by side, the `mentions` query's p50/p95 and
 an ack's, quiet and under load (bench/scale_query.py); --feeds 0 skips the processes.
+A server in BUZZWATCH_DATABASE_URL already filled (`bench/scale_query.py --fill-only`) is
+measured as it is, and --keep DIR keeps the SQLite store built for later runs.
 """
 
 from __future__ import annotations
@@ -94,12 +96,13 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--query-mentions", type=int, default=0, help="see above (0: no query phase)")
     ap.add_argument("--sqlite-mentions", type=int, help="SQLite's, next to it (default: the same)")
+    ap.add_argument("--keep", type=Path, help="keep the built SQLite store here, reuse it later")
     args = ap.parse_args()
     if args.query_mentions:
         from bench.scale_query import run
 
         sqlite_n = args.query_mentions if args.sqlite_mentions is None else args.sqlite_mentions
-        run(args.query_mentions, sqlite_n, alerts=20_000)
+        run(args.query_mentions, sqlite_n, alerts=20_000, keep=args.keep)
         if not args.feeds:
             return 0
     bin_dir = find_bin()

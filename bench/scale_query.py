@@ -28,6 +28,7 @@ import contextlib
 import multiprocessing
 import os
 import random
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -353,7 +354,8 @@ def report(figures: dict[str, Figures], clients: int) -> None:
         + " | ".join(f"{b}: {f.mentions:,} mentions" for b, f in figures.items())
     )
     for b, f in figures.items():
-        print(f"   {b:<9} all queries: {spread(f.queries)}   (target p95 < 200)")
+        built = f"built in {f.build:,.0f} s" if f.build else "built by a run before"
+        print(f"   {b:<9} all queries: {spread(f.queries)}   (target p95 < 200; {built})")
     print(f"   {'query':<26}" + "".join(f"{b + ' p50/p95':>22}" for b in names))
     for words in QUERIES:
         cells = "".join(
@@ -390,15 +392,40 @@ def postgres_server() -> Iterator[str]:
         cluster.stop()
 
 
+def sqlite_store(folder: Path, n: int, alerts: int, keep: Path | None) -> float:
+    """An SQLite store of n mentions in `folder`: built there, or copied from `keep` (built
+    there first if missing). Returns the build time (0 when copied)."""
+    target = folder if keep is None else keep / f"sqlite-{n}-{alerts}"
+    took = 0.0
+    if keep is None or not (target / "BUILT").exists():
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        open_repository("sqlite", target).close()  # the schema
+        took = fill_sqlite(target / "buzzwatch.sqlite3", n, pool_docs(min(POOL, n)))
+        repo = open_repository("sqlite", target)
+        add_alerts(repo, alerts)
+        repo.close()
+        (target / "BUILT").write_text(f"{took:.1f}\n")
+    if target != folder:
+        shutil.copytree(target, folder, ignore=shutil.ignore_patterns("BUILT", ".lock"))
+    return took
+
+
 def run(
-    n: int, sqlite_n: int, alerts: int, repeat: int = 5, clients: int = 2, fill_only: bool = False
+    n: int,
+    sqlite_n: int,
+    alerts: int,
+    repeat: int = 5,
+    clients: int = 2,
+    keep: Path | None = None,
+    fill_only: bool = False,
 ) -> None:
     """Both stores filled and measured, one after the other, then side by side."""
-    pool = pool_docs(min(POOL, max(n, sqlite_n)))
     figures: dict[str, Figures] = {}
     with tempfile.TemporaryDirectory(prefix="bench-query-") as tmp:
-        folder = Path(tmp)
         if n:
+            folder = Path(tmp) / "postgres"
+            folder.mkdir()
             with postgres_server() as dsn:
                 repo = open_repository("postgres", folder)  # the schema
                 stored = repo.count_mentions()
@@ -408,21 +435,19 @@ def run(
                     print(f"   postgres: {stored:,} mentions already stored (a run before)")
                     n = stored
                 else:
-                    took = fill_postgres(dsn, n, pool)
+                    took = fill_postgres(dsn, n, pool_docs(min(POOL, n)))
                     repo = open_repository("postgres", folder)
                     add_alerts(repo, alerts)
                     repo.close()
-                if fill_only:
-                    return
-                figures["postgres"] = measure("postgres", folder, n, took, repeat, clients)
+                if not fill_only:
+                    figures["postgres"] = measure("postgres", folder, n, took, repeat, clients)
         if sqlite_n:
-            open_repository("sqlite", folder).close()
-            took = fill_sqlite(folder / "buzzwatch.sqlite3", sqlite_n, pool)
-            repo = open_repository("sqlite", folder)
-            add_alerts(repo, alerts)
-            repo.close()
-            figures["sqlite"] = measure("sqlite", folder, sqlite_n, took, repeat, clients)
-    report(figures, clients)
+            folder = Path(tmp) / "sqlite"
+            took = sqlite_store(folder, sqlite_n, alerts, keep)
+            if not fill_only:
+                figures["sqlite"] = measure("sqlite", folder, sqlite_n, took, repeat, clients)
+    if figures:
+        report(figures, clients)
 
 
 def main() -> None:
@@ -435,11 +460,12 @@ def main() -> None:
     ap.add_argument(
         "--fill-only",
         action="store_true",
-        help="fill the server in BUZZWATCH_DATABASE_URL and stop (later runs measure it)",
+        help="fill the server in BUZZWATCH_DATABASE_URL (and --keep) and stop",
     )
+    ap.add_argument("--keep", type=Path, help="keep the built SQLite store here, reuse it later")
     args = ap.parse_args()
     sqlite_n = args.mentions if args.sqlite_mentions is None else args.sqlite_mentions
-    run(args.mentions, sqlite_n, args.alerts, args.repeat, args.clients, args.fill_only)
+    run(args.mentions, sqlite_n, args.alerts, args.repeat, args.clients, args.keep, args.fill_only)
 
 
 if __name__ == "__main__":
