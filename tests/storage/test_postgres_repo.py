@@ -14,7 +14,7 @@ from core.alerting.lifecycle import AlertService
 from core.commands.context import Actor
 from core.commands.service import CommandService
 from core.domain.clock import FakeClock
-from core.domain.query import MentionQuery
+from core.domain.query import Estimate, MentionQuery
 from storage.atomic_json import StorageError
 from storage.postgres_repo import PostgresRepository
 from storage.postgres_schema import SCHEMA_VERSION
@@ -167,3 +167,31 @@ def test_a_period_is_read_a_page_at_a_time_from_a_server_side_cursor(
     next(abandoned)
     del abandoned  # its connection goes back to the pool
     assert len(list(repo.iter_mentions(None))) == 11
+
+
+def test_a_count_that_takes_too_long_is_the_planners_estimate(
+    repo: PostgresRepository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A capped count of a word joined with a filter can still visit a million rows: past
+    COUNT_BUDGET the planner's estimate is said ("about N") and the page is still shown."""
+    from storage import postgres_mentions
+
+    slow = postgres_mentions.COUNT_SQL.replace("capped", "capped, pg_sleep(1)")
+    monkeypatch.setattr(postgres_mentions, "COUNT_SQL", slow)
+    monkeypatch.setattr(postgres_mentions, "COUNT_BUDGET", "50ms")
+    ms = [mention(i, f"refund {i}", when=NOW - timedelta(minutes=i)) for i in range(12)]
+    repo.save_cycle(ms, [], [], [])
+    page, total = repo.search_mentions(MentionQuery(words=["refund"], limit=2), NOW, NEG, POS)
+    assert isinstance(total, Estimate) and total >= 3  # at least the page and one more
+    assert [d["id"] for d in page] == ["m0", "m1"]
+    clock = FakeClock(NOW)
+    commands = CommandService(make_config(tmp_path), repo, AlertService(repo, clock), clock)
+    reply = commands.run("mentions refund since:1d limit:2", Actor("u", "u", "console"))
+    assert reply.text.startswith(f"about {total:,} mention(s) of refund"), reply.text
+    # the budget was this count's only: the store's next statements run as before
+    monkeypatch.setattr(
+        postgres_mentions, "COUNT_SQL", postgres_mentions.COUNT_SQL.replace(", pg_sleep(1)", "")
+    )
+    with repo._tx() as conn:
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("0",)
+    assert repo.search_mentions(MentionQuery(words=["refund"]), NOW, NEG, POS)[1] == 12
