@@ -27,7 +27,13 @@ PERIOD_PAGE = 2000
 # ("about 140,000"): a capped count of a word joined with a filter (1% of 10M mentions)
 # still visits a million rows.
 COUNT_BUDGET = "100ms"
-COUNT_SQL = "SELECT count(*) FROM (SELECT 1 FROM mentions WHERE {where} LIMIT %s) capped"  # rows a period read fetches from its server-side cursor at a time
+COUNT_SQL = "SELECT count(*) FROM (SELECT 1 FROM mentions WHERE {where} LIMIT %s) capped"
+PAGE_SQL = "SELECT doc FROM mentions WHERE {where} ORDER BY at DESC, rid DESC LIMIT %s OFFSET %s"
+# A page of words looked for by walking the time index first, for this long (see below).
+WALK_BUDGET = "50ms"
+WALK = {
+    "enable_bitmapscan": "off"
+}  # rows a period read fetches from its server-side cursor at a time
 
 _UPSERT = (
     "INSERT INTO mentions(id, fetched_at, at, source_cf, brands_cf, flags, sentiment,"
@@ -70,29 +76,55 @@ def search_mentions(
     # These queries over millions of rows cost more than jit_above_cost: compiling them
     # would take longer than running them.
     conn.execute("SET LOCAL jit = off")
-    rows = conn.execute(
-        f"SELECT doc FROM mentions WHERE {where} ORDER BY at DESC, rid DESC LIMIT %s OFFSET %s",
-        [*params, query.limit, query.offset],
-    ).fetchall()
+    page_params = [*params, query.limit, query.offset]
+    rows = None
+    if query.words:
+        # Walking the time index newest first finds a page of a common word at once; the
+        # planner, misjudging words that go together ("sick all night"), may pick the word
+        # index and sort a million matches instead. So the walk goes first, for
+        # WALK_BUDGET; a rare word, that the walk would look for in vain, takes the index.
+        rows = _within(conn, WALK_BUDGET, PAGE_SQL.format(where=where), page_params, WALK)
+    if rows is None:
+        rows = conn.execute(PAGE_SQL.format(where=where), page_params).fetchall()
     page = [json.loads(r[0]) for r in rows]
     cap = max(COUNT_CAP, query.offset + query.limit)
+    counted = _within(conn, COUNT_BUDGET, COUNT_SQL.format(where=where), [*params, cap + 1])
+    if counted is not None:
+        return page, int(scalar(counted[0]))
+    plan = scalar(
+        conn.execute(
+            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM mentions WHERE {where}", params
+        ).fetchone()
+    )
+    guess = int(plan[0]["Plan"]["Plan Rows"])
+    return page, Estimate(max(guess, query.offset + len(page) + (len(page) == query.limit)))
+
+
+def _within(
+    conn: psycopg.Connection,
+    budget: str,
+    sql: str,
+    params: list[Any],
+    settings: dict[str, str] | None = None,
+) -> list[tuple[Any, ...]] | None:
+    """The rows of `sql` if it runs within `budget` (with `settings`), else None. In a
+    savepoint, the settings local to it and restored after: the rest of the transaction
+    runs as before."""
+    names = ["statement_timeout", *(settings or {})]
+    values = [budget, *(settings or {}).values()]
     try:
-        with conn.transaction():  # a savepoint: a cancelled count leaves the rest alone
-            before = scalar(conn.execute("SELECT current_setting('statement_timeout')").fetchone())
-            conn.execute("SELECT set_config('statement_timeout', %s, true)", (COUNT_BUDGET,))
-            total = int(
-                scalar(conn.execute(COUNT_SQL.format(where=where), [*params, cap + 1]).fetchone())
-            )
-            conn.execute("SELECT set_config('statement_timeout', %s, true)", (before,))
-    except psycopg.errors.QueryCanceled:
-        plan = scalar(
-            conn.execute(
-                f"EXPLAIN (FORMAT JSON) SELECT 1 FROM mentions WHERE {where}", params
+        with conn.transaction():
+            before = conn.execute(
+                "SELECT " + ", ".join("current_setting(%s)" for _ in names), names
             ).fetchone()
-        )
-        guess = int(plan[0]["Plan"]["Plan Rows"])
-        total = Estimate(max(guess, query.offset + len(page) + (len(page) == query.limit)))
-    return page, total
+            for name, value in zip(names, values, strict=True):
+                conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+            rows = conn.execute(sql, params).fetchall()
+            for name, value in zip(names, before or (), strict=True):
+                conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+            return rows
+    except psycopg.errors.QueryCanceled:
+        return None
 
 
 def period_rows(

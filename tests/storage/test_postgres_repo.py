@@ -195,3 +195,20 @@ def test_a_count_that_takes_too_long_is_the_planners_estimate(
     with repo._tx() as conn:
         assert conn.execute("SHOW statement_timeout").fetchone() == ("0",)
     assert repo.search_mentions(MentionQuery(words=["refund"]), NOW, NEG, POS)[1] == 12
+
+
+def test_a_statement_over_its_budget_gives_way_and_the_transaction_goes_on(
+    repo: PostgresRepository,
+) -> None:
+    """How a page first walks the time index (bitmap scans off) and a count is tried: each
+    within a budget, its settings undone after, a cancelled one leaving the rest alone."""
+    from storage.postgres_mentions import _within
+
+    with repo._tx() as conn:
+        assert _within(conn, "50ms", "SELECT pg_sleep(1)", []) is None
+        rows = _within(conn, "5s", "SELECT 7", [], {"enable_bitmapscan": "off"})
+        assert rows == [(7,)]
+        settings = conn.execute(
+            "SELECT current_setting('statement_timeout'), current_setting('enable_bitmapscan')"
+        ).fetchone()
+        assert settings == ("0", "on")
