@@ -1,6 +1,7 @@
 """Several Buzzwatch processes on one PostgreSQL database, one of them killed mid-cycle.
 
     python bench/scale.py [--feeds 2000] [--processes 3] [--entries 5] [--every 60]
+                          [--query-mentions 10000000 [--sqlite-mentions N]]
 
 Starts a throwaway PostgreSQL cluster (as tests/postgres_server.py does: initdb and pg_ctl
 needed), local RSS feeds on 127.0.0.1 and a chat stand-in (a webhook on 127.0.0.1), then N
@@ -14,6 +15,12 @@ Prints: items seen against items served, brand mentions stored and counted on al
 the new stories' alerts posted and posted twice (only the killed process's send in flight
 may be), when the killed process's leases ran out and its sources were polled by the
 others against the poll interval, and digests sent.
+
+--query-mentions N first fills a PostgreSQL store with N mentions and an SQLite store with
+--sqlite-mentions (default N) and prints, side by side, the `mentions` query's p50/p95 and
+an ack's, quiet and under load (bench/scale_query.py); --feeds 0 skips the processes.
+A server in BUZZWATCH_DATABASE_URL already filled (`bench/scale_query.py --fill-only`) is
+measured as it is, and --keep DIR keeps the SQLite store built for later runs.
 """
 
 from __future__ import annotations
@@ -87,7 +94,17 @@ def main() -> int:
     ap.add_argument("--entries", type=int, default=5)
     ap.add_argument("--every", type=int, default=60, help="poll interval, seconds")
     ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--query-mentions", type=int, default=0, help="see above (0: no query phase)")
+    ap.add_argument("--sqlite-mentions", type=int, help="SQLite's, next to it (default: the same)")
+    ap.add_argument("--keep", type=Path, help="keep the built SQLite store here, reuse it later")
     args = ap.parse_args()
+    if args.query_mentions:
+        from bench.scale_query import run
+
+        sqlite_n = args.query_mentions if args.sqlite_mentions is None else args.sqlite_mentions
+        run(args.query_mentions, sqlite_n, alerts=20_000, keep=args.keep)
+        if not args.feeds:
+            return 0
     bin_dir = find_bin()
     if bin_dir is None:
         sys.exit("needs pg_ctl and initdb: apt-get install postgresql")

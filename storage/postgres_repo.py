@@ -36,10 +36,10 @@ from core.domain.models import Alert, Mention, OutboxItem
 from core.domain.query import MentionQuery
 from storage.atomic_json import StorageError, save_derived_file
 from storage.common import AlertOutboxWrites, SQLOnceKeys, alert_number, dumps, scalar, signed64
-from storage.mention_search import mention_row
 from storage.postgres_alerts import PostgresReads
+from storage.postgres_mentions import period_rows, put_mentions, search_mentions
 from storage.postgres_schema import migrate
-from storage.postgres_search import pg_text, search_conditions
+from storage.postgres_search import pg_text
 
 DEFAULT_DSN_ENV = "BUZZWATCH_DATABASE_URL"
 PIPELINE_LOCK = 0x42575A02  # advisory lock key: any constant the app owns
@@ -187,36 +187,27 @@ class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
                 )
 
     def _put_mentions(self, docs: list[dict[str, Any]]) -> None:
-        rows = {doc["id"]: mention_row(doc) for doc in docs}  # a repeat: the last one wins
-        with self._tx() as conn, conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO mentions(id, fetched_at, at, source_cf, brands_cf, flags, sentiment,"
-                " search, grams, doc) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-                " ON CONFLICT (id) DO UPDATE SET fetched_at = excluded.fetched_at,"
-                " at = excluded.at, source_cf = excluded.source_cf,"
-                " brands_cf = excluded.brands_cf, flags = excluded.flags,"
-                " sentiment = excluded.sentiment, search = excluded.search,"
-                " grams = excluded.grams, doc = excluded.doc",
-                [
-                    (
-                        *(pg_text(v) if isinstance(v, str) else v for v in row[:8]),
-                        pg_text(row[8]).split(),
-                        row[9],
-                    )
-                    for row in rows.values()
-                ],
-            )
+        with self._tx() as conn:
+            put_mentions(conn, docs)
 
     def iter_mentions(self, since: datetime | None) -> Iterable[dict[str, Any]]:
         """Records said (published, else fetched: the `at` the queries use) on or after
-        `since`'s UTC day, newest first."""
+        `since`'s UTC day, newest first: read a page at a time from a server-side cursor,
+        on a connection of its own (or the transaction in progress)."""
         day = since.astimezone(UTC).date().isoformat() if since else ""
-        with self._tx() as conn:
-            rows = conn.execute(
-                "SELECT doc FROM mentions WHERE at >= %s ORDER BY at DESC, rid",
-                (day,),
-            ).fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return self._period(day)
+
+    def _period(self, day: str) -> Iterator[dict[str, Any]]:
+        try:
+            joined: psycopg.Connection | None = getattr(self._local, "conn", None) or self._ro
+            if joined is not None:  # (read-only: the run's one connection, under its lock)
+                yield from period_rows(joined, day, self._lock)
+                return
+            assert self._pool is not None
+            with self._pool.connection() as conn, conn.transaction():
+                yield from period_rows(conn, day)
+        except psycopg.Error as err:
+            raise StorageError(f"PostgreSQL store: {err}") from err
 
     def search_mentions(
         self,
@@ -225,18 +216,10 @@ class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
         negative_threshold: float,
         positive_threshold: float,
     ) -> tuple[list[dict[str, Any]], int]:
-        """Matching records, newest first: the page asked for and the total count."""
-        where, params = search_conditions(query, now, negative_threshold, positive_threshold)
+        """Matching records, newest first: the page asked for and the count (exact up to
+        COUNT_CAP: storage/postgres_mentions.py)."""
         with self._tx() as conn:
-            total = scalar(
-                conn.execute(f"SELECT count(*) FROM mentions WHERE {where}", params).fetchone()
-            )
-            rows = conn.execute(
-                f"SELECT doc FROM mentions WHERE {where} ORDER BY at DESC, rid DESC"
-                " LIMIT %s OFFSET %s",
-                [*params, query.limit, query.offset],
-            ).fetchall()
-        return [json.loads(r[0]) for r in rows], int(total)
+            return search_mentions(conn, query, now, negative_threshold, positive_threshold)
 
     def count_mentions(self) -> int:
         with self._tx() as conn:

@@ -10,7 +10,7 @@ from core.commands.parsing import parse_query, unknown_name
 from core.commands.registry import CommandGroup
 from core.config import Config
 from core.domain.durations import format_duration
-from core.domain.query import MentionQuery
+from core.domain.query import COUNT_CAP, Estimate, MentionQuery
 from core.domain.repository import Repository
 
 commands = CommandGroup()
@@ -44,13 +44,16 @@ def mentions(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
         raise unknown_name("source", query.source, sources)
     shown_to = query.offset + len(page)
     what = " ".join(query.words) or "anything"
+    counted = f"{COUNT_CAP:,}+" if total > COUNT_CAP else str(total)
+    if isinstance(total, Estimate):
+        counted = f"about {total:,}"
     period = f"in the last {format_duration(query.since)}"
     if not total:
         text = f"No mentions of {what} {period}."
     elif not page:
-        text = f"No more mentions of {what} {period} ({total} in all; offset:{query.offset} is past the end)."
+        text = f"No more mentions of {what} {period} ({counted} in all; offset:{query.offset} is past the end)."
     else:
-        text = f"{total} mention(s) of {what} {period}; showing {query.offset + 1}-{shown_to}."
+        text = f"{counted} mention(s) of {what} {period}; showing {query.offset + 1}-{shown_to}."
     return Reply(
         text,
         mentions=page,

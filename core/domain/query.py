@@ -15,6 +15,18 @@ DEFAULT_SINCE = timedelta(days=7)
 # longest duration Buzzwatch reads.
 SINCE_RANGE = (timedelta(minutes=1), MAX_DURATION)
 DEFAULT_LIMIT = 10
+# A `mentions` total is exact up to this many; past it a store may stop counting (an exact
+# count of a common word over 10M stored mentions reads a million rows) and the reply says
+# "10,000+" (a store answers more than COUNT_CAP then; paging further, it counts on to the
+# page's end). A count that would take too long may be an Estimate instead.
+COUNT_CAP = 10_000
+
+
+class Estimate(int):
+    """A `mentions` total that is the store's estimate, not a count (a count that would
+    take too long): the reply says "about N"."""
+
+
 MAX_LIMIT = 50
 SENTIMENTS = {
     "neg": "negative",

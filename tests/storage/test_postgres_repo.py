@@ -5,15 +5,21 @@ server."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from core.domain.query import MentionQuery
+from core.alerting.lifecycle import AlertService
+from core.commands.context import Actor
+from core.commands.service import CommandService
+from core.domain.clock import FakeClock
+from core.domain.query import Estimate, MentionQuery
 from storage.atomic_json import StorageError
 from storage.postgres_repo import PostgresRepository
 from storage.postgres_schema import SCHEMA_VERSION
 from tests import postgres_server
+from tests.conftest import make_config
 from tests.storage.repository_contract import NEG, NOW, POS, mention
 
 
@@ -107,3 +113,102 @@ def test_a_version_2_database_gets_the_once_keys_table(postgres_schema: str) -> 
         repo.close()
     with psycopg.connect(postgres_schema) as conn:
         assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (3,)
+
+
+def test_a_count_past_the_cap_stops_and_the_reply_says_so(
+    repo: PostgresRepository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over 10M mentions an exact count of a common word reads a million rows: the count
+    stops one past COUNT_CAP (here 5) and the reply says "5+"; paging past the cap counts
+    on to the page's end, so the next page is still offered."""
+    from core.commands import search
+    from storage import postgres_mentions
+
+    monkeypatch.setattr(postgres_mentions, "COUNT_CAP", 5)
+    monkeypatch.setattr(search, "COUNT_CAP", 5)
+    ms = [mention(i, f"refund {i}", when=NOW - timedelta(minutes=i)) for i in range(12)]
+    ms.append(mention(99, "other"))
+    repo.save_cycle(ms, [], [], [])
+    page, total = repo.search_mentions(MentionQuery(words=["refund"], limit=2), NOW, NEG, POS)
+    assert total == 6 and [d["id"] for d in page] == ["m0", "m1"]
+    query = MentionQuery(words=["refund"], limit=3, offset=6)
+    page, total = repo.search_mentions(query, NOW, NEG, POS)
+    assert [d["id"] for d in page] == ["m6", "m7", "m8"] and total == 10  # counted to 9, +1
+    _, total = repo.search_mentions(MentionQuery(words=["refund"], limit=4), NOW, NEG, POS)
+    assert total == 6
+    few, total = repo.search_mentions(MentionQuery(words=["other"]), NOW, NEG, POS)
+    assert total == 1 and len(few) == 1  # under the cap: exact
+
+    clock = FakeClock(NOW)
+    commands = CommandService(make_config(tmp_path), repo, AlertService(repo, clock), clock)
+    reply = commands.run("mentions refund since:1d limit:2", Actor("u", "u", "console"))
+    assert reply.text.startswith("5+ mention(s) of refund") and reply.next_offset == 2
+    reply = commands.run("mentions refund since:1d limit:5 offset:10", Actor("u", "u", "console"))
+    assert reply.text.startswith("5+ mention(s) of refund") and reply.next_offset is None
+    assert [d["id"] for d in reply.mentions] == ["m10", "m11"]
+
+
+def test_a_period_is_read_a_page_at_a_time_from_a_server_side_cursor(
+    repo: PostgresRepository, postgres_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage import postgres_mentions
+
+    monkeypatch.setattr(postgres_mentions, "PERIOD_PAGE", 3)
+    ms = [mention(i, f"m {i}", when=NOW - timedelta(hours=i)) for i in range(10)]
+    repo.save_cycle(ms, [], [], [])
+    rows = iter(repo.iter_mentions(NOW - timedelta(days=1)))
+    assert next(rows)["id"] == "m0"
+    with psycopg.connect(postgres_schema, autocommit=True) as conn:
+        queries = [r[0] for r in conn.execute("SELECT query FROM pg_stat_activity")]
+    assert any(q.startswith('FETCH FORWARD 3 FROM "period_') for q in queries), queries
+    repo.save_cycle([mention(50, "written meanwhile")], [], [], [])  # the store is not held
+    assert [d["id"] for d in rows] == [f"m{i}" for i in range(1, 10)]
+    abandoned = iter(repo.iter_mentions(None))
+    next(abandoned)
+    del abandoned  # its connection goes back to the pool
+    assert len(list(repo.iter_mentions(None))) == 11
+
+
+def test_a_count_that_takes_too_long_is_the_planners_estimate(
+    repo: PostgresRepository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A capped count of a word joined with a filter can still visit a million rows: past
+    COUNT_BUDGET the planner's estimate is said ("about N") and the page is still shown."""
+    from storage import postgres_mentions
+
+    slow = postgres_mentions.COUNT_SQL.replace("capped", "capped, pg_sleep(1)")
+    monkeypatch.setattr(postgres_mentions, "COUNT_SQL", slow)
+    monkeypatch.setattr(postgres_mentions, "COUNT_BUDGET", "50ms")
+    ms = [mention(i, f"refund {i}", when=NOW - timedelta(minutes=i)) for i in range(12)]
+    repo.save_cycle(ms, [], [], [])
+    page, total = repo.search_mentions(MentionQuery(words=["refund"], limit=2), NOW, NEG, POS)
+    assert isinstance(total, Estimate) and total >= 3  # at least the page and one more
+    assert [d["id"] for d in page] == ["m0", "m1"]
+    clock = FakeClock(NOW)
+    commands = CommandService(make_config(tmp_path), repo, AlertService(repo, clock), clock)
+    reply = commands.run("mentions refund since:1d limit:2", Actor("u", "u", "console"))
+    assert reply.text.startswith(f"about {total:,} mention(s) of refund"), reply.text
+    # the budget was this count's only: the store's next statements run as before
+    monkeypatch.setattr(
+        postgres_mentions, "COUNT_SQL", postgres_mentions.COUNT_SQL.replace(", pg_sleep(1)", "")
+    )
+    with repo._tx() as conn:
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("0",)
+    assert repo.search_mentions(MentionQuery(words=["refund"]), NOW, NEG, POS)[1] == 12
+
+
+def test_a_statement_over_its_budget_gives_way_and_the_transaction_goes_on(
+    repo: PostgresRepository,
+) -> None:
+    """How a page first walks the time index (bitmap scans off) and a count is tried: each
+    within a budget, its settings undone after, a cancelled one leaving the rest alone."""
+    from storage.postgres_mentions import _within
+
+    with repo._tx() as conn:
+        assert _within(conn, "50ms", "SELECT pg_sleep(1)", []) is None
+        rows = _within(conn, "5s", "SELECT 7", [], {"enable_bitmapscan": "off"})
+        assert rows == [(7,)]
+        settings = conn.execute(
+            "SELECT current_setting('statement_timeout'), current_setting('enable_bitmapscan')"
+        ).fetchone()
+        assert settings == ("0", "on")
