@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from core.domain.query import COUNT_CAP, Estimate, MentionQuery
+from core.domain.query import COUNT_CAP, Capped, Estimate, MentionQuery
 from storage.common import scalar
 from storage.mention_search import mention_row
 from storage.postgres_search import pg_text, search_conditions
@@ -90,7 +90,8 @@ def search_mentions(
     cap = max(COUNT_CAP, query.offset + query.limit)
     counted = _within(conn, COUNT_BUDGET, COUNT_SQL.format(where=where), [*params, cap + 1])
     if counted is not None:
-        return page, int(scalar(counted[0]))
+        total = int(scalar(counted[0]))
+        return page, Capped(total) if total > cap else total
     plan = scalar(
         conn.execute(
             f"EXPLAIN (FORMAT JSON) SELECT 1 FROM mentions WHERE {where}", params

@@ -10,7 +10,7 @@ from core.commands.parsing import parse_query, unknown_name
 from core.commands.registry import CommandGroup
 from core.config import Config
 from core.domain.durations import format_duration
-from core.domain.query import COUNT_CAP, Estimate, MentionQuery
+from core.domain.query import Capped, Estimate, MentionQuery
 from core.domain.repository import Repository
 
 commands = CommandGroup()
@@ -44,8 +44,10 @@ def mentions(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
         raise unknown_name("source", query.source, sources)
     shown_to = query.offset + len(page)
     what = " ".join(query.words) or "anything"
-    counted = f"{COUNT_CAP:,}+" if total > COUNT_CAP else str(total)
-    if isinstance(total, Estimate):
+    counted = str(total)
+    if isinstance(total, Capped):
+        counted = f"{total - 1:,}+"
+    elif isinstance(total, Estimate):
         counted = f"about {total:,}"
     period = f"in the last {format_duration(query.since)}"
     if not total:

@@ -16,10 +16,16 @@ DEFAULT_SINCE = timedelta(days=7)
 SINCE_RANGE = (timedelta(minutes=1), MAX_DURATION)
 DEFAULT_LIMIT = 10
 # A `mentions` total is exact up to this many; past it a store may stop counting (an exact
-# count of a common word over 10M stored mentions reads a million rows) and the reply says
-# "10,000+" (a store answers more than COUNT_CAP then; paging further, it counts on to the
-# page's end). A count that would take too long may be an Estimate instead.
+# count of a common word over 10M stored mentions reads a million rows) and answer a Capped
+# total, and the reply says "10,000+" (paging further, it counts on to the page's end). A
+# count that would take too long may be an Estimate instead. A store that counts cheaply
+# (SQLite's full-text index) answers the exact number.
 COUNT_CAP = 10_000
+
+
+class Capped(int):
+    """A `mentions` total where the store stopped counting, one past where it stopped:
+    there are at least this many matches, and the reply says "{self - 1}+"."""
 
 
 class Estimate(int):

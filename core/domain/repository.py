@@ -48,8 +48,9 @@ class Repository(Protocol):
     ) -> tuple[list[dict[str, Any]], int]:
         """The `mentions` query, run where the records are: the page asked for (newest first)
         and the total count; the same answer as core.reports.query.search_records over every record.
-        A store may stop counting past max(COUNT_CAP, offset + limit) and answer any
-        number above it (core.domain.query: the reply then says "10,000+")."""
+        A store may stop counting past max(COUNT_CAP, offset + limit) and answer a
+        core.domain.query.Capped total one past it (the reply then says "10,000+"), or an
+        Estimate when counting would take too long."""
 
     def count_mentions(self) -> int:
         """How many mention records are stored."""
