@@ -113,6 +113,10 @@ class AlertOutboxWrites(ABC):
     def _put_dead_letter(self, seq: int, item: OutboxItem) -> None: ...
 
     @abstractmethod
+    def _take_dead_letters(self) -> list[OutboxItem]:
+        """Delete every dead letter and return the ones this write deleted, in queue order."""
+
+    @abstractmethod
     def set_state(self, key: str, value: Any) -> None: ...
 
     # --- the shared logic -------------------------------------------------------------------
@@ -166,6 +170,19 @@ class AlertOutboxWrites(ABC):
                 if item.status == OutboxStatus.DEAD:
                     self._put_dead_letter(seq, item)
             self._record_refs(refs or [])
+
+    def retry_dead_letters(self) -> int:
+        with self._write():
+            dead = self._take_dead_letters()
+            for item in dead:
+                item.status, item.attempts = OutboxStatus.PENDING.value, 0
+                item.next_attempt_at = item.held_until = item.last_error = ""
+            self._put_outbox([(outbox_seq(item), item) for item in dead])
+        return len(dead)
+
+    def drop_dead_letters(self) -> int:
+        with self._write():
+            return len(self._take_dead_letters())
 
     def _record_refs(self, refs: Iterable[tuple[str, str, dict[str, str]]]) -> None:
         for alert_id, destination, ref in refs:

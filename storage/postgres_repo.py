@@ -339,6 +339,12 @@ class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
                 (seq, dumps(item.to_dict())),
             )
 
+    def _take_dead_letters(self) -> list[OutboxItem]:
+        # DELETE ... RETURNING: of two processes taking them at once, each row goes to one.
+        with self._tx() as conn:
+            rows = conn.execute("DELETE FROM dead_letters RETURNING seq, doc").fetchall()
+        return [OutboxItem.from_dict(json.loads(doc)) for _, doc in sorted(rows)]
+
     def _items(self, sql: str, params: Iterable[Any] = ()) -> list[OutboxItem]:
         with self._tx() as conn:
             rows = conn.execute(sql, list(params)).fetchall()

@@ -429,6 +429,11 @@ class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnce
             (seq, dumps(item.to_dict())),
         )
 
+    def _take_dead_letters(self) -> list[OutboxItem]:
+        rows = self._db.execute("SELECT doc FROM dead_letters ORDER BY seq").fetchall()
+        self._db.execute("DELETE FROM dead_letters")
+        return [OutboxItem.from_dict(json.loads(r[0])) for r in rows]
+
     def pending_outbox(self) -> list[OutboxItem]:
         with self._lock:
             rows = self._db.execute("SELECT doc FROM outbox ORDER BY seq").fetchall()

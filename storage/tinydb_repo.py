@@ -383,6 +383,11 @@ class TinyDBRepository(ScanReads, AlertOutboxWrites, OneProcessLeases):
     def _put_dead_letter(self, seq: int, item: OutboxItem) -> None:
         self._dead.upsert(Document(item.to_dict(), doc_id=seq))
 
+    def _take_dead_letters(self) -> list[OutboxItem]:
+        docs = sorted(self._dead.all(), key=lambda d: d.doc_id)
+        self._dead.truncate()
+        return [OutboxItem.from_dict(d) for d in docs]
+
     def pending_outbox(self) -> list[OutboxItem]:
         with self._lock:
             docs = sorted(self._outbox.all(), key=lambda d: d.doc_id)

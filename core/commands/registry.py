@@ -46,6 +46,9 @@ class Guard(Enum):
     # The right to change every alert the silence holds back: a brand's, or for a source or
     # a route every brand's. The handler checks it once it knows what is silenced.
     SILENCED_BRANDS = "silenced brands"
+    # The right to change every brand's alerts (dead letters may hold any brand's): checked
+    # by the handler before it changes anything.
+    EVERY_BRAND = "every brand"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from core.commands.context import (
     UsageError,
     allow_everyone,
 )
+from core.commands.dead_letters import commands as dead_letter_commands
 from core.commands.help_text import commands as help_commands
 from core.commands.help_text import render_help
 from core.commands.parsing import MAX_COMMAND_CHARS, command_word, tokenize
@@ -30,6 +31,7 @@ COMMANDS = Registry(
         search_commands,
         alert_commands,
         status_commands,
+        dead_letter_commands,
         report_commands,
         silence_commands,
         help_commands,

@@ -102,7 +102,14 @@ def unsilence(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
 def silence_refusal(ctx: CommandContext, actor: Actor, kind: str, value: str) -> str | None:
     """A source or a route can carry any brand's alerts: silencing one needs the right to
     change every brand's alerts; silencing a brand, that brand's."""
-    brands = [value] if kind == "brand" else [b.name for b in ctx.config.brands]
+    if kind != "brand":
+        return every_brand_refusal(ctx, actor)
+    return ctx.permission(actor, scope(value))
+
+
+def every_brand_refusal(ctx: CommandContext, actor: Actor) -> str | None:
+    """Why `actor` may not change every brand's alerts, or None if they may."""
+    brands = [b.name for b in ctx.config.brands]
     return next((why for why in (ctx.permission(actor, scope(b)) for b in brands) if why), None)
 
 

@@ -54,6 +54,8 @@ def status(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
         )
     if len(dead) > DEAD_LISTED:
         lines.append(f"  +{len(dead) - DEAD_LISTED} more (older)")
+    if dead:
+        lines.append("deadletters: all of them, to retry or clear")
     return Reply("\n".join(lines))
 
 

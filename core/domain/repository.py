@@ -150,6 +150,14 @@ class Repository(Protocol):
 
     def dead_letters(self) -> list[OutboxItem]: ...
 
+    def retry_dead_letters(self) -> int:
+        """Put every dead letter back in the outbox, due now and with no attempts made, at
+        the place in the queue it had (so it goes before what was queued after it); in one
+        write. Returns how many. Two processes retrying at once requeue each item once."""
+
+    def drop_dead_letters(self) -> int:
+        """Delete every dead letter; returns how many."""
+
     # --- several processes sharing one store (postgres) ---
     # A store that only one process opens (tinydb, sqlite) answers as if it held every lease.
     def claim_outbox(self, lease: timedelta) -> list[OutboxItem]:

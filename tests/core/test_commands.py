@@ -364,3 +364,24 @@ def test_an_unknown_brand_is_said_the_same_way_everywhere(
     reply = service.run(text, ANN)
     assert not reply.ok
     assert reply.text == "Unknown brand 'Nobody'; brands: Acme. Type `help` for usage."
+
+
+def test_dead_letters_retry_and_clear_need_the_right_to_every_brand(
+    service: CommandService,
+) -> None:
+    """Dead letters may hold any brand's alerts: retrying or clearing them needs what
+    silencing a whole source needs; listing them does not."""
+    item = service.repo.pending_outbox()[0]
+    item.status, item.last_error = "dead", "HTTP 404 \u202egnp.exe\n<!channel> " + "x" * 500
+    service.repo.save_outbox(item)
+    service.permission = lambda actor, alert: None if actor.id == "U1" else "Not for you."
+    listed = service.run("deadletters", BOB)
+    assert listed.ok and listed.text.startswith("1 dead letter(s)")
+    line = listed.text.splitlines()[1]
+    assert "\u202e" not in line and "\n" not in line and len(line) < 250  # capped, one line
+    refused = service.run("deadletters clear", BOB)
+    assert not refused.ok and refused.text == "Not for you."
+    assert len(service.repo.dead_letters()) == 1
+    assert not service.run("deadletters purge", ANN).ok
+    assert service.run("deadletters retry", ANN).text == "Queued 1 dead letter(s) again."
+    assert service.repo.dead_letters() == []

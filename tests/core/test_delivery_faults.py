@@ -371,3 +371,34 @@ def test_a_long_outage_keeps_retrying_within_a_minute_after_a_thousand_tries(
     wait = datetime.fromisoformat(item.next_attempt_at) - clock.now()
     assert timedelta(0) < wait <= timedelta(seconds=60)
     node.close()
+
+
+def test_dead_letters_go_again_once_the_cause_is_fixed(tmp_path: Path, chat: ChatServer) -> None:
+    """A channel that refused every message (404) is fixed: `deadletters retry` queues the
+    dead letters again and each is delivered once, in the order they were queued, ahead of
+    what came after them; `deadletters clear` deletes what is left."""
+    clock = FakeClock(START)
+    refusing = [True]
+    chat.respond = lambda body: (404, {}) if refusing[0] else (200, {})
+    node = Node(tmp_path, chat, clock)
+    ann = Actor("u", "ann", "console")
+    node.push(3)
+    node.run(5)
+    assert len(node.repo.dead_letters()) == 3 and chat.received == []
+    listed = node.commands.run("deadletters", ann).text
+    assert listed.startswith("3 dead letter(s)") and "HTTP 404" in listed
+    assert "deadletters: all of them" in node.commands.run("status", ann).text
+    refusing[0] = False
+    assert node.commands.run("deadletters retry", ann).text == "Queued 3 dead letter(s) again."
+    assert node.repo.dead_letters() == []
+    assert all(o.attempts == 0 for o in node.repo.pending_outbox())
+    node.run(3)
+    assert posted_alert_ids(chat) == ["A1", "A2", "A3"]
+    assert node.repo.pending_outbox() == [] and node.repo.dead_letters() == []
+    assert node.commands.run("deadletters retry", ann).text == "No dead letters."
+    refusing[0] = True
+    node.push(1, start=10)
+    node.run(3)
+    assert node.commands.run("deadletters clear", ann).text == "Deleted 1 dead letter(s)."
+    assert node.commands.run("deadletters", ann).text == "No dead letters."
+    node.close()

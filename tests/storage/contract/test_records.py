@@ -295,3 +295,31 @@ def test_a_lone_process_holds_every_destination_and_source(repo: Repository) -> 
     assert [o.destination for o in claimed] == list("abab")
     assert repo.claim_source("feed", timedelta(minutes=5))
     assert repo.claim_source("feed", timedelta(minutes=5))  # its own lease, renewed
+
+
+def test_dead_letters_retried_in_their_place_or_dropped(
+    repo: Repository, open_repo: Opener
+) -> None:
+    alerts = store_alerts(repo, 4, with_outbox=True)
+    first, second, third, fourth = repo.pending_outbox()
+    for item in (first, third):
+        item.status, item.attempts, item.last_error = OutboxStatus.DEAD.value, 3, "HTTP 404"
+        item.next_attempt_at = NOW.isoformat()
+        repo.save_outbox(item)
+    assert repo.dead_letters() == [first, third]
+    repo = reopen(repo, open_repo)
+    assert repo.retry_dead_letters() == 2
+    assert repo.dead_letters() == []
+    again = repo.pending_outbox()
+    # Back in their places, before what was queued after them, with no attempts made.
+    assert [o.alert_id for o in again] == [a.id for a in alerts]
+    assert [o.id for o in again] == [first.id, second.id, third.id, fourth.id]
+    revived = again[0]
+    assert (revived.status, revived.attempts, revived.last_error) == ("pending", 0, "")
+    assert revived.next_attempt_at == "" and revived.message == first.message
+    assert repo.retry_dead_letters() == 0
+    fourth.status = OutboxStatus.DEAD.value
+    repo.save_outbox(fourth)
+    assert repo.drop_dead_letters() == 1
+    repo = reopen(repo, open_repo)
+    assert repo.dead_letters() == [] and len(repo.pending_outbox()) == 3
