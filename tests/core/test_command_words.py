@@ -26,6 +26,9 @@ HELP = """Buzzwatch commands:
   status                   open alerts and the delivery queue
   status all [page:N]      every open alert with its status, severity, brand, age and title
   sources                  every source with its health (last success, errors)
+  deadletters              the messages that could not be delivered, and why
+  deadletters retry        queue them all again (once the cause is fixed)
+  deadletters clear        delete them all
   digest [brand] [since:24h]   the digest: volume, sentiment, top mentions, questions, KOLs
   stats [brand] [since:7d]     mention counts by day, sentiment, source and aspect
   silence <brand|source|route> <name> <duration>   no new alerts for it until then
@@ -100,6 +103,9 @@ def test_an_alias_does_what_its_command_does(
         ("静默 source weibo 2h", False),
         ("unsilence 1", False),
         ("unsilence", False),
+        ("deadletters", True),
+        ("deadletters retry", False),
+        ("deadletters clear", False),
         ("ack A1", False),
         ("确认 A1", False),
         ("assign A1 bob", False),
