@@ -170,6 +170,9 @@ class Buzzwatch:
         jobs.every("archive", ARCHIVE_EVERY, self.archive, first_run=self.clock.now())
 
     def close(self) -> None:
+        from sources import parsing
+
+        parsing.close()  # the feed-parsing workers, if any were started
         self.http.close()
         self.repo.close()
         set_display_timezone(UTC)

@@ -17,15 +17,18 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any
 
 from core.domain.models import Mention
+from sources.base import SourceError
 from sources.records import Parser
 
 log = logging.getLogger("buzzwatch.sources")
@@ -55,8 +58,10 @@ class _Collect(logging.Handler):
 
 
 def _worker_start(parent: int) -> None:
-    # Ctrl-C reaches the whole process group: the bot stops its workers itself.
+    # Ctrl-C reaches the whole process group, and a service manager's SIGTERM the whole
+    # control group: the bot stops its workers itself (a parse in flight then finishes).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # A bot that is killed (SIGKILL, a crash) cannot: its workers, which hold both ends of
     # their task queue and so never see it close, notice their parent gone and exit.
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
@@ -83,9 +88,19 @@ def _parse_here(
     try:
         return parse(content, source, now, headers), None, collect.records
     except Exception as err:
-        return None, err, collect.records
+        return None, _portable(err), collect.records
     finally:
         root.removeHandler(collect)
+
+
+def _portable(err: Exception) -> Exception:
+    """`err` if it survives the trip back to the bot's process, else a SourceError that says
+    what it was (an exception that cannot be rebuilt there would break the whole pool)."""
+    try:
+        pickle.loads(pickle.dumps(err))
+    except Exception:
+        return SourceError(f"{type(err).__name__}: {err}")
+    return err
 
 
 def start(wait: bool = False) -> ProcessPoolExecutor:
@@ -121,8 +136,15 @@ def parse_in_pool(
     if not _started():  # the first answers of a run are not held up by the workers' start
         return parse(content, source, now, headers)
     level = logging.getLogger("buzzwatch.sources").getEffectiveLevel()
-    future = pool.submit(_parse_here, parse, content, source, now, headers, level)
-    mentions, err, records = future.result()
+    try:
+        future = pool.submit(_parse_here, parse, content, source, now, headers, level)
+        mentions, err, records = future.result()
+    except BrokenProcessPool:
+        # A worker died (killed, out of memory): this pool takes no more work. The next
+        # parse starts a new one; this answer is parsed here.
+        log.warning("a feed-parsing worker process died; starting new ones")
+        _discard(pool)
+        return parse(content, source, now, headers)
     for record in records:
         logging.getLogger(record.name).handle(record)
     if err is not None:
@@ -144,11 +166,17 @@ def pooled(parse: Parser) -> Parser:
 
 def close() -> None:
     """Stop the workers (they are started again if a parse needs them)."""
+    _discard(_pool)
+
+
+def _discard(pool: ProcessPoolExecutor | None) -> None:
+    """Stop `pool` and forget it, if it is still the current one."""
     global _pool, _up
     with _lock:
-        pool, _pool, _up = _pool, None, []
-    if pool is not None:
-        pool.shutdown(wait=False, cancel_futures=True)
+        if pool is None or pool is not _pool:
+            return
+        _pool, _up = None, []
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def uses_pool(config: Any) -> bool:

@@ -117,3 +117,46 @@ def _running(pid: int) -> bool:
     # A worker that exited but is not reaped yet (its parent, killed, was init's to reap).
     stat = Path(f"/proc/{pid}/stat")
     return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
+
+
+def dies_in_a_worker(
+    content: bytes, source: str, now: datetime, headers: dict[str, str] | None = None
+) -> list:
+    """Kills the worker process that runs it (as the OOM killer would); parses in the bot."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        os._exit(1)
+    return parse_feed(content, source, now, headers)
+
+
+class Picky(Exception):
+    """An error that cannot be rebuilt from its args in another process."""
+
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what}: {why}")
+
+
+def raises_picky(
+    content: bytes, source: str, now: datetime, headers: dict[str, str] | None = None
+) -> list:
+    raise Picky("odd", "feed")
+
+
+def test_a_dead_worker_costs_one_parse_in_the_thread_not_every_later_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    body = rss(items(3))
+    with caplog.at_level(logging.WARNING, logger="buzzwatch.sources"):
+        first = parsing.parse_in_pool(dies_in_a_worker, body, "feed", NOW, None)
+    assert [m.title for m in first] == [m.title for m in parse_feed(body, "feed", NOW)]
+    assert any("worker process died" in r.getMessage() for r in caplog.records)
+    parsing.start(wait=True)  # a new pool
+    again = parsing.parse_in_pool(parse_feed, body, "feed", NOW, None)
+    assert len(again) == 3
+
+
+def test_an_error_that_cannot_cross_processes_comes_back_as_a_source_error() -> None:
+    with pytest.raises(SourceError, match="Picky: odd: feed"):
+        parsing.parse_in_pool(raises_picky, rss(items(1)), "feed", NOW, None)
+    assert len(parsing.parse_in_pool(parse_feed, rss(items(2)), "feed", NOW, None)) == 2
