@@ -286,13 +286,14 @@ class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnce
         # Parsing JSON is most of what reading an alert costs, and grouping reads a few days
         # of alerts every poll. The cache is keyed by the stored text itself, so it can
         # never be stale: a changed alert has a different text.
-        cached = self._alert_cache.get(n)
-        if cached is None or cached[0] != doc:
-            cached = (doc, Alert.from_dict(json.loads(doc)))
-            self._alert_cache[n] = cached
-            if len(self._alert_cache) > ALERT_CACHE:
-                self._alert_cache.popitem(last=False)
-        self._alert_cache.move_to_end(n)
+        with self._lock:  # `status` reads alerts on its own thread, grouping on another
+            cached = self._alert_cache.get(n)
+            if cached is None or cached[0] != doc:
+                cached = (doc, Alert.from_dict(json.loads(doc)))
+                self._alert_cache[n] = cached
+                if len(self._alert_cache) > ALERT_CACHE:
+                    self._alert_cache.popitem(last=False)
+            self._alert_cache.move_to_end(n)
         # A copy with its own lists and dicts (callers change them; their items are plain
         # values or history entries, never changed in place), made without the dataclass
         # machinery: grouping copies thousands of alerts every poll.

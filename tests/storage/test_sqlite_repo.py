@@ -332,3 +332,45 @@ def test_the_parsed_alert_cache_is_bounded_and_keeps_the_recently_read(
     got = repo.get_alert("A8")
     assert got is not None and got.status == "acked"
     repo.close()
+
+
+def test_the_alert_cache_takes_reads_from_two_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`status` (the command thread) and grouping (the poll) read alerts at once: the
+    cache's evict-and-reorder must not see the other's half-done step (a KeyError)."""
+    import sys
+    import threading
+
+    from storage import sqlite_repo
+    from tests.storage.repository_contract import store_alerts
+
+    monkeypatch.setattr(sqlite_repo, "ALERT_CACHE", 2)
+    repo = SQLiteRepository(tmp_path / "data", clock=FakeClock(NOW))
+    store_alerts(repo, 6)
+    errors: list[BaseException] = []
+
+    def read(names: list[str]) -> None:
+        try:
+            for _ in range(1500):
+                for name in names:
+                    repo.get_alert(name)
+                repo.oldest_active_alerts(["open"], 3)
+        except BaseException as err:
+            errors.append(err)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        threads = [
+            threading.Thread(target=read, args=(names,))
+            for names in (["A1", "A2", "A3"], ["A4", "A5", "A6"])
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    repo.close()
+    assert errors == []
