@@ -87,6 +87,8 @@ def search_mentions(
     if rows is None:
         rows = conn.execute(PAGE_SQL.format(where=where), page_params).fetchall()
     page = [json.loads(r[0]) for r in rows]
+    if len(page) < query.limit and (page or not query.offset):
+        return page, query.offset + len(page)  # a short page is the last: the count is known
     cap = max(COUNT_CAP, query.offset + query.limit)
     counted = _within(conn, COUNT_BUDGET, COUNT_SQL.format(where=where), [*params, cap + 1])
     if counted is not None:

@@ -196,6 +196,28 @@ def test_a_count_that_takes_too_long_is_the_planners_estimate(
     assert repo.search_mentions(MentionQuery(words=["refund"]), NOW, NEG, POS)[1] == 12
 
 
+def test_a_short_page_is_the_last_so_its_total_is_exact_without_a_count(
+    repo: PostgresRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However slow counting is, a page shorter than asked for ends the matches: the total
+    is offset + its length, never the planner's guess ("about 1" for nothing, "about 57"
+    for three)."""
+    from storage import postgres_mentions
+
+    slow = postgres_mentions.COUNT_SQL.replace("capped", "capped, pg_sleep(1)")
+    monkeypatch.setattr(postgres_mentions, "COUNT_SQL", slow)
+    monkeypatch.setattr(postgres_mentions, "COUNT_BUDGET", "50ms")
+    ms = [mention(i, f"refund {i}", when=NOW - timedelta(minutes=i)) for i in range(3)]
+    repo.save_cycle(ms, [], [], [])
+    page, total = repo.search_mentions(MentionQuery(words=["refund"]), NOW, NEG, POS)
+    assert len(page) == 3 and total == 3 and not isinstance(total, Estimate)
+    page, total = repo.search_mentions(MentionQuery(words=["nowhere"]), NOW, NEG, POS)
+    assert page == [] and total == 0 and not isinstance(total, Estimate)
+    query = MentionQuery(words=["refund"], limit=2, offset=2)
+    page, total = repo.search_mentions(query, NOW, NEG, POS)
+    assert len(page) == 1 and total == 3
+
+
 def test_a_statement_over_its_budget_gives_way_and_the_transaction_goes_on(
     repo: PostgresRepository,
 ) -> None:
