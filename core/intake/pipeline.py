@@ -108,22 +108,23 @@ class Pipeline:
 
     def _run(self, calls: list[_Call]) -> None:
         try:
-            self._process(calls)
-        except Exception as err:
-            if len(calls) == 1:
-                calls[0].error = err
-                return
-            # Nothing of the batch was stored (one transaction): each source alone, so the
-            # one whose mentions fail is the only one that fails.
-            log.warning("a batch of %d sources failed (%s); each alone", len(calls), err)
+            try:
+                self._process(calls)
+            except Exception as err:
+                if len(calls) == 1:
+                    calls[0].error = err
+                    return
+                # Nothing of the batch was stored (one transaction): each source alone, so
+                # the one whose mentions fail is the only one that fails.
+                log.warning("a batch of %d sources failed (%s); each alone", len(calls), err)
+                for call in calls:
+                    try:
+                        self._process([call])
+                    except Exception as one:
+                        call.error = one
+        except BaseException as err:  # a stop, even mid-retry: no caller waits for ever
             for call in calls:
-                try:
-                    self._process([call])
-                except Exception as one:
-                    call.error = one
-        except BaseException as err:  # a stop: no caller waits for a batch that never ends
-            for call in calls:
-                if call.result is None:
+                if call.result is None and call.error is None:
                     call.error = err
             raise
 

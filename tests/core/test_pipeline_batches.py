@@ -68,7 +68,7 @@ class Rig:
         def run() -> None:
             try:
                 out[source] = self.pipeline.process(source, mentions)
-            except Exception as err:
+            except BaseException as err:  # a stop too: the test looks at what each got
                 out[source] = err
 
         t = threading.Thread(target=run)
@@ -140,6 +140,27 @@ def test_one_failing_source_fails_alone(rig: Rig) -> None:
     assert isinstance(out["bad"], ValueError)
     assert out["a"].new == 1 and out["c"].new == 1 and len(out["c"].alerts) == 1
     assert rig.repo.unseen(["a-1", "bad-1", "c-1"]) == ["bad-1"]
+
+
+def test_a_stop_during_the_one_by_one_retry_answers_every_waiting_source(rig: Rig) -> None:
+    """The batch failed, and while its sources are retried one by one the bot is stopped:
+    each source still waiting gets the stop as its answer (none is left waiting on a queue
+    that is empty), and nothing of theirs is marked seen (it is fetched again)."""
+    analyze = rig.analyzer.analyze
+    failures = iter([ValueError("the model choked"), KeyboardInterrupt()])
+
+    def fussy(m: Mention, *args: Any, **kwargs: Any) -> Mention:
+        if m.source == "bad":
+            raise next(failures)
+        return analyze(m, *args, **kwargs)
+
+    rig.analyzer.analyze = fussy  # type: ignore[method-assign,assignment]
+    out = rig.while_busy(
+        {"a": [mention("a", 1)], "bad": [mention("bad", 1)], "c": [mention("c", 1)]}
+    )
+    assert out["a"].new == 1
+    assert isinstance(out["bad"], KeyboardInterrupt) and isinstance(out["c"], KeyboardInterrupt)
+    assert rig.repo.unseen(["a-1", "bad-1", "c-1"]) == ["bad-1", "c-1"]
 
 
 @pytest.mark.parametrize(
