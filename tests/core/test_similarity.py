@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from simhash import Simhash
 
 from bench.corpus import make_mentions
+from core.alerting import similarity
 from core.alerting.similarity import fingerprint, shingles, simhash
 
 
@@ -21,3 +23,15 @@ def test_simhash_gives_the_simhash_packages_value() -> None:
     for features in cases:
         assert simhash(features) == Simhash(features).value
     assert simhash([]) == 0 == fingerprint("")
+
+
+def test_remembered_feature_hashes_give_the_same_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Features' hashes are remembered (a small table, emptied when full): a text seen
+    # again, or sharing features with others, must still give the package's value.
+    monkeypatch.setattr(similarity, "_DIGESTS", {})
+    monkeypatch.setattr(similarity, "_DIGESTS_MAX", 40)
+    cases = [shingles(f"{m.title}\n{m.text}") for m in make_mentions(60)]
+    for _ in range(2):  # the second time round, much of it from the table
+        for features in cases:
+            assert simhash(features) == Simhash(features).value
+            assert len(similarity._DIGESTS) <= 40
