@@ -61,13 +61,21 @@ def row_tags(source_cf: str, brands_cf: str, flags: str, sentiment: float) -> st
 
 
 def index_texts(
-    search: str, source_cf: str, brands_cf: str, flags: str, sentiment: float
+    search: str,
+    source_cf: str,
+    brands_cf: str,
+    flags: str,
+    sentiment: float,
+    grams: str | None = None,
 ) -> tuple[str, str]:
     """The rows of the trigram index (mention_text) and of the Chinese gram index
-    (mention_grams) for a mentions row (its search column and filter columns)."""
-    search = scrub(search)  # (a schema 3 row may hold private-use characters)
+    (mention_grams) for a mentions row (its search column and filter columns). `grams`:
+    cjk_grams(search), when the caller made the row (mention_row) and has them."""
+    if grams is None:
+        search = scrub(search)  # (a schema 3 row may hold private-use characters)
+        grams = cjk_grams(search)
     tags = row_tags(source_cf, brands_cf, flags, sentiment)
-    return f"{search}\n{tags}", f"{cjk_grams(search)} {tags}"
+    return f"{search}\n{tags}", f"{grams} {tags}"
 
 
 # An index row's rowid is its mention's hour and rid, (hour << 32) + rid: FTS5 narrows a
@@ -101,7 +109,8 @@ FTS_COLUMNS = "rid, at, search, source_cf, brands_cf, flags, sentiment"
 def index_rows(
     db: sqlite3.Connection, rows: Iterable[tuple[Any, ...]], delete: bool = False
 ) -> None:
-    """Add (or, with `delete`, remove) the index rows of mentions rows (FTS_COLUMNS)."""
+    """Add (or, with `delete`, remove) the index rows of mentions rows (FTS_COLUMNS, then
+    optionally the search column's cjk_grams when known)."""
     text, grams = [], []
     for rid, at, *cols in rows:
         key = time_key(at, rid)
@@ -148,6 +157,7 @@ def put_mentions(db: sqlite3.Connection, docs: list[dict[str, Any]], fts: bool) 
         ).lastrowid
         # (the grams are the index's alone: recomputed from the search column when needed)
         db.execute("INSERT INTO mention_docs(rid, grams, doc) VALUES (?, '', ?)", (rid, row[9]))
-        added.append((rid, row[2], row[7], *row[3:7]))
+        # (mention_row scrubbed the search column and made its grams: not again)
+        added.append((rid, row[2], row[7], *row[3:7], row[8]))
     if fts:
         index_rows(db, added)
