@@ -20,6 +20,7 @@ import math
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from storage.mention_search import SEP, cjk_grams, mention_row, scrub
@@ -32,9 +33,11 @@ SENTIMENT_CUTS = (-0.05, 0.5)
 _PLANE = 0xF0000  # supplementary private use area A: U+F0000..U+FFFFD
 
 
+@lru_cache(maxsize=4096)
 def tag(kind: str, value: str) -> str:
     """The index token of one filter value (kind: s source, b brand, f flag, m sentiment
-    class): 3 characters, so the trigram index holds it as one token."""
+    class): 3 characters, so the trigram index holds it as one token. Remembered: a store
+    has few sources, brands and flags, and every mention stored or searched needs theirs."""
     digest = hashlib.blake2b(f"{kind}\x00{value}".encode(), digest_size=6).digest()
     return "".join(
         chr(_PLANE + int.from_bytes(digest[i : i + 2], "big") % 0xFFFE) for i in (0, 2, 4)
