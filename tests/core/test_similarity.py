@@ -20,6 +20,7 @@ def test_simhash_gives_the_simhash_packages_value() -> None:
         for n in (1, 2, 3, 4, 50, 199, 200, 201, 450)
     ]
     cases += [["x"], ["x", "x"], ["a", "a", "b"], ["same"] * 7]
+    cases += [["a", "b"] * 20000, [*"abc"] * 30000]  # more than a 16-bit lane counts
     for features in cases:
         assert simhash(features) == Simhash(features).value
     assert simhash([]) == 0 == fingerprint("")
@@ -28,10 +29,10 @@ def test_simhash_gives_the_simhash_packages_value() -> None:
 def test_remembered_feature_hashes_give_the_same_values(monkeypatch: pytest.MonkeyPatch) -> None:
     # Features' hashes are remembered (a small table, emptied when full): a text seen
     # again, or sharing features with others, must still give the package's value.
-    monkeypatch.setattr(similarity, "_DIGESTS", {})
-    monkeypatch.setattr(similarity, "_DIGESTS_MAX", 40)
+    monkeypatch.setattr(similarity, "_SPREAD", {})
+    monkeypatch.setattr(similarity, "_SPREAD_MAX", 40)
     cases = [shingles(f"{m.title}\n{m.text}") for m in make_mentions(60)]
     for _ in range(2):  # the second time round, much of it from the table
         for features in cases:
             assert simhash(features) == Simhash(features).value
-            assert len(similarity._DIGESTS) <= 40
+            assert len(similarity._SPREAD) <= 40
