@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from itertools import pairwise
 
 from rules.text import normalize
 
@@ -21,10 +22,16 @@ _WORD = re.compile(r"[0-9a-z\u00c0-\u024f']+")
 def shingles(text: str) -> list[str]:
     text = _NOISE.sub(" ", normalize(text))
     features: list[str] = []
-    for run in _CJK_RUN.findall(text):
-        features += [run[i : i + 3] for i in range(max(1, len(run) - 2))]
-    words = _WORD.findall(text)
-    features += [" ".join(words[i : i + 2]) for i in range(max(1, len(words) - 1))] if words else []
+    for run in _CJK_RUN.findall(text):  # its trigrams; a shorter run as it is
+        if len(run) > 3:
+            features += [run[i : i + 3] for i in range(len(run) - 2)]
+        else:
+            features.append(run)
+    words = _WORD.findall(text)  # word pairs; a lone word as it is
+    if len(words) > 1:
+        features += [f"{a} {b}" for a, b in pairwise(words)]
+    elif words:
+        features.append(words[0])
     return features
 
 
