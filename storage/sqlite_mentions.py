@@ -151,16 +151,25 @@ def put_mentions(db: sqlite3.Connection, docs: list[dict[str, Any]], fts: bool) 
             chunk,
         )
         db.execute(f"DELETE FROM mentions WHERE id IN ({marks})", chunk)
-    added = []
-    for row in rows.values():
-        rid = db.execute(
-            "INSERT INTO mentions(id, fetched_at, at, source_cf, brands_cf, flags, sentiment,"
-            " search) VALUES (?,?,?,?,?,?,?,?)",
-            row[:8],
-        ).lastrowid
-        # (the grams are the index's alone: recomputed from the search column when needed)
-        db.execute("INSERT INTO mention_docs(rid, grams, doc) VALUES (?, '', ?)", (rid, row[9]))
-        # (mention_row scrubbed the search column and made its grams: not again)
-        added.append((rid, row[2], row[7], *row[3:7], row[8]))
+    # The rids SQLite would give one by one (one more than the largest; index rowids
+    # already need them under 2**32), given here so each table takes the rows in one
+    # executemany.
+    last = db.execute("SELECT coalesce(max(rid), 0) FROM mentions").fetchone()[0]
+    rids = range(last + 1, last + 1 + len(rows))
+    db.executemany(
+        "INSERT INTO mentions(rid, id, fetched_at, at, source_cf, brands_cf, flags,"
+        " sentiment, search) VALUES (?,?,?,?,?,?,?,?,?)",
+        [(rid, *row[:8]) for rid, row in zip(rids, rows.values(), strict=True)],
+    )
+    # (the grams are the index's alone: recomputed from the search column when needed)
+    db.executemany(
+        "INSERT INTO mention_docs(rid, grams, doc) VALUES (?, '', ?)",
+        [(rid, row[9]) for rid, row in zip(rids, rows.values(), strict=True)],
+    )
+    # (mention_row scrubbed the search column and made its grams: not again)
+    added = [
+        (rid, row[2], row[7], *row[3:7], row[8])
+        for rid, row in zip(rids, rows.values(), strict=True)
+    ]
     if fts:
         index_rows(db, added)
