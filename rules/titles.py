@@ -141,22 +141,33 @@ def _bare_normalized(norm: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _read_title(title: str, author: str) -> tuple[bool, str]:
-    """(says nothing, its bare words): says_nothing and story_title share the work (each
-    normalize() of a title is most of their cost). Remembered for the last few thousand
-    titles: grouping reads one mention's title and text three times or more (its story
-    text, its dedup key, its near-duplicate check)."""
+def _read_title(title: str, author: str) -> tuple[bool, str, str]:
+    """(says nothing, its bare words, its normalize()d form): says_nothing, story_title and
+    normalized share the work (each normalize() of a title is most of their cost).
+    Remembered for the last few thousand titles: grouping reads one mention's title and
+    text three times or more (its story text, its dedup key, its near-duplicate check)."""
     norm = normalize(title or "")
     if _CARD.match(norm.replace(" ", "")):
-        return True, ""
+        return True, "", norm
     bare = _bare_normalized(norm)
     if not bare or bare in PLACEHOLDERS:
-        return True, bare
-    who = _words(normalize(author or "").lstrip("@")).replace(" ", "")
+        return True, bare, norm
+    who = _author_words(author or "")
     if not who:
-        return False, bare
+        return False, bare, norm
     whole = _words(norm.lstrip("@")).replace(" ", "")
-    return who in (whole, bare.replace(" ", "")), bare
+    return who in (whole, bare.replace(" ", "")), bare, norm
+
+
+@lru_cache(maxsize=4096)
+def _author_words(author: str) -> str:
+    """An author's name as a title would spell it (authors post many times)."""
+    return _words(normalize(author).lstrip("@")).replace(" ", "")
+
+
+def normalized(title: str, author: str = "") -> str:
+    """normalize(title), from the work says_nothing(title, author) did already."""
+    return _read_title(title, author)[2]
 
 
 def says_nothing(title: str, author: str = "") -> bool:
@@ -169,7 +180,7 @@ def story_title(title: str, author: str = "", brands: Iterable[str] = ()) -> str
     """The title when it can tell this story from others of the same brand, else "": it
     says something, and more than the brand's name and a word or two ("Acme 差评", "Help!"
     head many unrelated posts)."""
-    nothing, bare = _read_title(title, author)
+    nothing, bare, _ = _read_title(title, author)
     if nothing:
         return ""
     rest = f" {bare} "
@@ -199,3 +210,4 @@ def telling_title(title: str, text: str, author: str = "") -> str:
 def cache_clear() -> None:
     _read_title.cache_clear()
     _brand_words.cache_clear()
+    _author_words.cache_clear()

@@ -20,6 +20,7 @@ import math
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from storage.mention_search import SEP, cjk_grams, mention_row, scrub
@@ -32,9 +33,11 @@ SENTIMENT_CUTS = (-0.05, 0.5)
 _PLANE = 0xF0000  # supplementary private use area A: U+F0000..U+FFFFD
 
 
+@lru_cache(maxsize=4096)
 def tag(kind: str, value: str) -> str:
     """The index token of one filter value (kind: s source, b brand, f flag, m sentiment
-    class): 3 characters, so the trigram index holds it as one token."""
+    class): 3 characters, so the trigram index holds it as one token. Remembered: a store
+    has few sources, brands and flags, and every mention stored or searched needs theirs."""
     digest = hashlib.blake2b(f"{kind}\x00{value}".encode(), digest_size=6).digest()
     return "".join(
         chr(_PLANE + int.from_bytes(digest[i : i + 2], "big") % 0xFFFE) for i in (0, 2, 4)
@@ -61,13 +64,21 @@ def row_tags(source_cf: str, brands_cf: str, flags: str, sentiment: float) -> st
 
 
 def index_texts(
-    search: str, source_cf: str, brands_cf: str, flags: str, sentiment: float
+    search: str,
+    source_cf: str,
+    brands_cf: str,
+    flags: str,
+    sentiment: float,
+    grams: str | None = None,
 ) -> tuple[str, str]:
     """The rows of the trigram index (mention_text) and of the Chinese gram index
-    (mention_grams) for a mentions row (its search column and filter columns)."""
-    search = scrub(search)  # (a schema 3 row may hold private-use characters)
+    (mention_grams) for a mentions row (its search column and filter columns). `grams`:
+    cjk_grams(search), when the caller made the row (mention_row) and has them."""
+    if grams is None:
+        search = scrub(search)  # (a schema 3 row may hold private-use characters)
+        grams = cjk_grams(search)
     tags = row_tags(source_cf, brands_cf, flags, sentiment)
-    return f"{search}\n{tags}", f"{cjk_grams(search)} {tags}"
+    return f"{search}\n{tags}", f"{grams} {tags}"
 
 
 # An index row's rowid is its mention's hour and rid, (hour << 32) + rid: FTS5 narrows a
@@ -101,7 +112,8 @@ FTS_COLUMNS = "rid, at, search, source_cf, brands_cf, flags, sentiment"
 def index_rows(
     db: sqlite3.Connection, rows: Iterable[tuple[Any, ...]], delete: bool = False
 ) -> None:
-    """Add (or, with `delete`, remove) the index rows of mentions rows (FTS_COLUMNS)."""
+    """Add (or, with `delete`, remove) the index rows of mentions rows (FTS_COLUMNS, then
+    optionally the search column's cjk_grams when known)."""
     text, grams = [], []
     for rid, at, *cols in rows:
         key = time_key(at, rid)
@@ -139,15 +151,25 @@ def put_mentions(db: sqlite3.Connection, docs: list[dict[str, Any]], fts: bool) 
             chunk,
         )
         db.execute(f"DELETE FROM mentions WHERE id IN ({marks})", chunk)
-    added = []
-    for row in rows.values():
-        rid = db.execute(
-            "INSERT INTO mentions(id, fetched_at, at, source_cf, brands_cf, flags, sentiment,"
-            " search) VALUES (?,?,?,?,?,?,?,?)",
-            row[:8],
-        ).lastrowid
-        # (the grams are the index's alone: recomputed from the search column when needed)
-        db.execute("INSERT INTO mention_docs(rid, grams, doc) VALUES (?, '', ?)", (rid, row[9]))
-        added.append((rid, row[2], row[7], *row[3:7]))
+    # The rids SQLite would give one by one (one more than the largest; index rowids
+    # already need them under 2**32), given here so each table takes the rows in one
+    # executemany.
+    last = db.execute("SELECT coalesce(max(rid), 0) FROM mentions").fetchone()[0]
+    rids = range(last + 1, last + 1 + len(rows))
+    db.executemany(
+        "INSERT INTO mentions(rid, id, fetched_at, at, source_cf, brands_cf, flags,"
+        " sentiment, search) VALUES (?,?,?,?,?,?,?,?,?)",
+        [(rid, *row[:8]) for rid, row in zip(rids, rows.values(), strict=True)],
+    )
+    # (the grams are the index's alone: recomputed from the search column when needed)
+    db.executemany(
+        "INSERT INTO mention_docs(rid, grams, doc) VALUES (?, '', ?)",
+        [(rid, row[9]) for rid, row in zip(rids, rows.values(), strict=True)],
+    )
+    # (mention_row scrubbed the search column and made its grams: not again)
+    added = [
+        (rid, row[2], row[7], *row[3:7], row[8])
+        for rid, row in zip(rids, rows.values(), strict=True)
+    ]
     if fts:
         index_rows(db, added)

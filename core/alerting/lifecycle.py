@@ -17,8 +17,7 @@ from core.domain import telemetry
 from core.domain.clock import Clock
 from core.domain.models import Alert, Mention, OutboxItem, Status, from_iso, mention_summary, to_iso
 from core.domain.repository import Repository
-from rules.text import normalize
-from rules.titles import says_nothing, story_title
+from rules.titles import normalized, says_nothing, story_title
 
 ACTIVE = {Status.OPEN, Status.ACKED, Status.ASSIGNED, Status.SNOOZED}
 
@@ -28,9 +27,12 @@ def dedup_key(mention: Mention) -> str:
     cannot tell stories apart (转发微博, the author's name, "Acme 差评") is no key: the text
     is, and a mention with neither is a story of its own."""
     brand = mention.brands[0] if mention.brands else ""
-    title = story_title(mention.title, mention.author, mention.brands)
-    text = "" if says_nothing(mention.text[:200], mention.author) else mention.text[:200]
-    basis = normalize(title or text) or f"id|{mention.id}"
+    if story_title(mention.title, mention.author, mention.brands):
+        basis = normalized(mention.title, mention.author)  # = normalize(the title)
+    else:  # (the text is only read when the title is no key)
+        text = mention.text[:200]
+        basis = "" if says_nothing(text, mention.author) else normalized(text, mention.author)
+    basis = basis or f"id|{mention.id}"
     return hashlib.sha1(f"{brand}|{basis}".encode()).hexdigest()[:16]
 
 

@@ -7,6 +7,7 @@ unless it says `continue: true`, in which case the next ones are tried too.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from core.config import RouteConfig, RouteMatch
 from core.domain.models import Mention, Severity
@@ -16,29 +17,69 @@ def route_label(route: RouteConfig, index: int) -> str:
     return route.name or f"route{index + 1}"
 
 
+_RANK = {s.value: s.rank for s in Severity}
+
+
+def _rank(severity: str) -> int:
+    """Severity(severity).rank without building the enum (an unknown one still raises)."""
+    rank = _RANK.get(severity)
+    return Severity(severity).rank if rank is None else rank
+
+
+@dataclass(frozen=True)
+class _Match:
+    """A route's match with what it compares worked out once (every mention of every cycle
+    is tried against it): the flags' values and the minimum severity's rank."""
+
+    flags: tuple[str, ...]
+    brands: frozenset[str]
+    min_rank: int | None
+    sources: list[str]
+    langs: list[str]
+    aspects: frozenset[str]
+
+    @classmethod
+    def of(cls, match: RouteMatch) -> _Match:
+        return cls(
+            tuple(f.value for f in match.flags),
+            frozenset(match.brands),
+            match.min_severity.rank if match.min_severity else None,
+            match.sources,
+            match.langs,
+            frozenset(match.aspects),
+        )
+
+    def __call__(self, mention: Mention) -> bool:
+        if self.flags and not any(f in mention.flags for f in self.flags):
+            return False
+        if self.brands and self.brands.isdisjoint(mention.brands):
+            return False
+        if self.min_rank is not None and _rank(mention.severity) < self.min_rank:
+            return False
+        if self.sources and mention.source not in self.sources:
+            return False
+        if self.langs and mention.lang not in self.langs:
+            return False
+        return not (self.aspects and self.aspects.isdisjoint(mention.aspects))
+
+
 def matches(match: RouteMatch, mention: Mention) -> bool:
-    if match.flags and not any(f.value in mention.flags for f in match.flags):
-        return False
-    if match.brands and not set(match.brands) & set(mention.brands):
-        return False
-    if match.min_severity and Severity(mention.severity).rank < match.min_severity.rank:
-        return False
-    if match.sources and mention.source not in match.sources:
-        return False
-    if match.langs and mention.lang not in match.langs:
-        return False
-    return not (match.aspects and not set(match.aspects) & set(mention.aspects))
+    return _Match.of(match)(mention)
 
 
 class Router:
     def __init__(self, routes: Sequence[RouteConfig]) -> None:
         self.routes = list(routes)
+        self._tests = [
+            (route_label(route, i), route, _Match.of(route.match))
+            for i, route in enumerate(self.routes)
+        ]
 
     def routes_for(self, mention: Mention) -> list[tuple[str, RouteConfig]]:
         taken = []
-        for i, route in enumerate(self.routes):
-            if matches(route.match, mention):
-                taken.append((route_label(route, i), route))
+        for label, route, test in self._tests:
+            if test(mention):
+                taken.append((label, route))
                 if not route.continue_:
                     break
         return taken
