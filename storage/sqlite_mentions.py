@@ -108,6 +108,16 @@ def index_rows(
         t, g = index_texts(*cols)
         text.append((key, t))
         grams.append((key, g))
+    write_index(db, text, grams, delete)
+
+
+def write_index(
+    db: sqlite3.Connection,
+    text: list[tuple[int, str]],
+    grams: list[tuple[int, str]],
+    delete: bool = False,
+) -> None:
+    """Write (or delete) index rows: (rowid, text) of each index."""
     # In rowid order: FTS5 writes out what it holds in memory whenever a rowid is lower
     # than the last one (a segment per row, in a poll's random publish times).
     text.sort()
@@ -124,10 +134,21 @@ def index_rows(
         db.executemany("INSERT INTO mention_grams(rowid, grams) VALUES (?, ?)", grams)
 
 
-def put_mentions(db: sqlite3.Connection, docs: list[dict[str, Any]], fts: bool) -> None:
-    """Store mention records (a stored id is replaced), inside the caller's transaction."""
-    rows = {doc["id"]: mention_row(doc) for doc in docs}  # a repeat: the last one wins
-    ids = list(rows)
+# A mentions row (mention_search.mention_row) and, with full-text indexes, its index texts.
+Prepared = tuple[tuple[Any, ...], tuple[str, str] | None]
+
+
+def prepare_mentions(docs: list[dict[str, Any]], fts: bool) -> list[Prepared]:
+    """The rows and index texts of mention records (a repeat: the last one wins): the CPU
+    part of storing them (~0.15 ms a mention), done before the write transaction, so the
+    store's lock is not held for it."""
+    rows = {doc["id"]: mention_row(doc) for doc in docs}
+    return [(row, index_texts(row[7], *row[3:7]) if fts else None) for row in rows.values()]
+
+
+def put_mentions(db: sqlite3.Connection, prepared: list[Prepared], fts: bool) -> None:
+    """Store prepared mentions (a stored id is replaced), inside the caller's transaction."""
+    ids = [row[0] for row, _ in prepared]
     for i in range(0, len(ids), CHUNK):
         chunk = ids[i : i + CHUNK]
         marks = ",".join("?" * len(chunk))
@@ -139,8 +160,8 @@ def put_mentions(db: sqlite3.Connection, docs: list[dict[str, Any]], fts: bool) 
             chunk,
         )
         db.execute(f"DELETE FROM mentions WHERE id IN ({marks})", chunk)
-    added = []
-    for row in rows.values():
+    text, grams = [], []
+    for row, texts in prepared:
         rid = db.execute(
             "INSERT INTO mentions(id, fetched_at, at, source_cf, brands_cf, flags, sentiment,"
             " search) VALUES (?,?,?,?,?,?,?,?)",
@@ -148,6 +169,9 @@ def put_mentions(db: sqlite3.Connection, docs: list[dict[str, Any]], fts: bool) 
         ).lastrowid
         # (the grams are the index's alone: recomputed from the search column when needed)
         db.execute("INSERT INTO mention_docs(rid, grams, doc) VALUES (?, '', ?)", (rid, row[9]))
-        added.append((rid, row[2], row[7], *row[3:7]))
+        if texts is not None and rid is not None:
+            key = time_key(row[2], rid)
+            text.append((key, texts[0]))
+            grams.append((key, texts[1]))
     if fts:
-        index_rows(db, added)
+        write_index(db, text, grams)
