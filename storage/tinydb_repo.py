@@ -219,7 +219,8 @@ class TinyDBRepository(ScanReads, AlertOutboxWrites, OneProcessLeases):
                     # The cycle's ids go into the same write as its alerts: a crash before
                     # they reach the seen log cannot make the next run count them again.
                     self.set_state(CYCLE_SEEN, list(seen_ids))
-            self.seen.add(seen_ids, self.clock.now().date())
+            if seen_ids:  # (the pipeline stores its mentions first, with none)
+                self.seen.add(seen_ids, self.clock.now().date())
 
     def iter_mentions(self, since: datetime | None) -> Iterable[dict[str, Any]]:
         with self._lock:
