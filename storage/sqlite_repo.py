@@ -3,8 +3,8 @@
 - WAL while a writer has it open (readers next to the running bot never block it); a clean
   close checkpoints and switches the file back to a plain rollback journal, so a dry run or a
   `mentions` query next to no running bot creates no file at all.
-- Every write is one transaction: a poll cycle's mentions, alerts, outbox items and seen ids
-  are stored together or not at all (kill -9 leaves the last committed state).
+- Every write is a transaction: a poll cycle's alerts, outbox items and seen ids are stored
+  together or not at all, its mentions in slices before them (kill -9: the cycle is redone).
 - Mention text is searched through FTS5 with the trigram tokenizer (any substring of 3+
   characters, Chinese or Latin) plus an index of Chinese 1- and 2-character grams; the
   search column marks Latin word starts, so a query's "word start" rule is an exact
