@@ -118,8 +118,9 @@ class Pipeline:
             if len(calls) == 1:
                 calls[0].error = err
                 return
-            # Nothing of the batch was stored (one transaction): each source alone, so the
-            # one whose mentions fail is the only one that fails.
+            # None of the batch was marked seen (its seen ids go with its alerts, in one
+            # transaction; mentions stored before are stored again, replaced by id): each
+            # source alone, so the one whose mentions fail is the only one that fails.
             log.warning("a batch of %d sources failed (%s); each alone", len(calls), err)
             for call in calls:
                 try:
