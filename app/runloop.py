@@ -15,6 +15,7 @@ from app.stdin_commands import start_stdin_commands
 from core.config import ConfigError
 from core.delivery.worker import DeliveryReport
 from core.domain import telemetry
+from core.intake.pipeline import SWITCH_INTERVAL
 from core.reports.query import warm_up
 from sources.base import Source
 from storage.atomic_json import StorageError
@@ -128,6 +129,7 @@ class FirstCycle:
 
 def run_forever(app: Buzzwatch) -> int:
     scheduler = Scheduler(app.config.fetch.workers, app.config.tz)
+    sys.setswitchinterval(SWITCH_INTERVAL)  # chat threads next to a busy pipeline
 
     def catch_up_digest() -> None:
         # Today's digest, if its time has passed and it was not sent. Run right here, on

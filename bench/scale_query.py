@@ -18,7 +18,7 @@ Measured with the repository the bot uses (CommandService, as chat and the CLI r
   p50 / p95 / max over all of them, and per query;
 - `ack` of open alerts, quiet and under load: a writer storing poll cycles (500 new
   mentions each, the bot's save_cycle) and `--clients` threads running `mentions` queries
-  at the same time: p50 / p95 / max.
+  at the same time: p50 / p95 / max (the thread switch interval the bot runs with).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from core.commands.service import CommandService  # noqa: E402
 from core.config import StorageConfig, load_config  # noqa: E402
 from core.domain.clock import FakeClock  # noqa: E402
 from core.domain.models import Mention, Status  # noqa: E402
+from core.intake.pipeline import SWITCH_INTERVAL  # noqa: E402
 from storage.factory import open_repository  # noqa: E402
 from storage.mention_search import mention_row  # noqa: E402
 
@@ -270,6 +271,7 @@ def measure(
     config = config.model_copy(
         update={"data_dir": folder, "storage": StorageConfig(backend=backend)}
     )
+    sys.setswitchinterval(SWITCH_INTERVAL)  # as the running bot does (app/runloop.py)
     clock = FakeClock(END)
     repo = open_repository(backend, folder, clock=clock)
     commands = CommandService(config, repo, AlertService(repo, clock), clock)

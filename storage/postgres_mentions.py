@@ -46,20 +46,25 @@ _UPSERT = (
 )
 
 
-def put_mentions(conn: psycopg.Connection, docs: list[dict[str, Any]]) -> None:
-    rows = {doc["id"]: mention_row(doc) for doc in docs}  # a repeat: the last one wins
-    with conn.cursor() as cur:
-        cur.executemany(
-            _UPSERT,
-            [
-                (
-                    *(pg_text(v) if isinstance(v, str) else v for v in row[:8]),
-                    pg_text(row[8]).split(),
-                    row[9],
-                )
-                for row in rows.values()
-            ],
+def prepare_mentions(docs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The rows of mention records (a repeat: the last one wins): the CPU part of storing
+    them, done before the transaction takes a connection."""
+    rows = {doc["id"]: mention_row(doc) for doc in docs}
+    return [
+        (
+            *(pg_text(v) if isinstance(v, str) else v for v in row[:8]),
+            pg_text(row[8]).split(),
+            row[9],
         )
+        for row in rows.values()
+    ]
+
+
+def put_mentions(conn: psycopg.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Store prepared rows (a stored id is replaced)."""
+    if rows:
+        with conn.cursor() as cur:
+            cur.executemany(_UPSERT, rows)
 
 
 def search_mentions(

@@ -37,12 +37,18 @@ from core.domain.query import MentionQuery
 from storage.atomic_json import StorageError, save_derived_file
 from storage.common import AlertOutboxWrites, SQLOnceKeys, alert_number, dumps, scalar, signed64
 from storage.postgres_alerts import PostgresReads
-from storage.postgres_mentions import period_rows, put_mentions, search_mentions
+from storage.postgres_mentions import (
+    period_rows,
+    prepare_mentions,
+    put_mentions,
+    search_mentions,
+)
 from storage.postgres_schema import migrate
 from storage.postgres_search import pg_text
 
 DEFAULT_DSN_ENV = "BUZZWATCH_DATABASE_URL"
-PIPELINE_LOCK = 0x42575A02  # advisory lock key: any constant the app owns
+PIPELINE_LOCK = 0x42575A02
+MENTION_TX = 50  # mentions per write transaction of a poll cycle (see save_cycle)  # advisory lock key: any constant the app owns
 
 
 def dsn_from_env(name: str = DEFAULT_DSN_ENV) -> str:
@@ -56,6 +62,8 @@ def dsn_from_env(name: str = DEFAULT_DSN_ENV) -> str:
 
 
 class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
+    stores_mentions_ahead = True  # see Repository.stores_mentions_ahead
+
     def __init__(
         self,
         dsn: str,
@@ -175,8 +183,17 @@ class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
         alerts: list[Alert],
         outbox: list[OutboxItem],
     ) -> None:
+        # As the SQLite store's: mentions in transactions of MENTION_TX (their rows made
+        # before each), seen ids with the alerts and outbox items in the last one.
+        docs = [m.to_dict() for m in mentions]
+        cut = (len(docs) - 1) // MENTION_TX * MENTION_TX if docs else 0
+        for start in range(0, cut, MENTION_TX):
+            part = prepare_mentions(docs[start : start + MENTION_TX])
+            with self._tx() as conn:
+                put_mentions(conn, part)
+        last = prepare_mentions(docs[cut:])
         with self._tx() as conn:
-            self._put_mentions([m.to_dict() for m in mentions])
+            put_mentions(conn, last)
             self._put_alerts(alerts)
             self._insert_outbox(outbox)
             day = self.clock.now().date().isoformat()
@@ -188,7 +205,7 @@ class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
 
     def _put_mentions(self, docs: list[dict[str, Any]]) -> None:
         with self._tx() as conn:
-            put_mentions(conn, docs)
+            put_mentions(conn, prepare_mentions(docs))
 
     def iter_mentions(self, since: datetime | None) -> Iterable[dict[str, Any]]:
         """Records said (published, else fetched: the `at` the queries use) on or after

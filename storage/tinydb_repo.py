@@ -97,6 +97,8 @@ def check_records(data: dict[str, Any]) -> None:
 
 
 class TinyDBRepository(ScanReads, AlertOutboxWrites, OneProcessLeases):
+    stores_mentions_ahead = False  # see Repository.stores_mentions_ahead
+
     def __init__(
         self,
         data_dir: Path,
@@ -219,7 +221,8 @@ class TinyDBRepository(ScanReads, AlertOutboxWrites, OneProcessLeases):
                     # The cycle's ids go into the same write as its alerts: a crash before
                     # they reach the seen log cannot make the next run count them again.
                     self.set_state(CYCLE_SEEN, list(seen_ids))
-            self.seen.add(seen_ids, self.clock.now().date())
+            if seen_ids:  # (the pipeline stores its mentions first, with none)
+                self.seen.add(seen_ids, self.clock.now().date())
 
     def iter_mentions(self, since: datetime | None) -> Iterable[dict[str, Any]]:
         with self._lock:

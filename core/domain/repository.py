@@ -15,6 +15,12 @@ T = TypeVar("T")
 
 
 class Repository(Protocol):
+    # Whether a cycle's mentions may be stored ahead of the rest of it (save_cycle(mentions,
+    # [], [], []), then its seen ids, alerts and outbox): only where a mention counts as seen
+    # by its seen id alone (the SQL stores). TinyDB counts a stored mention as seen, so a
+    # crash between the two would leave its alerts never made: it takes the cycle in one call.
+    stores_mentions_ahead: bool
+
     def locked(self) -> AbstractContextManager[Any]:
         """The storage lock (re-entrant), for read-modify-writes over several calls."""
 

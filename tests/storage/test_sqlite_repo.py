@@ -317,10 +317,10 @@ def test_iter_mentions_reads_a_page_at_a_time_and_misses_none(
 def test_the_parsed_alert_cache_is_bounded_and_keeps_the_recently_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from storage import sqlite_repo
+    from storage import alert_cache
     from tests.storage.repository_contract import ack, store_alerts
 
-    monkeypatch.setattr(sqlite_repo, "ALERT_CACHE", 3)
+    monkeypatch.setattr(alert_cache, "ALERT_CACHE", 3)
     repo = SQLiteRepository(tmp_path / "data", clock=FakeClock(NOW))
     alerts = store_alerts(repo, 10)
     assert [a.id for a in repo.find_alerts(lambda a: True)] == [a.id for a in alerts]
@@ -342,10 +342,10 @@ def test_the_alert_cache_takes_reads_from_two_threads(
     import sys
     import threading
 
-    from storage import sqlite_repo
+    from storage import alert_cache
     from tests.storage.repository_contract import store_alerts
 
-    monkeypatch.setattr(sqlite_repo, "ALERT_CACHE", 2)
+    monkeypatch.setattr(alert_cache, "ALERT_CACHE", 2)
     repo = SQLiteRepository(tmp_path / "data", clock=FakeClock(NOW))
     store_alerts(repo, 6)
     errors: list[BaseException] = []
