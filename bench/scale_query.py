@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,7 +47,8 @@ import psycopg  # noqa: E402
 
 import sources.kinds  # noqa: F401, E402  (every source kind's config section)
 from bench.corpus import make_mentions  # noqa: E402
-from core.alerting.lifecycle import AlertService, new_alert  # noqa: E402
+from bench.storage import END, WARM, add_alerts  # noqa: E402
+from core.alerting.lifecycle import AlertService  # noqa: E402
 from core.commands.context import Actor  # noqa: E402
 from core.commands.service import CommandService  # noqa: E402
 from core.config import StorageConfig, load_config  # noqa: E402
@@ -57,29 +58,11 @@ from core.intake.pipeline import SWITCH_INTERVAL  # noqa: E402
 from storage.factory import open_repository  # noqa: E402
 from storage.mention_search import mention_row  # noqa: E402
 
-END = datetime(2026, 12, 1, tzinfo=UTC)
 DAYS = 30
 POOL = 50_000
-# Chinese words of 1-2 characters (their own gram index) and longer (trigrams), common and
-# rare English words, each with and without filters; a filter alone; a word nowhere.
-QUERIES = [
-    "汉堡",
-    "rude",
-    "退款 sentiment:neg",
-    "burger flag:negative",
-    "艾克米 source:weibo",
-    "艾克米",
-    "acme",
-    "贵",
-    "招牌汉堡",
-    "sick all night",
-    "refund sentiment:neg",
-    "sentiment:pos",
-    "flag:negative",
-    "汉堡 flag:negative",
-    "milkshake source:weibo",
-    "no-such-word-anywhere",
-]
+# The 16 queries of bench/storage.py: Chinese and English words, common and rare, with and
+# without filters, a filter alone, a word nowhere.
+QUERIES = WARM
 
 
 def as_stored(m: Mention, rng: random.Random) -> dict[str, Any]:
@@ -209,25 +192,6 @@ def fill_sqlite(path: Path, n: int, pool: list[dict[str, Any]]) -> float:
     took = time.perf_counter() - t0
     print(f"   sqlite: {n:,} mentions stored in {took:.0f} s")
     return took
-
-
-def add_alerts(repo: Any, n: int) -> None:
-    rng = random.Random(7)
-    sample = make_mentions(50, seed=999)
-    for start in range(0, n, 5000):
-        alerts = []
-        for aid in repo.next_alert_ids(min(5000, n - start)):
-            created = END - timedelta(seconds=rng.uniform(3600, DAYS * 86400))
-            alert = new_alert(aid, rng.choice(sample), "needs-a-person", ["console"], created)
-            roll = rng.random()
-            if roll >= 0.25:
-                alert.status = Status.RESOLVED.value
-                alert.resolved_at = (created + timedelta(hours=1)).isoformat()
-            elif roll >= 0.10:
-                alert.status = Status.ACKED.value
-            alerts.append(alert)
-        repo.save_cycle([], [], alerts, [])
-    repo.archive_alerts(END - timedelta(days=14))
 
 
 # --- measuring ------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ from core.config import Config, StorageConfig, load_config  # noqa: E402
 from core.delivery.worker import Deliverer  # noqa: E402
 from core.domain.clock import FakeClock  # noqa: E402
 from core.domain.models import Mention, Status  # noqa: E402
+from core.domain.repository import Repository  # noqa: E402
 from core.intake.pipeline import Pipeline  # noqa: E402
 from listeners.console import ConsoleNotifier  # noqa: E402
 from rules.analyze import Analyzer  # noqa: E402
@@ -108,12 +109,9 @@ def mention_batches(n: int) -> Iterator[list[Mention]]:
         yield batch
 
 
-def build(backend: str, folder: Path, n_mentions: int, n_alerts: int) -> float:
-    clock = FakeClock(END)
-    repo = open_repository(backend, folder, clock=clock)
-    t0 = time.perf_counter()
-    for batch in mention_batches(n_mentions):
-        repo.save_cycle(batch, [m.id for m in batch], [], [])
+def add_alerts(repo: Repository, n_alerts: int) -> None:
+    """The alerts of a year-long store: 10% open, 15% acked or assigned, 75% resolved (those
+    older than 14 days archived, as the bot's hourly job does)."""
     rng = random.Random(7)
     sample = make_mentions(50, seed=999)
     for start in range(0, n_alerts, BATCH):
@@ -131,7 +129,16 @@ def build(backend: str, folder: Path, n_mentions: int, n_alerts: int) -> float:
                 alert.status = rng.choice([Status.ACKED, Status.ASSIGNED]).value
             alerts.append(alert)
         repo.save_cycle([], [], alerts, [])
-    repo.archive_alerts(END - timedelta(days=14))  # as the bot's hourly job does
+    repo.archive_alerts(END - timedelta(days=14))
+
+
+def build(backend: str, folder: Path, n_mentions: int, n_alerts: int) -> float:
+    clock = FakeClock(END)
+    repo = open_repository(backend, folder, clock=clock)
+    t0 = time.perf_counter()
+    for batch in mention_batches(n_mentions):
+        repo.save_cycle(batch, [m.id for m in batch], [], [])
+    add_alerts(repo, n_alerts)
     repo.close()
     return time.perf_counter() - t0
 
