@@ -193,6 +193,16 @@ def migrate(db: sqlite3.Connection, path: Path, read_only: bool) -> None:
             "start the bot once (without --dry-run) to upgrade it"
         )
     fts = trigram_available()
+    indexed = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE name IN ('mention_text', 'mention_grams')"
+    ).fetchone()
+    if indexed and not fts:
+        # Upgraded here the store would lose its full-text indexes for good.
+        raise StorageError(
+            f"{path} has full-text indexes that this Python's SQLite {sqlite3.sqlite_version} "
+            "cannot keep (it has no FTS5 trigram tokenizer, SQLite 3.34+): run Buzzwatch "
+            "with the Python that made the store, or one whose SQLite is 3.34 or newer"
+        )
     db.execute("BEGIN IMMEDIATE")
     try:
         for step in range(version, SCHEMA_VERSION):

@@ -271,6 +271,30 @@ def test_an_older_store_is_upgraded_to_schema_4_and_answers_the_same(
         repo.close()
 
 
+def test_an_indexed_store_is_not_upgraded_by_an_sqlite_that_cannot_keep_its_indexes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A schema 3 store with full-text indexes, opened by a Python whose SQLite has no
+    trigram tokenizer: refused with what to do, and left as it was (not upgraded without
+    its indexes)."""
+    import sqlite3
+
+    from storage import sqlite_schema
+
+    folder = tmp_path / "data"
+    _old_store(folder, 3, [mention(i, text).to_dict() for i, (text, _) in enumerate(CORPUS)])
+    monkeypatch.setattr(sqlite_schema, "_HAS_TRIGRAM", False)
+    with pytest.raises(StorageError, match=r"cannot keep .* SQLite 3\.34"):
+        SQLiteRepository(folder, clock=FakeClock(NOW))
+    db = sqlite3.connect(folder / "buzzwatch.sqlite3")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    db.close()
+    monkeypatch.setattr(sqlite_schema, "_HAS_TRIGRAM", None)
+    repo = SQLiteRepository(folder, clock=FakeClock(NOW))
+    assert repo.fts and repo.count_mentions() == len(CORPUS)
+    repo.close()
+
+
 def test_iter_mentions_reads_a_page_at_a_time_and_misses_none(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
