@@ -25,7 +25,7 @@ from tests.storage.repository_contract import NEG, NOW, POS, mention
 
 @pytest.fixture
 def repo(postgres_schema: str):
-    repo = PostgresRepository(postgres_schema)
+    repo = PostgresRepository(postgres_schema, clock=FakeClock(NOW))
     yield repo
     repo.close()
 
@@ -105,7 +105,7 @@ def test_a_version_2_database_gets_the_once_keys_table(postgres_schema: str) -> 
         for v, sql in enumerate(MIGRATIONS[:2], start=1):
             conn.execute(sql)
             conn.execute("INSERT INTO schema_migrations(version) VALUES (%s)", (v,))
-    repo = PostgresRepository(postgres_schema)
+    repo = PostgresRepository(postgres_schema, clock=FakeClock(NOW))
     try:
         assert repo.remember_once("sign", "k", NOW + timedelta(hours=1)) is True
         assert repo.remember_once("sign", "k", NOW + timedelta(hours=1)) is False
