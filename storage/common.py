@@ -59,6 +59,19 @@ def utc_stamp(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+# Mentions per write transaction of a poll cycle (issue 16: an ack typed meanwhile waits
+# for one of these, about 10 ms, not for the whole cycle).
+MENTION_TX = 50
+
+
+def mention_slices(docs: list[T]) -> tuple[list[list[T]], list[T]]:
+    """A cycle's mention records cut for its write transactions: the slices written first,
+    and the last one, written with the cycle's seen ids, alerts and outbox items (so a crash
+    in between redoes the cycle: nothing is seen yet)."""
+    cut = (len(docs) - 1) // MENTION_TX * MENTION_TX if docs else 0
+    return [docs[i : i + MENTION_TX] for i in range(0, cut, MENTION_TX)], docs[cut:]
+
+
 ONCE_KEY_CHARS = 128
 
 

@@ -35,7 +35,15 @@ from core.domain.clock import Clock, SystemClock
 from core.domain.models import Alert, Mention, OutboxItem
 from core.domain.query import MentionQuery
 from storage.atomic_json import StorageError, save_derived_file
-from storage.common import AlertOutboxWrites, SQLOnceKeys, alert_number, dumps, scalar, signed64
+from storage.common import (
+    AlertOutboxWrites,
+    SQLOnceKeys,
+    alert_number,
+    dumps,
+    mention_slices,
+    scalar,
+    signed64,
+)
 from storage.postgres_alerts import PostgresReads
 from storage.postgres_mentions import (
     period_rows,
@@ -47,8 +55,7 @@ from storage.postgres_schema import migrate
 from storage.postgres_search import pg_text
 
 DEFAULT_DSN_ENV = "BUZZWATCH_DATABASE_URL"
-PIPELINE_LOCK = 0x42575A02
-MENTION_TX = 50  # mentions per write transaction of a poll cycle (see save_cycle)  # advisory lock key: any constant the app owns
+PIPELINE_LOCK = 0x42575A02  # advisory lock key: any constant the app owns
 
 
 def dsn_from_env(name: str = DEFAULT_DSN_ENV) -> str:
@@ -183,15 +190,14 @@ class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
         alerts: list[Alert],
         outbox: list[OutboxItem],
     ) -> None:
-        # As the SQLite store's: mentions in transactions of MENTION_TX (their rows made
-        # before each), seen ids with the alerts and outbox items in the last one.
-        docs = [m.to_dict() for m in mentions]
-        cut = (len(docs) - 1) // MENTION_TX * MENTION_TX if docs else 0
-        for start in range(0, cut, MENTION_TX):
-            part = prepare_mentions(docs[start : start + MENTION_TX])
+        # As the SQLite store's: mentions in short transactions (their rows made before
+        # each), seen ids with the alerts and outbox items in the last one.
+        ahead, rest = mention_slices([m.to_dict() for m in mentions])
+        for docs in ahead:
+            part = prepare_mentions(docs)
             with self._tx() as conn:
                 put_mentions(conn, part)
-        last = prepare_mentions(docs[cut:])
+        last = prepare_mentions(rest)
         with self._tx() as conn:
             put_mentions(conn, last)
             self._put_alerts(alerts)

@@ -46,6 +46,7 @@ from storage.common import (
     SQLOnceKeys,
     alert_number,
     dumps,
+    mention_slices,
     reserve_from_state,
     scalar,
     signed64,
@@ -59,8 +60,6 @@ from storage.sqlite_search import mentions_said_since, plan_search
 
 DB_NAME = "buzzwatch.sqlite3"
 CHUNK = 500  # ids per `IN (...)`: well under SQLite's variable limit
-# Mentions per write transaction of a poll cycle (see save_cycle): about 10 ms each.
-MENTION_TX = 50
 
 
 class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
@@ -166,24 +165,23 @@ class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnce
         alerts: list[Alert],
         outbox: list[OutboxItem],
     ) -> None:
-        """A cycle's mentions go in transactions of MENTION_TX each, their rows made before
-        each one; the seen ids, alerts and outbox items with the last. The lock (and SQLite's
-        one writer) is so held for one short slice at a time, and an ack typed meanwhile
-        waits for that slice, not for the cycle (issue 16: 1.8 s p95 under load before). A
-        crash before the last transaction leaves mentions stored but not seen: the cycle is
-        redone and stores them again (replaced by id), as the protocol asks."""
+        """A cycle's mentions go in short transactions (common.mention_slices), their rows
+        made before each one; the seen ids, alerts and outbox items with the last. The lock
+        (and SQLite's one writer) is so held for one short slice at a time, and an ack typed
+        meanwhile waits for that slice, not for the cycle (issue 16: 1.8 s p95 under load
+        before). A crash before the last transaction leaves mentions stored but not seen:
+        the cycle is redone and stores them again (replaced by id), as the protocol asks."""
         docs = [m.to_dict() for m in mentions]
         if self.read_only:
             with self._lock:
                 self._new_mentions.update((d["id"], d) for d in docs)
             docs = []
-        start = 0
-        while len(docs) - start > MENTION_TX:
-            part = prepare_mentions(docs[start : start + MENTION_TX], self.fts)
+        ahead, rest = mention_slices(docs)
+        for slice_ in ahead:
+            part = prepare_mentions(slice_, self.fts)
             with self._tx():
                 put_mentions(self._db, part, self.fts)
-            start += MENTION_TX
-        last = prepare_mentions(docs[start:], self.fts)
+        last = prepare_mentions(rest, self.fts)
         with self._tx() as db:
             put_mentions(db, last, self.fts)
             self._put_alerts(alerts)
