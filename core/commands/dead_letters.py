@@ -9,11 +9,23 @@ from __future__ import annotations
 from core.commands.context import Actor, CommandContext, Reply, UsageError
 from core.commands.registry import CommandGroup, Guard, no_arguments
 from core.commands.silences import every_brand_refusal
+from core.domain.models import OutboxItem
 from rules.text import cap, one_line, strip_invisible
 
 DEAD_SHOWN = 20  # the newest ones `deadletters` lists; it counts the rest
 
 commands = CommandGroup()
+
+
+def describe(item: OutboxItem) -> str:
+    """One line for a dead letter: where, what, and why (the error may quote a service's
+    answer: one line, no invisible characters, capped)."""
+    what = item.alert_id or str(item.message.get("kind", "message"))
+    why = cap(one_line(strip_invisible(item.last_error)), 120)
+    return (
+        f"{cap(item.destination, 40)} {item.action} {cap(what, 40)}"
+        f" after {item.attempts} attempt(s): {why}"
+    )
 
 
 @commands.command("deadletters", read_only=no_arguments, guard=Guard.EVERY_BRAND)
@@ -30,13 +42,7 @@ def deadletters(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
         lines = [f"{len(dead)} dead letter(s), newest last:"]
         if len(dead) > DEAD_SHOWN:
             lines.append(f"  +{len(dead) - DEAD_SHOWN} older")
-        for item in dead[-DEAD_SHOWN:]:
-            what = item.alert_id or str(item.message.get("kind", "message"))
-            why = cap(one_line(strip_invisible(item.last_error)), 120)
-            lines.append(
-                f"  {cap(item.destination, 40)} {item.action} {cap(what, 40)}"
-                f" after {item.attempts} attempt(s): {why}"
-            )
+        lines += [f"  {describe(item)}" for item in dead[-DEAD_SHOWN:]]
         lines.append("deadletters retry: queue them again · deadletters clear: delete them")
         return Reply("\n".join(lines))
     verb = args[0].lower()

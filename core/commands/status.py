@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.alerting.lifecycle import ACTIVE
 from core.commands.context import Actor, CommandContext, Reply, UsageError
+from core.commands.dead_letters import describe
 from core.commands.registry import CommandGroup
 from core.domain.durations import format_duration
 from core.domain.models import Status, from_iso
@@ -48,10 +49,7 @@ def status(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
     pending = ctx.repo.pending_outbox()
     dead = ctx.repo.dead_letters()
     lines.append(f"delivery queue: {len(pending)} pending, {len(dead)} dead letter(s)")
-    for item in dead[-DEAD_LISTED:]:
-        lines.append(
-            f"  dead: {item.destination} {item.alert_id or item.message.get('kind')}: {item.last_error[:120]}"
-        )
+    lines += [f"  dead: {describe(item)}" for item in dead[-DEAD_LISTED:]]
     if len(dead) > DEAD_LISTED:
         lines.append(f"  +{len(dead) - DEAD_LISTED} more (older)")
     if dead:

@@ -379,6 +379,8 @@ def test_dead_letters_retry_and_clear_need_the_right_to_every_brand(
     assert listed.ok and listed.text.startswith("1 dead letter(s)")
     line = listed.text.splitlines()[1]
     assert "\u202e" not in line and "\n" not in line and len(line) < 250  # capped, one line
+    shown = service.run("status", BOB).text  # `status` shows it the same way
+    assert f"  dead: {line.strip()}" in shown.splitlines() and "\u202e" not in shown
     refused = service.run("deadletters clear", BOB)
     assert not refused.ok and refused.text == "Not for you."
     assert len(service.repo.dead_letters()) == 1
