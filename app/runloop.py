@@ -18,7 +18,7 @@ from core.domain import telemetry
 from core.intake.pipeline import SWITCH_INTERVAL
 from core.reports.query import warm_up
 from sources.base import Source
-from storage.atomic_json import StorageError
+from storage.atomic_json import STORE_FAILURES, failure_text
 
 log = logging.getLogger("buzzwatch")
 
@@ -41,8 +41,8 @@ def run_once(app: Buzzwatch, stop: StopRequest) -> int:
             # Waits for rate limits and short retries; an update waiting only for its route's
             # group_interval goes at once (one cycle has nothing more to merge into it).
             report = app.deliverer.drain(max_wait=ONCE_MAX_WAIT, stop=stop, group_timers_now=True)
-        except StorageError as err:
-            return storage_failed(app, str(err))
+        except STORE_FAILURES as err:
+            return storage_failed(app, failure_text(err))
         if app.deliverer.storage_error:
             return storage_failed(app, app.deliverer.storage_error, report)
         if unstored is not None:  # the source answered; its mentions could not be stored

@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +32,21 @@ log = logging.getLogger("buzzwatch.storage")
 
 class StorageError(Exception):
     """A storage problem worded for the operator (what file, what happened, what to do)."""
+
+
+# What a store may fail with: its own worded errors, and SQLite's (a damaged file is found
+# on the read that reaches a bad page, at any point of a run, not when it is opened).
+STORE_FAILURES: tuple[type[Exception], ...] = (StorageError, sqlite3.DatabaseError)
+
+
+def failure_text(err: Exception) -> str:
+    """A store failure in one line for the operator."""
+    if isinstance(err, sqlite3.DatabaseError):
+        return (
+            f"the SQLite store in the data folder cannot be read or written: {err} "
+            "(restore buzzwatch.sqlite3 from a backup, or move it aside to start empty)"
+        )
+    return str(err)
 
 
 class StartEmptyRefused(StorageError):

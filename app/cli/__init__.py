@@ -18,7 +18,7 @@ from app.logging_setup import setup_logging
 from app.queries import QueryApp
 from core.commands.service import is_read_only
 from core.config import ConfigError, load_config
-from storage.atomic_json import StorageError
+from storage.atomic_json import STORE_FAILURES, StorageError, failure_text
 
 if TYPE_CHECKING:
     from app.buzzwatch import Buzzwatch
@@ -109,15 +109,15 @@ def main(
         from app.cli.run import cmd_run
 
         return cmd_run(app, args)
-    except StorageError as err:
+    except STORE_FAILURES as err:
         return storage_failed(err)
     finally:
         app.close()
 
 
-def storage_failed(err: StorageError) -> int:
-    """A write failed (a full disk): the error names the file."""
+def storage_failed(err: Exception) -> int:
+    """A write failed (a full disk: the error names the file), or the store is damaged."""
     from app.runloop import EXIT_STORAGE_FAILED
 
-    print(f"error: {err}", file=sys.stderr)
+    print(f"error: {failure_text(err)}", file=sys.stderr)
     return EXIT_STORAGE_FAILED

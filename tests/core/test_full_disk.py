@@ -158,3 +158,32 @@ def test_once_whose_poll_cannot_be_stored_ends_with_the_storage_exit_code(
     assert "storage failed" in caplog.text and "No space left on device" in caplog.text
     assert "every source failed" not in caplog.text
     assert "Traceback" not in caplog.text + capsys.readouterr().err
+
+
+def test_a_damaged_sqlite_store_ends_with_the_storage_exit_code_and_no_traceback(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A store whose header is fine but whose pages are damaged opens; the damage shows on
+    the first read that reaches a bad page: that is storage failing (exit 3, said in one
+    line with what to do), not a traceback."""
+    from tests.test_once_and_shutdown import COMPLAINT, feed_file, write_config
+
+    config = write_config(
+        tmp_path, sources=[{"name": "w", "type": "rss", "path": feed_file(tmp_path, [COMPLAINT])}]
+    )
+    assert main(["--config", str(config), "--once"], io.StringIO()) == 0
+    store = next(tmp_path.rglob("buzzwatch.sqlite3"))
+    data = bytearray(store.read_bytes())
+    page = int.from_bytes(data[16:18], "big") or 65536
+    data[page:] = b"\xff" * (len(data) - page)  # every page but the first (the header's)
+    store.write_bytes(bytes(data))
+    for argv in (["--once"], ["mentions", "acme"], ["command", "status"]):
+        with caplog.at_level(logging.INFO):
+            code = main(["--config", str(config), *argv], io.StringIO())
+        said = caplog.text + capsys.readouterr().err
+        caplog.clear()
+        assert code == 3, argv
+        assert "malformed" in said and "move it aside" in said, said
+        assert "Traceback" not in said
