@@ -10,7 +10,7 @@ from core.commands.context import UsageError
 from core.config import Config
 from core.domain import durations
 from core.domain.durations import DurationTooLong, format_duration, parse_duration
-from core.domain.models import Flag
+from core.domain.models import IMPORT_SOURCE, Flag
 from core.domain.query import MAX_LIMIT, SENTIMENTS, SINCE_RANGE, MentionQuery
 
 MAX_COMMAND_CHARS = 500
@@ -65,6 +65,19 @@ def parse_query(args: list[str]) -> MentionQuery:
             else:
                 q.offset = n
     return q
+
+
+def known_sources(config: Config) -> list[str]:
+    """The source names mentions can carry: the config's sources, the inbound endpoint's
+    (`inbound.source`) and `import` (what `bot.py import` files rows under by default)."""
+    names = [s.name for s in config.sources]
+    if config.inbound is not None:
+        names.append(config.inbound.source)
+    names.append(IMPORT_SOURCE)
+    unique: dict[str, str] = {}
+    for name in names:
+        unique.setdefault(name.casefold(), name)
+    return list(unique.values())
 
 
 def since_arg(value: str, allowed: tuple[timedelta, timedelta]) -> timedelta:

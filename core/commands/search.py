@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from core.commands.context import Actor, CommandContext, Reply
-from core.commands.parsing import parse_query, unknown_name
+from core.commands.parsing import known_sources, parse_query, unknown_name
 from core.commands.registry import CommandGroup
 from core.config import Config
 from core.domain.durations import format_duration
@@ -37,9 +37,9 @@ def mentions(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
     if query.brand and ctx.config.brand(query.brand) is None:
         raise unknown_name("brand", query.brand, (b.name for b in ctx.config.brands))
     page, total = search_mentions(ctx.repo, ctx.config, query, ctx.clock.now())
-    sources = [s.name for s in ctx.config.sources]
-    # A source the config does not name may still hold mentions (`bot.py import` files rows
-    # under `import` or the file's source): unknown only if nothing is stored under it either.
+    sources = known_sources(ctx.config)
+    # A source the config does not name may still hold mentions (`bot.py import --source`
+    # files rows under any name): unknown only if nothing is stored under it either.
     if not total and query.source and query.source.casefold() not in map(str.casefold, sources):
         raise unknown_name("source", query.source, sources)
     shown_to = query.offset + len(page)

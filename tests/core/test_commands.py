@@ -347,7 +347,7 @@ def test_an_unknown_source_is_said_with_the_known_ones(tmp_path: Path, clock: Fa
     commands = CommandService(config, repo, AlertService(repo, clock), clock)
     reply = commands.run("mentions source:nope", ANN)
     assert not reply.ok
-    assert reply.text.startswith("Unknown source 'nope'; sources: weibo.")
+    assert reply.text.startswith("Unknown source 'nope'; sources: weibo, import.")
     assert [d["title"] for d in commands.run("mentions source:import", ANN).mentions] == [
         "Acme imported"
     ]
