@@ -7,6 +7,7 @@ import shlex
 from typing import TYPE_CHECKING, TextIO
 
 from app.replies import print_reply
+from core.commands.parsing import tokenize
 from core.commands.service import is_read_only
 
 if TYPE_CHECKING:
@@ -17,11 +18,10 @@ if TYPE_CHECKING:
 def command_text(args: argparse.Namespace) -> str:
     """The chat command line that `mentions ...` or `command ...` stands for."""
     words = args.query if args.command == "mentions" else args.words
-    if len(words) == 1 and " " in words[0]:
-        try:
-            words = shlex.split(words[0])
-        except ValueError:  # O'Brien, an unbalanced quote
-            words = words[0].split()
+    if len(words) == 1 and any(c.isspace() for c in words[0]):
+        # One quoted argument is a whole command line: split as chat splits it (any
+        # whitespace, a newline or U+3000 included, separates words).
+        words = tokenize(words[0])
     return shlex.join(words) if args.command == "command" else "mentions " + shlex.join(words)
 
 

@@ -18,6 +18,11 @@ QUERY_KEYS = frozenset({"since", "sentiment", "flag", "brand", "source", "limit"
 
 
 def tokenize(text: str) -> list[str]:
+    """A command line's words. Every kind of whitespace separates them alike: a newline (a
+    chat message typed on two lines), a tab, the ideographic space of Chinese input (U+3000),
+    the no-break space some chat apps send; shlex alone splits on ASCII space, tab and
+    newline only, and `since:7d` after a U+3000 was searched for as a word."""
+    text = "".join(" " if c.isspace() else c for c in text)
     try:
         return shlex.split(text)
     except ValueError:  # an unbalanced quote: fall back to plain words
@@ -29,8 +34,17 @@ def command_word(word: str) -> str:
     return word.lstrip("/").lower()
 
 
+# The filters a query takes once: a second, different value is refused rather than one of
+# them silently winning. brand: and source: included: "brand:a brand:b" could mean either
+# brand or both, and the reply would answer a question the user did not ask. Only flag:
+# repeats (flag:kol flag:negative: mentions with both flags).
+SINGLE_KEYS = frozenset(QUERY_KEYS - {"flag"})
+
+
 def parse_query(args: list[str]) -> MentionQuery:
     q = MentionQuery()
+    given: dict[str, str] = {}
+    page = 0
     for arg in args:
         key, sep, value = arg.partition(":")
         key = key.lower()
@@ -39,6 +53,10 @@ def parse_query(args: list[str]) -> MentionQuery:
             continue
         if not value:
             raise UsageError(f"`{key}:` needs a value")
+        if key in SINGLE_KEYS:
+            before = given.setdefault(key, value)
+            if before.casefold() != value.casefold():
+                raise UsageError(repeated(key, before, value))
         if key == "since":
             q.since = since_arg(value, SINCE_RANGE)
         elif key == "sentiment":
@@ -60,11 +78,32 @@ def parse_query(args: list[str]) -> MentionQuery:
             n = int(value)
             if key == "limit":
                 if n < 1:
-                    raise UsageError(f"limit: takes 1 to {MAX_LIMIT}")
-                q.limit = min(MAX_LIMIT, n)  # README: "at most 50"
+                    raise UsageError(LIMIT_RANGE)
+                q.limit = min(MAX_LIMIT, n)  # README: "more than 50 shows 50"
+            elif key == "page":
+                if n < 1:
+                    raise UsageError("page: takes a whole number from 1")
+                page = n
             else:
                 q.offset = n
+    if page:
+        if "offset" in given:
+            raise UsageError("give page: or offset:, not both")
+        # page:2 is the second page of `limit` mentions (it was read as offset:2).
+        q.offset = (page - 1) * q.limit
     return q
+
+
+# What limit: accepts, said as it is: any count from 1; a page shows at most MAX_LIMIT.
+LIMIT_RANGE = f"limit: takes a whole number from 1 (a page shows at most {MAX_LIMIT})"
+
+
+def repeated(key: str, first: str, second: str) -> str:
+    """The answer to a filter given twice with different values."""
+    shown = f"{key}:{first[:30]} and {key}:{second[:30]}"
+    if key in ("brand", "source"):
+        return f"{shown}: a search takes one {key}; search for each in turn"
+    return f"{shown} disagree: give {key}: once"
 
 
 def known_sources(config: Config) -> list[str]:
