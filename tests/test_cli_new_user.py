@@ -1,0 +1,62 @@
+"""The command line as a new user meets it: a chat command typed as the program's command,
+and check-config saying when the daily digest goes out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cli_fixture import Cli
+from tests.conftest import BASE_CONFIG
+
+
+@pytest.mark.parametrize(
+    ("argv", "suggested"),
+    [
+        (["status"], "python bot.py command status"),
+        (["-q", "ack", "A3"], "python bot.py command ack A3"),
+        (["--config", "x.yaml", "assign", "A1", "bob smith"], "command assign A1 'bob smith'"),
+        (["状态", "全部"], "python bot.py command 状态 全部"),
+        (["sources", "--dry-run"], "python bot.py command sources --dry-run"),
+    ],
+)
+def test_a_chat_command_as_the_programs_command_says_how_to_run_it(
+    cli: Cli, argv: list[str], suggested: str
+) -> None:
+    run = cli(*argv)
+    assert run.returncode == 2
+    assert run.stderr.startswith("bot.py: error: `") and "is a chat command" in run.stderr
+    assert suggested in run.stderr and "invalid choice" not in run.stderr
+    assert not Path(cli.cwd, "data").exists()  # nothing was opened
+
+
+def test_a_word_that_is_no_command_still_gets_argparse_s_answer(cli: Cli) -> None:
+    run = cli("runn")
+    assert run.returncode == 2 and "invalid choice: 'runn'" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("digest", "line"),
+    [
+        (
+            {"time": "09:00"},
+            "digest: daily at 09:00 (Asia/Shanghai), all brands in one, to console; a start later than 6h after it waits for the next day",
+        ),
+        (
+            {"time": "18:30", "timezone": "UTC", "per_brand": True, "grace": "2h"},
+            "digest: daily at 18:30 (UTC), one per brand, to console; a start later than 2h after it waits",
+        ),
+        ({"enabled": False}, "digest: off"),
+    ],
+)
+def test_check_config_says_when_the_digest_goes_out(
+    cli: Cli, tmp_path: Path, digest: dict[str, object], line: str
+) -> None:
+    config = tmp_path / "config.yaml"
+    data = dict(BASE_CONFIG, data_dir=str(tmp_path / "data"), digest=digest)
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    run = cli("--config", str(config), "check-config")
+    assert run.returncode == 0
+    assert f"  {line}" in run.stdout
