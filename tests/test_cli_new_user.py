@@ -60,3 +60,31 @@ def test_check_config_says_when_the_digest_goes_out(
     run = cli("--config", str(config), "check-config")
     assert run.returncode == 0
     assert f"  {line}" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "warned"),
+    [
+        ({}, ["no source to poll", "no destinations"]),
+        ({"inbound": {"port": 8788}, "destinations": {"c": {"type": "console"}}}, ["no routes"]),
+        (
+            {
+                "sources": [{"name": "s", "type": "rss", "path": "f.xml"}],
+                "destinations": {"c": {"type": "console"}},
+                "routes": [{"to": ["c"]}],
+            },
+            [],
+        ),
+    ],
+)
+def test_check_config_warns_about_a_config_that_would_do_nothing(
+    cli: Cli, tmp_path: Path, extra: dict[str, object], warned: list[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    data = {"brands": [{"name": "X", "keywords": ["x"]}], **extra}
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    run = cli("--config", str(config), "check-config")
+    assert run.returncode == 0
+    said = [line for line in run.stdout.splitlines() if "warning: no " in line]
+    assert len(said) == len(warned)
+    assert all(w in line for w, line in zip(warned, said, strict=True))

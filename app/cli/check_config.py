@@ -15,7 +15,7 @@ from rules.analyze import Analyzer
 
 def cmd_check_config(config: Config, path: Path, out: TextIO, sample: str | None = None) -> int:
     print(f"{path}: OK", file=out)
-    for warning in config_warnings(config):
+    for warning in [*config_warnings(config), *empty_sections(config)]:
         print(f"  warning: {warning}", file=out)
     print(f"  data_dir: {config.data_dir}   timezone: {config.timezone}", file=out)
     for b in config.brands:
@@ -92,3 +92,16 @@ def digest_summary(config: Config) -> str:
         f"digest: daily at {d.time} ({zone}), {each}, to {to}; "
         f"a start later than {format_duration(d.grace)} after it waits for the next day"
     )
+
+
+def empty_sections(config: Config) -> list[str]:
+    """What a valid config may leave out and then does nothing: a bot with no sources
+    polls nothing and said "OK" all the same."""
+    found = []
+    if not any(s.enabled for s in config.sources) and config.inbound is None:
+        found.append("no source to poll (`sources:`) and no `inbound:` endpoint: nothing comes in")
+    if not config.destinations:
+        found.append("no destinations (`destinations:`): alerts and the digest go nowhere")
+    elif not config.routes:
+        found.append("no routes (`routes:`): mentions are stored, nothing is alerted")
+    return found
