@@ -88,3 +88,14 @@ def test_check_config_warns_about_a_config_that_would_do_nothing(
     said = [line for line in run.stdout.splitlines() if "warning: no " in line]
     assert len(said) == len(warned)
     assert all(w in line for w, line in zip(warned, said, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("command", "said"), [("mentions", "since:24h"), ("command", "`command help` lists them")]
+)
+def test_the_help_of_mentions_and_command_says_what_goes_after_them(
+    cli: Cli, command: str, said: str
+) -> None:
+    run = cli(command, "--help")
+    assert run.returncode == 0
+    assert said in " ".join(run.stdout.split())

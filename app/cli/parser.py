@@ -80,9 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", help="also show how a mention with this text is analysed and routed")
     add("console", help="an interactive prompt for chat commands")
     p = add("mentions", help="query stored mentions, e.g. mentions 退款 since:24h")
-    p.add_argument("query", nargs=argparse.REMAINDER)
+    p.add_argument(
+        "query",
+        nargs=argparse.REMAINDER,
+        help="words and filters, as in chat: since:24h sentiment:neg|pos|neu "
+        "flag:question|kol|negative|critical brand:NAME source:NAME limit:N offset:N",
+    )
     p = add("command", help="run one chat command, e.g. command ack A3")
-    p.add_argument("words", nargs=argparse.REMAINDER)
+    p.add_argument(
+        "words",
+        nargs=argparse.REMAINDER,
+        help="a chat command and its arguments (ack A3, status, stats since:7d); "
+        "`command help` lists them",
+    )
     p = add("classify", help="analyse text lines or JSON lines; one JSON result per line")
     p.add_argument("--brand", help="apply this brand's domain words and aspects")
     p.add_argument("file", nargs="?", help="input file (default: stdin)")
