@@ -43,7 +43,7 @@ SINGLE_KEYS = frozenset(QUERY_KEYS - {"flag"})
 
 def parse_query(args: list[str]) -> MentionQuery:
     q = MentionQuery()
-    given: dict[str, str] = {}
+    given: dict[str, tuple[str, object]] = {}  # key -> (as typed, as read)
     page = 0
     for arg in args:
         key, sep, value = arg.partition(":")
@@ -53,45 +53,55 @@ def parse_query(args: list[str]) -> MentionQuery:
             continue
         if not value:
             raise UsageError(f"`{key}:` needs a value")
+        read = query_value(q, key, value)
+        if key == "page":
+            page = int(value)
         if key in SINGLE_KEYS:
-            before = given.setdefault(key, value)
-            if before.casefold() != value.casefold():
-                raise UsageError(repeated(key, before, value))
-        if key == "since":
-            q.since = since_arg(value, SINCE_RANGE)
-        elif key == "sentiment":
-            if value.lower() not in SENTIMENTS:
-                raise UsageError("sentiment: takes neg, pos or neu")
-            q.sentiment = SENTIMENTS[value.lower()]
-        elif key == "flag":
-            try:
-                q.flags.append(Flag(value.lower()).value)
-            except ValueError:
-                raise UsageError(
-                    f"unknown flag {value!r}; flags: {', '.join(f.value for f in Flag)}"
-                ) from None
-        elif key in ("brand", "source"):
-            setattr(q, key, value)
-        else:
-            if not (value.isascii() and value.isdigit()):
-                raise UsageError(f"{key}: takes a whole number")
-            n = int(value)
-            if key == "limit":
-                if n < 1:
-                    raise UsageError(LIMIT_RANGE)
-                q.limit = min(MAX_LIMIT, n)  # README: "more than 50 shows 50"
-            elif key == "page":
-                if n < 1:
-                    raise UsageError("page: takes a whole number from 1")
-                page = n
-            else:
-                q.offset = n
+            typed, before = given.setdefault(key, (value, read))
+            if before != read:  # since:2d since:48h agree; since:1d since:7d do not
+                raise UsageError(repeated(key, typed, value))
     if page:
         if "offset" in given:
             raise UsageError("give page: or offset:, not both")
         # page:2 is the second page of `limit` mentions (it was read as offset:2).
         q.offset = (page - 1) * q.limit
     return q
+
+
+def query_value(q: MentionQuery, key: str, value: str) -> object:
+    """Set one filter of `q` from `key:value`; what was read, to compare a repeat with."""
+    if key == "since":
+        q.since = since_arg(value, SINCE_RANGE)
+        return q.since
+    if key == "sentiment":
+        if value.lower() not in SENTIMENTS:
+            raise UsageError("sentiment: takes neg, pos or neu")
+        q.sentiment = SENTIMENTS[value.lower()]
+        return q.sentiment
+    if key == "flag":
+        try:
+            q.flags.append(Flag(value.lower()).value)
+        except ValueError:
+            raise UsageError(
+                f"unknown flag {value!r}; flags: {', '.join(f.value for f in Flag)}"
+            ) from None
+        return None
+    if key in ("brand", "source"):
+        setattr(q, key, value)
+        return value.casefold()
+    if not (value.isascii() and value.isdigit()):
+        raise UsageError(f"{key}: takes a whole number")
+    n = int(value)
+    if key == "limit":
+        if n < 1:
+            raise UsageError(LIMIT_RANGE)
+        q.limit = min(MAX_LIMIT, n)  # README: "more than 50 shows 50"
+    elif key == "page":
+        if n < 1:
+            raise UsageError("page: takes a whole number from 1")
+    else:
+        q.offset = n
+    return n
 
 
 # What limit: accepts, said as it is: any count from 1; a page shows at most MAX_LIMIT.
@@ -163,15 +173,25 @@ def report_args(
 ) -> tuple[str | None, timedelta]:
     """`digest`/`stats` arguments: an optional brand (`acme` or `brand:acme`) and `since:`."""
     brand, since = None, default
+    given: dict[str, tuple[str, timedelta]] = {}  # as in a mentions query: no second since:
     for arg in args:
         key, sep, value = arg.partition(":")
         if sep and key.lower() == "since":
             # Read at call time: the range is one setting for chat and `bot.py digest`.
-            since = since_arg(value, durations.REPORT_SINCE)
+            read = since_arg(value, durations.REPORT_SINCE)
+            typed, before = given.setdefault("since", (value, read))
+            if before != read:
+                raise UsageError(repeated("since", typed, value))
+            since = read
             continue
         name = value if sep and key.lower() == "brand" else arg
         found = config.brand(name)
         if found is None:
             raise unknown_name("brand", name, (b.name for b in config.brands))
+        if brand is not None and brand != found.name:
+            raise UsageError(
+                f"brand {brand} and brand {found.name}: a report is about one brand, or all "
+                "of them with none named"
+            )
         brand = found.name
     return brand, since

@@ -110,7 +110,9 @@ def test_a_filter_given_twice_differently_is_refused_with_both_values(
 
 
 def test_a_repeat_that_agrees_is_taken_and_flags_add_up(service: CommandService) -> None:
-    same = service.run("mentions since:2d Since:2D brand:Acme brand:acme", ANN)
+    same = service.run(
+        "mentions since:2d Since:48h brand:Acme brand:acme sentiment:neg sentiment:negative", ANN
+    )
     assert same.ok and same.query is not None and same.query.since == timedelta(days=2)
     both = service.run("mentions flag:kol flag:negative", ANN)
     assert both.ok and [d["title"] for d in both.mentions] == ["Acme post 0"]
@@ -160,3 +162,33 @@ def test_a_terminal_reply_says_how_to_see_the_next_page(service: CommandService)
     assert reply_text(first).endswith("\n  more: add offset:10")
     last = service.run("mentions since:30d offset:55", ANN)
     assert last.ok and len(last.mentions) == 5 and "more:" not in reply_text(last)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("stats since:1d since:7d", "since:1d and since:7d disagree"),
+        ("digest since:2d since:24h", "since:2d and since:24h disagree"),
+        ("stats Acme Beta", "Unknown brand 'Beta'"),
+    ],
+)
+def test_a_report_refuses_a_repeated_filter_too(
+    service: CommandService, text: str, said: str
+) -> None:
+    reply = service.run(text, ANN)
+    assert not reply.ok and said in reply.text
+
+
+def test_a_report_takes_one_brand(tmp_path: Path, clock: FakeClock) -> None:
+    two = [{"name": "Acme", "keywords": ["acme"]}, {"name": "Beta", "keywords": ["beta"]}]
+    config = make_config(tmp_path, brands=two)
+    repo = open_repository("sqlite", config.data_dir, clock=clock)
+    try:
+        commands = CommandService(config, repo, AlertService(repo, clock), clock)
+        refused = commands.run("stats acme brand:beta", ANN)
+        assert not refused.ok
+        assert "brand Acme and brand Beta: a report is about one brand" in refused.text
+        assert not commands.run("stats Acme brand:acme since:2d since:7d", ANN).ok
+        assert commands.run("stats Acme brand:acme since:2d Since:48h", ANN).ok
+    finally:
+        repo.close()
