@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,23 @@ def search_mentions(
     return repo.search_mentions(
         query, now, config.rules.negative_threshold, config.rules.positive_threshold
     )
+
+
+# A word that looks like a filter: `lang:zh`, `aspect:price` (not 12:30, not a URL).
+FILTER_LIKE = re.compile(r"([A-Za-z]+):[^/\s]")
+
+
+def not_a_filter(words: list[str]) -> str:
+    """When nothing matched, the filter-like word that was searched for as text: `lang:zh`
+    found nothing and said only "No mentions of lang:zh"."""
+    for word in words:
+        found = FILTER_LIKE.match(word)
+        if found and not found.group(1).isdigit():
+            return (
+                f" `{found.group(1)[:20]}:` is not a filter, so it was searched for as a word; "
+                "filters: since: sentiment: flag: brand: source: limit: offset:"
+            )
+    return ""
 
 
 @commands.command(
@@ -51,7 +69,7 @@ def mentions(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
         counted = f"about {total:,}"
     period = f"in the last {format_duration(query.since)}"
     if not total:
-        text = f"No mentions of {what} {period}."
+        text = f"No mentions of {what} {period}." + not_a_filter(query.words)
     elif not page:
         text = f"No more mentions of {what} {period} ({counted} in all; offset:{query.offset} is past the end)."
     else:

@@ -192,3 +192,17 @@ def test_a_report_takes_one_brand(tmp_path: Path, clock: FakeClock) -> None:
         assert commands.run("stats Acme brand:acme since:2d Since:48h", ANN).ok
     finally:
         repo.close()
+
+
+@pytest.mark.parametrize("word", ["lang:en", "aspect:price", "Sentiment=neg", "12:30", "a.b:c"])
+def test_an_empty_result_names_a_word_that_looked_like_a_filter(
+    service: CommandService, word: str
+) -> None:
+    reply = service.run(f"mentions post {word}", ANN)
+    assert reply.ok and reply.total == 0
+    key = word.partition(":")[0]
+    if word in ("lang:en", "aspect:price"):
+        assert f"`{key}:` is not a filter, so it was searched for as a word" in reply.text
+        assert "filters: since: sentiment: flag: brand: source: limit: offset:" in reply.text
+    else:
+        assert reply.text == f"No mentions of post {word} in the last 7d."
