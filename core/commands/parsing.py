@@ -24,9 +24,17 @@ def tokenize(text: str) -> list[str]:
     newline only, and `since:7d` after a U+3000 was searched for as a word."""
     text = "".join(" " if c.isspace() else c for c in text)
     try:
-        return shlex.split(text)
+        words = shlex.split(text)
     except ValueError:  # an unbalanced quote: fall back to plain words
-        return text.split()
+        words = text.split()
+    return [filter_colon(w) for w in words]
+
+
+def filter_colon(word: str) -> str:
+    """`since：24h` with the full-width colon a Chinese keyboard types is `since:24h`
+    (only after a filter's name: other words keep theirs; search text folds it anyway)."""
+    key, sep, value = word.partition("：")
+    return f"{key}:{value}" if sep and key.lower() in QUERY_KEYS else word
 
 
 def command_word(word: str) -> str:

@@ -206,3 +206,13 @@ def test_an_empty_result_names_a_word_that_looked_like_a_filter(
         assert "filters: since: sentiment: flag: brand: source: limit: offset:" in reply.text
     else:
         assert reply.text == f"No mentions of post {word} in the last 7d."
+
+
+def test_a_full_width_colon_after_a_filter_name_is_a_colon(service: CommandService) -> None:
+    # What a Chinese keyboard types: since：2h was searched for as a word.
+    reply = service.run("mentions post since：2h limit：2", ANN)
+    assert reply.ok and reply.query is not None
+    assert reply.query.words == ["post"] and reply.query.since == timedelta(hours=2)
+    assert reply.total == 3
+    assert not service.run("stats since：1d since:7d", ANN).ok  # read as two since:
+    assert tokenize("assign A1 张三：客服") == ["assign", "A1", "张三：客服"]
