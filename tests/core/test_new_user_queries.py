@@ -145,6 +145,14 @@ def test_any_whitespace_separates_a_filter_from_the_words(
         ("mentions", ["refund\nsince:7d"], ["mentions", "refund", "since:7d"]),
         ("mentions", ["退款\u3000since:24h"], ["mentions", "退款", "since:24h"]),
         ("command", ["mentions acme\nlimit:3"], ["mentions", "acme", "limit:3"]),
+        # the options' spelling of `digest --since` and `export --since` is taken
+        (
+            "mentions",
+            ["退款", "--since", "7d", "--limit=3"],
+            ["mentions", "退款", "since:7d", "limit:3"],
+        ),
+        ("mentions", ["x", "--since"], ["mentions", "x", "since:"]),
+        ("command", ["mentions", "--since", "7d"], ["mentions", "--since", "7d"]),
         # several arguments: a quoted phrase stays one word, as the shell gave it
         ("mentions", ["food poisoning", "since:7d"], ["mentions", "food poisoning", "since:7d"]),
     ],
