@@ -166,7 +166,8 @@ def alert_id(args: list[str], usage: str) -> str:
     """The alert id a command's first argument names (A12), or a UsageError."""
     if not args:
         raise UsageError(f"usage: {usage}")
-    found = args[0].strip().upper()
+    # `[A4]` as an alert's first line shows it (copied from there), `#A4` as in a tracker.
+    found = args[0].strip().removeprefix("#").removeprefix("[").removesuffix("]").upper()
     if (
         not found.startswith("A")
         or not (found.isascii() and found[1:].isdigit())

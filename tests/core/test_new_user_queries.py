@@ -14,7 +14,7 @@ from app.cli.command import command_text
 from app.replies import reply_text
 from core.alerting.lifecycle import AlertService
 from core.commands.context import Actor
-from core.commands.parsing import tokenize
+from core.commands.parsing import alert_id, tokenize
 from core.commands.service import CommandService
 from core.domain.clock import FakeClock
 from core.domain.models import IMPORT_SOURCE, Mention
@@ -224,3 +224,8 @@ def test_a_full_width_colon_after_a_filter_name_is_a_colon(service: CommandServi
     assert reply.total == 3
     assert not service.run("stats since：1d since:7d", ANN).ok  # read as two since:
     assert tokenize("assign A1 张三：客服") == ["assign", "A1", "张三：客服"]
+
+
+@pytest.mark.parametrize("typed", ["[A1]", "#A1", "a1"])
+def test_an_alert_id_copied_from_an_alert_is_taken(typed: str) -> None:
+    assert alert_id([typed], "ack <id>") == "A1"
