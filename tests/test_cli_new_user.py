@@ -99,3 +99,19 @@ def test_the_help_of_mentions_and_command_says_what_goes_after_them(
     run = cli(command, "--help")
     assert run.returncode == 0
     assert said in " ".join(run.stdout.split())
+
+
+def test_digest_next_to_a_running_bot_says_how_to_see_it(cli: Cli, tmp_path: Path) -> None:
+    from storage.process_lock import ProcessLock
+
+    config = tmp_path / "config.yaml"
+    data = dict(BASE_CONFIG, data_dir=str(tmp_path / "data"))
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    held = ProcessLock(tmp_path / "data")  # as the running bot holds it
+    try:
+        run = cli("--config", str(config), "-q", "digest")
+    finally:
+        held.release()
+    assert run.returncode == 2 and "another Buzzwatch process" in run.stderr
+    assert "type `digest` into its terminal or the chat" in run.stderr
+    assert "`python bot.py digest --dry-run`" in run.stderr

@@ -57,6 +57,12 @@ def next_to_the_bot_hint(command: str | None, text: str) -> str | None:
             f"  `{name}` changes stored state, so it cannot run next to the bot: "
             "type it into the running bot's terminal, or use the chat."
         )
+    if command == "digest":
+        return (
+            "  `digest` queues the digest for the chat, which only the running bot can do now: "
+            "type `digest` into its terminal or the chat, or print it here with "
+            "`python bot.py digest --dry-run`."
+        )
     if command == "console":
         return (
             "  the console cannot run next to the bot: type commands into the running bot's "
