@@ -115,3 +115,20 @@ def test_digest_next_to_a_running_bot_says_how_to_see_it(cli: Cli, tmp_path: Pat
     assert run.returncode == 2 and "another Buzzwatch process" in run.stderr
     assert "type `digest` into its terminal or the chat" in run.stderr
     assert "`python bot.py digest --dry-run`" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["classify", "--brand", "nobody"],
+        ["digest", "--brand", "nobody"],
+        ["export", "--brand", "x"],
+    ],
+)
+def test_an_unknown_brand_on_the_command_line_is_an_error_line(cli: Cli, argv: list[str]) -> None:
+    run = cli("-q", *argv, stdin="acme\n")
+    assert run.returncode == 2
+    assert (
+        run.stderr.startswith("error: unknown brand ")
+        and "brands in the config: Acme" in run.stderr
+    )
