@@ -98,7 +98,7 @@ def query_value(q: MentionQuery, key: str, value: str) -> object:
         setattr(q, key, value)
         return value.casefold()
     if not (value.isascii() and value.isdigit()):
-        raise UsageError(f"{key}: takes a whole number")
+        raise UsageError(LIMIT_RANGE if key == "limit" else f"{key}: takes a whole number")
     n = int(value)
     if key == "limit":
         if n < 1:
