@@ -19,6 +19,9 @@ def reply_text(reply: Reply) -> str:
         head = f"  {local_time(m.when)} [{m.source}] {m.title or m.text[:80]}"
         tail = f"      {m.author or '?'} · {flags} · sentiment {m.sentiment:+.2f} · {m.url}"
         lines += [printable(head), printable(tail)]
+    if reply.next_offset is not None and reply.query is not None:
+        # Slack has a More button and DingTalk its own line; a terminal says how.
+        lines.append(f"  more: add offset:{reply.next_offset}")
     return "\n".join(lines)
 
 

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from core.domain.clock import Clock
 from core.domain.durations import format_duration
-from core.domain.models import EARLIEST_PUBLISHED, FUTURE_SLACK, Mention
+from core.domain.models import EARLIEST_PUBLISHED, FUTURE_SLACK, IMPORT_SOURCE, Mention
 from core.intake.mention_schema import METRIC_KEYS, RejectedInput, parse_record
 from rules.text import one_line, strip_invisible
 
@@ -37,7 +37,7 @@ BATCH = 500
 MAX_LINE_CHARS = 1_000_000
 SHOWN_REJECTS = 20
 SHOWN_REASONS = 5
-DEFAULT_SOURCE = "import"
+DEFAULT_SOURCE = IMPORT_SOURCE
 # Export's columns that the inbound schema does not have: what the pipeline works out again
 # from the text (or, for fetched_at, from the import itself). `when` and `source` are read.
 DERIVED = frozenset(

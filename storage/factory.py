@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,24 @@ def _tinydb_only(data_dir: Path) -> bool:
     return (data_dir / "state.json").exists() and not (data_dir / DB_NAME).exists()
 
 
+def refuse_empty_file(path: Path) -> None:
+    """A store file of 0 bytes holds nothing Buzzwatch wrote (the store writes its header
+    before its first commit): a copy or restore that failed, a disk that filled, a file
+    truncated by hand. SQLite would take it for a new store, the bot would start again at
+    A1 and alert on everything once more, and a read-only command said "schema 0, start the
+    bot once": say what it is, and what to do, instead of writing over it."""
+    try:
+        empty = path.stat().st_size == 0
+    except OSError:  # no file yet (a first run), or unreadable: opening it says which
+        return
+    if empty:
+        raise StorageError(
+            f"{path} is empty (0 bytes), not a Buzzwatch store: if it was copied or restored, "
+            "the copy failed: restore it again from a backup; if there is nothing to keep "
+            "(a first run cut short), delete it and start the bot again"
+        )
+
+
 def open_repository(
     backend: str,
     data_dir: Path,
@@ -56,7 +75,7 @@ def open_repository(
             dsn_from_env(dsn_env), clock=clock, read_only=read_only, data_dir=Path(data_dir)
         )
     if backend == "sqlite":
-        from storage.sqlite_repo import SQLiteRepository
+        from storage.sqlite_repo import DB_NAME, SQLiteRepository
 
         data_dir = Path(data_dir)
         if _tinydb_only(data_dir):
@@ -67,7 +86,17 @@ def open_repository(
                 "`python bot.py migrate` to move it into SQLite, or keep it with "
                 "`storage: {backend: tinydb}` in the config"
             )
-        return SQLiteRepository(data_dir, clock=clock, read_only=read_only)
+        refuse_empty_file(data_dir / DB_NAME)
+        try:
+            return SQLiteRepository(data_dir, clock=clock, read_only=read_only)
+        except StorageError as err:
+            # "file is not a database", "disk image is malformed" (not an OperationalError:
+            # a permission or I/O problem, which a backup would not cure): say what to do.
+            if type(err.__cause__) is sqlite3.DatabaseError:
+                raise StorageError(
+                    f"{err} (restore it from a backup, or move it aside to start empty)"
+                ) from err
+            raise
     if backend == "tinydb":
         from storage.tinydb_repo import TinyDBRepository
 

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, TextIO
 # runs, so `mentions ...` and read-only `command ...` pay for no chat SDK, source or analyser.
 import sources.kinds  # noqa: F401  (every source kind's config section, before a config is read)
 from app.cli.command import cmd_command, command_text, next_to_the_bot_hint
-from app.cli.parser import build_parser, options_among_words
+from app.cli.parser import (
+    build_parser,
+    chat_command_hint,
+    options_among_words,
+    subcommand_names,
+)
 from app.logging_setup import setup_logging
 from app.queries import QueryApp
 from core.commands.service import is_read_only
@@ -35,7 +40,12 @@ def main(
     """Run the command line `argv` (None: sys.argv); its answers go to `out` (None:
     sys.stdout), errors and the log to stderr; the exit code. `as_program`: this is the
     process itself (`python bot.py`), so SIGPIPE may end the piped commands quietly."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    hint = chat_command_hint(sys.argv[1:] if argv is None else argv, subcommand_names(parser))
+    if hint:
+        print(f"bot.py: error: {hint}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     if args.command in ("mentions", "command"):
         args = options_among_words(args)
     if as_program and args.command in PIPED_COMMANDS and hasattr(signal, "SIGPIPE"):

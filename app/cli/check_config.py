@@ -15,7 +15,7 @@ from rules.analyze import Analyzer
 
 def cmd_check_config(config: Config, path: Path, out: TextIO, sample: str | None = None) -> int:
     print(f"{path}: OK", file=out)
-    for warning in config_warnings(config):
+    for warning in [*config_warnings(config), *empty_sections(config)]:
         print(f"  warning: {warning}", file=out)
     print(f"  data_dir: {config.data_dir}   timezone: {config.timezone}", file=out)
     for b in config.brands:
@@ -34,6 +34,7 @@ def cmd_check_config(config: Config, path: Path, out: TextIO, sample: str | None
         )
     for name, d in config.destinations.items():
         print(f"  destination {name} [{d.type}]", file=out)
+    print(f"  {digest_summary(config)}", file=out)
     print("  routes (tried in order; the first match wins unless it says continue):", file=out)
     for i, r in enumerate(config.routes):
         m = r.match.model_dump(exclude_defaults=True, by_alias=True, mode="json")
@@ -76,3 +77,31 @@ def print_sample_route(config: Config, text: str, out: TextIO) -> None:
         print("    -> no route matched: stored, no alert", file=out)
     for label, route in taken:
         print(f"    -> route {label} -> {', '.join(route.to)}", file=out)
+
+
+def digest_summary(config: Config) -> str:
+    """When the daily digest goes out and where: a first run after its time sends none
+    until the next day, so say the time here."""
+    d = config.digest
+    if not d.enabled:
+        return "digest: off (digest.enabled: false)"
+    zone = d.timezone or config.timezone
+    to = ", ".join(d.destinations or config.destinations) or "no destination"
+    each = "one per brand" if d.per_brand else "all brands in one"
+    return (
+        f"digest: daily at {d.time} ({zone}), {each}, to {to}; "
+        f"a start later than {format_duration(d.grace)} after it waits for the next day"
+    )
+
+
+def empty_sections(config: Config) -> list[str]:
+    """What a valid config may leave out and then does nothing: a bot with no sources
+    polls nothing and said "OK" all the same."""
+    found = []
+    if not any(s.enabled for s in config.sources) and config.inbound is None:
+        found.append("no source to poll (`sources:`) and no `inbound:` endpoint: nothing comes in")
+    if not config.destinations:
+        found.append("no destinations (`destinations:`): alerts and the digest go nowhere")
+    elif not config.routes:
+        found.append("no routes (`routes:`): mentions are stored, nothing is alerted")
+    return found

@@ -18,7 +18,9 @@ def cmd_classify(config: Config, args: argparse.Namespace, out: TextIO) -> int:
     found = config.brand(args.brand) if args.brand else None
     if args.brand and found is None:
         known = ", ".join(b.name for b in config.brands)
-        print(f"unknown brand {args.brand!r}; brands in the config: {known}", file=sys.stderr)
+        print(
+            f"error: unknown brand {args.brand!r}; brands in the config: {known}", file=sys.stderr
+        )
         return 2
     brand = found.name if found else None
     # Bytes that are not UTF-8 are kept (as lone surrogates) so that only their line gets an

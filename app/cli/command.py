@@ -7,6 +7,7 @@ import shlex
 from typing import TYPE_CHECKING, TextIO
 
 from app.replies import print_reply
+from core.commands.parsing import QUERY_KEYS, tokenize
 from core.commands.service import is_read_only
 
 if TYPE_CHECKING:
@@ -17,12 +18,35 @@ if TYPE_CHECKING:
 def command_text(args: argparse.Namespace) -> str:
     """The chat command line that `mentions ...` or `command ...` stands for."""
     words = args.query if args.command == "mentions" else args.words
-    if len(words) == 1 and " " in words[0]:
-        try:
-            words = shlex.split(words[0])
-        except ValueError:  # O'Brien, an unbalanced quote
-            words = words[0].split()
-    return shlex.join(words) if args.command == "command" else "mentions " + shlex.join(words)
+    if len(words) == 1 and any(c.isspace() for c in words[0]):
+        # One quoted argument is a whole command line: split as chat splits it (any
+        # whitespace, a newline or U+3000 included, separates words).
+        words = tokenize(words[0])
+    if args.command == "command":
+        return shlex.join(words)
+    return "mentions " + shlex.join(dashed_filters(words))
+
+
+def dashed_filters(words: list[str]) -> list[str]:
+    """`mentions 退款 --since 7d` (or --since=7d), written as `digest --since` and `export
+    --since` are, is `since:7d`: it was searched for as the words "--since" and "7d"."""
+    out: list[str] = []
+    at = 0
+    while at < len(words):
+        word = words[at]
+        name, eq, value = word[2:].partition("=")
+        if word.startswith("--") and name.lower() in QUERY_KEYS:
+            if eq:
+                out.append(f"{name}:{value}")
+            elif at + 1 < len(words):
+                out.append(f"{name}:{words[at + 1]}")
+                at += 1
+            else:
+                out.append(f"{name}:")  # no value: said as such ("`since:` needs a value")
+        else:
+            out.append(word)
+        at += 1
+    return out
 
 
 def next_to_the_bot_hint(command: str | None, text: str) -> str | None:
@@ -32,6 +56,12 @@ def next_to_the_bot_hint(command: str | None, text: str) -> str | None:
         return (
             f"  `{name}` changes stored state, so it cannot run next to the bot: "
             "type it into the running bot's terminal, or use the chat."
+        )
+    if command == "digest":
+        return (
+            "  `digest` queues the digest for the chat, which only the running bot can do now: "
+            "type `digest` into its terminal or the chat, or print it here with "
+            "`python bot.py digest --dry-run`."
         )
     if command == "console":
         return (

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+from collections.abc import Sequence
 from typing import Any
+
+from core.commands.parsing import command_word
+from core.commands.service import COMMANDS
+
+# Global options that take a value: the word after them is not the command's name.
+VALUED_OPTIONS = frozenset({"--config", "--log-format"})
 
 
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -72,9 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", help="also show how a mention with this text is analysed and routed")
     add("console", help="an interactive prompt for chat commands")
     p = add("mentions", help="query stored mentions, e.g. mentions 退款 since:24h")
-    p.add_argument("query", nargs=argparse.REMAINDER)
+    p.add_argument(
+        "query",
+        nargs=argparse.REMAINDER,
+        help="words and filters, as in chat: since:24h sentiment:neg|pos|neu "
+        "flag:question|kol|negative|critical brand:NAME source:NAME limit:N offset:N",
+    )
     p = add("command", help="run one chat command, e.g. command ack A3")
-    p.add_argument("words", nargs=argparse.REMAINDER)
+    p.add_argument(
+        "words",
+        nargs=argparse.REMAINDER,
+        help="a chat command and its arguments (ack A3, status, stats since:7d); "
+        "`command help` lists them",
+    )
     p = add("classify", help="analyse text lines or JSON lines; one JSON result per line")
     p.add_argument("--brand", help="apply this brand's domain words and aspects")
     p.add_argument("file", nargs="?", help="input file (default: stdin)")
@@ -110,3 +128,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
+
+
+def chat_command_hint(argv: Sequence[str], subcommands: Sequence[str]) -> str | None:
+    """`python bot.py status` (or `ack A3`, `sources`): a chat command given as the
+    program's command. argparse only said "invalid choice: 'status'"; say how to run it."""
+    words = list(argv)
+    at = 0
+    while at < len(words) and words[at].startswith("-"):
+        at += 2 if words[at] in VALUED_OPTIONS else 1
+    if at >= len(words) or words[at] in subcommands:
+        return None
+    if COMMANDS.find(command_word(words[at])) is None:
+        return None
+    line = " ".join(
+        w if w.isprintable() and shlex.split(w) == [w] else shlex.quote(w) for w in words[at:]
+    )
+    return (
+        f"`{words[at][:40]}` is a chat command: run it as `python bot.py command {line[:200]}`, "
+        "type it into the running bot, or use `python bot.py console`"
+    )
+
+
+def subcommand_names(parser: argparse.ArgumentParser) -> list[str]:
+    """The names `bot.py` takes as its command (run, mentions, command, ...)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []

@@ -10,7 +10,7 @@ from core.commands.context import UsageError
 from core.config import Config
 from core.domain import durations
 from core.domain.durations import DurationTooLong, format_duration, parse_duration
-from core.domain.models import Flag
+from core.domain.models import IMPORT_SOURCE, Flag
 from core.domain.query import MAX_LIMIT, SENTIMENTS, SINCE_RANGE, MentionQuery
 
 MAX_COMMAND_CHARS = 500
@@ -18,10 +18,23 @@ QUERY_KEYS = frozenset({"since", "sentiment", "flag", "brand", "source", "limit"
 
 
 def tokenize(text: str) -> list[str]:
+    """A command line's words. Every kind of whitespace separates them alike: a newline (a
+    chat message typed on two lines), a tab, the ideographic space of Chinese input (U+3000),
+    the no-break space some chat apps send; shlex alone splits on ASCII space, tab and
+    newline only, and `since:7d` after a U+3000 was searched for as a word."""
+    text = "".join(" " if c.isspace() else c for c in text)
     try:
-        return shlex.split(text)
+        words = shlex.split(text)
     except ValueError:  # an unbalanced quote: fall back to plain words
-        return text.split()
+        words = text.split()
+    return [filter_colon(w) for w in words]
+
+
+def filter_colon(word: str) -> str:
+    """`since：24h` with the full-width colon a Chinese keyboard types is `since:24h`
+    (only after a filter's name: other words keep theirs; search text folds it anyway)."""
+    key, sep, value = word.partition("：")
+    return f"{key}:{value}" if sep and key.lower() in QUERY_KEYS else word
 
 
 def command_word(word: str) -> str:
@@ -29,8 +42,17 @@ def command_word(word: str) -> str:
     return word.lstrip("/").lower()
 
 
+# The filters a query takes once: a second, different value is refused rather than one of
+# them silently winning. brand: and source: included: "brand:a brand:b" could mean either
+# brand or both, and the reply would answer a question the user did not ask. Only flag:
+# repeats (flag:kol flag:negative: mentions with both flags).
+SINGLE_KEYS = frozenset(QUERY_KEYS - {"flag"})
+
+
 def parse_query(args: list[str]) -> MentionQuery:
     q = MentionQuery()
+    given: dict[str, tuple[str, object]] = {}  # key -> (as typed, as read)
+    page = 0
     for arg in args:
         key, sep, value = arg.partition(":")
         key = key.lower()
@@ -39,32 +61,80 @@ def parse_query(args: list[str]) -> MentionQuery:
             continue
         if not value:
             raise UsageError(f"`{key}:` needs a value")
-        if key == "since":
-            q.since = since_arg(value, SINCE_RANGE)
-        elif key == "sentiment":
-            if value.lower() not in SENTIMENTS:
-                raise UsageError("sentiment: takes neg, pos or neu")
-            q.sentiment = SENTIMENTS[value.lower()]
-        elif key == "flag":
-            try:
-                q.flags.append(Flag(value.lower()).value)
-            except ValueError:
-                raise UsageError(
-                    f"unknown flag {value!r}; flags: {', '.join(f.value for f in Flag)}"
-                ) from None
-        elif key in ("brand", "source"):
-            setattr(q, key, value)
-        else:
-            if not (value.isascii() and value.isdigit()):
-                raise UsageError(f"{key}: takes a whole number")
-            n = int(value)
-            if key == "limit":
-                if n < 1:
-                    raise UsageError(f"limit: takes 1 to {MAX_LIMIT}")
-                q.limit = min(MAX_LIMIT, n)  # README: "at most 50"
-            else:
-                q.offset = n
+        read = query_value(q, key, value)
+        if key == "page":
+            page = int(value)
+        if key in SINGLE_KEYS:
+            typed, before = given.setdefault(key, (value, read))
+            if before != read:  # since:2d since:48h agree; since:1d since:7d do not
+                raise UsageError(repeated(key, typed, value))
+    if page:
+        if "offset" in given:
+            raise UsageError("give page: or offset:, not both")
+        # page:2 is the second page of `limit` mentions (it was read as offset:2).
+        q.offset = (page - 1) * q.limit
     return q
+
+
+def query_value(q: MentionQuery, key: str, value: str) -> object:
+    """Set one filter of `q` from `key:value`; what was read, to compare a repeat with."""
+    if key == "since":
+        q.since = since_arg(value, SINCE_RANGE)
+        return q.since
+    if key == "sentiment":
+        if value.lower() not in SENTIMENTS:
+            raise UsageError("sentiment: takes neg, pos or neu")
+        q.sentiment = SENTIMENTS[value.lower()]
+        return q.sentiment
+    if key == "flag":
+        try:
+            q.flags.append(Flag(value.lower()).value)
+        except ValueError:
+            raise UsageError(
+                f"unknown flag {value!r}; flags: {', '.join(f.value for f in Flag)}"
+            ) from None
+        return None
+    if key in ("brand", "source"):
+        setattr(q, key, value)
+        return value.casefold()
+    if not (value.isascii() and value.isdigit()):
+        raise UsageError(LIMIT_RANGE if key == "limit" else f"{key}: takes a whole number")
+    n = int(value)
+    if key == "limit":
+        if n < 1:
+            raise UsageError(LIMIT_RANGE)
+        q.limit = min(MAX_LIMIT, n)  # README: "more than 50 shows 50"
+    elif key == "page":
+        if n < 1:
+            raise UsageError("page: takes a whole number from 1")
+    else:
+        q.offset = n
+    return n
+
+
+# What limit: accepts, said as it is: any count from 1; a page shows at most MAX_LIMIT.
+LIMIT_RANGE = f"limit: takes a whole number from 1 (a page shows at most {MAX_LIMIT})"
+
+
+def repeated(key: str, first: str, second: str) -> str:
+    """The answer to a filter given twice with different values."""
+    shown = f"{key}:{first[:30]} and {key}:{second[:30]}"
+    if key in ("brand", "source"):
+        return f"{shown}: a search takes one {key}; search for each in turn"
+    return f"{shown} disagree: give {key}: once"
+
+
+def known_sources(config: Config) -> list[str]:
+    """The source names mentions can carry: the config's sources, the inbound endpoint's
+    (`inbound.source`) and `import` (what `bot.py import` files rows under by default)."""
+    names = [s.name for s in config.sources]
+    if config.inbound is not None:
+        names.append(config.inbound.source)
+    names.append(IMPORT_SOURCE)
+    unique: dict[str, str] = {}
+    for name in names:
+        unique.setdefault(name.casefold(), name)
+    return list(unique.values())
 
 
 def since_arg(value: str, allowed: tuple[timedelta, timedelta]) -> timedelta:
@@ -96,7 +166,8 @@ def alert_id(args: list[str], usage: str) -> str:
     """The alert id a command's first argument names (A12), or a UsageError."""
     if not args:
         raise UsageError(f"usage: {usage}")
-    found = args[0].strip().upper()
+    # `[A4]` as an alert's first line shows it (copied from there), `#A4` as in a tracker.
+    found = args[0].strip().removeprefix("#").removeprefix("[").removesuffix("]").upper()
     if (
         not found.startswith("A")
         or not (found.isascii() and found[1:].isdigit())
@@ -111,15 +182,25 @@ def report_args(
 ) -> tuple[str | None, timedelta]:
     """`digest`/`stats` arguments: an optional brand (`acme` or `brand:acme`) and `since:`."""
     brand, since = None, default
+    given: dict[str, tuple[str, timedelta]] = {}  # as in a mentions query: no second since:
     for arg in args:
         key, sep, value = arg.partition(":")
         if sep and key.lower() == "since":
             # Read at call time: the range is one setting for chat and `bot.py digest`.
-            since = since_arg(value, durations.REPORT_SINCE)
+            read = since_arg(value, durations.REPORT_SINCE)
+            typed, before = given.setdefault("since", (value, read))
+            if before != read:
+                raise UsageError(repeated("since", typed, value))
+            since = read
             continue
         name = value if sep and key.lower() == "brand" else arg
         found = config.brand(name)
         if found is None:
             raise unknown_name("brand", name, (b.name for b in config.brands))
+        if brand is not None and brand != found.name:
+            raise UsageError(
+                f"brand {brand} and brand {found.name}: a report is about one brand, or all "
+                "of them with none named"
+            )
         brand = found.name
     return brand, since

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 from core.commands.context import Actor, CommandContext, Reply
-from core.commands.parsing import parse_query, unknown_name
+from core.commands.parsing import known_sources, parse_query, unknown_name
 from core.commands.registry import CommandGroup
 from core.config import Config
 from core.domain.durations import format_duration
@@ -25,6 +26,23 @@ def search_mentions(
     )
 
 
+# A word that looks like a filter: `lang:zh`, `aspect:price` (not 12:30, not a URL).
+FILTER_LIKE = re.compile(r"([A-Za-z]+):[^/\s]")
+
+
+def not_a_filter(words: list[str]) -> str:
+    """When nothing matched, the filter-like word that was searched for as text: `lang:zh`
+    found nothing and said only "No mentions of lang:zh"."""
+    for word in words:
+        found = FILTER_LIKE.match(word)
+        if found and not found.group(1).isdigit():
+            return (
+                f" `{found.group(1)[:20]}:` is not a filter, so it was searched for as a word; "
+                "filters: since: sentiment: flag: brand: source: limit: offset:"
+            )
+    return ""
+
+
 @commands.command(
     "mentions", aliases=("查询", "搜索", "search", "find"), read_only=True, slash=True
 )
@@ -37,9 +55,9 @@ def mentions(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
     if query.brand and ctx.config.brand(query.brand) is None:
         raise unknown_name("brand", query.brand, (b.name for b in ctx.config.brands))
     page, total = search_mentions(ctx.repo, ctx.config, query, ctx.clock.now())
-    sources = [s.name for s in ctx.config.sources]
-    # A source the config does not name may still hold mentions (`bot.py import` files rows
-    # under `import` or the file's source): unknown only if nothing is stored under it either.
+    sources = known_sources(ctx.config)
+    # A source the config does not name may still hold mentions (`bot.py import --source`
+    # files rows under any name): unknown only if nothing is stored under it either.
     if not total and query.source and query.source.casefold() not in map(str.casefold, sources):
         raise unknown_name("source", query.source, sources)
     shown_to = query.offset + len(page)
@@ -51,7 +69,7 @@ def mentions(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
         counted = f"about {total:,}"
     period = f"in the last {format_duration(query.since)}"
     if not total:
-        text = f"No mentions of {what} {period}."
+        text = f"No mentions of {what} {period}." + not_a_filter(query.words)
     elif not page:
         text = f"No more mentions of {what} {period} ({counted} in all; offset:{query.offset} is past the end)."
     else:

@@ -7,7 +7,7 @@ from typing import Any
 
 from core.alerting.routing import route_label
 from core.commands.context import Actor, CommandContext, Reply, UsageError
-from core.commands.parsing import unknown_name
+from core.commands.parsing import known_sources, unknown_name
 from core.commands.registry import CommandGroup, Guard, no_arguments
 from core.domain.durations import format_duration, parse_duration
 from core.domain.models import Alert, from_iso, to_iso
@@ -48,7 +48,7 @@ def silence(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
     kind, value = args[0].lower(), args[1][:80]
     known = {
         "brand": [b.name for b in ctx.config.brands],
-        "source": [s.name for s in ctx.config.sources],
+        "source": known_sources(ctx.config),
         "route": [route_label(r, i) for i, r in enumerate(ctx.config.routes)],
     }[kind]
     match = next((k for k in known if k.casefold() == value.casefold()), None)

@@ -35,6 +35,10 @@ def from_iso(value: str | None) -> datetime | None:
 EARLIEST_PUBLISHED = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)
 
+# The source `bot.py import` files rows under when neither the row nor --source names one:
+# a name searches, silences and routes accept although no config section declares it.
+IMPORT_SOURCE = "import"
+
 
 def plausible_time(value: object, now: datetime) -> datetime | None:
     """A publish time from a source, in UTC, or None when it is missing, unreadable or

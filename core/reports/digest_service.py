@@ -167,14 +167,32 @@ class DigestService:
             return None
         late = now - self.moment(day)
         if late > self.config.digest.grace:
-            log.info(
-                "digest for %s skipped: %s late (grace %s)",
-                day,
-                format_duration(late),
-                format_duration(self.config.digest.grace),
-            )
+            log.info("%s", self.not_due_text(day, sent, late, now))
             return None
         return day
+
+    def not_due_text(self, day: date, sent: date | None, late: timedelta, now: datetime) -> str:
+        """Why no digest goes out now, and when the next one does, for the log. A first
+        start after the digest time used to say "digest for <today> skipped: 10h27m late",
+        which read as a fault; so did any start in the hours before it ("23h late")."""
+        following = self.moment(day + timedelta(days=1))
+        today = now.astimezone(self.tz).date()
+        on = {today: "today", today + timedelta(days=1): "tomorrow"}.get(
+            following.date(), f"on {following:%a %d %b}"
+        )
+        zone = getattr(self.tz, "key", None) or str(self.tz)
+        upcoming = f"{following:%H:%M} {on} ({zone})"
+        if sent is None:
+            return (
+                f"daily digest: none sent yet; the first goes out at {upcoming}, for the "
+                "24 hours before it (`digest` in the chat, or `python bot.py digest --dry-run`, "
+                "shows one now)"
+            )
+        return (
+            f"daily digest for {day} not sent: the bot was not running at its time "
+            f"({self.at:%H:%M}), {format_duration(late)} ago, longer than digest.grace "
+            f"({format_duration(self.config.digest.grace)}); the next goes out at {upcoming}"
+        )
 
     def run_due(self) -> date | None:
         """Queue the daily digest if it is due and not yet sent; the date queued, or None.

@@ -313,7 +313,7 @@ def test_an_offset_past_the_end_says_the_results_ended(service: CommandService) 
         ("mentions since:soon", "since:soon is not a duration"),
         ("digest since:100000d", "since:100000d is too long; since: takes between 1h and 92d"),
         ("stats since:0s", "since:0s is too short; since: takes between 1h and 92d"),
-        ("mentions limit:0", "limit: takes 1 to 50"),
+        ("mentions limit:0", "limit: takes a whole number from 1 (a page shows at most 50)"),
     ],
 )
 def test_a_since_or_limit_out_of_range_gives_the_range(
@@ -347,7 +347,7 @@ def test_an_unknown_source_is_said_with_the_known_ones(tmp_path: Path, clock: Fa
     commands = CommandService(config, repo, AlertService(repo, clock), clock)
     reply = commands.run("mentions source:nope", ANN)
     assert not reply.ok
-    assert reply.text.startswith("Unknown source 'nope'; sources: weibo.")
+    assert reply.text.startswith("Unknown source 'nope'; sources: weibo, import.")
     assert [d["title"] for d in commands.run("mentions source:import", ANN).mentions] == [
         "Acme imported"
     ]

@@ -1,0 +1,134 @@
+"""The command line as a new user meets it: a chat command typed as the program's command,
+and check-config saying when the daily digest goes out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cli_fixture import Cli
+from tests.conftest import BASE_CONFIG
+
+
+@pytest.mark.parametrize(
+    ("argv", "suggested"),
+    [
+        (["status"], "python bot.py command status"),
+        (["-q", "ack", "A3"], "python bot.py command ack A3"),
+        (["--config", "x.yaml", "assign", "A1", "bob smith"], "command assign A1 'bob smith'"),
+        (["状态", "全部"], "python bot.py command 状态 全部"),
+        (["sources", "--dry-run"], "python bot.py command sources --dry-run"),
+    ],
+)
+def test_a_chat_command_as_the_programs_command_says_how_to_run_it(
+    cli: Cli, argv: list[str], suggested: str
+) -> None:
+    run = cli(*argv)
+    assert run.returncode == 2
+    assert run.stderr.startswith("bot.py: error: `") and "is a chat command" in run.stderr
+    assert suggested in run.stderr and "invalid choice" not in run.stderr
+    assert not Path(cli.cwd, "data").exists()  # nothing was opened
+
+
+def test_a_word_that_is_no_command_still_gets_argparse_s_answer(cli: Cli) -> None:
+    run = cli("runn")
+    assert run.returncode == 2 and "invalid choice: 'runn'" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("digest", "line"),
+    [
+        (
+            {"time": "09:00"},
+            "digest: daily at 09:00 (Asia/Shanghai), all brands in one, to console; a start later than 6h after it waits for the next day",
+        ),
+        (
+            {"time": "18:30", "timezone": "UTC", "per_brand": True, "grace": "2h"},
+            "digest: daily at 18:30 (UTC), one per brand, to console; a start later than 2h after it waits",
+        ),
+        ({"enabled": False}, "digest: off"),
+    ],
+)
+def test_check_config_says_when_the_digest_goes_out(
+    cli: Cli, tmp_path: Path, digest: dict[str, object], line: str
+) -> None:
+    config = tmp_path / "config.yaml"
+    data = dict(BASE_CONFIG, data_dir=str(tmp_path / "data"), digest=digest)
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    run = cli("--config", str(config), "check-config")
+    assert run.returncode == 0
+    assert f"  {line}" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "warned"),
+    [
+        ({}, ["no source to poll", "no destinations"]),
+        ({"inbound": {"port": 8788}, "destinations": {"c": {"type": "console"}}}, ["no routes"]),
+        (
+            {
+                "sources": [{"name": "s", "type": "rss", "path": "f.xml"}],
+                "destinations": {"c": {"type": "console"}},
+                "routes": [{"to": ["c"]}],
+            },
+            [],
+        ),
+    ],
+)
+def test_check_config_warns_about_a_config_that_would_do_nothing(
+    cli: Cli, tmp_path: Path, extra: dict[str, object], warned: list[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    data = {"brands": [{"name": "X", "keywords": ["x"]}], **extra}
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    run = cli("--config", str(config), "check-config")
+    assert run.returncode == 0
+    said = [line for line in run.stdout.splitlines() if "warning: no " in line]
+    assert len(said) == len(warned)
+    assert all(w in line for w, line in zip(warned, said, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("command", "said"), [("mentions", "since:24h"), ("command", "`command help` lists them")]
+)
+def test_the_help_of_mentions_and_command_says_what_goes_after_them(
+    cli: Cli, command: str, said: str
+) -> None:
+    run = cli(command, "--help")
+    assert run.returncode == 0
+    assert said in " ".join(run.stdout.split())
+
+
+def test_digest_next_to_a_running_bot_says_how_to_see_it(cli: Cli, tmp_path: Path) -> None:
+    from storage.process_lock import ProcessLock
+
+    config = tmp_path / "config.yaml"
+    data = dict(BASE_CONFIG, data_dir=str(tmp_path / "data"))
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    held = ProcessLock(tmp_path / "data")  # as the running bot holds it
+    try:
+        run = cli("--config", str(config), "-q", "digest")
+    finally:
+        held.release()
+    assert run.returncode == 2 and "another Buzzwatch process" in run.stderr
+    assert "type `digest` into its terminal or the chat" in run.stderr
+    assert "`python bot.py digest --dry-run`" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["classify", "--brand", "nobody"],
+        ["digest", "--brand", "nobody"],
+        ["export", "--brand", "x"],
+    ],
+)
+def test_an_unknown_brand_on_the_command_line_is_an_error_line(cli: Cli, argv: list[str]) -> None:
+    run = cli("-q", *argv, stdin="acme\n")
+    assert run.returncode == 2
+    assert (
+        run.stderr.startswith("error: unknown brand ")
+        and "brands in the config: Acme" in run.stderr
+    )
