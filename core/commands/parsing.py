@@ -103,7 +103,7 @@ def query_value(q: MentionQuery, key: str, value: str) -> object:
     if key == "limit":
         if n < 1:
             raise UsageError(LIMIT_RANGE)
-        q.limit = min(MAX_LIMIT, n)  # README: "more than 50 shows 50"
+        q.limit = min(MAX_LIMIT, n)  # README: "more than 40 shows 40"
     elif key == "page":
         if n < 1:
             raise UsageError("page: takes a whole number from 1")

@@ -33,7 +33,9 @@ class Estimate(int):
     take too long): the reply says "about N"."""
 
 
-MAX_LIMIT = 50
+# A page of `mentions` is at most this many: every chat must show a whole page in one message
+# (Slack: 50 blocks, one per mention plus the header and the More button).
+MAX_LIMIT = 40
 SENTIMENTS = {
     "neg": "negative",
     "negative": "negative",

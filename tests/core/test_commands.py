@@ -14,6 +14,7 @@ from core.commands.parsing import parse_query
 from core.commands.service import CommandService
 from core.domain.clock import FakeClock
 from core.domain.models import Mention
+from core.domain.query import MAX_LIMIT
 from storage.tinydb_repo import TinyDBRepository
 from tests.conftest import make_config
 
@@ -203,7 +204,7 @@ def test_parse_query_keeps_words_and_options() -> None:
         ["food", "poisoning", "since:2d", "flag:critical", "sentiment:neg", "limit:500"]
     )
     assert q.words == ["food", "poisoning"] and q.since == timedelta(days=2)
-    assert q.flags == ["critical"] and q.sentiment == "negative" and q.limit == 50
+    assert q.flags == ["critical"] and q.sentiment == "negative" and q.limit == MAX_LIMIT
     with pytest.raises(UsageError):
         parse_query(["since:"])
 
@@ -313,7 +314,7 @@ def test_an_offset_past_the_end_says_the_results_ended(service: CommandService) 
         ("mentions since:soon", "since:soon is not a duration"),
         ("digest since:100000d", "since:100000d is too long; since: takes between 1h and 92d"),
         ("stats since:0s", "since:0s is too short; since: takes between 1h and 92d"),
-        ("mentions limit:0", "limit: takes a whole number from 1 (a page shows at most 50)"),
+        ("mentions limit:0", "limit: takes a whole number from 1 (a page shows at most 40)"),
     ],
 )
 def test_a_since_or_limit_out_of_range_gives_the_range(
@@ -323,9 +324,9 @@ def test_a_since_or_limit_out_of_range_gives_the_range(
     assert not reply.ok and expected in reply.text
 
 
-def test_a_limit_over_the_cap_shows_at_most_50(service: CommandService) -> None:
+def test_a_limit_over_the_cap_shows_at_most_a_page(service: CommandService) -> None:
     reply = service.run("mentions limit:500", ANN)
-    assert reply.ok and reply.query is not None and reply.query.limit == 50
+    assert reply.ok and reply.query is not None and reply.query.limit == MAX_LIMIT
 
 
 def test_an_unknown_source_is_said_with_the_known_ones(tmp_path: Path, clock: FakeClock) -> None:

@@ -24,7 +24,7 @@ from storage.factory import open_repository
 from tests.conftest import make_config
 
 ANN = Actor("U1", "ann", "slack")
-LIMIT_SAID = "limit: takes a whole number from 1 (a page shows at most 50)."
+LIMIT_SAID = "limit: takes a whole number from 1 (a page shows at most 40)."
 TITLES = [f"Acme post {i}" for i in range(60)]
 
 
@@ -68,7 +68,7 @@ def test_limit_zero_says_the_range_limit_really_takes(service: CommandService) -
     for wrong in ("limit:-1", "limit:many"):
         assert service.run(f"mentions {wrong}", ANN).text.startswith(LIMIT_SAID)
     taken = service.run("mentions limit:100", ANN)
-    assert taken.ok and len(taken.mentions) == MAX_LIMIT == 50
+    assert taken.ok and len(taken.mentions) == MAX_LIMIT == 40
     assert taken.text.endswith(f"showing 1-{MAX_LIMIT}.")
 
 

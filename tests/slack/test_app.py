@@ -16,6 +16,7 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from core.domain.models import Mention
+from core.domain.query import MAX_LIMIT
 from listeners.slack import blocks as bk
 from listeners.slack.app import HttpListener, start_slack
 from tests.slack.rig import (
@@ -372,3 +373,18 @@ def test_a_storm_lists_its_members_and_a_members_menu_updates_it(
     notes = [c.body for c in slack_api.calls("chat.postMessage") if c.body.get("thread_ts") == ts]
     assert [n["text"] for n in notes] == ["A4 resolved by bob."]
     rig.close()
+
+
+def test_a_full_page_of_mentions_fits_one_message_with_its_more_button(rig, slack_api):
+    # limit: beyond the page cap shows a whole page; Slack's 50-block cap used to cut the last
+    # mentions and the More button of a 50-mention page, and the next page skipped two.
+    rig.push(MAX_LIMIT + 3)
+    rig.dispatch(slash(slack_api, "/mentions", "acme limit:100"))
+    [first] = answers(slack_api)
+    assert block_problems(first["blocks"]) == []
+    flat = json.dumps(first["blocks"])
+    assert "not shown" not in flat
+    assert sum(b["type"] == "section" for b in first["blocks"]) == MAX_LIMIT + 1  # + the header
+    more = next(e for b in first["blocks"] if b["type"] == "actions" for e in b["elements"])
+    rig.dispatch(click(slack_api, {"action_id": bk.MORE, "type": "button", "value": more["value"]}))
+    assert f"showing {MAX_LIMIT + 1}-{MAX_LIMIT + 3}" in answers(slack_api, 2)[1]["text"]
