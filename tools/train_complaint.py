@@ -100,6 +100,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 
+import complaint_cv  # noqa: E402
 import embed_cache  # noqa: E402
 from social_data import hash_bucket, load_all  # noqa: E402
 from train_zh_sentiment import default_data_dir as sentiment_dir  # noqa: E402
@@ -131,6 +132,9 @@ HEAD_CS = (1.0, 3.0, 10.0, 30.0)
 # at which the complaint tweets' validation recall stays >= TASK_RECALL.
 TASK_SET = "complaints_preotiuc2019"
 TASK_RECALL = 0.87
+# Languages whose cut-offs, head C, blend and gate are chosen on out-of-fold margins of every
+# training row (tools/complaint_cv.py) rather than on the validation buckets.
+CV_LANGS = ("en",)
 
 
 def training_rows(lang: str) -> dict[str, list[tuple[str, int]]]:
@@ -248,6 +252,23 @@ def train_fast(lang: str, sets) -> tuple[dict, dict]:
     _obj, C, shift, val_margins = best
     for name, (a, r) in set_scores(val_margins, y[va], names_a[va], shift).items():
         print(f"    val {name:<26} acc {a:.3f} recall {r:.3f}")
+    val_info = {"texts": [texts[i] for i in va], "margins": val_margins + shift}
+    if lang in CV_LANGS:
+        # The cut-off on out-of-fold margins of every training row (C as chosen above).
+        folds = np.array([complaint_cv.fold_of(hash_bucket(t)) for t in texts])
+        oof = np.zeros(len(texts))
+        for k in range(complaint_cv.FOLDS):
+            tr = [i for i in range(len(texts)) if folds[i] != k]
+            te = [i for i in range(len(texts)) if folds[i] == k]
+            vocab = fz.vocab(tr)
+            oof[te] = fit_lr(fz.matrix(tr, vocab), y[tr], w[tr], C).decision_function(
+                fz.matrix(te, vocab)
+            )
+        shift = pick_shift(oof, y, names_a)
+        print(f"  {lang} out-of-fold cut-off shift {shift:+.2f}")
+        for name, (a, r) in set_scores(oof, y, names_a, shift).items():
+            print(f"    oof {name:<26} acc {a:.3f} recall {r:.3f}")
+        val_info = {"texts": texts, "margins": oof + shift}
     # Refit on every training row with the chosen C; keep the validation cut-off.
     allidx = list(range(len(texts)))
     vocab = fz.vocab(allidx)
@@ -262,7 +283,6 @@ def train_fast(lang: str, sets) -> tuple[dict, dict]:
         "C": C,
         "cutoff_shift": round(shift, 3),
     }
-    val_info = {"texts": [texts[i] for i in va], "margins": val_margins + shift}
     return part, val_info
 
 
@@ -285,16 +305,89 @@ def encoder_rows(lang: str):
     return out
 
 
+def weights(rs) -> np.ndarray:
+    counts: dict[str, int] = {}
+    for r in rs:
+        counts[r[3]] = counts.get(r[3], 0) + 1
+    return np.array([SET_WEIGHT.get(r[3], 1.0) * 1000.0 / counts[r[3]] for r in rs])
+
+
+def fit_final_head(rows, C: float) -> dict:
+    final_head = LogisticRegression(C=C, max_iter=5000).fit(
+        np.array([r[2] for r in rows]), np.array([r[1] for r in rows]), sample_weight=weights(rows)
+    )
+    return {
+        "bias": round(float(final_head.intercept_[0]), 5),
+        "weights": [round(float(v), 5) for v in final_head.coef_[0]],
+    }
+
+
+def to_prob(margin: float) -> float:
+    return round(1 / (1 + math.exp(-margin)), 4) if abs(margin) < math.inf else float(margin > 0)
+
+
+def train_head_cv(lang: str, fast_oof: dict, curve: bool) -> tuple[dict, dict, dict, dict]:
+    """Head C, blend, cut-off and gate on out-of-fold margins of every cached row."""
+    rows = encoder_rows(lang)
+    X = np.array([r[2] for r in rows])
+    y = np.array([r[1] for r in rows])
+    names = np.array([r[3] for r in rows])
+    w = weights(rows)
+    folds = np.array([complaint_cv.fold_of(hash_bucket(r[0])) for r in rows])
+    fast_by_text = dict(zip(fast_oof["texts"], fast_oof["margins"], strict=True))
+    fast_m = np.array([fast_by_text[r[0]] for r in rows])
+    best = None
+    for C in HEAD_CS:
+        m = complaint_cv.oof_head(X, y, w, folds, C)
+        obj = objective(set_scores(m, y, names, pick_shift(m, y, names)))
+        print(f"  {lang} head C={C}: out-of-fold objective {obj:.4f}")
+        if best is None or obj > best[0] + 1e-4:
+            best = (obj, C, m)
+    _o, C, enc = best
+    # The blend's own weights are fitted on out-of-fold margins (two numbers on ~10k rows).
+    blend = LogisticRegression(C=10.0).fit(np.c_[fast_m, enc], y, sample_weight=w)
+    shift = pick_shift(blend.decision_function(np.c_[fast_m, enc]), y, names)
+    fusion = {
+        "bias": round(float(blend.intercept_[0]) + shift, 4),
+        "fast": round(float(blend.coef_[0][0]), 4),
+        "encoder": round(float(blend.coef_[0][1]), 4),
+    }
+    fused = fusion["bias"] + fusion["fast"] * fast_m + fusion["encoder"] * enc
+    print(f"  {lang} blend {fusion}")
+
+    def score(final: np.ndarray) -> float:
+        return objective(set_scores(final, y, names))
+
+    band, table = complaint_cv.choose_gate(
+        fast_m, fused, score, MAX_ENCODED_SHARE[lang], GATE_TOLERANCE
+    )
+    for label, final in (("fast", fast_m), ("blend everywhere", fused)):
+        sc = set_scores(final, y, names)
+        detail = " ".join(f"{n[:12]}={a:.3f}/{r:.3f}" for n, (a, r) in sc.items())
+        print(f"  {lang} out-of-fold {label}: obj {score(final):.4f}  {detail}")
+    fusion["bias"] = round(fusion["bias"] + band["shift"], 4)
+    fused = fused + band["shift"]
+    use = (fast_m >= band["low"]) & (fast_m < band["high"])
+    sc = set_scores(np.where(use, fused, fast_m), y, names)
+    detail = " ".join(f"{n[:12]}={a:.3f}/{r:.3f}" for n, (a, r) in sc.items())
+    print(
+        f"  {lang} gate {band} share {use.mean():.2f} obj {score(np.where(use, fused, fast_m)):.4f}"
+    )
+    print(f"    {detail}")
+    if curve:
+        for lo, hi, share, d, obj in sorted(table, key=lambda t: -t[4])[:15]:
+            print(f"    band [{lo}, {hi}) share {share:.2f} shift {d:+.2f} obj {obj:.4f}")
+    gate = {"low": to_prob(band["low"]), "high": to_prob(band["high"])}
+    notes = {"C": C, "gate_margin": [band["low"], band["high"]], "share": float(use.mean())}
+    return fit_final_head(rows, C), fusion, gate, notes
+
+
 def train_head(lang: str, fast_val: dict, curve: bool) -> tuple[dict, dict, dict, dict]:
+    if lang in CV_LANGS:
+        return train_head_cv(lang, fast_val, curve)
     rows = encoder_rows(lang)
     tr = [r for r in rows if not is_val(r[0])]
     va = [r for r in rows if is_val(r[0])]
-
-    def weights(rs):
-        counts: dict[str, int] = {}
-        for r in rs:
-            counts[r[3]] = counts.get(r[3], 0) + 1
-        return np.array([SET_WEIGHT.get(r[3], 1.0) * 1000.0 / counts[r[3]] for r in rs])
 
     X = np.array([r[2] for r in tr])
     y = np.array([r[1] for r in tr])
@@ -340,23 +433,21 @@ def train_head(lang: str, fast_val: dict, curve: bool) -> tuple[dict, dict, dict
             print(f"    g={g:<4} share {share:.2f} obj {obj:.4f}  {detail}{mark}")
     g = chosen[0]
     gate = {"low": round(1 / (1 + math.exp(g)), 4), "high": round(1 / (1 + math.exp(-g)), 4)}
-    final_head = LogisticRegression(C=C, max_iter=5000).fit(
-        np.array([r[2] for r in rows]), np.array([r[1] for r in rows]), sample_weight=weights(rows)
-    )
-    head = {
-        "bias": round(float(final_head.intercept_[0]), 5),
-        "weights": [round(float(v), 5) for v in final_head.coef_[0]],
-    }
     notes = {"C": C, "gate_margin": g, "share": chosen[1]}
-    return head, fusion, gate, notes
+    return fit_final_head(rows, C), fusion, gate, notes
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out-dir", type=Path, default=REPO / "rules" / "models")
     ap.add_argument("--curve", action="store_true", help="print the gate curve")
+    ap.add_argument(
+        "--langs",
+        default="en,zh",
+        help="languages to retrain; the others' parts are kept from the files in --out-dir",
+    )
     args = ap.parse_args(argv)
-    fast_out = {"format": complaint.MODEL_FORMAT, "lang": {}}
+    fast_out: dict[str, Any] = {"format": complaint.MODEL_FORMAT, "lang": {}}
     head_out: dict[str, Any] = {
         "format": encoder.HEAD_FORMAT,
         "bias": {},
@@ -365,7 +456,14 @@ def main(argv: list[str] | None = None) -> int:
         "gate": {},
         "notes": {},
     }
-    for lang in ("en", "zh"):
+    langs = [lang for lang in ("en", "zh") if lang in args.langs.split(",")]
+    for lang in {"en", "zh"} - set(langs):
+        with gzip.open(args.out_dir / "complaint.json.gz", "rt", encoding="utf-8") as fh:
+            fast_out["lang"][lang] = json.load(fh)["lang"][lang]
+        kept = encoder.load_head(args.out_dir / "complaint_encoder_head.json.gz")
+        for key in ("bias", "weights", "fusion", "gate", "notes"):
+            head_out[key][lang] = kept[key][lang]
+    for lang in langs:
         print(f"{lang}: fast model")
         part, val = train_fast(lang, training_rows(lang))
         fast_out["lang"][lang] = part
