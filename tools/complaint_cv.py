@@ -17,7 +17,9 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+from complaint_scoring import objective, pick_shift, set_scores, weights
 from sklearn.linear_model import LogisticRegression
+from social_data import hash_bucket
 
 FOLDS = 5
 LOWS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0.0)
@@ -66,3 +68,64 @@ def choose_gate(
         (t for t in table if t[4] >= top - tolerance), key=lambda t: t[2]
     )
     return {"low": lo, "high": hi, "shift": shift}, table
+
+
+def train_head_cv(
+    lang: str, rows, fast_oof: dict, curve: bool, head_cs, max_share: float, tolerance: float
+) -> tuple[float, dict, dict, dict]:
+    """Head C, blend, cut-off and gate band on out-of-fold margins of every cached row
+    ((text, label, vector, set) rows); returns (C, fusion, gate, notes)."""
+    X = np.array([r[2] for r in rows])
+    y = np.array([r[1] for r in rows])
+    names = np.array([r[3] for r in rows])
+    w = weights(rows)
+    folds = np.array([fold_of(hash_bucket(r[0])) for r in rows])
+    fast_by_text = dict(zip(fast_oof["texts"], fast_oof["margins"], strict=True))
+    fast_m = np.array([fast_by_text[r[0]] for r in rows])
+    best = None
+    for C in head_cs:
+        m = oof_head(X, y, w, folds, C)
+        obj = objective(set_scores(m, y, names, pick_shift(m, y, names)))
+        print(f"  {lang} head C={C}: out-of-fold objective {obj:.4f}")
+        if best is None or obj > best[0] + 1e-4:
+            best = (obj, C, m)
+    _o, C, enc = best
+    # The blend's own weights are fitted on out-of-fold margins (two numbers on ~10k rows).
+    blend = LogisticRegression(C=10.0).fit(np.c_[fast_m, enc], y, sample_weight=w)
+    shift = pick_shift(blend.decision_function(np.c_[fast_m, enc]), y, names)
+    fusion = {
+        "bias": round(float(blend.intercept_[0]) + shift, 4),
+        "fast": round(float(blend.coef_[0][0]), 4),
+        "encoder": round(float(blend.coef_[0][1]), 4),
+    }
+    fused = fusion["bias"] + fusion["fast"] * fast_m + fusion["encoder"] * enc
+    print(f"  {lang} blend {fusion}")
+
+    def score(final: np.ndarray) -> float:
+        return objective(set_scores(final, y, names))
+
+    band, table = choose_gate(fast_m, fused, score, max_share, tolerance)
+    for label, final in (("fast", fast_m), ("blend everywhere", fused)):
+        sc = set_scores(final, y, names)
+        detail = " ".join(f"{n[:12]}={a:.3f}/{r:.3f}" for n, (a, r) in sc.items())
+        print(f"  {lang} out-of-fold {label}: obj {score(final):.4f}  {detail}")
+    fusion["bias"] = round(fusion["bias"] + band["shift"], 4)
+    fused = fused + band["shift"]
+    use = (fast_m >= band["low"]) & (fast_m < band["high"])
+    sc = set_scores(np.where(use, fused, fast_m), y, names)
+    detail = " ".join(f"{n[:12]}={a:.3f}/{r:.3f}" for n, (a, r) in sc.items())
+    print(
+        f"  {lang} gate {band} share {use.mean():.2f} obj {score(np.where(use, fused, fast_m)):.4f}"
+    )
+    print(f"    {detail}")
+    if curve:
+        for lo, hi, share, d, obj in sorted(table, key=lambda t: -t[4])[:15]:
+            print(f"    band [{lo}, {hi}) share {share:.2f} shift {d:+.2f} obj {obj:.4f}")
+    gate = {"low": to_prob(band["low"]), "high": to_prob(band["high"])}
+    notes = {"C": C, "gate_margin": [band["low"], band["high"]], "share": float(use.mean())}
+    return C, fusion, gate, notes
+
+
+def to_prob(margin: float) -> float:
+    """A gate end in log-odds as the probability the run-time gate compares with."""
+    return round(1 / (1 + math.exp(-margin)), 4) if abs(margin) < math.inf else float(margin > 0)

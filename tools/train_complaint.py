@@ -102,6 +102,14 @@ sys.path.insert(0, str(REPO / "tools"))
 
 import complaint_cv  # noqa: E402
 import embed_cache  # noqa: E402
+from complaint_scoring import (  # noqa: E402
+    REVIEW_WEIGHT,
+    SET_WEIGHT,
+    objective,
+    pick_shift,
+    set_scores,
+    weights,
+)
 from social_data import hash_bucket, load_all  # noqa: E402
 from train_zh_sentiment import default_data_dir as sentiment_dir  # noqa: E402
 from train_zh_sentiment import load_sets as sentiment_sets  # noqa: E402
@@ -109,13 +117,6 @@ from train_zh_sentiment import load_sets as sentiment_sets  # noqa: E402
 from rules import complaint, encoder  # noqa: E402
 
 VAL_BUCKETS = range(20, 36)
-REVIEW_WEIGHT = 0.0  # see training_rows
-SET_WEIGHT = {
-    "complaints_preotiuc2019": 4.0,
-    "hotel": REVIEW_WEIGHT,
-    "waimai": REVIEW_WEIGHT,
-    "weibo2018": REVIEW_WEIGHT,
-}
 CS = (3.0, 10.0, 30.0)
 MIN_DF = 3
 PRUNE = 0.01
@@ -127,11 +128,6 @@ GATES = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, math.inf)  # |fast margin| below thi
 MAX_ENCODED_SHARE = {"en": 0.65, "zh": 0.35}
 GATE_TOLERANCE = 0.001  # the narrowest band within this of the best objective
 HEAD_CS = (1.0, 3.0, 10.0, 30.0)
-# English cut-off: the posts addressed to companies are the task, and a missed complaint
-# costs more than a false alarm, so the operating point is the best (set-weighted) accuracy
-# at which the complaint tweets' validation recall stays >= TASK_RECALL.
-TASK_SET = "complaints_preotiuc2019"
-TASK_RECALL = 0.87
 # Languages whose cut-offs, head C, blend and gate are chosen on out-of-fold margins of every
 # training row (tools/complaint_cv.py) rather than on the validation buckets.
 CV_LANGS = ("en",)
@@ -189,38 +185,6 @@ def fit_lr(X, y, w, C: float):
     lr = LogisticRegression(C=C, solver="liblinear", max_iter=2000, random_state=0)
     lr.fit(X, y, sample_weight=w)
     return lr
-
-
-def set_scores(margins, labels, names, shift: float = 0.0) -> dict[str, tuple[float, float]]:
-    """Per set: (accuracy, complaint recall) at margin + shift > 0."""
-    out = {}
-    for name in sorted(set(names)):
-        sel = names == name
-        pred = margins[sel] + shift > 0
-        y = labels[sel] == 1
-        out[name] = (float((pred == y).mean()), float((pred & y).sum() / max(1, y.sum())))
-    return out
-
-
-def objective(scores: dict[str, tuple[float, float]]) -> float:
-    # Missing a complaint costs more than a false alarm: recall counts a quarter, on top
-    # of accuracy (which already counts it once).  Sets weigh as in training.  With the
-    # task set (English): accuracy, and each point of task recall short of TASK_RECALL
-    # costs five points.
-    total = sum(SET_WEIGHT.get(n, 1.0) for n in scores)
-    if TASK_SET in scores:
-        acc = sum(SET_WEIGHT.get(n, 1.0) * a for n, (a, _r) in scores.items()) / total
-        return acc - 5.0 * max(0.0, TASK_RECALL - scores[TASK_SET][1])
-    return (
-        sum(SET_WEIGHT.get(n, 1.0) * (0.75 * a + 0.25 * r) for n, (a, r) in scores.items()) / total
-    )
-
-
-def pick_shift(margins, labels, names) -> float:
-    grid = np.arange(-2.0, 2.01, 0.05)
-    return float(
-        max(grid, key=lambda s: (objective(set_scores(margins, labels, names, s)), -abs(s)))
-    )
 
 
 def train_fast(lang: str, sets) -> tuple[dict, dict]:
@@ -305,13 +269,6 @@ def encoder_rows(lang: str):
     return out
 
 
-def weights(rs) -> np.ndarray:
-    counts: dict[str, int] = {}
-    for r in rs:
-        counts[r[3]] = counts.get(r[3], 0) + 1
-    return np.array([SET_WEIGHT.get(r[3], 1.0) * 1000.0 / counts[r[3]] for r in rs])
-
-
 def fit_final_head(rows, C: float) -> dict:
     final_head = LogisticRegression(C=C, max_iter=5000).fit(
         np.array([r[2] for r in rows]), np.array([r[1] for r in rows]), sample_weight=weights(rows)
@@ -322,70 +279,13 @@ def fit_final_head(rows, C: float) -> dict:
     }
 
 
-def to_prob(margin: float) -> float:
-    return round(1 / (1 + math.exp(-margin)), 4) if abs(margin) < math.inf else float(margin > 0)
-
-
-def train_head_cv(lang: str, fast_oof: dict, curve: bool) -> tuple[dict, dict, dict, dict]:
-    """Head C, blend, cut-off and gate on out-of-fold margins of every cached row."""
-    rows = encoder_rows(lang)
-    X = np.array([r[2] for r in rows])
-    y = np.array([r[1] for r in rows])
-    names = np.array([r[3] for r in rows])
-    w = weights(rows)
-    folds = np.array([complaint_cv.fold_of(hash_bucket(r[0])) for r in rows])
-    fast_by_text = dict(zip(fast_oof["texts"], fast_oof["margins"], strict=True))
-    fast_m = np.array([fast_by_text[r[0]] for r in rows])
-    best = None
-    for C in HEAD_CS:
-        m = complaint_cv.oof_head(X, y, w, folds, C)
-        obj = objective(set_scores(m, y, names, pick_shift(m, y, names)))
-        print(f"  {lang} head C={C}: out-of-fold objective {obj:.4f}")
-        if best is None or obj > best[0] + 1e-4:
-            best = (obj, C, m)
-    _o, C, enc = best
-    # The blend's own weights are fitted on out-of-fold margins (two numbers on ~10k rows).
-    blend = LogisticRegression(C=10.0).fit(np.c_[fast_m, enc], y, sample_weight=w)
-    shift = pick_shift(blend.decision_function(np.c_[fast_m, enc]), y, names)
-    fusion = {
-        "bias": round(float(blend.intercept_[0]) + shift, 4),
-        "fast": round(float(blend.coef_[0][0]), 4),
-        "encoder": round(float(blend.coef_[0][1]), 4),
-    }
-    fused = fusion["bias"] + fusion["fast"] * fast_m + fusion["encoder"] * enc
-    print(f"  {lang} blend {fusion}")
-
-    def score(final: np.ndarray) -> float:
-        return objective(set_scores(final, y, names))
-
-    band, table = complaint_cv.choose_gate(
-        fast_m, fused, score, MAX_ENCODED_SHARE[lang], GATE_TOLERANCE
-    )
-    for label, final in (("fast", fast_m), ("blend everywhere", fused)):
-        sc = set_scores(final, y, names)
-        detail = " ".join(f"{n[:12]}={a:.3f}/{r:.3f}" for n, (a, r) in sc.items())
-        print(f"  {lang} out-of-fold {label}: obj {score(final):.4f}  {detail}")
-    fusion["bias"] = round(fusion["bias"] + band["shift"], 4)
-    fused = fused + band["shift"]
-    use = (fast_m >= band["low"]) & (fast_m < band["high"])
-    sc = set_scores(np.where(use, fused, fast_m), y, names)
-    detail = " ".join(f"{n[:12]}={a:.3f}/{r:.3f}" for n, (a, r) in sc.items())
-    print(
-        f"  {lang} gate {band} share {use.mean():.2f} obj {score(np.where(use, fused, fast_m)):.4f}"
-    )
-    print(f"    {detail}")
-    if curve:
-        for lo, hi, share, d, obj in sorted(table, key=lambda t: -t[4])[:15]:
-            print(f"    band [{lo}, {hi}) share {share:.2f} shift {d:+.2f} obj {obj:.4f}")
-    gate = {"low": to_prob(band["low"]), "high": to_prob(band["high"])}
-    notes = {"C": C, "gate_margin": [band["low"], band["high"]], "share": float(use.mean())}
-    return fit_final_head(rows, C), fusion, gate, notes
-
-
 def train_head(lang: str, fast_val: dict, curve: bool) -> tuple[dict, dict, dict, dict]:
-    if lang in CV_LANGS:
-        return train_head_cv(lang, fast_val, curve)
     rows = encoder_rows(lang)
+    if lang in CV_LANGS:
+        C, fusion, gate, notes = complaint_cv.train_head_cv(
+            lang, rows, fast_val, curve, HEAD_CS, MAX_ENCODED_SHARE[lang], GATE_TOLERANCE
+        )
+        return fit_final_head(rows, C), fusion, gate, notes
     tr = [r for r in rows if not is_val(r[0])]
     va = [r for r in rows if is_val(r[0])]
 
