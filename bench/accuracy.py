@@ -236,28 +236,38 @@ def run_engine(name: str, engine: str, lang: str, rows: Rows) -> tuple:
 
 def print_curve(sets: dict[str, tuple[str, Rows]], names: list[str]) -> None:
     """Accuracy / negative recall / texts/s as the encoder's gate band widens (|fast margin| <
-    g goes to the encoder; g=0 is the fast engine, g=inf the encoder on every post)."""
+    g goes to the encoder; g=0 is the fast engine, g=inf the encoder on every post), and the
+    shipped band when it is not one of these (``low/high`` in log-odds)."""
     global BUDGET_RATE
     head = encoder.head()
     shipped = {lang: dict(g) for lang, g in head["gate"].items()}
     saved, BUDGET_RATE = BUDGET_RATE, None  # the curve is the gate alone, no time budget
     print("\naccuracy-throughput curve of the default engine (gate: |fast log-odds| < g)")
-    print(f"{'set':<28}{'g':>6}{'encoded':>9}{'accuracy':>9}{'negR':>9}{'texts/s':>11}")
+    print(f"{'set':<28}{'g':>9}{'encoded':>9}{'accuracy':>9}{'negR':>9}{'texts/s':>11}")
     for name in names:
         if name not in sets:
             continue
         lang, rows = sets[name]
-        for g in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, math.inf):
-            low, high = (1 / (1 + math.exp(g)), 1 / (1 + math.exp(-g))) if g < math.inf else (0, 1)
+        bands: list[tuple[str, float, float]] = [
+            (str(g), *((1 / (1 + math.exp(g)), 1 / (1 + math.exp(-g))) if g < math.inf else (0, 1)))
+            for g in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, math.inf)
+        ]
+        ship = (shipped[lang]["low"], shipped[lang]["high"])
+        if not any(abs(lo - ship[0]) < 1e-3 and abs(hi - ship[1]) < 1e-3 for _g, lo, hi in bands):
+            # a band not centred on the cut-off (trained per side): its log-odds ends
+            label = "/".join(f"{math.log(x / (1 - x)):+.1f}" if 0 < x < 1 else "inf" for x in ship)
+            bands.append((label, *ship))
+        for g, low, high in bands:
             head["gate"][lang] = {"low": low, "high": high}
             complaint.cache_clear()
             share = sum(
                 low <= complaint.sigmoid(complaint.fast_margin(t, lang)) <= high for t, _ in rows
             )
             row = run_engine("default", "default", lang, rows)
-            mark = " <- shipped" if abs(high - shipped[lang]["high"]) < 1e-3 else ""
+            is_shipped = abs(low - ship[0]) < 1e-3 and abs(high - ship[1]) < 1e-3
+            mark = " <- shipped" if is_shipped else ""
             print(
-                f"{name:<28}{g:>6}{share / len(rows):>9.2f}{row[2]:>9.4f}{row[4]:>9.4f}{row[5]:>11.0f}{mark}"
+                f"{name:<28}{g:>9}{share / len(rows):>9.2f}{row[2]:>9.4f}{row[4]:>9.4f}{row[5]:>11.0f}{mark}"
             )
         head["gate"][lang] = shipped[lang]
     BUDGET_RATE = saved
