@@ -22,6 +22,7 @@ from core.config import Config
 from core.domain.clock import Clock
 from core.domain.models import Alert, Mention, to_iso
 from core.domain.repository import Repository
+from core.intake.offload import AnalysisWorkers
 from rules.analyze import Analyzer
 
 log = logging.getLogger("buzzwatch.pipeline")
@@ -74,6 +75,14 @@ class Pipeline:
         self._lock = threading.Lock()
         self._waiting: deque[_Call] = deque()
         self._waiting_lock = threading.Lock()
+        self.workers = AnalysisWorkers(analyzer)
+
+    def close(self) -> None:
+        """Stop the analysis worker processes, if any were started."""
+        self.workers.close()
+
+    def _store_ahead(self, mentions: list[Mention]) -> None:
+        self.repo.save_cycle(mentions, [], [], [])
 
     def process(
         self, source: str, mentions: list[Mention], alert: bool = True, backlog: bool = False
@@ -148,20 +157,38 @@ class Pipeline:
         unseen = self.repo.unseen(by_id)
         for i in unseen:
             results[owner[i]].new += 1
-        matched = []
-        found: list[list[str] | None]
-        if backlog and self.config.analysis.encoder_rate:
+        analysis = self.config.analysis
+        if backlog and analysis.encoder_rate:
             # A first poll's backlog (posts written before Buzzwatch looked) is decided by
             # the fast model: where the encoder has a time budget, that time goes to posts
             # as they come, and starting many feeds does not wait for it.
-            found = [None] * len(unseen)
+            found = self.analyzer.match([by_id[i] for i in unseen])
         else:
             # The encoder reads the batch's unsure posts together, within its time budget.
             found = list(self.analyzer.prepare([by_id[i] for i in unseen]))
-        for i, brands in zip(unseen, found, strict=True):
-            m = self.analyzer.analyze(by_id[i], only_brands=True, encode=False, matched=brands)
+        # The mentions first, outside the storage lock (the store writes them in short
+        # transactions: an ack typed meanwhile waits for one of those, not for the cycle);
+        # their seen ids go with the alerts below, so a crash in between redoes the cycle.
+        ahead = self.repo.stores_mentions_ahead
+        store = self._store_ahead if ahead else None
+        named = sum(1 for brands in found if brands)
+        if self.workers.takes(named):
+            # A big batch: a worker process analyses part of it while this one stores it.
+            for i, brands in zip(unseen, found, strict=True):
+                by_id[i].brands = list(brands)
+            matched = [by_id[i] for i in unseen if by_id[i].brands]
+            self.workers.analyse(matched, store)
+        else:
+            matched = []
+            for i, brands in zip(unseen, found, strict=True):
+                m = self.analyzer.analyze(by_id[i], only_brands=True, encode=False, matched=brands)
+                if m.brands:
+                    matched.append(m)
+            if store is not None and matched:
+                store(matched)
+        for i in unseen:
+            m = by_id[i]
             if m.brands:
-                matched.append(m)
                 results[owner[i]].matched += 1
                 log.debug(
                     "mention %s %.60r: brands=%s lang=%s sentiment=%+.2f flags=%s severity=%s",
@@ -177,17 +204,11 @@ class Pipeline:
                 log.debug(
                     "mention %s %.60r: no brand keyword matched; remembered as seen",
                     i,
-                    by_id[i].title or by_id[i].text,
+                    m.title or m.text,
                 )
 
         now = self.clock.now()
         routed: list[int] = [0] * len(calls)
-        # The mentions first, outside the storage lock (the store writes them in short
-        # transactions: an ack typed meanwhile waits for one of those, not for the cycle);
-        # their seen ids go with the alerts below, so a crash in between redoes the cycle.
-        ahead = self.repo.stores_mentions_ahead
-        if ahead and matched:
-            self.repo.save_cycle(matched, [], [], [])
         # Grouping reads alerts, changes them and writes them back: under the storage lock,
         # so an ack or a delivery record made meanwhile is not overwritten.
         with self.repo.locked():
