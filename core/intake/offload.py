@@ -115,17 +115,15 @@ class AnalysisWorkers:
             self._pool, self._up = None, []
         pool.shutdown(wait=False, cancel_futures=True)
 
-    def analyse(
-        self, mentions: list[Mention], store: Callable[[list[Mention]], None] | None
-    ) -> None:
+    def analyse(self, mentions: list[Mention], analysed: Callable[[list[Mention]], None]) -> None:
         """Fill the analysis of brand-matched mentions (their brands set), the workers' share
-        and this process's; `store` gets them chunk by chunk, in order, once analysed."""
+        and this process's; `analysed` gets them chunk by chunk, in order, once analysed (to
+        store and route them while the workers analyse the next ones)."""
         inputs = [self.analyzer.inputs(m) for m in mentions]
         pool = self.start()
         if not any(f.done() for f in self._up):  # the workers' start does not hold a batch
             self._here(mentions, inputs, 0, len(mentions))
-            if store is not None:
-                store(mentions)
+            analysed(mentions)
             return
         cuts = list(range(0, len(mentions), CHUNK))
         futures: list[Future[list[Findings]] | None] = []
@@ -150,8 +148,7 @@ class AnalysisWorkers:
                         last = -1  # it and all before it are a worker's, or done
                 if not done[n]:
                     self._collect(pool, futures[n], mentions, inputs, lo, lo + CHUNK)
-                if store is not None:
-                    store(mentions[lo : lo + CHUNK])
+                analysed(mentions[lo : lo + CHUNK])
         finally:
             for f in futures:
                 if f is not None:

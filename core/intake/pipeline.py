@@ -23,6 +23,7 @@ from core.domain.clock import Clock
 from core.domain.models import Alert, Mention, to_iso
 from core.domain.repository import Repository
 from core.intake.offload import AnalysisWorkers
+from core.intake.routing_ahead import RoutingAhead, read_silences
 from rules.analyze import Analyzer
 
 log = logging.getLogger("buzzwatch.pipeline")
@@ -80,9 +81,6 @@ class Pipeline:
     def close(self) -> None:
         """Stop the analysis worker processes, if any were started."""
         self.workers.close()
-
-    def _store_ahead(self, mentions: list[Mention]) -> None:
-        self.repo.save_cycle(mentions, [], [], [])
 
     def process(
         self, source: str, mentions: list[Mention], alert: bool = True, backlog: bool = False
@@ -169,23 +167,30 @@ class Pipeline:
         # The mentions first, outside the storage lock (the store writes them in short
         # transactions: an ack typed meanwhile waits for one of those, not for the cycle);
         # their seen ids go with the alerts below, so a crash in between redoes the cycle.
+        # They are routed then too (routing_ahead: checked again under the lock).
         ahead = self.repo.stores_mentions_ahead
-        store = self._store_ahead if ahead else None
+        routes = RoutingAhead(self.maker, self.repo, alert, self.clock.now())
+
+        def analysed(mentions: list[Mention]) -> None:
+            if ahead:
+                self.repo.save_cycle(mentions, [], [], [])
+            routes.add(mentions)
+
         named = sum(1 for brands in found if brands)
         if self.workers.takes(named):
             # A big batch: a worker process analyses part of it while this one stores it.
             for i, brands in zip(unseen, found, strict=True):
                 by_id[i].brands = list(brands)
             matched = [by_id[i] for i in unseen if by_id[i].brands]
-            self.workers.analyse(matched, store)
+            self.workers.analyse(matched, analysed)
         else:
             matched = []
             for i, brands in zip(unseen, found, strict=True):
                 m = self.analyzer.analyze(by_id[i], only_brands=True, encode=False, matched=brands)
                 if m.brands:
                     matched.append(m)
-            if store is not None and matched:
-                store(matched)
+            if matched:
+                analysed(matched)
         for i in unseen:
             m = by_id[i]
             if m.brands:
@@ -216,8 +221,8 @@ class Pipeline:
             if matched and alert:
                 # Routing first: only the mentions a route takes are grouped, so only theirs
                 # need a dedup key and a fingerprint (most of a busy cycle's route nowhere).
-                silences = self.repo.get_state("silences", []) or []
-                routing = self.maker.route(matched, silences, now)
+                silences = read_silences(self.repo)
+                routing = routes.routing(matched, silences, now)
                 batch.silenced = routing.silenced
                 for r in routing.routed:
                     routed[owner[r.mention.id]] += 1
