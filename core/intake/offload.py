@@ -12,7 +12,7 @@ it itself. So both cores work on the batch and neither waits for the other's sha
 Smaller batches (most poll cycles) are analysed in this process: no pickling, no waiting
 for another process. The pool (``analysis.workers`` processes; 0: none) is started at the
 first big batch, in the background: until a worker is up, big batches are analysed here
-too. A worker that dies takes no more work: what it had is analysed here (nothing is lost),
+too; it stops after IDLE_STOP_S without a big batch (its memory back). A worker that dies takes no more work: what it had is analysed here (nothing is lost),
 a warning is logged, and the next big batch starts a new pool. The default engine never
 uses it: its encoder, budgeted per poll cycle, runs in this process.
 
@@ -42,6 +42,8 @@ log = logging.getLogger("buzzwatch.pipeline")
 # Brand-matched mentions in a batch from which a worker shares its analysis: below it, the
 # pickling and the hand-over cost more than they save.
 OFFLOAD_FROM = 200
+# Seconds without a big batch after which the workers stop (their memory back: see README).
+IDLE_STOP_S = 600.0
 # Mentions per chunk: the stores' write transaction (storage.common.MENTION_TX), so a batch's
 # rows go in the same transactions as when it is analysed here.
 CHUNK = 50
@@ -81,6 +83,8 @@ class AnalysisWorkers:
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self._up: list[Future[int]] = []  # one per worker: done once it has started
+        self._idle: threading.Timer | None = None  # stops the workers after IDLE_STOP_S
+        self.idle_stop_s = IDLE_STOP_S
 
     def takes(self, matched: int) -> bool:
         """Whether a batch of this many brand-matched mentions is shared with the workers."""
@@ -106,7 +110,23 @@ class AnalysisWorkers:
 
     def close(self) -> None:
         """Stop the workers (a later big batch starts them again)."""
+        self._wake()
         self._discard(self._pool)
+
+    def _wake(self) -> None:
+        with self._lock:
+            if self._idle is not None:
+                self._idle.cancel()
+                self._idle = None
+
+    def _rest(self, pool: ProcessPoolExecutor) -> None:
+        """After a big batch: the workers stop unless another comes within idle_stop_s."""
+        with self._lock:
+            if pool is not self._pool:
+                return
+            self._idle = threading.Timer(self.idle_stop_s, self._discard, (pool,))
+            self._idle.daemon = True
+            self._idle.start()
 
     def _discard(self, pool: ProcessPoolExecutor | None) -> None:
         with self._lock:
@@ -120,11 +140,24 @@ class AnalysisWorkers:
         and this process's; `analysed` gets them chunk by chunk, in order, once analysed (to
         store and route them while the workers analyse the next ones)."""
         inputs = [self.analyzer.inputs(m) for m in mentions]
+        self._wake()
         pool = self.start()
-        if not any(f.done() for f in self._up):  # the workers' start does not hold a batch
-            self._here(mentions, inputs, 0, len(mentions))
-            analysed(mentions)
-            return
+        try:
+            if any(f.done() for f in self._up):
+                self._share(pool, mentions, inputs, analysed)
+            else:  # the workers' start does not hold a batch up
+                self._here(mentions, inputs, 0, len(mentions))
+                analysed(mentions)
+        finally:
+            self._rest(pool)
+
+    def _share(
+        self,
+        pool: ProcessPoolExecutor,
+        mentions: list[Mention],
+        inputs: list[Inputs],
+        analysed: Callable[[list[Mention]], None],
+    ) -> None:
         cuts = list(range(0, len(mentions), CHUNK))
         futures: list[Future[list[Findings]] | None] = []
         for lo in cuts:

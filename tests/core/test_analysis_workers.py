@@ -181,6 +181,23 @@ def test_close_stops_the_workers(tmp_path: Path) -> None:
     assert not _alive(pid)
 
 
+def test_the_workers_stop_when_no_big_batch_comes(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, workers=1)
+    try:
+        rig.pipeline.workers.idle_stop_s = 0.5
+        rig.pipeline.workers.start(wait=True)
+        [pid] = rig.pipeline.workers.pids()
+        rig.run(batches(OFFLOAD_FROM, OFFLOAD_FROM))  # a big batch: the timer starts again
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid) and rig.pipeline.workers._pool is None
+        rig.run(batches(2 * OFFLOAD_FROM, OFFLOAD_FROM)[1:])  # the next one starts them again
+        assert rig.pipeline.workers._pool is not None
+    finally:
+        rig.close()
+
+
 def test_which_engines_and_batches_use_workers(tmp_path: Path) -> None:
     fast = Analyzer(make_config(tmp_path, analysis={"engine": "fast"}))
     assert fast.analysis.workers == 1  # the default: one, next to the bot's process
