@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core.alerting.grouping import BURST_KIND, AlertMaker, Batch
@@ -22,8 +23,9 @@ from core.config import Config
 from core.domain.clock import Clock
 from core.domain.models import Alert, Mention, to_iso
 from core.domain.repository import Repository
-from core.intake.offload import AnalysisWorkers
+from core.intake.offload import CHUNK, AnalysisWorkers
 from core.intake.routing_ahead import RoutingAhead, read_silences
+from core.intake.store_ahead import StoreAhead
 from rules.analyze import Analyzer
 
 log = logging.getLogger("buzzwatch.pipeline")
@@ -77,10 +79,12 @@ class Pipeline:
         self._waiting: deque[_Call] = deque()
         self._waiting_lock = threading.Lock()
         self.workers = AnalysisWorkers(analyzer)
+        self.storer = StoreAhead(repo)
 
     def close(self) -> None:
-        """Stop the analysis worker processes, if any were started."""
+        """Stop the analysis worker processes and the storing thread, if started."""
         self.workers.close()
+        self.storer.close()
 
     def process(
         self, source: str, mentions: list[Mention], alert: bool = True, backlog: bool = False
@@ -100,6 +104,34 @@ class Pipeline:
             raise call.error
         assert call.result is not None
         return call.result
+
+    def _analyse(
+        self,
+        mentions: list[Mention],
+        found: list[list[str]],
+        analysed: Callable[[list[Mention]], None],
+    ) -> list[Mention]:
+        """The brand-matched ones of these mentions (`found`: each one's brands), analysed;
+        `analysed` gets them CHUNK by CHUNK, in order."""
+        if self.workers.takes(sum(1 for brands in found if brands)):
+            # A big batch: a worker process analyses part of it while this one stores it.
+            for m, brands in zip(mentions, found, strict=True):
+                m.brands = list(brands)
+            matched = [m for m in mentions if m.brands]
+            self.workers.analyse(matched, analysed)
+            return matched
+        matched, chunk = [], []
+        for m, brands in zip(mentions, found, strict=True):
+            self.analyzer.analyze(m, only_brands=True, encode=False, matched=brands)
+            if m.brands:
+                matched.append(m)
+                chunk.append(m)
+                if len(chunk) == CHUNK:
+                    analysed(chunk)
+                    chunk = []
+        if chunk:
+            analysed(chunk)
+        return matched
 
     def _take(self) -> list[_Call]:
         """The oldest waiting call, and those after it that can share its batch (the same
@@ -165,32 +197,24 @@ class Pipeline:
             # The encoder reads the batch's unsure posts together, within its time budget.
             found = list(self.analyzer.prepare([by_id[i] for i in unseen]))
         # The mentions first, outside the storage lock (the store writes them in short
-        # transactions: an ack typed meanwhile waits for one of those, not for the cycle);
-        # their seen ids go with the alerts below, so a crash in between redoes the cycle.
-        # They are routed then too (routing_ahead: checked again under the lock).
+        # transactions: an ack typed meanwhile waits for one of those, not for the cycle),
+        # chunk by chunk in a thread while the next chunk is analysed (store_ahead); their
+        # seen ids go with the alerts below, so a crash in between redoes the cycle. They are
+        # routed then too (routing_ahead: checked again under the lock).
         ahead = self.repo.stores_mentions_ahead
         routes = RoutingAhead(self.maker, self.repo, alert, self.clock.now())
 
         def analysed(mentions: list[Mention]) -> None:
             if ahead:
-                self.repo.save_cycle(mentions, [], [], [])
+                self.storer.submit(mentions)
             routes.add(mentions)
 
-        named = sum(1 for brands in found if brands)
-        if self.workers.takes(named):
-            # A big batch: a worker process analyses part of it while this one stores it.
-            for i, brands in zip(unseen, found, strict=True):
-                by_id[i].brands = list(brands)
-            matched = [by_id[i] for i in unseen if by_id[i].brands]
-            self.workers.analyse(matched, analysed)
-        else:
-            matched = []
-            for i, brands in zip(unseen, found, strict=True):
-                m = self.analyzer.analyze(by_id[i], only_brands=True, encode=False, matched=brands)
-                if m.brands:
-                    matched.append(m)
-            if matched:
-                analysed(matched)
+        try:
+            matched = self._analyse([by_id[i] for i in unseen], found, analysed)
+        except BaseException:
+            self.storer.wait(quiet=True)
+            raise
+        self.storer.wait()
         for i in unseen:
             m = by_id[i]
             if m.brands:
