@@ -7,7 +7,9 @@ first poll), its mentions are cut in CHUNK-mention chunks, all handed to the wor
 order; meanwhile this process stores each chunk once it and those before it are analysed
 (the mentions' rows, in the same order and the same transactions as an in-process batch),
 and when it has nothing to store it takes the last chunk no worker has started and analyses
-it itself. So both cores work on the batch and neither waits for the other's share.
+it itself. So both cores work on the batch and neither waits for the other's share; a chunk
+a worker has started and not finished in 1.5 times what one takes here (a worker short of
+CPU on a loaded machine) is analysed here too.
 
 Smaller batches (most poll cycles) are analysed in this process: no pickling, no waiting
 for another process. The pool (``analysis.workers`` processes; 0: none) is started at the
@@ -28,6 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -42,6 +45,10 @@ log = logging.getLogger("buzzwatch.pipeline")
 # Brand-matched mentions in a batch from which a worker shares its analysis: below it, the
 # pickling and the hand-over cost more than they save.
 OFFLOAD_FROM = 200
+# What analysing a chunk takes, before this process has timed one (fast engine, 2 cores).
+CHUNK_S = 0.05
+# How many times that this process waits for a chunk a worker has started before doing it.
+PATIENCE = 1.5
 # Seconds without a big batch after which the workers stop (their memory back: see README).
 IDLE_STOP_S = 600.0
 # Mentions per chunk: the stores' write transaction (storage.common.MENTION_TX), so a batch's
@@ -85,6 +92,7 @@ class AnalysisWorkers:
         self._up: list[Future[int]] = []  # one per worker: done once it has started
         self._idle: threading.Timer | None = None  # stops the workers after IDLE_STOP_S
         self.idle_stop_s = IDLE_STOP_S
+        self._chunk_s = CHUNK_S  # seconds this process takes to analyse a chunk, lately
 
     def takes(self, matched: int) -> bool:
         """Whether a batch of this many brand-matched mentions is shared with the workers."""
@@ -198,7 +206,12 @@ class AnalysisWorkers:
     ) -> None:
         assert future is not None  # a chunk never handed over is taken before (see analyse)
         try:
-            found = future.result()
+            # A worker that has not finished it in the time this process takes for a chunk
+            # is short of CPU (a loaded machine): this process does it rather than wait.
+            found = future.result(timeout=PATIENCE * self._chunk_s)
+        except TimeoutError:
+            self._here(mentions, inputs, lo, hi)
+            return
         except (BrokenProcessPool, CancelledError):  # a worker died; the pool was closed
             self._broken(pool)
             self._here(mentions, inputs, lo, hi)
@@ -212,5 +225,8 @@ class AnalysisWorkers:
         self._discard(pool)
 
     def _here(self, mentions: list[Mention], inputs: list[Inputs], lo: int, hi: int) -> None:
+        start = time.perf_counter()
         for m, i in zip(mentions[lo:hi], inputs[lo:hi], strict=True):
             self.analyzer.findings(i, encode=False).apply(m)
+        if hi - lo >= CHUNK:  # a full chunk: what one takes here now (moving average)
+            self._chunk_s = 0.7 * self._chunk_s + 0.3 * (time.perf_counter() - start)

@@ -106,6 +106,9 @@ def test_a_worker_shares_big_batches_and_the_store_is_the_same(rigs: tuple[Rig, 
         take(mentions, inputs, lo, hi)
 
     there.pipeline.workers._here = spy  # type: ignore[method-assign]
+    there.pipeline.workers._chunk_s = (
+        60.0  # however loaded the machine, the worker's are waited for
+    )
     sent: list[int] = []
     submit = there.pipeline.workers.start().submit
 
@@ -116,7 +119,8 @@ def test_a_worker_shares_big_batches_and_the_store_is_the_same(rigs: tuple[Rig, 
     there.pipeline.workers.start().submit = counting  # type: ignore[method-assign]
     assert here.run(batches(2 * size, size)) == there.run(batches(2 * size, size))
     # Every chunk was handed to the worker; those the worker had not started, this process
-    # took (from the end): between them, each mention analysed once.
+    # took (from the end): between them, each mention analysed once (the two a worker holds
+    # at once at least, the one it runs and the next, are the worker's).
     assert sent and sum(sent) == 2 * size
     assert sum(stolen) < 2 * size
     a, b = here.stored(), there.stored()
@@ -168,6 +172,19 @@ def test_a_worker_that_dies_loses_nothing(
     # The next big batch starts a new pool.
     there.run(batches(2 * size, size)[1:])
     assert there.pipeline.workers._pool is not None
+
+
+def test_a_worker_short_of_cpu_does_not_hold_a_batch(rigs: tuple[Rig, Rig]) -> None:
+    here, there = rigs
+    [pid] = there.pipeline.workers.pids()
+    os.kill(pid, signal.SIGSTOP)  # the worker gets no CPU: chunks it started never finish
+    try:
+        size = OFFLOAD_FROM + CHUNK
+        assert there.run(batches(size, size)) == here.run(batches(size, size))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    same(here.stored(), there.stored())
+    assert there.pipeline.workers.pids() == [pid]  # the same worker, still there
 
 
 def test_close_stops_the_workers(tmp_path: Path) -> None:
