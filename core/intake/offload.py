@@ -6,8 +6,8 @@ here. For a batch of at least OFFLOAD_FROM brand-matched mentions (an import, a 
 first poll), its mentions are cut in CHUNK-mention chunks, all handed to the worker pool in
 order; meanwhile this process stores each chunk once it and those before it are analysed
 (the mentions' rows, in the same order and the same transactions as an in-process batch),
-and when it has nothing to store it takes the last chunk no worker has started and analyses
-it itself. So both cores work on the batch and neither waits for the other's share; a chunk
+and when the next chunk is not analysed yet it takes the first chunk no worker has started
+and analyses it itself. So both cores work on the batch and neither waits for the other's share; a chunk
 a worker has started and not finished in 1.5 times what one takes here (a worker short of
 CPU on a loaded machine) is analysed here too.
 
@@ -79,6 +79,12 @@ def analysis_sections(config: Config) -> Config:
 
 def _ready(future: Future[list[Findings]] | None) -> bool:
     return future is not None and future.done()
+
+
+def _takes(future: Future[list[Findings]] | None, done: bool) -> bool:
+    """Whether this process may take a chunk: not analysed here yet, and never handed over
+    or taken back before a worker started it."""
+    return not done and (future is None or future.cancel())
 
 
 class AnalysisWorkers:
@@ -176,17 +182,15 @@ class AnalysisWorkers:
                 futures += [None] * (len(cuts) - len(futures))
         try:
             done = [False] * len(cuts)
-            last = len(cuts) - 1  # the last chunk this process may still take
             for n, lo in enumerate(cuts):
-                # Until chunk n is analysed: take chunks from the end, while no worker has.
-                while not done[n] and last >= n and not _ready(futures[n]):
-                    future = futures[last]
-                    if future is None or future.cancel():
-                        self._here(mentions, inputs, cuts[last], cuts[last] + CHUNK)
-                        done[last] = True
-                        last -= 1
-                    else:
-                        last = -1  # it and all before it are a worker's, or done
+                # Until chunk n is analysed: take the first chunk no worker has started yet
+                # (the chunks so finish about in order, and are stored as they do).
+                while not done[n] and not _ready(futures[n]):
+                    k = next((k for k in range(n, len(cuts)) if _takes(futures[k], done[k])), -1)
+                    if k < 0:
+                        break  # all left are a worker's, or done
+                    self._here(mentions, inputs, cuts[k], cuts[k] + CHUNK)
+                    done[k] = True
                 if not done[n]:
                     self._collect(pool, futures[n], mentions, inputs, lo, lo + CHUNK)
                 analysed(mentions[lo : lo + CHUNK])

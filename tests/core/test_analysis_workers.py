@@ -119,7 +119,7 @@ def test_a_worker_shares_big_batches_and_the_store_is_the_same(rigs: tuple[Rig, 
     there.pipeline.workers.start().submit = counting  # type: ignore[method-assign]
     assert here.run(batches(2 * size, size)) == there.run(batches(2 * size, size))
     # Every chunk was handed to the worker; those the worker had not started, this process
-    # took (from the end): between them, each mention analysed once (the two a worker holds
+    # took: between them, each mention analysed once (the two a worker holds
     # at once at least, the one it runs and the next, are the worker's).
     assert sent and sum(sent) == 2 * size
     assert sum(stolen) < 2 * size
