@@ -25,7 +25,6 @@ from core.domain.models import Alert, Mention, to_iso
 from core.domain.repository import Repository
 from core.intake.offload import CHUNK, AnalysisWorkers
 from core.intake.routing_ahead import RoutingAhead, read_silences
-from core.intake.store_ahead import StoreAhead
 from rules.analyze import Analyzer
 
 log = logging.getLogger("buzzwatch.pipeline")
@@ -79,12 +78,10 @@ class Pipeline:
         self._waiting: deque[_Call] = deque()
         self._waiting_lock = threading.Lock()
         self.workers = AnalysisWorkers(analyzer)
-        self.storer = StoreAhead(repo)
 
     def close(self) -> None:
-        """Stop the analysis worker processes and the storing thread, if started."""
+        """Stop the analysis worker processes, if any were started."""
         self.workers.close()
-        self.storer.close()
 
     def process(
         self, source: str, mentions: list[Mention], alert: bool = True, backlog: bool = False
@@ -198,23 +195,18 @@ class Pipeline:
             found = list(self.analyzer.prepare([by_id[i] for i in unseen]))
         # The mentions first, outside the storage lock (the store writes them in short
         # transactions: an ack typed meanwhile waits for one of those, not for the cycle),
-        # chunk by chunk in a thread while the next chunk is analysed (store_ahead); their
-        # seen ids go with the alerts below, so a crash in between redoes the cycle. They are
-        # routed then too (routing_ahead: checked again under the lock).
+        # chunk by chunk as they are analysed (with a worker, while it analyses the next);
+        # their seen ids go with the alerts below, so a crash in between redoes the cycle.
+        # They are routed then too (routing_ahead: checked again under the lock).
         ahead = self.repo.stores_mentions_ahead
         routes = RoutingAhead(self.maker, self.repo, alert, self.clock.now())
 
         def analysed(mentions: list[Mention]) -> None:
             if ahead:
-                self.storer.submit(mentions)
+                self.repo.save_cycle(mentions, [], [], [])
             routes.add(mentions)
 
-        try:
-            matched = self._analyse([by_id[i] for i in unseen], found, analysed)
-        except BaseException:
-            self.storer.wait(quiet=True)
-            raise
-        self.storer.wait()
+        matched = self._analyse([by_id[i] for i in unseen], found, analysed)
         for i in unseen:
             m = by_id[i]
             if m.brands:
