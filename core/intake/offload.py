@@ -8,8 +8,8 @@ order; meanwhile this process stores each chunk once it and those before it are 
 (the mentions' rows, in the same order and the same transactions as an in-process batch),
 and when the next chunk is not analysed yet it takes the first chunk no worker has started
 and analyses it itself. So both cores work on the batch and neither waits for the other's share; a chunk
-a worker has started and not finished in 1.5 times what one takes here (a worker short of
-CPU on a loaded machine) is analysed here too.
+a worker has started and not finished in 3 times what one takes here (a worker stuck, or
+short of CPU) is analysed here too.
 
 Smaller batches (most poll cycles) are analysed in this process: no pickling, no waiting
 for another process. The pool (``analysis.workers`` processes; 0: none) is started at the
@@ -45,10 +45,10 @@ log = logging.getLogger("buzzwatch.pipeline")
 # Brand-matched mentions in a batch from which a worker shares its analysis: below it, the
 # pickling and the hand-over cost more than they save.
 OFFLOAD_FROM = 200
-# What analysing a chunk takes, before this process has timed one (fast engine, 2 cores).
-CHUNK_S = 0.05
-# How many times that this process waits for a chunk a worker has started before doing it.
-PATIENCE = 1.5
+# How many times what a chunk takes here this process waits for a chunk a worker started,
+# before it analyses the chunk itself; before it has timed one here, UNTIMED_WAIT_S.
+PATIENCE = 3.0
+UNTIMED_WAIT_S = 30.0
 # Seconds without a big batch after which the workers stop (their memory back: see README).
 IDLE_STOP_S = 600.0
 # Mentions per chunk: the stores' write transaction (storage.common.MENTION_TX), so a batch's
@@ -98,7 +98,7 @@ class AnalysisWorkers:
         self._up: list[Future[int]] = []  # one per worker: done once it has started
         self._idle: threading.Timer | None = None  # stops the workers after IDLE_STOP_S
         self.idle_stop_s = IDLE_STOP_S
-        self._chunk_s = CHUNK_S  # seconds this process takes to analyse a chunk, lately
+        self._chunk_s: float | None = None  # what a chunk takes here lately, in seconds
 
     def takes(self, matched: int) -> bool:
         """Whether a batch of this many brand-matched mentions is shared with the workers."""
@@ -212,7 +212,8 @@ class AnalysisWorkers:
         try:
             # A worker that has not finished it in the time this process takes for a chunk
             # is short of CPU (a loaded machine): this process does it rather than wait.
-            found = future.result(timeout=PATIENCE * self._chunk_s)
+            wait = UNTIMED_WAIT_S if self._chunk_s is None else PATIENCE * self._chunk_s
+            found = future.result(timeout=wait)
         except TimeoutError:
             self._here(mentions, inputs, lo, hi)
             return
@@ -233,4 +234,5 @@ class AnalysisWorkers:
         for m, i in zip(mentions[lo:hi], inputs[lo:hi], strict=True):
             self.analyzer.findings(i, encode=False).apply(m)
         if hi - lo >= CHUNK:  # a full chunk: what one takes here now (moving average)
-            self._chunk_s = 0.7 * self._chunk_s + 0.3 * (time.perf_counter() - start)
+            took = time.perf_counter() - start
+            self._chunk_s = took if self._chunk_s is None else 0.7 * self._chunk_s + 0.3 * took
