@@ -116,6 +116,7 @@ class Inputs(NamedTuple):
     brands: list[str]
     author: str
     metrics: Mapping[str, int]
+    normalized: str  # the body's normal form (rules.text.normalize)
 
 
 class Findings(NamedTuple):
@@ -225,13 +226,14 @@ class Analyzer:
             full = f"{mention.title}\n{mention.text}".strip()
         body = cap(full, ANALYSED_CHARS)
         mention.lang = mention.lang or _detect_lang(body)
-        return Inputs(body, mention.lang, mention.brands, mention.author, mention.metrics)
+        return Inputs(
+            body, mention.lang, mention.brands, mention.author, mention.metrics, _normalize(body)
+        )
 
     def findings(self, inputs: Inputs, encode: bool = True) -> Findings:
         """The analysis of a brand-matched mention: a pure function of its inputs and the
         configuration (the same in a worker process)."""
-        body, lang = inputs.body, inputs.lang
-        normalized = _normalize(body)
+        body, lang, normalized = inputs.body, inputs.lang, inputs.normalized
         brands = [self._by_name[name] for name in inputs.brands if name in self._by_name]
 
         domain: dict[str, float] = {}

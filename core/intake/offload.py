@@ -62,7 +62,7 @@ def _worker_init(config: Config) -> None:
     global _analyzer
     _analyzer = Analyzer(config)
     for text, lang in (("warm up", "en"), ("预热", "zh")):  # load the models before any work
-        _analyzer.findings(Inputs(text, lang, [], "", {}), encode=False)
+        _analyzer.findings(Inputs(text, lang, [], "", {}, text), encode=False)
 
 
 def _analyse(chunk: list[Inputs]) -> list[Findings]:
