@@ -4,19 +4,20 @@ The analysis of a brand-matched mention is pure (rules.analyze: Inputs in, Findi
 and most of a fast-engine batch's CPU; storing, routing and grouping are the rest and stay
 here. For a batch of at least OFFLOAD_FROM brand-matched mentions (an import, a burst, a
 first poll), its mentions are cut in CHUNK-mention chunks, all handed to the worker pool in
-order; meanwhile this process stores each chunk once it and those before it are analysed
-(the mentions' rows, in the same order and the same transactions as an in-process batch),
-and when the next chunk is not analysed yet it takes the first chunk no worker has started
-and analyses it itself. So both cores work on the batch and neither waits for the other's share; a chunk
-a worker has started and not finished in 3 times what one takes here (a worker stuck, or
-short of CPU) is analysed here too.
+order; meanwhile this process stores and routes each chunk once it and those before it are
+analysed (the rows in the same order and the same transactions as an in-process batch), and
+when the next chunk is not analysed yet it takes the first chunk no worker has started and
+analyses it itself. So both cores work on the batch and neither waits for the other's
+share; a chunk a worker has started and not finished in PATIENCE times what one takes here
+(a worker stuck, or short of CPU) is analysed here too.
 
 Smaller batches (most poll cycles) are analysed in this process: no pickling, no waiting
 for another process. The pool (``analysis.workers`` processes; 0: none) is started at the
 first big batch, in the background: until a worker is up, big batches are analysed here
-too; it stops after IDLE_STOP_S without a big batch (its memory back). A worker that dies takes no more work: what it had is analysed here (nothing is lost),
-a warning is logged, and the next big batch starts a new pool. The default engine never
-uses it: its encoder, budgeted per poll cycle, runs in this process.
+too; it stops after IDLE_STOP_S without a big batch (its memory back). A worker that dies
+takes no more work: what it had is analysed here (nothing is lost), a warning is logged,
+and the next big batch starts a new pool. The default engine never uses it: its encoder,
+budgeted per poll cycle, runs in this process.
 
 A worker is sent the Inputs of its chunk (capped text, language, brands, author, metrics)
 and answers with their Findings; it builds its own Analyzer from the configuration's
@@ -180,6 +181,7 @@ class AnalysisWorkers:
             except RuntimeError:  # the pool broke, or was closed meanwhile: the rest here
                 self._broken(pool)
                 futures += [None] * (len(cuts) - len(futures))
+                break
         try:
             done = [False] * len(cuts)
             for n, lo in enumerate(cuts):
@@ -210,8 +212,8 @@ class AnalysisWorkers:
     ) -> None:
         assert future is not None  # a chunk never handed over is taken before (see analyse)
         try:
-            # A worker that has not finished it in the time this process takes for a chunk
-            # is short of CPU (a loaded machine): this process does it rather than wait.
+            # A worker that has not finished it in PATIENCE times what a chunk takes here
+            # is stuck or short of CPU (a loaded machine): this process does it instead.
             wait = UNTIMED_WAIT_S if self._chunk_s is None else PATIENCE * self._chunk_s
             found = future.result(timeout=wait)
         except TimeoutError:
