@@ -1,7 +1,7 @@
 """Whole-pipeline throughput per analysis engine, next to that engine's models alone, on the same texts.
 
     python bench/pipeline.py [--n 20000] [--n-slow 3000] [--batch 500] [--tinydb]
-                             [--engines fast,default,snownlp]
+                             [--engines fast,default,snownlp] [--workers 1,0]
 
 Engines side by side: fast, default (fast + the encoder where unsure, within the shipped
 time budget; "encoded" is the share of posts the encoder read) and snownlp.
@@ -15,10 +15,14 @@ outbox, seen ids) in poll-cycle batches, on the default store (SQLite; --tinydb 
 TinyDB backend as a comparison row). pipeline/models is the share of the models' rate the
 whole pipeline keeps (issue #15 asks for at least 0.8); "overhead" is what the pipeline
 adds to the models per mention, in microseconds of wall time (1/pipeline - 1/models): the
-figure that says how much the pipeline costs whatever the models' speed. "per cpu-s" is the
-pipeline's mentions per second of this process's CPU time: what one free core would run,
-steadier than the wall-clock figure while other work loads the machine. Caches are cleared
-before each run (rules.analyze.cache_clear) so every figure pays for every text.
+figure that says how much the pipeline costs whatever the models' speed. "workers" is
+analysis.workers: with 1, a big batch's analysis is shared with a worker process
+(core.intake.offload; fast and snownlp engines, started before timing as the models are
+loaded), with 0 all of it runs in this process; the default engine always runs here. "per
+cpu-s" is the pipeline's mentions per second of the CPU time of this process and its
+workers: what one free core would run, steadier than the wall-clock figure while other work
+loads the machine. Caches are cleared before each run (rules.analyze.cache_clear) so every
+figure pays for every text.
 """
 
 from __future__ import annotations
