@@ -173,6 +173,7 @@ class Buzzwatch:
         from sources import parsing
 
         parsing.close()  # the feed-parsing workers, if any were started
+        self.pipeline.close()  # the analysis workers, if a big batch started them
         self.http.close()
         self.repo.close()
         set_display_timezone(UTC)

@@ -2,7 +2,8 @@
 
     python bench/pipeline_stages.py [--n 4000] [--batch 500] [--runs 3]
 
-Runs bench/pipeline.py's pipeline (SQLite store) and times, in this process's CPU time,
+Runs bench/pipeline.py's pipeline (SQLite store) with the analysis in this process
+(analysis.workers: 0, so every stage runs here) and times, in this process's CPU time,
 the analysis (Analyzer.prepare and analyze), routing (AlertMaker.route: routes, dedup keys,
 fingerprints), grouping (AlertMaker.make) and storage (save_cycle); "total" is the whole
 run, the rest of it the pipeline's own bookkeeping. Best of --runs (by total). CPU time,
@@ -68,7 +69,7 @@ def main() -> None:
     for _ in range(args.runs):
         spent.clear()
         start = time.process_time()
-        pipeline_rate(config, "fast", make_mentions(args.n), args.batch)
+        pipeline_rate(config, "fast", make_mentions(args.n), args.batch, workers=0)
         row = {**spent, "total": time.process_time() - start}
         if not best or row["total"] < best["total"]:
             best = row

@@ -7,8 +7,10 @@ analysis runs in the pipeline, in `bot.py classify` and in the benchmarks.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from core.config import BrandConfig, Config
 from core.domain.models import Flag, Mention
@@ -105,8 +107,38 @@ def reconcile(sentiment: float, complaint: float, negative: float, cutoff: float
     return sentiment if sentiment >= negative else max(0.0, negative)
 
 
+class Inputs(NamedTuple):
+    """What the analysis of a brand-matched mention reads (all it needs: a worker process
+    is sent this, not the mention)."""
+
+    body: str  # title and text, capped at ANALYSED_CHARS
+    lang: str
+    brands: list[str]
+    author: str
+    metrics: Mapping[str, int]
+    normalized: str  # the body's normal form (rules.text.normalize)
+
+
+class Findings(NamedTuple):
+    """What the analysis of a brand-matched mention finds (beyond its brands and language)."""
+
+    complaint: float
+    sentiment: float
+    flags: list[str]
+    aspects: list[str]
+    severity: str
+    reach: int
+    kol_tier: str
+
+    def apply(self, mention: Mention) -> None:
+        mention.complaint, mention.sentiment = self.complaint, self.sentiment
+        mention.flags, mention.aspects, mention.severity = self.flags, self.aspects, self.severity
+        mention.reach, mention.kol_tier = self.reach, self.kol_tier
+
+
 class Analyzer:
     def __init__(self, config: Config) -> None:
+        self.config = config  # an analysis worker process builds its own Analyzer from it
         self.rules = config.rules
         self.analysis = config.analysis
         check_engine(self.analysis.engine)  # a missing optional package says so at start-up
@@ -137,19 +169,20 @@ class Analyzer:
             if b.keywords.matches(normalized) and not b.exclude.matches(normalized)
         ]
 
+    def match(self, mentions: list[Mention]) -> list[list[str]]:
+        """Each mention's matched brands (title and text), without the encoder."""
+        return [self.match_brands(_normalize(f"{m.title}\n{m.text}".strip())) for m in mentions]
+
     def prepare(self, mentions: list[Mention]) -> list[list[str]]:
         """Batch the slow part (the encoder) for the brand-matched mentions of a poll cycle,
         within the encoder's time budget (``analysis.encoder_rate``); ``analyze(...,
         encode=False)`` then uses what it read.  Changes no mention; returns each one's
         matched brands (``analyze(..., matched=...)`` takes them, so no text is matched twice)."""
+        found = self.match(mentions)
         items = []
-        found = []
-        for m in mentions:
-            full = f"{m.title}\n{m.text}".strip()
-            brands = self.match_brands(_normalize(full))
-            found.append(brands)
+        for m, brands in zip(mentions, found, strict=True):
             if brands:
-                body = cap(full, ANALYSED_CHARS)
+                body = cap(f"{m.title}\n{m.text}".strip(), ANALYSED_CHARS)
                 items.append((body, m.lang or _detect_lang(body)))
         if self._budget is not None:
             self._budget.grant(len(items))
@@ -183,40 +216,52 @@ class Analyzer:
             )
         if only_brands and not mention.brands:
             return mention
+        self.findings(self.inputs(mention, full), encode).apply(mention)
+        return mention
+
+    def inputs(self, mention: Mention, full: str | None = None) -> Inputs:
+        """What findings() reads of a mention whose brands are set; fills its language if
+        not given (`full`: its title and text, if already joined)."""
+        if full is None:
+            full = f"{mention.title}\n{mention.text}".strip()
         body = cap(full, ANALYSED_CHARS)
-        normalized = _normalize(body)
         mention.lang = mention.lang or _detect_lang(body)
-        brands = [self._by_name[name] for name in mention.brands if name in self._by_name]
+        return Inputs(
+            body, mention.lang, mention.brands, mention.author, mention.metrics, _normalize(body)
+        )
+
+    def findings(self, inputs: Inputs, encode: bool = True) -> Findings:
+        """The analysis of a brand-matched mention: a pure function of its inputs and the
+        configuration (the same in a worker process)."""
+        body, lang, normalized = inputs.body, inputs.lang, inputs.normalized
+        brands = [self._by_name[name] for name in inputs.brands if name in self._by_name]
 
         domain: dict[str, float] = {}
         for b in brands:
             domain.update(b.config.domain_words)
-        sentiment = sentiment_score(body, mention.lang, domain or None)
-        complaint = complaint_probability(body, mention.lang, self.analysis.engine, encode)
-        complaint = with_domain(complaint, domain_value(body, mention.lang, domain))
+        sentiment = sentiment_score(body, lang, domain or None)
+        complaint = complaint_probability(body, lang, self.analysis.engine, encode)
+        complaint = with_domain(complaint, domain_value(body, lang, domain))
         if any(
             boycotts_brand(normalized, i) for b in brands for i, _kw in b.keywords.spans(normalized)
         ):
             complaint = max(complaint, VERDICT_FLOOR)  # 远离X / "stay away from X"
-        question = is_question(body, mention.lang)
+        question = is_question(body, lang)
         if question and asks_for_information(normalized, complaint, domain):
             sentiment, complaint = 0.0, min(complaint, 0.1)
-        mention.complaint = complaint
-        mention.sentiment = reconcile(
+        sentiment = reconcile(
             sentiment, complaint, self.rules.negative_threshold, self.analysis.complaint_threshold
         )
 
         flags: list[str] = []
-        if mention.sentiment < self.rules.negative_threshold:
+        if sentiment < self.rules.negative_threshold:
             flags.append(Flag.NEGATIVE.value)
-        elif mention.sentiment >= self.rules.positive_threshold:
+        elif sentiment >= self.rules.positive_threshold:
             flags.append(Flag.POSITIVE.value)
         if question:
             flags.append(Flag.QUESTION.value)
 
-        reach = self.kols.reach(mention.author, mention.metrics)
-        mention.reach = reach.followers
-        mention.kol_tier = reach.tier
+        reach = self.kols.reach(inputs.author, inputs.metrics)
         if self.kols.is_kol(reach):
             flags.append(Flag.KOL.value)
 
@@ -232,9 +277,7 @@ class Analyzer:
                     critical = any(asserted(normalized, i, kw) for i, kw in spans)
         if critical:
             flags.append(Flag.CRITICAL.value)
-        mention.aspects = aspects
-        mention.flags = flags
-        mention.severity = severity_of(
-            flags, mention.sentiment, mention.reach, self.rules.positive_threshold
-        ).value
-        return mention
+        severity = severity_of(flags, sentiment, reach.followers, self.rules.positive_threshold)
+        return Findings(
+            complaint, sentiment, flags, aspects, severity.value, reach.followers, reach.tier
+        )

@@ -15,12 +15,9 @@ raises is raised here.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import pickle
-import signal
 import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
@@ -28,13 +25,13 @@ from datetime import datetime
 from typing import Any
 
 from core.domain.models import Mention
+from core.domain.processes import worker_pool
 from sources.base import SourceError
 from sources.records import Parser
 
 log = logging.getLogger("buzzwatch.sources")
 
 PROCESSES_FROM = 100  # feed sources in a config from which answers are parsed in a pool
-ORPHAN_CHECK_S = 1.0  # how often a worker checks that the bot that started it is there
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -55,22 +52,6 @@ class _Collect(logging.Handler):
             record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
         self.records.append(record)
-
-
-def _worker_start(parent: int) -> None:
-    # Ctrl-C reaches the whole process group, and a service manager's SIGTERM the whole
-    # control group: the bot stops its workers itself (a parse in flight then finishes).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # A bot that is killed (SIGKILL, a crash) cannot: its workers, which hold both ends of
-    # their task queue and so never see it close, notice their parent gone and exit.
-    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
-
-
-def _exit_with(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(ORPHAN_CHECK_S)
-    os._exit(0)
 
 
 def _parse_here(
@@ -110,13 +91,7 @@ def start(wait: bool = False) -> ProcessPoolExecutor:
     with _lock:
         if _pool is None:
             workers = max(1, min(os.cpu_count() or 1, 4))
-            # spawn, not fork: the bot's process has threads (and locks they may hold).
-            _pool = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_start,
-                initargs=(os.getpid(),),
-            )
+            _pool = worker_pool(workers)  # core.domain.processes: how workers start and stop
             _up = [_pool.submit(os.getpid) for _ in range(workers)]
         pool, up = _pool, _up
     if wait:

@@ -61,6 +61,11 @@ class AnalysisConfig(Strict):
     # poll cycle the encoder reads the most unsure posts until the cycle's share of time
     # (posts / rate, at least 1 s) is spent; the rest are left to the fast model. 0: no cap.
     encoder_rate: int = Field(default=400, ge=0)
+    # Worker processes that analyse a big batch (an import, a burst: core.intake.offload)
+    # alongside the bot's process, which stores what they have analysed meanwhile; started at
+    # the first big batch. 1 suits two cores; 0 analyses in the bot's process only. The
+    # default engine analyses in the bot's process (its encoder runs there).
+    workers: int = Field(default=1, ge=0, le=16)
 
 
 class RulesConfig(Strict):

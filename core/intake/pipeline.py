@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core.alerting.grouping import BURST_KIND, AlertMaker, Batch
@@ -22,6 +23,8 @@ from core.config import Config
 from core.domain.clock import Clock
 from core.domain.models import Alert, Mention, to_iso
 from core.domain.repository import Repository
+from core.intake.offload import CHUNK, AnalysisWorkers
+from core.intake.routing_ahead import RoutingAhead, read_silences
 from rules.analyze import Analyzer
 
 log = logging.getLogger("buzzwatch.pipeline")
@@ -74,6 +77,11 @@ class Pipeline:
         self._lock = threading.Lock()
         self._waiting: deque[_Call] = deque()
         self._waiting_lock = threading.Lock()
+        self.workers = AnalysisWorkers(analyzer)
+
+    def close(self) -> None:
+        """Stop the analysis worker processes, if any were started."""
+        self.workers.close()
 
     def process(
         self, source: str, mentions: list[Mention], alert: bool = True, backlog: bool = False
@@ -93,6 +101,34 @@ class Pipeline:
             raise call.error
         assert call.result is not None
         return call.result
+
+    def _analyse(
+        self,
+        mentions: list[Mention],
+        found: list[list[str]],
+        analysed: Callable[[list[Mention]], None],
+    ) -> list[Mention]:
+        """The brand-matched ones of these mentions (`found`: each one's brands), analysed;
+        `analysed` gets them CHUNK by CHUNK, in order."""
+        if self.workers.takes(sum(1 for brands in found if brands)):
+            # A big batch: a worker process analyses part of it while this one stores it.
+            for m, brands in zip(mentions, found, strict=True):
+                m.brands = list(brands)
+            matched = [m for m in mentions if m.brands]
+            self.workers.analyse(matched, analysed)
+            return matched
+        matched, chunk = [], []
+        for m, brands in zip(mentions, found, strict=True):
+            self.analyzer.analyze(m, only_brands=True, encode=False, matched=brands)
+            if m.brands:
+                matched.append(m)
+                chunk.append(m)
+                if len(chunk) == CHUNK:
+                    analysed(chunk)
+                    chunk = []
+        if chunk:
+            analysed(chunk)
+        return matched
 
     def _take(self) -> list[_Call]:
         """The oldest waiting call, and those after it that can share its batch (the same
@@ -148,20 +184,32 @@ class Pipeline:
         unseen = self.repo.unseen(by_id)
         for i in unseen:
             results[owner[i]].new += 1
-        matched = []
-        found: list[list[str] | None]
-        if backlog and self.config.analysis.encoder_rate:
+        analysis = self.config.analysis
+        if backlog and analysis.encoder_rate:
             # A first poll's backlog (posts written before Buzzwatch looked) is decided by
             # the fast model: where the encoder has a time budget, that time goes to posts
             # as they come, and starting many feeds does not wait for it.
-            found = [None] * len(unseen)
+            found = self.analyzer.match([by_id[i] for i in unseen])
         else:
             # The encoder reads the batch's unsure posts together, within its time budget.
             found = list(self.analyzer.prepare([by_id[i] for i in unseen]))
-        for i, brands in zip(unseen, found, strict=True):
-            m = self.analyzer.analyze(by_id[i], only_brands=True, encode=False, matched=brands)
+        # The mentions first, outside the storage lock (the store writes them in short
+        # transactions: an ack typed meanwhile waits for one of those, not for the cycle),
+        # chunk by chunk as they are analysed (with a worker, while it analyses the next);
+        # their seen ids go with the alerts below, so a crash in between redoes the cycle.
+        # They are routed then too (routing_ahead: checked again under the lock).
+        ahead = self.repo.stores_mentions_ahead
+        routes = RoutingAhead(self.maker, self.repo, alert, self.clock.now())
+
+        def analysed(mentions: list[Mention]) -> None:
+            if ahead:
+                self.repo.save_cycle(mentions, [], [], [])
+            routes.add(mentions)
+
+        matched = self._analyse([by_id[i] for i in unseen], found, analysed)
+        for i in unseen:
+            m = by_id[i]
             if m.brands:
-                matched.append(m)
                 results[owner[i]].matched += 1
                 log.debug(
                     "mention %s %.60r: brands=%s lang=%s sentiment=%+.2f flags=%s severity=%s",
@@ -177,17 +225,11 @@ class Pipeline:
                 log.debug(
                     "mention %s %.60r: no brand keyword matched; remembered as seen",
                     i,
-                    by_id[i].title or by_id[i].text,
+                    m.title or m.text,
                 )
 
         now = self.clock.now()
         routed: list[int] = [0] * len(calls)
-        # The mentions first, outside the storage lock (the store writes them in short
-        # transactions: an ack typed meanwhile waits for one of those, not for the cycle);
-        # their seen ids go with the alerts below, so a crash in between redoes the cycle.
-        ahead = self.repo.stores_mentions_ahead
-        if ahead and matched:
-            self.repo.save_cycle(matched, [], [], [])
         # Grouping reads alerts, changes them and writes them back: under the storage lock,
         # so an ack or a delivery record made meanwhile is not overwritten.
         with self.repo.locked():
@@ -195,8 +237,8 @@ class Pipeline:
             if matched and alert:
                 # Routing first: only the mentions a route takes are grouped, so only theirs
                 # need a dedup key and a fingerprint (most of a busy cycle's route nowhere).
-                silences = self.repo.get_state("silences", []) or []
-                routing = self.maker.route(matched, silences, now)
+                silences = read_silences(self.repo)
+                routing = routes.routing(matched, silences, now)
                 batch.silenced = routing.silenced
                 for r in routing.routed:
                     routed[owner[r.mention.id]] += 1

@@ -82,6 +82,7 @@ def test_workers_exit_when_the_bot_is_killed(tmp_path: Path) -> None:
     script.write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        "import multiprocessing\n"
         "from datetime import UTC, datetime\n"
         "from sources import parsing\n"
         "from sources.rss import parse_feed\n"
@@ -89,7 +90,7 @@ def test_workers_exit_when_the_bot_is_killed(tmp_path: Path) -> None:
         "    parsing.start(wait=True)\n"
         "    parsing.parse_in_pool(parse_feed, b'<rss version=\"2.0\"><channel></channel></rss>',"
         " 'f', datetime.now(UTC), None)\n"
-        "    print(' '.join(str(p.pid) for p in parsing.multiprocessing.active_children()),"
+        "    print(' '.join(str(p.pid) for p in multiprocessing.active_children()),"
         " flush=True)\n"
         "    import time; time.sleep(60)\n"
     )
