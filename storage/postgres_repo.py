@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -45,6 +45,7 @@ from storage.common import (
     signed64,
 )
 from storage.postgres_alerts import PostgresReads
+from storage.postgres_changes import PIPELINE_LOCK, change_alert
 from storage.postgres_mentions import (
     period_rows,
     prepare_mentions,
@@ -55,7 +56,7 @@ from storage.postgres_schema import migrate
 from storage.postgres_search import pg_text
 
 DEFAULT_DSN_ENV = "BUZZWATCH_DATABASE_URL"
-PIPELINE_LOCK = 0x42575A02  # advisory lock key: any constant the app owns
+T = TypeVar("T")
 
 
 def dsn_from_env(name: str = DEFAULT_DSN_ENV) -> str:
@@ -89,6 +90,7 @@ class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
         self._ro: psycopg.Connection | None = None
         self._lock_conn: psycopg.Connection | None = None
         self._lock_depth = 0
+        self._lock_owner = 0  # the thread holding locked() (its advisory lock)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         try:
             # One plain connection first: a wrong address fails now and clearly (a pool
@@ -164,11 +166,11 @@ class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
                 self._lock_conn.execute("SELECT pg_advisory_lock(%s)", (PIPELINE_LOCK,))
             except psycopg.Error as err:
                 raise StorageError(f"PostgreSQL store: {err}") from err
-            self._lock_depth = 1
+            self._lock_depth, self._lock_owner = 1, threading.get_ident()
             try:
                 yield
             finally:
-                self._lock_depth = 0
+                self._lock_depth, self._lock_owner = 0, 0
                 with contextlib.suppress(psycopg.Error):
                     self._lock_conn.execute("SELECT pg_advisory_unlock(%s)", (PIPELINE_LOCK,))
 
@@ -315,6 +317,27 @@ class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
             " AND (status != 'resolved' OR (%s != '' AND created_at >= %s)) ORDER BY n",
             (created_since, created_since),
         )
+
+    def change_alert(
+        self,
+        alert_id: str,
+        change: Callable[[Alert], T],
+        outbox: Callable[[Alert, T], list[OutboxItem]] | None = None,
+    ) -> T | None:
+        """In two round trips (postgres_changes.py); read-only or in a transaction: common's."""
+        n = alert_number(alert_id)
+        if self._pool is None or getattr(self._local, "conn", None) is not None or n is None:
+            return super().change_alert(alert_id, change, outbox)
+        try:
+            with self._pool.connection() as conn:
+                self._local.conn = conn  # (what `change` and `outbox` read joins it)
+                try:
+                    mine = self._lock_owner == threading.get_ident()
+                    return change_alert(conn, n, change, outbox, shared_lock=not mine)
+                finally:
+                    self._local.conn = None
+        except psycopg.Error as err:
+            raise StorageError(f"PostgreSQL store: {err}") from err
 
     # --- outbox -----------------------------------------------------------------------------
 
