@@ -1,0 +1,109 @@
+"""The embedded store gives way to an ack (issue 16): its lock lets a thread waiting for it go
+before a writer takes it again, a cycle's mention transactions end early when someone
+waits, and WAL checkpoints are made by a thread of their own, not in a commit."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.domain.clock import FakeClock
+from core.domain.query import MentionQuery
+from storage import sqlite_checkpoints
+from storage.common import MENTION_TX
+from storage.sqlite_mentions import STEP, store_ahead
+from storage.sqlite_repo import SQLiteRepository
+from storage.store_lock import StoreLock
+from tests.storage.repository_contract import NEG, NOW, POS, mention
+
+
+def wait_until(condition, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.01)
+
+
+def test_a_writer_giving_way_lets_the_waiting_thread_go_first() -> None:
+    lock = StoreLock()
+    order: list[str] = []
+
+    def ack() -> None:
+        with lock:
+            order.append("ack")
+
+    waiter = threading.Thread(target=ack)
+    with lock, lock:  # re-entrant
+        waiter.start()
+        wait_until(lambda: lock.waiting, "the ack thread waits")
+        lock.give_way()  # (the holder itself: returns, it would wait for itself)
+    lock.give_way()
+    with lock:
+        order.append("writer")
+    waiter.join()
+    assert order == ["ack", "writer"]
+    assert not lock.waiting
+
+
+class Waiter:
+    """A StoreLock stand-in: someone waits for it, or no one."""
+
+    def __init__(self, waiting: bool) -> None:
+        self.waiting = waiting
+
+    def give_way(self) -> None:
+        pass
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[SQLiteRepository]:
+    store = SQLiteRepository(tmp_path / "data", clock=FakeClock(NOW))
+    yield store
+    store.close()
+
+
+@pytest.mark.parametrize("waiting", [False, True])
+def test_mentions_stored_ahead_end_their_transaction_early_when_someone_waits(
+    repo: SQLiteRepository, waiting: bool
+) -> None:
+    count = MENTION_TX + 7
+    docs = [mention(i, f"艾克米 汉堡 {i}").to_dict() for i in range(count)]
+    transactions = 0
+
+    @contextlib.contextmanager
+    def tx() -> Iterator[object]:
+        nonlocal transactions
+        transactions += 1
+        with repo._tx(durable=False) as db:
+            yield db
+
+    store_ahead(tx, Waiter(waiting), docs, repo.fts)  # type: ignore[arg-type]
+    per_tx = STEP if waiting else MENTION_TX
+    assert transactions == -(-MENTION_TX // per_tx) + -(-7 // per_tx)
+    page, total = repo.search_mentions(MentionQuery(words=["汉堡"], limit=5), NOW, NEG, POS)
+    assert total == count and len(page) == 5
+    assert repo.count_mentions() == count
+
+
+def test_checkpoints_are_made_by_their_own_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_checkpoints, "CHECKPOINT_BYTES", 1)
+    repo = SQLiteRepository(tmp_path / "data", clock=FakeClock(NOW))
+    try:
+        assert repo._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        before = repo.path.stat().st_size
+        many = [mention(i, "汉堡 " * 200) for i in range(200)]
+        repo.save_cycle(many, [m.id for m in many], [], [])
+        # only a checkpoint writes the WAL's pages into the database file
+        wait_until(lambda: repo.path.stat().st_size > before, "a checkpoint")
+    finally:
+        repo.close()
+    reopened = SQLiteRepository(tmp_path / "data", clock=FakeClock(NOW))
+    assert reopened.count_mentions() == 200
+    reopened.close()
