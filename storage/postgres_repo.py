@@ -51,9 +51,11 @@ from storage.postgres_mentions import (
     prepare_mentions,
     put_mentions,
     search_mentions,
+    store_ahead,
 )
 from storage.postgres_schema import migrate
 from storage.postgres_search import pg_text
+from storage.store_lock import Urgent
 
 DEFAULT_DSN_ENV = "BUZZWATCH_DATABASE_URL"
 T = TypeVar("T")
@@ -91,6 +93,7 @@ class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
         self._lock_conn: psycopg.Connection | None = None
         self._lock_depth = 0
         self._lock_owner = 0  # the thread holding locked() (its advisory lock)
+        self._urgent = Urgent()  # changes running: save_cycle gives way to them
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         try:
             # One plain connection first: a wrong address fails now and clearly (a pool
@@ -192,14 +195,11 @@ class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
         alerts: list[Alert],
         outbox: list[OutboxItem],
     ) -> None:
-        # As the SQLite store's: mentions in short transactions (their rows made before
-        # each), seen ids with the alerts and outbox items in the last one.
+        # As SQLite's: mentions ahead in slices (store_ahead), the rest in one transaction.
         ahead, rest = mention_slices([m.to_dict() for m in mentions])
-        for docs in ahead:
-            part = prepare_mentions(docs)
-            with self._tx() as conn:
-                put_mentions(conn, part)
+        store_ahead(self._tx, self._urgent, ahead)
         last = prepare_mentions(rest)
+        self._urgent.give_way()
         with self._tx() as conn:
             put_mentions(conn, last)
             self._put_alerts(alerts)
@@ -329,7 +329,7 @@ class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
         if self._pool is None or getattr(self._local, "conn", None) is not None or n is None:
             return super().change_alert(alert_id, change, outbox)
         try:
-            with self._pool.connection() as conn:
+            with self._urgent, self._pool.connection() as conn:
                 self._local.conn = conn  # (what `change` and `outbox` read joins it)
                 try:
                     mine = self._lock_owner == threading.get_ident()

@@ -61,3 +61,29 @@ class StoreLock:
             return
         with self._turns:
             self._turns.wait_for(lambda: not self._waiting, timeout)
+
+
+class Urgent:
+    """The changes people make (an ack), counted while they run: a background writer gives
+    way to them between its transactions (the PostgreSQL store: its writes take no lock an
+    ack waits for, but they take the cores and the GIL an ack's round trips wait for)."""
+
+    def __init__(self) -> None:
+        self._turns = threading.Condition(threading.Lock())
+        self._running = 0
+
+    def __enter__(self) -> Urgent:
+        with self._turns:
+            self._running += 1
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._turns:
+            self._running -= 1
+            if not self._running:
+                self._turns.notify_all()
+
+    def give_way(self, timeout: float = GIVE_WAY) -> None:
+        """Wait until no change runs (at most `timeout`)."""
+        with self._turns:
+            self._turns.wait_for(lambda: not self._running, timeout)

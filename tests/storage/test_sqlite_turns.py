@@ -1,6 +1,7 @@
-"""The embedded store gives way to an ack (issue 16): its lock lets a thread waiting for it go
-before a writer takes it again, a cycle's mention transactions end early when someone
-waits, and WAL checkpoints are made by a thread of their own, not in a commit."""
+"""The stores give way to an ack (issue 16): the embedded store's lock lets a thread waiting
+for it go before a writer takes it again, a cycle's mention transactions end early when
+someone waits, and WAL checkpoints are made by a thread of their own, not in a commit; the
+PostgreSQL store's writer waits between two slices while a change runs."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from storage import sqlite_checkpoints
 from storage.common import MENTION_TX
 from storage.sqlite_mentions import STEP, store_ahead
 from storage.sqlite_repo import SQLiteRepository
-from storage.store_lock import StoreLock
+from storage.store_lock import StoreLock, Urgent
 from tests.storage.repository_contract import NEG, NOW, POS, mention
 
 
@@ -48,6 +49,35 @@ def test_a_writer_giving_way_lets_the_waiting_thread_go_first() -> None:
     waiter.join()
     assert order == ["ack", "writer"]
     assert not lock.waiting
+
+
+def test_a_writer_giving_way_waits_for_the_changes_running() -> None:
+    """The PostgreSQL store's writer, between two slices, while an ack runs."""
+    urgent = Urgent()
+    order: list[str] = []
+    running, done = threading.Event(), threading.Event()
+
+    def change() -> None:
+        with urgent:
+            running.set()
+            done.wait(30)
+            order.append("change")
+
+    def writer() -> None:
+        urgent.give_way(timeout=30)
+        order.append("writer")
+
+    acking = threading.Thread(target=change)
+    acking.start()
+    running.wait(30)
+    writing = threading.Thread(target=writer)
+    writing.start()
+    writing.join(0.2)  # (it waits)
+    done.set()
+    for thread in (acking, writing):
+        thread.join()
+    assert order == ["change", "writer"]
+    urgent.give_way()  # no change running: at once
 
 
 class Waiter:
