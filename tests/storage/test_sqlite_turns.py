@@ -16,8 +16,7 @@ import pytest
 from core.domain.clock import FakeClock
 from core.domain.query import MentionQuery
 from storage import sqlite_checkpoints
-from storage.common import MENTION_TX
-from storage.sqlite_mentions import STEP, store_ahead
+from storage.sqlite_mentions import SLICE, STEP, store_ahead
 from storage.sqlite_repo import SQLiteRepository
 from storage.store_lock import StoreLock, Urgent
 from tests.storage.repository_contract import NEG, NOW, POS, mention
@@ -101,7 +100,7 @@ def repo(tmp_path: Path) -> Iterator[SQLiteRepository]:
 def test_mentions_stored_ahead_end_their_transaction_early_when_someone_waits(
     repo: SQLiteRepository, waiting: bool
 ) -> None:
-    count = MENTION_TX + 7
+    count = SLICE + 7
     docs = [mention(i, f"艾克米 汉堡 {i}").to_dict() for i in range(count)]
     transactions = 0
 
@@ -113,8 +112,8 @@ def test_mentions_stored_ahead_end_their_transaction_early_when_someone_waits(
             yield db
 
     store_ahead(tx, Waiter(waiting), docs, repo.fts)  # type: ignore[arg-type]
-    per_tx = STEP if waiting else MENTION_TX
-    assert transactions == -(-MENTION_TX // per_tx) + -(-7 // per_tx)
+    per_tx = STEP if waiting else SLICE
+    assert transactions == -(-SLICE // per_tx) + -(-7 // per_tx)
     page, total = repo.search_mentions(MentionQuery(words=["汉堡"], limit=5), NOW, NEG, POS)
     assert total == count and len(page) == 5
     assert repo.count_mentions() == count
