@@ -251,7 +251,8 @@ class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnce
                     rids,
                 ).fetchall()
             )
-            page = [json.loads(docs[r]) for r in rids]
+            # (read-only: a mention the bot replaced between the two reads is left out)
+            page = [json.loads(docs[r]) for r in rids if r in docs]
             if not self._new_mentions:
                 return page, total
             # A dry run's own mentions are matched in Python and merged in.

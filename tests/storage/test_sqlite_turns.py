@@ -136,3 +136,39 @@ def test_checkpoints_are_made_by_their_own_thread(
     reopened = SQLiteRepository(tmp_path / "data", clock=FakeClock(NOW))
     assert reopened.count_mentions() == 200
     reopened.close()
+
+
+def test_a_query_next_to_the_bot_survives_a_mention_replaced_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`bot.py mentions` reads in a process of its own; the bot may replace a stored
+    mention (a redone cycle) between the query's page of row ids and its documents."""
+    import storage.sqlite_repo as sqlite_repo
+
+    folder = tmp_path / "data"
+    bot = SQLiteRepository(folder, clock=FakeClock(NOW))
+    first = [mention(i, f"艾克米 汉堡 {i}") for i in range(3)]
+    bot.save_cycle(first, [m.id for m in first], [], [])
+    query = SQLiteRepository(folder, clock=FakeClock(NOW), read_only=True)
+    real_plan = sqlite_repo.plan_search
+
+    def plan_then_replace(*args: object, **kwargs: object) -> object:
+        plan = real_plan(*args, **kwargs)  # type: ignore[arg-type]
+        real_page = plan.page
+
+        def page(*a: object, **k: object) -> list[int]:
+            rids = real_page(*a, **k)  # type: ignore[arg-type]
+            bot.save_cycle([mention(2, "艾克米 汉堡 again")], [], [], [])  # a new row id
+            return rids
+
+        monkeypatch.setattr(plan, "page", page)
+        return plan
+
+    monkeypatch.setattr(sqlite_repo, "plan_search", plan_then_replace)
+    try:
+        found, total = query.search_mentions(MentionQuery(words=["汉堡"]), NOW, NEG, POS)
+        assert total == 3 and {d["id"] for d in found} <= {"m0", "m1", "m2"}
+        assert {"m0", "m1"} <= {d["id"] for d in found}
+    finally:
+        query.close()
+        bot.close()
