@@ -20,14 +20,18 @@ synchronous_commit is the server's (an ack is durable when it is answered).
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
 import psycopg
+from psycopg_pool import ConnectionPool
 
 from core.domain.models import Alert, OutboxItem
-from storage.common import dumps, signed64
+from storage.atomic_json import StorageError
+from storage.common import AlertOutboxWrites, alert_number, dumps, signed64
 from storage.postgres_search import pg_text
+from storage.store_lock import Urgent
 
 T = TypeVar("T")
 
@@ -106,3 +110,37 @@ def change_alert(
             raise psycopg.DataError("an outbox insert returned no position")
         item.id = item.id or f"o{found[0]}"
     return result
+
+
+class PostgresChanges(AlertOutboxWrites):
+    """PostgresRepository's change_alert (its attributes, as it sets them)."""
+
+    _pool: ConnectionPool | None
+    _local: threading.local
+    _lock: threading.RLock
+    _lock_depth: int
+    _urgent: Urgent
+
+    def change_alert(
+        self,
+        alert_id: str,
+        change: Callable[[Alert], T],
+        outbox: Callable[[Alert, T], list[OutboxItem]] | None = None,
+    ) -> T | None:
+        """In two round trips (change_alert above); read-only, or in a transaction of this
+        thread, the general path (common.AlertOutboxWrites)."""
+        n = alert_number(alert_id)
+        if self._pool is None or getattr(self._local, "conn", None) is not None or n is None:
+            return super().change_alert(alert_id, change, outbox)
+        try:
+            # The process's lock first: waiting for this process's grouping holds no
+            # connection of the pool, which grouping may need to finish.
+            with self._lock, self._urgent, self._pool.connection() as conn:
+                self._local.conn = conn  # (what `change` and `outbox` read joins it)
+                try:
+                    mine = self._lock_depth > 0  # (this thread's: the lock is re-entrant)
+                    return change_alert(conn, n, change, outbox, shared_lock=not mine)
+                finally:
+                    self._local.conn = None
+        except psycopg.Error as err:
+            raise StorageError(f"PostgreSQL store: {err}") from err

@@ -71,7 +71,7 @@ def put_mentions(conn: psycopg.Connection, rows: list[tuple[Any, ...]]) -> None:
 
 def store_ahead(
     tx: Callable[[], AbstractContextManager[psycopg.Connection]],
-    urgent: Urgent,
+    urgent: Urgent | None,
     slices: list[list[dict[str, Any]]],
 ) -> None:
     """A cycle's mentions stored ahead of its last transaction, a slice per transaction,
@@ -83,7 +83,8 @@ def store_ahead(
     them too. Every other commit, an ack's included, waits for the flush."""
     for docs in slices:
         part = prepare_mentions(docs)
-        urgent.give_way()
+        if urgent is not None:  # (None: the writer holds the lock acks wait for)
+            urgent.give_way()
         with tx() as conn:
             conn.execute("SET LOCAL synchronous_commit = off")
             put_mentions(conn, part)

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -36,7 +36,6 @@ from core.domain.models import Alert, Mention, OutboxItem
 from core.domain.query import MentionQuery
 from storage.atomic_json import StorageError, save_derived_file
 from storage.common import (
-    AlertOutboxWrites,
     SQLOnceKeys,
     alert_number,
     dumps,
@@ -45,7 +44,7 @@ from storage.common import (
     signed64,
 )
 from storage.postgres_alerts import PostgresReads
-from storage.postgres_changes import PIPELINE_LOCK, change_alert
+from storage.postgres_changes import PIPELINE_LOCK, PostgresChanges
 from storage.postgres_mentions import (
     period_rows,
     prepare_mentions,
@@ -58,7 +57,6 @@ from storage.postgres_search import pg_text
 from storage.store_lock import Urgent
 
 DEFAULT_DSN_ENV = "BUZZWATCH_DATABASE_URL"
-T = TypeVar("T")
 
 
 def dsn_from_env(name: str = DEFAULT_DSN_ENV) -> str:
@@ -71,7 +69,7 @@ def dsn_from_env(name: str = DEFAULT_DSN_ENV) -> str:
     return dsn
 
 
-class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
+class PostgresRepository(PostgresReads, PostgresChanges, SQLOnceKeys):
     stores_mentions_ahead = True  # see Repository.stores_mentions_ahead
 
     def __init__(
@@ -197,9 +195,12 @@ class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
     ) -> None:
         # As SQLite's: mentions ahead in slices (store_ahead), the rest in one transaction.
         ahead, rest = mention_slices([m.to_dict() for m in mentions])
-        store_ahead(self._tx, self._urgent, ahead)
+        # (under locked(), grouping's: an ack waits for it, so it does not wait for acks)
+        urgent = None if self._lock_owner == threading.get_ident() else self._urgent
+        store_ahead(self._tx, urgent, ahead)
         last = prepare_mentions(rest)
-        self._urgent.give_way()
+        if urgent is not None:
+            urgent.give_way()
         with self._tx() as conn:
             put_mentions(conn, last)
             self._put_alerts(alerts)
@@ -317,27 +318,6 @@ class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
             " AND (status != 'resolved' OR (%s != '' AND created_at >= %s)) ORDER BY n",
             (created_since, created_since),
         )
-
-    def change_alert(
-        self,
-        alert_id: str,
-        change: Callable[[Alert], T],
-        outbox: Callable[[Alert, T], list[OutboxItem]] | None = None,
-    ) -> T | None:
-        """In two round trips (postgres_changes.py); read-only or in a transaction: common's."""
-        n = alert_number(alert_id)
-        if self._pool is None or getattr(self._local, "conn", None) is not None or n is None:
-            return super().change_alert(alert_id, change, outbox)
-        try:
-            with self._urgent, self._pool.connection() as conn:
-                self._local.conn = conn  # (what `change` and `outbox` read joins it)
-                try:
-                    mine = self._lock_owner == threading.get_ident()
-                    return change_alert(conn, n, change, outbox, shared_lock=not mine)
-                finally:
-                    self._local.conn = None
-        except psycopg.Error as err:
-            raise StorageError(f"PostgreSQL store: {err}") from err
 
     # --- outbox -----------------------------------------------------------------------------
 

@@ -169,6 +169,30 @@ def test_a_change_waits_for_the_storage_lock_and_is_not_overwritten(repo: Reposi
     assert stored.status == Status.ACKED and stored.similar[-1] == "m9"
 
 
+def test_many_changes_waiting_for_the_storage_lock_leave_its_holder_free_to_write(
+    repo: Repository,
+) -> None:
+    """More acks than the PostgreSQL store's pool has connections, typed while grouping
+    holds the lock: grouping still gets a connection for its write, then they are made."""
+    alerts = store_alerts(repo, 6)
+    results: list[object] = []
+    workers = [
+        threading.Thread(target=lambda a=a: results.append(repo.change_alert(a.id, ack)))
+        for a in alerts
+    ]
+    with repo.locked():
+        grouped = repo.get_alert(alerts[0].id)
+        for worker in workers:
+            worker.start()
+        workers[0].join(0.3)  # (they wait)
+        grouped.similar.append("m9")
+        repo.save_cycle([], [], [grouped], [])
+    for worker in workers:
+        worker.join(60)
+    assert results == ["acked"] * 6
+    assert all(repo.get_alert(a.id).status == Status.ACKED for a in alerts)
+
+
 def test_a_change_made_under_the_storage_lock_by_its_holder(repo: Repository) -> None:
     [alert] = store_alerts(repo, 1)
     with repo.locked(), repo.locked():  # (re-entrant: the SLA check changes alerts so)
