@@ -217,6 +217,7 @@ class Figures:
     loaded_acks: list[float] = field(default_factory=list)
     loaded_queries: list[float] = field(default_factory=list)
     writes: int = 0
+    loaded_seconds: float = 0.0  # how long the acks under load took, sleeps included
 
     @property
     def queries(self) -> list[float]:
@@ -292,6 +293,7 @@ def measure(
         results.get(timeout=300)
     thread = threading.Thread(target=writer)
     thread.start()
+    started = time.perf_counter()
     try:
         for aid in open_ids[50:250]:
             if stop.is_set() or not thread.is_alive():
@@ -303,7 +305,8 @@ def measure(
     finally:
         stop.set()
         halt.set()
-        thread.join()
+        thread.join()  # (its cycle in progress finished: counted, and its time)
+        out.loaded_seconds = time.perf_counter() - started
         for _ in procs:
             out.loaded_queries += results.get(timeout=300)
         for proc in procs:
@@ -358,7 +361,8 @@ def report(figures: dict[str, Figures], clients: int) -> None:
         print(f"   {b:<9} quiet:      {spread(f.quiet_acks)}")
         print(
             f"   {b:<9} under load: {spread(f.loaded_acks)}   (target p95 < 20; a writer "
-            f"stored {f.writes:,} mentions meanwhile, {clients} clients ran "
+            f"stored {f.writes:,} mentions meanwhile, {f.writes / f.loaded_seconds:,.0f}/s, "
+            f"{clients} clients ran "
             f"{len(f.loaded_queries)} queries: {spread(f.loaded_queries)})"
         )
 

@@ -59,8 +59,8 @@ def utc_stamp(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-# Mentions per write transaction of a poll cycle (issue 16: an ack typed meanwhile waits
-# for one of these, about 10 ms, not for the whole cycle).
+# Mentions per write transaction of a poll cycle in PostgreSQL (issue 16: not the whole
+# cycle in one; SQLite's: sqlite_mentions.SLICE, an ack there waits for one of these).
 MENTION_TX = 50
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from core.domain.query import COUNT_CAP, Capped, Estimate, MentionQuery
 from storage.common import scalar
 from storage.mention_search import mention_row
 from storage.postgres_search import pg_text, search_conditions
+from storage.store_lock import Urgent
 
 PERIOD_PAGE = 2000
 # How long a `mentions` count may take before the planner's estimate is said instead
@@ -65,6 +67,27 @@ def put_mentions(conn: psycopg.Connection, rows: list[tuple[Any, ...]]) -> None:
     if rows:
         with conn.cursor() as cur:
             cur.executemany(_UPSERT, rows)
+
+
+def store_ahead(
+    tx: Callable[[], AbstractContextManager[psycopg.Connection]],
+    urgent: Urgent | None,
+    slices: list[list[dict[str, Any]]],
+) -> None:
+    """A cycle's mentions stored ahead of its last transaction, a slice per transaction,
+    each slice's rows made before it. A change a person makes (an ack) goes first: the
+    writer waits for it between two slices (its round trips then find the cores and the
+    GIL free). These commits do not wait for the WAL's flush (synchronous_commit off): a
+    crash may lose them, and the cycle, not yet seen, is redone; the WAL is flushed in
+    order, so the cycle's last commit (seen ids, alerts, outbox), which waits, flushes
+    them too. Every other commit, an ack's included, waits for the flush."""
+    for docs in slices:
+        part = prepare_mentions(docs)
+        if urgent is not None:  # (None: the writer holds the lock acks wait for)
+            urgent.give_way()
+        with tx() as conn:
+            conn.execute("SET LOCAL synchronous_commit = off")
+            put_mentions(conn, part)
 
 
 def search_mentions(

@@ -36,7 +36,6 @@ from core.domain.models import Alert, Mention, OutboxItem
 from core.domain.query import MentionQuery
 from storage.atomic_json import StorageError, save_derived_file
 from storage.common import (
-    AlertOutboxWrites,
     SQLOnceKeys,
     alert_number,
     dumps,
@@ -45,17 +44,19 @@ from storage.common import (
     signed64,
 )
 from storage.postgres_alerts import PostgresReads
+from storage.postgres_changes import PIPELINE_LOCK, PostgresChanges
 from storage.postgres_mentions import (
     period_rows,
     prepare_mentions,
     put_mentions,
     search_mentions,
+    store_ahead,
 )
 from storage.postgres_schema import migrate
 from storage.postgres_search import pg_text
+from storage.store_lock import Urgent
 
 DEFAULT_DSN_ENV = "BUZZWATCH_DATABASE_URL"
-PIPELINE_LOCK = 0x42575A02  # advisory lock key: any constant the app owns
 
 
 def dsn_from_env(name: str = DEFAULT_DSN_ENV) -> str:
@@ -68,7 +69,7 @@ def dsn_from_env(name: str = DEFAULT_DSN_ENV) -> str:
     return dsn
 
 
-class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
+class PostgresRepository(PostgresReads, PostgresChanges, SQLOnceKeys):
     stores_mentions_ahead = True  # see Repository.stores_mentions_ahead
 
     def __init__(
@@ -89,6 +90,8 @@ class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
         self._ro: psycopg.Connection | None = None
         self._lock_conn: psycopg.Connection | None = None
         self._lock_depth = 0
+        self._lock_owner = 0  # the thread holding locked() (its advisory lock)
+        self._urgent = Urgent()  # changes running: save_cycle gives way to them
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         try:
             # One plain connection first: a wrong address fails now and clearly (a pool
@@ -164,11 +167,11 @@ class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
                 self._lock_conn.execute("SELECT pg_advisory_lock(%s)", (PIPELINE_LOCK,))
             except psycopg.Error as err:
                 raise StorageError(f"PostgreSQL store: {err}") from err
-            self._lock_depth = 1
+            self._lock_depth, self._lock_owner = 1, threading.get_ident()
             try:
                 yield
             finally:
-                self._lock_depth = 0
+                self._lock_depth, self._lock_owner = 0, 0
                 with contextlib.suppress(psycopg.Error):
                     self._lock_conn.execute("SELECT pg_advisory_unlock(%s)", (PIPELINE_LOCK,))
 
@@ -190,14 +193,14 @@ class PostgresRepository(PostgresReads, AlertOutboxWrites, SQLOnceKeys):
         alerts: list[Alert],
         outbox: list[OutboxItem],
     ) -> None:
-        # As the SQLite store's: mentions in short transactions (their rows made before
-        # each), seen ids with the alerts and outbox items in the last one.
+        # As SQLite's: mentions ahead in slices (store_ahead), the rest in one transaction.
         ahead, rest = mention_slices([m.to_dict() for m in mentions])
-        for docs in ahead:
-            part = prepare_mentions(docs)
-            with self._tx() as conn:
-                put_mentions(conn, part)
+        # (under locked(), grouping's: an ack waits for it, so it does not wait for acks)
+        urgent = None if self._lock_owner == threading.get_ident() else self._urgent
+        store_ahead(self._tx, urgent, ahead)
         last = prepare_mentions(rest)
+        if urgent is not None:
+            urgent.give_way()
         with self._tx() as conn:
             put_mentions(conn, last)
             self._put_alerts(alerts)

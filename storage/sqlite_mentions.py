@@ -18,12 +18,14 @@ from __future__ import annotations
 import hashlib
 import math
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from storage.mention_search import SEP, cjk_grams, mention_row, scrub
+from storage.store_lock import StoreLock
 
 CHUNK = 500  # ids per `IN (...)`: well under SQLite's variable limit
 # The sentiment classes tagged in the index, by the default thresholds (rules.negative_threshold
@@ -201,3 +203,34 @@ def put_mentions(db: sqlite3.Connection, prepared: list[Prepared], fts: bool) ->
             grams.append((key, texts[1]))
     if fts:
         write_index(db, text, grams)
+
+
+# Mentions a transaction of a cycle stores ahead (PostgreSQL: common.MENTION_TX, 50). An ack
+# waiting for one waits for its commit, which writes the full-text index of the whole slice:
+# 20 made the ack's p95 under load ~40% shorter than 50, with the writer's rate under that
+# load unchanged; alone, the writer's 500-mention cycle takes ~28% longer (68-73 -> 89-93 ms).
+SLICE = 20
+STEP = 10  # mentions a statement writes in a transaction that may end early
+
+
+def store_ahead(
+    tx: Callable[[], AbstractContextManager[sqlite3.Connection]],
+    lock: StoreLock,
+    docs: list[dict[str, Any]],
+    fts: bool,
+) -> None:
+    """A cycle's mentions stored ahead of its last transaction (issue 16: what an ack typed
+    meanwhile waits for): in transactions of up to SLICE mentions, their rows made
+    before each, a STEP at a time; a transaction ends early, after a step, when another
+    thread waits for the store, and that thread goes first (store_lock.py)."""
+    for start in range(0, len(docs), SLICE):
+        part = prepare_mentions(docs[start : start + SLICE], fts)
+        part.sort(key=lambda p: hour(p[0][2]))  # (index rowids rise from step to step)
+        while part:
+            lock.give_way()
+            with tx() as db:
+                done = 0
+                while done < len(part) and not (done and lock.waiting):
+                    put_mentions(db, part[done : done + STEP], fts)
+                    done += STEP
+            part = part[done:]

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -46,7 +45,6 @@ from storage.common import (
     SQLOnceKeys,
     alert_number,
     dumps,
-    mention_slices,
     reserve_from_state,
     scalar,
     signed64,
@@ -54,9 +52,11 @@ from storage.common import (
 )
 from storage.process_lock import ProcessLock
 from storage.sqlite_alerts import SQLiteReads
-from storage.sqlite_mentions import prepare_mentions, put_mentions
+from storage.sqlite_checkpoints import Checkpointer
+from storage.sqlite_mentions import prepare_mentions, put_mentions, store_ahead
 from storage.sqlite_schema import INDEXES, TABLES, connect
 from storage.sqlite_search import mentions_said_since, plan_search
+from storage.store_lock import StoreLock
 
 DB_NAME = "buzzwatch.sqlite3"
 CHUNK = 500  # ids per `IN (...)`: well under SQLite's variable limit
@@ -71,7 +71,8 @@ class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnce
         self.path = self.data_dir / DB_NAME
         self.clock = clock or SystemClock()
         self.read_only = read_only
-        self._lock = threading.RLock()
+        self._lock = StoreLock()
+        self._synchronous = "FULL"  # (sqlite_schema.connect's)
         self._depth = 0
         self._overlay = False  # read-only: the small tables are shadowed by TEMP copies
         self._new_mentions: dict[str, dict[str, Any]] = {}  # read-only: mentions "stored"
@@ -86,6 +87,11 @@ class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnce
                 self._process_lock.release()
             raise
         self.fts = self._has_table("mention_text")
+        self._checkpoints: Checkpointer | None = None
+        if not read_only and self.path.exists():  # (sqlite_checkpoints.py)
+            self._db.execute("PRAGMA wal_autocheckpoint = 0")
+            self._db.execute("PRAGMA journal_size_limit = 0")  # its size: what is due
+            self._checkpoints = Checkpointer(self.path)
         self._db.create_function(
             "bw_near", 1, lambda fp: self._is_near(unsigned64(fp)), deterministic=True
         )
@@ -98,13 +104,16 @@ class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnce
         ).fetchone()
         return row is not None
 
-    def locked(self) -> threading.RLock:
+    def locked(self) -> StoreLock:
         """The repository's lock, for a read-modify-write that spans several calls."""
         return self._lock
 
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (nested calls join the outer one); any error rolls it back."""
+    def _tx(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction (nested calls join the outer one); any error rolls it back.
+        Not `durable`: a cycle's mentions stored ahead, committed without waiting for the
+        disk (a crash may lose them, and the cycle, not seen yet, is redone); the WAL is
+        written in order, so the cycle's last, durable commit brings them to disk too."""
         with self._lock:
             if self.read_only and not self._overlay:
                 self._start_overlay()
@@ -117,11 +126,17 @@ class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnce
                 return
             self._depth = 1
             try:
+                level = "FULL" if durable or self.read_only else "NORMAL"
+                if level != self._synchronous:  # (not allowed inside a transaction)
+                    self._db.execute(f"PRAGMA synchronous = {level}")
+                    self._synchronous = level
                 # Read-only writes go to TEMP tables only: no lock on the file is wanted.
                 self._db.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
                 try:
                     yield self._db
                     self._db.execute("COMMIT")
+                    if self._checkpoints is not None:
+                        self._checkpoints.committed()
                 except BaseException:
                     # A full disk (SQLITE_FULL) may have rolled back already: a second
                     # ROLLBACK would fail and hide that error behind "no transaction is
@@ -165,28 +180,24 @@ class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnce
         alerts: list[Alert],
         outbox: list[OutboxItem],
     ) -> None:
-        """A cycle's mentions go in short transactions (common.mention_slices), their rows
-        made before each one; the seen ids, alerts and outbox items with the last. The lock
-        (and SQLite's one writer) is so held for one short slice at a time, and an ack typed
-        meanwhile waits for that slice, not for the cycle (issue 16: 1.8 s p95 under load
-        before). A crash before the last transaction leaves mentions stored but not seen:
-        the cycle is redone and stores them again (replaced by id), as the protocol asks."""
+        """A cycle's mentions go first, in short transactions (sqlite_mentions.store_ahead),
+        then the seen ids, alerts and outbox items in one. The lock (and SQLite's one writer)
+        is so held for a short while at a time, and an ack typed meanwhile waits for a few
+        mentions' write, not for the cycle (issue 16: 1.8 s p95 under load before). A crash
+        before the last transaction leaves mentions stored but not seen: the cycle is redone
+        and stores them again (replaced by id), as the protocol asks."""
         docs = [m.to_dict() for m in mentions]
         if self.read_only:
             with self._lock:
                 self._new_mentions.update((d["id"], d) for d in docs)
             docs = []
-        ahead, rest = mention_slices(docs)
-        for slice_ in ahead:
-            part = prepare_mentions(slice_, self.fts)
-            with self._tx():
-                put_mentions(self._db, part, self.fts)
-        last = prepare_mentions(rest, self.fts)
-        with self._tx() as db:
-            put_mentions(db, last, self.fts)
-            self._put_alerts(alerts)
-            self._insert_outbox(outbox)
-            self._add_seen(seen_ids, self.clock.now().date().isoformat(), db)
+        store_ahead(lambda: self._tx(durable=False), self._lock, docs, self.fts)
+        if seen_ids or alerts or outbox:
+            self._lock.give_way()
+            with self._tx() as db:
+                self._put_alerts(alerts)
+                self._insert_outbox(outbox)
+                self._add_seen(seen_ids, self.clock.now().date().isoformat(), db)
 
     def _put_mentions(self, docs: list[dict[str, Any]]) -> None:
         if not docs:
@@ -240,7 +251,8 @@ class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnce
                     rids,
                 ).fetchall()
             )
-            page = [json.loads(docs[r]) for r in rids]
+            # (read-only: a mention the bot replaced between the two reads is left out)
+            page = [json.loads(docs[r]) for r in rids if r in docs]
             if not self._new_mentions:
                 return page, total
             # A dry run's own mentions are matched in Python and merged in.
@@ -468,6 +480,8 @@ class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnce
         with self._lock:
             if self._db is None:
                 return
+            if self._checkpoints is not None:
+                self._checkpoints.close()
             if not self.read_only:
                 # Back to a rollback journal when no one else has the file open: readers
                 # (dry runs, queries) then create no -wal/-shm files next to it.

@@ -91,10 +91,24 @@ class ActionResult:
     text: str
     alert: Alert | None = None
     changed: bool = False
+    found: bool = True  # False: no such alert (archived ones are found)
+
+
+# Whether this change may be made to this alert: None to allow, or a refusal to show (who
+# may change it: the commands' permission), checked on the alert as read for the change.
+Allowed = Callable[[Alert], str | None]
 
 
 class Refused(Exception):
     """A lifecycle change that does not apply (already acked, resolved...)."""
+
+
+class _Denied(Exception):
+    """The `allowed` check refused: its text, and the alert as read."""
+
+    def __init__(self, text: str, alert: Alert) -> None:
+        super().__init__(text)
+        self.alert = alert
 
 
 def _who(name: str) -> str:
@@ -116,11 +130,17 @@ class AlertService:
         alert_id: str,
         change: Callable[[Alert, datetime], Alert],
         note: Callable[[Alert], str],
+        allowed: Allowed | None = None,
     ) -> ActionResult:
+        """The change made in one read and write of the alert (change_alert), `allowed`
+        checked first on the alert it reads."""
         now = self.clock.now()
         acked_before: list[str] = []  # (for the time-to-ack metric: a first response?)
 
         def run(a: Alert) -> Alert:
+            refusal = allowed(a) if allowed is not None else None
+            if refusal:
+                raise _Denied(refusal, a)
             acked_before.append(a.acked_at)
             return change(a, now)
 
@@ -133,10 +153,15 @@ class AlertService:
 
         try:
             result = self.repo.change_alert(alert_id, run, outbox=sends)
+        except _Denied as why:
+            return ActionResult(False, str(why), why.alert)
         except Refused as why:
             return ActionResult(False, str(why), self.repo.get_alert(alert_id))
         if result is None:
             archived = self.repo.get_alert(alert_id)
+            refusal = allowed(archived) if archived is not None and allowed is not None else None
+            if archived is not None and refusal:
+                return ActionResult(False, refusal, archived)
             if archived is not None:
                 when = archived.resolved_at[:10]
                 return ActionResult(
@@ -145,14 +170,16 @@ class AlertService:
                     archived,
                 )
             return ActionResult(
-                False, f"No alert {alert_id}. Alert ids look like A12; `status` lists open ones."
+                False,
+                f"No alert {alert_id}. Alert ids look like A12; `status` lists open ones.",
+                found=False,
             )
         telemetry.alert_changed(
             result, now, first_response=not acked_before[-1] and bool(result.acked_at)
         )
         return ActionResult(True, note(result), result, changed=True)
 
-    def ack(self, alert_id: str, by: str, via: str) -> ActionResult:
+    def ack(self, alert_id: str, by: str, via: str, allowed: Allowed | None = None) -> ActionResult:
         def change(a: Alert, now: datetime) -> Alert:
             _refuse_if_resolved(a, "is already")
             if a.acked_by:
@@ -166,9 +193,11 @@ class AlertService:
             a.record(now, "acked", by, via)
             return a
 
-        return self._apply(alert_id, change, lambda a: f"{a.id} acked by {by}.")
+        return self._apply(alert_id, change, lambda a: f"{a.id} acked by {by}.", allowed)
 
-    def assign(self, alert_id: str, person: str, by: str, via: str) -> ActionResult:
+    def assign(
+        self, alert_id: str, person: str, by: str, via: str, allowed: Allowed | None = None
+    ) -> ActionResult:
         def change(a: Alert, now: datetime) -> Alert:
             _refuse_if_resolved(a, "is already")
             if a.assignee == person:
@@ -181,9 +210,13 @@ class AlertService:
             a.record(now, "assigned", by, via, detail=person)
             return a
 
-        return self._apply(alert_id, change, lambda a: f"{a.id} assigned to {person} by {by}.")
+        return self._apply(
+            alert_id, change, lambda a: f"{a.id} assigned to {person} by {by}.", allowed
+        )
 
-    def resolve(self, alert_id: str, by: str, via: str) -> ActionResult:
+    def resolve(
+        self, alert_id: str, by: str, via: str, allowed: Allowed | None = None
+    ) -> ActionResult:
         def change(a: Alert, now: datetime) -> Alert:
             _refuse_if_resolved(a, "was already")
             a.status = Status.RESOLVED.value
@@ -194,9 +227,16 @@ class AlertService:
             a.record(now, "resolved", by, via)
             return a
 
-        return self._apply(alert_id, change, lambda a: f"{a.id} resolved by {by}.")
+        return self._apply(alert_id, change, lambda a: f"{a.id} resolved by {by}.", allowed)
 
-    def snooze(self, alert_id: str, duration: timedelta, by: str, via: str) -> ActionResult:
+    def snooze(
+        self,
+        alert_id: str,
+        duration: timedelta,
+        by: str,
+        via: str,
+        allowed: Allowed | None = None,
+    ) -> ActionResult:
         def change(a: Alert, now: datetime) -> Alert:
             _refuse_if_resolved(a, "is already")
             a.status = Status.SNOOZED.value
@@ -212,4 +252,4 @@ class AlertService:
                 else f"{a.id} snoozed."
             )
 
-        return self._apply(alert_id, change, note)
+        return self._apply(alert_id, change, note, allowed)

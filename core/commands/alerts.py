@@ -22,7 +22,9 @@ commands = CommandGroup()
 def ack(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
     """ack <id>                 take an alert: you are on it"""
     found = alert_id(args, "ack <id>")
-    return AlertChange(found, lambda: ctx.alerts.ack(found, actor.label, actor.platform))
+    return AlertChange(
+        found, lambda allowed: ctx.alerts.ack(found, actor.label, actor.platform, allowed)
+    )
 
 
 @commands.alert_command("assign", aliases=("指派", "分配"), slash=True)
@@ -32,14 +34,19 @@ def assign(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
     if len(args) < 2:
         raise UsageError("usage: assign <id> <person>")
     person = clean_name(" ".join(args[1:]))
-    return AlertChange(found, lambda: ctx.alerts.assign(found, person, actor.label, actor.platform))
+    return AlertChange(
+        found,
+        lambda allowed: ctx.alerts.assign(found, person, actor.label, actor.platform, allowed),
+    )
 
 
 @commands.alert_command("resolve", aliases=("解决",), slash=True)
 def resolve(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
     """resolve <id>             close an alert"""
     found = alert_id(args, "resolve <id>")
-    return AlertChange(found, lambda: ctx.alerts.resolve(found, actor.label, actor.platform))
+    return AlertChange(
+        found, lambda allowed: ctx.alerts.resolve(found, actor.label, actor.platform, allowed)
+    )
 
 
 @commands.alert_command("snooze", aliases=("暂停",))
@@ -55,5 +62,6 @@ def snooze(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
     if not timedelta(minutes=1) <= duration <= MAX_SNOOZE:
         raise UsageError("snooze for between 1m and 7d")
     return AlertChange(
-        found, lambda: ctx.alerts.snooze(found, duration, actor.label, actor.platform)
+        found,
+        lambda allowed: ctx.alerts.snooze(found, duration, actor.label, actor.platform, allowed),
     )

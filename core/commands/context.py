@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.alerting.lifecycle import ActionResult, AlertService
+from core.alerting.lifecycle import ActionResult, AlertService, Allowed
 from core.config import Config
 from core.domain.clock import Clock
 from core.domain.models import Alert
@@ -44,10 +44,11 @@ class Reply:
 @dataclass(frozen=True)
 class AlertChange:
     """What an alert command asks for, once its arguments are read: the change to make to
-    one alert, made only if the actor may change that alert (registry.alert_command)."""
+    one alert, given the check (registry.alert_command: may the actor change it?) that the
+    change runs on the alert it reads, so an ack reads the alert once."""
 
     alert_id: str
-    make: Callable[[], ActionResult]
+    make: Callable[[Allowed], ActionResult]
 
 
 class UsageError(ValueError):

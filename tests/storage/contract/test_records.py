@@ -3,6 +3,7 @@ state, for every backend (tests/storage/repository_contract.py)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from core.domain.models import Alert, OutboxItem, OutboxStatus, Status
 from core.domain.query import MentionQuery
 from core.domain.repository import Repository
 from core.reports.query import search_records
+from storage.common import outbox_seq
 from tests.storage.repository_contract import (
     CORPUS,
     NEG,
@@ -135,6 +137,67 @@ def test_get_and_change_an_alert_with_its_outbox_in_one_write(
     items = repo.pending_outbox()
     assert [(o.action, o.alert_id) for o in items] == [("update", "A1"), ("reply", "A1")]
     assert items[1].message["text"] == "acked"
+    # each queued at its own position, named by it, after the ones before
+    assert len({o.id for o in items}) == 2
+    assert outbox_seq(items[0]) < outbox_seq(items[1])
+    repo.add_outbox([OutboxItem("", "team", "post", {"kind": "digest"}, NOW.isoformat())])
+    assert outbox_seq(repo.pending_outbox()[-1]) > outbox_seq(items[1])
+
+
+def test_a_change_waits_for_the_storage_lock_and_is_not_overwritten(repo: Repository) -> None:
+    """Grouping reads alerts under locked(), changes them and writes them back: an ack
+    typed meanwhile waits for it, then changes the alert as grouping left it."""
+    [alert] = store_alerts(repo, 1)
+    started = threading.Event()
+    acked: list[object] = []
+
+    def ack_it() -> None:
+        started.set()
+        acked.append(repo.change_alert(alert.id, ack))
+
+    worker = threading.Thread(target=ack_it)
+    with repo.locked():
+        grouped = repo.get_alert(alert.id)
+        worker.start()
+        started.wait()
+        worker.join(0.3)  # (it waits for the lock: it has not changed the alert)
+        grouped.similar.append("m9")  # grouping joins a mention to the alert
+        repo.save_cycle([], [], [grouped], [])
+    worker.join(30)
+    stored = repo.get_alert(alert.id)
+    assert acked == ["acked"]
+    assert stored.status == Status.ACKED and stored.similar[-1] == "m9"
+
+
+def test_many_changes_waiting_for_the_storage_lock_leave_its_holder_free_to_write(
+    repo: Repository,
+) -> None:
+    """More acks than the PostgreSQL store's pool has connections, typed while grouping
+    holds the lock: grouping still gets a connection for its write, then they are made."""
+    alerts = store_alerts(repo, 6)
+    results: list[object] = []
+    workers = [
+        threading.Thread(target=lambda a=a: results.append(repo.change_alert(a.id, ack)))
+        for a in alerts
+    ]
+    with repo.locked():
+        grouped = repo.get_alert(alerts[0].id)
+        for worker in workers:
+            worker.start()
+        workers[0].join(0.3)  # (they wait)
+        grouped.similar.append("m9")
+        repo.save_cycle([], [], [grouped], [])
+    for worker in workers:
+        worker.join(60)
+    assert results == ["acked"] * 6
+    assert all(repo.get_alert(a.id).status == Status.ACKED for a in alerts)
+
+
+def test_a_change_made_under_the_storage_lock_by_its_holder(repo: Repository) -> None:
+    [alert] = store_alerts(repo, 1)
+    with repo.locked(), repo.locked():  # (re-entrant: the SLA check changes alerts so)
+        assert repo.change_alert(alert.id, ack) == "acked"
+    assert repo.get_alert(alert.id).status == Status.ACKED
 
 
 def test_a_returned_alert_is_a_copy(repo: Repository) -> None:
