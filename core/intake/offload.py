@@ -52,8 +52,9 @@ PATIENCE = 3.0
 UNTIMED_WAIT_S = 30.0
 # Seconds without a big batch after which the workers stop (their memory back: see README).
 IDLE_STOP_S = 600.0
-# Mentions per chunk: the stores' write transaction (storage.common.MENTION_TX), so a batch's
-# rows go in the same transactions as when it is analysed here.
+# Mentions per chunk: PostgreSQL's write transaction (storage.common.MENTION_TX; SQLite cuts
+# each chunk into its own shorter slices), so a batch's rows go in the same transactions as
+# when it is analysed here.
 CHUNK = 50
 
 _analyzer: Analyzer | None = None  # a worker process's own
