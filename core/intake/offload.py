@@ -161,9 +161,10 @@ class AnalysisWorkers:
         try:
             if any(f.done() for f in self._up):
                 self._share(pool, mentions, inputs, analysed)
-            else:  # the workers' start does not hold a batch up
-                self._here(mentions, inputs, 0, len(mentions))
-                analysed(mentions)
+            else:  # the workers' start does not hold a batch up: all here, chunk by chunk
+                for lo in range(0, len(mentions), CHUNK):
+                    self._here(mentions, inputs, lo, lo + CHUNK)
+                    analysed(mentions[lo : lo + CHUNK])
         finally:
             self._rest(pool)
 
