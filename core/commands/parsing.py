@@ -46,7 +46,10 @@ def command_word(word: str) -> str:
 # them silently winning. brand: and source: included: "brand:a brand:b" could mean either
 # brand or both, and the reply would answer a question the user did not ask. Only flag:
 # repeats (flag:kol flag:negative: mentions with both flags).
-SINGLE_KEYS = frozenset(QUERY_KEYS - {"flag"})
+# Filters given twice must agree. Paging words are where you are, not what you search: the
+# last offset: or page: wins, so a next-page button or hint that adds offset:N to a query
+# that already pages works.
+SINGLE_KEYS = frozenset(QUERY_KEYS - {"flag", "offset", "page"})
 
 
 def parse_query(args: list[str]) -> MentionQuery:
@@ -64,13 +67,13 @@ def parse_query(args: list[str]) -> MentionQuery:
         read = query_value(q, key, value)
         if key == "page":
             page = int(value)
+        elif key == "offset":
+            page = 0
         if key in SINGLE_KEYS:
             typed, before = given.setdefault(key, (value, read))
             if before != read:  # since:2d since:48h agree; since:1d since:7d do not
                 raise UsageError(repeated(key, typed, value))
     if page:
-        if "offset" in given:
-            raise UsageError("give page: or offset:, not both")
         # page:2 is the second page of `limit` mentions (it was read as offset:2).
         q.offset = (page - 1) * q.limit
     return q

@@ -35,10 +35,10 @@ def not_a_filter(words: list[str]) -> str:
     found nothing and said only "No mentions of lang:zh"."""
     for word in words:
         found = FILTER_LIKE.match(word)
-        if found and not found.group(1).isdigit():
+        if found:
             return (
                 f" `{found.group(1)[:20]}:` is not a filter, so it was searched for as a word; "
-                "filters: since: sentiment: flag: brand: source: limit: offset:"
+                "filters: since: sentiment: flag: brand: source: limit: offset: page:"
             )
     return ""
 
@@ -48,7 +48,7 @@ def not_a_filter(words: list[str]) -> str:
 )
 def mentions(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
     """
-    mentions <words> [since:24h] [sentiment:neg|pos|neu] [flag:question|kol|negative|critical] [brand:NAME] [source:NAME] [limit:N] [offset:N]
+    mentions <words> [since:24h] [sentiment:neg|pos|neu] [flag:question|kol|negative|critical] [brand:NAME] [source:NAME] [limit:N] [offset:N] [page:N]
         search stored mentions, newest first (since defaults to 7d, limit to 10)
     """
     query = parse_query(args)

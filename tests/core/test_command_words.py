@@ -17,7 +17,7 @@ from tests.conftest import make_config
 ANN = Actor("U1", "ann", "slack")
 
 HELP = """Buzzwatch commands:
-  mentions <words> [since:24h] [sentiment:neg|pos|neu] [flag:question|kol|negative|critical] [brand:NAME] [source:NAME] [limit:N] [offset:N]
+  mentions <words> [since:24h] [sentiment:neg|pos|neu] [flag:question|kol|negative|critical] [brand:NAME] [source:NAME] [limit:N] [offset:N] [page:N]
       search stored mentions, newest first (since defaults to 7d, limit to 10)
   ack <id>                 take an alert: you are on it
   assign <id> <person>     hand an alert to someone

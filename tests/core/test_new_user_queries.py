@@ -100,8 +100,6 @@ def test_the_known_sources_include_import_and_the_inbound_endpoint(
         ("mentions since:1d since:7d", "since:1d and since:7d disagree: give since: once"),
         ("mentions sentiment:neg sentiment:pos", "give sentiment: once"),
         ("mentions limit:5 limit:10", "give limit: once"),
-        ("mentions offset:5 offset:10", "give offset: once"),
-        ("mentions page:2 offset:10", "page: or offset:, not both"),
     ],
 )
 def test_a_filter_given_twice_differently_is_refused_with_both_values(
@@ -119,6 +117,16 @@ def test_a_repeat_that_agrees_is_taken_and_flags_add_up(service: CommandService)
     assert same.ok and same.query is not None and same.query.since == timedelta(days=2)
     both = service.run("mentions flag:kol flag:negative", ANN)
     assert both.ok and [d["title"] for d in both.mentions] == ["Acme post 0"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "offset"),
+    [("offset:5 offset:10", 10), ("page:2 offset:10", 10), ("offset:10 page:3", 4)],
+)
+def test_the_last_paging_word_wins(service: CommandService, typed: str, offset: int) -> None:
+    # A next-page button or hint adds offset:N to the query as typed, paging words included.
+    reply = service.run(f"mentions since:30d limit:2 {typed}", ANN)
+    assert reply.ok and reply.query is not None and reply.query.offset == offset
 
 
 def test_page_is_a_page_of_limit_not_an_offset(service: CommandService) -> None:

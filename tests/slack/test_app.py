@@ -388,3 +388,17 @@ def test_a_full_page_of_mentions_fits_one_message_with_its_more_button(rig, slac
     more = next(e for b in first["blocks"] if b["type"] == "actions" for e in b["elements"])
     rig.dispatch(click(slack_api, {"action_id": bk.MORE, "type": "button", "value": more["value"]}))
     assert f"showing {MAX_LIMIT + 1}-{MAX_LIMIT + 3}" in answers(slack_api, 2)[1]["text"]
+
+
+@pytest.mark.parametrize("paging", ["offset:1", "page:2"])
+def test_more_after_a_query_that_pages_shows_the_next_page(rig, slack_api, paging):
+    # The button runs the query as typed plus offset:N; a typed offset: or page: must not
+    # make that a refused repeat.
+    rig.push(7)
+    rig.dispatch(slash(slack_api, "/mentions", f"acme limit:2 {paging}"))
+    [first] = answers(slack_api)
+    start = 2 if paging == "offset:1" else 3
+    assert f"showing {start}-{start + 1}" in first["text"]
+    more = next(e for b in first["blocks"] if b["type"] == "actions" for e in b["elements"])
+    rig.dispatch(click(slack_api, {"action_id": bk.MORE, "type": "button", "value": more["value"]}))
+    assert f"showing {start + 2}-{start + 3}" in answers(slack_api, 2)[1]["text"]
