@@ -64,10 +64,13 @@ def utc_stamp(when: datetime) -> str:
 MENTION_TX = 50
 
 
-def mention_slices(docs: list[T]) -> tuple[list[list[T]], list[T]]:
+def mention_slices(docs: list[T], last: bool = True) -> tuple[list[list[T]], list[T]]:
     """A cycle's mention records cut for its write transactions: the slices written first,
     and the last one, written with the cycle's seen ids, alerts and outbox items (so a crash
-    in between redoes the cycle: nothing is seen yet)."""
+    in between redoes the cycle: nothing is seen yet). Without a `last` (mentions stored
+    ahead of that transaction), every slice is written first."""
+    if not last:
+        return [docs[i : i + MENTION_TX] for i in range(0, len(docs), MENTION_TX)], []
     cut = (len(docs) - 1) // MENTION_TX * MENTION_TX if docs else 0
     return [docs[i : i + MENTION_TX] for i in range(0, cut, MENTION_TX)], docs[cut:]
 

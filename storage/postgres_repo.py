@@ -193,16 +193,21 @@ class PostgresRepository(PostgresReads, PostgresChanges, SQLOnceKeys):
         alerts: list[Alert],
         outbox: list[OutboxItem],
     ) -> None:
-        # As SQLite's: mentions ahead in slices (store_ahead), the rest in one transaction.
-        ahead, rest = mention_slices([m.to_dict() for m in mentions])
+        # As SQLite's: mentions ahead in slices (store_ahead), the rest in one transaction;
+        # mentions alone (the pipeline stores a batch's chunks ahead of its last save_cycle)
+        # all ahead, so none waits for the WAL's flush: that last transaction's commit does.
+        last = bool(seen_ids or alerts or outbox)
+        ahead, rest = mention_slices([m.to_dict() for m in mentions], last)
         # (under locked(), grouping's: an ack waits for it, so it does not wait for acks)
         urgent = None if self._lock_owner == threading.get_ident() else self._urgent
         store_ahead(self._tx, urgent, ahead)
-        last = prepare_mentions(rest)
+        if not last:
+            return
+        rows = prepare_mentions(rest)
         if urgent is not None:
             urgent.give_way()
         with self._tx() as conn:
-            put_mentions(conn, last)
+            put_mentions(conn, rows)
             self._put_alerts(alerts)
             self._insert_outbox(outbox)
             day = self.clock.now().date().isoformat()

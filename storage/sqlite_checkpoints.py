@@ -52,7 +52,8 @@ class Checkpointer:
                 continue
             try:
                 self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            except sqlite3.Error as err:  # (the next commit tries again)
+            except Exception as err:  # the next commit tries again: this thread must live
+                # on, or the log grows without end (the store's connection never checkpoints)
                 log.warning("SQLite checkpoint failed: %s", err)
 
     def close(self) -> None:

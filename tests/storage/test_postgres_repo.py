@@ -233,3 +233,26 @@ def test_a_statement_over_its_budget_gives_way_and_the_transaction_goes_on(
             "SELECT current_setting('statement_timeout'), current_setting('enable_bitmapscan')"
         ).fetchone()
         assert settings == ("0", "on")
+
+
+def test_mentions_stored_alone_do_not_wait_for_the_flush_the_cycles_last_commit_does(
+    repo: PostgresRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pipeline stores a batch's chunks ahead (mentions alone), then its last save_cycle
+    # brings the seen ids, alerts and outbox: only that commit need wait for the WAL.
+    from storage import postgres_repo
+
+    ahead: list[int] = []
+    real = postgres_repo.store_ahead
+
+    def counting(tx, urgent, slices):  # type: ignore[no-untyped-def]
+        ahead.append(sum(len(s) for s in slices))
+        real(tx, urgent, slices)
+
+    monkeypatch.setattr(postgres_repo, "store_ahead", counting)
+    repo.save_cycle([mention(i) for i in range(50)], [], [], [])
+    assert ahead == [50]
+    repo.save_cycle([mention(i) for i in range(50, 110)], ["m1"], [], [])
+    assert ahead == [50, 50]  # the last 10 go with the seen id, in the durable commit
+    assert len(list(repo.iter_mentions(None))) == 110
+    assert repo.unseen(["m1", "m2"]) == ["m2"]
