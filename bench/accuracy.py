@@ -228,11 +228,15 @@ def run_engine(
     t0 = time.perf_counter()
     pred = []
     fn = engine_fn(engine, lang)
-    polls = [0.0]
+    polls = [0.0]  # the poll intervals gone by: the budget's clock is real time plus them
     budget = None
     if BUDGET_RATE:
-        clock = (lambda: polls[0]) if interval else time.monotonic
-        budget = complaint.EncoderBudget(BUDGET_RATE, MIN_CYCLE_BUDGET_S, clock=clock)
+        budget = complaint.EncoderBudget(
+            BUDGET_RATE, MIN_CYCLE_BUDGET_S, clock=lambda: time.monotonic() + polls[0]
+        )
+        if interval:  # a steady stream: the poll before these rows, its budget spent
+            budget.grant(0)
+            budget.credit = 0.0
     for i in range(0, len(rows), cycle):
         chunk = rows[i : i + cycle]
         polls[0] += interval

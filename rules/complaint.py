@@ -236,10 +236,18 @@ def complaint_probability(
 FLOOR_EVERY_S = 10.0
 
 
+# Of the time since the last cycle, the share the encoder may spend on the next (when that
+# is more than its posts earn): polls a minute apart leave the machine idle most of that
+# minute, and a post the encoder reads is judged better. In a burst (cycles back to back)
+# the posts' share is the larger, so the burst's throughput is what encoder_rate says.
+IDLE_SHARE = 0.5
+
+
 class EncoderBudget:
     """Encoder time a stream of poll cycles may spend: each cycle earns ``posts / rate``
-    seconds, at least ``min_s`` once per ``floor_every`` seconds; unspent time carries over up
-    to ``cap_s``, and a call that overruns is a debt the next cycles repay.  So the encoder's
+    seconds, or ``idle_share`` of the time since the cycle before when that is more, and at
+    least ``min_s`` once per ``floor_every`` seconds; unspent time carries over up to
+    ``cap_s``, and a call that overruns is a debt the next cycles repay.  So the encoder's
     share of time holds on average however slow one call is (a 64-text call takes 0.5-3 s
     with the machine's load), and however many sources poll at once.
     """
@@ -251,15 +259,20 @@ class EncoderBudget:
         cap_s: float = 5.0,
         floor_every: float = FLOOR_EVERY_S,
         clock: Callable[[], float] = time.monotonic,
+        idle_share: float = IDLE_SHARE,
     ) -> None:
         self.rate, self.min_s, self.cap_s = rate, min_s, cap_s
-        self.floor_every, self.clock = floor_every, clock
+        self.floor_every, self.clock, self.idle_share = floor_every, clock, idle_share
         self._floor_at: float | None = None
+        self._granted_at: float | None = None
         self.credit = 0.0
 
     def grant(self, posts: int) -> None:
         earned = posts / self.rate
         now = self.clock()
+        if self._granted_at is not None:
+            earned = max(earned, self.idle_share * (now - self._granted_at))
+        self._granted_at = now
         due = self._floor_at is None or now - self._floor_at >= self.floor_every
         if due and self.min_s > earned:
             earned = self.min_s

@@ -59,7 +59,8 @@ class AnalysisConfig(Strict):
     complaint_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     # The default engine holds at least this many brand-matched posts/s through a burst: per
     # poll cycle the encoder reads the most unsure posts until the cycle's share of time
-    # (posts / rate, at least 1 s) is spent; the rest are left to the fast model. 0: no cap.
+    # (posts / rate, or half the time since the cycle before when more, at least 1 s) is
+    # spent; the rest are left to the fast model. 0: no cap.
     encoder_rate: int = Field(default=400, ge=0)
     # Worker processes that analyse a big batch (an import, a burst: core.intake.offload)
     # alongside the bot's process, which stores what they have analysed meanwhile; started at

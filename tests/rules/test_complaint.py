@@ -260,7 +260,7 @@ def test_a_slow_encoder_still_spends_its_credit(monkeypatch) -> None:
 def test_the_budget_floor_is_earned_once_per_period_however_many_sources_poll() -> None:
     now = [100.0]
     budget = complaint.EncoderBudget(
-        rate=400, min_s=1.0, cap_s=50.0, floor_every=10.0, clock=lambda: now[0]
+        rate=400, min_s=1.0, cap_s=50.0, floor_every=10.0, clock=lambda: now[0], idle_share=0.0
     )
     budget.grant(2)  # a quiet feed's cycle: the floor
     assert budget.credit == 1.0
@@ -274,6 +274,31 @@ def test_the_budget_floor_is_earned_once_per_period_however_many_sources_poll() 
     assert budget.credit == pytest.approx(1.0 + 1999 * 2 / 400 + 1.0)
     budget.grant(1000)  # a burst earns its own share, more than the floor
     assert budget.credit == pytest.approx(1.0 + 1999 * 2 / 400 + 1.0 + 2.5)
+
+
+def test_polls_far_apart_give_the_encoder_a_share_of_the_idle_time_a_burst_does_not() -> None:
+    now = [100.0]
+    budget = complaint.EncoderBudget(
+        rate=400, min_s=1.0, cap_s=5.0, floor_every=10.0, clock=lambda: now[0], idle_share=0.5
+    )
+    budget.grant(300)  # the first cycle: its posts' share, or the floor
+    assert budget.credit == pytest.approx(1.0)
+    budget.credit = 0.0  # spent
+    now[0] += 6.0  # the next poll 6 s later: half of that, more than 300 posts earn
+    budget.grant(300)
+    assert budget.credit == pytest.approx(3.0)
+    budget.credit = 0.0
+    now[0] += 60.0  # a minute later: half a minute, within the cap
+    budget.grant(300)
+    assert budget.credit == pytest.approx(5.0)
+    budget.credit = 0.0
+    now[0] += 0.5  # a burst: cycles back to back earn what their posts do
+    budget.grant(2000)
+    assert budget.credit == pytest.approx(5.0)
+    budget.credit = 0.0
+    now[0] += 0.5
+    budget.grant(400)
+    assert budget.credit == pytest.approx(1.0)
 
 
 def test_the_default_engine_batches_unsure_posts_and_caches(tmp_path, monkeypatch) -> None:
