@@ -130,7 +130,7 @@ def linear_margin(part: dict[str, Any], grams: set[str], dense: dict[str, float]
     return m + sum(dense_weights.get(k, 0.0) * v for k, v in dense.items())
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def fast_margin(text: str, lang: str) -> float:
     """Log-odds of complaint from the fast model (cached by raw text)."""
     grams, dense = features(text, lang)
@@ -140,7 +140,7 @@ def fast_margin(text: str, lang: str) -> float:
     return linear_margin(_get_model()["lang"][lang], grams, dense)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def review_margin(text: str, lang: str) -> float | None:
     """Log-odds of complaint from the review polarity model when a Chinese post looks like
     a review (``REVIEW_GATE``), else None (cached by raw text).  Its own cut-off maps to 0."""
@@ -153,7 +153,7 @@ def review_margin(text: str, lang: str) -> float | None:
     return 2.0 * (math.atanh(NEGATIVE_THRESHOLD) - math.atanh(sent))  # sent = tanh(m / 2)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def plain_question(text: str, lang: str) -> bool:
     """A question with no complaint cue and, in English, no negative polarity ("Does anyone
     know if Acme still does the late-night menu?").  No polarity test in Chinese: the review

@@ -173,7 +173,7 @@ def _is_rhetorical(sentence: str) -> bool:
     )
 
 
-@lru_cache(maxsize=32768)
+@lru_cache(maxsize=8192)
 def _classify(text: str) -> bool:
     sentences = _sentences(_prepare(text))
     cues = [_has_cue(s) for s in sentences]
