@@ -20,6 +20,7 @@ WORDS: dict[str, dict[str, str]] = {
         "all": "all brands",
         "period": "{start:%a %d %b %H:%M} → {end:%a %d %b %H:%M} ({zone})",
         "day_before": "the day before",
+        "none_before": "none then",
         "previous": "previous {span}",
         "mentions": "Mentions: {total} · {prev_label} {previous} ({prev_change})"
         " · 7-day average {base:.1f} ({base_change})",
@@ -49,6 +50,7 @@ WORDS: dict[str, dict[str, str]] = {
         "all": "全部品牌",
         "period": "{start:%m-%d %H:%M} → {end:%m-%d %H:%M}（{zone}）",
         "day_before": "前一天",
+        "none_before": "此前没有",
         "previous": "之前 {span}",
         "mentions": "提及：{total} · {prev_label} {previous}（{prev_change}）"
         " · 7 日均值 {base:.1f}（{base_change}）",
@@ -88,9 +90,9 @@ def sparkline(values: list[int]) -> str:
     )
 
 
-def change(now: float, before: float) -> str:
-    if before <= 0:
-        return "new" if now > 0 else "±0%"
+def change(now: float, before: float, lang: str = "en") -> str:
+    if before <= 0:  # no percentage of nothing: "(new)" after "0.0" read as a puzzle
+        return WORDS[lang]["none_before"] if now > 0 else "±0%"
     pct = (now - before) / before * 100
     return f"{pct:+.0f}%"
 
@@ -155,9 +157,9 @@ def digest_text(d: Digest, lang: str = "en") -> str:
             total=d.total,
             prev_label=prev_label,
             previous=d.previous,
-            prev_change=change(d.total, d.previous),
+            prev_change=change(d.total, d.previous, lang),
             base=d.baseline_per_period,
-            base_change=change(d.total, d.baseline_per_period),
+            base_change=change(d.total, d.baseline_per_period, lang),
         )
     )
     if d.days > 1:

@@ -259,3 +259,21 @@ def test_rhetorical_complaints_are_not_questions_waiting(tmp_path) -> None:
         alerts.append(alert(aid, utc(2026, 11, 28, 3), flags=m.flags, title=text))
     d = _digest(tmp_path, [], alerts)
     assert [q.alert_id for q in d.unanswered] == ["A3"] and d.unanswered_total == 1
+
+
+@pytest.mark.parametrize(
+    ("now", "before", "lang", "said"),
+    [
+        (5, 0, "en", "none then"),
+        (5, 0, "zh", "此前没有"),
+        (0, 0, "en", "±0%"),
+        (6, 4, "en", "+50%"),
+    ],
+)
+def test_a_change_from_nothing_is_said_in_words_not_new(
+    now: int, before: int, lang: str, said: str
+) -> None:
+    # "7-day average 0.0 (new)" puzzled a new user: there were no mentions to compare with.
+    from core.reports.digest_text import change
+
+    assert change(now, before, lang) == said
