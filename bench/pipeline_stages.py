@@ -24,10 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sources.kinds  # noqa: F401  (every source kind's config section, before a config is read)
 from bench.corpus import make_mentions
-from bench.pipeline import pipeline_rate
+from bench.pipeline import load_fast_models, pipeline_rate
 from core.alerting.grouping import AlertMaker
 from core.config import load_config
-from rules import complaint, sentiment
 from rules.analyze import Analyzer
 from storage.sqlite_repo import SQLiteRepository
 
@@ -58,10 +57,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     config, _ = load_config(Path(__file__).resolve().parent.parent / "examples" / "config.yaml")
-    complaint.complaint_probability("预热", "zh", "fast")  # load the models before timing
-    complaint.complaint_probability("warm up", "en", "fast")
-    sentiment.sentiment_score("预热", "zh")
-    sentiment.sentiment_score("warm up", "en")
+    load_fast_models()
     spent: dict[str, float] = {}
     for cls, name, label in STAGES:
         setattr(cls, name, _timed(spent, label, getattr(cls, name)))
