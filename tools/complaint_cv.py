@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from complaint_scoring import objective, pick_shift, set_scores, weights
+from complaint_scoring import fit_blend, objective, pick_shift, set_scores, weights
 from sklearn.linear_model import LogisticRegression
 from social_data import hash_bucket
 
@@ -91,14 +91,7 @@ def train_head_cv(
             best = (obj, C, m)
     _o, C, enc = best
     # The blend's own weights are fitted on out-of-fold margins (two numbers on ~10k rows).
-    blend = LogisticRegression(C=10.0).fit(np.c_[fast_m, enc], y, sample_weight=w)
-    shift = pick_shift(blend.decision_function(np.c_[fast_m, enc]), y, names)
-    fusion = {
-        "bias": round(float(blend.intercept_[0]) + shift, 4),
-        "fast": round(float(blend.coef_[0][0]), 4),
-        "encoder": round(float(blend.coef_[0][1]), 4),
-    }
-    fused = fusion["bias"] + fusion["fast"] * fast_m + fusion["encoder"] * enc
+    fusion, fused = fit_blend(fast_m, enc, y, w, names)
     print(f"  {lang} blend {fusion}")
 
     def score(final: np.ndarray) -> float:

@@ -4,6 +4,7 @@ the objective every choice (C, cut-off, blend, gate band) maximises, and row wei
 from __future__ import annotations
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 
 REVIEW_WEIGHT = 0.0  # see train_complaint.training_rows
 SET_WEIGHT = {
@@ -49,6 +50,19 @@ def pick_shift(margins, labels, names) -> float:
     return float(
         max(grid, key=lambda s: (objective(set_scores(margins, labels, names, s)), -abs(s)))
     )
+
+
+def fit_blend(fast_m, enc, labels, sample_weight, names) -> tuple[dict[str, float], np.ndarray]:
+    """The blend of the fast and encoder margins: a 2-feature logistic regression, its
+    cut-off shifted to the objective's best (pick_shift); (its weights, the blended margins)."""
+    blend = LogisticRegression(C=10.0).fit(np.c_[fast_m, enc], labels, sample_weight=sample_weight)
+    shift = pick_shift(blend.decision_function(np.c_[fast_m, enc]), labels, names)
+    fusion = {
+        "bias": round(float(blend.intercept_[0]) + shift, 4),
+        "fast": round(float(blend.coef_[0][0]), 4),
+        "encoder": round(float(blend.coef_[0][1]), 4),
+    }
+    return fusion, fusion["bias"] + fusion["fast"] * fast_m + fusion["encoder"] * enc
 
 
 def weights(rs) -> np.ndarray:

@@ -139,6 +139,7 @@ import embed_cache  # noqa: E402
 from complaint_scoring import (  # noqa: E402
     REVIEW_WEIGHT,
     SET_WEIGHT,
+    fit_blend,
     objective,
     pick_shift,
     set_scores,
@@ -340,15 +341,7 @@ def train_head(lang: str, fast_val: dict, curve: bool) -> tuple[dict, dict, dict
     fast_by_text = dict(zip(fast_val["texts"], fast_val["margins"], strict=True))
     fast_m = np.array([fast_by_text[r[0]] for r in va])
     # Blend weights on the validation rows (fast margins there are out of sample too).
-    blend = LogisticRegression(C=10.0).fit(np.c_[fast_m, enc_val], yv, sample_weight=weights(va))
-    raw = blend.decision_function(np.c_[fast_m, enc_val])
-    shift = pick_shift(raw, yv, nv)
-    fusion = {
-        "bias": round(float(blend.intercept_[0]) + shift, 4),
-        "fast": round(float(blend.coef_[0][0]), 4),
-        "encoder": round(float(blend.coef_[0][1]), 4),
-    }
-    fused = fusion["bias"] + fusion["fast"] * fast_m + fusion["encoder"] * enc_val
+    fusion, fused = fit_blend(fast_m, enc_val, yv, weights(va), nv)
     print(f"  {lang} blend {fusion}")
     curve_rows = []
     for g in GATES:
