@@ -57,6 +57,7 @@ from core.domain.models import Mention, Status  # noqa: E402
 from core.intake.pipeline import SWITCH_INTERVAL  # noqa: E402
 from storage.factory import open_repository  # noqa: E402
 from storage.mention_search import mention_row  # noqa: E402
+from storage.sqlite_mentions import index_rows  # noqa: E402
 
 DAYS = 30
 POOL = 50_000
@@ -182,14 +183,24 @@ def fill_sqlite(path: Path, n: int, pool: list[dict[str, Any]]) -> float:
             [(rid + k + 1, *r[:8]) for k, r in enumerate(chunk)],
         )
         db.executemany(
-            "INSERT INTO mention_docs(rid, grams, doc) VALUES (?,?,?)",
-            [(rid + k + 1, *r[8:]) for k, r in enumerate(chunk)],
+            "INSERT INTO mention_docs(rid, grams, doc) VALUES (?, '', ?)",
+            [(rid + k + 1, r[9]) for k, r in enumerate(chunk)],
         )
+        # the full-text indexes, as the store writes them (rid, at, search, filter columns,
+        # grams): rows made here, without them, would not be found by a word
+        index_rows(db, [(rid + k + 1, r[2], r[7], *r[3:7], r[8]) for k, r in enumerate(chunk)])
         db.execute("COMMIT")
         rid += len(chunk)
     db.execute("ANALYZE")
-    db.close()
     took = time.perf_counter() - t0
+    # every row is in the word index: the index finds what a scan of the rows finds
+    word = "burger"
+    indexed = db.execute("SELECT count(*) FROM mention_text WHERE mention_text MATCH ?", (word,))
+    scanned = db.execute("SELECT count(*) FROM mentions WHERE instr(search, ?)", (word,))
+    found, want = indexed.fetchone()[0], scanned.fetchone()[0]
+    db.close()
+    if found != want:
+        sys.exit(f"sqlite fill: the index finds {found:,} mentions of {word!r}, the rows {want:,}")
     print(f"   sqlite: {n:,} mentions stored in {took:.0f} s")
     return took
 
