@@ -56,13 +56,13 @@ from storage.sqlite_checkpoints import Checkpointer
 from storage.sqlite_mentions import prepare_mentions, put_mentions, store_ahead
 from storage.sqlite_schema import INDEXES, TABLES, connect
 from storage.sqlite_search import mentions_said_since, plan_search
-from storage.store_lock import StoreLock
+from storage.store_lock import JobLocks, StoreLock
 
 DB_NAME = "buzzwatch.sqlite3"
 CHUNK = 500  # ids per `IN (...)`: well under SQLite's variable limit
 
 
-class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
+class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnceKeys, JobLocks):
     stores_mentions_ahead = True  # see Repository.stores_mentions_ahead
     _param = "?"
 
