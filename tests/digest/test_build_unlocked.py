@@ -8,9 +8,7 @@ process opens, two services on one repository stand for two scheduler threads)."
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +19,11 @@ from core.domain.clock import FakeClock
 from core.domain.repository import Repository
 from core.reports.digest_service import STATE_KEY, DigestService
 from tests.conftest import make_config
-from tests.storage.repository_contract import BACKENDS, NOW, mention, store_alerts
+from tests.digest.conftest import TwoStores
+from tests.digest.holds import WAIT, Hold, in_thread, slow_reader, take_the_storage_lock
+from tests.storage.repository_contract import NOW, mention, store_alerts
 
-WAIT = 10  # seconds: a generous bound, reached only when something waits that should not
 DIGEST = {"time": (NOW - timedelta(minutes=5)).strftime("%H:%M"), "timezone": "UTC"}
-
-
-@pytest.fixture(params=list(BACKENDS))
-def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "postgres":
-        monkeypatch.setenv("BUZZWATCH_DATABASE_URL", request.getfixturevalue("postgres_schema"))
-    return request.param
 
 
 @pytest.fixture
@@ -40,65 +32,14 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def repos(backend: str, tmp_path: Path, clock: FakeClock) -> Iterator[list[Repository]]:
-    """Two stores for two processes: PostgreSQL's share one schema; an embedded store is
-    opened by one process only, so both are the same repository."""
-    first = BACKENDS[backend](tmp_path / "data", clock, False)
-    second = BACKENDS[backend](tmp_path / "data", clock, False) if backend == "postgres" else first
-    first.save_cycle([mention(1, when=NOW - timedelta(hours=2))], [], [], [])
-    yield [first, second]
-    for repo in {id(r): r for r in (first, second)}.values():
-        repo.close()
+def repos(two_stores: TwoStores, clock: FakeClock) -> list[Repository]:
+    stores = two_stores(clock)
+    stores[0].save_cycle([mention(1, when=NOW - timedelta(hours=2))], [], [], [])
+    return stores
 
 
 def service(repo: Repository, clock: FakeClock, tmp_path: Path) -> DigestService:
     return DigestService(make_config(tmp_path, digest=DIGEST), repo, clock, charts=False)
-
-
-class Hold:
-    """Wraps a function: each call says it started, then waits until `release` is set."""
-
-    def __init__(self, wrapped: Callable[..., Any]) -> None:
-        self.wrapped = wrapped
-        self.started = threading.Event()
-        self.release = threading.Event()
-        self.calls = 0
-
-    def __call__(self, *args: Any, **kw: Any) -> Any:
-        self.calls += 1
-        self.started.set()
-        assert self.release.wait(WAIT * 3)
-        return self.wrapped(*args, **kw)
-
-
-def slow_reader(repo: Repository, monkeypatch: pytest.MonkeyPatch) -> Hold:
-    """The digest's read of a week of mentions, started and then held in the middle."""
-    read = repo.iter_mentions
-    hold = Hold(lambda it: it)
-
-    def reads(since: datetime | None) -> Iterable[dict[str, Any]]:
-        records = iter(read(since))
-        first = next(records, None)  # (a page read: the store answered once)
-        yield from hold([] if first is None else [first])
-        yield from records
-
-    monkeypatch.setattr(repo, "iter_mentions", reads)
-    return hold
-
-
-def in_thread(job: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
-    result: list[Any] = []
-    thread = threading.Thread(target=lambda: result.append(job()), daemon=True)
-    thread.start()
-    return thread, result
-
-
-def take_the_storage_lock(repo: Repository) -> Callable[[], bool]:
-    def take() -> bool:
-        with repo.locked():
-            return True
-
-    return take
 
 
 def digests(repo: Repository) -> list[Any]:
