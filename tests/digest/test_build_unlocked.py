@@ -19,9 +19,9 @@ from core.domain.clock import FakeClock
 from core.domain.repository import Repository
 from core.reports.digest_service import STATE_KEY, DigestService
 from tests.conftest import make_config
-from tests.digest.conftest import TwoStores
-from tests.digest.holds import WAIT, Hold, in_thread, slow_reader, take_the_storage_lock
+from tests.holds import WAIT, Hold, in_thread, slow_reader, take_the_storage_lock
 from tests.storage.repository_contract import NOW, mention, store_alerts
+from tests.two_stores import TwoStores
 
 DIGEST = {"time": (NOW - timedelta(minutes=5)).strftime("%H:%M"), "timezone": "UTC"}
 

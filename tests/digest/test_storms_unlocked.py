@@ -13,9 +13,9 @@ from core.domain.clock import FakeClock
 from core.reports.storms import StormWatch
 from tests.conftest import make_config
 from tests.digest import test_storms as storms
-from tests.digest.conftest import TwoStores
-from tests.digest.holds import WAIT, Hold, in_thread
+from tests.holds import WAIT, Hold, in_thread
 from tests.storage.repository_contract import store_alerts
+from tests.two_stores import TwoStores
 
 
 def storm_store(two_stores: TwoStores, clock: FakeClock) -> list:

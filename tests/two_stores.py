@@ -1,4 +1,5 @@
-"""Fixtures for the digest and storm tests that run on every backend with two processes."""
+"""Fixtures for tests that run on every backend with two processes sharing a store (the
+digest, storms, SLA reminders); tests/conftest.py makes them every test's."""
 
 from __future__ import annotations
 
