@@ -252,7 +252,8 @@ class StormChange:
     seen: dict[str, Any]
     state: dict[str, Any]
     items: list[OutboxItem]
-    said: tuple[Any, ...]  # the log line: level, format, args
+    note: str = ""  # logged once stored, at `level`
+    level: int = logging.INFO
 
     def store(self, repo: Repository) -> list[OutboxItem]:
         """Under the storage lock: store it, unless the state changed since it was read (the
@@ -267,7 +268,7 @@ class StormChange:
             repo.set_state(self.key, self.state)
             return []
         repo.add_outbox(self.items, state={self.key: self.state})
-        log.log(*self.said)
+        log.log(self.level, "%s", self.note)
         return self.items
 
 
@@ -360,14 +361,9 @@ class StormWatch:
                 "peak": bw.current.total,
                 "reason": v.reason,
             }
-            note = "storm raised for %s: %d mentions in %s"
-            said: tuple[Any, ...] = (
-                logging.WARNING,
-                note,
-                brand.name,
-                bw.current.total,
-                format_duration(rule.window),
-            )
+            window = format_duration(rule.window)
+            note = f"storm raised for {brand.name}: {bw.current.total} mentions in {window}"
+            level = logging.WARNING
         elif active and not v.storm:
             title, text = self.cleared_text(brand, rule, bw, v, state, now)
             new_state = {
@@ -375,10 +371,10 @@ class StormWatch:
                 "cleared_at": to_iso(now),
                 "last_peak": state.get("peak", 0),
             }
-            said = (logging.INFO, "storm cleared for %s", brand.name)
+            note, level = f"storm cleared for {brand.name}", logging.INFO
         else:
             if active and bw.current.total > int(state.get("peak", 0)):
-                return StormChange(key, state, {**state, "peak": bw.current.total}, [], ())
+                return StormChange(key, state, {**state, "peak": bw.current.total}, [])
             return None
         stamp = to_iso(now) or ""
         msg = {
@@ -388,7 +384,7 @@ class StormWatch:
             "severity": "critical" if v.storm else "low",
         }
         items = [OutboxItem("", dest, "post", dict(msg), stamp) for dest in self.destinations()]
-        return StormChange(key, state, new_state, items, said)
+        return StormChange(key, state, new_state, items, note, level)
 
     # --- message text (plain: each platform escapes it) -------------------------------------
 
