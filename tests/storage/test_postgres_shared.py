@@ -135,7 +135,7 @@ def test_the_storage_lock_is_shared_by_processes(two: list[PostgresRepository]) 
     thread.join()
 
 
-def test_a_job_lock_is_one_processs_and_a_dead_holders_is_taken_over(
+def test_a_job_lock_is_held_by_one_process_and_a_dead_holders_is_taken_over(
     two: list[PostgresRepository], postgres_schema: str
 ) -> None:
     a, b = two
