@@ -45,6 +45,7 @@ from storage.common import (
 )
 from storage.postgres_alerts import PostgresReads
 from storage.postgres_changes import PIPELINE_LOCK, PostgresChanges
+from storage.postgres_jobs import PostgresJobLocks
 from storage.postgres_mentions import (
     period_rows,
     prepare_mentions,
@@ -69,7 +70,7 @@ def dsn_from_env(name: str = DEFAULT_DSN_ENV) -> str:
     return dsn
 
 
-class PostgresRepository(PostgresReads, PostgresChanges, SQLOnceKeys):
+class PostgresRepository(PostgresReads, PostgresChanges, PostgresJobLocks, SQLOnceKeys):
     stores_mentions_ahead = True  # see Repository.stores_mentions_ahead
 
     def __init__(

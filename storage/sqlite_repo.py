@@ -54,15 +54,16 @@ from storage.process_lock import ProcessLock
 from storage.sqlite_alerts import SQLiteReads
 from storage.sqlite_checkpoints import Checkpointer
 from storage.sqlite_mentions import prepare_mentions, put_mentions, store_ahead
+from storage.sqlite_pages import PageReader
 from storage.sqlite_schema import INDEXES, TABLES, connect
 from storage.sqlite_search import mentions_said_since, plan_search
-from storage.store_lock import StoreLock
+from storage.store_lock import JobLocks, StoreLock
 
 DB_NAME = "buzzwatch.sqlite3"
 CHUNK = 500  # ids per `IN (...)`: well under SQLite's variable limit
 
 
-class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnceKeys):
+class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnceKeys, JobLocks):
     stores_mentions_ahead = True  # see Repository.stores_mentions_ahead
     _param = "?"
 
@@ -92,6 +93,7 @@ class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnce
             self._db.execute("PRAGMA wal_autocheckpoint = 0")
             self._db.execute("PRAGMA journal_size_limit = 0")  # its size: what is due
             self._checkpoints = Checkpointer(self.path)
+        self._reader = PageReader(self.path) if self._checkpoints else None  # (sqlite_pages.py)
         self._db.create_function(
             "bw_near", 1, lambda fp: self._is_near(unsigned64(fp)), deterministic=True
         )
@@ -216,14 +218,14 @@ class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnce
 
     def iter_mentions(self, since: datetime | None) -> Iterable[dict[str, Any]]:
         """Records said (published, else fetched: the `at` the queries use) on or after
-        `since`'s UTC day, newest first, read a page at a time (sqlite_search.ITER_ROWS): the storm check and the
-        digest read a week of mentions, which at a busy brand's volume would not fit in
-        memory at once, and the lock is held for one page only (a `status` typed meanwhile
-        is not kept waiting for the whole read)."""
+        `since`'s UTC day, newest first, read a page at a time (sqlite_search.ITER_ROWS): the
+        digest reads a week, which would not fit in memory at once; on a connection of its own
+        (sqlite_pages.py), not under the store's lock: an ack waits for none of it."""
         day = since.astimezone(UTC).date().isoformat() if since else ""
         with self._lock:
             overlay = dict(self._new_mentions)  # read-only: this run's "stored" mentions
-        return mentions_said_since(self._page, day, overlay)
+        read = self._reader.page if self._reader is not None else self._page
+        return mentions_said_since(read, day, overlay)
 
     def _page(self, sql: str, params: tuple[Any, ...]) -> list[tuple[str, int, str]]:
         with self._lock:
@@ -480,8 +482,9 @@ class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnce
         with self._lock:
             if self._db is None:
                 return
-            if self._checkpoints is not None:
-                self._checkpoints.close()
+            for side in (self._reader, self._checkpoints):  # (before the journal mode)
+                if side is not None:
+                    side.close()
             if not self.read_only:
                 # Back to a rollback journal when no one else has the file open: readers
                 # (dry runs, queries) then create no -wal/-shm files next to it.

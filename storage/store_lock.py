@@ -87,3 +87,18 @@ class Urgent:
         """Wait until no change runs (at most `timeout`)."""
         with self._turns:
             self._turns.wait_for(lambda: not self._running, timeout)
+
+
+def local_job_lock(owner: object, name: str) -> threading.Lock:
+    """`owner`'s lock for job `name`, in this process (made the first time it is asked for;
+    dict.setdefault is atomic: two threads asking at once get the same lock)."""
+    locks: dict[str, threading.Lock] = owner.__dict__.setdefault("_job_locks", {})
+    return locks.setdefault(name, threading.Lock())
+
+
+class JobLocks:
+    """Repository.job_lock for a store that one process opens (SQLite, TinyDB): a lock per
+    job name, in this process. It is not the store's lock: holding it blocks no other call."""
+
+    def job_lock(self, name: str) -> threading.Lock:
+        return local_job_lock(self, name)

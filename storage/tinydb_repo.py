@@ -45,6 +45,7 @@ from storage.mention_log import MentionLog, append_jsonl
 from storage.narrow_reads import ScanReads
 from storage.process_lock import ProcessLock
 from storage.seen_log import SeenLog
+from storage.store_lock import JobLocks
 
 log = logging.getLogger("buzzwatch.storage")
 
@@ -96,7 +97,7 @@ def check_records(data: dict[str, Any]) -> None:
                 raise ValueError(f"state/{key} is not a number: {str(doc.get(key))[:20]!r}")
 
 
-class TinyDBRepository(ScanReads, AlertOutboxWrites, OneProcessLeases):
+class TinyDBRepository(ScanReads, AlertOutboxWrites, OneProcessLeases, JobLocks):
     stores_mentions_ahead = False  # see Repository.stores_mentions_ahead
 
     def __init__(

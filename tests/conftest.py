@@ -19,6 +19,7 @@ from core.config import Config, parse_config  # noqa: E402
 from core.domain.clock import FakeClock  # noqa: E402
 from tests.cli_fixture import Cli  # noqa: E402
 from tests.postgres_server import postgres_dsn, postgres_schema  # noqa: E402, F401
+from tests.two_stores import store_backend, two_stores  # noqa: E402, F401
 
 BASE_CONFIG: dict[str, Any] = {
     "timezone": "Asia/Shanghai",

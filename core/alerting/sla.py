@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.alerting.lifecycle import outbox_items
 from core.alerting.routing import route_label
@@ -18,7 +19,7 @@ from core.config import Config, RouteConfig
 from core.delivery.hold import queued_posts
 from core.domain.clock import Clock
 from core.domain.durations import format_duration
-from core.domain.models import Alert, OutboxItem, Status, from_iso, to_iso
+from core.domain.models import Alert, OutboxItem, SlaView, Status, from_iso, to_iso
 from core.domain.repository import Repository
 
 log = logging.getLogger("buzzwatch.sla")
@@ -31,6 +32,14 @@ class SlaReport:
     woken: int = 0
 
 
+def step_due(alert: Alert | SlaView, route: RouteConfig, now: datetime) -> bool:
+    """Whether the alert's next SLA step (a reminder, then each escalation) is due now."""
+    if route.respond_within is None or alert.escalations >= 1 + route.max_escalations:
+        return False
+    start = from_iso(alert.sla_from or alert.created_at) or now
+    return now >= start + route.respond_within * (alert.escalations + 1)
+
+
 class SlaWatcher:
     def __init__(self, config: Config, repo: Repository, clock: Clock) -> None:
         self.repo = repo
@@ -38,12 +47,10 @@ class SlaWatcher:
         self.routes = {route_label(r, i): r for i, r in enumerate(config.routes)}
 
     def check(self) -> SlaReport:
-        # Under the storage lock (shared by the processes of one database): an alert found
-        # due is reminded or escalated once, not once per process.
-        with self.repo.locked():
-            return self._check()
-
-    def _check(self) -> SlaReport:
+        """Remind, escalate and wake what is due. No storage lock held over the check
+        (issue 16: an ack waited for it): each step re-checks, in change_alert (which holds
+        the alert's row, or the store's lock, for that one change), that the alert is still
+        due; so of processes that all found it due, one reminds or escalates it, once."""
         report = SlaReport()
         now = self.clock.now()
         stamp = to_iso(now) or ""
@@ -57,20 +64,16 @@ class SlaWatcher:
             route = self.routes.get(alert.route)
             if route is None or route.respond_within is None:
                 continue
-            steps = 1 + route.max_escalations
-            if alert.escalations >= steps:
-                continue
-            start = from_iso(alert.sla_from or alert.created_at) or now
-            due = start + route.respond_within * (alert.escalations + 1)
-            if now >= due:
+            if step_due(alert, route, now):
                 self._step(alert.id, route, report)
         return report
 
     def _wake(self, alert_id: str, report: SlaReport) -> None:
         def change(a: Alert) -> bool:
-            if a.status != Status.SNOOZED:
-                return False
             now = self.clock.now()
+            ends = from_iso(a.snoozed_until)
+            if a.status != Status.SNOOZED or (ends is not None and ends > now):
+                return False  # woken (and snoozed again?) by another process meanwhile
             a.status = Status.ACKED.value if a.acked_by else Status.OPEN.value
             a.snoozed_until = ""
             a.sla_from = to_iso(now) or ""
@@ -96,8 +99,8 @@ class SlaWatcher:
         target = format_duration(route.respond_within)
 
         def change(a: Alert) -> str:
-            if a.status != Status.OPEN:
-                return ""
+            if a.status != Status.OPEN or not step_due(a, route, now):
+                return ""  # (acked, or stepped by another process, meanwhile)
             a.escalations += 1
             if a.escalations == 1:
                 a.record(

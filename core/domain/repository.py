@@ -22,7 +22,15 @@ class Repository(Protocol):
     stores_mentions_ahead: bool
 
     def locked(self) -> AbstractContextManager[Any]:
-        """The storage lock (re-entrant), for read-modify-writes over several calls."""
+        """The storage lock (re-entrant), for read-modify-writes over several calls. Every
+        change (an ack) waits for it: hold it for short writes, never for a long read."""
+
+    def job_lock(self, name: str) -> AbstractContextManager[Any]:
+        """A lock of its own for a long job of which one runs at a time (`name`: the daily
+        digest's build), in this process and in every other one sharing the store; a
+        holder that dies lets go of it. Not the storage lock: holding it blocks no other
+        call, so acks go on while the job reads. The job re-checks, under locked(), that
+        its result is still wanted before it writes it."""
 
     # --- mentions ---
     def unseen(self, ids: Iterable[str]) -> list[str]:

@@ -8,7 +8,6 @@ or neither: a restart, a late wake-up or a second scheduler thread sends it once
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -74,7 +73,6 @@ class DigestService:
         self.charts = charts
         self.tz = config.digest_tz
         self.at = parse_hhmm(config.digest.time)
-        self._lock = threading.Lock()
 
     # --- what a digest says -----------------------------------------------------------------
 
@@ -197,16 +195,25 @@ class DigestService:
     def run_due(self) -> date | None:
         """Queue the daily digest if it is due and not yet sent; the date queued, or None.
 
-        Called by the scheduler at the digest time and at start-up (the catch-up). Under
-        the storage lock too: processes sharing a database queue it once."""
-        with self._lock, self.repo.locked():
+        Called by the scheduler at the digest time and at start-up (the catch-up). Built
+        under the digest's job lock only, not the storage lock (issue 16: a week of mentions
+        read on a big store kept every ack waiting seconds): one thread of all the processes
+        sharing the store builds it while the others wait there, not at the storage lock. The
+        storage lock is held for the check-and-queue alone: if the digest of that day was
+        queued meanwhile (by a process not waiting at the job lock), this one is dropped."""
+        with self.repo.job_lock(STATE_KEY):
             now = self.clock.now()
             day = self.due(now)
             if day is None:
                 return None
             messages = self.build(daily_period(day, self.at, self.tz))
-            mark = {"sent_for": day.isoformat(), "queued_at": to_iso(now)}
-            self.repo.add_outbox(self.items(messages), state={STATE_KEY: mark})
+            with self.repo.locked():
+                sent = self.sent_for()
+                if sent is not None and sent >= day:
+                    log.info("digest for %s was queued meanwhile: this one is dropped", day)
+                    return None
+                mark = {"sent_for": day.isoformat(), "queued_at": to_iso(now)}
+                self.repo.add_outbox(self.items(messages), state={STATE_KEY: mark})
             log.info(
                 "digest for %s queued: %d message(s) to %s",
                 day,

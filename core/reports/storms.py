@@ -243,6 +243,35 @@ def count_windows(
     return out
 
 
+@dataclass
+class StormChange:
+    """What one check would store for a brand: its new state and the messages (none: a new
+    peak), worked out from the state it read (`seen`)."""
+
+    key: str
+    seen: dict[str, Any]
+    state: dict[str, Any]
+    items: list[OutboxItem]
+    note: str = ""  # logged once stored, at `level`
+    level: int = logging.INFO
+
+    def store(self, repo: Repository) -> list[OutboxItem]:
+        """Under the storage lock: store it, unless the state changed since it was read (the
+        storm raised, cleared or its peak moved by another process meanwhile): then drop it;
+        the next check starts from the new state."""
+        if (repo.get_state(self.key) or {}) != self.seen:
+            log.info(
+                "%s changed meanwhile (another process): this check's change dropped", self.key
+            )
+            return []
+        if not self.items:
+            repo.set_state(self.key, self.state)
+            return []
+        repo.add_outbox(self.items, state={self.key: self.state})
+        log.log(self.level, "%s", self.note)
+        return self.items
+
+
 class StormWatch:
     def __init__(self, config: Config, repo: Repository, clock: Clock) -> None:
         self.config = config
@@ -282,12 +311,18 @@ class StormWatch:
             # Counted by the store from narrow columns; the records themselves are read only
             # when a storm is raised (issue 15: parsing a week of mentions every minute).
             windows = {name: self.count(name, rule, now, threshold) for name, rule in rules.items()}
+            # Each brand's change is worked out (its records read, its message written) with
+            # no lock held (issue 16: an ack waited for it); the storage lock (shared by the
+            # processes of one database) is held only to re-read the state and store the
+            # change: a storm is raised or cleared once, by whichever process stores it first.
+            changes = [
+                self._one(b, rules[b.name], windows[b.name], now) for b in self.config.brands
+            ]
             queued: list[OutboxItem] = []
-            # Under the storage lock (shared by the processes of one database): a storm is
-            # raised or cleared once, by whichever process sees it first.
             with self.repo.locked():
-                for brand in self.config.brands:
-                    queued += self._one(brand, rules[brand.name], windows[brand.name], now)
+                for change in changes:
+                    if change is not None:
+                        queued += change.store(self.repo)
             return queued
 
     def count(
@@ -312,7 +347,7 @@ class StormWatch:
 
     def _one(
         self, brand: BrandConfig, rule: StormRule, bw: BrandWindows, now: datetime
-    ) -> list[OutboxItem]:
+    ) -> StormChange | None:
         key = f"storm:{brand.name}"
         state = self.repo.get_state(key) or {}
         active = bool(state.get("active"))
@@ -326,12 +361,9 @@ class StormWatch:
                 "peak": bw.current.total,
                 "reason": v.reason,
             }
-            log.warning(
-                "storm raised for %s: %d mentions in %s",
-                brand.name,
-                bw.current.total,
-                format_duration(rule.window),
-            )
+            window = format_duration(rule.window)
+            note = f"storm raised for {brand.name}: {bw.current.total} mentions in {window}"
+            level = logging.WARNING
         elif active and not v.storm:
             title, text = self.cleared_text(brand, rule, bw, v, state, now)
             new_state = {
@@ -339,11 +371,11 @@ class StormWatch:
                 "cleared_at": to_iso(now),
                 "last_peak": state.get("peak", 0),
             }
-            log.info("storm cleared for %s", brand.name)
+            note, level = f"storm cleared for {brand.name}", logging.INFO
         else:
             if active and bw.current.total > int(state.get("peak", 0)):
-                self.repo.set_state(key, {**state, "peak": bw.current.total})
-            return []
+                return StormChange(key, state, {**state, "peak": bw.current.total}, [])
+            return None
         stamp = to_iso(now) or ""
         msg = {
             "kind": "text",
@@ -352,8 +384,7 @@ class StormWatch:
             "severity": "critical" if v.storm else "low",
         }
         items = [OutboxItem("", dest, "post", dict(msg), stamp) for dest in self.destinations()]
-        self.repo.add_outbox(items, state={key: new_state})
-        return items
+        return StormChange(key, state, new_state, items, note, level)
 
     # --- message text (plain: each platform escapes it) -------------------------------------
 

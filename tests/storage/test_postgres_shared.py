@@ -24,6 +24,7 @@ from core.intake.polling import Poller
 from core.reports.digest_service import DigestService
 from core.reports.storms import StormWatch
 from sources.base import PollResult
+from storage.postgres_jobs import JOB_LOCKS
 from storage.postgres_repo import PostgresRepository
 from tests.conftest import make_config
 from tests.digest import test_storms as storms
@@ -134,6 +135,38 @@ def test_the_storage_lock_is_shared_by_processes(two: list[PostgresRepository]) 
     thread.join()
 
 
+def test_a_job_lock_is_held_by_one_process_and_a_dead_holders_is_taken_over(
+    two: list[PostgresRepository], postgres_schema: str
+) -> None:
+    a, b = two
+    inside, got = threading.Event(), threading.Event()
+
+    def hold_a() -> None:
+        with contextlib.suppress(Exception), a.job_lock("digest"):
+            inside.set()
+            threading.Event().wait(30)  # until its session is killed (the process dies)
+
+    def take_b() -> None:
+        with b.job_lock("digest"):
+            got.set()
+
+    holder = threading.Thread(target=hold_a, daemon=True)
+    holder.start()
+    assert inside.wait(30)
+    waiter = threading.Thread(target=take_b, daemon=True)
+    waiter.start()
+    assert not got.wait(0.5)  # b waits while a holds it
+    with psycopg.connect(postgres_schema, autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND classid = %s AND granted",
+            (JOB_LOCKS,),
+        ).fetchall()
+    assert killed == [(True,)]
+    assert got.wait(30)  # a's connection gone, its lock with it: b takes the job over
+    waiter.join(30)
+
+
 def test_alert_ids_are_unique_across_processes(two: list[PostgresRepository]) -> None:
     ids: list[list[str]] = [[], []]
 
@@ -216,11 +249,11 @@ def test_an_sla_reminder_goes_out_once_when_two_processes_find_it_due(
     [aid] = a.next_alert_ids(1)
     a.save_cycle([], [], [new_alert(aid, mention(1), "all", ["team"], NOW)], [])
     clock.advance(timedelta(minutes=16))
-    # Both read the due alert before either changes it (without the shared lock they
-    # would both act on it: a reminder and an escalation).
+    # Both read the due alert before either changes it (unless each change re-checked
+    # that the alert is still due, they would both act on it: a reminder and an escalation).
     barrier = threading.Barrier(2, timeout=1)
     for repo in two:
-        meet_after(repo, "active_alerts", barrier, monkeypatch)
+        meet_after(repo, "sla_candidates", barrier, monkeypatch)
     run_both(*(SlaWatcher(config, r, clock).check for r in two))
     alert = a.get_alert(aid)
     assert alert is not None and alert.escalations == 1
