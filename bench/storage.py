@@ -35,12 +35,10 @@ import io
 import os
 import random
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -49,10 +47,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import yaml  # noqa: E402
 
 import sources.kinds  # noqa: F401, E402  (every source kind's config section)
 from bench.corpus import make_mentions  # noqa: E402
+from bench.running_bot import bot_config, rss_line, running_bot  # noqa: E402
 from core.alerting.lifecycle import AlertService, new_alert  # noqa: E402
 from core.alerting.routing import Router  # noqa: E402
 from core.commands.context import Actor  # noqa: E402
@@ -180,127 +178,13 @@ def cli_mentions(config_path: Path, cached: bool) -> tuple[float, float, float, 
     return wall, float(imported), float(ran), int(hwm) // 1024
 
 
-# The running bot, its clock moved to the bench's END (the stored mentions' last day), so the
-# storm check, the digest and the TinyDB warm-up see the stored weeks whatever day the bench
-# runs on; its jobs' first runs are moved back to the real clock APScheduler goes by.
-RUN_BOT = """
-import dataclasses, runpy, sys
-from datetime import UTC, datetime
-import app.buzzwatch, app.jobs
-offset = datetime.fromisoformat(sys.argv[1]) - datetime.now(UTC)
-class BenchClock:
-    def now(self):
-        return datetime.now(UTC) + offset
-app.buzzwatch.SystemClock = BenchClock
-add = app.jobs.Scheduler.add
-def real_time_add(self, job):
-    if isinstance(job.when, app.jobs.Every) and job.when.first_run is not None:
-        when = dataclasses.replace(job.when, first_run=job.when.first_run - offset)
-        job = dataclasses.replace(job, when=when)
-    add(self, job)
-app.jobs.Scheduler.add = real_time_add
-sys.argv = ['bot.py', '--config', sys.argv[2]]
-runpy.run_path('bot.py', run_name='__main__')
-"""
-
-
-def _proc_mb(pid: int) -> dict[str, int]:
-    wanted = ("VmRSS", "VmHWM", "RssAnon", "RssFile")
-    out = {}
-    with open(f"/proc/{pid}/status", encoding="ascii") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in wanted:
-                out[key] = int(value.split()[0]) // 1024
-    return out
-
-
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def running_bot(config_path: Path) -> dict[str, float]:
-    """`python bot.py` on the store: when it says it is running, when a `status` typed then
-    is answered, and its memory once it has settled (the first poll of the sample feeds
-    stored, start-up work done: no CPU used for 2 s). Then Ctrl-C."""
-    t0 = time.perf_counter()
-    bot = subprocess.Popen(
-        [sys.executable, "-c", RUN_BOT, END.isoformat(), str(config_path)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    seen: dict[str, float] = {}
-    log: list[str] = []
-
-    def watch(stream: io.TextIOBase, marks: dict[str, str]) -> None:
-        for line in stream:
-            log.append(line)
-            for mark, key in marks.items():
-                if mark in line and key not in seen:
-                    seen[key] = time.perf_counter() - t0
-
-    threading.Thread(target=watch, args=(bot.stdout, {"not resolved": "status"})).start()
-    threading.Thread(target=watch, args=(bot.stderr, {"running:": "running"})).start()
-    try:
-        deadline = time.monotonic() + 600
-        while "running" not in seen:
-            if bot.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the bot did not start:\n" + "".join(log[-20:]))
-            time.sleep(0.02)
-        assert bot.stdin is not None
-        bot.stdin.write("status\n")
-        bot.stdin.flush()
-        typed = time.perf_counter() - t0
-        cpu = _cpu_seconds(bot.pid)
-        while True:
-            time.sleep(2)
-            now = _cpu_seconds(bot.pid)
-            if (now - cpu < 0.05 and "status" in seen) or time.monotonic() > deadline:
-                break
-            cpu = now
-        memory = _proc_mb(bot.pid)
-    finally:
-        bot.send_signal(signal.SIGINT)
-        bot.wait(120)
-    return {
-        "running": seen["running"],
-        "status": seen.get("status", float("nan")) - typed,
-        "settled": time.perf_counter() - t0,
-        "cpu": cpu,
-        **memory,
-    }
-
-
-def bot_config(backend: str, folder: Path) -> Path:
-    raw = yaml.safe_load((ROOT / "examples" / "config.yaml").read_text("utf-8"))
-    raw.update(data_dir=str(folder), storage={"backend": backend})
-    config_path = folder / "bench-config.yaml"
-    config_path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    return config_path
-
-
-def rss_line(backend: str, n_mentions: int, bot: dict[str, float]) -> str:
-    return (
-        f"   running bot, {n_mentions:>9,} mentions stored: RSS after start "
-        f"{bot['VmRSS']:5,} MB (< 300; {bot['RssAnon']:,} MB anonymous, {bot['RssFile']:,} MB "
-        f"file pages), peak {bot['VmHWM']:5,} MB; `status` typed at start answered in "
-        f"{bot['status']:5.2f} s; running after {bot['running']:4.1f} s, settled after "
-        f"{bot['settled']:5.1f} s"
-    )
-
-
 def rss_only(backend: str, n_mentions: int) -> str:
     """The running bot's figure on a store of n_mentions (and alerts a tenth of that)."""
     with tempfile.TemporaryDirectory(prefix=f"bench-rss-{backend}-") as tmp:
         folder = Path(tmp)
         if n_mentions:
             build(backend, folder, n_mentions, n_mentions // 10)
-        return rss_line(backend, n_mentions, running_bot(bot_config(backend, folder)))
+        return rss_line(backend, n_mentions, running_bot(bot_config(backend, folder), END))
 
 
 def poll_cycle(config: Config, repo, clock: FakeClock) -> tuple[float, float, int]:
@@ -419,7 +303,7 @@ def measure(
 
         config_path = bot_config(backend, folder)
         cli = [cli_mentions(config_path, cached) for cached in (False, True, False, True)]
-        bot = running_bot(config_path)  # (last: it stores the sample feeds' mentions)
+        bot = running_bot(config_path, END)  # (last: it stores the sample feeds' mentions)
 
     print(
         f"{backend}: {n_mentions:,} mentions over {DAYS} days, {n_alerts:,} alerts "
