@@ -17,6 +17,7 @@ import csv
 import html
 import json
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -75,6 +76,8 @@ class ImportReport:
     alerts: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
     duplicates: list[tuple[int, str]] = field(default_factory=list)
+    stopped: bool = False  # stopped (Ctrl-C, SIGTERM) before the end of the file
+    last_line: int = 0  # the line (CSV: the row's first line) read last
 
     def summary(self) -> str:
         skipped = f"{len(self.duplicates)} duplicate(s) skipped, " if self.duplicates else ""
@@ -99,6 +102,12 @@ class ImportReport:
                 lines.append(f"  line {line}: {reason}")
             if len(self.duplicates) > SHOWN_REJECTS:
                 lines.append(f"  … and {len(self.duplicates) - SHOWN_REJECTS} more")
+        if self.stopped:
+            lines.append(
+                f"stopped after line {self.last_line}: the rows up to it are all "
+                "there; run the same import again for the rest (rows already stored are "
+                "skipped as seen before)"
+            )
         return "\n".join(lines)
 
 
@@ -319,9 +328,12 @@ def import_file(
     process: Callable[[str, list[Mention]], Any],
     clock: Clock,
     progress: bool = True,
+    stop: threading.Event | None = None,
 ) -> ImportReport:
     """Read `path`, hand accepted mentions to `process(source, batch)` BATCH at a time.
-    `source` None: each row's own `source` (as export writes it), else DEFAULT_SOURCE."""
+    `source` None: each row's own `source` (as export writes it), else DEFAULT_SOURCE.
+    Once `stop` is set (Ctrl-C, SIGTERM), the rows read so far are handed over and the
+    rest of the file is left: the report says where it stopped."""
     report = ImportReport()
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".ndjson", ".csv"):
@@ -367,7 +379,11 @@ def import_file(
         rows = _csv_rows(stream) if suffix == ".csv" else _jsonl_rows(stream)
         position = 0
         for number, data in rows:
+            if stop is not None and stop.is_set():
+                report.stopped = True
+                break
             report.rows += 1
+            report.last_line = number
             try:
                 mention = read(data)
                 given = data.get("id") if isinstance(data, dict) else None

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import functools
+import signal
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from app.buzzwatch import Buzzwatch
 from app.replies import say
+from app.signals import StopRequest, install_stop_signals
 
 
 def cmd_import(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
@@ -24,12 +26,23 @@ def cmd_import(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
             what = "not a regular file"
         print(f"error: {path}: {what}", file=sys.stderr)
         return 2
+    # Ctrl-C or SIGTERM ends the import after the batch in flight (not with a traceback in
+    # the middle of it): what was read is stored, the report says where it stopped.
+    stop = StopRequest()
+    restore = install_stop_signals(stop)
     try:
         process = functools.partial(app.pipeline.process, alert=args.alert)
-        report = import_file(path, args.source, process, app.clock, progress=not args.no_progress)
+        report = import_file(
+            path, args.source, process, app.clock, progress=not args.no_progress, stop=stop
+        )
     except (ValueError, UnicodeDecodeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    app.deliver_now()
+    finally:
+        restore()
+    if not stop.is_set():
+        app.deliver_now()
     say(report.summary(), out)
+    if report.stopped:
+        return 128 + (stop.signum or signal.SIGINT)  # 130, 143: not all of the file is in
     return 0 if report.accepted or not report.rows else 1
