@@ -101,31 +101,42 @@ class AnalysisWorkers:
         self._idle: threading.Timer | None = None  # stops the workers after IDLE_STOP_S
         self.idle_stop_s = IDLE_STOP_S
         self._chunk_s: float | None = None  # what a chunk takes here lately, in seconds
+        self._closed = False  # close() was called: no pool is started again
 
     def takes(self, matched: int) -> bool:
         """Whether a batch of this many brand-matched mentions is shared with the workers."""
-        return self.workers > 0 and matched >= OFFLOAD_FROM
+        return self.workers > 0 and matched >= OFFLOAD_FROM and not self._closed
 
     def start(self, wait: bool = False) -> ProcessPoolExecutor:
         """The pool, started if it is not (in the background); with `wait`, once a worker
         is up."""
+        pool = self._started()
+        if pool is None:
+            raise RuntimeError("the analysis workers were closed")
+        if wait:
+            for f in self._up:
+                f.result()
+        return pool
+
+    def _started(self) -> ProcessPoolExecutor | None:
+        """The pool, started if it is not; None once close() was called."""
         with self._lock:
-            if self._pool is None:
+            if self._pool is None and not self._closed:
                 config = analysis_sections(self.analyzer.config)
                 self._pool = worker_pool(self.workers, _worker_init, (config,))
                 self._up = [self._pool.submit(os.getpid) for _ in range(self.workers)]
-            pool, up = self._pool, self._up
-        if wait:
-            for f in up:
-                f.result()
-        return pool
+            return self._pool
 
     def pids(self) -> list[int]:
         """The process ids of the workers that have started."""
         return [f.result() for f in self._up if f.done() and not f.exception()]
 
     def close(self) -> None:
-        """Stop the workers (a later big batch starts them again)."""
+        """Stop the workers, for good: a batch in flight, or one that comes later (a poll
+        thread the shutdown has not stopped yet), is analysed in this process. (A batch that
+        started the pool again after close() left a worker for IDLE_STOP_S.)"""
+        with self._lock:
+            self._closed = True
         self._wake()
         self._discard(self._pool)
 
@@ -138,7 +149,7 @@ class AnalysisWorkers:
     def _rest(self, pool: ProcessPoolExecutor) -> None:
         """After a big batch: the workers stop unless another comes within idle_stop_s."""
         with self._lock:
-            if pool is not self._pool:
+            if pool is not self._pool or self._closed:
                 return
             self._idle = threading.Timer(self.idle_stop_s, self._discard, (pool,))
             self._idle.daemon = True
@@ -157,16 +168,17 @@ class AnalysisWorkers:
         store and route them while the workers analyse the next ones)."""
         inputs = [self.analyzer.inputs(m) for m in mentions]
         self._wake()
-        pool = self.start()
+        pool = self._started()
         try:
-            if any(f.done() for f in self._up):
+            if pool is not None and any(f.done() for f in self._up):
                 self._share(pool, mentions, inputs, analysed)
-            else:  # the workers' start does not hold a batch up: all here, chunk by chunk
-                for lo in range(0, len(mentions), CHUNK):
+            else:  # the workers' start does not hold a batch up (nor does a close()): all
+                for lo in range(0, len(mentions), CHUNK):  # here, chunk by chunk
                     self._here(mentions, inputs, lo, lo + CHUNK)
                     analysed(mentions[lo : lo + CHUNK])
         finally:
-            self._rest(pool)
+            if pool is not None:
+                self._rest(pool)
 
     def _share(
         self,
