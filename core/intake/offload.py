@@ -72,10 +72,16 @@ def _analyse(chunk: list[Inputs]) -> list[Findings]:
     return [_analyzer.findings(inputs, encode=False) for inputs in chunk]
 
 
+# The sections of the configuration analysis reads (rules.analyze.Analyzer): all a worker is
+# sent. The others are left at their defaults: what a section added later holds, or a URL
+# with a password in it (rsshub.base_url: https://user:pass@...), stays in the bot's process.
+ANALYSIS_SECTIONS = frozenset({"brands", "kols", "rules", "analysis"})
+
+
 def analysis_sections(config: Config) -> Config:
-    """The configuration without what analysis does not read (sources, destinations, chat
-    settings: their tokens stay in the bot's process)."""
-    unread = ("sources", "destinations", "routes", "slack", "dingtalk", "inbound")
+    """The configuration with only what analysis reads (sources, destinations, chat
+    settings, URLs: what may name or hold a secret stays in the bot's process)."""
+    unread = set(Config.model_fields) - ANALYSIS_SECTIONS
     return config.model_copy(update={k: Config.model_fields[k].get_default() for k in unread})
 
 

@@ -97,3 +97,28 @@ def test_hostile_text_is_analysed_in_a_worker_as_here(tmp_path: Path) -> None:
         same([list(f) for f in got], [list(f) for f in expected])
     finally:
         workers.close()
+
+
+def test_a_worker_is_sent_only_what_analysis_reads(tmp_path: Path) -> None:
+    config = make_config(
+        tmp_path,
+        analysis={"engine": "fast", "workers": 1},
+        rsshub={"base_url": "https://ops:hunter2@rsshub.internal.example"},
+        fetch={"user_agent": "secret-agent hunter2", "allow_hosts": ["10.0.0.0/8"]},
+        health={"failures": 5, "to": ["console"]},
+        service={"port": 9000},
+    )
+    sent = offload.analysis_sections(config)
+    assert "hunter2" not in sent.model_dump_json()  # was sent: rsshub, fetch
+    assert sent.data_dir != config.data_dir and sent.service.port is None
+    # What analysis reads is all there, and analyses as the full config does.
+    assert (sent.brands, sent.kols, sent.rules, sent.analysis) == (
+        config.brands,
+        config.kols,
+        config.rules,
+        config.analysis,
+    )
+    m = Mention(id="m1", source="s", title="", text="Acme 食物中毒 food poisoning", url="")
+    m.brands = ["Acme"]
+    full, part = Analyzer(config), Analyzer(sent)
+    assert part.findings(part.inputs(m), encode=False) == full.findings(full.inputs(m))
