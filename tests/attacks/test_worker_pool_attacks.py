@@ -4,6 +4,8 @@ store is the one in-process analysis makes."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,3 +124,33 @@ def test_a_worker_is_sent_only_what_analysis_reads(tmp_path: Path) -> None:
     m.brands = ["Acme"]
     full, part = Analyzer(config), Analyzer(sent)
     assert part.findings(part.inputs(m), encode=False) == full.findings(full.inputs(m))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGSTOP])
+def test_a_worker_killed_or_stopped_mid_batch_loses_nothing(
+    rigs: tuple[Rig, Rig], signum: int
+) -> None:
+    here, there = rigs
+    workers = there.pipeline.workers
+    [pid] = workers.pids()
+    workers._chunk_s = 0.2  # (a stopped worker is given up on after PATIENCE chunks' time)
+    analyse = workers.analyse
+
+    def hit_after_the_first_chunk(mentions: list[Mention], analysed: Any) -> None:
+        def first_then_hit(chunk: list[Mention]) -> None:
+            analysed(chunk)
+            if chunk is not None and mentions and chunk[0] is mentions[0]:
+                os.kill(pid, signum)
+
+        analyse(mentions, first_then_hit)
+
+    workers.analyse = hit_after_the_first_chunk  # type: ignore[method-assign]
+    size = OFFLOAD_FROM + 4 * CHUNK
+    try:
+        assert there.run(batches(size, size)) == here.run(batches(size, size))
+    finally:
+        if signum == signal.SIGSTOP:
+            os.kill(pid, signal.SIGCONT)
+    same(here.stored(), there.stored())
+    a = there.stored()
+    assert len(a["mentions"]) == len(set(a["order"])) == size  # each once
