@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 # Only what every command needs is imported here; each command imports the rest when it
@@ -64,6 +65,7 @@ def main(
             from app.cli.classify import cmd_classify
 
             return cmd_classify(config, args, out)
+        refuse_data_dir_file(config.data_dir)  # every command below opens the store
         if args.command == "export":
             from app.cli.export import cmd_export
 
@@ -123,6 +125,17 @@ def main(
         return storage_failed(err)
     finally:
         app.close()
+
+
+def refuse_data_dir_file(data_dir: Path) -> None:
+    """A data_dir that is a file (a typo, a store file named as the folder): the bot said
+    "data: File exists", and read-only commands found no store there and answered "No
+    mentions", as for a bot that never ran."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise StorageError(
+            f"data_dir {data_dir} is a file, not a folder: point data_dir at the folder that "
+            "holds the store (it is made if missing)"
+        )
 
 
 def storage_failed(err: Exception) -> int:
