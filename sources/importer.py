@@ -329,12 +329,14 @@ def import_file(
     clock: Clock,
     progress: bool = True,
     stop: threading.Event | None = None,
+    report: ImportReport | None = None,
 ) -> ImportReport:
     """Read `path`, hand accepted mentions to `process(source, batch)` BATCH at a time.
     `source` None: each row's own `source` (as export writes it), else DEFAULT_SOURCE.
     Once `stop` is set (Ctrl-C, SIGTERM), the rows read so far are handed over and the
-    rest of the file is left: the report says where it stopped."""
-    report = ImportReport()
+    rest of the file is left: the report says where it stopped. `report`: the one to fill
+    (the caller's: it still says how far the import got if storing fails)."""
+    report = report if report is not None else ImportReport()
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".ndjson", ".csv"):
         raise ValueError(f"{path}: give a .jsonl or .csv file")

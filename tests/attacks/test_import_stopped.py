@@ -80,3 +80,31 @@ def test_an_import_stopped_half_way_says_so_and_a_second_run_finishes_it(
     assert second.returncode == 0, second.stderr
     assert f"{total} seen before" in second.stdout and "stopped" not in second.stdout
     assert _stored(tmp_path) == (ROWS, ROWS, ROWS)
+
+
+def test_an_import_on_a_full_disk_says_how_far_it_got_and_a_second_run_finishes_it(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, rows = _setup(tmp_path)
+    process = Pipeline.process
+    calls = []
+
+    def full_at_the_second_batch(self: Pipeline, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        return process(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "process", full_at_the_second_batch)
+    first = cli("--config", str(config), "import", str(rows), "--no-progress")
+    assert first.returncode == 3 and "Traceback" not in first.stderr
+    assert "database or disk is full" in first.stderr
+    # Was the error alone: nothing said what was in, or that running it again is safe.
+    assert f"import stopped at line {2 * BATCH}: {BATCH} mention(s) stored" in first.stderr
+    assert "run the same import again" in first.stderr
+    assert _stored(tmp_path) == (BATCH, BATCH, BATCH)
+
+    monkeypatch.setattr(Pipeline, "process", process)
+    second = cli("--config", str(config), "import", str(rows), "--no-progress")
+    assert second.returncode == 0, second.stderr
+    assert _stored(tmp_path) == (ROWS, ROWS, ROWS)
