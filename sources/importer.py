@@ -31,7 +31,7 @@ from tqdm import tqdm
 from core.domain.clock import Clock
 from core.domain.durations import format_duration
 from core.domain.models import EARLIEST_PUBLISHED, FUTURE_SLACK, IMPORT_SOURCE, Mention
-from core.intake.mention_schema import METRIC_KEYS, RejectedInput, parse_record
+from core.intake.mention_schema import METRIC_KEYS, InboundMention, RejectedInput, parse_record
 from rules.text import one_line, strip_invisible
 
 BATCH = 500
@@ -57,6 +57,10 @@ DERIVED = frozenset(
     }
 )
 EXPORT_ONLY = DERIVED | {"when"}
+# The columns a CSV file may have: the inbound schema's, its metrics, and export's.
+CSV_COLUMNS = (
+    frozenset(InboundMention.model_fields) - {"metrics"} | METRIC_KEYS | EXPORT_ONLY | {"source"}
+)
 _WHEN = TypeAdapter(datetime)
 # A source name as the config allows it.
 SOURCE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
@@ -156,8 +160,10 @@ def _jsonl_rows(stream: TextIO) -> Iterator[tuple[int, Any]]:
             continue
         try:
             yield number, json.loads(line)
-        except ValueError as err:
+        except json.JSONDecodeError as err:
             yield number, RejectedInput([f"not valid JSON: {err}"])
+        except ValueError:  # int('9' * 5000): the message was advice for a Python programmer
+            yield number, RejectedInput(["not valid JSON: a number over 4,300 digits long"])
         except RecursionError:
             yield number, RejectedInput(["not valid JSON: nested too deeply"])
 
@@ -210,6 +216,16 @@ def _csv_rows(stream: TextIO) -> Iterator[tuple[int, Any]]:
     if lines.too_long:
         raise ValueError(f"line 1: the header is not valid CSV: {TOO_LONG}")
     bad_header = any(_NOT_UTF8.search(name) for name in header)
+    unknown = [n for n in header if n and n not in CSV_COLUMNS and not _NOT_UTF8.search(n)]
+    if unknown:
+        # Every row would be refused for them, each with the list of them (a header of 10^5
+        # columns: 10^5 rejections of 300 characters that named the first few).
+        shown = ", ".join(_shown(n)[:40] for n in unknown[:10])
+        more = f" … ({len(unknown)} in all)" if len(unknown) > 10 else ""
+        raise ValueError(
+            f"line 1: the header has column(s) Buzzwatch does not read: {shown}{more}; "
+            f"it reads {', '.join(sorted(CSV_COLUMNS - DERIVED))} (and what export writes)"
+        )
     while True:
         lines.taken.clear()
         try:
