@@ -16,7 +16,8 @@ for another process. The pool (``analysis.workers`` processes; 0: none) is start
 first big batch, in the background: until a worker is up, big batches are analysed here
 too; it stops after IDLE_STOP_S without a big batch (its memory back). A worker that dies
 takes no more work: what it had is analysed here (nothing is lost), a warning is logged,
-and the next big batch starts a new pool. The default engine never uses it: its encoder,
+and the next big batch starts a new pool (after GIVE_UP_AFTER pools in a row died
+before a worker analysed a chunk, none: big batches are then analysed here). The default engine never uses it: its encoder,
 budgeted per poll cycle, runs in this process.
 
 A worker is sent the Inputs of its chunk (capped text, language, brands, author, metrics)
@@ -56,6 +57,9 @@ IDLE_STOP_S = 600.0
 # each chunk into its own shorter slices), so a batch's rows go in the same transactions as
 # when it is analysed here.
 CHUNK = 50
+# Worker pools that died in a row, none with a chunk analysed (an out-of-memory killer that
+# takes each new worker as it loads its models): then no more are started.
+GIVE_UP_AFTER = 3
 
 _analyzer: Analyzer | None = None  # a worker process's own
 
@@ -108,10 +112,16 @@ class AnalysisWorkers:
         self.idle_stop_s = IDLE_STOP_S
         self._chunk_s: float | None = None  # what a chunk takes here lately, in seconds
         self._closed = False  # close() was called: no pool is started again
+        self._deaths = 0  # pools that died in a row, none with a chunk analysed
 
     def takes(self, matched: int) -> bool:
         """Whether a batch of this many brand-matched mentions is shared with the workers."""
-        return self.workers > 0 and matched >= OFFLOAD_FROM and not self._closed
+        return (
+            self.workers > 0
+            and matched >= OFFLOAD_FROM
+            and not self._closed
+            and self._deaths < GIVE_UP_AFTER
+        )
 
     def start(self, wait: bool = False) -> ProcessPoolExecutor:
         """The pool, started if it is not (in the background); with `wait`, once a worker
@@ -245,10 +255,20 @@ class AnalysisWorkers:
             return
         for m, f in zip(mentions[lo:hi], found, strict=True):
             f.apply(m)
+        self._deaths = 0
 
     def _broken(self, pool: ProcessPoolExecutor) -> None:
         if pool is self._pool:
-            log.warning("an analysis worker process died; its mentions are analysed here")
+            self._deaths += 1
+            if self._deaths < GIVE_UP_AFTER:
+                log.warning("an analysis worker process died; its mentions are analysed here")
+            else:
+                log.warning(
+                    "analysis worker processes died %d times in a row (out of memory?): big "
+                    "batches are analysed in this process from now on (analysis.workers: 0 "
+                    "says so for good)",
+                    self._deaths,
+                )
         self._discard(pool)
 
     def _here(self, mentions: list[Mention], inputs: list[Inputs], lo: int, hi: int) -> None:

@@ -4,6 +4,7 @@ store is the one in-process analysis makes."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -154,3 +155,26 @@ def test_a_worker_killed_or_stopped_mid_batch_loses_nothing(
     same(here.stored(), there.stored())
     a = there.stored()
     assert len(a["mentions"]) == len(set(a["order"])) == size  # each once
+
+
+def test_workers_that_keep_dying_are_given_up_on(
+    rigs: tuple[Rig, Rig], caplog: pytest.LogCaptureFixture
+) -> None:
+    here, there = rigs
+    workers = there.pipeline.workers
+    size = OFFLOAD_FROM + CHUNK
+    expected = here.run(batches(5 * size, size))
+    made = []
+    with caplog.at_level(logging.WARNING, logger="buzzwatch.pipeline"):
+        for n, batch in enumerate(batches(5 * size, size)):
+            if n < offload.GIVE_UP_AFTER:  # each new worker is killed (an OOM killer's way)
+                [pid] = workers.start(wait=True) and workers.pids()
+                os.kill(pid, signal.SIGKILL)
+                assert _gone([pid])
+            made += there.run([batch])
+    assert made == expected  # nothing lost on the way
+    same(here.stored(), there.stored())
+    # Was: a new worker spawned (and its models loaded) for every other big batch, for ever.
+    assert workers._pool is None and not workers.takes(size)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert sum("in a row" in w for w in warnings) == 1
