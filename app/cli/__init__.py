@@ -4,6 +4,7 @@ needs and runs it; one module per subcommand. `python bot.py --help` lists them.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -135,6 +136,11 @@ def refuse_data_dir_file(data_dir: Path) -> None:
         raise StorageError(
             f"data_dir {data_dir} is a file, not a folder: point data_dir at the folder that "
             "holds the store (it is made if missing)"
+        )
+    if data_dir.is_symlink() and not data_dir.exists():  # (exists() is False for a loop)
+        raise StorageError(
+            f"data_dir {data_dir} is a symbolic link to nothing ({os.readlink(data_dir)}): "
+            "make the folder it points to, or point data_dir at the folder itself"
         )
 
 

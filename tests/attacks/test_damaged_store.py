@@ -78,3 +78,16 @@ def test_a_damaged_store_file_is_one_clear_error(
     assert len(errors) == 1 and str(store) in errors[0]
     assert "Traceback" not in run.stderr
     assert store.read_bytes() == before  # nothing written over it
+
+
+@pytest.mark.parametrize("target", ["loop", "missing/folder"])
+@pytest.mark.parametrize("command", [["--once"], ["mentions", "acme"]])
+def test_a_data_dir_link_to_nothing_is_said_to_be_one(
+    tmp_path: Path, cli: Cli, target: str, command: list[str]
+) -> None:
+    data_dir = tmp_path / "loop"
+    data_dir.symlink_to(tmp_path / target)  # "loop": a link to itself
+    run = cli("--config", str(_config(tmp_path, data_dir)), *command)
+    # Was "File exists" (--once), or "No mentions of acme" as if the store were empty.
+    assert run.returncode == 2 and run.stdout == ""
+    assert f"data_dir {data_dir} is a symbolic link to nothing" in run.stderr
