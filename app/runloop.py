@@ -127,6 +127,13 @@ class FirstCycle:
         self._then()
 
 
+def stop_work(app: Buzzwatch) -> None:
+    """On a stop signal: fetches in flight are cut off, and a batch being analysed is left at
+    its next chunk (processed again on the next start); what was stored stays."""
+    app.fetcher.stop()
+    app.pipeline.stop()
+
+
 def run_forever(app: Buzzwatch) -> int:
     scheduler = Scheduler(app.config.fetch.workers, app.config.tz)
     sys.setswitchinterval(SWITCH_INTERVAL)  # chat threads next to a busy pipeline
@@ -149,7 +156,7 @@ def run_forever(app: Buzzwatch) -> int:
     stop = StopRequest()
     # A signal also cuts the fetches in flight: a slow or hanging source does not hold up
     # the shutdown until its fetch deadline.
-    install_stop_signals(stop, then=app.fetcher.stop)
+    install_stop_signals(stop, then=lambda: stop_work(app))
     from listeners import start_listeners
 
     app.deliverer.start(DELIVER_EVERY_SECONDS)  # before anything can kick it

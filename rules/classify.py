@@ -49,9 +49,38 @@ def _mention_from_line(line: str, n: int) -> Mention:
         title=strip_markup(title or ""),
         text=strip_markup(text or ""),
         author=str(data.get("author", "") or ""),
-        lang=str(data.get("lang", "") or ""),
-        metrics={str(k): int(v) for k, v in metrics.items() if isinstance(v, int | float)},
+        lang=_lang(data.get("lang")),
+        metrics={str(k): _count(k, v) for k, v in metrics.items() if isinstance(v, int | float)},
     )
+
+
+# A language code as given (en, zh, zh-Hans): it is echoed in the result.
+_LANG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,3}")
+
+
+def _lang(value: object) -> str:
+    """The line's `lang`, if it gives one: "\ud800" in it ended classify with a traceback
+    when its result was printed."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not _LANG.fullmatch(value):
+        raise ValueError("'lang' must be a language code like en or zh")
+    return value
+
+
+# What a metric may be: the inbound schema's range (core.intake.mention_schema).
+MAX_METRIC = 10**12
+
+
+def _count(key: object, value: float) -> int:
+    """A metric as a count: 1e999 (read as infinity) raised OverflowError, a traceback."""
+    if not 0 <= value < MAX_METRIC:
+        raise ValueError(f"metrics.{_shown(key)} must be a number from 0 to 10^12")
+    return int(value)
+
+
+def _shown(key: object) -> str:
+    return str(key).encode("unicode_escape").decode("ascii")[:40]
 
 
 def _not_json(name: str) -> Any:

@@ -17,6 +17,7 @@ import csv
 import html
 import json
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from tqdm import tqdm
 from core.domain.clock import Clock
 from core.domain.durations import format_duration
 from core.domain.models import EARLIEST_PUBLISHED, FUTURE_SLACK, IMPORT_SOURCE, Mention
-from core.intake.mention_schema import METRIC_KEYS, RejectedInput, parse_record
+from core.intake.mention_schema import METRIC_KEYS, InboundMention, RejectedInput, parse_record
 from rules.text import one_line, strip_invisible
 
 BATCH = 500
@@ -56,6 +57,10 @@ DERIVED = frozenset(
     }
 )
 EXPORT_ONLY = DERIVED | {"when"}
+# The columns a CSV file may have: the inbound schema's, its metrics, and export's.
+CSV_COLUMNS = (
+    frozenset(InboundMention.model_fields) - {"metrics"} | METRIC_KEYS | EXPORT_ONLY | {"source"}
+)
 _WHEN = TypeAdapter(datetime)
 # A source name as the config allows it.
 SOURCE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
@@ -75,6 +80,8 @@ class ImportReport:
     alerts: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
     duplicates: list[tuple[int, str]] = field(default_factory=list)
+    stopped: bool = False  # stopped (Ctrl-C, SIGTERM) before the end of the file
+    last_line: int = 0  # the line (CSV: the row's first line) read last
 
     def summary(self) -> str:
         skipped = f"{len(self.duplicates)} duplicate(s) skipped, " if self.duplicates else ""
@@ -99,6 +106,12 @@ class ImportReport:
                 lines.append(f"  line {line}: {reason}")
             if len(self.duplicates) > SHOWN_REJECTS:
                 lines.append(f"  … and {len(self.duplicates) - SHOWN_REJECTS} more")
+        if self.stopped:
+            lines.append(
+                f"stopped after line {self.last_line}: the rows up to it are all "
+                "there; run the same import again for the rest (rows already stored are "
+                "skipped as seen before)"
+            )
         return "\n".join(lines)
 
 
@@ -147,8 +160,10 @@ def _jsonl_rows(stream: TextIO) -> Iterator[tuple[int, Any]]:
             continue
         try:
             yield number, json.loads(line)
-        except ValueError as err:
+        except json.JSONDecodeError as err:
             yield number, RejectedInput([f"not valid JSON: {err}"])
+        except ValueError:  # int('9' * 5000): the message was advice for a Python programmer
+            yield number, RejectedInput(["not valid JSON: a number over 4,300 digits long"])
         except RecursionError:
             yield number, RejectedInput(["not valid JSON: nested too deeply"])
 
@@ -201,6 +216,16 @@ def _csv_rows(stream: TextIO) -> Iterator[tuple[int, Any]]:
     if lines.too_long:
         raise ValueError(f"line 1: the header is not valid CSV: {TOO_LONG}")
     bad_header = any(_NOT_UTF8.search(name) for name in header)
+    unknown = [n for n in header if n and n not in CSV_COLUMNS and not _NOT_UTF8.search(n)]
+    if unknown:
+        # Every row would be refused for them, each with the list of them (a header of 10^5
+        # columns: 10^5 rejections of 300 characters that named the first few).
+        shown = ", ".join(_shown(n)[:40] for n in unknown[:10])
+        more = f" … ({len(unknown)} in all)" if len(unknown) > 10 else ""
+        raise ValueError(
+            f"line 1: the header has column(s) Buzzwatch does not read: {shown}{more}; "
+            f"it reads {', '.join(sorted(CSV_COLUMNS - DERIVED))} (and what export writes)"
+        )
     while True:
         lines.taken.clear()
         try:
@@ -319,10 +344,15 @@ def import_file(
     process: Callable[[str, list[Mention]], Any],
     clock: Clock,
     progress: bool = True,
+    stop: threading.Event | None = None,
+    report: ImportReport | None = None,
 ) -> ImportReport:
     """Read `path`, hand accepted mentions to `process(source, batch)` BATCH at a time.
-    `source` None: each row's own `source` (as export writes it), else DEFAULT_SOURCE."""
-    report = ImportReport()
+    `source` None: each row's own `source` (as export writes it), else DEFAULT_SOURCE.
+    Once `stop` is set (Ctrl-C, SIGTERM), the rows read so far are handed over and the
+    rest of the file is left: the report says where it stopped. `report`: the one to fill
+    (the caller's: it still says how far the import got if storing fails)."""
+    report = report if report is not None else ImportReport()
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".ndjson", ".csv"):
         raise ValueError(f"{path}: give a .jsonl or .csv file")
@@ -367,7 +397,11 @@ def import_file(
         rows = _csv_rows(stream) if suffix == ".csv" else _jsonl_rows(stream)
         position = 0
         for number, data in rows:
+            if stop is not None and stop.is_set():
+                report.stopped = True
+                break
             report.rows += 1
+            report.last_line = number
             try:
                 mention = read(data)
                 given = data.get("id") if isinstance(data, dict) else None

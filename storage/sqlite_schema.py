@@ -176,15 +176,21 @@ MIGRATIONS: list[Callable[[bool], Sequence[Step]]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def migrate(db: sqlite3.Connection, path: Path, read_only: bool) -> None:
-    """Bring the store at `path` (open as `db`) to SCHEMA_VERSION; a read-only one that
-    needs it is refused."""
-    version = db.execute("PRAGMA user_version").fetchone()[0]
+def refuse_newer(db: sqlite3.Connection, path: Path) -> int:
+    """The store's schema version, or a StorageError if a newer Buzzwatch wrote it."""
+    version: int = db.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise StorageError(
             f"{path} was written by a newer Buzzwatch (schema {version}, this one "
             f"knows {SCHEMA_VERSION}): upgrade Buzzwatch"
         )
+    return version
+
+
+def migrate(db: sqlite3.Connection, path: Path, read_only: bool) -> None:
+    """Bring the store at `path` (open as `db`) to SCHEMA_VERSION; a read-only one that
+    needs it is refused."""
+    version = refuse_newer(db, path)
     if version == SCHEMA_VERSION:
         return
     if read_only and path.exists():
@@ -232,6 +238,9 @@ def connect(path: Path, read_only: bool) -> sqlite3.Connection:
             db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         else:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.DatabaseError as err:
+        raise StorageError(f"could not open {path}: {err}") from err
+    try:
         db.execute("PRAGMA busy_timeout = 10000")
         db.execute("PRAGMA temp_store = MEMORY")
         # A 16 MB page cache and no memory map: both count in the bot's RSS (a 256 MB map
@@ -241,11 +250,17 @@ def connect(path: Path, read_only: bool) -> sqlite3.Connection:
         db.execute("PRAGMA mmap_size = 0")
         db.execute(f"PRAGMA cache_size = -{16 << 10}")
         if not read_only:
+            # Before the first write (the journal mode is stored in the file): a newer
+            # Buzzwatch's store, or a damaged one, is left as it was found.
+            refuse_newer(db, path)
             db.execute("PRAGMA journal_mode = WAL")
             # Each commit reaches the disk before the call returns, as the JSON store's
             # fsync did: an outbox item is stored before its message is sent.
             db.execute("PRAGMA synchronous = FULL")
         migrate(db, path, read_only)
-    except sqlite3.DatabaseError as err:
-        raise StorageError(f"could not open {path}: {err}") from err
+    except BaseException as err:
+        db.close()  # (an open handle on a file the user is told to restore or move)
+        if isinstance(err, sqlite3.DatabaseError):
+            raise StorageError(f"could not open {path}: {err}") from err
+        raise
     return db

@@ -4,9 +4,11 @@ needs and runs it; one module per subcommand. `python bot.py --help` lists them.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 # Only what every command needs is imported here; each command imports the rest when it
@@ -64,6 +66,7 @@ def main(
             from app.cli.classify import cmd_classify
 
             return cmd_classify(config, args, out)
+        refuse_data_dir_file(config.data_dir)  # every command below opens the store
         if args.command == "export":
             from app.cli.export import cmd_export
 
@@ -123,6 +126,22 @@ def main(
         return storage_failed(err)
     finally:
         app.close()
+
+
+def refuse_data_dir_file(data_dir: Path) -> None:
+    """A data_dir that is a file (a typo, a store file named as the folder): the bot said
+    "data: File exists", and read-only commands found no store there and answered "No
+    mentions", as for a bot that never ran."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise StorageError(
+            f"data_dir {data_dir} is a file, not a folder: point data_dir at the folder that "
+            "holds the store (it is made if missing)"
+        )
+    if data_dir.is_symlink() and not data_dir.exists():  # (exists() is False for a loop)
+        raise StorageError(
+            f"data_dir {data_dir} is a symbolic link to nothing ({os.readlink(data_dir)}): "
+            "make the folder it points to, or point data_dir at the folder itself"
+        )
 
 
 def storage_failed(err: Exception) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable
 from datetime import timedelta
@@ -12,17 +13,26 @@ from core.domain import durations
 from core.domain.durations import DurationTooLong, format_duration, parse_duration
 from core.domain.models import IMPORT_SOURCE, Flag
 from core.domain.query import MAX_LIMIT, SENTIMENTS, SINCE_RANGE, MentionQuery
+from rules.text import strip_invisible
 
 MAX_COMMAND_CHARS = 500
 QUERY_KEYS = frozenset({"since", "sentiment", "flag", "brand", "source", "limit", "page", "offset"})
+# A lone surrogate: what a chat's JSON ("\\ud800" escaped) or a command line's bytes that are not
+# UTF-8 decode to; no store can take it (SQLite's driver refused the search with a traceback).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def tokenize(text: str) -> list[str]:
     """A command line's words. Every kind of whitespace separates them alike: a newline (a
     chat message typed on two lines), a tab, the ideographic space of Chinese input (U+3000),
     the no-break space some chat apps send; shlex alone splits on ASCII space, tab and
-    newline only, and `since:7d` after a U+3000 was searched for as a word."""
+    newline only, and `since:7d` after a U+3000 was searched for as a word.
+
+    Characters nobody sees are dropped (controls, NUL included, which cut SQLite's full-text
+    query short; zero-width and bidi marks: `limit` U+200B `:5` is `limit:5`), and a lone
+    surrogate reads as U+FFFD."""
     text = "".join(" " if c.isspace() else c for c in text)
+    text = _SURROGATE.sub("\ufffd", strip_invisible(text))
     try:
         words = shlex.split(text)
     except ValueError:  # an unbalanced quote: fall back to plain words

@@ -121,8 +121,14 @@ def load_config(cli_path: str | os.PathLike[str] | None = None) -> tuple[Config,
         raise ConfigError(f"{path}: config file not found") from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot read config: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {err.start + 1} is not): save it as UTF-8"
+        ) from None
     try:
         data = yaml.safe_load(text)
+    except RecursionError:  # thousands of nested [ or {: no config is written so
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -10,13 +10,15 @@ never see it close).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor, process
 from typing import Any
 
 ORPHAN_CHECK_S = 1.0  # how often a worker checks that the bot that started it is there
@@ -27,12 +29,45 @@ def worker_pool(
 ) -> ProcessPoolExecutor:
     """A pool of `workers` processes started as above; `initializer(*initargs)` then runs in
     each (it must be a module-level function, and its arguments picklable)."""
-    return ProcessPoolExecutor(
+    return _Pool(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_worker_start,
         initargs=(os.getpid(), initializer, initargs),
     )
+
+
+class _Pool(ProcessPoolExecutor):
+    """Python 3.11's pool, with 3.12's fix for a worker that dies while a task it had not
+    started was cancelled (the analysis pool cancels the chunks this process takes back):
+    3.11's manager thread raised InvalidStateError marking that task failed, a traceback in
+    the log, and left the rest undone (the other workers not stopped, the queues not closed;
+    a wait on a running task ran to its timeout)."""
+
+    def _start_executor_manager_thread(self) -> None:
+        super()._start_executor_manager_thread()
+        manager = getattr(self, "_executor_manager_thread", None)
+        if sys.version_info < (3, 12) and type(manager) is process._ExecutorManagerThread:
+            manager.__class__ = _Manager  # (set before any worker can have died: just started)
+
+
+class _Manager(process._ExecutorManagerThread):
+    def terminate_broken(self, cause: Any) -> None:
+        for item in list(self.pending_work_items.values()):
+            item.future.set_exception = _unless_done(item.future)  # type: ignore[method-assign,assignment]
+        super().terminate_broken(cause)
+
+
+def _unless_done(future: Future[Any]) -> Callable[[BaseException | None], None]:
+    """future.set_exception, a no-op on a future that is done or cancelled (as 3.12 has it:
+    checking first would race with a cancel)."""
+    set_exception = future.set_exception
+
+    def set_unless_done(exception: BaseException | None) -> None:
+        with contextlib.suppress(InvalidStateError):
+            set_exception(exception)
+
+    return set_unless_done
 
 
 def _worker_start(

@@ -16,7 +16,8 @@ for another process. The pool (``analysis.workers`` processes; 0: none) is start
 first big batch, in the background: until a worker is up, big batches are analysed here
 too; it stops after IDLE_STOP_S without a big batch (its memory back). A worker that dies
 takes no more work: what it had is analysed here (nothing is lost), a warning is logged,
-and the next big batch starts a new pool. The default engine never uses it: its encoder,
+and the next big batch starts a new pool (after GIVE_UP_AFTER pools in a row died
+before a worker analysed a chunk, none: big batches are then analysed here). The default engine never uses it: its encoder,
 budgeted per poll cycle, runs in this process.
 
 A worker is sent the Inputs of its chunk (capped text, language, brands, author, metrics)
@@ -56,6 +57,9 @@ IDLE_STOP_S = 600.0
 # each chunk into its own shorter slices), so a batch's rows go in the same transactions as
 # when it is analysed here.
 CHUNK = 50
+# Worker pools that died in a row, none with a chunk analysed (an out-of-memory killer that
+# takes each new worker as it loads its models): then no more are started.
+GIVE_UP_AFTER = 3
 
 _analyzer: Analyzer | None = None  # a worker process's own
 
@@ -72,10 +76,16 @@ def _analyse(chunk: list[Inputs]) -> list[Findings]:
     return [_analyzer.findings(inputs, encode=False) for inputs in chunk]
 
 
+# The sections of the configuration analysis reads (rules.analyze.Analyzer): all a worker is
+# sent. The others are left at their defaults: what a section added later holds, or a URL
+# with a password in it (rsshub.base_url: https://user:pass@...), stays in the bot's process.
+ANALYSIS_SECTIONS = frozenset({"brands", "kols", "rules", "analysis"})
+
+
 def analysis_sections(config: Config) -> Config:
-    """The configuration without what analysis does not read (sources, destinations, chat
-    settings: their tokens stay in the bot's process)."""
-    unread = ("sources", "destinations", "routes", "slack", "dingtalk", "inbound")
+    """The configuration with only what analysis reads (sources, destinations, chat
+    settings, URLs: what may name or hold a secret stays in the bot's process)."""
+    unread = set(Config.model_fields) - ANALYSIS_SECTIONS
     return config.model_copy(update={k: Config.model_fields[k].get_default() for k in unread})
 
 
@@ -101,31 +111,48 @@ class AnalysisWorkers:
         self._idle: threading.Timer | None = None  # stops the workers after IDLE_STOP_S
         self.idle_stop_s = IDLE_STOP_S
         self._chunk_s: float | None = None  # what a chunk takes here lately, in seconds
+        self._closed = False  # close() was called: no pool is started again
+        self._deaths = 0  # pools that died in a row, none with a chunk analysed
 
     def takes(self, matched: int) -> bool:
         """Whether a batch of this many brand-matched mentions is shared with the workers."""
-        return self.workers > 0 and matched >= OFFLOAD_FROM
+        return (
+            self.workers > 0
+            and matched >= OFFLOAD_FROM
+            and not self._closed
+            and self._deaths < GIVE_UP_AFTER
+        )
 
     def start(self, wait: bool = False) -> ProcessPoolExecutor:
         """The pool, started if it is not (in the background); with `wait`, once a worker
         is up."""
+        pool = self._started()
+        if pool is None:
+            raise RuntimeError("the analysis workers were closed")
+        if wait:
+            for f in self._up:
+                f.result()
+        return pool
+
+    def _started(self) -> ProcessPoolExecutor | None:
+        """The pool, started if it is not; None once close() was called."""
         with self._lock:
-            if self._pool is None:
+            if self._pool is None and not self._closed:
                 config = analysis_sections(self.analyzer.config)
                 self._pool = worker_pool(self.workers, _worker_init, (config,))
                 self._up = [self._pool.submit(os.getpid) for _ in range(self.workers)]
-            pool, up = self._pool, self._up
-        if wait:
-            for f in up:
-                f.result()
-        return pool
+            return self._pool
 
     def pids(self) -> list[int]:
         """The process ids of the workers that have started."""
         return [f.result() for f in self._up if f.done() and not f.exception()]
 
     def close(self) -> None:
-        """Stop the workers (a later big batch starts them again)."""
+        """Stop the workers, for good: a batch in flight, or one that comes later (a poll
+        thread the shutdown has not stopped yet), is analysed in this process. (A batch that
+        started the pool again after close() left a worker for IDLE_STOP_S.)"""
+        with self._lock:
+            self._closed = True
         self._wake()
         self._discard(self._pool)
 
@@ -138,7 +165,7 @@ class AnalysisWorkers:
     def _rest(self, pool: ProcessPoolExecutor) -> None:
         """After a big batch: the workers stop unless another comes within idle_stop_s."""
         with self._lock:
-            if pool is not self._pool:
+            if pool is not self._pool or self._closed:
                 return
             self._idle = threading.Timer(self.idle_stop_s, self._discard, (pool,))
             self._idle.daemon = True
@@ -157,16 +184,17 @@ class AnalysisWorkers:
         store and route them while the workers analyse the next ones)."""
         inputs = [self.analyzer.inputs(m) for m in mentions]
         self._wake()
-        pool = self.start()
+        pool = self._started()
         try:
-            if any(f.done() for f in self._up):
+            if pool is not None and any(f.done() for f in self._up):
                 self._share(pool, mentions, inputs, analysed)
-            else:  # the workers' start does not hold a batch up: all here, chunk by chunk
-                for lo in range(0, len(mentions), CHUNK):
+            else:  # the workers' start does not hold a batch up (nor does a close()): all
+                for lo in range(0, len(mentions), CHUNK):  # here, chunk by chunk
                     self._here(mentions, inputs, lo, lo + CHUNK)
                     analysed(mentions[lo : lo + CHUNK])
         finally:
-            self._rest(pool)
+            if pool is not None:
+                self._rest(pool)
 
     def _share(
         self,
@@ -227,10 +255,20 @@ class AnalysisWorkers:
             return
         for m, f in zip(mentions[lo:hi], found, strict=True):
             f.apply(m)
+        self._deaths = 0
 
     def _broken(self, pool: ProcessPoolExecutor) -> None:
         if pool is self._pool:
-            log.warning("an analysis worker process died; its mentions are analysed here")
+            self._deaths += 1
+            if self._deaths < GIVE_UP_AFTER:
+                log.warning("an analysis worker process died; its mentions are analysed here")
+            else:
+                log.warning(
+                    "analysis worker processes died %d times in a row (out of memory?): big "
+                    "batches are analysed in this process from now on (analysis.workers: 0 "
+                    "says so for good)",
+                    self._deaths,
+                )
         self._discard(pool)
 
     def _here(self, mentions: list[Mention], inputs: list[Inputs], lo: int, hi: int) -> None:

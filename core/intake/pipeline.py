@@ -39,6 +39,13 @@ BATCH_MENTIONS = 4000
 SWITCH_INTERVAL = 0.0005
 
 
+class PipelineStopped(Exception):
+    """Buzzwatch is shutting down: a batch was left between two of its chunks. None of it was
+    marked seen (the seen ids go with the alerts): the next start processes it again."""
+
+    deferred = True  # the poller does not count this as the source failing
+
+
 @dataclass
 class CycleResult:
     source: str
@@ -78,6 +85,13 @@ class Pipeline:
         self._waiting: deque[_Call] = deque()
         self._waiting_lock = threading.Lock()
         self.workers = AnalysisWorkers(analyzer)
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Shutting down (Ctrl-C, SIGTERM): a batch being analysed is left at its next chunk
+        (a first poll of many feeds took seconds to finish), and later ones at their first.
+        Safe from any thread."""
+        self._stopping.set()
 
     def close(self) -> None:
         """Stop the analysis worker processes, if any were started."""
@@ -152,8 +166,9 @@ class Pipeline:
             try:
                 self._process(calls)
             except Exception as err:
-                if len(calls) == 1:
-                    calls[0].error = err
+                if len(calls) == 1 or isinstance(err, PipelineStopped):
+                    for call in calls:
+                        call.error = err
                     return
                 # None of the batch was marked seen (its seen ids go with its alerts, in one
                 # transaction; mentions stored before are stored again, replaced by id):
@@ -202,6 +217,8 @@ class Pipeline:
         routes = RoutingAhead(self.maker, self.repo, alert, self.clock.now())
 
         def analysed(mentions: list[Mention]) -> None:
+            if self._stopping.is_set():
+                raise PipelineStopped("stopped before its mentions were all analysed")
             if ahead:
                 self.repo.save_cycle(mentions, [], [], [])
             routes.add(mentions)
