@@ -13,8 +13,9 @@ real `python bot.py` processes sharing the database.
 
 Prints: items seen against items served, brand mentions stored and counted on alerts,
 the new stories' alerts posted and posted twice (only the killed process's send in flight
-may be), when the killed process's leases ran out and its sources were polled by the
-others against the poll interval, and digests sent.
+may be: one copy before the kill, one after), when the killed process's leases ran out
+and how long after each of its sources' next poll was due another process polled it
+(against the poll interval), and digests sent.
 
 --query-mentions N first fills a PostgreSQL store with N mentions and an SQLite store with
 --sqlite-mentions (default N) and prints, side by side, the `mentions` query's p50/p95 and
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -97,6 +99,7 @@ def main() -> int:
     ap.add_argument("--query-mentions", type=int, default=0, help="see above (0: no query phase)")
     ap.add_argument("--sqlite-mentions", type=int, help="SQLite's, next to it (default: the same)")
     ap.add_argument("--keep", type=Path, help="keep the built SQLite store here, reuse it later")
+    ap.add_argument("--logs", type=Path, help="copy the processes' logs into this folder")
     args = ap.parse_args()
     if args.query_mentions:
         from bench.scale_query import run
@@ -180,15 +183,31 @@ def main() -> int:
             wait_for("a third of the new items", lambda: one(conn, "SELECT count(*) FROM seen") >= third, args.timeout)  # fmt: skip
             victim = procs[0]
             mine = f"%:{victim.pid}:%"
-            held = one(conn, "SELECT count(*) FROM source_leases WHERE owner LIKE %s", mine)
-            last = conn.execute(
-                "SELECT max(until) FROM source_leases WHERE owner LIKE %s", (mine,)
-            ).fetchone()[0]
-            expires = (datetime.fromisoformat(last) - datetime.now(UTC)).total_seconds()
+            leases: dict[str, str] = dict(
+                conn.execute("SELECT name, until FROM source_leases WHERE owner LIKE %s", (mine,))
+            )
             victim.send_signal(signal.SIGKILL)
             victim.wait()
-            print(f"SIGKILL to pid {victim.pid} while it held {held} source lease(s)")
-            takeover = wait_for("the takeover", lambda: one(conn, "SELECT count(*) FROM source_leases WHERE owner LIKE %s", mine) == 0, args.timeout)  # fmt: skip
+            killed, sent_before = time.monotonic(), len(chat.received)
+            # when each of its leases ends: when that source's next poll was due
+            due_in: dict[str, float] = {
+                name: (datetime.fromisoformat(until) - datetime.now(UTC)).total_seconds()
+                for name, until in leases.items()
+            }
+            print(f"SIGKILL to pid {victim.pid} while it held {len(leases)} source lease(s)")
+            taken: dict[str, float] = {}  # seconds after the kill another process claimed it
+
+            def taken_over() -> bool:
+                rows = conn.execute(
+                    "SELECT name FROM source_leases WHERE name = ANY(%s) AND owner NOT LIKE %s",
+                    (sorted(set(leases) - set(taken)), mine),
+                )
+                for (name,) in rows:
+                    taken[name] = time.monotonic() - killed
+                return len(taken) == len(leases)
+
+            takeover = wait_for("the takeover", taken_over, args.timeout, every=0.2)
+            late = sorted(taken[name] - due_in[name] for name in leases)
             wait_for("every item", lambda: one(conn, "SELECT count(*) FROM seen") >= served, args.timeout)  # fmt: skip
             wait_for("an empty outbox", lambda: one(conn, "SELECT count(*) FROM outbox") == 0, args.timeout)  # fmt: skip
             seen = one(conn, "SELECT count(*) FROM seen")
@@ -214,15 +233,32 @@ def main() -> int:
                 except subprocess.TimeoutExpired:
                     p.kill()
             cluster.stop()
+            logs = "".join(f.read_text(errors="replace") for f in LOGS if f.exists())
+            if args.logs:
+                args.logs.mkdir(parents=True, exist_ok=True)
+                for f in LOGS:
+                    if f.exists():
+                        shutil.copy(f, args.logs / f.name)
+        missed = logs.count("was missed by")  # APScheduler: a job that ran later than its grace
+        skipped = logs.count("maximum number of running instances")
         posts: Counter[str] = Counter()
+        before: set[str] = set()  # posted before the kill
         digests = 0
-        for body in chat.received:
-            if body.get("kind") == "text":  # (no storms, no failing sources here)
+        for n, msg in enumerate(chat.received):
+            ids: list[str] = []
+            if msg.get("kind") == "text":  # (no storms, no failing sources here)
                 digests += 1
-            elif body.get("action") == "post" and body.get("kind") == "alert":
-                posts[body["alert"]["id"]] += 1
-            elif body.get("action") == "post" and body.get("kind") == "batch":
-                posts.update(body.get("alert_ids", []))
+            elif msg.get("action") == "post" and msg.get("kind") == "alert":
+                ids = [msg["alert"]["id"]]
+            elif msg.get("action") == "post" and msg.get("kind") == "batch":
+                ids = list(msg.get("alert_ids", []))
+            posts.update(ids)
+            if n < sent_before:
+                before.update(ids)
+        twice = [a for a, n in posts.items() if n > 1]
+        # The killed process's send in flight: sent before the kill, its record lost with the
+        # process, sent again by another once the claim ran out (one copy each side of it).
+        in_flight = [a for a in twice if a in before and posts[a] == 2]
     print(f"items seen / served:                {seen} / {served}")
     print(
         f"brand items / stored / on alerts:   {brand_items} / {stored} / {counted} ({len(alerts)} alerts)"
@@ -233,13 +269,17 @@ def main() -> int:
     )
     print(
         f"alerts posted / posted twice:       {sum(1 for a in alerts if posts[a])} of "
-        f"{len(alerts)} / {sum(1 for n in posts.values() if n > 1)}; dead letters {dead}"
+        f"{len(alerts)} / {len(twice)} ({len(in_flight)} of them the killed process's send in "
+        f"flight: one copy before the kill, one after); dead letters {dead}"
     )
     print(
-        f"killed process's leases ran out after {max(0.0, expires):.1f} s, its sources were "
-        f"all polled by the others after {takeover:.1f} s (poll interval {args.every} s)"
+        f"killed process's leases ran out after {max(0.0, max(due_in.values())):.1f} s; each of its "
+        f"sources was polled by another process {late[0]:.1f}-{late[-1]:.1f} s after its next "
+        f"poll was due (median {late[len(late) // 2]:.1f} s), all by {takeover:.1f} s after "
+        f"the kill (poll interval {args.every} s)"
     )
     print(f"digest messages sent:               {digests}")
+    print(f"scheduled runs missed / skipped:    {missed} / {skipped} (in the processes' logs)")
     print(f"first cycle (every feed, cold):     {cycle:.1f} s with {args.processes} processes")
     return 0
 
