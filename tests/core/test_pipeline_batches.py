@@ -177,3 +177,20 @@ def test_a_first_polls_backlog_waits_for_no_encoder_when_it_has_a_budget(
         assert (result.new, result.matched, len(result.alerts)) == (2, 2, 2)  # brands all the same
     finally:
         rig.repo.close()
+
+
+def test_a_poll_with_nothing_new_does_not_wait_for_a_busy_batch(rig: Rig) -> None:
+    """An unchanged feed (no entries) gets its empty result at once, while another source's
+    batch is being processed: it has nothing to share that batch with."""
+    out: dict[str, Any] = {}
+    rig.hold.clear()
+    busy = rig.in_thread("a", [mention("a", 1)], out)
+    assert rig.inside.wait(10)
+    t0 = time.monotonic()
+    result = rig.pipeline.process("quiet", [])
+    assert time.monotonic() - t0 < 5  # (the batch is held for up to 10 s)
+    assert (result.source, result.fetched, result.new, result.alerts) == ("quiet", 0, 0, [])
+    assert "a" not in out  # the other batch is still held
+    rig.hold.set()
+    busy.join(10)
+    assert out["a"].new == 1
