@@ -247,7 +247,9 @@ def register_polls(
                 outcome.retry_at + timedelta(seconds=1),
                 poll_and_deliver,
                 args=(source,),
-                misfire_grace=late_poll_grace(source),
+                # Late (every poll thread busy in a burst) it is still worth doing, up to a
+                # whole interval: dropped, the source would wait for its next regular poll.
+                misfire_grace=max(late_poll_grace(source), source.every),
             )
         jobs.run_after_poll()
         app.deliverer.kick()
