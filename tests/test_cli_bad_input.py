@@ -27,6 +27,10 @@ def test_migrate_without_a_tinydb_store_says_so_without_a_progress_bar(
     done = cli("--config", str(config), "migrate")
     assert done.returncode != 0
     assert "holds no TinyDB store" in done.stderr
+    # A new user's first `migrate` (the default store is SQLite) was told only what is
+    # missing, not that nothing needs moving, nor what `--to postgres` is for.
+    assert "nothing to migrate" in done.stderr and "migrate --to postgres" in done.stderr
+    assert done.stderr.count("error:") == 1 and "Traceback" not in done.stderr
     assert "records" not in done.stderr and "it/s" not in done.stderr, done.stderr
 
 
