@@ -81,3 +81,12 @@ def test_status_all_past_the_end_names_the_last_page_and_page_zero_is_refused(
     assert last.ok and last.text.startswith("25 alert(s) not resolved; 21-25")
     zero = twenty_five_open.run("status all page:0", ANN)
     assert not zero.ok and "from 1" in zero.text
+
+
+def test_a_negative_offset_or_page_is_told_where_counting_starts(six_open: CommandService) -> None:
+    # `mentions Acme offset:-1` said "offset: takes a whole number." (-1 is one).
+    offset = six_open.run("mentions Acme offset:-1", ANN)
+    assert not offset.ok and "offset: takes a whole number from 0" in offset.text
+    page = six_open.run("mentions Acme page:-2", ANN)
+    assert not page.ok and "page: takes a whole number from 1" in page.text
+    assert six_open.run("mentions Acme offset:0", ANN).ok
