@@ -6,8 +6,11 @@ import argparse
 import functools
 import signal
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TextIO
+
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from app.buzzwatch import Buzzwatch
 from app.replies import say
@@ -32,17 +35,21 @@ def cmd_import(app: Buzzwatch, args: argparse.Namespace, out: TextIO) -> int:
     stop = StopRequest()
     restore = install_stop_signals(stop)
     report = ImportReport()
+    # A log line written while the bar is drawn went on the bar's line; tqdm's own redirect
+    # clears the bar, writes the line and draws the bar again.
+    redirect = nullcontext() if args.no_progress else logging_redirect_tqdm()
     try:
         process = functools.partial(app.pipeline.process, alert=args.alert)
-        import_file(
-            path,
-            args.source,
-            process,
-            app.clock,
-            progress=not args.no_progress,
-            stop=stop,
-            report=report,
-        )
+        with redirect:
+            import_file(
+                path,
+                args.source,
+                process,
+                app.clock,
+                progress=not args.no_progress,
+                stop=stop,
+                report=report,
+            )
     except (ValueError, UnicodeDecodeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

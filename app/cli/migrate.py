@@ -10,6 +10,12 @@ from core.config import Config
 from core.domain.clock import SystemClock
 from storage.atomic_json import StorageError
 
+NOTHING_TO_MOVE = (
+    "nothing to migrate: `migrate` moves a folder written by TinyDB (an older Buzzwatch, or "
+    "`storage: {backend: tinydb}`); a new data folder uses the SQLite store already. "
+    "`migrate --to postgres` copies that store into PostgreSQL (see the README's *PostgreSQL*)"
+)
+
 
 def cmd_migrate(config: Config, args: argparse.Namespace, out: TextIO) -> int:
     """Move a TinyDB data folder into the SQLite store; the old files stay as they are.
@@ -35,6 +41,11 @@ def cmd_migrate(config: Config, args: argparse.Namespace, out: TextIO) -> int:
         report = migrate_tinydb_folder(
             config.data_dir, SystemClock().now().isoformat(), progress=step, on_total=start
         )
+    except StorageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        if not any((config.data_dir / name).exists() for name in ("state.json", "mentions")):
+            print(NOTHING_TO_MOVE, file=sys.stderr)
+        return 2
     finally:
         for bar in bars:
             bar.close()

@@ -111,7 +111,10 @@ def query_value(q: MentionQuery, key: str, value: str) -> object:
         setattr(q, key, value)
         return value.casefold()
     if not (value.isascii() and value.isdigit()):
-        raise UsageError(LIMIT_RANGE if key == "limit" else f"{key}: takes a whole number")
+        lowest = 1 if key == "page" else 0  # offset:-1 was told it "takes a whole number"
+        raise UsageError(
+            LIMIT_RANGE if key == "limit" else f"{key}: takes a whole number from {lowest}"
+        )
     n = int(value)
     if key == "limit":
         if n < 1:

@@ -73,8 +73,14 @@ def status_all(ctx: CommandContext, args: list[str]) -> Reply:
     if not total:
         return Reply("No alerts are open.")
     pages = -(-total // STATUS_PAGE)
-    if not 1 <= page <= pages:
-        raise UsageError(f"page: takes 1 to {pages}")
+    if page < 1:
+        raise UsageError("page: takes a whole number from 1")
+    if page > pages:
+        last = "status all" + (f" page:{pages}" if pages > 1 else "")
+        raise UsageError(
+            f"page:{page} is past the end: {total} alert(s) not resolved, {STATUS_PAGE} a page,"
+            f" so {pages} page(s); the last is `{last}`"
+        )
     shown = ctx.repo.oldest_active_alerts(
         [s.value for s in STATUS_ORDER], STATUS_PAGE, (page - 1) * STATUS_PAGE
     )
