@@ -264,9 +264,15 @@ def compute_digest(
         n_buckets = max(1, -(-int((end - start).total_seconds()) // 3600))
         buckets = [Bucket((start + i * step).astimezone(tz)) for i in range(n_buckets)]
     else:
-        first = period.start.replace(tzinfo=None)
-        n_buckets = max(1, -(-period.span // step))
-        buckets = [Bucket((first + i * step).replace(tzinfo=tz)) for i in range(n_buckets)]
+        # Calendar days, so a day's label is the day its mentions were said (24-hour windows
+        # from a rolling period's start put a day's mentions under the day before's date).
+        first_day = period.start.date()
+        last_day = (period.end - timedelta(microseconds=1)).date()
+        n_buckets = max(1, (last_day - first_day).days + 1)
+        buckets = [
+            Bucket(datetime.combine(first_day + timedelta(days=i), time(), tzinfo=tz))
+            for i in range(n_buckets)
+        ]
     d = Digest(brand=brand, period=period, bucket=step, buckets=buckets)
 
     wanted = brand.casefold() if brand else None
@@ -295,7 +301,7 @@ def compute_digest(
         if hourly:
             index = int((when - start).total_seconds() // 3600)
         else:
-            index = (local.replace(tzinfo=None) - period.start.replace(tzinfo=None)) // step
+            index = (local.date() - first_day).days
         bucket = buckets[min(index, n_buckets - 1)]
         setattr(bucket, kind, getattr(bucket, kind) + 1)
         days[local.date()] += 1

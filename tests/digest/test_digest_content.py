@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -277,3 +277,25 @@ def test_a_change_from_nothing_is_said_in_words_not_new(
     from core.reports.digest_text import change
 
     assert change(now, before, lang) == said
+
+
+def test_a_rolling_period_counts_each_day_under_its_own_date() -> None:
+    """`digest since:3d` typed at 23:34: the days are calendar days in the digest's zone, so
+    mentions said on 11-28 are 11-28's (24-hour windows from 11-27 23:34 put them under 11-27),
+    and the partial first and last days are days of their own."""
+    from core.reports.digest import compute_digest, rolling_period
+
+    now = datetime(2026, 11, 30, 23, 34, tzinfo=SHANGHAI)
+    said = [datetime(2026, 11, 28, h, 0, tzinfo=SHANGHAI) for h in (9, 12, 18)]
+    said.append(datetime(2026, 11, 30, 8, 0, tzinfo=SHANGHAI))
+    docs = [mention(f"r{i}", at.astimezone(UTC)).to_dict() for i, at in enumerate(said)]
+    d = compute_digest(docs, [], rolling_period(now, timedelta(days=3), SHANGHAI), now)
+    by_day = {b.start.date(): b.total for b in d.buckets}
+    assert by_day == {
+        date(2026, 11, 27): 0,
+        date(2026, 11, 28): 3,
+        date(2026, 11, 29): 0,
+        date(2026, 11, 30): 1,
+    }
+    assert all(b.start.time() == time(0, 0) and b.start.tzinfo == SHANGHAI for b in d.buckets)
+    assert "peak 3 at 11-28" in digest_text(d)
