@@ -10,6 +10,7 @@ from typing import Any
 
 from app.buzzwatch import Buzzwatch
 from app.jobs import JobRegistry, Scheduler
+from app.lease_keeper import LeaseKeeper
 from app.signals import StopRequest, install_stop_signals
 from app.stdin_commands import start_stdin_commands
 from core.config import ConfigError
@@ -151,7 +152,7 @@ def run_forever(app: Buzzwatch) -> int:
     # would say nothing of it.
     first_cycle = FirstCycle([s.name for s in app.sources], catch_up_digest)
     jobs = JobRegistry()
-    register_polls(app, jobs, scheduler, first_cycle)
+    keeper = register_polls(app, jobs, scheduler, first_cycle)
     app.register_jobs(jobs)  # SLA, archive, the daily digest, the storm watch
     stop = StopRequest()
     # A signal also cuts the fetches in flight: a slow or hanging source does not hold up
@@ -178,6 +179,8 @@ def run_forever(app: Buzzwatch) -> int:
     first_cycle.start()  # no sources: the catch-up (today's, if missed) runs now
     scheduler.add_all(jobs)
     scheduler.start()
+    if keeper is not None:
+        keeper.start()
     service = None
     if app.config.service.port is not None:
         from ops.server import start_service
@@ -200,6 +203,8 @@ def run_forever(app: Buzzwatch) -> int:
     stop.wait()
     for stop_listener in stops:
         stop_listener()
+    if keeper is not None:
+        keeper.stop()  # (before the scheduler's shutdown: it adds take-over jobs)
     app.fetcher.stop()  # (the signal started this already) polls still fetching end now
     # Polls in flight finish promptly; what they had fetched is stored. A poll cut off in
     # its fetch is a deferral, not a failure of the source: the next start polls it again.
@@ -221,17 +226,21 @@ def run_forever(app: Buzzwatch) -> int:
 
 def register_polls(
     app: Buzzwatch, jobs: JobRegistry, scheduler: Scheduler, first_cycle: FirstCycle
-) -> None:
+) -> LeaseKeeper | None:
     """A poll job per source, first run at the start; after each poll, the after-each-poll
-    jobs run and the deliverer is woken."""
+    jobs run and the deliverer is woken. On a store shared by several processes, the keeper
+    of this process's source leases (to start once the scheduler runs)."""
     polling: set[str] = set()  # sources being polled by this process now
     polling_lock = threading.Lock()
+    keeper: LeaseKeeper | None = None
 
     def poll_and_deliver(source: Source) -> None:
         with polling_lock:
             if source.name in polling:
                 return  # (a take-over try met the regular poll: one is enough)
             polling.add(source.name)
+        if keeper is not None:
+            keeper.polling(source.name)  # (its lease renewed while the poll runs)
         try:
             outcome = app.poller.poll(source)
         finally:
@@ -239,18 +248,8 @@ def register_polls(
                 polling.discard(source.name)
             first_cycle.polled(source.name)
         telemetry.polled(outcome)
-        if outcome.retry_at is not None:
-            # Another process holds it: try again as its lease ends, so if that process
-            # died, its sources are taken over within one poll interval.
-            scheduler.once(
-                f"take-over:{source.name}",
-                outcome.retry_at + timedelta(seconds=1),
-                poll_and_deliver,
-                args=(source,),
-                # Late (every poll thread busy in a burst) it is still worth doing, up to a
-                # whole interval: dropped, the source would wait for its next regular poll.
-                misfire_grace=max(late_poll_grace(source), source.every),
-            )
+        if keeper is not None:
+            keeper.polling(source.name, held=not outcome.elsewhere)
         jobs.run_after_poll()
         app.deliverer.kick()
 
@@ -263,6 +262,21 @@ def register_polls(
             first_run=app.clock.now(),
             misfire_grace=late_poll_grace(source),
         )
+
+    def take_over(source: Source) -> None:
+        # Late (every poll thread busy in a burst) it is still worth doing, up to a whole
+        # interval: dropped, the source would wait for this process's regular poll of it.
+        scheduler.once(
+            f"take-over:{source.name}",
+            app.clock.now(),
+            poll_and_deliver,
+            args=(source,),
+            misfire_grace=max(late_poll_grace(source), source.every),
+        )
+
+    if app.backend == "postgres":
+        keeper = LeaseKeeper(app.repo, app.sources, take_over)
+    return keeper
 
 
 def late_poll_grace(source: Source) -> timedelta:

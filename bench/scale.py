@@ -14,8 +14,8 @@ real `python bot.py` processes sharing the database.
 Prints: items seen against items served, brand mentions stored and counted on alerts,
 the new stories' alerts posted and posted twice (only the killed process's send in flight
 may be: one copy before the kill, one after), when the killed process's leases ran out
-and how long after each of its sources' next poll was due another process polled it
-(against the poll interval), and digests sent.
+and how long after each ran out another process claimed that source (all against the poll
+interval), and digests sent.
 
 --query-mentions N first fills a PostgreSQL store with N mentions and an SQLite store with
 --sqlite-mentions (default N) and prints, side by side, the `mentions` query's p50/p95 and
@@ -189,7 +189,7 @@ def main() -> int:
             victim.send_signal(signal.SIGKILL)
             victim.wait()
             killed, sent_before = time.monotonic(), len(chat.received)
-            # when each of its leases ends: when that source's next poll was due
+            # when each of its leases ends (the last renewal's end: it renews no more)
             due_in: dict[str, float] = {
                 name: (datetime.fromisoformat(until) - datetime.now(UTC)).total_seconds()
                 for name, until in leases.items()
@@ -274,9 +274,9 @@ def main() -> int:
     )
     print(
         f"killed process's leases ran out after {max(0.0, max(due_in.values())):.1f} s; each of its "
-        f"sources was polled by another process {late[0]:.1f}-{late[-1]:.1f} s after its next "
-        f"poll was due (median {late[len(late) // 2]:.1f} s), all by {takeover:.1f} s after "
-        f"the kill (poll interval {args.every} s)"
+        f"sources was claimed by another process {late[0]:.1f}-{late[-1]:.1f} s after its lease "
+        f"ran out (median {late[len(late) // 2]:.1f} s), all by {takeover:.1f} s after the kill "
+        f"(poll interval {args.every} s)"
     )
     print(f"digest messages sent:               {digests}")
     print(f"scheduled runs missed / skipped:    {missed} / {skipped} (in the processes' logs)")

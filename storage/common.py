@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -232,8 +232,11 @@ class OneProcessLeases(ABC):
     def claim_source(self, name: str, lease: timedelta) -> bool:
         return True
 
-    def source_lease_ends(self, name: str) -> datetime | None:
-        return None
+    def renew_sources(self, names: Collection[str], lease: timedelta) -> int:
+        return len(names)
+
+    def expired_sources(self, names: Collection[str]) -> list[str]:
+        return []
 
 
 class SQLOnceKeys(ABC):

@@ -46,6 +46,7 @@ from storage.common import (
 from storage.postgres_alerts import PostgresReads
 from storage.postgres_changes import PIPELINE_LOCK, PostgresChanges
 from storage.postgres_jobs import PostgresJobLocks
+from storage.postgres_leases import PostgresSourceLeases
 from storage.postgres_mentions import (
     period_rows,
     prepare_mentions,
@@ -70,7 +71,9 @@ def dsn_from_env(name: str = DEFAULT_DSN_ENV) -> str:
     return dsn
 
 
-class PostgresRepository(PostgresReads, PostgresChanges, PostgresJobLocks, SQLOnceKeys):
+class PostgresRepository(
+    PostgresReads, PostgresChanges, PostgresJobLocks, PostgresSourceLeases, SQLOnceKeys
+):
     stores_mentions_ahead = True  # see Repository.stores_mentions_ahead
 
     def __init__(
@@ -389,32 +392,6 @@ class PostgresRepository(PostgresReads, PostgresChanges, PostgresJobLocks, SQLOn
         return self._items("SELECT doc FROM dead_letters ORDER BY seq")
 
     # --- several processes ------------------------------------------------------------------
-
-    def claim_source(self, name: str, lease: timedelta) -> bool:
-        """True if this process may poll `name` now: no one holds it, this process does, or
-        the holder's lease ran out (it died or stopped). Holds it for `lease` from now."""
-        if self._ro is not None:
-            return True  # a dry run stores nothing: it takes no lease from the bot
-        now = self.clock.now().astimezone(UTC)
-        with self._tx() as conn:
-            row = conn.execute(
-                "INSERT INTO source_leases(name, owner, until) VALUES (%s, %s, %s)"
-                " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
-                " until = excluded.until WHERE source_leases.owner = excluded.owner"
-                " OR source_leases.until <= %s RETURNING owner",
-                (name, self.owner, (now + lease).isoformat(), now.isoformat()),
-            ).fetchone()
-        return row is not None
-
-    def source_lease_ends(self, name: str) -> datetime | None:
-        """When the lease on `name` ends (None: no one holds it): another process polls it
-        then if its holder has not renewed it, so a dead one's sources are taken over
-        within one interval, not two."""
-        with self._tx() as conn:
-            row = conn.execute(
-                "SELECT until FROM source_leases WHERE name = %s", (name,)
-            ).fetchone()
-        return datetime.fromisoformat(row[0]) if row else None
 
     def claim_outbox(self, lease: timedelta) -> list[OutboxItem]:
         """The pending items of the destinations this process delivers to for `lease` from

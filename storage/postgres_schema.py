@@ -42,8 +42,8 @@ CREATE TABLE dead_letters(seq bigint PRIMARY KEY, doc text NOT NULL);
 CREATE TABLE state(key text COLLATE "C" PRIMARY KEY, value text NOT NULL);
 """
 
-# Which process polls which source: a lease renewed at every poll, lasting one interval, so
-# the sources of a process that dies are taken over within one interval.
+# Which process polls which source: a lease, renewed while its process polls the source
+# (storage/postgres_leases.py), so the sources of a process that dies are taken over.
 # The same for delivering to a destination (one sender at a time keeps its order and its
 # rate limit), with the outbox's destination as a column.
 _V2 = """

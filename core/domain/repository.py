@@ -183,8 +183,13 @@ class Repository(Protocol):
         """True if this process may poll source `name` now (no one else holds it); holds it
         for `lease` from now."""
 
-    def source_lease_ends(self, name: str) -> datetime | None:
-        """When another process's lease on source `name` ends; None: no one holds it."""
+    def renew_sources(self, names: Collection[str], lease: timedelta) -> int:
+        """Extend this process's leases on these sources to `lease` from now; how many it
+        still held (a one-process store: all)."""
+
+    def expired_sources(self, names: Collection[str]) -> list[str]:
+        """Those of these sources whose lease ran out while another process held it (it
+        died or hangs): to poll now. A one-process store: none."""
 
     # --- requests that must act at most once (signed chat callbacks) ---
     def remember_once(self, kind: str, key: str, until: datetime) -> bool:

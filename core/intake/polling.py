@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from core.domain.clock import Clock
@@ -20,6 +20,12 @@ from core.intake.pipeline import CycleResult, Pipeline
 from rules.text import cap, one_line
 
 log = logging.getLogger("buzzwatch.poll")
+
+# A store shared by several processes (postgres) leases each source to the one polling it,
+# for this long from each poll; the running bot renews the leases of the sources it polls
+# every few seconds (app/lease_keeper.py), so a dead process's sources are taken over within
+# about this long (a poll interval, shorter, is the lease where it is shorter).
+SOURCE_LEASE = timedelta(seconds=30)
 
 
 @dataclass
@@ -32,7 +38,6 @@ class PollOutcome:
     deferred: bool = False  # not fetched: its host asked us to slow down
     storage: bool = False  # fetched, but what it found could not be stored (a full disk)
     elsewhere: bool = False  # not fetched: another process sharing the store polls it
-    retry_at: datetime | None = None  # elsewhere: when its lease there ends
 
 
 class Poller:
@@ -50,10 +55,9 @@ class Poller:
 
     def poll(self, source: Any) -> PollOutcome:
         # A store shared by several processes (postgres) leases each source to one of them.
-        if not self.repo.claim_source(source.name, source.every):
+        if not self.repo.claim_source(source.name, min(source.every, SOURCE_LEASE)):
             log.debug("source=%s polled by another process", source.name)
-            ends = self.repo.source_lease_ends(source.name)
-            return PollOutcome(source.name, ok=True, elsewhere=True, retry_at=ends)
+            return PollOutcome(source.name, ok=True, elsewhere=True)
         key = state_key(source.name)
         state: dict[str, Any] = dict(self.repo.get_state(key) or {})
         fetch_state = dict(state.get("fetch") or {})

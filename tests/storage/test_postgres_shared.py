@@ -15,12 +15,13 @@ from typing import Any
 import psycopg
 import pytest
 
+from app.lease_keeper import RENEW_EVERY, LeaseKeeper
 from core.alerting.lifecycle import new_alert
 from core.alerting.sla import SlaWatcher
 from core.domain.clock import FakeClock
 from core.domain.models import OutboxItem
 from core.intake.pipeline import CycleResult
-from core.intake.polling import Poller
+from core.intake.polling import SOURCE_LEASE, Poller
 from core.reports.digest_service import DigestService
 from core.reports.storms import StormWatch
 from sources.base import PollResult
@@ -67,19 +68,25 @@ def test_each_source_is_polled_by_one_process_and_a_dead_ones_taken_over(
     poll_a, poll_b = Poller(a, pa, clock), Poller(b, pb, clock)
     s1, s2 = source("s1"), source("s2")
     assert not poll_a.poll(s1).elsewhere
-    refused = poll_b.poll(s1)  # a holds it, until one interval from its poll
-    assert refused.elsewhere and refused.retry_at == NOW + EVERY
+    assert poll_b.poll(s1).elsewhere  # a holds it
     assert not poll_b.poll(s2).elsewhere  # b takes the one no one holds
     assert poll_a.poll(s2).elsewhere
-    clock.advance(EVERY - timedelta(seconds=1))
+    clock.advance(SOURCE_LEASE - timedelta(seconds=1))
     assert poll_b.poll(s1).elsewhere  # a's lease still runs
-    assert not poll_a.poll(s1).elsewhere  # a renews at each poll
+    # between polls (an interval is longer than a lease) the holder renews its leases
+    assert a.renew_sources(["s1", "s2"], SOURCE_LEASE) == 1  # s2 is b's: not a's to renew
+    clock.advance(SOURCE_LEASE - timedelta(seconds=1))
+    assert poll_b.poll(s1).elsewhere  # renewed: still a's, though a has not polled it since
+    assert b.expired_sources(["s1", "s2"]) == []
+    assert not poll_a.poll(s1).elsewhere  # a polls it at its interval
     assert (pa.calls, pb.calls) == (2, 1)
 
-    # a dies (no clean close): within one interval of its last poll, b has s1
-    clock.advance(EVERY)
+    # a dies (no clean close, no more renewals): one lease later b finds s1 and has it
+    clock.advance(SOURCE_LEASE)
+    assert b.expired_sources(["s1", "s2"]) == ["s1"]  # (s2: b's own, not "another's")
     assert not poll_b.poll(s1).elsewhere
     assert poll_a.poll(s1).elsewhere  # and a, back, does not poll it alongside
+    assert b.expired_sources(["s1", "s2"]) == []
 
     # a clean stop gives its sources up at once
     b.close()
@@ -88,6 +95,54 @@ def test_each_source_is_polled_by_one_process_and_a_dead_ones_taken_over(
         assert not Poller(c, CountingPipeline(), clock).poll(s2).elsewhere
     finally:
         c.close()
+
+
+def test_the_lease_keeper_renews_what_it_polls_and_takes_over_a_dead_process(
+    two: list[PostgresRepository], clock: FakeClock
+) -> None:
+    """The running bot's keeper (app/lease_keeper.py), on two real repositories: it renews
+    the leases of the sources its process polls, lets go of one whose poll hangs, and polls
+    a dead process's sources once their lease has run out."""
+    a, b = two
+    s1, s2 = source("s1"), source("s2")
+    taken: dict[str, list[str]] = {"a": [], "b": []}
+
+    def seconds() -> float:
+        return clock.now().timestamp()
+
+    keeper_a = LeaseKeeper(a, [s1, s2], lambda s: taken["a"].append(s.name), clock=seconds)
+    keeper_b = LeaseKeeper(b, [s1, s2], lambda s: taken["b"].append(s.name), clock=seconds)
+    poll_a, poll_b = Poller(a, CountingPipeline(), clock), Poller(b, CountingPipeline(), clock)
+    for keeper, poller, s in ((keeper_a, poll_a, s1), (keeper_b, poll_b, s2)):
+        keeper.polling(s.name)
+        assert not poller.poll(s).elsewhere
+        keeper.polling(s.name, held=True)
+    keeper_b.polling("s1")  # b's regular poll of s1, refused: nothing of b's to renew
+    assert poll_b.poll(s1).elsewhere
+    keeper_b.polling("s1", held=False)
+    for _ in range(6):  # two minutes of ticks: both alive, nothing changes hands
+        clock.advance(RENEW_EVERY * 2)
+        assert keeper_a.tick() == [] and keeper_b.tick() == []
+    assert poll_b.poll(s1).elsewhere and poll_a.poll(s2).elsewhere
+
+    # b dies: a takes s2 over within a lease and a tick; handed over once while its poll
+    # waits for a thread
+    clock.advance(SOURCE_LEASE)
+    assert keeper_a.tick() == ["s2"] and taken["a"] == ["s2"]
+    clock.advance(RENEW_EVERY)
+    assert keeper_a.tick() == [] and taken["a"] == ["s2"]
+    keeper_a.polling("s2")
+    assert not poll_a.poll(s2).elsewhere
+
+    # a's poll of s1 hangs (no poll of it starts or ends for an interval and a lease): a
+    # stops renewing s1, and another process may take it (b stands in for one)
+    clock.advance(EVERY + SOURCE_LEASE + RENEW_EVERY)
+    keeper_a.polling("s2")  # (s2 is polled on time)
+    assert a.expired_sources(["s1", "s2"]) == []  # (its own leases are not "another's")
+    keeper_a.tick()
+    clock.advance(RENEW_EVERY)
+    assert keeper_b.tick() == ["s1"] and taken["b"] == ["s1"]  # s2, renewed, stays a's
+    assert not poll_b.poll(s1).elsewhere
 
 
 def item(destination: str, n: int) -> OutboxItem:

@@ -358,6 +358,8 @@ def test_a_lone_process_holds_every_destination_and_source(repo: Repository) -> 
     assert [o.destination for o in claimed] == list("abab")
     assert repo.claim_source("feed", timedelta(minutes=5))
     assert repo.claim_source("feed", timedelta(minutes=5))  # its own lease, renewed
+    assert repo.renew_sources(["feed"], timedelta(seconds=30)) == 1  # still its own
+    assert repo.expired_sources(["feed", "other"]) == []  # no one else's to take over
 
 
 def test_dead_letters_retried_in_their_place_or_dropped(

@@ -1,0 +1,100 @@
+"""Keeping this process's source leases while it polls them, and taking over the sources of
+a process that died (several processes on one PostgreSQL store; issue 16).
+
+A lease lasts SOURCE_LEASE (core/intake/polling.py) from the poll that took it. Every
+RENEW_EVERY this keeper extends, in one statement, the leases of the sources this process
+polls, and looks for sources whose holder let its lease run out (it died, or its poll of
+them hangs): those it polls at once. So a dead process's sources are taken over within
+about SOURCE_LEASE + RENEW_EVERY of its death, whatever their poll interval. A source whose
+poll here has neither started nor ended for longer than its interval plus a lease (a hung
+poll) is not renewed: another process takes it over.
+
+Runs on a thread of its own, not among the poll jobs: in a burst every poll thread may
+wait for the pipeline, and a renewal that waited with them would let live leases lapse.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from core.domain.repository import Repository
+from core.intake.polling import SOURCE_LEASE
+
+log = logging.getLogger("buzzwatch.leases")
+
+RENEW_EVERY = timedelta(seconds=10)
+
+
+class LeaseKeeper:
+    def __init__(
+        self,
+        repo: Repository,
+        sources: Sequence[Any],
+        take_over: Callable[[Any], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.repo = repo
+        self.sources = {s.name: s for s in sources}
+        self.take_over = take_over
+        self._clock = clock
+        self._active: dict[str, float] = {}  # source -> when a poll of it here started or ended
+        self._handed: dict[str, float] = {}  # source taken over -> when; until its poll starts
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def polling(self, name: str, held: bool = True) -> None:
+        """A poll of `name` starts or ends here; `held`: this process polls it (False: another
+        process holds it, nothing to renew)."""
+        with self._lock:
+            self._handed.pop(name, None)
+            if held:
+                self._active[name] = self._clock()
+            else:
+                self._active.pop(name, None)
+
+    def tick(self) -> list[str]:
+        """Renew the leases of the sources polled here; take over those whose holder let its
+        lease run out. The names taken over."""
+        now = self._clock()
+        with self._lock:
+            held = [
+                name
+                for name, at in self._active.items()
+                if now - at <= (self.sources[name].every + SOURCE_LEASE).total_seconds()
+            ]
+        self.repo.renew_sources(held, SOURCE_LEASE)
+        orphans = []
+        for name in self.repo.expired_sources(list(self.sources)):
+            with self._lock:
+                # handed over already and its poll not started yet (every poll thread busy):
+                # not again, unless that one was dropped (an interval late)
+                handed = self._handed.get(name)
+                if handed is not None and now - handed < self.sources[name].every.total_seconds():
+                    continue
+                self._handed[name] = now
+            log.info("source=%s: its holder's lease ran out; polled here now", name)
+            self.take_over(self.sources[name])
+            orphans.append(name)
+        return orphans
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(RENEW_EVERY.total_seconds()):
+            try:
+                self.tick()
+            except Exception as err:  # the store unreachable: the next tick tries again
+                log.warning("could not renew or check source leases: %s", err)
