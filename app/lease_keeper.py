@@ -66,7 +66,7 @@ class LeaseKeeper:
             held = [
                 name
                 for name, at in self._active.items()
-                if now - at <= (self.sources[name].every + SOURCE_LEASE).total_seconds()
+                if now - at <= (self._every(name) + SOURCE_LEASE).total_seconds()
             ]
         self.repo.renew_sources(held, SOURCE_LEASE)
         orphans = []
@@ -75,13 +75,16 @@ class LeaseKeeper:
                 # handed over already and its poll not started yet (every poll thread busy):
                 # not again, unless that one was dropped (an interval late)
                 handed = self._handed.get(name)
-                if handed is not None and now - handed < self.sources[name].every.total_seconds():
+                if handed is not None and now - handed < self._every(name).total_seconds():
                     continue
                 self._handed[name] = now
             log.info("source=%s: its holder's lease ran out; polled here now", name)
             self.take_over(self.sources[name])
             orphans.append(name)
         return orphans
+
+    def _every(self, name: str) -> timedelta:
+        return self.sources[name].every or SOURCE_LEASE
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)

@@ -55,7 +55,7 @@ class Poller:
 
     def poll(self, source: Any) -> PollOutcome:
         # A store shared by several processes (postgres) leases each source to one of them.
-        if not self.repo.claim_source(source.name, min(source.every, SOURCE_LEASE)):
+        if not self.repo.claim_source(source.name, min(source.every or SOURCE_LEASE, SOURCE_LEASE)):
             log.debug("source=%s polled by another process", source.name)
             return PollOutcome(source.name, ok=True, elsewhere=True)
         key = state_key(source.name)
