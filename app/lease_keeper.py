@@ -43,7 +43,6 @@ class LeaseKeeper:
         self.take_over = take_over
         self._clock = clock
         self._active: dict[str, float] = {}  # source -> when a poll of it here started or ended
-        self._handed: dict[str, float] = {}  # source taken over -> when; until its poll starts
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -52,7 +51,6 @@ class LeaseKeeper:
         """A poll of `name` starts or ends here; `held`: this process polls it (False: another
         process holds it, nothing to renew)."""
         with self._lock:
-            self._handed.pop(name, None)
             if held:
                 self._active[name] = self._clock()
             else:
@@ -71,13 +69,11 @@ class LeaseKeeper:
         self.repo.renew_sources(held, SOURCE_LEASE)
         orphans = []
         for name in self.repo.expired_sources(list(self.sources)):
-            with self._lock:
-                # handed over already and its poll not started yet (every poll thread busy):
-                # not again, unless that one was dropped (an interval late)
-                handed = self._handed.get(name)
-                if handed is not None and now - handed < self._every(name).total_seconds():
-                    continue
-                self._handed[name] = now
+            # Claimed here, at once: in a burst every poll thread may be busy, and the lease
+            # is this process's (renewed from now on) while its poll waits for one.
+            if not self.repo.claim_source(name, SOURCE_LEASE):
+                continue  # another process was quicker
+            self.polling(name)
             log.info("source=%s: its holder's lease ran out; polled here now", name)
             self.take_over(self.sources[name])
             orphans.append(name)

@@ -125,10 +125,11 @@ def test_the_lease_keeper_renews_what_it_polls_and_takes_over_a_dead_process(
         assert keeper_a.tick() == [] and keeper_b.tick() == []
     assert poll_b.poll(s1).elsewhere and poll_a.poll(s2).elsewhere
 
-    # b dies: a takes s2 over within a lease and a tick; handed over once while its poll
-    # waits for a thread
+    # b dies: a takes s2 over within a lease and a tick, claimed at once (its poll may wait
+    # for a thread): no other process can take it meanwhile, and no second hand-over
     clock.advance(SOURCE_LEASE)
     assert keeper_a.tick() == ["s2"] and taken["a"] == ["s2"]
+    assert Poller(b, CountingPipeline(), clock).poll(s2).elsewhere
     clock.advance(RENEW_EVERY)
     assert keeper_a.tick() == [] and taken["a"] == ["s2"]
     keeper_a.polling("s2")
