@@ -83,6 +83,8 @@ def test_the_app_registers_its_services_jobs(tmp_path: Path) -> None:
         }
         sla = jobs.get("sla")
         assert sla is not None and sla.misfire_grace == timedelta(minutes=5)
+        archive = jobs.get("archive")  # late behind a first cycle's polls, it still runs
+        assert archive is not None and archive.misfire_grace == timedelta(minutes=30)
         assert isinstance(sla.when, Every) and sla.when.interval == timedelta(seconds=30)
     finally:
         app.close()
