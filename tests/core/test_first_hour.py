@@ -4,18 +4,17 @@ what to do next."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from core.alerting.lifecycle import AlertService, new_alert
+from core.alerting.lifecycle import AlertService
 from core.commands.context import Actor
 from core.commands.service import CommandService
 from core.domain.clock import FakeClock
-from core.domain.models import Mention
 from storage.factory import open_repository
 from tests.conftest import make_config
+from tests.core.test_commands import _many_open_alerts
 
 ANN = Actor("U1", "ann", "slack")
 
@@ -23,28 +22,10 @@ ANN = Actor("U1", "ann", "slack")
 def _service(tmp_path: Path, clock: FakeClock, open_alerts: int) -> Iterator[CommandService]:
     config = make_config(tmp_path)
     repo = open_repository("sqlite", config.data_dir, clock=clock)
-    mentions = [
-        Mention(
-            id=f"m{i}",
-            source="weibo",
-            url=f"https://example.com/{i}",
-            title=f"Acme complaint {i}",
-            text="",
-            brands=["Acme"],
-            flags=["negative"],
-            sentiment=-0.7,
-            published=clock.now(),
-            fetched_at=clock.now(),
-        )
-        for i in range(open_alerts)
-    ]
-    ids = repo.next_alert_ids(open_alerts) if open_alerts else []
-    alerts = [
-        new_alert(aid, m, "r", ["console"], clock.now() - timedelta(minutes=1))
-        for aid, m in zip(ids, mentions, strict=True)
-    ]
-    repo.save_cycle(mentions, [], alerts, [])
-    yield CommandService(config, repo, AlertService(repo, clock), clock)
+    service = CommandService(config, repo, AlertService(repo, clock), clock)
+    if open_alerts:
+        _many_open_alerts(service, clock, open_alerts)
+    yield service
     repo.close()
 
 
