@@ -118,7 +118,11 @@ class Output:
 class ConsoleNotifier:
     platform = "console"
     rate_limit: tuple[int, float] | None = None
-    edits_in_place = True  # an "update" prints the alert's new status line
+    # Printed lines cannot be edited: an update that comes with a note (an ack, an assign, a
+    # resolve) is dropped and the note says the change, so three quick changes print three
+    # lines in order. (Rendered at send time, each update showed the latest state: "resolved"
+    # twice and no "acked".) An update without a note (mentions joined) prints its status line.
+    edits_in_place = False
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream

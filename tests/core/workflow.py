@@ -30,7 +30,10 @@ START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
 
 
 class Recorder(ConsoleNotifier):
-    """A console notifier that also keeps what it sent, with the time."""
+    """A console notifier that also keeps what it sent, with the time; it stands for a chat
+    that edits its messages in place (Slack), so every update reaches it."""
+
+    edits_in_place = True
 
     def __init__(self, clock: FakeClock) -> None:
         super().__init__(io.StringIO())
