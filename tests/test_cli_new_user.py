@@ -117,6 +117,23 @@ def test_digest_next_to_a_running_bot_says_how_to_see_it(cli: Cli, tmp_path: Pat
     assert "`python bot.py digest --dry-run`" in run.stderr
 
 
+def test_import_next_to_a_running_bot_says_to_stop_it_first(cli: Cli, tmp_path: Path) -> None:
+    from storage.process_lock import ProcessLock
+
+    config = tmp_path / "config.yaml"
+    data = dict(BASE_CONFIG, data_dir=str(tmp_path / "data"))
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text('{"id": "1", "text": "Acme is great"}\n', encoding="utf-8")
+    held = ProcessLock(tmp_path / "data")  # as the running bot holds it
+    try:
+        run = cli("--config", str(config), "-q", "import", str(posts))
+    finally:
+        held.release()
+    assert run.returncode == 2 and "another Buzzwatch process" in run.stderr
+    assert "stop the bot (Ctrl-C), import, and start it again" in run.stderr
+
+
 @pytest.mark.parametrize(
     "argv",
     [

@@ -50,7 +50,8 @@ def dashed_filters(words: list[str]) -> list[str]:
 
 
 def next_to_the_bot_hint(command: str | None, text: str) -> str | None:
-    """What to do instead when `command`/`console` meets a running bot's data folder."""
+    """What to do instead when `command`, `digest`, `import` or `console` meets a running
+    bot's data folder."""
     if command == "command":
         name = (text.split() or ["this command"])[0][:40]
         return (
@@ -62,6 +63,12 @@ def next_to_the_bot_hint(command: str | None, text: str) -> str | None:
             "  `digest` queues the digest for the chat, which only the running bot can do now: "
             "type `digest` into its terminal or the chat, or print it here with "
             "`python bot.py digest --dry-run`."
+        )
+    if command == "import":
+        return (
+            "  `import` writes into the data folder the running bot holds: stop the bot "
+            "(Ctrl-C), import, and start it again (a short stop misses nothing: each source "
+            "goes on from what it had seen)."
         )
     if command == "console":
         return (
