@@ -23,7 +23,7 @@ from core.domain.notifier import Notifier
 from core.intake.health import HealthMonitor
 from core.intake.pipeline import Pipeline
 from core.intake.polling import Poller, PollOutcome
-from core.reports.digest_service import DigestService
+from core.reports.digest_service import RETRY_EVERY, DigestService
 from core.reports.storms import StormWatch
 from listeners.context import NotifierContext, Secrets
 from rules.analyze import Analyzer
@@ -201,3 +201,4 @@ def register_daily_digest(jobs: JobRegistry, digests: DigestService) -> None:
         digests.run_due_logged,
         misfire_grace=digests.config.digest.grace,
     )
+    jobs.every("digest-retry", RETRY_EVERY, digests.retry_failed, misfire_grace=RETRY_EVERY)

@@ -32,6 +32,10 @@ from core.reports.digest_text import digest_text, digest_title
 log = logging.getLogger("buzzwatch.digest")
 
 STATE_KEY = "digest"
+# After a failed run (the store unreachable at the digest's time: a database restarting at
+# 09:00), tried again this often until it goes out or its grace is over; else that day's
+# digest waited for a restart, and none came.
+RETRY_EVERY = timedelta(minutes=5)
 CHART_FOLDER = "digests"  # in the data folder
 
 
@@ -73,6 +77,7 @@ class DigestService:
         self.charts = charts
         self.tz = config.digest_tz
         self.at = parse_hhmm(config.digest.time)
+        self.failed = False  # the last scheduled run raised: retry_failed() runs it again
 
     # --- what a digest says -----------------------------------------------------------------
 
@@ -234,5 +239,16 @@ class DigestService:
     def run_due_logged(self) -> None:
         try:
             self.run_due()
-        except Exception:  # logged; the next start-up or day tries again
-            log.exception("daily digest failed")
+        except Exception:  # logged; tried again every RETRY_EVERY while within its grace
+            self.failed = True
+            log.exception(
+                "daily digest failed; trying again in %d minutes", RETRY_EVERY.seconds // 60
+            )
+        else:
+            self.failed = False
+
+    def retry_failed(self) -> None:
+        """Run the digest again if its last run failed (run_due sends it once, if it is
+        still due: a no-op once it went out or its grace is over)."""
+        if self.failed:
+            self.run_due_logged()

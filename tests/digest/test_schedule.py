@@ -12,7 +12,8 @@ from app.jobs import JobRegistry, Scheduler
 from core.domain.clock import FakeClock
 from core.domain.repository import Repository
 from core.reports.digest import daily_period, local_moment
-from core.reports.digest_service import STATE_KEY, DigestService
+from core.reports.digest_service import RETRY_EVERY, STATE_KEY, DigestService
+from storage.atomic_json import StorageError
 from storage.factory import open_repository
 from storage.tinydb_repo import TinyDBRepository
 from tests.digest.helpers import mention, setup, utc
@@ -218,4 +219,49 @@ def test_shanghai_day_boundaries_in_utc(tmp_path) -> None:
     d = DigestService(config, repo, clock, charts=False).compute(period, None)
     assert (d.total, d.previous) == (2, 1)
     assert (d.buckets[0].total, d.buckets[-1].total) == (1, 1)
+    repo.close()
+
+
+def test_a_digest_run_that_failed_is_tried_again_until_it_goes_out(tmp_path) -> None:
+    # The store is unreachable at 09:00 (a database restarting): the scheduled run fails;
+    # the retry job sends it once the store answers, and only once.
+    clock = FakeClock(utc(2026, 11, 29, 1, 0))  # 09:00 Shanghai
+    config, repo = setup(
+        tmp_path, clock, [mention("m1", utc(2026, 11, 28, 5))], digest={"time": "09:00"}
+    )
+    service = DigestService(config, repo, clock, charts=False)
+    jobs = JobRegistry()
+    register_daily_digest(jobs, service)
+    retry = jobs.get("digest-retry")
+    assert retry is not None and retry.when.interval == RETRY_EVERY
+    down = True
+    real_lock = repo.job_lock
+
+    def job_lock(name):
+        if down:
+            raise StorageError("could not reach the database: connection refused")
+        return real_lock(name)
+
+    repo.job_lock = job_lock
+    jobs.get("digest").run()  # the 09:00 run
+    assert service.failed and digest_items(repo) == []
+    clock.advance(RETRY_EVERY.total_seconds())
+    retry.run()  # still down
+    assert service.failed and digest_items(repo) == []
+    down = False
+    clock.advance(RETRY_EVERY.total_seconds())
+    retry.run()
+    assert not service.failed and len(digest_items(repo)) == 1
+    retry.run()
+    jobs.get("digest").run()
+    assert len(digest_items(repo)) == 1
+    repo.close()
+
+
+def test_a_digest_that_did_not_fail_is_not_run_by_the_retry_job(tmp_path) -> None:
+    clock = FakeClock(utc(2026, 11, 29, 0, 50))  # 08:50 Shanghai: not due yet
+    config, repo = setup(tmp_path, clock, digest={"time": "09:00"})
+    service = DigestService(config, repo, clock, charts=False)
+    service.run_due = lambda: pytest.fail("retried without a failure")  # type: ignore[method-assign]
+    service.retry_failed()
     repo.close()
