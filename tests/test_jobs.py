@@ -78,6 +78,7 @@ def test_the_app_registers_its_services_jobs(tmp_path: Path) -> None:
         assert kinds == {
             "sla": Every,
             "digest": DailyAt,
+            "digest-retry": Every,  # only runs the digest again after a failed run
             "storms": AfterEachPoll,
             "archive": Every,
         }
