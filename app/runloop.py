@@ -51,9 +51,13 @@ def run_once(app: Buzzwatch, stop: StopRequest) -> int:
     failed = [o for o in outcomes if not o.ok]
     alerts = sum(len(o.result.alerts) for o in outcomes if o.result)
     queued = len(app.repo.pending_outbox())
+    # Sources another process sharing the store holds were not polled here (its lease).
+    elsewhere = sum(1 for o in outcomes if o.elsewhere)
     later = (
         " (dry run: nothing was stored)"
         if app.dry_run
+        else " (the Buzzwatch process polling them, or the next run, sends them)"
+        if queued and elsewhere
         else " (they go out on the next run)"
         if queued
         else ""
@@ -74,8 +78,9 @@ def run_once(app: Buzzwatch, stop: StopRequest) -> int:
         )
         return stop.exit_code
     log.info(
-        "cycle done: %d source(s), %d failed, %d alert(s); sent %d, dead %d, still queued %d%s",
+        "cycle done: %d source(s)%s, %d failed, %d alert(s); sent %d, dead %d, still queued %d%s",
         len(outcomes),
+        f" ({elsewhere} polled by another Buzzwatch process on this store)" if elsewhere else "",
         len(failed),
         alerts,
         report.sent,
