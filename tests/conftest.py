@@ -21,6 +21,10 @@ from tests.cli_fixture import Cli  # noqa: E402
 from tests.postgres_server import postgres_dsn, postgres_schema  # noqa: E402, F401
 from tests.two_stores import store_backend, two_stores  # noqa: E402, F401
 
+# The worker pool's `rigs` fixture (tests/core, tests/attacks). A plugin, loaded once this
+# module is: the helper imports make_config from here.
+pytest_plugins = ["tests.analysis_rig"]
+
 BASE_CONFIG: dict[str, Any] = {
     "timezone": "Asia/Shanghai",
     "brands": [
