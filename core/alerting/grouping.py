@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from core.alerting.lifecycle import dedup_key, new_alert, outbox_items
 from core.alerting.routing import Router, route_label
-from core.alerting.similarity import fingerprint, overlap, shingles, simhash, strip_publisher
+from core.alerting.similarity import overlap, shingles, simhash, strip_publisher
 from core.alerting.views import alert_view
 from core.config import Config, RouteConfig
 from core.domain.models import Alert, Mention, OutboxItem, Severity, Status, from_iso, to_iso
@@ -45,10 +45,6 @@ def story_text(title: str, text: str, author: str = "") -> str:
     body = "" if text.strip() == title.strip() else text[:1000]
     head = "" if says_nothing(title, author) else strip_publisher(title)
     return f"{head}\n{body}"
-
-
-def text_fingerprint(mention: Mention) -> int:
-    return fingerprint(story_text(mention.title, mention.text, mention.author))
 
 
 def _story_shingles(c: Alert | _Story) -> frozenset[str]:
