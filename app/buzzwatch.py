@@ -62,8 +62,6 @@ class Buzzwatch:
         unreadable) may be started over empty. `secrets`: where the chat platforms' secrets
         are looked up (default: the environment). `slack_api_url`: the Slack Web API's base
         URL (default: $SLACK_API_URL, else Slack's)."""
-        import httpx  # noqa: F401  (imported here so `check-config` stays light)
-
         from listeners import build_notifier, build_permission
         from listeners.console import DryRunNotifier
         from sources.build import build_sources
