@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +34,27 @@ def wait_for(check: Callable[[], Any], timeout: float = 5.0) -> Any:
             return value
         time.sleep(0.02)
     raise AssertionError("timed out waiting")
+
+
+def post_signed(url: str, body: str, ts: str, secret: str = SECRET, sig: str | None = None) -> int:
+    """POST a form body to Buzzwatch's Slack HTTP endpoint, signed with `secret` at `ts`
+    (or with `sig` as it is); the HTTP status it answered."""
+    if sig is None:
+        sig = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    req = urllib.request.Request(
+        url,
+        data=body.encode(),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Signature": sig,
+            "X-Slack-Request-Timestamp": ts,
+        },
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
 
 
 def slack_config(tmp_path: Path, burst: dict[str, Any] | None = None, **slack: Any):
