@@ -85,25 +85,32 @@ def env() -> dict[str, str]:
     }
 
 
-def start_bot(config: Path, *args: str, stdout: Any = subprocess.PIPE) -> subprocess.Popen[str]:
+def start_bot(
+    config: Path, *args: str, stdout: Any = subprocess.PIPE, stdin: Any = subprocess.DEVNULL
+) -> subprocess.Popen[str]:
+    """`python bot.py --config <config> <args>` started in the config's folder."""
     return subprocess.Popen(
         [sys.executable, str(ROOT / "bot.py"), "--config", str(config), *args],
         cwd=config.parent,
         env=env(),
-        stdin=subprocess.DEVNULL,
+        stdin=stdin,
         stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
     )
 
 
-def run_bot(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_bot(
+    config: Path, *args: str, stdout: Any = subprocess.PIPE
+) -> subprocess.CompletedProcess[str]:
+    """start_bot's command, run to its end (a minute at most)."""
     return subprocess.run(
         [sys.executable, str(ROOT / "bot.py"), "--config", str(config), *args],
         cwd=config.parent,
         env=env(),
         stdin=subprocess.DEVNULL,
-        capture_output=True,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
         text=True,
         timeout=60,
     )
