@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 from app.cli import main
+from tests.conftest import ROOT
 from tests.test_cli_polish import config  # noqa: F401 (the fixture)
-from tests.test_once_and_shutdown import ROOT, env
+from tests.test_once_and_shutdown import env
 
 CONTENT = b"Acme fries are amazing, love them\nAcme \xff\xfe broken\n\n\xef\xbb\xbfAcme again\n"
 

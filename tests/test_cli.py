@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_fixture import Cli
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
 
 
 @pytest.fixture

@@ -14,9 +14,7 @@ import pytest
 from app.queries import QueryApp
 from core.commands.context import Actor
 from core.domain.models import Mention
-from tests.conftest import make_config
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, make_config
 
 # What only polling, alerting and the chat platforms need.
 NOT_FOR_QUERIES = (

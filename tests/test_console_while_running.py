@@ -23,9 +23,8 @@ import pytest
 from core.commands.context import Reply
 from core.commands.service import is_read_only
 from tests.cli_fixture import Cli, CliRun
-from tests.conftest import digest_time_just_missed
+from tests.conftest import ROOT, digest_time_just_missed
 
-ROOT = Path(__file__).resolve().parent.parent
 SKIP = shutil.ignore_patterns(
     ".git", "data", "out", "__pycache__", ".pytest_cache", ".ruff_cache", "tests", "bench"
 )

@@ -32,11 +32,10 @@ from rules.analyze import Analyzer
 from storage.factory import open_repository
 from storage.tinydb_repo import TinyDBRepository
 from tests.cli_fixture import Cli
-from tests.conftest import make_config
+from tests.conftest import ROOT, make_config
 from tests.standin.chat import ChatServer
 from tests.standin.feeds import rss
 
-ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 COMPLAINT = {
     "title": "艾克米的汉堡吃完拉肚子，怀疑食物中毒",

@@ -15,11 +15,12 @@ import yaml
 from dingtalk_stream import AckMessage, ChatbotMessage, DingTalkStreamClient
 
 from listeners.dingtalk import start_dingtalk
+from tests.conftest import ROOT
 from tests.dingtalk.gateway import OPEN_PATH, Gateway
 from tests.dingtalk.helpers import add_alert, build_app
 from tests.dingtalk.test_stream import chatbot_payload, clock, replies  # noqa: F401
 from tests.standin.dingtalk import RobotServer
-from tests.test_once_and_shutdown import ROOT, env
+from tests.test_once_and_shutdown import env
 
 KEY, SECRET = "ding-app-key", "ding-app-secret"  # as tests/dingtalk/helpers.py hands them out
 STREAM = {"enabled": True, "app_key_env": "DT_APP_KEY", "app_secret_env": "DT_APP_SECRET"}

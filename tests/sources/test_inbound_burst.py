@@ -16,9 +16,9 @@ import pytest
 from app.buzzwatch import Buzzwatch
 from core.config import ConfigError
 from listeners.push_endpoint import InboundServer, start_inbound
-from tests.conftest import make_config
+from tests.conftest import ROOT, make_config
 from tests.sources.test_inbound import TOKEN
-from tests.test_once_and_shutdown import ROOT, env, write_config
+from tests.test_once_and_shutdown import env, write_config
 
 BURST = 300
 
