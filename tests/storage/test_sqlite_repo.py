@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from core.config import RulesConfig
 from core.domain.clock import FakeClock
 from core.domain.query import MentionQuery
 from core.reports.query import search_records
@@ -114,8 +115,6 @@ def test_the_time_range_is_exact_to_the_microsecond(tmp_path: Path, how: str, mo
 
 
 def test_the_tagged_sentiment_classes_are_the_config_defaults() -> None:
-    from core.config.analysis import RulesConfig
-
     defaults = RulesConfig()
     assert (defaults.negative_threshold, defaults.positive_threshold) == SENTIMENT_CUTS
 
