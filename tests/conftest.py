@@ -78,11 +78,20 @@ def clock() -> FakeClock:
     return FakeClock(datetime(2026, 11, 28, 8, 0, tzinfo=UTC))
 
 
+# A developer's own settings and tokens, which tests never pick up.
+AMBIENT = ("BUZZWATCH_", "SLACK_", "DINGTALK_")
+
+
+def clean_env() -> dict[str, str]:
+    """The environment for a bot process a test starts, without AMBIENT variables (also
+    outside a test, where _no_ambient_config has not removed them)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(AMBIENT)}
+
+
 @pytest.fixture(autouse=True)
 def _no_ambient_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Tests never pick up a developer's own config or tokens.
     for var in list(os.environ):
-        if var.startswith(("BUZZWATCH_", "SLACK_", "DINGTALK_")):
+        if var.startswith(AMBIENT):
             monkeypatch.delenv(var, raising=False)
 
 

@@ -11,9 +11,8 @@ import sys
 from pathlib import Path
 
 from app.cli import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, clean_env
 from tests.test_cli_polish import config  # noqa: F401 (the fixture)
-from tests.test_once_and_shutdown import env
 
 CONTENT = b"Acme fries are amazing, love them\nAcme \xff\xfe broken\n\n\xef\xbb\xbfAcme again\n"
 
@@ -40,7 +39,7 @@ def test_stdin_with_bytes_that_are_not_utf8(config: Path) -> None:  # noqa: F811
     done = subprocess.run(
         [sys.executable, str(ROOT / "bot.py"), "--config", str(config), "-q", "classify"],
         cwd=config.parent,
-        env={**env(), "PYTHONIOENCODING": "", "LC_ALL": "C"},
+        env={**clean_env(), "PYTHONIOENCODING": "", "LC_ALL": "C"},
         input=CONTENT,
         capture_output=True,
         timeout=120,

@@ -32,7 +32,7 @@ from rules.analyze import Analyzer
 from storage.factory import open_repository
 from storage.tinydb_repo import TinyDBRepository
 from tests.cli_fixture import Cli
-from tests.conftest import ROOT, make_config
+from tests.conftest import ROOT, clean_env, make_config
 from tests.standin.chat import ChatServer
 from tests.standin.feeds import rss
 
@@ -76,14 +76,6 @@ def feed_file(tmp_path: Path, items: list[dict[str, str]]) -> str:
     return str(path)
 
 
-def env() -> dict[str, str]:
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("BUZZWATCH_", "SLACK_", "DINGTALK_"))
-    }
-
-
 def start_bot(
     config: Path, *args: str, stdout: Any = subprocess.PIPE, stdin: Any = subprocess.DEVNULL
 ) -> subprocess.Popen[str]:
@@ -91,7 +83,7 @@ def start_bot(
     return subprocess.Popen(
         [sys.executable, str(ROOT / "bot.py"), "--config", str(config), *args],
         cwd=config.parent,
-        env=env(),
+        env=clean_env(),
         stdin=stdin,
         stdout=stdout,
         stderr=subprocess.PIPE,
@@ -106,7 +98,7 @@ def run_bot(
     return subprocess.run(
         [sys.executable, str(ROOT / "bot.py"), "--config", str(config), *args],
         cwd=config.parent,
-        env=env(),
+        env=clean_env(),
         stdin=subprocess.DEVNULL,
         stdout=stdout,
         stderr=subprocess.PIPE,

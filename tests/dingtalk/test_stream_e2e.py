@@ -15,12 +15,11 @@ import yaml
 from dingtalk_stream import AckMessage, ChatbotMessage, DingTalkStreamClient
 
 from listeners.dingtalk import start_dingtalk
-from tests.conftest import ROOT
+from tests.conftest import ROOT, clean_env
 from tests.dingtalk.gateway import OPEN_PATH, Gateway
 from tests.dingtalk.helpers import add_alert, build_app
 from tests.dingtalk.test_stream import chatbot_payload, clock, replies  # noqa: F401
 from tests.standin.dingtalk import RobotServer
-from tests.test_once_and_shutdown import env
 
 KEY, SECRET = "ding-app-key", "ding-app-secret"  # as tests/dingtalk/helpers.py hands them out
 STREAM = {"enabled": True, "app_key_env": "DT_APP_KEY", "app_secret_env": "DT_APP_SECRET"}
@@ -130,7 +129,7 @@ def test_the_gateway_address_comes_from_the_environment(tmp_path, robot):
             [sys.executable, str(ROOT / "bot.py"), "--config", str(path), "-q"],
             cwd=tmp_path,
             env={
-                **env(),
+                **clean_env(),
                 "DINGTALK_OPENAPI_ENDPOINT": gateway.endpoint,
                 "DINGTALK_APP_KEY": KEY,
                 "DINGTALK_APP_SECRET": SECRET,
