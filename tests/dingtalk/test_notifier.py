@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -15,11 +15,6 @@ from tests.dingtalk.helpers import make_alert
 from tests.standin.dingtalk import RobotServer
 
 SECRET = "SECtest-secret"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import asyncio
 import io
 import json
 import time
-from datetime import UTC, datetime
 
 import pytest
 from dingtalk_stream import AckMessage, CallbackMessage, ChatbotMessage
@@ -16,11 +15,6 @@ from listeners.dingtalk.chat import command_text
 from listeners.dingtalk.stream import CommandHandler
 from tests.dingtalk.helpers import add_alert, build_app
 from tests.standin.dingtalk import RobotServer
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture

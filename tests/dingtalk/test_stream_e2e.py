@@ -18,7 +18,7 @@ from listeners.dingtalk import start_dingtalk
 from tests.conftest import ROOT, clean_env
 from tests.dingtalk.gateway import OPEN_PATH, Gateway
 from tests.dingtalk.helpers import add_alert, build_app
-from tests.dingtalk.test_stream import chatbot_payload, clock, replies  # noqa: F401
+from tests.dingtalk.test_stream import chatbot_payload, replies
 from tests.standin.dingtalk import RobotServer
 
 KEY, SECRET = "ding-app-key", "ding-app-secret"  # as tests/dingtalk/helpers.py hands them out
@@ -27,13 +27,13 @@ DINGTALK_DEADLINE = 3.0  # seconds; later, DingTalk counts the message as undeli
 
 
 @pytest.fixture
-def robot(clock):  # noqa: F811
+def robot(clock):
     with RobotServer("SECstream", now_ms=lambda: int(clock.now().timestamp() * 1000)) as server:
         yield server
 
 
 @pytest.fixture
-def stream(tmp_path, clock, robot, monkeypatch):  # noqa: F811
+def stream(tmp_path, clock, robot, monkeypatch):
     with Gateway(KEY, SECRET) as gateway:
         # The SDK reads DINGTALK_OPENAPI_ENDPOINT once, when it is imported; this is what
         # that variable sets (test_the_gateway_address_comes_from_the_environment runs it).
