@@ -104,6 +104,15 @@ def _display_in_utc() -> None:
 
 
 @pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    """BASE_CONFIG as a file (tmp_path/config.yaml, its data in tmp_path/data), for --config."""
+    path = tmp_path / "config.yaml"
+    data = dict(BASE_CONFIG, data_dir=str(tmp_path / "data"))
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
 def cli(tmp_path: Path) -> Cli:
     """The command line, run in-process in tmp_path: tests/cli_fixture.py."""
     return Cli(tmp_path)
