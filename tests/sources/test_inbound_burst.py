@@ -17,7 +17,7 @@ from app.buzzwatch import Buzzwatch
 from core.config import ConfigError
 from listeners.push_endpoint import InboundServer, start_inbound
 from tests.conftest import ROOT, clean_env, make_config
-from tests.sources.test_inbound import TOKEN
+from tests.sources.inbound import TOKEN
 from tests.test_once_and_shutdown import write_config
 
 BURST = 300
