@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from core.config import Config, parse_config  # noqa: E402
 from core.domain.clock import FakeClock  # noqa: E402
 from tests.cli_fixture import Cli  # noqa: E402
 from tests.postgres_server import postgres_dsn, postgres_schema  # noqa: E402, F401
+from tests.standin.chat import ChatServer  # noqa: E402
 from tests.two_stores import store_backend, two_stores  # noqa: E402, F401
 
 # The worker pool's `rigs` fixture (tests/core, tests/attacks). A plugin, loaded once this
@@ -110,6 +112,13 @@ def config_file(tmp_path: Path) -> Path:
     data = dict(BASE_CONFIG, data_dir=str(tmp_path / "data"))
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def chat() -> Iterator[ChatServer]:
+    """A chat webhook stand-in (tests/standin/chat.py) on 127.0.0.1."""
+    with ChatServer() as server:
+        yield server
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,12 +43,6 @@ COMPLAINT = {
     "link": "https://weibo.com/1/a",
     "guid": "https://weibo.com/1/a",
 }
-
-
-@pytest.fixture
-def chat() -> Iterator[ChatServer]:
-    with ChatServer() as server:
-        yield server
 
 
 def write_config(tmp_path: Path, **parts: Any) -> Path:
