@@ -19,17 +19,10 @@ from tests.conftest import ROOT, clean_env
 from tests.dingtalk.gateway import OPEN_PATH, Gateway
 from tests.dingtalk.helpers import add_alert, build_app
 from tests.dingtalk.test_stream import chatbot_payload, replies
-from tests.standin.dingtalk import RobotServer
 
 KEY, SECRET = "ding-app-key", "ding-app-secret"  # as tests/dingtalk/helpers.py hands them out
 STREAM = {"enabled": True, "app_key_env": "DT_APP_KEY", "app_secret_env": "DT_APP_SECRET"}
 DINGTALK_DEADLINE = 3.0  # seconds; later, DingTalk counts the message as undelivered
-
-
-@pytest.fixture
-def robot(clock):
-    with RobotServer("SECstream", now_ms=lambda: int(clock.now().timestamp() * 1000)) as server:
-        yield server
 
 
 @pytest.fixture
