@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 
 
 class RawServer:
@@ -45,6 +46,22 @@ class RawServer:
             conn.close()
 
 
+FEED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+
+
+def feed_answer(conn: socket.socket, headers: bytes, send: Callable[[], None]) -> None:
+    """Read the request, send a feed's status line and content type, `headers` (each ending
+    in CRLF) and the blank line; then `send` the body. Closes the connection after; a client
+    that hangs up is no error."""
+    with conn:
+        try:
+            conn.recv(65536)
+            conn.sendall(FEED_HEAD + headers + b"\r\n")
+            send()
+        except OSError:
+            pass
+
+
 class DribblingServer(RawServer):
     """Answers every request with a status line, then one header byte every `interval`
     seconds, each well inside a read timeout, so no single read ever times out. It gives up
@@ -81,19 +98,13 @@ class TricklingBody(RawServer):
         super().__init__()
 
     def answer(self, conn: socket.socket) -> None:
-        with conn:
-            try:
-                conn.recv(65536)
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
-                    b"Content-Length: %d\r\n\r\n" % len(self.body)
-                )
-                for byte in self.body:
-                    if self.stopping.wait(0.1):
-                        return
-                    conn.sendall(bytes([byte]))
-            except OSError:
-                pass
+        def trickle() -> None:
+            for byte in self.body:
+                if self.stopping.wait(0.1):
+                    return
+                conn.sendall(bytes([byte]))
+
+        feed_answer(conn, b"Content-Length: %d\r\n" % len(self.body), trickle)
 
 
 class HalfFeedServer(RawServer):
@@ -108,18 +119,13 @@ class HalfFeedServer(RawServer):
         super().__init__()
 
     def answer(self, conn: socket.socket) -> None:
-        with conn:
-            try:
-                conn.recv(65536)
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
-                    b'ETag: "v1"\r\nConnection: close\r\n\r\n' + self.body[: self.cut_at]
-                )
-                self.half_sent.set()
-                self.release.wait(30)
-                conn.sendall(self.body[self.cut_at :])
-            except OSError:
-                pass
+        def in_halves() -> None:
+            conn.sendall(self.body[: self.cut_at])
+            self.half_sent.set()
+            self.release.wait(30)
+            conn.sendall(self.body[self.cut_at :])
+
+        feed_answer(conn, b'ETag: "v1"\r\nConnection: close\r\n', in_halves)
 
     def close(self) -> None:
         self.release.set()
