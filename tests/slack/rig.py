@@ -216,7 +216,8 @@ def text_of(body: dict[str, Any]) -> str:
     return body.get("text", "") + json.dumps(body.get("blocks", []), ensure_ascii=False)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for a listener that needs a number)."""
     import socket
 
     with socket.socket() as s:

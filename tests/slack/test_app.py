@@ -19,10 +19,10 @@ from listeners.slack.app import HttpListener, start_slack
 from tests.slack.rig import (
     SECRET,
     Rig,
-    _free_port,
     answers,
     button,
     click,
+    free_port,
     post_signed,
     slash,
     text_of,
@@ -261,7 +261,7 @@ def test_listener_starter_follows_config_and_env(tmp_path, slack_api, clock, mon
         assert start_slack(rig.bw) is None  # http mode, no signing secret
         assert "SLACK_SIGNING_SECRET is not set" in caplog.text
         monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
-        rig.bw.config.slack.port = 0 or _free_port()
+        rig.bw.config.slack.port = free_port()
         rig.bw.config.slack.host = "127.0.0.1"
         stop = start_slack(rig.bw)
         assert stop is not None

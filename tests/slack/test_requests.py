@@ -235,11 +235,11 @@ def test_http_mode_listens_on_this_machine_by_default_and_says_so(
     caplog,
 ):
     from listeners.slack.app import reach, start_slack
-    from tests.slack.test_app import _free_port
+    from tests.slack.rig import free_port
 
     assert rig.bw.config.slack.host == "127.0.0.1"  # as every other listener
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
-    rig.bw.config.slack.port = _free_port()
+    rig.bw.config.slack.port = free_port()
     with caplog.at_level(logging.INFO):
         stop = start_slack(rig.bw)
     assert stop is not None
