@@ -105,13 +105,18 @@ def _display_in_utc() -> None:
     set_display_timezone(UTC)
 
 
-@pytest.fixture
-def config_file(tmp_path: Path) -> Path:
+def write_base_config(tmp_path: Path) -> Path:
     """BASE_CONFIG as a file (tmp_path/config.yaml, its data in tmp_path/data), for --config."""
     path = tmp_path / "config.yaml"
     data = dict(BASE_CONFIG, data_dir=str(tmp_path / "data"))
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    """write_base_config's file."""
+    return write_base_config(tmp_path)
 
 
 @pytest.fixture

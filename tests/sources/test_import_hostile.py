@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from app.cli import main
-from tests.sources.test_import import _config
+from tests.conftest import write_base_config
 
 
 def _import(tmp_path: Path, name: str, content: bytes) -> tuple[int, str]:
@@ -16,14 +16,15 @@ def _import(tmp_path: Path, name: str, content: bytes) -> tuple[int, str]:
     src.write_bytes(content)
     out = io.StringIO()
     code = main(
-        ["--config", str(_config(tmp_path)), "-q", "import", str(src), "--no-progress"], out
+        ["--config", str(write_base_config(tmp_path)), "-q", "import", str(src), "--no-progress"],
+        out,
     )
     return code, out.getvalue()
 
 
 def _stored(tmp_path: Path) -> dict[str, dict]:
     out = io.StringIO()
-    main(["--config", str(_config(tmp_path)), "-q", "export", "--since", "3650d"], out)
+    main(["--config", str(write_base_config(tmp_path)), "-q", "export", "--since", "3650d"], out)
     return {d["title"]: d for d in map(json.loads, out.getvalue().splitlines())}
 
 
