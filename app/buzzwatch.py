@@ -30,8 +30,9 @@ from rules.analyze import Analyzer
 
 log = logging.getLogger("buzzwatch")
 
-# Resolved alerts leave the hot state file (rewritten on every ack) after this long; the
-# digest looks back a week, and get_alert still finds archived ones.
+# Resolved alerts (with nothing left to send) are archived after this long: the reads of
+# current alerts skip them (TinyDB moves them out of its state file, rewritten on every ack;
+# the SQL stores mark them). The digest looks back a week; get_alert still finds them.
 ARCHIVE_AFTER = timedelta(days=14)
 ARCHIVE_EVERY = timedelta(hours=1)
 SLA_EVERY_SECONDS = 30
@@ -62,8 +63,6 @@ class Buzzwatch:
         unreadable) may be started over empty. `secrets`: where the chat platforms' secrets
         are looked up (default: the environment). `slack_api_url`: the Slack Web API's base
         URL (default: $SLACK_API_URL, else Slack's)."""
-        import httpx  # noqa: F401  (imported here so `check-config` stays light)
-
         from listeners import build_notifier, build_permission
         from listeners.console import DryRunNotifier
         from sources.build import build_sources
@@ -154,7 +153,7 @@ class Buzzwatch:
         return report
 
     def archive(self) -> int:
-        """Housekeeping: resolved alerts leave the hot state file after a while."""
+        """Housekeeping: alerts resolved ARCHIVE_AFTER ago are archived; how many."""
         return self.repo.archive_alerts(self.clock.now() - ARCHIVE_AFTER)
 
     def register_jobs(self, jobs: JobRegistry) -> None:

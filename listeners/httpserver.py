@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import logging
 import socket
 import sys
@@ -125,6 +126,22 @@ def listen(
         return server_class((host, port), handler)
     except OSError as err:
         raise ConfigError(f"{setting}: cannot listen on {host}:{port}: {why(err)}") from None
+
+
+def answer_json(
+    handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any], close: bool = False
+) -> None:
+    """Answer a request with `body` as UTF-8 JSON; `close`: and end the connection."""
+    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    handler.send_header("Content-Length", str(len(data)))
+    if close:
+        handler.send_header("Connection", "close")
+    handler.end_headers()
+    handler.wfile.write(data)
+    if close:
+        handler.close_connection = True
 
 
 def why(err: OSError) -> str:

@@ -28,7 +28,7 @@ from core.config import InboundConfig
 from core.intake.mention_schema import RejectedInput, parse_batch
 from listeners import listener
 from listeners.context import ListenerHost
-from listeners.httpserver import Server, listen
+from listeners.httpserver import Server, answer_json, listen
 
 log = logging.getLogger("buzzwatch.inbound")
 
@@ -51,14 +51,7 @@ class InboundServer:
                 log.debug("inbound %s " + fmt, self.client_address[0], *args)
 
             def _answer(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("Connection", "close")
-                self.end_headers()
-                self.wfile.write(data)
-                self.close_connection = True
+                answer_json(self, status, body, close=True)
 
             def do_GET(self) -> None:
                 self._answer(405, {"error": "use POST"})

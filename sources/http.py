@@ -70,12 +70,6 @@ class FetchResult:
         return self.status == 304
 
 
-def check_scheme(url: str) -> None:
-    scheme = urlsplit(url).scheme.lower()
-    if scheme not in ("http", "https"):
-        raise FetchError(f"refusing {scheme or 'scheme-less'} URL: only http and https are fetched")
-
-
 def make_client(
     cfg: FetchConfig,
     policy: AddressPolicy | None = None,

@@ -20,7 +20,6 @@ class SeenLog:
         self.folder = folder
         self.read_only = read_only
         self._ids: set[str] = set()
-        self._today = today
         if not read_only:
             folder.mkdir(parents=True, exist_ok=True)
         for path in self._recent_files(today):

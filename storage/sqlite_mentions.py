@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from core.reports.query import sentiment_kind
 from storage.mention_search import SEP, cjk_grams, mention_row, scrub
 from storage.store_lock import StoreLock
 
@@ -46,20 +47,13 @@ def tag(kind: str, value: str) -> str:
     )
 
 
-def sentiment_class(sentiment: float) -> str:
-    negative, positive = SENTIMENT_CUTS
-    return (
-        "negative" if sentiment < negative else "positive" if sentiment >= positive else "neutral"
-    )
-
-
 def _split(tags: str) -> list[str]:
     return [t for t in tags.split(SEP) if t]
 
 
 def row_tags(source_cf: str, brands_cf: str, flags: str, sentiment: float) -> str:
     """A mentions row's filter tags, space-separated."""
-    tokens = [tag("s", source_cf), tag("m", sentiment_class(sentiment))]
+    tokens = [tag("s", source_cf), tag("m", sentiment_kind(sentiment, *SENTIMENT_CUTS))]
     tokens += [tag("b", b) for b in _split(brands_cf)]
     tokens += [tag("f", f) for f in _split(flags)]
     return " ".join(tokens)

@@ -53,19 +53,17 @@ from storage.common import (
 from storage.process_lock import ProcessLock
 from storage.sqlite_alerts import SQLiteReads
 from storage.sqlite_checkpoints import Checkpointer
-from storage.sqlite_mentions import prepare_mentions, put_mentions, store_ahead
+from storage.sqlite_mentions import CHUNK, prepare_mentions, put_mentions, store_ahead
 from storage.sqlite_pages import PageReader
 from storage.sqlite_schema import INDEXES, TABLES, connect
 from storage.sqlite_search import mentions_said_since, plan_search
 from storage.store_lock import JobLocks, StoreLock
 
 DB_NAME = "buzzwatch.sqlite3"
-CHUNK = 500  # ids per `IN (...)`: well under SQLite's variable limit
 
 
 class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnceKeys, JobLocks):
     stores_mentions_ahead = True  # see Repository.stores_mentions_ahead
-    _param = "?"
 
     def __init__(self, data_dir: Path, clock: Clock | None = None, read_only: bool = False) -> None:
         self.data_dir = Path(data_dir)
@@ -355,61 +353,6 @@ class SQLiteRepository(SQLiteReads, AlertOutboxWrites, OneProcessLeases, SQLOnce
                 )
         alerts.sort(key=lambda a: alert_number(a.id) or 0)
         return alerts
-
-    def grouping_candidates(
-        self,
-        keys: Iterable[str],
-        created_since: str,
-        active_since: str,
-        near: tuple[list[int], int] | None = None,
-    ) -> list[Alert]:
-        """See Repository.grouping_candidates."""
-        keys = list(dict.fromkeys(keys))
-        found: dict[int, str] = {}
-        with self._lock:
-            recent = "created_at >= ? AND archived = 0"
-            queries: list[tuple[str, list[Any]]] = [
-                (
-                    "SELECT n, doc FROM alerts WHERE status != 'resolved' AND archived = 0"
-                    " AND (kind = 'storm' OR created_at >= ?)",
-                    [active_since],
-                ),
-                (
-                    f"SELECT n, doc FROM alerts WHERE {recent} AND created_at >= ?",
-                    [created_since, active_since],
-                ),
-            ]
-            if near is None:
-                queries.append((f"SELECT n, doc FROM alerts WHERE {recent}", [created_since]))
-            elif near[0]:
-                # SimHash distance in SQL: only alerts near one of the mentions are parsed.
-                self._near = ([int(f) for f in near[0] if f], int(near[1]))
-                queries.append(
-                    (
-                        f"SELECT n, doc FROM alerts WHERE {recent} AND fingerprint != 0"
-                        " AND bw_near(fingerprint)",
-                        [created_since],
-                    )
-                )
-            for i in range(0, len(keys), CHUNK):
-                chunk = keys[i : i + CHUNK]
-                marks = ",".join("?" * len(chunk))
-                queries.append(
-                    (
-                        # (two index searches: an OR of the two would read every alert)
-                        f"SELECT n, doc FROM alerts WHERE status != 'resolved' AND dedup_key IN"
-                        f" ({marks}) UNION ALL SELECT n, doc FROM alerts WHERE {recent}"
-                        f" AND dedup_key IN ({marks})",
-                        [*chunk, created_since, *chunk],
-                    )
-                )
-            for sql, params in queries:
-                found.update(self._db.execute(sql, params).fetchall())
-            return [self._alert_cache.parse(n, found[n]) for n in sorted(found)]
-
-    def _is_near(self, fingerprint: int) -> bool:
-        fingerprints, max_distance = self._near
-        return any((fingerprint ^ f).bit_count() <= max_distance for f in fingerprints)
 
     # --- outbox -----------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,12 @@ from core.config import Config, parse_config  # noqa: E402
 from core.domain.clock import FakeClock  # noqa: E402
 from tests.cli_fixture import Cli  # noqa: E402
 from tests.postgres_server import postgres_dsn, postgres_schema  # noqa: E402, F401
+from tests.standin.chat import ChatServer  # noqa: E402
 from tests.two_stores import store_backend, two_stores  # noqa: E402, F401
+
+# The worker pool's `rigs` fixture (tests/core, tests/attacks). A plugin, loaded once this
+# module is: the helper imports make_config from here.
+pytest_plugins = ["tests.analysis_rig"]
 
 BASE_CONFIG: dict[str, Any] = {
     "timezone": "Asia/Shanghai",
@@ -74,11 +80,20 @@ def clock() -> FakeClock:
     return FakeClock(datetime(2026, 11, 28, 8, 0, tzinfo=UTC))
 
 
+# A developer's own settings and tokens, which tests never pick up.
+AMBIENT = ("BUZZWATCH_", "SLACK_", "DINGTALK_")
+
+
+def clean_env() -> dict[str, str]:
+    """The environment for a bot process a test starts, without AMBIENT variables (also
+    outside a test, where _no_ambient_config has not removed them)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(AMBIENT)}
+
+
 @pytest.fixture(autouse=True)
 def _no_ambient_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Tests never pick up a developer's own config or tokens.
     for var in list(os.environ):
-        if var.startswith(("BUZZWATCH_", "SLACK_", "DINGTALK_")):
+        if var.startswith(AMBIENT):
             monkeypatch.delenv(var, raising=False)
 
 
@@ -88,6 +103,27 @@ def _display_in_utc() -> None:
     from core.alerting.views import set_display_timezone
 
     set_display_timezone(UTC)
+
+
+def write_base_config(tmp_path: Path) -> Path:
+    """BASE_CONFIG as a file (tmp_path/config.yaml, its data in tmp_path/data), for --config."""
+    path = tmp_path / "config.yaml"
+    data = dict(BASE_CONFIG, data_dir=str(tmp_path / "data"))
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    """write_base_config's file."""
+    return write_base_config(tmp_path)
+
+
+@pytest.fixture
+def chat() -> Iterator[ChatServer]:
+    """A chat webhook stand-in (tests/standin/chat.py) on 127.0.0.1."""
+    with ChatServer() as server:
+        yield server
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 
 from app.cli import main
-from tests.test_cli_polish import config  # noqa: F401 (the fixture)
-from tests.test_once_and_shutdown import ROOT, env
+from tests.conftest import ROOT, clean_env
 
 CONTENT = b"Acme fries are amazing, love them\nAcme \xff\xfe broken\n\n\xef\xbb\xbfAcme again\n"
 
@@ -27,19 +26,19 @@ def _check(stdout: str) -> None:
     assert "error" not in last and last["brands"] == ["Acme"]
 
 
-def test_a_file_with_bytes_that_are_not_utf8(config: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_a_file_with_bytes_that_are_not_utf8(config_file: Path, tmp_path: Path) -> None:
     src = tmp_path / "in.txt"
     src.write_bytes(CONTENT)
     out = io.StringIO()
-    assert main(["--config", str(config), "classify", str(src)], out) == 0
+    assert main(["--config", str(config_file), "classify", str(src)], out) == 0
     _check(out.getvalue())
 
 
-def test_stdin_with_bytes_that_are_not_utf8(config: Path) -> None:  # noqa: F811
+def test_stdin_with_bytes_that_are_not_utf8(config_file: Path) -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bot.py"), "--config", str(config), "-q", "classify"],
-        cwd=config.parent,
-        env={**env(), "PYTHONIOENCODING": "", "LC_ALL": "C"},
+        [sys.executable, str(ROOT / "bot.py"), "--config", str(config_file), "-q", "classify"],
+        cwd=config_file.parent,
+        env={**clean_env(), "PYTHONIOENCODING": "", "LC_ALL": "C"},
         input=CONTENT,
         capture_output=True,
         timeout=120,

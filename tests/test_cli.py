@@ -5,7 +5,6 @@ from another folder."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_fixture import Cli
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, clean_env
 
 
 @pytest.fixture
@@ -91,15 +89,10 @@ def test_classify_keeps_order_and_reports_bad_lines(cli: Cli) -> None:
 def test_bundled_config_works_from_another_folder(tmp_path: Path) -> None:
     """A real process: `python /path/to/bot.py` finds its own modules and the bundled config
     from any folder, and keeps its data under the folder it runs in."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("BUZZWATCH_", "SLACK_", "DINGTALK_"))
-    }
     run = subprocess.run(
         [sys.executable, str(ROOT / "bot.py"), "--once"],
         cwd=tmp_path,
-        env=env,
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=120,

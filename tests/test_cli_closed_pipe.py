@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,10 +14,9 @@ from tests.cli_fixture import Cli
 from tests.standin.chat import ChatServer
 from tests.test_once_and_shutdown import (
     COMPLAINT,
-    ROOT,
     closed_pipe,
-    env,
     feed_file,
+    run_bot,
     write_config,
 )
 
@@ -26,16 +24,7 @@ from tests.test_once_and_shutdown import (
 def run_into_closed_pipe(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     out = closed_pipe()
     try:
-        return subprocess.run(
-            [sys.executable, str(ROOT / "bot.py"), "--config", str(config), *args],
-            cwd=config.parent,
-            env=env(),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=60,
-        )
+        return run_bot(config, *args, stdout=out)
     finally:
         os.close(out)
 

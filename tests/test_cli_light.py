@@ -4,7 +4,6 @@ SDK, source builder, analyser or HTTP client (issue 15: those took ~1 s before a
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +13,7 @@ import pytest
 from app.queries import QueryApp
 from core.commands.context import Actor
 from core.domain.models import Mention
-from tests.conftest import make_config
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, clean_env, make_config
 
 # What only polling, alerting and the chat platforms need.
 NOT_FOR_QUERIES = (
@@ -41,11 +38,7 @@ NOT_FOR_QUERIES = (
 
 def imported_modules(cwd: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     """A real `python -X importtime bot.py ...`: its result and every module it imported."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("BUZZWATCH_", "SLACK_", "DINGTALK_"))
-    }
+    env = clean_env()
     run = subprocess.run(
         [sys.executable, "-X", "importtime", str(ROOT / "bot.py"), *args],
         cwd=cwd,

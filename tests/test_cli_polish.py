@@ -8,19 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 
 from app.cli import main
 from tests.cli_fixture import Cli
-from tests.conftest import BASE_CONFIG
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    data = dict(BASE_CONFIG, data_dir=str(tmp_path / "data"))
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 def _classify(config: Path, tmp_path: Path, lines: list[str]) -> list[dict]:
@@ -32,7 +22,7 @@ def _classify(config: Path, tmp_path: Path, lines: list[str]) -> list[dict]:
 
 
 def test_classify_json_that_is_not_an_object_with_text_is_an_error(
-    config: Path, tmp_path: Path
+    config_file: Path, tmp_path: Path
 ) -> None:
     lines = [
         "[1,2]",
@@ -43,7 +33,7 @@ def test_classify_json_that_is_not_an_object_with_text_is_an_error(
         '{"author": "only an author"}',
         '{"broken": ',
     ]
-    results = _classify(config, tmp_path, lines)
+    results = _classify(config_file, tmp_path, lines)
     assert [r["line"] for r in results] == list(range(1, len(lines) + 1))
     for r in results:
         assert set(r) == {"line", "error"} and r["error"].startswith("bad JSON line: "), r
@@ -51,7 +41,7 @@ def test_classify_json_that_is_not_an_object_with_text_is_an_error(
 
 
 def test_classify_takes_a_title_only_object_and_text_that_is_not_json(
-    config: Path, tmp_path: Path
+    config_file: Path, tmp_path: Path
 ) -> None:
     lines = [
         '{"title": "Acme gave me food poisoning"}',
@@ -59,7 +49,7 @@ def test_classify_takes_a_title_only_object_and_text_that_is_not_json(
         "Infinity and Acme",
         "NaN",  # Python's json would read it; JSON has no NaN: text
     ]
-    results = _classify(config, tmp_path, lines)
+    results = _classify(config_file, tmp_path, lines)
     assert all("error" not in r for r in results), results
     assert results[0]["brands"] == ["Acme"] and "negative" in results[0]["flags"]
     assert results[1]["brands"] == ["Acme"]
@@ -67,35 +57,37 @@ def test_classify_takes_a_title_only_object_and_text_that_is_not_json(
 
 @pytest.mark.parametrize("since", ["0s", "30m", "93d", "100d"])
 def test_digest_since_out_of_the_chat_range_is_refused(
-    config: Path, since: str, capsys: pytest.CaptureFixture[str]
+    config_file: Path, since: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = io.StringIO()
-    code = main(["--config", str(config), "-q", "--dry-run", "digest", "--since", since], out)
+    code = main(["--config", str(config_file), "-q", "--dry-run", "digest", "--since", since], out)
     assert code == 2
     assert "--since takes between 1h and 92d" in capsys.readouterr().err
     chat = io.StringIO()
-    assert main(["--config", str(config), "-q", "command", "digest", f"since:{since}"], chat) == 1
+    assert (
+        main(["--config", str(config_file), "-q", "command", "digest", f"since:{since}"], chat) == 1
+    )
     assert "since: takes between 1h and 92d" in chat.getvalue()
 
 
 def test_digest_and_chat_share_one_range(
-    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    config_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import core.domain.durations
 
     monkeypatch.setattr(
         core.domain.durations, "REPORT_SINCE", (timedelta(hours=2), timedelta(days=3))
     )
-    code = main(["--config", str(config), "-q", "--dry-run", "digest", "--since", "1h"])
+    code = main(["--config", str(config_file), "-q", "--dry-run", "digest", "--since", "1h"])
     assert code == 2 and "between 2h and 3d" in capsys.readouterr().err
     chat = io.StringIO()
-    assert main(["--config", str(config), "-q", "command", "stats", "since:4d"], chat) == 1
+    assert main(["--config", str(config_file), "-q", "command", "stats", "since:4d"], chat) == 1
     assert "since: takes between 2h and 3d" in chat.getvalue()
 
 
-def test_digest_since_within_the_range_works(config: Path, tmp_path: Path, cli: Cli) -> None:
+def test_digest_since_within_the_range_works(config_file: Path, tmp_path: Path, cli: Cli) -> None:
     chart = tmp_path / "c.png"
-    args = ["--config", str(config), "-q", "--dry-run", "digest", "--since", "92d"]
+    args = ["--config", str(config_file), "-q", "--dry-run", "digest", "--since", "92d"]
     run = cli(*args, "--chart", str(chart))
     assert run.returncode == 0, run.stderr
     # The dry run prints the digest of the 92 days asked for, and writes its chart there.
@@ -108,18 +100,19 @@ def test_digest_since_within_the_range_works(config: Path, tmp_path: Path, cli: 
     assert "error" not in run.stderr
 
 
-def test_export_keeps_any_since(config: Path, tmp_path: Path, cli: Cli) -> None:
+def test_export_keeps_any_since(config_file: Path, tmp_path: Path, cli: Cli) -> None:
     """Only the digest has the chat's range: an export may look back a year."""
     said = (datetime.now(UTC) - timedelta(days=100)).isoformat()
     old = {"id": "old-1", "url": "https://e.com/1", "text": "Acme 退款", "published": said}
     backfill = tmp_path / "old.jsonl"
     backfill.write_text(json.dumps(old, ensure_ascii=False) + "\n", encoding="utf-8")
     assert (
-        cli("--config", str(config), "-q", "import", str(backfill), "--no-progress").returncode == 0
+        cli("--config", str(config_file), "-q", "import", str(backfill), "--no-progress").returncode
+        == 0
     )
-    run = cli("--config", str(config), "-q", "export", "--since", "365d")
+    run = cli("--config", str(config_file), "-q", "export", "--since", "365d")
     assert run.returncode == 0, run.stderr
     [line] = run.stdout.splitlines()
     assert json.loads(line)["url"] == "https://e.com/1"  # 100 days back: within 365d
-    default = cli("--config", str(config), "-q", "export")  # 7 days: not in it
+    default = cli("--config", str(config_file), "-q", "export")  # 7 days: not in it
     assert default.returncode == 0 and default.stdout == "", default.stdout

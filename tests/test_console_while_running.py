@@ -23,9 +23,8 @@ import pytest
 from core.commands.context import Reply
 from core.commands.service import is_read_only
 from tests.cli_fixture import Cli, CliRun
-from tests.conftest import digest_time_just_missed
+from tests.conftest import ROOT, clean_env, digest_time_just_missed
 
-ROOT = Path(__file__).resolve().parent.parent
 SKIP = shutil.ignore_patterns(
     ".git", "data", "out", "__pycache__", ".pytest_cache", ".ruff_cache", "tests", "bench"
 )
@@ -46,14 +45,6 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     missed = digest_time_just_missed("Asia/Shanghai")
     config.write_text(text.replace(bundled, f'digest: {{time: "{missed}"'), encoding="utf-8")
     return dest
-
-
-def clean_env() -> dict[str, str]:
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("BUZZWATCH_", "SLACK_", "DINGTALK_"))
-    }
 
 
 def command_line(cli: Cli, checkout: Path) -> Callable[..., CliRun]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from tests.botproc import read_until
 from tests.cli_fixture import Cli
 from tests.conftest import digest_time_just_missed
-from tests.test_once_and_shutdown import ROOT, env, feed_file, write_config
+from tests.test_once_and_shutdown import feed_file, start_bot, write_config
 
 WAIT = 90.0  # a bound for a hung bot, never a measurement (and for its shutdown)
 
@@ -112,15 +111,7 @@ def test_no_dry_run_command_touches_data_dir(setup: tuple[Path, Path], cli: Cli)
 def test_a_dry_run_bot_after_the_digest_time_writes_nothing(setup: tuple[Path, Path]) -> None:
     config, data = setup
     before = snapshot(data)
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "bot.py"), "--config", str(config), "--dry-run"],
-        cwd=config.parent,
-        env=env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_bot(config, "--dry-run", stdin=subprocess.PIPE)
     try:
         # The new post's alert and the missed daily digest are printed (dry-run JSON lines).
         wanted = ("daily digest", "Acme 太贵")

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,10 @@ from rules.analyze import Analyzer
 from storage.factory import open_repository
 from storage.tinydb_repo import TinyDBRepository
 from tests.cli_fixture import Cli
-from tests.conftest import make_config
+from tests.conftest import ROOT, clean_env, make_config
 from tests.standin.chat import ChatServer
 from tests.standin.feeds import rss
 
-ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 COMPLAINT = {
     "title": "艾克米的汉堡吃完拉肚子，怀疑食物中毒",
@@ -44,12 +43,6 @@ COMPLAINT = {
     "link": "https://weibo.com/1/a",
     "guid": "https://weibo.com/1/a",
 }
-
-
-@pytest.fixture
-def chat() -> Iterator[ChatServer]:
-    with ChatServer() as server:
-        yield server
 
 
 def write_config(tmp_path: Path, **parts: Any) -> Path:
@@ -77,33 +70,32 @@ def feed_file(tmp_path: Path, items: list[dict[str, str]]) -> str:
     return str(path)
 
 
-def env() -> dict[str, str]:
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("BUZZWATCH_", "SLACK_", "DINGTALK_"))
-    }
-
-
-def start_bot(config: Path, *args: str, stdout: Any = subprocess.PIPE) -> subprocess.Popen[str]:
+def start_bot(
+    config: Path, *args: str, stdout: Any = subprocess.PIPE, stdin: Any = subprocess.DEVNULL
+) -> subprocess.Popen[str]:
+    """`python bot.py --config <config> <args>` started in the config's folder."""
     return subprocess.Popen(
         [sys.executable, str(ROOT / "bot.py"), "--config", str(config), *args],
         cwd=config.parent,
-        env=env(),
-        stdin=subprocess.DEVNULL,
+        env=clean_env(),
+        stdin=stdin,
         stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
     )
 
 
-def run_bot(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_bot(
+    config: Path, *args: str, stdout: Any = subprocess.PIPE
+) -> subprocess.CompletedProcess[str]:
+    """start_bot's command, run to its end (a minute at most)."""
     return subprocess.run(
         [sys.executable, str(ROOT / "bot.py"), "--config", str(config), *args],
         cwd=config.parent,
-        env=env(),
+        env=clean_env(),
         stdin=subprocess.DEVNULL,
-        capture_output=True,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
         text=True,
         timeout=60,
     )

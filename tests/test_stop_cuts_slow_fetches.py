@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import signal
-import socket
 import threading
 import time
 from pathlib import Path
@@ -20,52 +19,8 @@ from core.intake.health import state_key
 from sources.http import Fetcher, FetchStopped
 from tests.conftest import make_config
 from tests.standin.feeds import rss
+from tests.standin.raw import DribblingServer, HalfFeedServer, RawServer
 from tests.test_once_and_shutdown import start_bot, wait_for, write_config
-
-
-class SilentServer:
-    """Accepts connections and answers nothing (`dribble`: one header byte every 0.2 s, so
-    no single read times out); counts the connections it accepted."""
-
-    def __init__(self, dribble: bool = False) -> None:
-        self.dribble = dribble
-        self.accepted = 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.conns: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/feed.xml"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            self.conns.append(conn)
-            if self.dribble:
-                threading.Thread(target=self._dribble, args=(conn,), daemon=True).start()
-
-    def _dribble(self, conn: socket.socket) -> None:
-        try:
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-            for _ in range(600):
-                conn.sendall(b"a")
-                time.sleep(0.2)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.conns:
-            conn.close()
-
 
 SLOW_FETCH = {
     "allow_hosts": ["127.0.0.1"],
@@ -76,7 +31,7 @@ SLOW_FETCH = {
 
 
 def test_fetcher_stop_cuts_a_hanging_fetch_and_refuses_new_ones() -> None:
-    server = SilentServer()
+    server = RawServer()
     fetcher = Fetcher(FetchConfig(**SLOW_FETCH))
     caught: list[BaseException] = []
 
@@ -102,46 +57,6 @@ def test_fetcher_stop_cuts_a_hanging_fetch_and_refuses_new_ones() -> None:
     assert server.accepted == 1  # nothing new was opened
     fetcher.close()
     server.close()
-
-
-class HalfFeedServer:
-    """Sends a feed with an ETag whose body ends when the connection closes (no
-    Content-Length, no chunks): the first half at once, the rest after `release` is set."""
-
-    def __init__(self, body: bytes, cut_at: int) -> None:
-        self.body, self.cut_at = body, cut_at
-        self.half_sent = threading.Event()
-        self.release = threading.Event()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/feed.xml"
-
-    def _serve(self) -> None:
-        try:
-            conn, _ = self.sock.accept()
-        except OSError:
-            return
-        with conn:
-            try:
-                conn.recv(65536)
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
-                    b'ETag: "v1"\r\nConnection: close\r\n\r\n' + self.body[: self.cut_at]
-                )
-                self.half_sent.set()
-                self.release.wait(30)
-                conn.sendall(self.body[self.cut_at :])
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        self.release.set()
-        self.sock.close()
 
 
 def test_a_feed_cut_off_by_stop_is_not_stored_as_fetched(tmp_path: Path, clock: FakeClock) -> None:
@@ -210,7 +125,7 @@ def test_fetcher_get_raises_stopped_for_a_body_cut_short() -> None:
 def test_ctrl_c_on_the_running_bot_does_not_wait_for_a_slow_source(
     tmp_path: Path, dribble: bool
 ) -> None:
-    server = SilentServer(dribble=dribble)
+    server = DribblingServer(count=600) if dribble else RawServer()
     config = write_config(
         tmp_path,
         sources=[{"name": "slow", "type": "rss", "url": server.url, "every": "1m"}],
@@ -233,7 +148,7 @@ def test_ctrl_c_on_the_running_bot_does_not_wait_for_a_slow_source(
 
 
 def test_ctrl_c_during_the_once_poll_cuts_the_fetch(tmp_path: Path) -> None:
-    server = SilentServer()
+    server = RawServer()
     config = write_config(
         tmp_path,
         sources=[{"name": "slow", "type": "rss", "url": server.url}],

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from core.alerting.lifecycle import dedup_key, new_alert, outbox_items
 from core.alerting.routing import Router, route_label
-from core.alerting.similarity import fingerprint, overlap, shingles, simhash, strip_publisher
+from core.alerting.similarity import overlap, shingles, simhash, strip_publisher
 from core.alerting.views import alert_view
 from core.config import Config, RouteConfig
 from core.domain.models import Alert, Mention, OutboxItem, Severity, Status, from_iso, to_iso
@@ -47,10 +47,6 @@ def story_text(title: str, text: str, author: str = "") -> str:
     return f"{head}\n{body}"
 
 
-def text_fingerprint(mention: Mention) -> int:
-    return fingerprint(story_text(mention.title, mention.text, mention.author))
-
-
 def _story_shingles(c: Alert | _Story) -> frozenset[str]:
     if isinstance(c, Alert):
         s = c.summary
@@ -67,9 +63,7 @@ class Batch:
     new: list[Alert] = field(default_factory=list)
     changed: list[Alert] = field(default_factory=list)
     outbox: list[OutboxItem] = field(default_factory=list)
-    grouped: int = 0
     silenced: int = 0
-    folded_into_bursts: int = 0  # new alerts listed in a burst instead of posted
     _seen: set[str] = field(default_factory=set)
 
     def add_new(self, alert: Alert) -> None:
@@ -289,7 +283,7 @@ class AlertMaker:
             near.append(alert)
             batch.add_new(alert)
             for copy in story.copies:  # not posted yet: the post will show them
-                self._count(alert, copy, batch)
+                self._count(alert, copy)
             cfg = self.routes.get(route)
             recent = recent_by_route.setdefault(route, [])
             recent.append(alert)
@@ -304,7 +298,6 @@ class AlertMaker:
                 alert.destinations = []  # delivered inside the burst message
                 burst.members.append(alert.id)
                 self._refresh_burst(burst, alert, cfg)
-                batch.folded_into_bursts += 1
                 continue
             wait = cfg.group_wait if cfg else timedelta(0)
             for item in outbox_items(alert, "post", now):
@@ -345,9 +338,8 @@ class AlertMaker:
         return None
 
     @staticmethod
-    def _count(alert: Alert, mention: Mention, batch: Batch) -> None:
+    def _count(alert: Alert, mention: Mention) -> None:
         """One more mention of the alert's story ("+N similar")."""
-        batch.grouped += 1
         alert.count += 1
         if mention.url and mention.url not in alert.similar:
             alert.similar = [*alert.similar, mention.url][-20:]
@@ -361,7 +353,7 @@ class AlertMaker:
         pending_updates: set[tuple[str, str]],
         burst: Alert | None = None,
     ) -> None:
-        self._count(existing, mention, batch)
+        self._count(existing, mention)
         note = ""
         if existing.status == Status.RESOLVED:
             existing.status = Status.OPEN.value

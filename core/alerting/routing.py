@@ -63,10 +63,6 @@ class _Match:
         return not (self.aspects and self.aspects.isdisjoint(mention.aspects))
 
 
-def matches(match: RouteMatch, mention: Mention) -> bool:
-    return _Match.of(match)(mention)
-
-
 class Router:
     def __init__(self, routes: Sequence[RouteConfig]) -> None:
         self.routes = list(routes)

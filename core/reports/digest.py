@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from core.domain.models import Alert, Status, from_iso
+from core.reports.query import sentiment_kind
 from rules.text import cap, one_line
 from rules.titles import telling_title
 
@@ -182,14 +183,6 @@ class Digest:
     def baseline_per_period(self) -> float:
         """The 7-day average scaled to this period's length."""
         return self.baseline_per_day * self.days
-
-
-def sentiment_kind(score: float, negative_threshold: float, positive_threshold: float) -> str:
-    if score < negative_threshold:
-        return "negative"
-    if score >= positive_threshold:
-        return "positive"
-    return "neutral"
 
 
 def _when(doc: dict[str, Any]) -> datetime | None:

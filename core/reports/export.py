@@ -16,7 +16,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
 
 from core.domain.models import from_iso
-from core.reports.digest import sentiment_kind
+from core.reports.query import sentiment_kind
 
 FORMATS = ("csv", "jsonl")
 CSV_COLUMNS = [

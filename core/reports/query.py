@@ -27,6 +27,16 @@ def search_text(doc: dict[str, Any]) -> str:
     return cached
 
 
+def sentiment_kind(score: float, negative_threshold: float, positive_threshold: float) -> str:
+    """A sentiment score's class (a query's `sentiment:`, the export's label, the digest's
+    counts): negative below the one threshold, positive from the other, else neutral."""
+    if score < negative_threshold:
+        return "negative"
+    if score >= positive_threshold:
+        return "positive"
+    return "neutral"
+
+
 def matcher(
     query: MentionQuery, now: datetime, negative_threshold: float, positive_threshold: float
 ) -> Callable[[dict[str, Any]], bool]:
@@ -58,14 +68,7 @@ def matcher(
         if flags and not flags.issubset(doc.get("flags", ())):
             return False
         if query.sentiment:
-            s = doc.get("sentiment", 0.0)
-            kind = (
-                "negative"
-                if s < negative_threshold
-                else "positive"
-                if s >= positive_threshold
-                else "neutral"
-            )
+            kind = sentiment_kind(doc.get("sentiment", 0.0), negative_threshold, positive_threshold)
             if kind != query.sentiment:
                 return False
         if words:

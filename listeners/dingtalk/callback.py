@@ -30,7 +30,7 @@ from dingtalk_stream import ChatbotMessage
 from listeners.context import ListenerHost
 from listeners.dingtalk.chat import answer, deliver_now
 from listeners.dingtalk.signing import CALLBACK_WINDOW_MS, verify_callback
-from listeners.httpserver import Server, listen
+from listeners.httpserver import Server, answer_json, listen
 
 log = logging.getLogger("buzzwatch.dingtalk.callback")
 
@@ -115,12 +115,7 @@ def serve(endpoint: CallbackEndpoint, host: str, port: int, path: str) -> Server
             log.debug("callback: " + fmt, *args)
 
         def _answer(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            answer_json(self, status, body)
 
         def do_POST(self) -> None:
             if self.path.split("?", 1)[0] != path:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from tests.cli_fixture import Cli
-from tests.sources.test_import import _config
+from tests.conftest import write_base_config
 
 LINES = [
     '{"text": "Acme burger", "metrics": {"followers": 1e999}}',  # OverflowError: traceback
@@ -23,7 +23,7 @@ def test_hostile_json_lines_each_get_an_error_and_the_rest_is_classified(
 ) -> None:
     src = tmp_path / "lines.jsonl"
     src.write_text("\n".join(LINES) + "\n", encoding="utf-8")
-    run = cli("--config", str(_config(tmp_path)), "classify", str(src))
+    run = cli("--config", str(write_base_config(tmp_path)), "classify", str(src))
     assert run.returncode == 0 and "Traceback" not in run.stderr
     results = [json.loads(line) for line in run.stdout.splitlines()]
     assert [r["line"] for r in results] == [1, 2, 3, 4, 5]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from core.domain.processes import worker_pool
-from tests.core.test_analysis_workers import _alive
+from tests.analysis_rig import alive
 
 
 def test_a_worker_killed_with_a_cancelled_task_queued_breaks_the_pool_cleanly(
@@ -37,6 +37,6 @@ def test_a_worker_killed_with_a_cancelled_task_queued_breaks_the_pool_cleanly(
             manager.join(timeout=30)
             assert not manager.is_alive()
         assert errors == []  # was: InvalidStateError: CANCELLED: <Future ...>
-        assert not _alive(pid)
+        assert not alive(pid)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)

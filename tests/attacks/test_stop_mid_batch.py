@@ -16,7 +16,7 @@ from core.intake.offload import CHUNK, OFFLOAD_FROM
 from core.intake.pipeline import Pipeline, PipelineStopped
 from core.intake.polling import Poller
 from rules.analyze import Analyzer
-from tests.core.test_analysis_workers import Rig, batches, same
+from tests.analysis_rig import Rig, batches, same
 
 
 @pytest.mark.parametrize("workers", [0, 1])

@@ -7,8 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +16,8 @@ from core.domain.models import Mention
 from core.intake import offload
 from core.intake.offload import CHUNK, OFFLOAD_FROM
 from rules.analyze import Analyzer
+from tests.analysis_rig import Rig, batches, gone, same
 from tests.conftest import make_config
-from tests.core.test_analysis_workers import Rig, _alive, batches, same
-
-
-@pytest.fixture
-def rigs(tmp_path: Path) -> Iterator[tuple[Rig, Rig]]:
-    here, there = Rig(tmp_path / "here", workers=0), Rig(tmp_path / "there", workers=1)
-    there.pipeline.workers.start(wait=True)
-    yield here, there
-    here.close()
-    there.close()
-
-
-def _gone(pids: list[int]) -> bool:
-    deadline = time.monotonic() + 10
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not any(_alive(p) for p in pids)
 
 
 def test_a_big_batch_after_close_starts_no_worker(rigs: tuple[Rig, Rig]) -> None:
@@ -46,7 +28,7 @@ def test_a_big_batch_after_close_starts_no_worker(rigs: tuple[Rig, Rig]) -> None
     assert there.run(batches(size, size)) == here.run(batches(size, size))
     # It started a new pool, whose worker then lived until the idle timer (10 minutes).
     assert there.pipeline.workers._pool is None
-    assert _gone(pids)
+    assert gone(pids)
     same(here.stored(), there.stored())
 
 
@@ -67,7 +49,7 @@ def test_close_in_the_middle_of_a_big_batch_loses_nothing(rigs: tuple[Rig, Rig])
     workers.analyse = closed_after_the_first_chunk  # type: ignore[method-assign]
     size = OFFLOAD_FROM + 3 * CHUNK
     assert there.run(batches(size, size)) == here.run(batches(size, size))
-    assert workers._pool is None and workers._idle is None and _gone(pids)
+    assert workers._pool is None and workers._idle is None and gone(pids)
     same(here.stored(), there.stored())
 
 
@@ -170,7 +152,7 @@ def test_workers_that_keep_dying_are_given_up_on(
             if n < offload.GIVE_UP_AFTER:  # each new worker is killed (an OOM killer's way)
                 [pid] = workers.start(wait=True) and workers.pids()
                 os.kill(pid, signal.SIGKILL)
-                assert _gone([pid])
+                assert gone([pid])
             made += there.run([batch])
     assert made == expected  # nothing lost on the way
     same(here.stored(), there.stored())

@@ -7,92 +7,17 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.corpus import make_mentions
-from core.alerting.routing import Router
-from core.domain.clock import FakeClock
 from core.domain.models import Mention
 from core.intake import offload
 from core.intake.offload import CHUNK, OFFLOAD_FROM, AnalysisWorkers
-from core.intake.pipeline import Pipeline
 from rules.analyze import Analyzer
-from storage.sqlite_repo import SQLiteRepository
+from tests.analysis_rig import Rig, batches, gone, same
 from tests.conftest import make_config
-
-ROUTES = [
-    {"name": "people", "match": {"flags": ["negative", "critical", "kol"]}, "to": ["console"]}
-]
-FLOATS = ("sentiment", "complaint")
-
-
-class Rig:
-    def __init__(self, tmp_path: Path, workers: int, engine: str = "fast") -> None:
-        self.config = make_config(
-            tmp_path, analysis={"engine": engine, "workers": workers}, routes=ROUTES
-        )
-        self.clock = FakeClock(datetime(2026, 11, 28, 8, 0, tzinfo=UTC))
-        self.repo = SQLiteRepository(self.config.data_dir, clock=self.clock)
-        self.pipeline = Pipeline(
-            self.config, self.repo, Analyzer(self.config), Router(self.config.routes), self.clock
-        )
-
-    def run(self, batches: list[list[Mention]]) -> list[int]:
-        made = []
-        for batch in batches:
-            made.append(len(self.pipeline.process("feed", batch).alerts))
-            self.clock.advance(timedelta(minutes=5))
-        return made
-
-    def stored(self) -> dict[str, Any]:
-        rows = [dict(r) for r in self.repo.iter_mentions(None)]
-        alerts = [a.to_dict() for a in self.repo.iter_alerts()]
-        outbox = [o.to_dict() for o in self.repo.pending_outbox()]
-        # The rows' order on disk too (the stores' own row ids).
-        order = [r[0] for r in self.repo._db.execute("SELECT id FROM mentions ORDER BY rid")]
-        return {"mentions": rows, "alerts": alerts, "outbox": outbox, "order": order}
-
-    def close(self) -> None:
-        self.pipeline.close()
-        self.repo.close()
-
-
-@pytest.fixture
-def rigs(tmp_path: Path) -> Iterator[tuple[Rig, Rig]]:
-    here, there = Rig(tmp_path / "here", workers=0), Rig(tmp_path / "there", workers=1)
-    there.pipeline.workers.start(wait=True)
-    yield here, there
-    here.close()
-    there.close()
-
-
-def batches(n: int, size: int) -> list[list[Mention]]:
-    """The same mentions each call (fresh objects: analysis fills them in)."""
-    ms = make_mentions(n)
-    return [ms[i : i + size] for i in range(0, n, size)]
-
-
-def same(a: Any, b: Any) -> None:
-    """Equal, floats to 1e-12 (n-gram weights are summed in set order, which follows each
-    process's string hash seed: two runs of the bot differ as much)."""
-    if isinstance(a, float) and isinstance(b, float):
-        assert a == pytest.approx(b, rel=1e-12, abs=1e-12)
-    elif isinstance(a, dict) and isinstance(b, dict):
-        assert a.keys() == b.keys()
-        for k in a:
-            same(a[k], b[k])
-    elif isinstance(a, list) and isinstance(b, list):
-        assert len(a) == len(b)
-        for x, y in zip(a, b, strict=True):
-            same(x, y)
-    else:
-        assert a == b
 
 
 def test_a_worker_shares_big_batches_and_the_store_is_the_same(rigs: tuple[Rig, Rig]) -> None:
@@ -160,9 +85,7 @@ def test_a_worker_that_dies_loses_nothing(
     here, there = rigs
     [pid] = there.pipeline.workers.pids()
     os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    gone([pid])
     size = OFFLOAD_FROM + CHUNK
     with caplog.at_level(logging.WARNING, logger="buzzwatch.pipeline"):
         assert there.run(batches(size, size)) == here.run(batches(size, size))
@@ -192,10 +115,7 @@ def test_close_stops_the_workers(tmp_path: Path) -> None:
     rig.pipeline.workers.start(wait=True)
     [pid] = rig.pipeline.workers.pids()
     rig.close()
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(pid)
+    assert gone([pid])
 
 
 def test_the_workers_stop_when_no_big_batch_comes(tmp_path: Path) -> None:
@@ -205,10 +125,7 @@ def test_the_workers_stop_when_no_big_batch_comes(tmp_path: Path) -> None:
         rig.pipeline.workers.start(wait=True)
         [pid] = rig.pipeline.workers.pids()
         rig.run(batches(OFFLOAD_FROM, OFFLOAD_FROM))  # a big batch: the timer starts again
-        deadline = time.monotonic() + 10
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _alive(pid) and rig.pipeline.workers._pool is None
+        assert gone([pid]) and rig.pipeline.workers._pool is None
         rig.run(batches(2 * OFFLOAD_FROM, OFFLOAD_FROM)[1:])  # the next one starts them again
         assert rig.pipeline.workers._pool is not None
     finally:
@@ -235,14 +152,3 @@ def test_a_worker_is_sent_no_chat_or_source_settings(tmp_path: Path) -> None:
     sent = offload.analysis_sections(config)
     assert sent.sources == [] and sent.slack is None and sent.destinations == {}
     assert sent.brands == config.brands and sent.analysis == config.analysis
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a dead child not yet reaped is a zombie
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True

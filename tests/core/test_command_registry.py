@@ -3,8 +3,6 @@ what must agree with them by hand (the Slack config schema and manifest, the hel
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
@@ -13,8 +11,7 @@ from core.commands.help_text import FOOTER
 from core.commands.registry import CommandGroup, Guard, Registry
 from core.commands.service import COMMANDS, HELP
 from core.config import SlackCommandNames
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT
 
 
 def test_every_slash_command_has_a_config_name_and_a_manifest_entry() -> None:
@@ -22,7 +19,7 @@ def test_every_slash_command_has_a_config_name_and_a_manifest_entry() -> None:
     defaults = SlackCommandNames().model_dump()
     assert list(defaults) == [c.name for c in COMMANDS.slash_commands()] + ["buzz"]
     assert list(defaults.values()) == expected
-    manifest = yaml.safe_load((REPO_ROOT / "listeners/slack/manifest.yaml").read_text())
+    manifest = yaml.safe_load((ROOT / "listeners/slack/manifest.yaml").read_text())
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == expected
 
 

@@ -229,7 +229,9 @@ def test_silencing_a_source_needs_the_right_to_every_brand(service: CommandServi
     assert service.run("silence route people 1h", ANN).ok
 
 
-def _many_open_alerts(service: CommandService, clock: FakeClock, n: int) -> list[str]:
+def many_open_alerts(service: CommandService, clock: FakeClock, n: int) -> list[str]:
+    """`n` open alerts (long, hostile titles), each a minute younger than the last; their ids.
+    tests/core/test_first_hour.py uses it too."""
     repo = service.repo
     mentions = [
         Mention(
@@ -257,7 +259,7 @@ def _many_open_alerts(service: CommandService, clock: FakeClock, n: int) -> list
 def test_status_all_lists_every_open_alert_a_page_at_a_time(
     service: CommandService, clock: FakeClock
 ) -> None:
-    ids = ["A1", "A2", *_many_open_alerts(service, clock, 43)]  # 45 open
+    ids = ["A1", "A2", *many_open_alerts(service, clock, 43)]  # 45 open
     summary = service.run("status", ANN).text
     assert "open: A3 (43m)" in summary and "+35 more" in summary
     assert "status all: every one, with titles" in summary
@@ -287,7 +289,7 @@ def test_a_status_all_page_fits_one_chat_message(service: CommandService, clock:
     from listeners.dingtalk.markdown import render_reply
     from listeners.slack import blocks as bk
 
-    _many_open_alerts(service, clock, 30)
+    many_open_alerts(service, clock, 30)
     reply = service.run("status all", ANN)
     last_id = reply.text.splitlines()[-2].split()[0]  # the page's last alert, before "next"
     (section,) = bk.reply_blocks(reply.text)

@@ -29,12 +29,6 @@ from tests.standin.chat import ChatServer
 START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def chat():
-    with ChatServer() as server:
-        yield server
-
-
 class Node:
     """One Buzzwatch process: storage, pipeline and delivery over a data folder."""
 

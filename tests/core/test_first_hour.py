@@ -14,7 +14,7 @@ from core.commands.service import CommandService
 from core.domain.clock import FakeClock
 from storage.factory import open_repository
 from tests.conftest import make_config
-from tests.core.test_commands import _many_open_alerts
+from tests.core.test_commands import many_open_alerts
 
 ANN = Actor("U1", "ann", "slack")
 
@@ -24,7 +24,7 @@ def _service(tmp_path: Path, clock: FakeClock, open_alerts: int) -> Iterator[Com
     repo = open_repository("sqlite", config.data_dir, clock=clock)
     service = CommandService(config, repo, AlertService(repo, clock), clock)
     if open_alerts:
-        _many_open_alerts(service, clock, open_alerts)
+        many_open_alerts(service, clock, open_alerts)
     yield service
     repo.close()
 

@@ -19,12 +19,6 @@ from tests.core.test_delivery_faults import START, Node, posted_alert_ids
 from tests.standin.chat import ChatServer
 
 
-@pytest.fixture
-def chat():
-    with ChatServer() as server:
-        yield server
-
-
 class PoisonWebhook(WebhookNotifier):
     """Cannot render the alerts named in `poison` (as with a year-0001 date); may fail to
     send the first `send_failures` messages (as with a dropped connection)."""

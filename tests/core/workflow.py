@@ -94,21 +94,8 @@ class World:
         self.items: list[str] = []
 
     def push(self, *texts: str, author: str = "someone") -> None:
-        mentions = []
-        for text in texts:
-            self.n += 1
-            mentions.append(
-                Mention(
-                    id=f"m{self.n}",
-                    source="feed",
-                    url=f"https://example.com/{self.n}",
-                    title=text,
-                    text=text,
-                    author=author,
-                    fetched_at=self.clock.now(),
-                )
-            )
-        self.pipeline.process("feed", mentions)
+        """One poll of posts whose title is their text."""
+        self.post(*((text, text, author) for text in texts))
 
     def post(self, *posts: tuple[str, str, str]) -> None:
         """One poll of (title, text, author) posts: titles need not repeat the text."""

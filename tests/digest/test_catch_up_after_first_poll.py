@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -16,7 +15,7 @@ from storage.factory import open_repository
 from tests.botproc import read_until
 from tests.conftest import digest_time_just_missed
 from tests.standin.feeds import FeedServer, Route, rss
-from tests.test_once_and_shutdown import ROOT, env, write_config
+from tests.test_once_and_shutdown import start_bot, write_config
 
 WAIT = 90.0  # a bound for a hung bot, never a measurement
 
@@ -43,15 +42,7 @@ def test_the_catch_up_digest_counts_the_first_polls_mentions(tmp_path: Path) -> 
             sources=[{"name": "w", "type": "rss", "url": f"{feeds.base}/feed.xml"}],
             digest={"time": digest_time_just_missed()},
         )
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bot.py"), "--config", str(config)],
-            cwd=config.parent,
-            env=env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = start_bot(config)
         try:
             seen, ok = read_until(proc, finished)
             assert ok, seen
@@ -81,15 +72,7 @@ def test_a_stop_during_the_first_poll_with_a_digest_due_ends_the_bot(tmp_path: P
             sources=[{"name": "w", "type": "rss", "url": f"{feeds.base}/feed.xml"}],
             digest={"time": digest_time_just_missed()},
         )
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bot.py"), "--config", str(config)],
-            cwd=config.parent,
-            env=env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = start_bot(config)
         try:
             deadline = time.monotonic() + WAIT
             while not feeds.recorded and proc.poll() is None and time.monotonic() < deadline:

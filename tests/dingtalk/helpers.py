@@ -11,6 +11,7 @@ from core.domain.models import Alert, Mention
 from listeners.context import Secrets
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+SECRET = "SECtest-secret"  # the stand-in robot's signing secret (tests/dingtalk/conftest.py)
 
 INJECTIONS = [
     "[点我领券](javascript:alert(1))",

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
 
-from core.domain.clock import FakeClock
 from core.domain.notifier import Outgoing
 from listeners.dingtalk import ackpages
 from tests.dingtalk.helpers import add_alert, build_app
 from tests.standin.dingtalk import RobotServer
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture

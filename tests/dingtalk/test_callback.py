@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -15,11 +14,6 @@ from tests.dingtalk.helpers import add_alert, build_app
 from tests.standin.dingtalk import RobotServer, spec_sign
 
 APP_SECRET = "app-secret-for-callbacks"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -11,21 +11,8 @@ from core.domain.clock import FakeClock
 from core.domain.models import Status
 from core.domain.notifier import Outgoing
 from listeners.dingtalk.notifier import BLOCK_SECONDS, DingTalkNotifier
-from tests.dingtalk.helpers import make_alert
+from tests.dingtalk.helpers import SECRET, make_alert
 from tests.standin.dingtalk import RobotServer
-
-SECRET = "SECtest-secret"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture
-def robot(clock: FakeClock):
-    with RobotServer(SECRET, now_ms=lambda: int(clock.now().timestamp() * 1000)) as server:
-        yield server
 
 
 def notifier(

@@ -6,27 +6,14 @@ import asyncio
 import io
 import json
 import time
-from datetime import UTC, datetime
 
 import pytest
 from dingtalk_stream import AckMessage, CallbackMessage, ChatbotMessage
 
-from core.domain.clock import FakeClock
 from listeners.dingtalk.chat import command_text
 from listeners.dingtalk.stream import CommandHandler
 from tests.dingtalk.helpers import add_alert, build_app
 from tests.standin.dingtalk import RobotServer
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture
-def robot(clock: FakeClock):
-    with RobotServer("SECstream", now_ms=lambda: int(clock.now().timestamp() * 1000)) as server:
-        yield server
 
 
 @pytest.fixture

@@ -15,11 +15,10 @@ import yaml
 from dingtalk_stream import AckMessage, ChatbotMessage, DingTalkStreamClient
 
 from listeners.dingtalk import start_dingtalk
+from tests.conftest import ROOT, clean_env
 from tests.dingtalk.gateway import OPEN_PATH, Gateway
 from tests.dingtalk.helpers import add_alert, build_app
-from tests.dingtalk.test_stream import chatbot_payload, clock, replies  # noqa: F401
-from tests.standin.dingtalk import RobotServer
-from tests.test_once_and_shutdown import ROOT, env
+from tests.dingtalk.test_stream import chatbot_payload, replies
 
 KEY, SECRET = "ding-app-key", "ding-app-secret"  # as tests/dingtalk/helpers.py hands them out
 STREAM = {"enabled": True, "app_key_env": "DT_APP_KEY", "app_secret_env": "DT_APP_SECRET"}
@@ -27,13 +26,7 @@ DINGTALK_DEADLINE = 3.0  # seconds; later, DingTalk counts the message as undeli
 
 
 @pytest.fixture
-def robot(clock):  # noqa: F811
-    with RobotServer("SECstream", now_ms=lambda: int(clock.now().timestamp() * 1000)) as server:
-        yield server
-
-
-@pytest.fixture
-def stream(tmp_path, clock, robot, monkeypatch):  # noqa: F811
+def stream(tmp_path, clock, robot, monkeypatch):
     with Gateway(KEY, SECRET) as gateway:
         # The SDK reads DINGTALK_OPENAPI_ENDPOINT once, when it is imported; this is what
         # that variable sets (test_the_gateway_address_comes_from_the_environment runs it).
@@ -121,6 +114,9 @@ def test_the_gateway_address_comes_from_the_environment(tmp_path, robot):
         "destinations": {"console": {"type": "console"}},
         "routes": [{"name": "all", "match": {}, "to": ["console"]}],
         "dingtalk": {"stream": {"enabled": True}},
+        # The default daily digest (09:00, 6 h grace) would be caught up at start between
+        # 09:00 and 15:00 only: the same start-up at any hour.
+        "digest": {"enabled": False},
     }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -129,7 +125,7 @@ def test_the_gateway_address_comes_from_the_environment(tmp_path, robot):
             [sys.executable, str(ROOT / "bot.py"), "--config", str(path), "-q"],
             cwd=tmp_path,
             env={
-                **env(),
+                **clean_env(),
                 "DINGTALK_OPENAPI_ENDPOINT": gateway.endpoint,
                 "DINGTALK_APP_KEY": KEY,
                 "DINGTALK_APP_SECRET": SECRET,

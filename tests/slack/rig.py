@@ -3,8 +3,11 @@ slash commands and button clicks to drive it, for the Slack tests."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +25,7 @@ from tests.conftest import make_config
 from tests.standin.slack import CHANNEL, TOKEN, SlackAPI
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+_ids = itertools.count(1)  # a response_url of its own for every command and click
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 5.0) -> Any:
@@ -32,6 +36,27 @@ def wait_for(check: Callable[[], Any], timeout: float = 5.0) -> Any:
             return value
         time.sleep(0.02)
     raise AssertionError("timed out waiting")
+
+
+def post_signed(url: str, body: str, ts: str, secret: str = SECRET, sig: str | None = None) -> int:
+    """POST a form body to Buzzwatch's Slack HTTP endpoint, signed with `secret` at `ts`
+    (or with `sig` as it is); the HTTP status it answered."""
+    if sig is None:
+        sig = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    req = urllib.request.Request(
+        url,
+        data=body.encode(),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Signature": sig,
+            "X-Slack-Request-Timestamp": ts,
+        },
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
 
 
 def slack_config(tmp_path: Path, burst: dict[str, Any] | None = None, **slack: Any):
@@ -124,24 +149,31 @@ class Rig:
         self.bw.close()
 
 
-def slash(api: SlackAPI, command: str, text: str, user: str = "U1", name: str = "ann") -> str:
-    return urlencode(
-        {
-            "token": "legacy",
-            "team_id": "T1",
-            "channel_id": CHANNEL,
-            "user_id": user,
-            "user_name": name,
-            "command": command,
-            "text": text,
-            "response_url": api.response_url(f"{user}-{time.monotonic_ns()}"),
-            "trigger_id": "1.2.3",
-        }
-    )
+def slash_payload(
+    api: SlackAPI, command: str, text: str, user: str = "U1", name: str = "ann"
+) -> dict[str, Any]:
+    """A slash command's fields, as Slack sends them (a form over HTTP, an envelope's payload
+    in Socket Mode)."""
+    return {
+        "token": "legacy",
+        "team_id": "T1",
+        "team_domain": "t",
+        "channel_id": CHANNEL,
+        "user_id": user,
+        "user_name": name,
+        "command": command,
+        "text": text,
+        "api_app_id": "A0APP",
+        "response_url": api.response_url(f"{user}-{next(_ids)}"),
+        "trigger_id": "1.2.3",
+    }
 
 
-def click(api: SlackAPI, action: dict[str, Any], user: str = "U2", name: str = "bob") -> str:
-    payload = {
+def click_payload(
+    api: SlackAPI, action: dict[str, Any], user: str = "U2", name: str = "bob"
+) -> dict[str, Any]:
+    """A button click's payload (block_actions)."""
+    return {
         "type": "block_actions",
         "team": {"id": "T1", "domain": "t"},
         "user": {"id": user, "username": name, "name": name, "team_id": "T1"},
@@ -150,10 +182,19 @@ def click(api: SlackAPI, action: dict[str, Any], user: str = "U2", name: str = "
         "trigger_id": "1.2.3",
         "container": {"type": "message", "channel_id": CHANNEL, "message_ts": "1.1"},
         "channel": {"id": CHANNEL, "name": "alerts"},
-        "response_url": api.response_url(f"{user}-{time.monotonic_ns()}"),
+        "response_url": api.response_url(f"{user}-{next(_ids)}"),
         "actions": [action],
     }
-    return urlencode({"payload": json.dumps(payload)})
+
+
+def slash(api: SlackAPI, command: str, text: str, user: str = "U1", name: str = "ann") -> str:
+    """A slash command's HTTP body."""
+    return urlencode(slash_payload(api, command, text, user, name))
+
+
+def click(api: SlackAPI, action: dict[str, Any], user: str = "U2", name: str = "bob") -> str:
+    """A button click's HTTP body."""
+    return urlencode({"payload": json.dumps(click_payload(api, action, user, name))})
 
 
 def button(action_id: str, alert_id: str = "A1", **extra: Any) -> dict[str, Any]:
@@ -175,7 +216,8 @@ def text_of(body: dict[str, Any]) -> str:
     return body.get("text", "") + json.dumps(body.get("blocks", []), ensure_ascii=False)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for a listener that needs a number)."""
     import socket
 
     with socket.socket() as s:

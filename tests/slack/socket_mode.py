@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from tests.standin.slack import CHANNEL, SlackAPI
+from tests.standin.slack import SlackAPI
 from tests.wsstandin import WsStandIn
 
 _ids = itertools.count(1)
@@ -56,34 +56,3 @@ class SocketModeServer(WsStandIn):
 
     def ack_of(self, envelope_id: str, timeout: float = 5.0):
         return self.reply_to("envelope_id", envelope_id, timeout)
-
-
-def slash_payload(api: SlackAPI, command: str, text: str, user: str = "U1", name: str = "ann"):
-    return {
-        "token": "legacy",
-        "team_id": "T1",
-        "team_domain": "t",
-        "channel_id": CHANNEL,
-        "user_id": user,
-        "user_name": name,
-        "command": command,
-        "text": text,
-        "api_app_id": "A0APP",
-        "response_url": api.response_url(f"{user}-{next(_ids)}"),
-        "trigger_id": "1.2.3",
-    }
-
-
-def click_payload(api: SlackAPI, action: dict[str, Any], user: str = "U2", name: str = "bob"):
-    return {
-        "type": "block_actions",
-        "team": {"id": "T1", "domain": "t"},
-        "user": {"id": user, "username": name, "name": name, "team_id": "T1"},
-        "api_app_id": "A0APP",
-        "token": "legacy",
-        "trigger_id": "1.2.3",
-        "container": {"type": "message", "channel_id": CHANNEL, "message_ts": "1.1"},
-        "channel": {"id": CHANNEL, "name": "alerts"},
-        "response_url": api.response_url(f"{user}-{next(_ids)}"),
-        "actions": [action],
-    }

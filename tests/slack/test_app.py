@@ -7,13 +7,10 @@ import json
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
 from itertools import pairwise
 
 import pytest
-from slack_sdk.signature import SignatureVerifier
 
 from core.domain.models import Mention
 from core.domain.query import MAX_LIMIT
@@ -22,10 +19,11 @@ from listeners.slack.app import HttpListener, start_slack
 from tests.slack.rig import (
     SECRET,
     Rig,
-    _free_port,
     answers,
     button,
     click,
+    free_port,
+    post_signed,
     slash,
     text_of,
     wait_for,
@@ -242,22 +240,7 @@ def test_http_mode_over_a_real_socket(rig, slack_api):
     url = f"http://127.0.0.1:{server.port}/slack/events"
 
     def post(body: str, secret: str = SECRET, ts: str | None = None) -> int:
-        ts = ts or rig.now()
-        sig = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
-        req = urllib.request.Request(
-            url,
-            data=body.encode(),
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Slack-Signature": sig,
-                "X-Slack-Request-Timestamp": ts,
-            },
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=5) as resp:
-                return resp.status
-        except urllib.error.HTTPError as err:
-            return err.code
+        return post_signed(url, body, ts or rig.now(), secret)
 
     try:
         assert post(slash(slack_api, "/ack", "A1"), secret="forged") == 401
@@ -278,7 +261,7 @@ def test_listener_starter_follows_config_and_env(tmp_path, slack_api, clock, mon
         assert start_slack(rig.bw) is None  # http mode, no signing secret
         assert "SLACK_SIGNING_SECRET is not set" in caplog.text
         monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
-        rig.bw.config.slack.port = 0 or _free_port()
+        rig.bw.config.slack.port = free_port()
         rig.bw.config.slack.host = "127.0.0.1"
         stop = start_slack(rig.bw)
         assert stop is not None

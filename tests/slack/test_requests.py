@@ -7,15 +7,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 
 from slack_sdk.signature import SignatureVerifier
 
 from listeners.slack import blocks as bk
 from listeners.slack.app import HttpListener, build_app
 from listeners.slack.verify import SeenRequests
-from tests.slack.rig import SECRET, answers, button, click, slash, wait_for
+from tests.slack.rig import SECRET, answers, button, click, post_signed, slash, wait_for
 from tests.standin.slack import TOKEN
 
 
@@ -116,22 +114,7 @@ def test_malformed_timestamp_is_401_and_refusals_log_only_the_reason(
     body = slash(slack_api, "/ack", f"A1 {marker}")
 
     def post(ts: str, secret: str = SECRET, sig: str | None = None) -> int:
-        if sig is None:
-            sig = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
-        req = urllib.request.Request(
-            url,
-            data=body.encode(),
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Slack-Signature": sig,
-                "X-Slack-Request-Timestamp": ts,
-            },
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=5) as resp:
-                return resp.status
-        except urllib.error.HTTPError as err:
-            return err.code
+        return post_signed(url, body, ts, secret, sig)
 
     try:
         with caplog.at_level(logging.DEBUG):
@@ -252,11 +235,11 @@ def test_http_mode_listens_on_this_machine_by_default_and_says_so(
     caplog,
 ):
     from listeners.slack.app import reach, start_slack
-    from tests.slack.test_app import _free_port
+    from tests.slack.rig import free_port
 
     assert rig.bw.config.slack.host == "127.0.0.1"  # as every other listener
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
-    rig.bw.config.slack.port = _free_port()
+    rig.bw.config.slack.port = free_port()
     with caplog.at_level(logging.INFO):
         stop = start_slack(rig.bw)
     assert stop is not None

@@ -10,8 +10,8 @@ import pytest
 
 from listeners.slack import blocks as bk
 from listeners.slack.app import start_slack
-from tests.slack.rig import Rig, answers, button, wait_for
-from tests.slack.socket_mode import SocketModeServer, click_payload, slash_payload
+from tests.slack.rig import Rig, answers, button, click_payload, slash_payload, wait_for
+from tests.slack.socket_mode import SocketModeServer
 from tests.standin.slack import APP_TOKEN
 
 SLACK_DEADLINE = 3.0  # seconds Slack waits for an envelope's ack

@@ -1,10 +1,13 @@
-"""Tests here may connect to 127.0.0.1 only: any other connect fails the test loudly."""
+"""Tests here may connect to 127.0.0.1 only: any other connect fails the test loudly. The
+push endpoint's `endpoint` fixture is tests/sources/inbound.py's."""
 
 from __future__ import annotations
 
 import socket
 
 import pytest
+
+from tests.sources.inbound import endpoint  # noqa: F401  (the push endpoint fixture)
 
 LOOPBACK = ("127.0.0.1", "::ffff:127.0.0.1")
 

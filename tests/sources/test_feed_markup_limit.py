@@ -15,10 +15,9 @@ from app.buzzwatch import Buzzwatch
 from core.commands.context import Actor
 from sources.base import SourceError
 from sources.rss import MAX_TAGS, check_markup, parse_feed
-from tests.conftest import make_config
+from tests.conftest import ROOT, make_config
 from tests.standin.feeds import rss
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 HEAD = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>Acme'
 TAIL = b"</description></item></channel></rss>"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from core.config import FetchConfig
 from sources.http import Fetcher, FetchError
 from tests.conftest import make_config
 from tests.standin.feeds import FeedServer, Route, rss
+from tests.standin.raw import DribblingServer
 
 GOOD_ITEM = {
     "title": "请问艾克米的会员积分怎么兑换？",
@@ -22,55 +21,6 @@ GOOD_ITEM = {
     "link": "https://weibo.com/2/b",
     "guid": "https://weibo.com/2/b",
 }
-
-
-class DribblingServer:
-    """Answers every request with a status line, then one header byte at a time, each well
-    inside the read timeout, so no single read ever times out. It gives up after `count`
-    bytes; a connection the client closed before that is recorded as cut off."""
-
-    def __init__(self, interval: float = 0.2, count: int = 75) -> None:
-        self.interval, self.count = interval, count
-        self.cut_off: list[bool] = []  # one entry per finished connection
-        self.finished = threading.Event()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.stopping = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/feed.xml"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._dribble, args=(conn,), daemon=True).start()
-
-    def _dribble(self, conn: socket.socket) -> None:
-        cut = False
-        try:
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-            for _ in range(self.count):
-                if self.stopping:
-                    break
-                time.sleep(self.interval)
-                conn.sendall(b"a")
-        except OSError:  # the client hung up (broken pipe / reset)
-            cut = True
-        finally:
-            conn.close()
-            self.cut_off.append(cut)
-            self.finished.set()
-
-    def close(self) -> None:
-        self.stopping = True
-        self.sock.close()
 
 
 @pytest.fixture

@@ -6,17 +6,8 @@ import io
 import json
 from pathlib import Path
 
-import yaml
-
 from app.cli import main
-from tests.conftest import BASE_CONFIG
-
-
-def _config(tmp_path: Path) -> Path:
-    data = dict(BASE_CONFIG, data_dir=str(tmp_path / "data"))
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
+from tests.conftest import write_base_config
 
 
 def test_import_jsonl(tmp_path: Path) -> None:
@@ -41,7 +32,7 @@ def test_import_jsonl(tmp_path: Path) -> None:
     code = main(
         [
             "--config",
-            str(_config(tmp_path)),
+            str(write_base_config(tmp_path)),
             "-q",
             "import",
             str(src),
@@ -64,7 +55,7 @@ def test_import_jsonl(tmp_path: Path) -> None:
     main(
         [
             "--config",
-            str(_config(tmp_path)),
+            str(write_base_config(tmp_path)),
             "-q",
             "import",
             str(src),
@@ -88,7 +79,17 @@ def test_import_csv_with_metrics_columns(tmp_path: Path) -> None:
     )
     out = io.StringIO()
     assert (
-        main(["--config", str(_config(tmp_path)), "-q", "import", str(src), "--no-progress"], out)
+        main(
+            [
+                "--config",
+                str(write_base_config(tmp_path)),
+                "-q",
+                "import",
+                str(src),
+                "--no-progress",
+            ],
+            out,
+        )
         == 0
     )
     text = out.getvalue()
@@ -96,7 +97,10 @@ def test_import_csv_with_metrics_columns(tmp_path: Path) -> None:
     assert "line 3: a mention needs a title or a text" in text
     assert "line 4: metrics.followers:" in text
     assert (
-        main(["--config", str(_config(tmp_path)), "-q", "mentions", "艾克米", "since:30d"], out)
+        main(
+            ["--config", str(write_base_config(tmp_path)), "-q", "mentions", "艾克米", "since:30d"],
+            out,
+        )
         == 0
     )
 
@@ -104,7 +108,12 @@ def test_import_csv_with_metrics_columns(tmp_path: Path) -> None:
 def test_import_refuses_other_formats(tmp_path: Path) -> None:
     src = tmp_path / "x.xml"
     src.write_text("<x/>")
-    assert main(["--config", str(_config(tmp_path)), "-q", "import", str(src)], io.StringIO()) == 2
+    assert (
+        main(
+            ["--config", str(write_base_config(tmp_path)), "-q", "import", str(src)], io.StringIO()
+        )
+        == 2
+    )
 
 
 def test_a_backfill_stores_without_alerting_unless_asked(tmp_path: Path) -> None:
@@ -115,9 +124,13 @@ def test_a_backfill_stores_without_alerting_unless_asked(tmp_path: Path) -> None
     )
     out = io.StringIO()
     code = main(
-        ["--config", str(_config(tmp_path)), "-q", "import", str(src), "--no-progress"], out
+        ["--config", str(write_base_config(tmp_path)), "-q", "import", str(src), "--no-progress"],
+        out,
     )
     assert code == 0 and "1 accepted (1 stored; 0 alert(s))" in out.getvalue()
     found = io.StringIO()
-    main(["--config", str(_config(tmp_path)), "-q", "mentions", "poisoning", "since:30d"], found)
+    main(
+        ["--config", str(write_base_config(tmp_path)), "-q", "mentions", "poisoning", "since:30d"],
+        found,
+    )
     assert "1 mention(s) of poisoning" in found.getvalue()

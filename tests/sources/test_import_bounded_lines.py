@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sources.importer import MAX_LINE_CHARS, bounded_lines
-from tests.sources.test_import_hostile import GOOD1, GOOD2, _import
+from tests.sources.test_import_hostile import GOOD1, GOOD2, import_file
 
 LONG = 30_000_000  # characters in the long line
 
@@ -19,7 +19,7 @@ def _traced(tmp_path: Path, name: str, content: bytes) -> tuple[int, str, int]:
     tmp_path.mkdir()
     tracemalloc.start()
     try:
-        code, out = _import(tmp_path, name, content)
+        code, out = import_file(tmp_path, name, content)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -60,7 +60,7 @@ def test_a_csv_line_over_the_cap_is_refused_without_being_held(tmp_path: Path) -
 
 
 def test_a_csv_header_over_the_cap_ends_the_import(tmp_path: Path, capsys) -> None:
-    code, _ = _import(tmp_path, "in.csv", b"id,title" + b"x" * 1_100_000 + b"\ng1,Acme\n")
+    code, _ = import_file(tmp_path, "in.csv", b"id,title" + b"x" * 1_100_000 + b"\ng1,Acme\n")
     assert code == 2
     assert "line 1: the header is not valid CSV: line is over" in capsys.readouterr().err
 

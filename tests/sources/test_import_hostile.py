@@ -8,22 +8,25 @@ import json
 from pathlib import Path
 
 from app.cli import main
-from tests.sources.test_import import _config
+from tests.conftest import write_base_config
 
 
-def _import(tmp_path: Path, name: str, content: bytes) -> tuple[int, str]:
+def import_file(tmp_path: Path, name: str, content: bytes) -> tuple[int, str]:
+    """`bot.py import` of `content` saved as `name`: its exit code and output (also used by
+    test_import_bounded_lines.py)."""
     src = tmp_path / name
     src.write_bytes(content)
     out = io.StringIO()
     code = main(
-        ["--config", str(_config(tmp_path)), "-q", "import", str(src), "--no-progress"], out
+        ["--config", str(write_base_config(tmp_path)), "-q", "import", str(src), "--no-progress"],
+        out,
     )
     return code, out.getvalue()
 
 
 def _stored(tmp_path: Path) -> dict[str, dict]:
     out = io.StringIO()
-    main(["--config", str(_config(tmp_path)), "-q", "export", "--since", "3650d"], out)
+    main(["--config", str(write_base_config(tmp_path)), "-q", "export", "--since", "3650d"], out)
     return {d["title"]: d for d in map(json.loads, out.getvalue().splitlines())}
 
 
@@ -37,14 +40,14 @@ GOOD2 = _line({"id": "g2", "title": "Acme fries are soggy", "url": "https://f.ex
 
 def test_jsonl_deep_nesting_is_one_rejected_row(tmp_path: Path) -> None:
     deep = b"[" * 100_000 + b"]" * 100_000 + b"\n"
-    code, out = _import(tmp_path, "in.jsonl", GOOD1 + deep + GOOD2)
+    code, out = import_file(tmp_path, "in.jsonl", GOOD1 + deep + GOOD2)
     assert code == 0, out
     assert "3 row(s): 2 accepted" in out and "line 2: not valid JSON: nested too deeply" in out
 
 
 def test_jsonl_year_one_with_offset_is_rejected_with_a_reason(tmp_path: Path) -> None:
     odd = _line({"id": "b1", "title": "Acme refund!", "published": "0001-01-01T00:00:00+23:59"})
-    code, out = _import(tmp_path, "in.jsonl", GOOD1 + odd + GOOD2)
+    code, out = import_file(tmp_path, "in.jsonl", GOOD1 + odd + GOOD2)
     assert code == 0 and "3 row(s): 2 accepted" in out, out
     assert (
         "line 2: published: 0001-01-01T00:00:00+23:59 is not a plausible time (before 1990)" in out
@@ -56,7 +59,7 @@ def test_jsonl_invalid_utf8_rejects_its_line_only(tmp_path: Path) -> None:
     bad = b'{"id": "b1", "title": "Acme \xff\xfe broken"}\n'
     rows = [_line({"id": f"r{i}", "title": f"Acme row {i}"}) for i in range(600)]
     # Past the first batch of 500, so an unflushed batch would be lost if the import stopped.
-    code, out = _import(tmp_path, "in.jsonl", b"".join(rows[:550]) + bad + b"".join(rows[550:]))
+    code, out = import_file(tmp_path, "in.jsonl", b"".join(rows[:550]) + bad + b"".join(rows[550:]))
     assert code == 0, out
     assert "601 row(s): 600 accepted" in out and "line 551: not valid UTF-8" in out
     assert len(_stored(tmp_path)) == 600
@@ -66,7 +69,7 @@ def test_csv_invalid_utf8_and_nul_reject_only_their_row(tmp_path: Path) -> None:
     content = (
         b"id,title\ng1,Acme burgers are cold\nb1,Acme \xff\xfe fries\ng2,Acme\x00 fries soggy\n"
     )
-    code, out = _import(tmp_path, "in.csv", content)
+    code, out = import_file(tmp_path, "in.csv", content)
     assert code == 0, out
     assert "3 row(s): 2 accepted" in out and "line 3: not valid UTF-8" in out
 
@@ -75,7 +78,7 @@ def test_csv_huge_field_is_rejected_by_the_schema_not_the_reader(tmp_path: Path)
     content = (
         "id,title,text\ng1,Acme burgers are cold,\nb1,x," + "y" * 200_000 + "\ng2,Acme fries,\n"
     ).encode()
-    code, out = _import(tmp_path, "in.csv", content)
+    code, out = import_file(tmp_path, "in.csv", content)
     assert code == 0, out
     assert "3 row(s): 2 accepted" in out and "line 3: text:" in out
 
@@ -84,7 +87,7 @@ def test_csv_field_over_the_line_cap_is_one_rejected_row(tmp_path: Path) -> None
     content = (
         "id,title,text\ng1,Acme burgers are cold,\nb1,x," + "y" * 1_100_000 + "\ng2,Acme fries,\n"
     ).encode()
-    code, out = _import(tmp_path, "in.csv", content)
+    code, out = import_file(tmp_path, "in.csv", content)
     assert code == 0, out
     assert "3 row(s): 2 accepted" in out and "line 3: not valid CSV" in out
     assert set(_stored(tmp_path)) == {"Acme burgers are cold", "Acme fries"}

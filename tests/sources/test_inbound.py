@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import io
-import json
 import time
-from pathlib import Path
 
-import httpx
-import pytest
+from tests.sources.inbound import post
 
-from app.buzzwatch import Buzzwatch
-from listeners.push_endpoint import start_inbound
-from tests.conftest import make_config
-
-TOKEN = "s3cret-token-for-tests"
 GOOD = {
     "mentions": [
         {
@@ -29,30 +20,6 @@ GOOD = {
         {"id": "crm-2", "text": "Nothing about any brand here", "url": "javascript:alert(1)"},
     ]
 }
-
-
-@pytest.fixture
-def endpoint(tmp_path: Path, clock, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("BUZZWATCH_INBOUND_TOKEN", TOKEN)
-    config = make_config(tmp_path, inbound={"port": 0, "max_bytes": 4096, "source": "crm"})
-    out = io.StringIO()
-    app = Buzzwatch(config, clock=clock, stdout=out)
-    stop = start_inbound(app)
-    assert stop is not None
-    host, port = stop.__self__.address  # the InboundServer the starter started
-    assert host == "127.0.0.1"
-    app.inbound_url = f"http://{host}:{port}/mentions"
-    yield app, out
-    stop()
-    app.close()
-
-
-def post(app, body: bytes | dict, token: str | None = TOKEN, ctype: str = "application/json"):
-    headers = {"Content-Type": ctype}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if isinstance(body, dict) else body
-    return httpx.post(app.inbound_url, content=data, headers=headers, timeout=5)
 
 
 def test_inbound_endpoint(endpoint) -> None:

@@ -16,9 +16,9 @@ import pytest
 from app.buzzwatch import Buzzwatch
 from core.config import ConfigError
 from listeners.push_endpoint import InboundServer, start_inbound
-from tests.conftest import make_config
-from tests.sources.test_inbound import TOKEN
-from tests.test_once_and_shutdown import ROOT, env, write_config
+from tests.conftest import ROOT, clean_env, make_config
+from tests.sources.inbound import TOKEN
+from tests.test_once_and_shutdown import write_config
 
 BURST = 300
 
@@ -111,7 +111,7 @@ def test_the_bot_does_not_start_on_a_taken_port(tmp_path: Path) -> None:
         proc = subprocess.run(
             [sys.executable, str(ROOT / "bot.py"), "--config", str(config), "-q"],
             cwd=tmp_path,
-            env={**env(), "BUZZWATCH_INBOUND_TOKEN": TOKEN},
+            env={**clean_env(), "BUZZWATCH_INBOUND_TOKEN": TOKEN},
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 
-from tests.sources.test_inbound import endpoint, post  # noqa: F401  (a fixture)
+from tests.sources.inbound import post
 
 
 def _raw(url: str, head: list[bytes], body: bytes = b"") -> bytes:
@@ -21,7 +21,7 @@ def _raw(url: str, head: list[bytes], body: bytes = b"") -> bytes:
         return answer
 
 
-def test_year_one_date_is_unknown_and_the_batch_is_stored(endpoint) -> None:  # noqa: F811
+def test_year_one_date_is_unknown_and_the_batch_is_stored(endpoint) -> None:
     app, _ = endpoint
     batch = {
         "mentions": [
@@ -38,19 +38,19 @@ def test_year_one_date_is_unknown_and_the_batch_is_stored(endpoint) -> None:  # 
     assert stored["Acme late"]["published"] is None
 
 
-def test_deeply_nested_json_is_a_400(endpoint) -> None:  # noqa: F811
+def test_deeply_nested_json_is_a_400(endpoint) -> None:
     app, _ = endpoint
     r = post(app, b"[" * 2000 + b"]" * 2000)
     assert r.status_code == 400 and "nested too deeply" in r.json()["error"]
 
 
-def test_control_characters_in_a_url_are_refused(endpoint) -> None:  # noqa: F811
+def test_control_characters_in_a_url_are_refused(endpoint) -> None:
     app, _ = endpoint
     r = post(app, {"mentions": [{"title": "Acme x", "url": "https://c.example/\x1b[2J"}]})
     assert r.status_code == 400 and "url" in r.json()["problems"][0]
 
 
-def test_content_length_superscript_or_huge_gets_an_answer(endpoint) -> None:  # noqa: F811
+def test_content_length_superscript_or_huge_gets_an_answer(endpoint) -> None:
     app, _ = endpoint
     auth = b"Authorization: Bearer s3cret-token-for-tests"
     ctype = b"Content-Type: application/json"

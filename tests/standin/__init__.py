@@ -9,6 +9,9 @@ checks what the real service checks and can answer with that service's errors:
 - slack.SlackAPI        the Slack Web API (slack_sdk's WebClient(base_url=...))
 - dingtalk.RobotServer  DingTalk's custom robot and session webhooks
 
+raw.RawServer and its subclasses are not HTTP servers: they write raw bytes (silence, a
+dribbled header, a trickled or half-sent body) for the fetch deadline and stop tests.
+
 The websocket stand-ins (Slack Socket Mode, DingTalk Stream) build on tests/wsstandin.py;
 the DingTalk Stream gateway's HTTP half (tests/dingtalk/gateway.py) is a StandInServer too.
 """

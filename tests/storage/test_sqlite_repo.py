@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from core.config import RulesConfig
 from core.domain.clock import FakeClock
 from core.domain.query import MentionQuery
 from core.reports.query import search_records
@@ -114,8 +115,6 @@ def test_the_time_range_is_exact_to_the_microsecond(tmp_path: Path, how: str, mo
 
 
 def test_the_tagged_sentiment_classes_are_the_config_defaults() -> None:
-    from core.config.analysis import RulesConfig
-
     defaults = RulesConfig()
     assert (defaults.negative_threshold, defaults.positive_threshold) == SENTIMENT_CUTS
 
@@ -178,7 +177,6 @@ def test_a_full_database_says_so_and_the_store_goes_on_once_there_is_room(tmp_pa
 
 def test_a_version_1_store_is_upgraded_and_remembers_request_keys(tmp_path: Path) -> None:
     import sqlite3
-    from datetime import timedelta
 
     from storage.sqlite_repo import DB_NAME
     from storage.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
@@ -238,7 +236,6 @@ def test_an_older_store_is_upgraded_to_schema_4_and_answers_the_same(
     contentless indexes the store writes itself. An upgraded store answers every query as
     the reference matcher does, with the default thresholds (tags) and others (columns),
     and a mention stored again after the upgrade leaves nothing of its old text behind."""
-    from core.reports.query import search_records
 
     folder = tmp_path / "data"
     mentions = [mention(i, text, **dict(extra)) for i, (text, extra) in enumerate(CORPUS)]
@@ -302,9 +299,6 @@ def test_iter_mentions_reads_a_page_at_a_time_and_misses_none(
     the lock is free between pages (a storm check's week of mentions does not stall
     `status`), and a read-only store's own new mentions come too."""
     import threading
-    from datetime import timedelta
-
-    from storage import sqlite_search
 
     monkeypatch.setattr(sqlite_search, "ITER_ROWS", 3)
     data = tmp_path / "data"
