@@ -132,3 +132,38 @@ def test_an_unknown_brand_on_the_command_line_is_an_error_line(cli: Cli, argv: l
         run.stderr.startswith("error: unknown brand ")
         and "brands in the config: Acme" in run.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("words", "line"),
+    [
+        (["stats", "Acme", "--since", "30d"], "stats Acme since:30d"),
+        (["统计", "--since=3d", "--brand", "Acme"], "统计 since:3d brand:Acme"),
+        (["digest", "--since", "48h"], "digest since:48h"),
+        (["mentions", "退款", "--limit", "5"], "mentions 退款 limit:5"),
+        (["assign", "A1", "--since"], "assign A1 --since"),  # a person's name, as typed
+    ],
+)
+def test_command_reads_dashed_filters_of_a_report_as_chat_filters(
+    words: list[str], line: str
+) -> None:
+    import argparse
+    import shlex
+
+    from app.cli.command import command_text
+
+    said = command_text(argparse.Namespace(command="command", words=words))
+    assert shlex.split(said) == line.split()
+
+
+def test_the_command_a_chat_command_hint_suggests_runs(cli: Cli, tmp_path: Path) -> None:
+    """`bot.py stats Acme --since 30d` says to run `bot.py command stats Acme --since 30d`;
+    that answered "Unknown brand '--since'"."""
+    config = tmp_path / "config.yaml"
+    data = dict(BASE_CONFIG, data_dir=str(tmp_path / "data"))
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    hint = cli("--config", str(config), "stats", "Acme", "--since", "30d")
+    assert "`python bot.py command stats Acme --since 30d`" in hint.stderr
+    run = cli("--config", str(config), "-q", "command", "stats", "Acme", "--since", "30d")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("Stats · Acme · ") and "Unknown brand" not in run.stdout
