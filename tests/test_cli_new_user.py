@@ -167,3 +167,29 @@ def test_the_command_a_chat_command_hint_suggests_runs(cli: Cli, tmp_path: Path)
     run = cli("--config", str(config), "-q", "command", "stats", "Acme", "--since", "30d")
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.startswith("Stats · Acme · ") and "Unknown brand" not in run.stdout
+
+
+def test_once_in_quiet_hours_says_why_alerts_are_still_queued(cli: Cli, tmp_path: Path) -> None:
+    """A run in a destination's quiet hours sent only the critical alerts and said "still
+    queued 2": now it says they are held, and until when. Quiet hours around now: any hour."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    start, end = (f"{now + timedelta(hours=h):%H:%M}" for h in (-2, 2))
+    feed = Path(__file__).resolve().parent.parent / "examples" / "feeds" / "reddit_acme.atom"
+    quiet = {"start": start, "end": end, "allow_severity": "critical"}
+    data = dict(
+        BASE_CONFIG,
+        timezone="UTC",
+        data_dir=str(tmp_path / "data"),
+        sources=[{"name": "reddit", "type": "rss", "path": str(feed)}],
+        destinations={"console": {"type": "console", "quiet_hours": quiet}},
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    run = cli("--config", str(config), "--once")
+    assert run.returncode == 0, run.stderr
+    assert "Worst service" not in run.stdout  # held, not printed
+    done = next(line for line in run.stderr.splitlines() if "cycle done" in line)
+    assert f"still queued 2, 2 of them held by quiet hours (console until {end} UTC)" in done
+    assert done.endswith("(they go out on the next run)")
