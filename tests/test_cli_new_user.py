@@ -193,3 +193,29 @@ def test_once_in_quiet_hours_says_why_alerts_are_still_queued(cli: Cli, tmp_path
     done = next(line for line in run.stderr.splitlines() if "cycle done" in line)
     assert f"still queued 2, 2 of them held by quiet hours (console until {end} UTC)" in done
     assert done.endswith("(they go out on the next run)")
+
+
+@pytest.mark.parametrize(
+    ("allow", "said"), [("critical", "only critical alerts"), ("high", "only high and critical")]
+)
+def test_check_config_shows_a_destinations_quiet_hours(
+    cli: Cli, tmp_path: Path, allow: str, said: str
+) -> None:
+    quiet = {"start": "22:00", "end": "09:00", "allow_severity": allow}
+    data = dict(
+        BASE_CONFIG,
+        data_dir=str(tmp_path / "data"),
+        destinations={
+            "console": {"type": "console"},
+            "team": {"type": "console", "quiet_hours": quiet},
+        },
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    run = cli("--config", str(config), "check-config")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert "  destination console [console]" in lines
+    team = next(line for line in lines if line.startswith("  destination team "))
+    assert "quiet hours 22:00-09:00 (Asia/Shanghai)" in team and said in team
+    assert team.endswith("the rest wait until 09:00")
