@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from app.buzzwatch import Buzzwatch
@@ -13,11 +13,10 @@ from app.jobs import JobRegistry, Scheduler
 from app.lease_keeper import LeaseKeeper
 from app.signals import StopRequest, install_stop_signals
 from app.stdin_commands import start_stdin_commands
-from core.alerting.views import local_time
+from core.commands.status import held_by_quiet_hours
 from core.config import ConfigError
 from core.delivery.worker import DeliveryReport
 from core.domain import telemetry
-from core.domain.models import OutboxItem, to_iso
 from core.intake.pipeline import SWITCH_INTERVAL
 from core.reports.query import warm_up
 from sources.base import Source
@@ -61,7 +60,8 @@ def run_once(app: Buzzwatch, stop: StopRequest) -> int:
         if queued
         else ""
     )
-    later = quiet_hours_note(pending, app.clock.now()) + later
+    held = held_by_quiet_hours(pending, app.clock.now())
+    later = (f", {held.replace(' held', ' of them held', 1)}" if held else "") + later
     if report.dropped:  # the console's output closed: said once already, counted here
         later += f"; dropped {report.dropped} for a closed console"
     if stop.is_set():
@@ -91,23 +91,6 @@ def run_once(app: Buzzwatch, stop: StopRequest) -> int:
         log.error("every source failed: see the errors above")
         return 1
     return 0
-
-
-def quiet_hours_note(pending: list[OutboxItem], now: datetime) -> str:
-    """ ", 5 of them held by quiet hours (team until 08:00 CST)": a run in a destination's
-    quiet hours sent only the critical alerts and said "still queued 5" with no reason."""
-    stamp = to_iso(now) or ""
-    held: dict[str, list[str]] = {}
-    for item in pending:
-        if item.held_until and item.held_until > stamp:
-            held.setdefault(item.destination, []).append(item.held_until)
-    if not held:
-        return ""
-    count = sum(len(times) for times in held.values())
-    where = ", ".join(
-        f"{name} until {local_time(min(times), '%H:%M')}" for name, times in sorted(held.items())
-    )
-    return f", {count} of them held by quiet hours ({where})"
 
 
 def storage_failed(app: Buzzwatch, error: str, report: DeliveryReport | None = None) -> int:

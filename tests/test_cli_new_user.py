@@ -169,7 +169,9 @@ def test_the_command_a_chat_command_hint_suggests_runs(cli: Cli, tmp_path: Path)
     assert run.stdout.startswith("Stats · Acme · ") and "Unknown brand" not in run.stdout
 
 
-def test_once_in_quiet_hours_says_why_alerts_are_still_queued(cli: Cli, tmp_path: Path) -> None:
+def test_once_and_status_in_quiet_hours_say_why_alerts_are_still_queued(
+    cli: Cli, tmp_path: Path
+) -> None:
     """A run in a destination's quiet hours sent only the critical alerts and said "still
     queued 2": now it says they are held, and until when. Quiet hours around now: any hour."""
     from datetime import UTC, datetime, timedelta
@@ -191,8 +193,11 @@ def test_once_in_quiet_hours_says_why_alerts_are_still_queued(cli: Cli, tmp_path
     assert run.returncode == 0, run.stderr
     assert "Worst service" not in run.stdout  # held, not printed
     done = next(line for line in run.stderr.splitlines() if "cycle done" in line)
-    assert f"still queued 2, 2 of them held by quiet hours (console until {end} UTC)" in done
+    assert f"still queued 2, 2 of them held by quiet hours: console until {end} UTC (" in done
     assert done.endswith("(they go out on the next run)")
+    status = cli("--config", str(config), "-q", "command", "status")
+    held = f"2 pending (2 held by quiet hours: console until {end} UTC), 0 dead letter(s)"
+    assert f"delivery queue: {held}" in status.stdout
 
 
 @pytest.mark.parametrize(
