@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from core.commands.context import Actor, AlertChange, CommandContext, UsageError
-from core.commands.parsing import alert_id
+from core.commands.parsing import alert_id, one_alert
 from core.commands.registry import CommandGroup
 from core.domain.durations import parse_duration
 from rules.text import clean_name
@@ -21,7 +21,7 @@ commands = CommandGroup()
 @commands.alert_command("ack", aliases=("确认",), slash=True)
 def ack(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
     """ack <id>                 take an alert: you are on it"""
-    found = alert_id(args, "ack <id>")
+    found = one_alert(args, "ack <id>")
     return AlertChange(
         found, lambda allowed: ctx.alerts.ack(found, actor.label, actor.platform, allowed)
     )
@@ -43,7 +43,7 @@ def assign(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
 @commands.alert_command("resolve", aliases=("解决",), slash=True)
 def resolve(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
     """resolve <id>             close an alert"""
-    found = alert_id(args, "resolve <id>")
+    found = one_alert(args, "resolve <id>")
     return AlertChange(
         found, lambda allowed: ctx.alerts.resolve(found, actor.label, actor.platform, allowed)
     )

@@ -193,6 +193,25 @@ def alert_id(args: list[str], usage: str) -> str:
     return found
 
 
+def one_alert(args: list[str], usage: str) -> str:
+    """alert_id() for a command that changes one alert: `resolve A8 A9` resolved A8 and said
+    nothing of A9, which the person believed closed too. A second id changes nothing."""
+    found = alert_id(args, usage)
+    for word in args[1:]:
+        try:
+            other = alert_id([word], usage)
+        except UsageError:
+            continue
+        if other == found:
+            continue
+        name = usage.split()[0]
+        raise UsageError(
+            f"{name} takes one alert: nothing was changed. Type `{name} {found}`, then "
+            f"`{name} {other}`"
+        )
+    return found
+
+
 def report_args(
     config: Config, args: list[str], default: timedelta
 ) -> tuple[str | None, timedelta]:
