@@ -163,7 +163,8 @@ def test_any_whitespace_separates_a_filter_from_the_words(
             ["mentions", "退款", "since:7d", "limit:3"],
         ),
         ("mentions", ["x", "--since"], ["mentions", "x", "since:"]),
-        ("command", ["mentions", "--since", "7d"], ["mentions", "--since", "7d"]),
+        # ... after `command` too (`bot.py stats --since 30d` says to run `command stats ...`)
+        ("command", ["mentions", "--since", "7d"], ["mentions", "since:7d"]),
         # several arguments: a quoted phrase stays one word, as the shell gave it
         ("mentions", ["food poisoning", "since:7d"], ["mentions", "food poisoning", "since:7d"]),
     ],
