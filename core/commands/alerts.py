@@ -8,9 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from core.commands.context import Actor, AlertChange, CommandContext, UsageError
-from core.commands.parsing import alert_id, one_alert
+from core.commands.parsing import alert_id, chat_duration, one_alert
 from core.commands.registry import CommandGroup
-from core.domain.durations import parse_duration
 from rules.text import clean_name
 
 MAX_SNOOZE = timedelta(days=7)
@@ -56,7 +55,7 @@ def snooze(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
     if len(args) < 2:
         raise UsageError("usage: snooze <id> <duration>, e.g. snooze A12 4h")
     try:
-        duration = parse_duration(args[1])
+        duration = chat_duration(args[1])
     except ValueError as err:
         raise UsageError(str(err)) from None
     if not timedelta(minutes=1) <= duration <= MAX_SNOOZE:

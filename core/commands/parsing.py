@@ -153,6 +153,30 @@ def known_sources(config: Config) -> list[str]:
     return list(unique.values())
 
 
+# Chinese units, as a DingTalk user types them after a Chinese command word: 暂停 A8 1小时,
+# 静默 品牌 Acme 30分钟, 日报 since:3天 (个 as in 2个小时).
+_CHINESE_UNITS = (
+    ("个", ""),
+    ("小时", "h"),
+    ("钟头", "h"),
+    ("分钟", "m"),
+    ("分", "m"),
+    ("天", "d"),
+    ("秒", "s"),
+)
+
+
+def chat_duration(value: str) -> timedelta:
+    """parse_duration() of a duration typed in chat, Chinese units too; its message as is."""
+    text = value
+    for chinese, unit in _CHINESE_UNITS:
+        text = text.replace(chinese, unit)
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise type(err)(str(err).replace(repr(text), repr(value), 1)) from None
+
+
 def since_arg(value: str, allowed: tuple[timedelta, timedelta]) -> timedelta:
     """A `since:` value within `allowed`, or a UsageError a person can act on: the value is
     no duration, or it is out of the range (said with the range)."""
@@ -160,7 +184,7 @@ def since_arg(value: str, allowed: tuple[timedelta, timedelta]) -> timedelta:
     shown = f"since:{value[:20]}"
     takes = f"since: takes between {format_duration(low)} and {format_duration(high)}"
     try:
-        since = parse_duration(value)
+        since = chat_duration(value)
     except DurationTooLong:
         raise UsageError(f"{shown} is too long; {takes}") from None
     except ValueError:

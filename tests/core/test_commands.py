@@ -399,3 +399,21 @@ def test_a_second_alert_id_changes_nothing_and_says_so(service: CommandService, 
     assert "`, then `" in reply.text and "A2`" in reply.text
     assert [service.repo.get_alert(a) for a in ("A1", "A2")] == before
     assert service.run("resolve A1 A1", ANN).ok  # the same id twice is one alert
+
+
+def test_chinese_kinds_and_units_after_chinese_command_words(service: CommandService) -> None:
+    """`静默 品牌 Acme 1h` and `暂停 A1 1小时` were usage errors: the command word was
+    Chinese, its arguments had to be English."""
+    said = service.run("静默 品牌 Acme 1小时30分钟", ANN)
+    assert said.ok and said.text.startswith("Silenced brand Acme for 1h30m"), said.text
+    assert service.run("静默 来源 import 2个小时", ANN).text.startswith(
+        "Silenced source import for 2h"
+    )
+    listed = service.run("silence", ANN).text
+    assert "brand Acme for 1h30m more" in listed and "source import for 2h more" in listed
+    snoozed = service.run("暂停 A1 1小时", ANN)
+    assert snoozed.ok and "snoozed" in snoozed.text
+    assert service.run("日报 since:3天", ANN).ok
+    wrong = service.run("暂停 A2 一小时", ANN)
+    assert not wrong.ok and "not a duration: '一小时'" in wrong.text
+    assert not service.run("静默 天气 Acme 1h", ANN).ok
