@@ -299,7 +299,7 @@ def test_a_status_all_page_fits_one_chat_message(service: CommandService, clock:
 def test_an_offset_past_the_end_says_the_results_ended(service: CommandService) -> None:
     reply = service.run("mentions Acme since:24h offset:5", ANN)
     assert reply.ok and reply.mentions == [] and reply.total == 2
-    assert reply.text.startswith("No more mentions of Acme in the last 1d (2 in all")
+    assert reply.text.startswith("No more mentions of Acme in the last 24h (2 in all")
     assert "offset:5" in reply.text
 
 
