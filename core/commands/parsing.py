@@ -217,7 +217,7 @@ def alert_id(args: list[str], usage: str) -> str:
     return found
 
 
-def one_alert(args: list[str], usage: str) -> str:
+def one_alert(args: list[str], usage: str, tail: str = "") -> str:
     """alert_id() for a command that changes one alert: `resolve A8 A9` resolved A8 and said
     nothing of A9, which the person believed closed too. A second id changes nothing."""
     found = alert_id(args, usage)
@@ -229,9 +229,10 @@ def one_alert(args: list[str], usage: str) -> str:
         if other == found:
             continue
         name = usage.split()[0]
+        then = f" {tail}" if tail else ""  # assign's person
         raise UsageError(
-            f"{name} takes one alert: nothing was changed. Type `{name} {found}`, then "
-            f"`{name} {other}`"
+            f"{name} takes one alert: nothing was changed. Type `{name} {found}{then}`, then "
+            f"`{name} {other}{then}`"
         )
     return found
 

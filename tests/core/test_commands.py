@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -390,13 +391,15 @@ def test_dead_letters_retry_and_clear_need_the_right_to_every_brand(
     assert service.repo.dead_letters() == []
 
 
-@pytest.mark.parametrize("line", ["resolve A1 A2", "解决 A1 A2", "ack A1 #A2", "ack A1 and [A2]"])
+@pytest.mark.parametrize(
+    "line", ["resolve A1 A2", "解决 A1 A2", "ack A1 #A2", "ack A1 and [A2]", "assign A1 A2 bob"]
+)
 def test_a_second_alert_id_changes_nothing_and_says_so(service: CommandService, line: str) -> None:
     """`resolve A8 A9` resolved A8 and said nothing of A9, which looked closed too."""
     before = [service.repo.get_alert(a) for a in ("A1", "A2")]
     reply = service.run(line, ANN)
     assert not reply.ok and "takes one alert: nothing was changed" in reply.text
-    assert "`, then `" in reply.text and "A2`" in reply.text
+    assert re.search(r"Type `\S+ A1( bob)?`, then `\S+ A2( bob)?`\.", reply.text), reply.text
     assert [service.repo.get_alert(a) for a in ("A1", "A2")] == before
     assert service.run("resolve A1 A1", ANN).ok  # the same id twice is one alert
 
