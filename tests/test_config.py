@@ -221,3 +221,30 @@ digest:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert said in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("section", "said"),
+    [
+        (
+            "sources: [{name: news, type: RSS, url: 'https://example.com/f.xml'}]",
+            "sources[0]: type 'RSS' is not one of rss, google_news,",
+        ),
+        (
+            "destinations: {team: {type: Slack}}",
+            "destinations.team: type 'Slack' is not one of console, webhook, slack, dingtalk; did you mean 'slack'?",
+        ),
+    ],
+)
+def test_an_unknown_type_is_said_plainly_with_the_likely_one(
+    tmp_path: Path, section: str, said: str
+) -> None:
+    """It was pydantic's "Input tag 'RSS' found using 'type' does not match any of the
+    expected tags: ..."."""
+    path = tmp_path / "c.yaml"
+    path.write_text(f"brands: [{{name: Acme, keywords: [Acme]}}]\n{section}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert said in str(caught.value) and "Input tag" not in str(caught.value)
+    if "RSS" in section:
+        assert str(caught.value).endswith("did you mean 'rss'?")

@@ -111,10 +111,25 @@ def _time_of_day(e: Any) -> str | None:
     return None
 
 
+def _unknown_type(e: Any) -> str | None:
+    """`type: RSS` was "Input tag 'RSS' found using 'type' does not match any of the expected
+    tags: ..."; say it as the rest of the config's errors are said, with the likely one."""
+    ctx = e.get("ctx") or {}
+    if e["type"] != "union_tag_invalid" or "tag" not in ctx:
+        return None
+    tag = str(ctx["tag"])
+    known = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",")]
+    near = [t for t in known if t.casefold() == tag.casefold()] or difflib.get_close_matches(
+        tag.lower(), known, n=1
+    )
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    return f"type {tag[:40]!r} is not one of {', '.join(known)}{hint}"
+
+
 def format_validation_error(path: Path, err: ValidationError) -> str:
     lines = [f"{path}: invalid configuration"]
     for e in err.errors():
-        msg = _time_of_day(e) or e["msg"].removeprefix("Value error, ")
+        msg = _time_of_day(e) or _unknown_type(e) or e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = f"unknown key{_did_you_mean(e['loc'])}"
         lines.append(f"  {_key_path(tuple(e['loc']))}: {msg}")
