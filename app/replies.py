@@ -21,7 +21,12 @@ def reply_text(reply: Reply) -> str:
         lines += [printable(head), printable(tail)]
     if reply.next_offset is not None and reply.query is not None:
         # Slack has a More button and DingTalk its own line; a terminal says how.
-        lines.append(f"  more: add offset:{reply.next_offset}")
+        # After `page:2`, `offset:4` read as a step sideways: say the page too when it is one.
+        limit = reply.query.limit
+        page = (
+            f" (or page:{reply.next_offset // limit + 1})" if reply.next_offset % limit == 0 else ""
+        )
+        lines.append(f"  more: add offset:{reply.next_offset}{page}")
     return "\n".join(lines)
 
 

@@ -13,6 +13,7 @@ from app.jobs import JobRegistry, Scheduler
 from app.lease_keeper import LeaseKeeper
 from app.signals import StopRequest, install_stop_signals
 from app.stdin_commands import start_stdin_commands
+from core.commands.status import held_by_quiet_hours
 from core.config import ConfigError
 from core.delivery.worker import DeliveryReport
 from core.domain import telemetry
@@ -50,7 +51,8 @@ def run_once(app: Buzzwatch, stop: StopRequest) -> int:
             return storage_failed(app, unstored.error, report)
     failed = [o for o in outcomes if not o.ok]
     alerts = sum(len(o.result.alerts) for o in outcomes if o.result)
-    queued = len(app.repo.pending_outbox())
+    pending = app.repo.pending_outbox()
+    queued = len(pending)
     # Sources another process sharing the store holds were not polled here (its lease).
     elsewhere = sum(1 for o in outcomes if o.elsewhere)
     later = (
@@ -62,6 +64,8 @@ def run_once(app: Buzzwatch, stop: StopRequest) -> int:
         if queued
         else ""
     )
+    held = held_by_quiet_hours(pending, app.clock.now())
+    later = (f", {held.replace(' held', ' of them held', 1)}" if held else "") + later
     if report.dropped:  # the console's output closed: said once already, counted here
         later += f"; dropped {report.dropped} for a closed console"
     if stop.is_set():

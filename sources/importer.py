@@ -100,6 +100,9 @@ class ImportReport:
                 lines.append(f"  line {line}: {reason}")
             if len(self.rejected) > SHOWN_REJECTS:
                 lines.append(f"  … and {len(self.rejected) - SHOWN_REJECTS} more")
+            if any(reason.endswith("not valid UTF-8") for _, reason in self.rejected):
+                # A spreadsheet saved on a Chinese Windows is GBK: every row said only this.
+                lines.append(NOT_UTF8_HINT)
         if self.duplicates:
             lines.append("skipped (first wins):")
             for line, reason in self.duplicates[:SHOWN_REJECTS]:
@@ -113,6 +116,12 @@ class ImportReport:
                 "skipped as seen before)"
             )
         return "\n".join(lines)
+
+
+NOT_UTF8_HINT = (
+    'files are read as UTF-8: save the file as UTF-8 (Excel: "CSV UTF-8"; WPS: encoding '
+    "UTF-8), or convert it, e.g. `iconv -f GB18030 -t UTF-8 in.csv > in-utf8.csv`"
+)
 
 
 def _by_reason(rejected: list[tuple[int, str]]) -> str:
@@ -222,8 +231,14 @@ def _csv_rows(stream: TextIO) -> Iterator[tuple[int, Any]]:
         # columns: 10^5 rejections of 300 characters that named the first few).
         shown = ", ".join(_shown(n)[:40] for n in unknown[:10])
         more = f" … ({len(unknown)} in all)" if len(unknown) > 10 else ""
+        # `id;text;published` (a spreadsheet in a locale whose list separator is `;`) is one
+        # column to a comma-separated reader.
+        split = next((c for c in ";\t|" if len(header) == 1 and c in header[0]), "")
+        said = (
+            f" (separated by {split!r}: the file must separate columns by commas)" if split else ""
+        )
         raise ValueError(
-            f"line 1: the header has column(s) Buzzwatch does not read: {shown}{more}; "
+            f"line 1: the header has column(s) Buzzwatch does not read: {shown}{more}{said}; "
             f"it reads {', '.join(sorted(CSV_COLUMNS - DERIVED))} (and what export writes)"
         )
     while True:

@@ -149,3 +149,95 @@ def test_an_unknown_brand_on_the_command_line_is_an_error_line(cli: Cli, argv: l
         run.stderr.startswith("error: unknown brand ")
         and "brands in the config: Acme" in run.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("words", "line"),
+    [
+        (["stats", "Acme", "--since", "30d"], "stats Acme since:30d"),
+        (["统计", "--since=3d", "--brand", "Acme"], "统计 since:3d brand:Acme"),
+        (["digest", "--since", "48h"], "digest since:48h"),
+        (["mentions", "退款", "--limit", "5"], "mentions 退款 limit:5"),
+        (["assign", "A1", "--since"], "assign A1 --since"),  # a person's name, as typed
+    ],
+)
+def test_command_reads_dashed_filters_of_a_report_as_chat_filters(
+    words: list[str], line: str
+) -> None:
+    import argparse
+    import shlex
+
+    from app.cli.command import command_text
+
+    said = command_text(argparse.Namespace(command="command", words=words))
+    assert shlex.split(said) == line.split()
+
+
+def test_the_command_a_chat_command_hint_suggests_runs(cli: Cli, tmp_path: Path) -> None:
+    """`bot.py stats Acme --since 30d` says to run `bot.py command stats Acme --since 30d`;
+    that answered "Unknown brand '--since'"."""
+    config = tmp_path / "config.yaml"
+    data = dict(BASE_CONFIG, data_dir=str(tmp_path / "data"))
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    hint = cli("--config", str(config), "stats", "Acme", "--since", "30d")
+    assert "`python bot.py command stats Acme --since 30d`" in hint.stderr
+    run = cli("--config", str(config), "-q", "command", "stats", "Acme", "--since", "30d")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("Stats · Acme · ") and "Unknown brand" not in run.stdout
+
+
+def test_once_and_status_in_quiet_hours_say_why_alerts_are_still_queued(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A run in a destination's quiet hours sent only the critical alerts and said "still
+    queued 2": now it says they are held, and until when. Quiet hours around now: any hour."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    start, end = (f"{now + timedelta(hours=h):%H:%M}" for h in (-2, 2))
+    feed = Path(__file__).resolve().parent.parent / "examples" / "feeds" / "reddit_acme.atom"
+    quiet = {"start": start, "end": end, "allow_severity": "critical"}
+    data = dict(
+        BASE_CONFIG,
+        timezone="UTC",
+        data_dir=str(tmp_path / "data"),
+        sources=[{"name": "reddit", "type": "rss", "path": str(feed)}],
+        destinations={"console": {"type": "console", "quiet_hours": quiet}},
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    run = cli("--config", str(config), "--once")
+    assert run.returncode == 0, run.stderr
+    assert "Worst service" not in run.stdout  # held, not printed
+    done = next(line for line in run.stderr.splitlines() if "cycle done" in line)
+    assert f"still queued 2, 2 of them held by quiet hours: console until {end} UTC (" in done
+    assert done.endswith("(they go out on the next run)")
+    status = cli("--config", str(config), "-q", "command", "status")
+    held = f"2 pending (2 held by quiet hours: console until {end} UTC), 0 dead letter(s)"
+    assert f"delivery queue: {held}" in status.stdout
+
+
+@pytest.mark.parametrize(
+    ("allow", "said"), [("critical", "only critical alerts"), ("high", "only high and critical")]
+)
+def test_check_config_shows_a_destinations_quiet_hours(
+    cli: Cli, tmp_path: Path, allow: str, said: str
+) -> None:
+    quiet = {"start": "22:00", "end": "09:00", "allow_severity": allow}
+    data = dict(
+        BASE_CONFIG,
+        data_dir=str(tmp_path / "data"),
+        destinations={
+            "console": {"type": "console"},
+            "team": {"type": "console", "quiet_hours": quiet},
+        },
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    run = cli("--config", str(config), "check-config")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert "  destination console [console]" in lines
+    team = next(line for line in lines if line.startswith("  destination team "))
+    assert "quiet hours 22:00-09:00 (Asia/Shanghai)" in team and said in team
+    assert team.endswith("the rest wait until 09:00")

@@ -165,3 +165,86 @@ def test_the_database_variable_is_asked_for_only_with_the_postgres_backend(
     assert not any("BUZZWATCH_DATABASE_URL" in w for w in config_warnings(embedded))
     shared = make_config(tmp_path, storage={"backend": "postgres"})
     assert any("BUZZWATCH_DATABASE_URL" in w for w in config_warnings(shared))
+
+
+@pytest.mark.parametrize(
+    ("where", "typed", "said"),
+    [
+        (
+            "digest",
+            "time: 9:30",
+            'digest.time: YAML read 9:30 as the number 570: put the time in quotes, "09:30"',
+        ),
+        (
+            "quiet",
+            "start: 22:00",
+            'quiet_hours.start: YAML read 22:00 as the number 1320: put the time in quotes, "22:00"',
+        ),
+        (
+            "quiet",
+            "end: 9",
+            'quiet_hours.end: use a 24-hour local time in quotes, like "09:00", not 9',
+        ),
+        (
+            "quiet",
+            'start: "10pm"',
+            "quiet_hours.start: use a 24-hour local time like \"22:00\", not '10pm'",
+        ),
+    ],
+)
+def test_a_time_of_day_that_is_no_quoted_hh_mm_says_what_to_write(
+    tmp_path: Path, where: str, typed: str, said: str
+) -> None:
+    """Unquoted, YAML reads 22:00 as 1320 (base 60): "Input should be a valid string" and a
+    regular expression for "10pm" told a new user nothing."""
+    quiet = {"start": '"22:00"', "end": '"09:00"'}
+    digest = 'time: "09:00"'
+    if where == "digest":
+        digest = typed
+    else:
+        key = typed.split(":")[0]
+        quiet[key] = typed.split(": ", 1)[1]
+    text = f"""
+brands: [{{name: Acme, keywords: [Acme]}}]
+destinations:
+  team:
+    type: console
+    quiet_hours:
+      start: {quiet["start"]}
+      end: {quiet["end"]}
+routes: [{{to: [team]}}]
+digest:
+  {digest}
+"""
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert said in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("section", "said"),
+    [
+        (
+            "sources: [{name: news, type: RSS, url: 'https://example.com/f.xml'}]",
+            "sources[0]: type 'RSS' is not one of rss, google_news,",
+        ),
+        (
+            "destinations: {team: {type: Slack}}",
+            "destinations.team: type 'Slack' is not one of console, webhook, slack, dingtalk; did you mean 'slack'?",
+        ),
+    ],
+)
+def test_an_unknown_type_is_said_plainly_with_the_likely_one(
+    tmp_path: Path, section: str, said: str
+) -> None:
+    """It was pydantic's "Input tag 'RSS' found using 'type' does not match any of the
+    expected tags: ..."."""
+    path = tmp_path / "c.yaml"
+    path.write_text(f"brands: [{{name: Acme, keywords: [Acme]}}]\n{section}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert said in str(caught.value) and "Input tag" not in str(caught.value)
+    if "RSS" in section:
+        assert str(caught.value).endswith("did you mean 'rss'?")

@@ -9,7 +9,7 @@ from typing import TextIO
 from core.alerting.routing import Router, route_label
 from core.config import Config, config_warnings
 from core.domain.durations import format_duration
-from core.domain.models import Mention
+from core.domain.models import Mention, Severity
 from rules.analyze import Analyzer
 
 
@@ -33,7 +33,14 @@ def cmd_check_config(config: Config, path: Path, out: TextIO, sample: str | None
             file=out,
         )
     for name, d in config.destinations.items():
-        print(f"  destination {name} [{d.type}]", file=out)
+        quiet, held = d.quiet_hours, ""
+        if quiet:
+            sent = " and ".join(s.value for s in Severity if s.rank >= quiet.allow_severity.rank)
+            held = (
+                f"; quiet hours {quiet.start}-{quiet.end} ({config.timezone}): only {sent} "
+                f"alerts go out then, the rest wait until {quiet.end}"
+            )
+        print(f"  destination {name} [{d.type}]{held}", file=out)
     print(f"  {digest_summary(config)}", file=out)
     print("  routes (tried in order; the first match wins unless it says continue):", file=out)
     for i, r in enumerate(config.routes):

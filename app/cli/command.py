@@ -7,8 +7,8 @@ import shlex
 from typing import TYPE_CHECKING, TextIO
 
 from app.replies import print_reply
-from core.commands.parsing import QUERY_KEYS, tokenize
-from core.commands.service import is_read_only
+from core.commands.parsing import QUERY_KEYS, command_word, tokenize
+from core.commands.service import COMMANDS, is_read_only
 
 if TYPE_CHECKING:
     from app.buzzwatch import Buzzwatch
@@ -23,8 +23,17 @@ def command_text(args: argparse.Namespace) -> str:
         # whitespace, a newline or U+3000 included, separates words).
         words = tokenize(words[0])
     if args.command == "command":
+        found = COMMANDS.find(command_word(words[0])) if words else None
+        if found is not None and found.name in FILTERED:
+            # `command stats Acme --since 30d`: what `bot.py stats Acme --since 30d` is told
+            # to run. "--since" was read as a brand's name ("Unknown brand '--since'").
+            return shlex.join([words[0], *dashed_filters(words[1:])])
         return shlex.join(words)
     return "mentions " + shlex.join(dashed_filters(words))
+
+
+# The chat commands whose arguments are filters (since:, brand:, ...), as `--since 7d` too.
+FILTERED = frozenset({"mentions", "digest", "stats"})
 
 
 def dashed_filters(words: list[str]) -> list[str]:

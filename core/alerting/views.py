@@ -91,7 +91,10 @@ def alert_view(alert: Alert) -> AlertView:
         title = ""
     text = s.get("text", "")
     headline = cap(title or one_line(text), 150)
-    excerpt = cap(one_line(text), EXCERPT_CHARS) if text and one_line(text) != title else ""
+    # A post with no title (a tweet, an imported row) has its text as the headline: the
+    # excerpt repeated it word for word under it; it only shows what the headline cut off.
+    shown = title or headline
+    excerpt = cap(one_line(text), EXCERPT_CHARS) if text and one_line(text) != shown else ""
     when = from_iso(s.get("when"))
     reach = int(s.get("reach") or 0)
     tier = s.get("kol_tier", "")

@@ -8,9 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from core.commands.context import Actor, AlertChange, CommandContext, UsageError
-from core.commands.parsing import alert_id
+from core.commands.parsing import alert_id, chat_duration, one_alert
 from core.commands.registry import CommandGroup
-from core.domain.durations import parse_duration
 from rules.text import clean_name
 
 MAX_SNOOZE = timedelta(days=7)
@@ -21,7 +20,7 @@ commands = CommandGroup()
 @commands.alert_command("ack", aliases=("确认",), slash=True)
 def ack(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
     """ack <id>                 take an alert: you are on it"""
-    found = alert_id(args, "ack <id>")
+    found = one_alert(args, "ack <id>")
     return AlertChange(
         found, lambda allowed: ctx.alerts.ack(found, actor.label, actor.platform, allowed)
     )
@@ -33,6 +32,8 @@ def assign(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
     found = alert_id(args, "assign <id> <person>")
     if len(args) < 2:
         raise UsageError("usage: assign <id> <person>")
+    # `assign A1 A2 bob` gave A1 to "A2 bob".
+    one_alert(args[:2], "assign <id> <person>", clean_name(" ".join(args[2:])))
     person = clean_name(" ".join(args[1:]))
     return AlertChange(
         found,
@@ -43,7 +44,7 @@ def assign(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
 @commands.alert_command("resolve", aliases=("解决",), slash=True)
 def resolve(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
     """resolve <id>             close an alert"""
-    found = alert_id(args, "resolve <id>")
+    found = one_alert(args, "resolve <id>")
     return AlertChange(
         found, lambda allowed: ctx.alerts.resolve(found, actor.label, actor.platform, allowed)
     )
@@ -56,7 +57,7 @@ def snooze(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
     if len(args) < 2:
         raise UsageError("usage: snooze <id> <duration>, e.g. snooze A12 4h")
     try:
-        duration = parse_duration(args[1])
+        duration = chat_duration(args[1])
     except ValueError as err:
         raise UsageError(str(err)) from None
     if not timedelta(minutes=1) <= duration <= MAX_SNOOZE:

@@ -153,6 +153,30 @@ def known_sources(config: Config) -> list[str]:
     return list(unique.values())
 
 
+# Chinese units, as a DingTalk user types them after a Chinese command word: 暂停 A8 1小时,
+# 静默 品牌 Acme 30分钟, 日报 since:3天 (个 as in 2个小时).
+_CHINESE_UNITS = (
+    ("个", ""),
+    ("小时", "h"),
+    ("钟头", "h"),
+    ("分钟", "m"),
+    ("分", "m"),
+    ("天", "d"),
+    ("秒", "s"),
+)
+
+
+def chat_duration(value: str) -> timedelta:
+    """parse_duration() of a duration typed in chat, Chinese units too; its message as is."""
+    text = value
+    for chinese, unit in _CHINESE_UNITS:
+        text = text.replace(chinese, unit)
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise type(err)(str(err).replace(repr(text), repr(value), 1)) from None
+
+
 def since_arg(value: str, allowed: tuple[timedelta, timedelta]) -> timedelta:
     """A `since:` value within `allowed`, or a UsageError a person can act on: the value is
     no duration, or it is out of the range (said with the range)."""
@@ -160,7 +184,7 @@ def since_arg(value: str, allowed: tuple[timedelta, timedelta]) -> timedelta:
     shown = f"since:{value[:20]}"
     takes = f"since: takes between {format_duration(low)} and {format_duration(high)}"
     try:
-        since = parse_duration(value)
+        since = chat_duration(value)
     except DurationTooLong:
         raise UsageError(f"{shown} is too long; {takes}") from None
     except ValueError:
@@ -190,6 +214,26 @@ def alert_id(args: list[str], usage: str) -> str:
         or len(found) > 10
     ):
         raise UsageError(f"{args[0][:20]!r} is not an alert id (they look like A12)")
+    return found
+
+
+def one_alert(args: list[str], usage: str, tail: str = "") -> str:
+    """alert_id() for a command that changes one alert: `resolve A8 A9` resolved A8 and said
+    nothing of A9, which the person believed closed too. A second id changes nothing."""
+    found = alert_id(args, usage)
+    for word in args[1:]:
+        try:
+            other = alert_id([word], usage)
+        except UsageError:
+            continue
+        if other == found:
+            continue
+        name = usage.split()[0]
+        then = f" {tail}" if tail else ""  # assign's person
+        raise UsageError(
+            f"{name} takes one alert: nothing was changed. Type `{name} {found}{then}`, then "
+            f"`{name} {other}{then}`"
+        )
     return found
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from core.commands.context import Actor, CommandContext, Reply
@@ -67,7 +67,9 @@ def mentions(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
         counted = f"{total - 1:,}+"
     elif isinstance(total, Estimate):
         counted = f"about {total:,}"
-    period = f"in the last {format_duration(query.since)}"
+    # since:24h, as typed and as the digest says it (`last 24h`), not "1d".
+    span = "24h" if query.since == timedelta(days=1) else format_duration(query.since)
+    period = f"in the last {span}"
     if not total:
         text = f"No mentions of {what} {period}." + not_a_filter(query.words)
     elif not page:

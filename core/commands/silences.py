@@ -7,12 +7,22 @@ from typing import Any
 
 from core.alerting.routing import route_label
 from core.commands.context import Actor, CommandContext, Reply, UsageError
-from core.commands.parsing import known_sources, unknown_name
+from core.commands.parsing import chat_duration, known_sources, unknown_name
 from core.commands.registry import CommandGroup, Guard, no_arguments
-from core.domain.durations import format_duration, parse_duration
+from core.domain.durations import format_duration
 from core.domain.models import Alert, from_iso, to_iso
 
 MAX_SILENCE = timedelta(days=30)
+# What is silenced, in English or in Chinese (静默 品牌 Acme 1小时).
+KINDS = {
+    "brand": "brand",
+    "source": "source",
+    "route": "route",
+    "品牌": "brand",
+    "来源": "source",
+    "源": "source",
+    "路由": "route",
+}
 
 commands = CommandGroup()
 
@@ -41,11 +51,12 @@ def silence(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
                 f"  {n}. {s['kind']} {s['value']} for {format_duration(until - now)} more (by {s.get('by', '?')})"
             )
         return Reply("\n".join(lines))
-    if len(args) != 3 or args[0].lower() not in ("brand", "source", "route"):
+    kind = KINDS.get(args[0].lower(), "") if len(args) == 3 else ""
+    if not kind:
         raise UsageError(
             "usage: silence <brand|source|route> <name> <duration>, e.g. silence source weibo 2h"
         )
-    kind, value = args[0].lower(), args[1][:80]
+    value = args[1][:80]
     known = {
         "brand": [b.name for b in ctx.config.brands],
         "source": known_sources(ctx.config),
@@ -55,7 +66,7 @@ def silence(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
     if match is None:
         raise unknown_name(kind, value, known)
     try:
-        duration = parse_duration(args[2])
+        duration = chat_duration(args[2])
     except ValueError as err:
         raise UsageError(str(err)) from None
     if not timedelta(minutes=1) <= duration <= MAX_SILENCE:

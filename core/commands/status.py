@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from core.alerting.lifecycle import ACTIVE
+from core.alerting.views import local_time
 from core.commands.context import Actor, CommandContext, Reply, UsageError
 from core.commands.dead_letters import describe
 from core.commands.registry import CommandGroup
 from core.domain.durations import format_duration
-from core.domain.models import Status, from_iso
+from core.domain.models import OutboxItem, Status, from_iso, to_iso
 from core.intake.health import sources_report
 from rules.text import cap, clean_name, one_line, strip_invisible
 
@@ -18,6 +21,23 @@ DEAD_LISTED = 5  # the newest dead letters `status` shows; it counts the rest
 STATUS_ORDER = (Status.OPEN, Status.ACKED, Status.ASSIGNED, Status.SNOOZED)
 
 commands = CommandGroup()
+
+
+def held_by_quiet_hours(pending: list[OutboxItem], now: datetime) -> str:
+    """ "5 held by quiet hours (team until 08:00 CST)", or "": messages queued in a
+    destination's quiet hours wait for its end, which `status` and `--once` did not say."""
+    stamp = to_iso(now) or ""
+    held: dict[str, list[str]] = {}
+    for item in pending:
+        if item.held_until and item.held_until > stamp:
+            held.setdefault(item.destination, []).append(item.held_until)
+    if not held:
+        return ""
+    count = sum(len(times) for times in held.values())
+    where = ", ".join(
+        f"{name} until {local_time(min(times), '%H:%M')}" for name, times in sorted(held.items())
+    )
+    return f"{count} held by quiet hours: {where}"
 
 
 @commands.command("status", aliases=("状态",), read_only=True)
@@ -48,7 +68,9 @@ def status(ctx: CommandContext, args: list[str], actor: Actor) -> Reply:
         lines.append("status all: every one, with titles")
     pending = ctx.repo.pending_outbox()
     dead = ctx.repo.dead_letters()
-    lines.append(f"delivery queue: {len(pending)} pending, {len(dead)} dead letter(s)")
+    held = held_by_quiet_hours(pending, now)
+    held = f" ({held})" if held else ""
+    lines.append(f"delivery queue: {len(pending)} pending{held}, {len(dead)} dead letter(s)")
     lines += [f"  dead: {describe(item)}" for item in dead[-DEAD_LISTED:]]
     if len(dead) > DEAD_LISTED:
         lines.append(f"  +{len(dead) - DEAD_LISTED} more (older)")

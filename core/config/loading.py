@@ -90,10 +90,46 @@ def _inside(kind: Any, item: Any) -> Any:
     return next((m for m in found if m is not None), None)
 
 
+def _time_of_day(e: Any) -> str | None:
+    """What to do about a time of day (digest.time, quiet_hours.start/end) that is no "HH:MM"
+    string. Unquoted, YAML reads 22:00 as the number 1320 (base 60), which was answered
+    "Input should be a valid string"; "10pm" got the pattern's regular expression."""
+    loc = e.get("loc") or ()
+    if not loc or loc[-1] not in ("time", "start", "end"):
+        return None
+    value = e.get("input")
+    if e["type"] == "string_type" and isinstance(value, int) and not isinstance(value, bool):
+        hours, minutes = divmod(value, 60)
+        if value >= 60:
+            return (
+                f"YAML read {hours}:{minutes:02d} as the number {value}: put the time in "
+                f'quotes, "{hours:02d}:{minutes:02d}"'
+            )
+        return f'use a 24-hour local time in quotes, like "09:00", not {value}'
+    if e["type"] == "string_pattern_mismatch":
+        return f'use a 24-hour local time like "22:00", not {str(value)[:20]!r}'
+    return None
+
+
+def _unknown_type(e: Any) -> str | None:
+    """`type: RSS` was "Input tag 'RSS' found using 'type' does not match any of the expected
+    tags: ..."; say it as the rest of the config's errors are said, with the likely one."""
+    ctx = e.get("ctx") or {}
+    if e["type"] != "union_tag_invalid" or "tag" not in ctx:
+        return None
+    tag = str(ctx["tag"])
+    known = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",")]
+    near = [t for t in known if t.casefold() == tag.casefold()] or difflib.get_close_matches(
+        tag.lower(), known, n=1
+    )
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    return f"type {tag[:40]!r} is not one of {', '.join(known)}{hint}"
+
+
 def format_validation_error(path: Path, err: ValidationError) -> str:
     lines = [f"{path}: invalid configuration"]
     for e in err.errors():
-        msg = e["msg"].removeprefix("Value error, ")
+        msg = _time_of_day(e) or _unknown_type(e) or e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = f"unknown key{_did_you_mean(e['loc'])}"
         lines.append(f"  {_key_path(tuple(e['loc']))}: {msg}")

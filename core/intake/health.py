@@ -121,7 +121,9 @@ def sources_report(config: Config, repo: Repository, now: datetime, tz: tzinfo |
         elif streak:
             counts["failing"] += 1
             since = from_iso(state.get("failing_since"))
-            when = f" since {since.astimezone(tz):%m-%d %H:%M}" if since else ""
+            local = since.astimezone(tz) if since else None
+            # With the zone's name, as alerts and `mentions` show times (11-28 16:00 CST).
+            when = f" since {local:%m-%d %H:%M} {local.tzname() or ''}".rstrip() if local else ""
             hint = f" — {state['last_hint']}" if state.get("last_hint") else ""
             rows.append(
                 (

@@ -146,7 +146,7 @@ class DingTalkNotifier:
             return Delivery(ok=False, retryable=True, error="DingTalk did not answer in time"), None
         except httpx.HTTPError as err:
             return Delivery(
-                ok=False, retryable=True, error=f"network error: {type(err).__name__}"
+                ok=False, retryable=True, error=f"network error: {network_reason(err, url)}"
             ), None
         if response.status_code == 429 or response.status_code >= 500:
             return Delivery(
@@ -201,3 +201,15 @@ class DingTalkNotifier:
             retryable=False,
             error=f"destination {self.name}: DingTalk refused the message: errcode {errcode} ({errmsg})",
         )
+
+
+def network_reason(err: httpx.HTTPError, url: str) -> str:
+    """`ConnectError` alone said neither which host nor why. The host and the OS's reason
+    (`[Errno 111] Connection refused`), never the URL: its query holds the robot's token."""
+    host = httpx.URL(url).host
+    cause: BaseException | None = err
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__ or cause.__context__
+    reason = f"{cause.strerror}" if isinstance(cause, OSError) and cause.strerror else ""
+    said = f": {reason}" if reason else ""
+    return f"{type(err).__name__} to {host}{said}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -301,7 +302,7 @@ def test_a_status_all_page_fits_one_chat_message(service: CommandService, clock:
 def test_an_offset_past_the_end_says_the_results_ended(service: CommandService) -> None:
     reply = service.run("mentions Acme since:24h offset:5", ANN)
     assert reply.ok and reply.mentions == [] and reply.total == 2
-    assert reply.text.startswith("No more mentions of Acme in the last 1d (2 in all")
+    assert reply.text.startswith("No more mentions of Acme in the last 24h (2 in all")
     assert "offset:5" in reply.text
 
 
@@ -390,3 +391,34 @@ def test_dead_letters_retry_and_clear_need_the_right_to_every_brand(
     assert not service.run("deadletters purge", ANN).ok
     assert service.run("deadletters retry", ANN).text == "Queued 1 dead letter(s) again."
     assert service.repo.dead_letters() == []
+
+
+@pytest.mark.parametrize(
+    "line", ["resolve A1 A2", "解决 A1 A2", "ack A1 #A2", "ack A1 and [A2]", "assign A1 A2 bob"]
+)
+def test_a_second_alert_id_changes_nothing_and_says_so(service: CommandService, line: str) -> None:
+    """`resolve A8 A9` resolved A8 and said nothing of A9, which looked closed too."""
+    before = [service.repo.get_alert(a) for a in ("A1", "A2")]
+    reply = service.run(line, ANN)
+    assert not reply.ok and "takes one alert: nothing was changed" in reply.text
+    assert re.search(r"Type `\S+ A1( bob)?`, then `\S+ A2( bob)?`\.", reply.text), reply.text
+    assert [service.repo.get_alert(a) for a in ("A1", "A2")] == before
+    assert service.run("resolve A1 A1", ANN).ok  # the same id twice is one alert
+
+
+def test_chinese_kinds_and_units_after_chinese_command_words(service: CommandService) -> None:
+    """`静默 品牌 Acme 1h` and `暂停 A1 1小时` were usage errors: the command word was
+    Chinese, its arguments had to be English."""
+    said = service.run("静默 品牌 Acme 1小时30分钟", ANN)
+    assert said.ok and said.text.startswith("Silenced brand Acme for 1h30m"), said.text
+    assert service.run("静默 来源 import 2个小时", ANN).text.startswith(
+        "Silenced source import for 2h"
+    )
+    listed = service.run("silence", ANN).text
+    assert "brand Acme for 1h30m more" in listed and "source import for 2h more" in listed
+    snoozed = service.run("暂停 A1 1小时", ANN)
+    assert snoozed.ok and "snoozed" in snoozed.text
+    assert service.run("日报 since:3天", ANN).ok
+    wrong = service.run("暂停 A2 一小时", ANN)
+    assert not wrong.ok and "not a duration: '一小时'" in wrong.text
+    assert not service.run("静默 天气 Acme 1h", ANN).ok

@@ -163,7 +163,8 @@ def test_any_whitespace_separates_a_filter_from_the_words(
             ["mentions", "退款", "since:7d", "limit:3"],
         ),
         ("mentions", ["x", "--since"], ["mentions", "x", "since:"]),
-        ("command", ["mentions", "--since", "7d"], ["mentions", "--since", "7d"]),
+        # ... after `command` too (`bot.py stats --since 30d` says to run `command stats ...`)
+        ("command", ["mentions", "--since", "7d"], ["mentions", "since:7d"]),
         # several arguments: a quoted phrase stays one word, as the shell gave it
         ("mentions", ["food poisoning", "since:7d"], ["mentions", "food poisoning", "since:7d"]),
     ],
@@ -178,7 +179,15 @@ def test_the_command_line_splits_one_argument_on_any_whitespace(
 def test_a_terminal_reply_says_how_to_see_the_next_page(service: CommandService) -> None:
     # Slack has a More button and DingTalk a line of its own; the console said nothing.
     first = service.run("mentions since:30d", ANN)
-    assert reply_text(first).endswith("\n  more: add offset:10")
+    assert reply_text(first).endswith("\n  more: add offset:10 (or page:2)")
+    paged = service.run("mentions since:30d limit:2 page:2", ANN)
+    assert reply_text(paged).endswith("\n  more: add offset:4 (or page:3)")
+    third = service.run("mentions since:30d limit:2 page:2 page:3", ANN)  # as the hint says
+    assert [m["id"] for m in third.mentions] == [
+        m["id"] for m in service.run("mentions since:30d limit:2 offset:4", ANN).mentions
+    ]
+    odd = service.run("mentions since:30d limit:4 offset:3", ANN)
+    assert reply_text(odd).endswith("\n  more: add offset:7")  # no page starts there
     last = service.run("mentions since:30d offset:55", ANN)
     assert last.ok and len(last.mentions) == 5 and "more:" not in reply_text(last)
 

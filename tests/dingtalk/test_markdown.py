@@ -177,7 +177,7 @@ def test_fit_cuts_any_body_under_the_limit() -> None:
 
 def test_command_reply_escapes_and_lists_mentions() -> None:
     reply = Reply(
-        "1 mention(s) of 退款 in the last 1d; showing 1-1.",
+        "1 mention(s) of 退款 in the last 24h; showing 1-1.",
         mentions=[
             {
                 "id": "m1",

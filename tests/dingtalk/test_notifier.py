@@ -149,3 +149,18 @@ def test_own_limiter_never_lets_a_twentieth_message_into_a_minute(
     refused = [d for d in results if not d.ok]
     assert all(d.retryable and 0 < d.retry_after <= 60 for d in refused)
     assert len(robot.requests) == 19 and robot.problems == []
+
+
+def test_a_robot_that_cannot_be_reached_is_said_with_its_host_and_why(clock: FakeClock) -> None:
+    """`network error: ConnectError` said neither where nor why; the token stays unsaid."""
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    webhook = f"http://127.0.0.1:{port}/robot/send?access_token=tok-not-to-be-logged"
+    delivery = post(DingTalkNotifier("ops-group", webhook, SECRET, clock))
+    assert not delivery.ok and delivery.retryable
+    assert delivery.error.startswith("network error: ConnectError to 127.0.0.1: "), delivery.error
+    assert "refused" in delivery.error.lower()
+    assert "tok-not-to-be-logged" not in delivery.error and "SECtest" not in delivery.error

@@ -112,7 +112,7 @@ def test_mentions_query_and_help_reply_as_escaped_markdown(app, robot):
     run(handler, chatbot_payload(robot, "mentions 退款 since:24h", msg_id="q1"))
     run(handler, chatbot_payload(robot, "帮助", msg_id="q2"))
     query, help_text = replies(robot)
-    assert query.startswith("No mentions of 退款 in the last 1d")
+    assert query.startswith("No mentions of 退款 in the last 24h")
     assert "assign ＜id＞ ＜person＞" in help_text and "<" not in help_text
 
 

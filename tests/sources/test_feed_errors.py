@@ -55,7 +55,7 @@ def test_a_local_file(tmp_path: Path, clock, body: bytes, error: str | None) -> 
         else:
             assert not outcome.ok and outcome.error == error
             # 08:00 UTC is 16:00 in the config's Asia/Shanghai.
-            assert f"failing since 11-28 16:00 (1 in a row): {error}" in reply
+            assert f"failing since 11-28 16:00 CST (1 in a row): {error}" in reply
     finally:
         app.close()
 
