@@ -96,22 +96,22 @@ def test_csv_field_over_the_line_cap_is_one_rejected_row(tmp_path: Path) -> None
 def test_a_gbk_spreadsheet_is_told_how_to_save_it_as_utf8(tmp_path: Path) -> None:
     """A CSV saved by Excel on a Chinese Windows is GBK: each row said only "not valid UTF-8"."""
     content = "id,text\nz1,艾克米的外卖太慢了\nz2,艾克米客服不理人\n".encode("gbk")
-    code, out = _import(tmp_path, "in.csv", content)
+    code, out = import_file(tmp_path, "in.csv", content)
     assert code == 1 and "2 row(s): 0 accepted" in out, out
     hint = [line for line in out.splitlines() if line.startswith("files are read as UTF-8")]
     assert len(hint) == 1 and '"CSV UTF-8"' in hint[0] and "iconv -f GB18030" in hint[0]
-    code, out = _import(tmp_path, "ok.csv", "id,text\nz3,艾克米不错\n".encode())
+    code, out = import_file(tmp_path, "ok.csv", "id,text\nz3,艾克米不错\n".encode())
     assert code == 0 and "files are read as UTF-8" not in out
 
 
 def test_a_csv_separated_by_semicolons_or_tabs_says_so(tmp_path: Path, capsys) -> None:
     for sep in (";", "\t"):
         content = f"id{sep}text{sep}published\ns1{sep}Acme is slow{sep}\n".encode()
-        code, _ = _import(tmp_path, "in.csv", content)
+        code, _ = import_file(tmp_path, "in.csv", content)
         err = capsys.readouterr().err
         assert (
             code == 2 and f"(separated by {sep!r}: the file must separate columns by commas)" in err
         )
-    code, _ = _import(tmp_path, "in.csv", b"id,txt\ns1,Acme\n")  # a wrong name: no such guess
+    code, _ = import_file(tmp_path, "in.csv", b"id,txt\ns1,Acme\n")  # a wrong name: no such guess
     err = capsys.readouterr().err
     assert code == 2 and "txt" in err and "separated by" not in err
