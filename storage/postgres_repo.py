@@ -45,7 +45,7 @@ from storage.common import (
 )
 from storage.postgres_alerts import PostgresReads
 from storage.postgres_changes import PIPELINE_LOCK, PostgresChanges
-from storage.postgres_jobs import PostgresJobLocks
+from storage.postgres_jobs import PostgresJobLocks, lock_connection
 from storage.postgres_leases import PostgresSourceLeases, lease_now, run_out
 from storage.postgres_mentions import (
     period_rows,
@@ -167,7 +167,7 @@ class PostgresRepository(
                 return
             try:
                 if self._lock_conn is None or self._lock_conn.closed:
-                    self._lock_conn = psycopg.connect(self.dsn, autocommit=True)
+                    self._lock_conn = lock_connection(self.dsn)  # (keepalives: see there)
                 self._lock_conn.execute("SELECT pg_advisory_lock(%s)", (PIPELINE_LOCK,))
             except psycopg.Error as err:
                 raise StorageError(f"PostgreSQL store: {err}") from err
