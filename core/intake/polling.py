@@ -65,14 +65,13 @@ class Poller:
         except Exception as err:
             # The store unreachable (a database restarting): not fetched, nothing of the
             # source's health to record; the next poll tries again. (Raised, it left the poll
-            # job with a traceback, and stopped a --once run's other polls with it.)
+            # job with a traceback, and stopped a --once run's other polls with it.) Anything
+            # else (a damaged SQLite file) goes up as before, to be said with what to do.
+            if type(err).__name__ != "StorageError":
+                raise
             reason = cap(one_line(str(err)) or type(err).__name__, 300)
-            storage = type(err).__name__ == "StorageError"
-            if storage:
-                log.warning("source=%s not polled: the store failed: %s", source.name, reason)
-            else:
-                log.exception("source=%s not polled: %s", source.name, reason)
-            return PollOutcome(source.name, ok=False, error=reason, storage=storage)
+            log.warning("source=%s not polled: the store failed: %s", source.name, reason)
+            return PollOutcome(source.name, ok=False, error=reason, storage=True)
         fetch_state = dict(state.get("fetch") or {})
         try:
             polled = source.poll(fetch_state)
