@@ -5,25 +5,36 @@ The old files are only read, never changed: the user deletes them once satisfied
 Idempotent: mentions and seen ids are merged by id on every run; alerts, the outbox, dead
 letters and state go in once, in one transaction with a mark, so a second run can never
 bring back an outbox item the bot has sent since (it would be sent twice).
+
+A new store is built in a folder of its own (MIGRATING) and moved into place only once
+complete: a run cut off half way, or one that could not read the TinyDB store, leaves no
+buzzwatch.sqlite3 behind, so the bot still refuses to start on the SQLite backend (it would
+have run on a part of the mentions and none of the alerts, alert ids from A1 again, and
+every later run of `migrate` refused the store as holding alerts of its own); the next run
+carries on from the part built.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.domain.models import Alert
-from storage.atomic_json import StorageError
+from storage.atomic_json import StorageError, fsync_dir
 from storage.common import alert_number, dumps, outbox_seq
 from storage.mention_log import MentionLog
-from storage.sqlite_repo import SQLiteRepository
+from storage.process_lock import ProcessLock
+from storage.sqlite_repo import DB_NAME, SQLiteRepository
 from storage.tinydb_repo import CYCLE_SEEN, TinyDBRepository
 
 MARK_KEY = "migrated_from_tinydb"
 BATCH = 5000
+MIGRATING = ".migrating"  # under the data folder: a new store until it is complete
 
 
 @dataclass
@@ -69,32 +80,67 @@ def migrate_tinydb_folder(
     now_iso: str,
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    start_empty: bool = False,
 ) -> MigrationReport:
-    """Copy everything; the SQLite store takes the folder's lock, so the bot must be stopped."""
+    """Copy everything; the SQLite store takes the folder's lock, so the bot must be stopped.
+    `start_empty`: a state file and its backup both unreadable, move the mentions and seen ids
+    and no alerts or queued messages (`migrate --start-empty`; alert ids still carry on)."""
     data_dir = Path(data_dir)
     if not (data_dir / "state.json").exists() and not (data_dir / "mentions").exists():
         raise StorageError(f"{data_dir} holds no TinyDB store (no state.json, no mentions/)")
     report = MigrationReport()
-    target = SQLiteRepository(data_dir)
+    # The source opens first: a TinyDB store that cannot be read leaves nothing behind.
+    source = TinyDBRepository(data_dir, read_only=True, start_empty=start_empty)
     try:
-        source = TinyDBRepository(data_dir, read_only=True)
+        new = not (data_dir / DB_NAME).exists()
+        # The folder's lock (the bot must be stopped): the store in it takes it, else here.
+        lock = ProcessLock(data_dir) if new else None
         try:
-            day_files = sorted((data_dir / "mentions").glob("*.jsonl"))
-            seen_files = _seen_files(data_dir / "seen")
-            if on_total:
-                on_total(_count_lines(day_files) + _count_lines(seen_files))
-            _mentions(target, data_dir, report, progress)
-            _seen(target, seen_files, source, report, progress)
-            done = target.get_state(MARK_KEY)
-            if done:
-                report.already = str(done)
-            else:
-                _small_tables(target, source, report, now_iso)
+            target = SQLiteRepository(data_dir / MIGRATING if new else data_dir)
+            try:
+                _copy(data_dir, source, target, report, now_iso, progress, on_total)
+            finally:
+                target.close()
+            if new:
+                _into_place(data_dir / MIGRATING, data_dir)
         finally:
-            source.close()
+            if lock is not None:
+                lock.release()
     finally:
-        target.close()
+        source.close()
     return report
+
+
+def _into_place(built: Path, data_dir: Path) -> None:
+    """The complete store moved from `built` into the data folder."""
+    wal = built / (DB_NAME + "-wal")
+    if wal.exists() and wal.stat().st_size:  # (its close folds the log into the file)
+        raise StorageError(f"could not finish {built / DB_NAME}: run `migrate` again")
+    os.replace(built / DB_NAME, data_dir / DB_NAME)
+    fsync_dir(data_dir)  # the rename is on disk before the old files are deleted by anyone
+    shutil.rmtree(built, ignore_errors=True)
+
+
+def _copy(
+    data_dir: Path,
+    source: TinyDBRepository,
+    target: SQLiteRepository,
+    report: MigrationReport,
+    now_iso: str,
+    progress: Callable[[int], None] | None,
+    on_total: Callable[[int], None] | None,
+) -> None:
+    day_files = sorted((data_dir / "mentions").glob("*.jsonl"))
+    seen_files = _seen_files(data_dir / "seen")
+    if on_total:
+        on_total(_count_lines(day_files) + _count_lines(seen_files))
+    _mentions(target, data_dir, report, progress)
+    _seen(target, seen_files, source, report, progress)
+    done = target.get_state(MARK_KEY)
+    if done:
+        report.already = str(done)
+    else:
+        _small_tables(target, source, report, now_iso)
 
 
 def _mentions(
@@ -173,7 +219,10 @@ def _small_tables(
     state = {k: v for k, v in source.all_state().items() if k != CYCLE_SEEN}
     numbers = [alert_number(a.id) or 0 for a in [*hot, *archived]]
     seqs = [outbox_seq(o) for o in [*outbox, *dead]]
-    state["alert_seq"] = max([int(state.get("alert_seq", 0)), *numbers])
+    # Also every id issued from the folder (its alert-ids mark): a state recovered from its
+    # backup knows fewer, and the ids issued after it were handed out again (A3 twice).
+    issued = source._id_mark.mark
+    state["alert_seq"] = max([int(state.get("alert_seq", 0)), issued, *numbers])
     state["outbox_seq"] = max([int(state.get("outbox_seq", 0)), *seqs])
     with target._tx():
         target._put_alerts(hot)

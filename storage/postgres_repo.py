@@ -45,8 +45,8 @@ from storage.common import (
 )
 from storage.postgres_alerts import PostgresReads
 from storage.postgres_changes import PIPELINE_LOCK, PostgresChanges
-from storage.postgres_jobs import PostgresJobLocks
-from storage.postgres_leases import PostgresSourceLeases
+from storage.postgres_jobs import PostgresJobLocks, lock_connection
+from storage.postgres_leases import PostgresSourceLeases, lease_now, run_out
 from storage.postgres_mentions import (
     period_rows,
     prepare_mentions,
@@ -167,7 +167,7 @@ class PostgresRepository(
                 return
             try:
                 if self._lock_conn is None or self._lock_conn.closed:
-                    self._lock_conn = psycopg.connect(self.dsn, autocommit=True)
+                    self._lock_conn = lock_connection(self.dsn)  # (keepalives: see there)
                 self._lock_conn.execute("SELECT pg_advisory_lock(%s)", (PIPELINE_LOCK,))
             except psycopg.Error as err:
                 raise StorageError(f"PostgreSQL store: {err}") from err
@@ -399,8 +399,8 @@ class PostgresRepository(
         processes claiming at once skip each other's locked rows instead of waiting."""
         if self._ro is not None:
             return self.pending_outbox()
-        now = self.clock.now().astimezone(UTC)
         with self._tx() as conn:
+            now = lease_now(self.clock, conn)  # (the server's clock: see postgres_leases)
             conn.execute(
                 "INSERT INTO destination_leases(destination, owner, until)"
                 " SELECT DISTINCT destination, '', '' FROM outbox ON CONFLICT DO NOTHING"
@@ -409,8 +409,8 @@ class PostgresRepository(
                 r[0]
                 for r in conn.execute(
                     "SELECT destination FROM destination_leases WHERE owner = %s OR until <= %s"
-                    " FOR UPDATE SKIP LOCKED",
-                    (self.owner, now.isoformat()),
+                    " OR until > %s FOR UPDATE SKIP LOCKED",
+                    (self.owner, *run_out(now)),
                 )
             ]
             conn.execute(

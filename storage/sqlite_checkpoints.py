@@ -7,6 +7,11 @@ cycle, and an ack typed then waited for it (the writer's transactions' p95 ~100 
 load). Here the store's connection never checkpoints (wal_autocheckpoint = 0); a thread
 with its own connection makes PASSIVE checkpoints once the WAL is past CHECKPOINT_BYTES:
 they wait for no reader or writer, and the store's writes go on meanwhile.
+
+After each commit it also checks that the store's file is still the one opened: deleted or
+replaced (a backup moved over it) under a running bot, SQLite in WAL mode went on writing,
+without an error, to the unlinked file, and everything stored from then on was lost when
+the bot stopped. Now each write from then on fails with a StorageError that says so.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import logging
 import sqlite3
 import threading
 from pathlib import Path
+
+from storage.atomic_json import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +34,8 @@ class Checkpointer:
     def __init__(self, path: Path) -> None:
         self.wal = path.with_name(path.name + "-wal")
         self.limit = CHECKPOINT_BYTES
+        self.path = path
+        self._opened = file_identity(path)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA busy_timeout = 10000")
         self._wake = threading.Event()
@@ -35,7 +44,14 @@ class Checkpointer:
         self._thread.start()
 
     def committed(self) -> None:
-        """A commit was made: look at the WAL's size soon."""
+        """A commit was made: look at the WAL's size soon. StorageError if the store's file
+        was deleted or replaced since it was opened (the commit went to the old file)."""
+        if file_identity(self.path) != self._opened:
+            raise StorageError(
+                f"{self.path} was deleted or replaced while this process had it open: what "
+                "it stores now goes to the old file and is lost when it stops; stop it and "
+                "start it again"
+            )
         self._wake.set()
 
     def _due(self) -> bool:
@@ -62,3 +78,12 @@ class Checkpointer:
         self._thread.join()
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """The file at `path` (device and inode), or None if there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino

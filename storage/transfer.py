@@ -82,12 +82,16 @@ def transfer(
     if done:
         report.already = str(done)
     else:
-        _small_tables(source, target, report)
-        target.set_state(mark, now_iso)
+        _small_tables(source, target, report, {mark: now_iso})
     return report
 
 
-def _small_tables(source: Store, target: Store, report: MigrationReport) -> None:
+def _small_tables(
+    source: Store, target: Store, report: MigrationReport, mark: dict[str, str]
+) -> None:
+    """Alerts, outbox, dead letters, state and the id counters, with the `mark` (a state key
+    saying so) in the same transaction: a run killed before the mark was written left the
+    alerts in, and every run after refused, the target holding alerts "of its own"."""
     if target.find_alerts(lambda a: True) or target.pending_outbox():
         raise StorageError(
             "the target store already holds alerts or an outbox of its own: migrate into an "
@@ -108,7 +112,7 @@ def _small_tables(source: Store, target: Store, report: MigrationReport) -> None
             target._put_alerts([Alert.from_dict(d) for d in records], archived=archived)
         _write(target, "INSERT INTO outbox(seq, alert_id, doc) VALUES (%s, %s, %s)", outbox)
         _write(target, "INSERT INTO dead_letters(seq, doc) VALUES (%s, %s)", dead)
-        for key, value in state.items():
+        for key, value in {**state, **mark}.items():
             target.set_state(key, value)
         if isinstance(target, PostgresRepository):
             with target._tx() as conn:

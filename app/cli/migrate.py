@@ -39,7 +39,11 @@ def cmd_migrate(config: Config, args: argparse.Namespace, out: TextIO) -> int:
 
     try:
         report = migrate_tinydb_folder(
-            config.data_dir, SystemClock().now().isoformat(), progress=step, on_total=start
+            config.data_dir,
+            SystemClock().now().isoformat(),
+            progress=step,
+            on_total=start,
+            start_empty=args.start_empty,  # (the common option, as its error suggests)
         )
     except StorageError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -44,6 +44,10 @@ log = logging.getLogger("buzzwatch.outbox")
 WAKE_MARGIN = 0.01
 
 CLAIM_LEASE = timedelta(minutes=1)  # a dead process's destinations wait at most this long
+# A pass still sending this long after its claim claims again before each next item, and
+# skips those no longer its own: slow sends, or this process stopped (SIGSTOP, a frozen VM)
+# past its lease, and another process took the destination over and sent them meanwhile.
+RECLAIM_AFTER = CLAIM_LEASE / 3
 
 
 @dataclass
@@ -251,10 +255,16 @@ class Deliverer:
         # A store shared by several processes (postgres) hands each destination's items to
         # one of them at a time: in order, under one rate limit, sent at least once.
         pending = self.repo.claim_outbox(CLAIM_LEASE)
+        claimed_at, held = self.clock.now(), {o.id for o in pending}
         blocked: set[str] = set()
         posts_waiting = queued_posts(pending)
         for item in pending:
             now = self.clock.now()
+            if now - claimed_at >= RECLAIM_AFTER:  # (renews the lease of what is still held)
+                claimed_at, held = now, {o.id for o in self.repo.claim_outbox(CLAIM_LEASE)}
+            if item.id not in held:  # sent (or being sent) by the process that took it over
+                report.skipped += 1
+                continue
             stamp = to_iso(now) or ""
             if item.held_until and item.held_until > stamp:
                 report.skipped += 1

@@ -21,10 +21,11 @@ from rules.text import cap, one_line
 
 log = logging.getLogger("buzzwatch.poll")
 
-# A store shared by several processes (postgres) leases each source to the one polling it,
-# for this long from each poll; the running bot renews the leases of the sources it polls
-# every few seconds (app/lease_keeper.py), so a dead process's sources are taken over within
-# about this long (a poll interval, shorter, is the lease where it is shorter).
+# A store shared by several processes (postgres) leases each source to the one polling it.
+# Every source lease lasts this long, whatever the source's interval: from each poll here
+# (Poller.poll), from each renewal and take-over by the running bot's lease keeper, which
+# renews the leases of the sources it polls every few seconds (app/lease_keeper.py). So a
+# dead process's sources are taken over within about this long.
 SOURCE_LEASE = timedelta(seconds=30)
 
 
@@ -54,12 +55,23 @@ class Poller:
         self.health = health
 
     def poll(self, source: Any) -> PollOutcome:
-        # A store shared by several processes (postgres) leases each source to one of them.
-        if not self.repo.claim_source(source.name, min(source.every or SOURCE_LEASE, SOURCE_LEASE)):
-            log.debug("source=%s polled by another process", source.name)
-            return PollOutcome(source.name, ok=True, elsewhere=True)
         key = state_key(source.name)
-        state: dict[str, Any] = dict(self.repo.get_state(key) or {})
+        try:
+            # A store shared by several processes (postgres) leases each source to one of them.
+            if not self.repo.claim_source(source.name, SOURCE_LEASE):
+                log.debug("source=%s polled by another process", source.name)
+                return PollOutcome(source.name, ok=True, elsewhere=True)
+            state: dict[str, Any] = dict(self.repo.get_state(key) or {})
+        except Exception as err:
+            # The store unreachable (a database restarting): not fetched, nothing of the
+            # source's health to record; the next poll tries again. (Raised, it left the poll
+            # job with a traceback, and stopped a --once run's other polls with it.) Anything
+            # else (a damaged SQLite file) goes up as before, to be said with what to do.
+            if type(err).__name__ != "StorageError":
+                raise
+            reason = cap(one_line(str(err)) or type(err).__name__, 300)
+            log.warning("source=%s not polled: the store failed: %s", source.name, reason)
+            return PollOutcome(source.name, ok=False, error=reason, storage=True)
         fetch_state = dict(state.get("fetch") or {})
         try:
             polled = source.poll(fetch_state)
