@@ -21,7 +21,7 @@ from functools import lru_cache
 
 from rules.social import split_repost
 
-__all__ = ["cache_clear", "is_question"]
+__all__ = ["asks_only", "cache_clear", "is_question"]
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"@[\w\-\u4e00-\u9fff]{1,30}[:：]?")
@@ -195,6 +195,26 @@ def _classify(text: str) -> bool:
     return bool(questions)
 
 
+def _asks(sentence: str) -> bool:
+    """A sentence that asks in so many words: an explicit ask, or a question cue and a
+    question mark (a cue alone also takes 没什么吃的 or 还是…更好吃 in a review)."""
+    question, ask = _has_cue(sentence)
+    return ask or (question and sentence.rstrip().endswith(("?", "？")))
+
+
+@lru_cache(maxsize=8192)
+def _asks_only(text: str) -> bool:
+    sentences = _sentences(_prepare(text))
+    return bool(sentences) and all(_asks(s) for s in sentences) and _classify(text)
+
+
+def asks_only(text: str, lang: str) -> bool:
+    """True when every sentence of ``text`` asks (an explicit ask, or a question ending in a
+    question mark) and the post is a question (is_question): a post that only asks
+    ("请问门店几点关门？"), not a review or a complaint with a question in it."""
+    return bool(text) and _asks_only(text)
+
+
 def is_question(text: str, lang: str) -> bool:
     """True when ``text`` asks something a brand should answer (zh or en; see module doc).
 
@@ -208,3 +228,4 @@ def is_question(text: str, lang: str) -> bool:
 
 def cache_clear() -> None:
     _classify.cache_clear()
+    _asks_only.cache_clear()

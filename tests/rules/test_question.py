@@ -120,3 +120,21 @@ def test_latin_prefilter_lets_through_every_character_an_english_pattern_can_mat
 )
 def test_mixed_scripts_and_special_case_letters(text: str, expected: bool) -> None:
     assert is_question(text, "und") is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "only"),
+    [
+        ("请问门店几点关门？", True),
+        ("请问新品什么时候上市？有没有优惠？", True),
+        ("Does anyone know if Acme opens on Sundays?", True),
+        # a statement beside the question: it does not only ask
+        ("味道不错，下次还点。怎么感觉第二次量少了？", False),
+        # an interrogative word without a question mark (a review's 没什么吃的)
+        ("早餐基本上没什么吃的", False),
+        ("Acme opens on Sundays.", False),
+    ],
+)
+def test_a_post_that_only_asks(text: str, only: bool) -> None:
+    lang = "zh" if any("\u4e00" <= c <= "\u9fff" for c in text) else "en"
+    assert question.asks_only(text, lang) is only
