@@ -15,9 +15,10 @@ def reply_text(reply: Reply) -> str:
     lines = [printable(reply.text)]
     for doc in reply.mentions:
         m = Mention.from_dict(doc)
-        flags = ",".join(m.flags) or "-"
         head = f"  {local_time(m.when)} [{m.source}] {m.title or m.text[:80]}"
-        tail = f"      {m.author or '?'} · {flags} · sentiment {m.sentiment:+.2f} · {m.url}"
+        # What a post has of author, flags and link (an imported row may have none of them).
+        said = [m.author, ",".join(m.flags), f"sentiment {m.sentiment:+.2f}", m.url]
+        tail = "      " + " · ".join(part for part in said if part)
         lines += [printable(head), printable(tail)]
     if reply.next_offset is not None and reply.query is not None:
         # Slack has a More button and DingTalk its own line; a terminal says how.

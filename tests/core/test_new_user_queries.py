@@ -249,3 +249,27 @@ def test_a_full_width_colon_after_a_filter_name_is_a_colon(service: CommandServi
 @pytest.mark.parametrize("typed", ["[A1]", "#A1", "a1"])
 def test_an_alert_id_copied_from_an_alert_is_taken(typed: str) -> None:
     assert alert_id([typed], "ack <id>") == "A1"
+
+
+def test_a_mention_row_shows_only_what_the_post_has() -> None:
+    # An imported row with no author, flags or link: nothing but its sentiment after it (it
+    # ended "? · - · sentiment +0.00 · ").
+    from core.commands.context import Reply
+
+    bare = Mention(id="i1", source=IMPORT_SOURCE, url="", title="", text="艾克米不错")
+    full = Mention(
+        id="i2",
+        source="weibo",
+        url="https://weibo.example/2",
+        title="t",
+        text="x",
+        author="ann",
+        flags=["negative", "question"],
+        sentiment=-0.5,
+    )
+    text = reply_text(Reply("2 mentions", mentions=[bare.to_dict(), full.to_dict()]))
+    tails = [line for line in text.splitlines() if line.startswith("      ")]
+    assert tails == [
+        "      sentiment +0.00",
+        "      ann · negative,question · sentiment -0.50 · https://weibo.example/2",
+    ]
