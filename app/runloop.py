@@ -47,7 +47,7 @@ def run_once(app: Buzzwatch, stop: StopRequest) -> int:
             return storage_failed(app, failure_text(err))
         if app.deliverer.storage_error:
             return storage_failed(app, app.deliverer.storage_error, report)
-        if unstored is not None:  # the source answered; its mentions could not be stored
+        if unstored is not None:  # the store failed for a source (see PollOutcome.storage)
             return storage_failed(app, unstored.error, report)
     failed = [o for o in outcomes if not o.ok]
     alerts = sum(len(o.result.alerts) for o in outcomes if o.result)

@@ -32,8 +32,8 @@ def assign(ctx: CommandContext, args: list[str], actor: Actor) -> AlertChange:
     found = alert_id(args, "assign <id> <person>")
     if len(args) < 2:
         raise UsageError("usage: assign <id> <person>")
-    # `assign A1 A2 bob` gave A1 to "A2 bob".
-    one_alert(args[:2], "assign <id> <person>", clean_name(" ".join(args[2:])))
+    # `assign A1 A2 bob` gave A1 to "A2 bob". (`assign A1 A2`: no person, said as a place.)
+    one_alert(args[:2], "assign <id> <person>", clean_name(" ".join(args[2:])) or "<person>")
     person = clean_name(" ".join(args[1:]))
     return AlertChange(
         found,

@@ -37,7 +37,9 @@ class PollOutcome:
     error: str = ""
     not_modified: bool = False
     deferred: bool = False  # not fetched: its host asked us to slow down
-    storage: bool = False  # fetched, but what it found could not be stored (a full disk)
+    # The store failed: what was fetched could not be stored (a full disk), or the store was
+    # unreachable before the fetch (a database restarting: not fetched at all).
+    storage: bool = False
     elsewhere: bool = False  # not fetched: another process sharing the store polls it
 
 

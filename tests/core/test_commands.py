@@ -406,6 +406,17 @@ def test_a_second_alert_id_changes_nothing_and_says_so(service: CommandService, 
     assert service.run("resolve A1 A1", ANN).ok  # the same id twice is one alert
 
 
+def test_a_second_alert_id_without_a_person_is_told_a_command_that_works(
+    service: CommandService,
+) -> None:
+    """`assign A1 A2` was told to type `assign A1`, then `assign A2`: two usage errors."""
+    before = [service.repo.get_alert(a) for a in ("A1", "A2")]
+    reply = service.run("assign A1 A2", ANN)
+    assert not reply.ok and "takes one alert: nothing was changed" in reply.text
+    assert "`assign A1 <person>`, then `assign A2 <person>`" in reply.text, reply.text
+    assert [service.repo.get_alert(a) for a in ("A1", "A2")] == before
+
+
 def test_chinese_kinds_and_units_after_chinese_command_words(service: CommandService) -> None:
     """`静默 品牌 Acme 1h` and `暂停 A1 1小时` were usage errors: the command word was
     Chinese, its arguments had to be English."""
