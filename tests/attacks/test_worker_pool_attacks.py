@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,18 @@ def test_a_worker_killed_or_stopped_mid_batch_loses_nothing(
     assert len(a["mentions"]) == len(set(a["order"])) == size  # each once
 
 
+def noticed(workers: offload.AnalysisWorkers) -> bool:
+    """Whether the worker pool has seen its worker die (a submit now refuses), waiting up to
+    10 s: its manager thread watches each worker's process."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pool = workers._pool
+        if pool is None or getattr(pool, "_broken", False):
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def test_workers_that_keep_dying_are_given_up_on(
     rigs: tuple[Rig, Rig], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -153,6 +166,11 @@ def test_workers_that_keep_dying_are_given_up_on(
                 [pid] = workers.start(wait=True) and workers.pids()
                 os.kill(pid, signal.SIGKILL)
                 assert gone([pid])
+                # The pool has seen it die before the batch: else a batch whose chunks this
+                # process all took before the pool's threads ran (a loaded machine) notices
+                # nothing, the next batch does, and the next start() handed back this pool
+                # and its dead pid (a flake: ProcessLookupError, 1 run in ~11).
+                assert noticed(workers)
             made += there.run([batch])
     assert made == expected  # nothing lost on the way
     same(here.stored(), there.stored())
