@@ -174,9 +174,16 @@ def _is_rhetorical(sentence: str) -> bool:
 
 
 @lru_cache(maxsize=8192)
+def _read(text: str) -> tuple[tuple[str, ...], tuple[tuple[bool, bool], ...]]:
+    """A post's sentences and each one's cues (_has_cue): what is_question and asks_only
+    both read, worked out once per text."""
+    sentences = tuple(_sentences(_prepare(text)))
+    return sentences, tuple(_has_cue(s) for s in sentences)
+
+
+@lru_cache(maxsize=8192)
 def _classify(text: str) -> bool:
-    sentences = _sentences(_prepare(text))
-    cues = [_has_cue(s) for s in sentences]
+    sentences, cues = _read(text)
     if not any(is_q for is_q, _ask in cues):
         return False  # no question at all: the rhetorical patterns could only say no again
     rhetorical_post = False
@@ -195,17 +202,20 @@ def _classify(text: str) -> bool:
     return bool(questions)
 
 
-def _asks(sentence: str) -> bool:
+def _asks(sentence: str, cue: tuple[bool, bool]) -> bool:
     """A sentence that asks in so many words: an explicit ask, or a question cue and a
     question mark (a cue alone also takes 没什么吃的 or 还是…更好吃 in a review)."""
-    question, ask = _has_cue(sentence)
+    question, ask = cue
     return ask or (question and sentence.rstrip().endswith(("?", "？")))
 
 
-@lru_cache(maxsize=8192)
 def _asks_only(text: str) -> bool:
-    sentences = _sentences(_prepare(text))
-    return bool(sentences) and all(_asks(s) for s in sentences) and _classify(text)
+    sentences, cues = _read(text)
+    return (
+        bool(sentences)
+        and all(_asks(s, c) for s, c in zip(sentences, cues, strict=True))
+        and _classify(text)
+    )
 
 
 def asks_only(text: str, lang: str) -> bool:
@@ -228,4 +238,4 @@ def is_question(text: str, lang: str) -> bool:
 
 def cache_clear() -> None:
     _classify.cache_clear()
-    _asks_only.cache_clear()
+    _read.cache_clear()
