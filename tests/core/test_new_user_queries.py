@@ -13,7 +13,7 @@ import pytest
 from app.cli.command import command_text
 from app.replies import reply_text
 from core.alerting.lifecycle import AlertService
-from core.commands.context import Actor
+from core.commands.context import Actor, Reply
 from core.commands.parsing import alert_id, tokenize
 from core.commands.service import CommandService
 from core.domain.clock import FakeClock
@@ -254,8 +254,6 @@ def test_an_alert_id_copied_from_an_alert_is_taken(typed: str) -> None:
 def test_a_mention_row_shows_only_what_the_post_has() -> None:
     # An imported row with no author, flags or link: nothing but its sentiment after it (it
     # ended "? · - · sentiment +0.00 · ").
-    from core.commands.context import Reply
-
     bare = Mention(id="i1", source=IMPORT_SOURCE, url="", title="", text="艾克米不错")
     full = Mention(
         id="i2",
